@@ -1,0 +1,200 @@
+import { parseArgs } from 'node:util';
+import { PromoteError } from '../errors.ts';
+import type { Command, CommandContext, OptionSpec, OutputFormat, ParsedArgs } from './command.ts';
+import { printError, printResult, type Streams } from './output.ts';
+
+// Thin by design: parse → one library call → print. Command files are imported lazily, so
+// `promote --help` loads this file only (changesets' lazy command imports).
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<{ command: Command }>;
+}
+
+export const COMMANDS: Record<string, CommandEntry> = {
+};
+
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  output: { type: 'string', valueName: 'text|json', description: 'result format on stdout', default: 'text' },
+  debug: { type: 'boolean', description: 'show stack traces and causes of errors' },
+  help: { type: 'boolean', short: 'h', description: 'show help for the command' },
+};
+
+export function version(): string {
+  return '0.1.0';
+}
+
+function optionLines(options: Record<string, OptionSpec>): string[] {
+  const rows = Object.entries(options).map(([name, o]) => {
+    const short = o.short ? `-${o.short}, ` : '    ';
+    const value = o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : '';
+    const extra = [o.multiple ? 'repeatable' : '', o.default !== undefined && o.default !== false ? `default: ${o.default}` : '']
+      .filter(Boolean)
+      .join('; ');
+    return [`  ${short}--${name}${value}`, extra ? `${o.description} (${extra})` : o.description] as const;
+  });
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  return rows.map(([l, r]) => `${l.padEnd(width)}${r}`);
+}
+
+export function commandHelp(cmd: Command): string {
+  const out = [`${cmd.summary}`, '', `Usage:\n  ${cmd.usage}`];
+  if (cmd.description) out.push('', cmd.description.trim());
+  if (cmd.options && Object.keys(cmd.options).length) out.push('', 'Options:', ...optionLines(cmd.options));
+  out.push('', 'Global options:', ...optionLines(GLOBAL_OPTIONS));
+  if (cmd.examples?.length) {
+    out.push('', 'Examples:');
+    for (const ex of cmd.examples) out.push(`  # ${ex.title}`, `  ${ex.command}`, '');
+    out.pop();
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 3;
+  const lines = Object.entries(COMMANDS).map(([name, e]) => `  ${name.padEnd(width)}${e.summary}`);
+  return [
+    'promote — build once, deploy many: config bundles as signed OCI artefacts,',
+    'promoted by digest through gated environments.',
+    '',
+    'Usage:',
+    '  promote <command> [arguments] [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '      --version             print the version',
+    '',
+    'Exit codes: 0 done, 1 failed, 2 usage, 3 refused by a gate or policy, 4 verification failed.',
+    "Run 'promote <command> --help' for a command's options and examples.",
+    '',
+  ].join('\n');
+}
+
+function usageError(message: string, hint: string): PromoteError {
+  return new PromoteError('USAGE', message, { outcome: 'usage', hint });
+}
+
+function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { global: { output: OutputFormat; debug: boolean; help: boolean } } {
+  const all = { ...GLOBAL_OPTIONS, ...(cmd.options ?? {}) };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [name, o] of Object.entries(all)) {
+    options[name] = { type: o.type, ...(o.short && { short: o.short }), ...(o.multiple && { multiple: true }) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw usageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), `run 'promote ${cmd.name} --help' for its options`);
+  }
+  const values = parsed.values as ParsedArgs['values'];
+  for (const [name, o] of Object.entries(all)) {
+    if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
+  }
+  const output = values.output;
+  if (output !== 'text' && output !== 'json') {
+    throw usageError(`--output must be "text" or "json", not "${String(output)}"`, 'use --output json for scripts');
+  }
+  const help = values.help === true;
+  const { min, max } = cmd.positionals ?? { min: 0, max: 0 };
+  if (!help && (parsed.positionals.length < min || parsed.positionals.length > max)) {
+    const got = parsed.positionals.length;
+    throw usageError(
+      got < min ? `${cmd.name}: missing argument (usage: ${cmd.usage})` : `${cmd.name}: unexpected argument "${parsed.positionals[max]}"`,
+      `run 'promote ${cmd.name} --help' for usage and examples`,
+    );
+  }
+  return { positionals: parsed.positionals, values, global: { output, debug: values.debug === true, help } };
+}
+
+export interface MainIO extends Streams {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  stdinIsTTY: boolean;
+  stderrIsTTY: boolean;
+  stdoutIsTTY: boolean;
+}
+
+function defaultIO(): MainIO {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    stdinIsTTY: process.stdin.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
+  };
+}
+
+/** Runs one invocation and returns its exit code; never calls process.exit. */
+export async function main(argv: string[], io: MainIO = defaultIO()): Promise<number> {
+  const first = argv[0];
+  const wantsJson = argv.includes('--output=json') || argv.join(' ').includes('--output json');
+  const wantsDebug = argv.includes('--debug');
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' ? argv[1] : undefined;
+    if (topic === undefined) {
+      io.stdout.write(mainHelp());
+      return first === undefined ? 2 : 0;
+    }
+    argv = [topic, '--help'];
+  } else if (first === '--version' || first === '-v') {
+    io.stdout.write(wantsJson ? `${JSON.stringify({ version: version() })}\n` : `promote ${version()}\n`);
+    return 0;
+  }
+  const name = argv[0]!;
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
+    const near = Object.keys(COMMANDS).find((c) => c.startsWith(name.slice(0, 2)));
+    return printError(
+      io,
+      wantsJson ? 'json' : 'text',
+      usageError(`unknown command "${name}"`, near ? `did you mean "promote ${near}"? Run 'promote --help' for all commands` : "run 'promote --help' for all commands"),
+      wantsDebug,
+    );
+  }
+  let format: OutputFormat = wantsJson ? 'json' : 'text';
+  let debug = wantsDebug;
+  try {
+    const { command } = await entry.load();
+    const args = parseCommandArgs(command, argv.slice(1));
+    format = args.global.output;
+    debug = args.global.debug;
+    if (args.global.help) {
+      io.stdout.write(commandHelp(command));
+      return 0;
+    }
+    const progressEnabled = io.stderrIsTTY;
+    let lastProgressLength = 0;
+    const ctx: CommandContext = {
+      output: format,
+      debug,
+      cwd: io.cwd,
+      env: io.env,
+      interactive: io.stdinIsTTY,
+      color: io.stdoutIsTTY && !io.env.NO_COLOR,
+      progress(message) {
+        if (!progressEnabled) return;
+        const line = message.slice(0, 120);
+        io.stderr.write(`\r${line.padEnd(lastProgressLength)}`);
+        lastProgressLength = line.length;
+      },
+      log(message) {
+        if (lastProgressLength) {
+          io.stderr.write(`\r${''.padEnd(lastProgressLength)}\r`);
+          lastProgressLength = 0;
+        }
+        io.stderr.write(`${message}\n`);
+      },
+    };
+    const result = await command.run(ctx, args);
+    if (lastProgressLength) io.stderr.write(`\r${''.padEnd(lastProgressLength)}\r`);
+    printResult(io, format, result.data, result.text);
+    return result.outcome ? { failed: 1, usage: 2, refused: 3, verification: 4 }[result.outcome] : 0;
+  } catch (err) {
+    return printError(io, format, err, debug);
+  }
+}
