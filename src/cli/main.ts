@@ -12,6 +12,7 @@ interface CommandEntry {
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
+  completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
 };
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
