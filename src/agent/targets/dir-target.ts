@@ -1,0 +1,213 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { PromoteError } from '../../errors.ts';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  DesiredState,
+  DriftedObject,
+  HealthResult,
+  Observation,
+  ObjectResult,
+  PruneResult,
+  Target,
+} from '../target.ts';
+
+// The embedded default target: a directory on a host. Every write is temp file + fsync + rename
+// in the same directory, so a reader (or a crash) sees the old file or the new one, never half.
+// The inventory records which files this agent owns and their sha256, which is what makes
+// pruning safe (only owned files go) and drift detection cheap (hash, compare).
+
+export const INVENTORY_FILE = '.promote-inventory.json';
+
+interface Inventory {
+  version: 1;
+  owner: { pipeline: string; stage: string; cluster: string };
+  recordDigest: string;
+  bundleDigest: string;
+  /** Relative path → `sha256:<hex>` of the content this agent wrote. */
+  files: Record<string, string>;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function checkPath(path: string): string {
+  const norm = normalize(path);
+  if (isAbsolute(path) || norm === '..' || norm.startsWith(`..${sep}`) || norm === '.' || norm === INVENTORY_FILE) {
+    throw new PromoteError('TARGET_PATH_INVALID', `rendered file "${path}" would be written outside the target directory`, {
+      hint: 'bundle paths must be relative and stay inside the bundle; rebuild the bundle',
+    });
+  }
+  return norm;
+}
+
+async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+    throw err;
+  }
+}
+
+/** Writes `bytes` to `path` atomically: a sibling temp file, fsync, rename over the old one. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.promote-tmp`);
+  const handle = await open(tmp, 'w', 0o644);
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export class DirTarget implements Target {
+  readonly name: string;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.name = `dir:${root}`;
+  }
+
+  private async readInventory(): Promise<Inventory | undefined> {
+    const bytes = await readIfExists(join(this.root, INVENTORY_FILE));
+    if (!bytes) return undefined;
+    try {
+      const inv = JSON.parse(bytes.toString('utf8')) as Inventory;
+      if (inv.version !== 1 || typeof inv.files !== 'object' || inv.files === null) throw new Error('unknown inventory version');
+      return inv;
+    } catch (err) {
+      throw new PromoteError('TARGET_INVENTORY_INVALID', `${join(this.root, INVENTORY_FILE)} is not a promote inventory`, {
+        cause: err,
+        hint: 'it is written by the agent; remove it only if nothing else owns files in this directory, then run the agent again',
+      });
+    }
+  }
+
+  private async writeInventory(desired: DesiredState, files: Record<string, string>): Promise<void> {
+    const inv: Inventory = {
+      version: 1,
+      owner: desired.owner,
+      recordDigest: desired.recordDigest,
+      bundleDigest: desired.bundleDigest,
+      files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    };
+    await writeFileAtomic(join(this.root, INVENTORY_FILE), Buffer.from(`${JSON.stringify(inv, null, 2)}\n`));
+  }
+
+  private checkOwner(inv: Inventory | undefined, desired: DesiredState): void {
+    if (!inv) return;
+    const a = inv.owner;
+    const b = desired.owner;
+    if (a.pipeline !== b.pipeline || a.stage !== b.stage || a.cluster !== b.cluster) {
+      throw new PromoteError(
+        'TARGET_OWNED_BY_OTHER',
+        `${this.root} is owned by pipeline ${a.pipeline}, stage ${a.stage}, cluster ${a.cluster}, not by ${b.pipeline}/${b.stage}/${b.cluster}`,
+        { hint: 'give every agent its own target directory' },
+      );
+    }
+  }
+
+  async observe(desired: DesiredState): Promise<Observation> {
+    const inv = await this.readInventory();
+    this.checkOwner(inv, desired);
+    if (!inv) return { owned: [], drift: [] };
+    const drift: DriftedObject[] = [];
+    for (const [path, digest] of Object.entries(inv.files)) {
+      const live = await readIfExists(join(this.root, path));
+      if (!live) drift.push({ id: path, kind: 'missing', message: `${path} was removed` });
+      else if (sha256(live) !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${sha256(live).slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
+    }
+    return { owned: Object.keys(inv.files), appliedRecordDigest: inv.recordDigest, drift };
+  }
+
+  async apply(desired: DesiredState, _options: ApplyOptions = {}): Promise<ApplyResult> {
+    const inv = await this.readInventory();
+    this.checkOwner(inv, desired);
+    const objects: ObjectResult[] = [];
+    let writes = 0;
+    // Until prune runs, the inventory keeps the old files too: a crash in between still knows them.
+    const files: Record<string, string> = { ...(inv?.files ?? {}) };
+    const seen = new Set<string>();
+    for (const file of desired.files) {
+      const rel = checkPath(file.path);
+      if (seen.has(rel)) throw new PromoteError('TARGET_PATH_DUPLICATE', `the render has two files at ${rel}`, { hint: 'rename one of them in the bundle' });
+      seen.add(rel);
+      const digest = sha256(file.content);
+      const abs = join(this.root, rel);
+      const live = await readIfExists(abs);
+      if (live && sha256(live) === digest) {
+        objects.push({ id: rel, action: 'unchanged', health: 'Healthy' });
+      } else {
+        try {
+          await writeFileAtomic(abs, file.content);
+          writes++;
+          objects.push({ id: rel, action: live ? 'configured' : 'created', health: 'Healthy' });
+        } catch (err) {
+          objects.push({ id: rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${abs}: ${(err as Error).message}` });
+          continue;
+        }
+      }
+      files[rel] = digest;
+    }
+    const changed = !inv || inv.recordDigest !== desired.recordDigest || inv.bundleDigest !== desired.bundleDigest ||
+      JSON.stringify(Object.entries(files).sort()) !== JSON.stringify(Object.entries(inv.files).sort());
+    if (changed) {
+      await mkdir(this.root, { recursive: true });
+      await this.writeInventory(desired, files);
+      writes++;
+    }
+    return { objects, writes };
+  }
+
+  async prune(desired: DesiredState): Promise<PruneResult> {
+    const inv = await this.readInventory();
+    this.checkOwner(inv, desired);
+    if (!inv) return { pruned: [], kept: [], writes: 0 };
+    const keep = new Set(desired.files.map((f) => checkPath(f.path)));
+    const pruned: string[] = [];
+    const files: Record<string, string> = {};
+    for (const [path, digest] of Object.entries(inv.files)) {
+      if (keep.has(path)) {
+        files[path] = digest;
+        continue;
+      }
+      await rm(join(this.root, path), { force: true });
+      await this.removeEmptyParents(path);
+      pruned.push(path);
+    }
+    if (pruned.length === 0) return { pruned, kept: [], writes: 0 };
+    await this.writeInventory(desired, files);
+    return { pruned, kept: [], writes: pruned.length + 1 };
+  }
+
+  private async removeEmptyParents(rel: string): Promise<void> {
+    let dir = dirname(rel);
+    while (dir !== '.' && dir !== '') {
+      const abs = join(this.root, dir);
+      try {
+        if ((await readdir(abs)).length > 0) return;
+        await rmdir(abs);
+      } catch {
+        return;
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  async health(desired: DesiredState): Promise<HealthResult> {
+    return { healthy: true, objects: desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: 'Healthy' })) };
+  }
+}
