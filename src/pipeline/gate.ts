@@ -1,0 +1,98 @@
+import type { Problem } from '../errors.ts';
+import type { GateSpec } from './pipeline.ts';
+
+// A gate is a pure judgement over plain data: the engine gathers the facts (status reports,
+// approvals, the clock) first, then every gate says pass or fail and *why*, with the evidence a
+// reviewer would want to see in the ledger (cdk8s' validation-plugin contract, made pure).
+
+/** What one agent last reported for one cluster of a stage (src/promotion/status-reports.ts). */
+export interface StatusObservation {
+  cluster: string;
+  phase: 'Progressing' | 'Converged' | 'Degraded' | 'Drifted' | 'Failed' | 'Refused' | string;
+  /** Bundle digest the cluster runs. */
+  bundle: string;
+  /** Promotion record digest the agent converged on. */
+  record?: string;
+  /** When the cluster entered this phase on this bundle (ISO 8601). */
+  since: string;
+  /** When the agent made this observation (ISO 8601). */
+  observedAt: string;
+  reason?: string;
+  /** False when the report's signature could not be verified; such a report never counts. */
+  verified?: boolean;
+}
+
+/** An approval recorded in the ledger by `promote approve`. */
+export interface Approval {
+  bundle: string;
+  /** Git identity, `Name <email>`. */
+  by: string;
+  at: string;
+  comment?: string;
+}
+
+export interface GateContext {
+  pipeline: string;
+  stage: string;
+  /** The upstream stage, when the stage has one. */
+  from?: string;
+  /** The bundle digest being promoted. */
+  candidate: string;
+  now: Date;
+  /** Git identity of whoever promotes, `Name <email>`. */
+  promoter: string;
+  /** Clusters of the upstream stage's environment: each must report. */
+  fromClusters: string[];
+  /** Latest status report per cluster of the upstream stage. */
+  reports: StatusObservation[];
+  /** Approvals recorded for this stage (any bundle: gates filter by candidate). */
+  approvals: Approval[];
+  /** `--force` with its reason: only the manual gate looks at it. */
+  force?: { reason: string };
+}
+
+export interface GateResult {
+  /** The gate as written, e.g. `soak 15m`. */
+  gate: string;
+  type: GateSpec['type'];
+  passed: boolean;
+  /** One line for humans: what was found. */
+  summary: string;
+  /** The facts behind the verdict, recorded in the ledger and the promotion record. */
+  evidence: Record<string, unknown>;
+  /** Set when a failing gate was overridden with --force (the reason is in the record). */
+  overridden?: boolean;
+}
+
+/** An instantiated gate: a spec from the pipeline plus the logic that judges it. */
+export interface Gate {
+  readonly spec: GateSpec;
+  evaluate(ctx: GateContext): GateResult;
+}
+
+/** Collects problems while parsing; `at` is a JSON pointer into the pipeline document. */
+export type ReportProblem = (pointer: string, problem: Omit<Problem, 'pointer' | 'file' | 'line' | 'column'>) => void;
+
+/** One kind of gate: how it is written in a pipeline, and how it judges. One file each. */
+export interface GateKind<S extends GateSpec = GateSpec> {
+  readonly type: S['type'];
+  /** Parses the value under the gate's key; reports every problem and returns undefined if any. */
+  parse(raw: unknown, pointer: string, report: ReportProblem): S | undefined;
+  create(spec: S): Gate;
+}
+
+/** Identities match on the whole `Name <email>`, the email alone, or the name alone. */
+export function identityMatches(identity: string, wanted: string): boolean {
+  const w = wanted.trim().toLowerCase();
+  const id = identity.trim().toLowerCase();
+  if (id === w) return true;
+  const m = /^(.*?)\s*<([^>]*)>$/.exec(id);
+  if (!m) return false;
+  return m[1] === w || m[2] === w;
+}
+
+/** The key two identities are "the same person" under: the email when there is one. */
+export function identityKey(identity: string): string {
+  const m = /<([^>]+)>/.exec(identity);
+  return (m ? m[1]! : identity).trim().toLowerCase();
+}

@@ -1,0 +1,31 @@
+import type { Gate, GateContext, GateKind, GateResult } from '../gate.ts';
+import type { ManualGateSpec } from '../pipeline.ts';
+
+// `manual`: a stage that a person must push through deliberately. It never passes on its own;
+// `--force` with a reason passes it, and the reason becomes part of the record.
+
+class ManualGate implements Gate {
+  readonly spec: ManualGateSpec;
+  constructor(spec: ManualGateSpec) {
+    this.spec = spec;
+  }
+
+  evaluate(ctx: GateContext): GateResult {
+    if (ctx.force?.reason.trim()) {
+      return { gate: 'manual', type: 'manual', passed: true, summary: `forced by ${ctx.promoter}: ${ctx.force.reason}`, evidence: { forcedBy: ctx.promoter, reason: ctx.force.reason } };
+    }
+    return { gate: 'manual', type: 'manual', passed: false, summary: 'manual gate: needs --force with --reason', evidence: {} };
+  }
+}
+
+export const manualGate: GateKind<ManualGateSpec> = {
+  type: 'manual',
+  parse(raw, pointer, report) {
+    if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw) || Object.keys(raw).length > 0)) {
+      report(pointer, { message: 'manual takes no settings', rule: 'gate-manual', expected: '{} (or just `manual`)', actual: JSON.stringify(raw) });
+      return undefined;
+    }
+    return { type: 'manual' };
+  },
+  create: (spec) => new ManualGate(spec),
+};

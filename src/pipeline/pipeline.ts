@@ -1,0 +1,92 @@
+// The pipeline as the engine sees it: plain data, already validated by load.ts. Where each
+// value came from (file:line) travels with it so a later check can still point at the source.
+
+export type Weekday = 'Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat' | 'Sun';
+
+export interface SourceLocation {
+  file: string;
+  line?: number;
+  column?: number;
+}
+
+export interface ConvergedGateSpec {
+  type: 'converged';
+  /** Accepted as written in the schema; the gate itself is a point-in-time judgement. */
+  timeout?: string;
+}
+
+export interface SoakGateSpec {
+  type: 'soak';
+  /** As written, e.g. `15m`. */
+  duration: string;
+  milliseconds: number;
+}
+
+export interface ApprovalGateSpec {
+  type: 'approval';
+  count: number;
+  /** Identities (email or name) whose approvals count; every approver when absent. */
+  from?: string[];
+  /** The promoter's own approval does not count. */
+  separateDuties: boolean;
+}
+
+export interface WindowGateSpec {
+  type: 'window';
+  days: Weekday[];
+  /** Minutes after local midnight; `end <= start` means the window runs past midnight. */
+  start: number;
+  end: number;
+  /** As written, `HH:MM-HH:MM`. */
+  hours: string;
+  timezone: string;
+}
+
+export interface ManualGateSpec {
+  type: 'manual';
+}
+
+export type GateSpec = ConvergedGateSpec | SoakGateSpec | ApprovalGateSpec | WindowGateSpec | ManualGateSpec;
+
+export interface Stage {
+  name: string;
+  environment: string;
+  from?: string;
+  promotion: 'auto' | 'manual';
+  /** `hold: true` in the pipeline: held until `promote release` records otherwise. */
+  initialHold: boolean;
+  gates: GateSpec[];
+  source: SourceLocation;
+}
+
+/** A trusted signer: a public key file (absolute path) or a Sigstore keyless identity. */
+export type TrustEntry = { key: string } | { keyless: { issuer?: string; issuerRegExp?: string; subject?: string; subjectRegExp?: string } };
+
+export interface TrustSpec {
+  /** Who may sign bundles. */
+  bundles: TrustEntry[];
+  /** Who may sign promotion records. */
+  promotions: TrustEntry[];
+}
+
+export interface LedgerSpec {
+  /** A git URL or a path (absolute once loaded). */
+  repository: string;
+  /** Default: the branch checked out in a local ledger, the remote's default branch otherwise. */
+  branch?: string;
+}
+
+export interface Pipeline {
+  name: string;
+  /** The bundle repository: `host/repo` or `oci:<absolute path>`. */
+  repository: string;
+  ledger: LedgerSpec;
+  trust: TrustSpec;
+  stages: Stage[];
+  /** The pipeline file, absolute. */
+  file: string;
+}
+
+export function findStage(pipeline: Pipeline, name: string): Stage | undefined {
+  return pipeline.stages.find((s) => s.name === name);
+}

@@ -1,0 +1,204 @@
+import type { Outcome } from '../errors.ts';
+import type { Approval, GateContext, GateResult, StatusObservation } from './gate.ts';
+import { createGate } from './gates/index.ts';
+import { findStage, type Pipeline } from './pipeline.ts';
+
+// The pure planner: plain data in, a plan out (changesets' assembleReleasePlan). It decides
+// which digest would move into a stage and whether it may, with every reason; it reads no file,
+// no registry and no clock of its own. The engine gathers the facts, calls this, and only then
+// (promote to) changes anything — so `promote plan` shows exactly what `promote to` would do.
+
+/** What the ledger says about one stage. */
+export interface StageView {
+  /** Bundle digest currently recorded for the stage. */
+  current?: string;
+  /** Digest of the current promotion record. */
+  record?: string;
+  /** Every bundle digest the stage has ever been promoted to, oldest first. */
+  history: string[];
+  hold?: { by: string; at: string; reason?: string };
+  approvals: Approval[];
+}
+
+/** A check done by the engine outside the planner (it needs I/O), fed in to be reported. */
+export interface CheckResult {
+  passed: boolean;
+  summary: string;
+  evidence?: Record<string, unknown>;
+  /** How a failure is refused: signature and schema failures are `verification`. */
+  outcome?: Outcome;
+  code?: string;
+  hint?: string;
+}
+
+export type PlanAction = 'promote' | 'rollback' | 'auto';
+
+export interface PlanInput {
+  pipeline: Pipeline;
+  stage: string;
+  action: PlanAction;
+  /** Per stage name. A stage missing here has no record yet. */
+  ledger: Record<string, StageView>;
+  /** Explicit candidate (`--bundle`, or the record chosen by rollback). */
+  candidate?: string;
+  /** Latest status report per cluster of the upstream stage. */
+  reports: StatusObservation[];
+  /** Clusters of the upstream stage's environment. */
+  fromClusters: string[];
+  promoter: string;
+  now: Date;
+  force?: { reason: string };
+  /** Signature verification of the candidate, when the engine did it. */
+  signature?: CheckResult;
+  /** Parameter validation against the candidate's schema, when the engine did it. */
+  parameters?: CheckResult;
+}
+
+export interface Blocker {
+  code: string;
+  message: string;
+  hint?: string;
+  outcome: Outcome;
+}
+
+export interface Plan {
+  pipeline: string;
+  stage: string;
+  environment: string;
+  action: PlanAction;
+  from?: string;
+  /** The digest that would move, when one could be chosen. */
+  candidate?: string;
+  candidateSource?: 'from-stage' | 'explicit' | 'rollback';
+  /** What the stage runs now. */
+  current?: string;
+  /** The candidate is already the stage's current record: nothing would change. */
+  upToDate: boolean;
+  signature?: CheckResult;
+  parameters?: CheckResult;
+  gates: GateResult[];
+  /** Why the promotion may not happen; empty when it may. */
+  blockers: Blocker[];
+  allowed: boolean;
+  force?: { reason: string };
+}
+
+export function assemblePlan(input: PlanInput): Plan {
+  const { pipeline } = input;
+  const stage = findStage(pipeline, input.stage);
+  if (!stage) {
+    return {
+      pipeline: pipeline.name,
+      stage: input.stage,
+      environment: '',
+      action: input.action,
+      upToDate: false,
+      gates: [],
+      blockers: [{ code: 'STAGE_UNKNOWN', outcome: 'usage', message: `pipeline ${pipeline.name} has no stage "${input.stage}"`, hint: `stages: ${pipeline.stages.map((s) => s.name).join(', ')}` }],
+      allowed: false,
+    };
+  }
+  const view = input.ledger[stage.name] ?? { history: [], approvals: [] };
+  const fromView = stage.from ? (input.ledger[stage.from] ?? { history: [], approvals: [] }) : undefined;
+  const blockers: Blocker[] = [];
+  const force = input.force?.reason.trim() ? input.force : undefined;
+
+  if (view.hold) {
+    blockers.push({
+      code: 'STAGE_HELD',
+      outcome: 'refused',
+      message: `stage ${stage.name} is held by ${view.hold.by} since ${view.hold.at}${view.hold.reason ? `: ${view.hold.reason}` : ''}`,
+      hint: `promote release ${stage.name} lets promotions and rollbacks through again`,
+    });
+  }
+
+  let candidate = input.candidate;
+  let candidateSource: Plan['candidateSource'];
+  if (input.action === 'rollback') {
+    candidateSource = 'rollback';
+    if (candidate && !view.history.includes(candidate)) {
+      blockers.push({ code: 'ROLLBACK_TARGET_UNKNOWN', outcome: 'refused', message: `${candidate} was never promoted to ${stage.name}`, hint: `promote history ${stage.name} lists the digests it ran` });
+    }
+  } else if (candidate) {
+    candidateSource = 'explicit';
+    if (fromView && !fromView.history.includes(candidate)) {
+      blockers.push({
+        code: 'CANDIDATE_NOT_IN_FROM',
+        outcome: 'refused',
+        message: `${candidate} never ran in ${stage.from}: only a digest promoted to ${stage.from} may enter ${stage.name}`,
+        hint: `promote it to ${stage.from} first, or leave out --bundle to take what ${stage.from} runs now${fromView.current ? ` (${fromView.current})` : ''}`,
+      });
+    }
+  } else if (fromView) {
+    candidate = fromView.current;
+    candidateSource = 'from-stage';
+    if (!candidate) blockers.push({ code: 'NOTHING_TO_PROMOTE', outcome: 'refused', message: `stage ${stage.from} has no promotion yet, so there is nothing to move into ${stage.name}`, hint: `promote to ${stage.from} first` });
+  } else {
+    blockers.push({ code: 'CANDIDATE_REQUIRED', outcome: 'usage', message: `stage ${stage.name} is the first stage: say which bundle to promote`, hint: `promote to ${stage.name} --bundle <repository>@sha256:…` });
+  }
+  if (!candidate && input.action === 'rollback' && !blockers.length) {
+    blockers.push({ code: 'ROLLBACK_TARGET_UNKNOWN', outcome: 'refused', message: `stage ${stage.name} has no earlier record to roll back to`, hint: `promote history ${stage.name}` });
+  }
+
+  const upToDate = candidate !== undefined && candidate === view.current;
+
+  for (const [check, code] of [[input.signature, 'BUNDLE_NOT_VERIFIED'], [input.parameters, 'PARAMETERS_INVALID']] as const) {
+    if (check && !check.passed) blockers.push({ code: check.code ?? code, outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }) });
+  }
+
+  const gates: GateResult[] = [];
+  if (candidate) {
+    const ctx: GateContext = {
+      pipeline: pipeline.name,
+      stage: stage.name,
+      ...(stage.from && { from: stage.from }),
+      candidate,
+      now: input.now,
+      promoter: input.promoter,
+      fromClusters: input.fromClusters,
+      reports: input.reports,
+      approvals: view.approvals,
+      ...(force && { force }),
+    };
+    for (const spec of stage.gates) {
+      const result = createGate(spec).evaluate(ctx);
+      // A forced promotion overrides failing gates, and the record says so: break-glass, logged.
+      if (!result.passed && force && input.action !== 'auto') result.overridden = true;
+      gates.push(result);
+    }
+    const failing = gates.filter((g) => !g.passed && !g.overridden);
+    if (failing.length) {
+      blockers.push({
+        code: 'GATES_FAILED',
+        outcome: 'refused',
+        message: `${failing.length} of ${gates.length} gate${gates.length === 1 ? '' : 's'} of ${stage.name} did not pass: ${failing.map((g) => `${g.gate} (${g.summary})`).join('; ')}`,
+        hint: input.action === 'auto' ? 'promote run retries on its next pass' : `wait for the gates (promote plan ${stage.name} shows them), or --force --reason "<why>" to override and record it`,
+      });
+    }
+  }
+
+  return {
+    pipeline: pipeline.name,
+    stage: stage.name,
+    environment: stage.environment,
+    action: input.action,
+    ...(stage.from && { from: stage.from }),
+    ...(candidate && { candidate }),
+    ...(candidateSource && candidate && { candidateSource }),
+    ...(view.current && { current: view.current }),
+    upToDate,
+    ...(input.signature && { signature: input.signature }),
+    ...(input.parameters && { parameters: input.parameters }),
+    gates,
+    blockers,
+    allowed: blockers.length === 0,
+    ...(force && { force }),
+  };
+}
+
+/** The outcome a refused plan exits with: usage before verification before refused. */
+export function planOutcome(plan: Plan): Outcome | undefined {
+  if (plan.allowed) return undefined;
+  for (const o of ['usage', 'verification', 'refused', 'failed'] as const) if (plan.blockers.some((b) => b.outcome === o)) return o;
+  return 'refused';
+}

@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { GateContext, StatusObservation } from '../../src/pipeline/gate.ts';
+import { approvalGate } from '../../src/pipeline/gates/approval.ts';
+import { convergedGate } from '../../src/pipeline/gates/converged.ts';
+import { manualGate } from '../../src/pipeline/gates/manual.ts';
+import { soakGate } from '../../src/pipeline/gates/soak.ts';
+import { isOpen, localTime, nextOpening, windowGate } from '../../src/pipeline/gates/window.ts';
+import type { WindowGateSpec } from '../../src/pipeline/pipeline.ts';
+
+const D1 = `sha256:${'1'.repeat(64)}`;
+const D2 = `sha256:${'2'.repeat(64)}`;
+const NOW = new Date('2026-03-30T10:00:00Z');
+
+function ctx(over: Partial<GateContext> = {}): GateContext {
+  return { pipeline: 'webapp', stage: 'production', from: 'staging', candidate: D1, now: NOW, promoter: 'Pat <pat@example.com>', fromClusters: ['eu-1', 'us-1'], reports: [], approvals: [], ...over };
+}
+
+function report(cluster: string, over: Partial<StatusObservation> = {}): StatusObservation {
+  return { cluster, phase: 'Converged', bundle: D1, since: '2026-03-30T09:00:00Z', observedAt: '2026-03-30T09:59:00Z', ...over };
+}
+
+function parse<T>(kind: { parse(raw: unknown, p: string, r: (p: string, x: object) => void): T | undefined }, raw: unknown): T {
+  const problems: object[] = [];
+  const spec = kind.parse(raw, '/g', (_p, x) => problems.push(x));
+  assert.deepEqual(problems, []);
+  return spec!;
+}
+
+test('converged passes only when every upstream cluster reports Converged on the candidate, with per-cluster evidence', () => {
+  const gate = convergedGate.create(parse(convergedGate, {}));
+  const ok = gate.evaluate(ctx({ reports: [report('eu-1'), report('us-1')] }));
+  assert.equal(ok.passed, true);
+  assert.match(ok.summary, /2\/2 clusters of staging Converged/);
+  const bad = gate.evaluate(ctx({ reports: [report('eu-1', { bundle: D2 }), report('extra')] }));
+  assert.equal(bad.passed, false);
+  const clusters = bad.evidence.clusters as { cluster: string; why?: string }[];
+  assert.deepEqual(clusters.map((c) => [c.cluster, c.why]), [['eu-1', 'runs another bundle'], ['us-1', 'no status report from this cluster']]);
+  const degraded = gate.evaluate(ctx({ reports: [report('eu-1'), report('us-1', { phase: 'Degraded', reason: 'Deployment web: 0/2 ready' })] }));
+  assert.equal(degraded.passed, false);
+  assert.match(degraded.summary, /us-1: Deployment web: 0\/2 ready/);
+  const unsigned = gate.evaluate(ctx({ reports: [report('eu-1'), report('us-1', { verified: false })] }));
+  assert.equal(unsigned.passed, false);
+  assert.equal(gate.evaluate(ctx({ fromClusters: [] })).passed, false, 'no clusters proves nothing');
+});
+
+test('soak measures from each report\'s since: passes at exactly the duration, fails before with the time to go', () => {
+  const gate = soakGate.create(parse(soakGate, '15m'));
+  const since = '2026-03-30T09:45:00Z';
+  const at = (iso: string) => gate.evaluate(ctx({ now: new Date(iso), reports: [report('eu-1', { since: '2026-03-30T09:00:00Z' }), report('us-1', { since })] }));
+  const early = at('2026-03-30T09:55:00Z');
+  assert.equal(early.passed, false);
+  assert.match(early.summary, /us-1: healthy for 10m, 5m to go/);
+  const clusters = early.evidence.clusters as { cluster: string; passesAt?: string }[];
+  assert.equal(clusters[1]!.passesAt, '2026-03-30T10:00:00.000Z');
+  assert.equal(at('2026-03-30T10:00:00Z').passed, true);
+  assert.match(at('2026-03-30T10:00:00Z').summary, /for at least 15m \(need 15m\)/);
+  // A cluster that is not Converged on the candidate has not started soaking at all.
+  const flapped = gate.evaluate(ctx({ reports: [report('eu-1'), report('us-1', { phase: 'Progressing' })] }));
+  assert.equal(flapped.passed, false);
+  assert.deepEqual(parse(soakGate, '1h30m'), { type: 'soak', duration: '1h30m', milliseconds: 5_400_000 });
+});
+
+test('approval counts distinct approvers of this digest, honours from and separateDuties, and says who was not counted', () => {
+  const spec = parse(approvalGate, { count: 2, from: ['alice@example.com', 'Bob', 'pat@example.com'], separateDuties: true });
+  const gate = approvalGate.create(spec);
+  const approvals = [
+    { bundle: D1, by: 'Alice <alice@example.com>', at: '2026-03-30T08:00:00Z' },
+    { bundle: D1, by: 'Alice A. <ALICE@example.com>', at: '2026-03-30T08:05:00Z' },
+    { bundle: D1, by: 'Pat <pat@example.com>', at: '2026-03-30T08:06:00Z' },
+    { bundle: D1, by: 'Mallory <m@example.com>', at: '2026-03-30T08:07:00Z' },
+    { bundle: D2, by: 'Bob <bob@example.com>', at: '2026-03-30T08:08:00Z' },
+  ];
+  const short = gate.evaluate(ctx({ approvals }));
+  assert.equal(short.passed, false);
+  assert.match(short.summary, /^1\/2 approvals/);
+  const ignored = (short.evidence.ignored as { by: string; why: string }[]).map((i) => i.why);
+  assert.deepEqual(ignored, ['already approved (counted once)', 'is the promoter (separateDuties)', 'not among the allowed approvers']);
+  const enough = gate.evaluate(ctx({ approvals: [...approvals, { bundle: D1, by: 'Bob <bob@example.com>', at: '2026-03-30T09:00:00Z' }] }));
+  assert.equal(enough.passed, true);
+  assert.deepEqual((enough.evidence.approvers as { by: string }[]).map((a) => a.by), ['Alice <alice@example.com>', 'Bob <bob@example.com>']);
+  // Without separateDuties the promoter's own approval counts.
+  const self = approvalGate.create(parse(approvalGate, { count: 1 })).evaluate(ctx({ approvals: [{ bundle: D1, by: 'Pat <pat@example.com>', at: 'x' }] }));
+  assert.equal(self.passed, true);
+});
+
+test('manual never passes on its own; --force with a reason passes it and records the reason', () => {
+  const gate = manualGate.create(parse(manualGate, undefined));
+  assert.equal(gate.evaluate(ctx()).passed, false);
+  assert.equal(gate.evaluate(ctx({ force: { reason: '  ' } })).passed, false);
+  const forced = gate.evaluate(ctx({ force: { reason: 'hotfix INC-42' } }));
+  assert.equal(forced.passed, true);
+  assert.deepEqual(forced.evidence, { forcedBy: 'Pat <pat@example.com>', reason: 'hotfix INC-42' });
+});
+
+const berlin: WindowGateSpec = parse(windowGate, { days: ['Mon-Fri'], hours: '09:00-16:00', timezone: 'Europe/Berlin' });
+
+test('window follows Europe/Berlin across the spring DST change: 09:00 local is 08:00 UTC before and 07:00 UTC after', () => {
+  assert.deepEqual(berlin.days, ['Mon', 'Tue', 'Wed', 'Thu', 'Fri']);
+  // Friday 27 March 2026 is CET (UTC+1); the clocks go forward on Sunday 29 March 01:00 UTC.
+  assert.equal(isOpen(berlin, new Date('2026-03-27T07:59:00Z')), false, 'Fri 08:59 CET');
+  assert.equal(isOpen(berlin, new Date('2026-03-27T08:00:00Z')), true, 'Fri 09:00 CET');
+  assert.equal(isOpen(berlin, new Date('2026-03-27T14:59:00Z')), true, 'Fri 15:59 CET');
+  assert.equal(isOpen(berlin, new Date('2026-03-27T15:00:00Z')), false, 'Fri 16:00 CET');
+  // Monday 30 March 2026 is CEST (UTC+2): the same local window sits an hour earlier in UTC.
+  assert.equal(isOpen(berlin, new Date('2026-03-30T06:59:00Z')), false, 'Mon 08:59 CEST');
+  assert.equal(isOpen(berlin, new Date('2026-03-30T07:00:00Z')), true, 'Mon 09:00 CEST');
+  assert.equal(isOpen(berlin, new Date('2026-03-30T13:59:00Z')), true, 'Mon 15:59 CEST');
+  assert.equal(isOpen(berlin, new Date('2026-03-30T14:00:00Z')), false, 'Mon 16:00 CEST');
+  assert.equal(localTime(new Date('2026-03-30T07:00:00Z'), 'Europe/Berlin').text, '2026-03-30 09:00 GMT+2');
+  // Closed over the weekend; the next opening, computed across the change, is Mon 07:00 UTC.
+  const gate = windowGate.create(berlin);
+  const closed = gate.evaluate(ctx({ now: new Date('2026-03-28T12:00:00Z') }));
+  assert.equal(closed.passed, false);
+  assert.equal(closed.evidence.nextOpening, '2026-03-30T07:00:00.000Z');
+  assert.match(closed.summary, /closed: it is Sat 2026-03-28 13:00 GMT\+1 in Europe\/Berlin; opens 2026-03-30 09:00 GMT\+2/);
+  assert.equal(gate.evaluate(ctx({ now: new Date('2026-03-30T07:30:00Z') })).passed, true);
+});
+
+test('window on the DST nights: the skipped hour never opens, the repeated hour is open twice, autumn shifts back', () => {
+  // 02:00-03:00 local does not exist on 29 March 2026 in Berlin (02:00 CET jumps to 03:00 CEST).
+  const night = parse(windowGate, { days: ['Sun'], hours: '02:00-03:00', timezone: 'Europe/Berlin' });
+  assert.equal(isOpen(night, new Date('2026-03-29T00:59:00Z')), false, '01:59 CET');
+  assert.equal(isOpen(night, new Date('2026-03-29T01:00:00Z')), false, '03:00 CEST');
+  assert.equal(nextOpening(night, new Date('2026-03-29T00:00:00Z'))?.toISOString(), '2026-04-05T00:00:00.000Z', 'next Sunday, 02:00 CEST');
+  // 25 October 2026: 02:00-03:00 local happens twice (CEST, then CET): open for two real hours.
+  assert.equal(isOpen(night, new Date('2026-10-25T00:00:00Z')), true, '02:00 CEST');
+  assert.equal(isOpen(night, new Date('2026-10-25T01:30:00Z')), true, '02:30 CET');
+  assert.equal(isOpen(night, new Date('2026-10-25T02:00:00Z')), false, '03:00 CET');
+  // After the autumn change 09:00 local is 08:00 UTC again.
+  assert.equal(isOpen(berlin, new Date('2026-10-26T07:30:00Z')), false, 'Mon 08:30 CET');
+  assert.equal(isOpen(berlin, new Date('2026-10-26T08:00:00Z')), true, 'Mon 09:00 CET');
+});
+
+test('window past midnight belongs to the day it opened', () => {
+  const late = parse(windowGate, { days: ['Fri'], hours: '22:00-02:00', timezone: 'UTC' });
+  assert.equal(isOpen(late, new Date('2026-03-27T22:30:00Z')), true, 'Fri 22:30');
+  assert.equal(isOpen(late, new Date('2026-03-28T01:30:00Z')), true, 'Sat 01:30, opened Friday');
+  assert.equal(isOpen(late, new Date('2026-03-28T22:30:00Z')), false, 'Sat 22:30');
+  assert.equal(isOpen(late, new Date('2026-03-27T01:30:00Z')), false, 'Fri 01:30 belongs to Thursday');
+});

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assemblePlan, planOutcome, type PlanInput } from '../../src/pipeline/plan.ts';
+import type { Pipeline } from '../../src/pipeline/pipeline.ts';
+
+const D1 = `sha256:${'1'.repeat(64)}`;
+const D2 = `sha256:${'2'.repeat(64)}`;
+const D3 = `sha256:${'3'.repeat(64)}`;
+
+const pipeline: Pipeline = {
+  name: 'webapp',
+  repository: 'localhost:5000/acme/webapp',
+  ledger: { repository: '/tmp/ledger' },
+  trust: { bundles: [], promotions: [] },
+  file: '/tmp/pipelines/webapp.yaml',
+  stages: [
+    { name: 'dev', environment: 'dev', promotion: 'auto', gates: [], initialHold: false, source: { file: 'x' } },
+    { name: 'staging', environment: 'staging', from: 'dev', promotion: 'manual', gates: [{ type: 'converged' }, { type: 'soak', duration: '15m', milliseconds: 900_000 }], initialHold: false, source: { file: 'x' } },
+    { name: 'production', environment: 'production', from: 'staging', promotion: 'manual', gates: [{ type: 'approval', count: 1, separateDuties: true }, { type: 'manual' }], initialHold: false, source: { file: 'x' } },
+  ],
+};
+
+const now = new Date('2026-03-30T10:00:00Z');
+const converged = (since: string) => [{ cluster: 'dev-1', phase: 'Converged', bundle: D2, since, observedAt: since }];
+
+function input(over: Partial<PlanInput>): PlanInput {
+  return {
+    pipeline,
+    stage: 'staging',
+    action: 'promote',
+    ledger: { dev: { current: D2, history: [D1, D2], approvals: [] }, staging: { current: D1, history: [D1], approvals: [] } },
+    reports: converged('2026-03-30T09:00:00Z'),
+    fromClusters: ['dev-1'],
+    promoter: 'Pat <pat@example.com>',
+    now,
+    ...over,
+  };
+}
+
+test('plan (plain data): the default candidate is what the from stage runs, and it may move when gates pass', () => {
+  const plan = assemblePlan(input({}));
+  assert.equal(plan.candidate, D2);
+  assert.equal(plan.candidateSource, 'from-stage');
+  assert.equal(plan.current, D1);
+  assert.equal(plan.allowed, true);
+  assert.equal(plan.upToDate, false);
+  assert.deepEqual(plan.gates.map((g) => [g.gate, g.passed]), [['converged', true], ['soak 15m', true]]);
+  assert.equal(planOutcome(plan), undefined);
+});
+
+test('plan (plain data): failing gates block with their evidence; --force overrides and marks them', () => {
+  const plan = assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z') }));
+  assert.equal(plan.allowed, false);
+  assert.equal(plan.blockers[0]!.code, 'GATES_FAILED');
+  assert.match(plan.blockers[0]!.message, /soak 15m \(not soaked for 15m: dev-1: healthy for 10m, 5m to go\)/);
+  assert.equal(planOutcome(plan), 'refused');
+  const forced = assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z'), force: { reason: 'INC-7' } }));
+  assert.equal(forced.allowed, true);
+  assert.equal(forced.gates[1]!.overridden, true);
+  const auto = assemblePlan(input({ action: 'auto', reports: converged('2026-03-30T09:50:00Z'), force: { reason: 'x' } }));
+  assert.equal(auto.allowed, false, 'automatic promotion never forces');
+});
+
+test('plan (plain data): a candidate that never ran in from, a held stage, and no upstream record are refused', () => {
+  const notInFrom = assemblePlan(input({ candidate: D3 }));
+  assert.deepEqual(notInFrom.blockers.map((b) => b.code), ['CANDIDATE_NOT_IN_FROM', 'GATES_FAILED']);
+  assert.equal(planOutcome(notInFrom), 'refused');
+  const held = assemblePlan(input({ ledger: { dev: { current: D2, history: [D2], approvals: [] }, staging: { history: [], approvals: [], hold: { by: 'Ops <ops@x>', at: '2026-03-30T08:00:00Z', reason: 'freeze' } } } }));
+  assert.equal(held.blockers[0]!.code, 'STAGE_HELD');
+  assert.match(held.blockers[0]!.message, /held by Ops <ops@x> since .*: freeze/);
+  const nothing = assemblePlan(input({ ledger: {} }));
+  assert.equal(nothing.blockers[0]!.code, 'NOTHING_TO_PROMOTE');
+  const first = assemblePlan(input({ stage: 'dev' }));
+  assert.equal(first.blockers[0]!.code, 'CANDIDATE_REQUIRED');
+  assert.equal(planOutcome(first), 'usage');
+  assert.equal(assemblePlan(input({ stage: 'dev', candidate: D3 })).allowed, true, 'a first stage takes any bundle');
+});
+
+test('plan (plain data): verification failures outrank gate refusals in the exit outcome', () => {
+  const plan = assemblePlan(input({ signature: { passed: false, summary: 'no signature by a trusted key', outcome: 'verification', code: 'SIGNATURE_MISSING' }, reports: [] }));
+  assert.deepEqual(plan.blockers.map((b) => b.code), ['SIGNATURE_MISSING', 'GATES_FAILED']);
+  assert.equal(planOutcome(plan), 'verification');
+});
+
+test('plan (plain data): rollback picks from the stage\'s own history, separateDuties ignores the promoter\'s approval', () => {
+  const ledger = { staging: { current: D2, history: [D1, D2], approvals: [] }, production: { current: D2, history: [D1, D2], approvals: [{ bundle: D1, by: 'Pat <pat@example.com>', at: 'x' }] } };
+  const back = assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger, force: { reason: 'bad release' } }));
+  assert.equal(back.candidateSource, 'rollback');
+  assert.equal(back.allowed, true);
+  assert.deepEqual(back.gates.map((g) => [g.type, g.passed, g.overridden]), [['approval', false, true], ['manual', true, undefined]]);
+  const unforced = assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger }));
+  assert.equal(unforced.allowed, false);
+  assert.equal(assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D3, ledger })).blockers[0]!.code, 'ROLLBACK_TARGET_UNKNOWN');
+});
