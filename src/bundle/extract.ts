@@ -1,0 +1,173 @@
+import { chmod, mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { PromoteError } from '../errors.ts';
+import { readTar, type TarEntryHeader } from './tar-reader.ts';
+
+// Unpacks bundle content (tar+gzip) into a directory the caller has just created, refusing
+// anything a promote bundle never contains and anything that could write outside the directory
+// (the "zip slip" family). The caller (oci/pull.ts) extracts into a fresh temporary directory and
+// renames it into place only after the whole blob verified, so a refusal leaves nothing behind.
+//
+// Refused (error code BUNDLE_ENTRY_REFUSED, exit 4): absolute paths, `..` components, backslashes,
+// NUL, duplicate paths, symbolic and hard links, devices, FIFOs and other special types.
+// Limits (documented in README "Bundles"; options can lower or raise them):
+
+/** Largest single file: 256 MiB. Config files are small; this stops a decompression bomb early. */
+export const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
+/** Largest total of all file contents: 1 GiB. */
+export const MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
+/** Most entries (files + directories): 100,000. */
+export const MAX_ENTRIES = 100_000;
+/** Longest path in bytes: 4,096 (PATH_MAX on Linux). */
+export const MAX_PATH_BYTES = 4096;
+
+export interface ExtractLimits {
+  maxEntryBytes?: number;
+  maxTotalBytes?: number;
+  maxEntries?: number;
+}
+
+export interface ListedEntry {
+  path: string;
+  type: 'file' | 'directory';
+  mode: number;
+  size: number;
+}
+
+export interface ExtractSummary {
+  files: number;
+  directories: number;
+  /** Sum of file sizes. */
+  bytes: number;
+  entries: ListedEntry[];
+}
+
+function refused(path: string, why: string, what: string): PromoteError {
+  return new PromoteError('BUNDLE_ENTRY_REFUSED', `${what} has a tar entry "${path}" that ${why}`, {
+    outcome: 'verification',
+    hint: 'promote never builds such entries; the artefact was crafted or damaged, so nothing was extracted. Rebuild it with `promote build`',
+    details: { path },
+  });
+}
+
+/** Checks a stored path and returns its normal form ('a/b', no './', no trailing '/'; '' for the root). */
+export function safeEntryPath(raw: string, what: string): string {
+  if (raw.includes('\0')) throw refused(raw, 'contains a NUL byte', what);
+  if (raw.includes('\\')) throw refused(raw, 'contains a backslash (a path separator on Windows)', what);
+  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) throw refused(raw, 'is an absolute path', what);
+  if (Buffer.byteLength(raw) > MAX_PATH_BYTES) throw refused(raw.slice(0, 80), `is longer than ${MAX_PATH_BYTES} bytes`, what);
+  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw refused(raw, 'climbs out of the bundle with ".."', what);
+  return parts.join('/');
+}
+
+function checkType(h: TarEntryHeader, what: string): 'file' | 'directory' {
+  switch (h.type) {
+    case 'file':
+    case 'directory':
+      return h.type;
+    case 'symlink':
+      throw refused(h.path, `is a symbolic link (to "${h.linkname}"); bundles hold no links`, what);
+    case 'hardlink':
+      throw refused(h.path, `is a hard link (to "${h.linkname}"); bundles hold no links`, what);
+    case 'character-device':
+    case 'block-device':
+      throw refused(h.path, 'is a device file', what);
+    case 'fifo':
+      throw refused(h.path, 'is a FIFO', what);
+    default:
+      throw refused(h.path, `has the unsupported tar type "${h.typeflag}"`, what);
+  }
+}
+
+function tooLarge(what: string, message: string): PromoteError {
+  return new PromoteError('BUNDLE_TOO_LARGE', `${what} ${message}`, {
+    outcome: 'verification',
+    hint: 'bundles are configuration, not data; the limits are in README "Bundles"',
+  });
+}
+
+/**
+ * Walks the entries of a compressed bundle layer, applying every check and limit, and calls
+ * `write` for each accepted entry (or only lists them when `write` is undefined). Resolves only
+ * after the whole source has been read, so a verifying source has checked its digest.
+ */
+async function processLayer(
+  source: Readable,
+  what: string,
+  limits: ExtractLimits,
+  write: ((entry: ListedEntry, body: AsyncGenerator<Buffer>) => Promise<void>) | undefined,
+): Promise<ExtractSummary> {
+  const maxEntry = limits.maxEntryBytes ?? MAX_ENTRY_BYTES;
+  const maxTotal = limits.maxTotalBytes ?? MAX_TOTAL_BYTES;
+  const maxEntries = limits.maxEntries ?? MAX_ENTRIES;
+  const seen = new Set<string>();
+  const summary: ExtractSummary = { files: 0, directories: 0, bytes: 0, entries: [] };
+  await pipeline(source, createGunzip(), async (tarStream: AsyncIterable<Buffer>) => {
+    await readTar(tarStream, async (h, body) => {
+      const type = checkType(h, what);
+      const path = safeEntryPath(h.path, what);
+      if (path === '') {
+        if (type === 'directory') return; // "./", as `tar -C dir .` writes it
+        throw refused(h.path, 'names no file', what);
+      }
+      if (seen.has(path)) throw refused(path, 'appears twice', what);
+      seen.add(path);
+      if (seen.size > maxEntries) throw tooLarge(what, `has more than ${maxEntries} entries`);
+      if (h.size > maxEntry) throw tooLarge(what, `has a file "${path}" of ${h.size} bytes, over the limit of ${maxEntry}`);
+      summary.bytes += h.size;
+      if (summary.bytes > maxTotal) throw tooLarge(what, `unpacks to more than ${maxTotal} bytes`);
+      const entry: ListedEntry = { path, type, mode: type === 'directory' || h.mode & 0o111 ? 0o755 : 0o644, size: h.size };
+      if (type === 'file') summary.files++;
+      else summary.directories++;
+      summary.entries.push(entry);
+      if (write) await write(entry, body);
+    });
+  });
+  return summary;
+}
+
+/** Lists the files of a bundle layer without writing anything (for `promote inspect`). */
+export function listBundleLayer(source: Readable, what: string, limits: ExtractLimits = {}): Promise<ExtractSummary> {
+  return processLayer(source, what, limits, undefined);
+}
+
+/**
+ * Extracts a bundle layer into `dest`, an existing empty directory the caller owns. On failure
+ * `dest` may hold partial content: the caller removes it (pull.ts extracts into a temp dir).
+ */
+export async function extractBundleLayer(source: Readable, dest: string, what: string, limits: ExtractLimits = {}): Promise<ExtractSummary> {
+  const made = new Set<string>(['']);
+  const ensureDir = async (rel: string): Promise<void> => {
+    if (made.has(rel)) return;
+    await mkdir(join(dest, rel), { recursive: true, mode: 0o755 });
+    made.add(rel);
+  };
+  return processLayer(source, what, limits, async (entry, body) => {
+    if (entry.type === 'directory') {
+      await ensureDir(entry.path);
+      await chmod(join(dest, entry.path), 0o755);
+      return;
+    }
+    const slash = entry.path.lastIndexOf('/');
+    await ensureDir(slash < 0 ? '' : entry.path.slice(0, slash));
+    // 'wx': never follow or replace something already there.
+    const fh = await open(join(dest, entry.path), 'wx', entry.mode);
+    try {
+      let written = 0;
+      for await (const chunk of body) {
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        written += chunk.length;
+      }
+      if (written !== entry.size) throw new PromoteError('TAR_MALFORMED', `${what}: entry ${entry.path} is cut short`, { outcome: 'verification' });
+      // open()'s mode is filtered by the umask; set the normalised mode exactly.
+      await fh.chmod(entry.mode);
+    } finally {
+      await fh.close();
+    }
+  });
+}
