@@ -1,0 +1,337 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PromoteError } from '../errors.ts';
+import { canonicalJsonBytes } from './canonical-json.ts';
+import { readLimited, sha256Digest, VerifyingStream } from './digest.ts';
+import { ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST } from './media-types.ts';
+import { isValidDigest, checkDigest, checkTag } from './reference.ts';
+import type { BlobContent, Descriptor, FetchedManifest, ImageIndex, PushBlobResult, Registry } from './registry.ts';
+
+// An OCI image layout directory (image-spec image-layout.md) as a Registry: the embedded default
+// when no registry server is wanted (DESIGN.md §6), in exactly the format skopeo (`oci:`), umoci
+// and oras read and write:
+//   <dir>/oci-layout            {"imageLayoutVersion":"1.0.0"}
+//   <dir>/index.json            an image index; tags are `org.opencontainers.image.ref.name`
+//   <dir>/blobs/sha256/<hex>    content-addressed blobs
+//
+// Writes are atomic: a blob is streamed to a temp file beside the layout, verified against its
+// digest and size, then renamed into place, so a reader never sees a partial blob. index.json is
+// rewritten (temp + rename) under `index.json.lock` (created O_EXCL), so concurrent writers — two
+// `promote push` runs, an agent writing status — never lose each other's entries.
+// Every blob read is verified while it streams: a layout on a shared disk is not trusted more
+// than a registry.
+//
+// Referrers: index.json lists every manifest the layout holds (tagged or not: untagged entries
+// keep them reachable, so `umoci gc` does not collect signatures), so `referrers()` scans those
+// manifests for a matching `subject`. We do not also write a `sha256-<hex>` tag-schema index
+// here: that fallback exists for registries that cannot enumerate manifests, while index.json
+// already does; a second copy of the same facts could only go stale. (Copying a layout with
+// `promote copy` carries referrers either way.)
+
+const LAYOUT_FILE = 'oci-layout';
+const INDEX_FILE = 'index.json';
+const LOCK_FILE = 'index.json.lock';
+/** A lock older than this is left over from a crashed writer and is broken. */
+const STALE_LOCK_MS = 30_000;
+const LOCK_TIMEOUT_MS = 60_000;
+
+function notFound(code: string, message: string, hint: string): PromoteError {
+  return new PromoteError(code, message, { hint });
+}
+
+function tempName(): string {
+  return `.promote-tmp-${randomUUID()}`;
+}
+
+export class LayoutRegistry implements Registry {
+  readonly name: string;
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+    this.name = `oci:${path}`;
+  }
+
+  private blobPath(digest: string): string {
+    checkDigest(digest);
+    const colon = digest.indexOf(':');
+    return join(this.path, 'blobs', digest.slice(0, colon), digest.slice(colon + 1));
+  }
+
+  private async exists(): Promise<boolean> {
+    try {
+      await stat(join(this.path, LAYOUT_FILE));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async requireLayout(): Promise<void> {
+    if (!(await this.exists())) {
+      throw notFound('LAYOUT_NOT_FOUND', `${this.name} is not an OCI image layout (it has no ${LAYOUT_FILE} file)`, 'check the path; `promote build --oci-layout <dir>` or `promote push <dir> oci:<path>` creates one');
+    }
+  }
+
+  /** Creates the layout skeleton on first write (idempotent, safe against a concurrent creator). */
+  private async ensureLayout(): Promise<void> {
+    if (await this.exists()) return;
+    await mkdir(join(this.path, 'blobs', 'sha256'), { recursive: true });
+    await this.atomicWrite(join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+  }
+
+  private async atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
+    const tmp = join(this.path, tempName());
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  private async readIndex(): Promise<ImageIndex> {
+    let text: string;
+    try {
+      text = await readFile(join(this.path, INDEX_FILE), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+      throw err;
+    }
+    let index: ImageIndex;
+    try {
+      index = JSON.parse(text) as ImageIndex;
+    } catch (err) {
+      throw new PromoteError('LAYOUT_INVALID', `${this.name}: index.json is not valid JSON`, { cause: err, hint: 'the layout is damaged; restore index.json or rebuild the layout' });
+    }
+    if (!Array.isArray(index.manifests)) {
+      throw new PromoteError('LAYOUT_INVALID', `${this.name}: index.json has no "manifests" list`, { hint: 'the layout is damaged; restore index.json or rebuild the layout' });
+    }
+    return index;
+  }
+
+  /** Runs `change` on index.json under the lock file and writes the result atomically. */
+  private async updateIndex(change: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
+    await this.ensureLayout();
+    const lock = join(this.path, LOCK_FILE);
+    const started = Date.now();
+    let handle;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        handle = await open(lock, 'wx');
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+        if (age > STALE_LOCK_MS) {
+          await unlink(lock).catch(() => undefined);
+          continue;
+        }
+        if (Date.now() - started > LOCK_TIMEOUT_MS) {
+          throw new PromoteError('LAYOUT_LOCKED', `${this.name} is locked by another writer (${lock})`, {
+            hint: `if no other promote process is writing to this layout, remove ${lock}`,
+          });
+        }
+        await sleep(Math.min(5 * 2 ** Math.min(attempt, 4), 80));
+      }
+    }
+    try {
+      const index = await this.readIndex();
+      const manifests = change(index.manifests);
+      const next: ImageIndex = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests };
+      await this.atomicWrite(join(this.path, INDEX_FILE), canonicalJsonBytes(next));
+    } finally {
+      await handle.close();
+      await unlink(lock).catch(() => undefined);
+    }
+  }
+
+  async statBlob(digest: string): Promise<Descriptor | undefined> {
+    try {
+      const s = await stat(this.blobPath(digest));
+      return s.isFile() ? { mediaType: 'application/octet-stream', digest, size: s.size } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async pushBlob(descriptor: Descriptor, content: BlobContent): Promise<PushBlobResult> {
+    const have = await this.statBlob(descriptor.digest);
+    if (have && have.size === descriptor.size) return { uploaded: false };
+    await this.ensureLayout();
+    const target = this.blobPath(descriptor.digest);
+    await mkdir(join(target, '..'), { recursive: true });
+    const tmp = join(this.path, tempName());
+    try {
+      const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content();
+      const verify = new VerifyingStream({ digest: descriptor.digest, size: descriptor.size }, `blob ${descriptor.digest}`, 'the content being stored');
+      await pipeline(source, verify, createWriteStream(tmp, { flags: 'wx' }));
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return { uploaded: true };
+  }
+
+  async fetchBlob(descriptor: Descriptor): Promise<Readable> {
+    const path = this.blobPath(descriptor.digest);
+    const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    try {
+      await new Promise<void>((ok, fail) => {
+        file.once('open', () => ok());
+        file.once('error', fail);
+      });
+    } catch (err) {
+      file.destroy();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        await this.requireLayout();
+        throw notFound('BLOB_NOT_FOUND', `${this.name} has no blob ${descriptor.digest}`, 'the layout is incomplete; copy the artefact into it again');
+      }
+      throw err;
+    }
+    const verify = new VerifyingStream({ digest: descriptor.digest, size: descriptor.size }, `blob ${descriptor.digest}`, this.name);
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    pipeline(file, verify, out).catch(() => undefined); // errors reach the consumer through `out`
+    return out;
+  }
+
+  async fetchBlobBytes(descriptor: Descriptor, maxBytes = MAX_MANIFEST_BYTES): Promise<Buffer> {
+    if (descriptor.size > maxBytes) {
+      throw new PromoteError('TOO_LARGE', `blob ${descriptor.digest} in ${this.name} is ${descriptor.size} bytes, over the limit of ${maxBytes}`, {
+        outcome: 'verification',
+        hint: 'this limit protects memory; the content is not what promote expects here',
+      });
+    }
+    return readLimited(await this.fetchBlob(descriptor), maxBytes, `blob ${descriptor.digest}`);
+  }
+
+  async resolve(reference: string): Promise<Descriptor | undefined> {
+    if (!(await this.exists())) return undefined;
+    const { manifests } = await this.readIndex();
+    if (isValidDigest(reference)) {
+      const listed = manifests.find((d) => d.digest === reference);
+      if (listed) return stripRefName(listed);
+      // Present as a blob but not listed (e.g. a child of an index): read its media type.
+      const blob = await this.statBlob(reference);
+      if (!blob || blob.size > MAX_MANIFEST_BYTES) return undefined;
+      const bytes = await this.fetchBlobBytes(blob);
+      return manifestDescriptor(bytes, reference, OCI_MANIFEST);
+    }
+    checkTag(reference);
+    const tagged = manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] === reference);
+    const last = tagged[tagged.length - 1];
+    return last ? stripRefName(last) : undefined;
+  }
+
+  async fetchManifest(reference: string): Promise<FetchedManifest> {
+    await this.requireLayout();
+    const descriptor = await this.resolve(reference);
+    if (!descriptor) {
+      throw notFound('MANIFEST_NOT_FOUND', `${this.name} has no manifest ${reference}`, isValidDigest(reference) ? 'check the digest' : `list the tags with \`umoci ls --layout ${this.path}\` or check the reference`);
+    }
+    const bytes = await this.fetchBlobBytes(descriptor, MAX_MANIFEST_BYTES);
+    return { descriptor: manifestDescriptor(bytes, descriptor.digest, descriptor.mediaType), bytes };
+  }
+
+  async pushManifest(bytes: Uint8Array, mediaType: string, tag?: string): Promise<Descriptor> {
+    if (tag !== undefined) checkTag(tag);
+    if (bytes.length > MAX_MANIFEST_BYTES) {
+      throw new PromoteError('MANIFEST_TOO_LARGE', `the manifest is ${bytes.length} bytes, over the 4 MiB limit registries enforce`, { hint: 'an artefact this large in its manifest is not what promote builds' });
+    }
+    const digest = sha256Digest(bytes);
+    const descriptor = manifestDescriptor(bytes, digest, mediaType);
+    await this.pushBlob({ mediaType, digest, size: bytes.length }, bytes);
+    await this.updateIndex((manifests) => {
+      let next = manifests;
+      if (tag !== undefined) {
+        // Moving a tag: take it off every other entry, but keep what it pointed at reachable.
+        next = [];
+        for (const d of manifests) {
+          if (d.annotations?.[ANNOTATION_REF_NAME] !== tag) next.push(d);
+          else if (d.digest !== digest && !manifests.some((o) => o !== d && o.digest === d.digest)) next.push(stripRefName(d));
+        }
+        next = next.filter((d) => !(d.digest === digest && d.annotations?.[ANNOTATION_REF_NAME] === undefined));
+        next.push({ ...descriptor, annotations: { [ANNOTATION_REF_NAME]: tag } });
+      } else if (!manifests.some((d) => d.digest === digest)) {
+        next = [...manifests, descriptor];
+      }
+      return sortEntries(next);
+    });
+    return descriptor;
+  }
+
+  async listTags(): Promise<string[]> {
+    await this.requireLayout();
+    const { manifests } = await this.readIndex();
+    const tags = new Set<string>();
+    for (const d of manifests) {
+      const tag = d.annotations?.[ANNOTATION_REF_NAME];
+      if (tag !== undefined) tags.add(tag);
+    }
+    return [...tags].sort();
+  }
+
+  async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
+    checkDigest(digest);
+    if (!(await this.exists())) return [];
+    const { manifests } = await this.readIndex();
+    const seen = new Set<string>();
+    const found: Descriptor[] = [];
+    for (const d of manifests) {
+      if (seen.has(d.digest) || (d.mediaType !== OCI_MANIFEST && d.mediaType !== OCI_INDEX)) continue;
+      seen.add(d.digest);
+      const bytes = await this.fetchBlobBytes({ ...stripRefName(d), size: d.size });
+      const m = JSON.parse(bytes.toString('utf8')) as { subject?: Descriptor; artifactType?: string; config?: Descriptor; annotations?: Record<string, string> };
+      if (m.subject?.digest !== digest) continue;
+      const type = m.artifactType ?? m.config?.mediaType;
+      if (artifactType !== undefined && type !== artifactType) continue;
+      found.push({
+        mediaType: d.mediaType,
+        digest: d.digest,
+        size: d.size,
+        ...(type !== undefined && { artifactType: type }),
+        ...(m.annotations && { annotations: m.annotations }),
+      });
+    }
+    return found.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  }
+
+  async deleteManifest(digest: string): Promise<void> {
+    checkDigest(digest);
+    await this.requireLayout();
+    await this.updateIndex((manifests) => manifests.filter((d) => d.digest !== digest));
+  }
+}
+
+function stripRefName(d: Descriptor): Descriptor {
+  if (!d.annotations || !(ANNOTATION_REF_NAME in d.annotations)) return d;
+  const { [ANNOTATION_REF_NAME]: _tag, ...rest } = d.annotations;
+  const { annotations: _a, ...bare } = d;
+  return Object.keys(rest).length ? { ...bare, annotations: rest } : bare;
+}
+
+/** Descriptor of manifest bytes: media type from the document if it names one. */
+function manifestDescriptor(bytes: Uint8Array, digest: string, fallbackMediaType: string): Descriptor {
+  let doc: { mediaType?: unknown; artifactType?: unknown; config?: { mediaType?: unknown } };
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
+  } catch (err) {
+    throw new PromoteError('MANIFEST_INVALID', `manifest ${digest} is not valid JSON`, { cause: err, outcome: 'verification' });
+  }
+  const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : fallbackMediaType;
+  const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : undefined;
+  return { mediaType, digest, size: bytes.length, ...(artifactType !== undefined && { artifactType }) };
+}
+
+/** A stable order for index.json: untagged first, then by tag, then by digest. */
+function sortEntries(manifests: Descriptor[]): Descriptor[] {
+  const key = (d: Descriptor): string => `${d.annotations?.[ANNOTATION_REF_NAME] ?? ''}\0${d.digest}`;
+  return [...manifests].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}

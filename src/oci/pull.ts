@@ -1,0 +1,140 @@
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { parseBundleConfig, type BundleConfig } from '../bundle/config.ts';
+import { extractBundleLayer, type ExtractLimits, type ExtractSummary } from '../bundle/extract.ts';
+import { PromoteError, wrapError } from '../errors.ts';
+import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from './media-types.ts';
+import { openRegistry, type RegistryOptions } from './open.ts';
+import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
+import type { Descriptor, ImageManifest, Registry } from './registry.ts';
+
+// Pull: resolve a tag once, then work by digest only (a tag moving mid-pull cannot mix two
+// bundles). The manifest, the config and the content layer are each verified against their
+// digests while they stream; the files are extracted into a temporary directory *beside* the
+// output (same file system, so the final rename is atomic) and moved into place only after the
+// whole layer verified. A refused or failed pull leaves no output and no temp directory.
+
+export interface ResolvedBundle {
+  /** The manifest digest: the bundle's identity. */
+  digest: string;
+  manifestBytes: Buffer;
+  manifest: ImageManifest;
+  config: BundleConfig;
+  configDescriptor: Descriptor;
+  layer: Descriptor;
+}
+
+function notABundle(where: string, why: string): PromoteError {
+  return new PromoteError('NOT_A_BUNDLE', `${where} is not a promote bundle: ${why}`, {
+    outcome: 'verification',
+    hint: 'pull a reference that `promote push` printed; other artefacts can be copied with `promote copy` or read with `promote inspect`',
+  });
+}
+
+/**
+ * Reads and checks a bundle's manifest and config (a few KiB; never the content layer).
+ * `target` is a tag or digest in `registry`; a tag is resolved exactly once.
+ */
+export async function resolveBundle(registry: Registry, target: string): Promise<ResolvedBundle> {
+  const fetched = await registry.fetchManifest(target);
+  const digest = fetched.descriptor.digest;
+  const where = `${registry.name}@${digest}`;
+  let manifest: ImageManifest;
+  try {
+    manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
+  } catch {
+    throw notABundle(where, 'its manifest is not JSON');
+  }
+  const mediaType = manifest.mediaType ?? fetched.descriptor.mediaType;
+  if (mediaType !== OCI_MANIFEST) throw notABundle(where, `its manifest is ${mediaType}, not an OCI image manifest`);
+  if (manifest.artifactType !== BUNDLE_ARTIFACT && manifest.config?.mediaType !== BUNDLE_CONFIG) {
+    throw notABundle(where, `its artifact type is ${manifest.artifactType ?? manifest.config?.mediaType ?? 'unknown'}`);
+  }
+  if (manifest.config?.mediaType !== BUNDLE_CONFIG) throw notABundle(where, `its config is ${manifest.config?.mediaType}, not ${BUNDLE_CONFIG}`);
+  const layers = Array.isArray(manifest.layers) ? manifest.layers : [];
+  if (layers.length !== 1 || layers[0]!.mediaType !== BUNDLE_CONTENT) {
+    throw notABundle(where, `it must have exactly one ${BUNDLE_CONTENT} layer`);
+  }
+  const configBytes = await registry.fetchBlobBytes(manifest.config, 4 * 1024 * 1024);
+  return { digest, manifestBytes: fetched.bytes, manifest, config: parseBundleConfig(configBytes, where), configDescriptor: manifest.config, layer: layers[0]! };
+}
+
+async function isEmptyDir(path: string): Promise<boolean | undefined> {
+  try {
+    const s = await stat(path);
+    if (!s.isDirectory()) return false;
+    return (await readdir(path)).length === 0;
+  } catch {
+    return undefined; // does not exist
+  }
+}
+
+/**
+ * Extracts a resolved bundle's files into `out`, which must not exist or be an empty directory.
+ * All or nothing: extraction happens in a sibling temp dir renamed into place at the end.
+ */
+export async function extractBundle(registry: Registry, bundle: ResolvedBundle, out: string, limits: ExtractLimits = {}): Promise<ExtractSummary> {
+  const state = await isEmptyDir(out);
+  if (state === false) {
+    throw new PromoteError('OUTPUT_EXISTS', `${out} already exists and is not an empty directory`, {
+      outcome: 'usage',
+      hint: 'pull into a new or empty directory (-o <dir>), or remove the old one first',
+      details: { path: out },
+    });
+  }
+  await mkdir(dirname(out), { recursive: true });
+  const tmp = await mkdtemp(join(dirname(out), `.${basename(out)}.promote-pull-`));
+  try {
+    await chmod(tmp, 0o755);
+    const stream = await registry.fetchBlob(bundle.layer);
+    const summary = await extractBundleLayer(stream, tmp, `bundle ${registry.name}@${bundle.digest}`, limits);
+    if (state === true) await rmdir(out);
+    await rename(tmp, out);
+    return summary;
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export interface PullOptions extends RegistryOptions {
+  /** Output directory (default: ./<bundle name>). */
+  out?: string;
+  limits?: ExtractLimits;
+}
+
+export interface PullResult {
+  /** `repository@sha256:…` of what was pulled. */
+  reference: string;
+  digest: string;
+  name: string;
+  created: string;
+  out: string;
+  files: number;
+  directories: number;
+  bytes: number;
+}
+
+/** `promote pull <ref> [-o dir]`. */
+export async function pullBundle(reference: string, options: PullOptions = {}): Promise<PullResult> {
+  const ref = parseReference(reference);
+  const cwd = options.cwd ?? process.cwd();
+  const registry = await openRegistry(ref, options);
+  try {
+    const bundle = await resolveBundle(registry, referenceTarget(ref));
+    const out = resolvePath(cwd, options.out ?? bundle.config.name);
+    const summary = await extractBundle(registry, bundle, out, options.limits);
+    return {
+      reference: formatReference(withDigest(ref, bundle.digest)),
+      digest: bundle.digest,
+      name: bundle.config.name,
+      created: bundle.config.created,
+      out,
+      files: summary.files,
+      directories: summary.directories,
+      bytes: summary.bytes,
+    };
+  } catch (err) {
+    throw wrapError(err, `pulling ${formatReference(ref)} failed`);
+  }
+}
