@@ -1,0 +1,90 @@
+import type { PromoteError } from '../../errors.ts';
+import { Authenticator, repositoryScope } from './auth.ts';
+import type { CredentialOptions } from './credentials.ts';
+import { errorFor, parseErrorBody, responseError, type ErrorContext } from './errors.ts';
+import { discard, readText, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from './transport.ts';
+
+// One repository on one registry: URLs under /v2/<name>/, requests answered with auth, and
+// responses checked against the statuses the spec allows. upload.ts, referrers.ts and
+// http-registry.ts all speak through this.
+
+export interface RepositoryClientOptions extends TransportOptions, CredentialOptions {}
+
+export interface SendOptions {
+  /** `pull` for reads, `push` for writes; extra scopes (e.g. a mount's source) in `scopes`. */
+  access: 'pull' | 'push';
+  scopes?: string[];
+  /** Statuses that count as success; anything else becomes a PromoteError. */
+  ok: number[];
+  /** Statuses returned to the caller without turning them into an error (e.g. 404 on HEAD). */
+  pass?: number[];
+  /** For error messages: what was being done. */
+  action: string;
+}
+
+export class RepositoryClient {
+  readonly transport: Transport;
+  readonly auth: Authenticator;
+  /** Host used on the wire (docker.io → registry-1.docker.io). */
+  readonly apiHost: string;
+  /** `host/repository`, as the user wrote the host, for messages. */
+  readonly name: string;
+  readonly repository: string;
+  readonly baseUrl: string;
+
+  constructor(registryHost: string, repository: string, options: RepositoryClientOptions) {
+    this.transport = new Transport(options);
+    this.apiHost = registryHost === 'docker.io' ? 'registry-1.docker.io' : registryHost;
+    this.repository = repository;
+    this.name = `${registryHost}/${repository}`;
+    this.baseUrl = `${this.transport.scheme}://${this.apiHost}`;
+    this.auth = new Authenticator(this.transport, registryHost, options);
+  }
+
+  /** `/v2/<name>/<suffix>` as an absolute URL. */
+  url(suffix: string): string {
+    return `${this.baseUrl}/v2/${this.repository}/${suffix}`;
+  }
+
+  /** Resolves a Location header (absolute or relative, REGISTRY-NOTES.md) against the request URL. */
+  resolveLocation(location: string | undefined, requestUrl: string, action: string): string {
+    if (!location) throw errorFor(502, [], 'the registry gave no Location header', { action, name: this.name });
+    return new URL(location, requestUrl).href;
+  }
+
+  scopesFor(opts: SendOptions): string[] {
+    return [repositoryScope(this.repository, opts.access), ...(opts.scopes ?? [])];
+  }
+
+  /**
+   * Sends with authentication (answering at most one challenge) and checks the status: returns
+   * the response for `ok`/`pass` statuses, throws the mapped PromoteError otherwise.
+   */
+  async send(req: HttpRequest, opts: SendOptions): Promise<HttpResponse> {
+    const scopes = this.scopesFor(opts);
+    let res: HttpResponse | undefined;
+    for (let round = 0; round < 2; round++) {
+      const authorization = await this.auth.authorization(scopes);
+      res = await this.transport.send({ ...req, headers: { ...req.headers, ...(authorization !== undefined && { authorization }) } });
+      if (res.status !== 401) break;
+      if (round === 1) break;
+      const again = await this.auth.onUnauthorized(res.headers['www-authenticate'], scopes, authorization !== undefined);
+      if (!again) break;
+      await discard(res.body);
+    }
+    const final = res!;
+    if (opts.ok.includes(final.status) || opts.pass?.includes(final.status)) return final;
+    throw await this.failure(final, opts.action);
+  }
+
+  async failure(res: HttpResponse, action: string): Promise<PromoteError> {
+    const ctx: ErrorContext = { action, name: this.name };
+    if (res.status === 401) {
+      const challenge = res.headers['www-authenticate'] ?? '';
+      const text = await readText(res.body);
+      if (/insufficient_scope/.test(challenge)) return errorFor(401, parseErrorBody(text), text, ctx, res.attempts, challenge);
+      return this.auth.unauthorizedFor(`${action} was refused (401)`);
+    }
+    return responseError(res, ctx);
+  }
+}
