@@ -12,6 +12,11 @@ interface CommandEntry {
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
+  build: { summary: 'build a bundle directory into a reproducible OCI artefact and print its digest', load: () => import('./commands/build.ts') },
+  push: { summary: 'build a bundle and push it to a registry (or OCI layout); prints repository@sha256:…', load: () => import('./commands/push.ts') },
+  pull: { summary: "pull a bundle's files, verifying every digest", load: () => import('./commands/pull.ts') },
+  inspect: { summary: 'show a bundle: manifest, annotations, files with sizes, signatures and records', load: () => import('./commands/inspect.ts') },
+  copy: { summary: 'copy a bundle with its signatures and promotion records to another registry or layout', load: () => import('./commands/copy.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
 };
 
