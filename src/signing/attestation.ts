@@ -1,0 +1,227 @@
+import type { SerializedBundle } from '@sigstore/bundle';
+import { sha256Digest } from '../oci/digest.ts';
+import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03, ANNOTATION_CREATED } from '../oci/media-types.ts';
+import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
+import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, signStatement, type Statement } from './dsse.ts';
+import type { Signer } from './signer.ts';
+import { verifySigstoreBundle, type SignedBy, type SigstoreTrust } from './sigstore-bundle-verify.ts';
+import { verificationFailed } from './verification-error.ts';
+
+// Signed statements about a bundle, stored next to it: promotion records (the engine) and status
+// reports (agents). Each is an in-toto statement in a DSSE envelope in a Sigstore bundle v0.3,
+// stored as an OCI artefact whose `subject` is the bundle (cosign v3's referrer layout, with our
+// own artifactType), at a tag such as `promotion-<stage>`. Field reference: docs/attestations.md.
+
+export const PROMOTION_PREDICATE_TYPE = 'https://promote.dev/attestation/promotion/v1';
+export const STATUS_PREDICATE_TYPE = 'https://promote.dev/attestation/status/v1';
+/** What cosign v3 signs when it signs an image with the bundle format. */
+export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
+
+export const BUNDLE_CONTENT_ANNOTATION = 'dev.sigstore.bundle.content';
+export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
+
+/** Largest Sigstore bundle we read (records with parameters stay far below this). */
+export const MAX_BUNDLE_BYTES = 1024 * 1024;
+
+/** One gate's verdict, as the engine evaluated it. */
+export interface GateResult {
+  /** Gate kind as written in the pipeline: `converged`, `soak`, `approval`, `window`, … */
+  gate: string;
+  passed: boolean;
+  reason?: string;
+  [field: string]: unknown;
+}
+
+/** Predicate of `https://promote.dev/attestation/promotion/v1`. Open: the engine may add fields. */
+export interface PromotionPredicate {
+  pipeline: string;
+  stage: string;
+  environment: string;
+  bundle: { repository: string; digest: string };
+  /** The stage the digest came from (absent for the first stage). */
+  from?: string;
+  /** sha256 of the canonical JSON of the parameters the stage renders with, and optionally the values. */
+  parameters: { digest: string; values?: Record<string, unknown> };
+  gates: GateResult[];
+  /** RFC 3339 UTC. */
+  promotedAt: string;
+  /** Who or what promoted (user, CI job, `promote run`). */
+  promotedBy: string;
+  /** The ledger commit that recorded it, when known. */
+  ledger?: { repository?: string; branch?: string; commit?: string };
+  /** Digest of the record this one replaces (rollback and audit chains). */
+  previous?: string;
+  rollback?: boolean;
+  [field: string]: unknown;
+}
+
+export type StatusPhase = 'Progressing' | 'Converged' | 'Degraded' | 'Drifted' | 'Failed' | 'Refused';
+
+/** Predicate of `https://promote.dev/attestation/status/v1`. Open: agents may add fields. */
+export interface StatusPredicate {
+  pipeline?: string;
+  stage: string;
+  cluster: string;
+  phase: StatusPhase;
+  /** Digest of the promotion record manifest the agent acted on. */
+  record?: string;
+  bundle: { repository?: string; digest: string };
+  /** RFC 3339 UTC: when this was observed, and since when the phase holds. */
+  observedAt: string;
+  since: string;
+  reason?: string;
+  message?: string;
+  [field: string]: unknown;
+}
+
+export function statement<P>(subject: { name: string; digest: string }, predicateType: string, predicate: P): Statement<P> {
+  const colon = subject.digest.indexOf(':');
+  return {
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ name: subject.name, digest: { [subject.digest.slice(0, colon)]: subject.digest.slice(colon + 1) } }],
+    predicateType,
+    predicate,
+  };
+}
+
+export interface AttachOptions {
+  /** e.g. `application/vnd.promote.promotion.v1+json` (PROMOTION_RECORD) or STATUS_REPORT. */
+  artifactType: string;
+  /** e.g. `promotion-staging`; the manifest is also findable through the subject's referrers. */
+  tag?: string;
+  annotations?: Record<string, string>;
+  /** For the `created` annotation; default now. */
+  now?: Date;
+}
+
+export interface AttachedStatement {
+  /** The artefact's manifest descriptor (digest = the record's identity). */
+  descriptor: Descriptor;
+  subject: Descriptor;
+  tag?: string;
+}
+
+/**
+ * Signs `stmt` and attaches the bundle to `subject` in `registry` (cosign v3 referrer layout:
+ * empty config, one layer = the bundle JSON). Returns the artefact's descriptor.
+ */
+export async function signAndAttach(registry: Registry, subject: Descriptor, stmt: Statement<unknown>, signer: Signer, options: AttachOptions): Promise<AttachedStatement> {
+  const bundle = await signStatement(stmt, signer);
+  return attachBundle(registry, subject, bundle, stmt.predicateType, options);
+}
+
+export async function attachBundle(registry: Registry, subject: Descriptor, bundle: SerializedBundle, predicateType: string, options: AttachOptions): Promise<AttachedStatement> {
+  const bytes = Buffer.from(JSON.stringify(bundle), 'utf8');
+  const layer: Descriptor = { mediaType: SIGSTORE_BUNDLE_V03, digest: sha256Digest(bytes), size: bytes.length };
+  const config: Descriptor = { mediaType: OCI_EMPTY, digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length };
+  await registry.pushBlob(config, EMPTY_JSON);
+  await registry.pushBlob(layer, bytes);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: options.artifactType,
+    config,
+    layers: [layer],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: {
+      [BUNDLE_CONTENT_ANNOTATION]: 'dsse-envelope',
+      [BUNDLE_PREDICATE_TYPE_ANNOTATION]: predicateType,
+      [ANNOTATION_CREATED]: (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      ...options.annotations,
+    },
+  };
+  const descriptor = await registry.pushManifest(Buffer.from(JSON.stringify(manifest), 'utf8'), OCI_MANIFEST, options.tag);
+  return { descriptor: { ...descriptor, artifactType: options.artifactType }, subject: manifest.subject!, ...(options.tag && { tag: options.tag }) };
+}
+
+export interface AttachedBundle {
+  descriptor: Descriptor;
+  manifest: ImageManifest;
+  bundle: unknown;
+}
+
+/** Reads the artefact at `reference` (tag or digest) and the bundle JSON in it. */
+export async function readAttachedBundle(registry: Registry, reference: string): Promise<AttachedBundle> {
+  const fetched = await registry.fetchManifest(reference);
+  let manifest: ImageManifest;
+  try {
+    manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
+  } catch {
+    throw verificationFailed('signature-format', `${registry.name}:${reference} is not a JSON manifest`, 'the tag holds something other than a signed statement', { reference });
+  }
+  const layer = manifest.layers?.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03 || l.mediaType.startsWith('application/vnd.dev.sigstore.bundle'));
+  if (!layer) {
+    throw verificationFailed('signature-format', `${registry.name}:${reference} has no Sigstore bundle layer (${SIGSTORE_BUNDLE_V03})`, 'the tag holds something other than a signed statement; it was not written by promote or cosign v3', { reference });
+  }
+  const bytes = await registry.fetchBlobBytes(layer, MAX_BUNDLE_BYTES);
+  let bundle: unknown;
+  try {
+    bundle = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw verificationFailed('signature-format', `the bundle layer of ${registry.name}:${reference} is not JSON`, 'the signed statement is damaged; write it again', { reference });
+  }
+  return { descriptor: fetched.descriptor, manifest, bundle };
+}
+
+export interface VerifiedStatement<P = Record<string, unknown>> {
+  /** The attached artefact (e.g. the promotion record) that was verified. */
+  descriptor: Descriptor;
+  /** The OCI subject it is attached to. */
+  subject: Descriptor | undefined;
+  statement: Statement<P>;
+  signedBy: SignedBy;
+}
+
+export interface StatementExpectations {
+  predicateType?: string;
+  /** The statement must name this digest among its subjects (and the OCI subject must be it). */
+  subjectDigest?: string;
+}
+
+/** Verifies a DSSE bundle's signature and returns the in-toto statement, checking what is expected. */
+export function verifyStatementBundle<P = Record<string, unknown>>(bundle: unknown, trust: SigstoreTrust, expect: StatementExpectations, source: string): { statement: Statement<P>; signedBy: SignedBy } {
+  const verified = verifySigstoreBundle(bundle, trust, { source });
+  if (verified.content !== 'dsse' || verified.payloadType !== IN_TOTO_PAYLOAD_TYPE || !verified.payload) {
+    throw verificationFailed('payload-type', `${source} is signed, but holds ${verified.payloadType ?? 'a message signature'} instead of an in-toto statement`, 'promotion records and status reports are DSSE envelopes of in-toto statements', { source });
+  }
+  let stmt: Statement<P>;
+  try {
+    stmt = JSON.parse(verified.payload.toString('utf8')) as Statement<P>;
+  } catch {
+    throw verificationFailed('payload-type', `${source}: the signed payload is not JSON`, 'the statement was not written by promote or cosign', { source });
+  }
+  if (!Array.isArray(stmt.subject) || typeof stmt.predicateType !== 'string') {
+    throw verificationFailed('payload-type', `${source}: the signed payload is not an in-toto statement (no subject or predicateType)`, 'the statement was not written by promote or cosign', { source });
+  }
+  if (expect.predicateType !== undefined && stmt.predicateType !== expect.predicateType) {
+    throw verificationFailed('payload-type', `${source} states ${stmt.predicateType}, not ${expect.predicateType}`, 'a statement of another kind was put where this one was expected', { source, predicateType: stmt.predicateType });
+  }
+  if (expect.subjectDigest !== undefined && !statementNames(stmt, expect.subjectDigest)) {
+    const named = stmt.subject.flatMap((s) => Object.entries(s.digest ?? {}).map(([a, h]) => `${a}:${h}`)).join(', ');
+    throw verificationFailed('payload-digest', `${source} is validly signed but is about ${named || 'nothing'}, not ${expect.subjectDigest}: it was copied (replayed) from another artefact`, 'verify the record attached to this bundle; do not copy records between bundles', { source, expected: expect.subjectDigest });
+  }
+  return { statement: stmt, signedBy: verified.signedBy };
+}
+
+export function statementNames(stmt: Statement<unknown>, digest: string): boolean {
+  const colon = digest.indexOf(':');
+  const algorithm = digest.slice(0, colon);
+  const hex = digest.slice(colon + 1);
+  return stmt.subject.some((s) => s.digest?.[algorithm] === hex);
+}
+
+/**
+ * Reads and verifies the statement attached at `reference` (tag like `promotion-staging`, or
+ * digest). The OCI `subject` and the signed statement's subject must agree: a record cannot be
+ * re-attached to another bundle.
+ */
+export async function verifyAttachedStatement<P = Record<string, unknown>>(registry: Registry, reference: string, trust: SigstoreTrust, expect: StatementExpectations = {}): Promise<VerifiedStatement<P>> {
+  const attached = await readAttachedBundle(registry, reference);
+  const source = `${registry.name}:${reference}`;
+  const subjectDigest = expect.subjectDigest ?? attached.manifest.subject?.digest;
+  if (expect.subjectDigest !== undefined && attached.manifest.subject?.digest !== undefined && attached.manifest.subject.digest !== expect.subjectDigest) {
+    throw verificationFailed('record', `${source} is attached to ${attached.manifest.subject.digest}, not ${expect.subjectDigest}`, 'the tag points at a record of another bundle', { source });
+  }
+  const { statement: stmt, signedBy } = verifyStatementBundle<P>(attached.bundle, trust, { ...expect, ...(subjectDigest !== undefined && { subjectDigest }) }, source);
+  return { descriptor: attached.descriptor, subject: attached.manifest.subject, statement: stmt, signedBy };
+}

@@ -1,0 +1,97 @@
+import { verify as cryptoVerify } from 'node:crypto';
+import { PromoteError } from '../errors.ts';
+import type { Registry } from '../oci/registry.ts';
+import { MAX_PAYLOAD_BYTES, type SignatureLayer, type SignatureManifest } from './cosign-signature.ts';
+import { decodeBase64Strict, isEcdsaDerSignature } from './der.ts';
+import { digestAlgorithmFor, type VerificationKey } from './keys.ts';
+import { parseSimpleSigning } from './simple-signing.ts';
+import type { VerificationCheck } from './verification-error.ts';
+
+// Verification of cosign classic signatures, one layer at a time, in cosign's order: the
+// signature over the payload bytes with a trusted key first, then what the payload claims
+// (type, and the exact digest we resolved — a signature copied onto another digest fails here).
+
+export interface VerifiedCosignSignature {
+  kind: 'cosign';
+  /** The artefact digest the payload names (equal to the one verified). */
+  digest: string;
+  signatureManifest: string;
+  /** Digest of the payload layer. */
+  layer: string;
+  dockerReference: string;
+  /** Which trusted key verified it (its path or name) and its hint. */
+  key: string;
+  keyHint: string;
+  optional: Record<string, unknown> | null;
+}
+
+export interface CandidateFailure {
+  /** Where the candidate lives: `sha256-….sig` layer digest or referrer digest. */
+  candidate: string;
+  check: VerificationCheck;
+  reason: string;
+}
+
+export type CandidateResult<T> = { ok: true; signature: T } | ({ ok: false } & CandidateFailure);
+
+function fail<T>(candidate: string, check: VerificationCheck, reason: string): CandidateResult<T> {
+  return { ok: false, candidate, check, reason };
+}
+
+/** Verifies one signature layer against `digest` with any of `keys`. Fetches the payload blob. */
+export async function verifyCosignLayer(
+  registry: Registry,
+  sigManifest: SignatureManifest,
+  layer: SignatureLayer,
+  digest: string,
+  keys: VerificationKey[],
+): Promise<CandidateResult<VerifiedCosignSignature>> {
+  const candidate = layer.descriptor.digest;
+  if (layer.signature === undefined) {
+    return fail(candidate, 'signature-format', `layer ${candidate} has no ${'dev.cosignproject.cosign/signature'} annotation`);
+  }
+  const sig = decodeBase64Strict(layer.signature);
+  if (!sig) return fail(candidate, 'signature-encoding', `the signature of layer ${candidate} is not valid base64`);
+  if (keys.length > 0 && keys.every((k) => k.algorithm.startsWith('ecdsa')) && !isEcdsaDerSignature(sig)) {
+    return fail(candidate, 'signature-encoding', `the signature of layer ${candidate} is not a DER-encoded ECDSA signature`);
+  }
+  let payload: Buffer;
+  try {
+    payload = await registry.fetchBlobBytes(layer.descriptor, MAX_PAYLOAD_BYTES);
+  } catch (err) {
+    if (err instanceof PromoteError && err.outcome === 'verification') {
+      return fail(candidate, 'signature', `payload layer ${candidate}: ${err.message} (changed in the registry after signing)`);
+    }
+    throw err;
+  }
+  const key = keys.find((k) => {
+    try {
+      return cryptoVerify(digestAlgorithmFor(k.algorithm), payload, k.algorithm.startsWith('ecdsa') ? { key: k.key, dsaEncoding: 'der' } : k.key, sig);
+    } catch {
+      return false;
+    }
+  });
+  if (!key) {
+    const names = keys.map((k) => k.source).join(', ');
+    return fail(candidate, 'signature', `the signature in layer ${candidate} does not verify with ${keys.length === 1 ? 'key' : 'any of the keys'} ${names} (signed with another key, or the payload was changed after signing)`);
+  }
+  const parsed = parseSimpleSigning(payload);
+  if ('problem' in parsed) return fail(candidate, 'payload-type', `layer ${candidate}: ${parsed.problem}`);
+  const named = parsed.payload.critical.image['docker-manifest-digest'];
+  if (named !== digest) {
+    return fail(candidate, 'payload-digest', `the signature in layer ${candidate} is valid but signs ${named}, not ${digest}: it was copied (replayed) from another artefact`);
+  }
+  return {
+    ok: true,
+    signature: {
+      kind: 'cosign',
+      digest,
+      signatureManifest: sigManifest.digest,
+      layer: candidate,
+      dockerReference: parsed.payload.critical.identity?.['docker-reference'] ?? '',
+      key: key.source,
+      keyHint: key.hint,
+      optional: parsed.payload.optional ?? null,
+    },
+  };
+}

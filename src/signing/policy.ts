@@ -1,0 +1,272 @@
+import { isAbsolute, resolve } from 'node:path';
+import { PromoteError } from '../errors.ts';
+import { SIGSTORE_BUNDLE_V03 } from '../oci/media-types.ts';
+import type { Descriptor, Registry } from '../oci/registry.ts';
+import {
+  COSIGN_SIGN_PREDICATE_TYPE,
+  PROMOTION_PREDICATE_TYPE,
+  readAttachedBundle,
+  STATUS_PREDICATE_TYPE,
+  verifyAttachedStatement,
+  verifyStatementBundle,
+  type PromotionPredicate,
+  type StatusPredicate,
+  type VerifiedStatement,
+} from './attestation.ts';
+import { readSignatureManifest } from './cosign-signature.ts';
+import { verifyCosignLayer, type CandidateFailure, type VerifiedCosignSignature } from './cosign-verify.ts';
+import { readVerificationKey, type VerificationKey } from './keys.ts';
+import { describeIdentity, type KeylessIdentity, type SignedBy } from './sigstore-bundle-verify.ts';
+import type { TrustedRoot } from './trusted-root.ts';
+import { CHECK_ORDER, failedCheck, verificationFailed } from './verification-error.ts';
+
+// One verification policy, in one place. `promote verify`, `promote to`, `promote pull --verify`
+// and the agent all call verifyBundle / verifyRecord with a TrustPolicy, so no path can verify
+// less than another. A policy is the `trust` section of a pipeline (DESIGN.md §4), loaded.
+
+export type { KeylessIdentity };
+
+/** Who may sign: public keys and/or keyless identities (with the root they chain to). */
+export interface TrustPolicy {
+  keys: VerificationKey[];
+  identities: KeylessIdentity[];
+  /** Default: the public-good Sigstore root shipped with @sigstore/tuf (offline). */
+  trustedRoot?: TrustedRoot;
+}
+
+/** `trust:` of a pipeline: who may build bundles and who may sign promotion records. */
+export interface PipelineTrust {
+  bundles: TrustPolicy;
+  promotions: TrustPolicy;
+}
+
+/** One entry of a trust list in the pipeline YAML (schemas/pipeline.schema.json `trustList`). */
+export type TrustEntry = string | { key: string } | { keyless: KeylessIdentity };
+
+export interface LoadTrustOptions {
+  /** Directory relative key paths are resolved against (the repository root). */
+  baseDir: string;
+  trustedRoot?: TrustedRoot;
+}
+
+export async function loadTrustPolicy(entries: TrustEntry[] | undefined, options: LoadTrustOptions): Promise<TrustPolicy> {
+  const keys: VerificationKey[] = [];
+  const identities: KeylessIdentity[] = [];
+  for (const entry of entries ?? []) {
+    if (typeof entry === 'string' || 'key' in entry) {
+      const path = typeof entry === 'string' ? entry : entry.key;
+      const key = await readVerificationKey(isAbsolute(path) ? path : resolve(options.baseDir, path));
+      keys.push({ ...key, source: path });
+    } else {
+      identities.push(entry.keyless);
+    }
+  }
+  return { keys, identities, ...(options.trustedRoot && { trustedRoot: options.trustedRoot }) };
+}
+
+export async function loadPipelineTrust(trust: { bundles?: TrustEntry[]; promotions?: TrustEntry[] } | undefined, options: LoadTrustOptions): Promise<PipelineTrust> {
+  return {
+    bundles: await loadTrustPolicy(trust?.bundles, options),
+    promotions: await loadTrustPolicy(trust?.promotions, options),
+  };
+}
+
+function requireSomeTrust(policy: TrustPolicy, what: string): void {
+  if (policy.keys.length === 0 && policy.identities.length === 0) {
+    throw new PromoteError('TRUST_EMPTY', `no key or identity is trusted to sign ${what}, so nothing can verify`, {
+      outcome: 'usage',
+      hint: 'pass --key <public key> (or --certificate-identity and --certificate-oidc-issuer), or list keys under `trust` in the pipeline',
+    });
+  }
+}
+
+/** A signature over a digest from a Sigstore bundle stored as a referrer (cosign v3's default). */
+export interface VerifiedBundleSignature {
+  kind: 'sigstore-bundle';
+  digest: string;
+  /** The referrer manifest holding the bundle. */
+  referrer: string;
+  predicateType: string;
+  signedBy: SignedBy;
+}
+
+export type VerifiedSignature = VerifiedCosignSignature | VerifiedBundleSignature;
+
+export interface BundleVerification {
+  /** The digest that was verified — use it (never the tag) from here on. */
+  digest: string;
+  signatures: VerifiedSignature[];
+  /** True when served from a VerificationCache. */
+  cached?: boolean;
+}
+
+/**
+ * Remembers successful verifications by repository, digest and policy. A digest's content
+ * never changes and a signature that verified stays valid for the same keys, so a warm verify
+ * costs no registry request (agents re-verify the same digest every loop).
+ */
+export class VerificationCache {
+  readonly #entries = new Map<string, BundleVerification>();
+  readonly #max: number;
+
+  constructor(maxEntries = 1024) {
+    this.#max = maxEntries;
+  }
+
+  static key(registry: Registry, digest: string, policy: TrustPolicy): string {
+    const keys = policy.keys.map((k) => k.hint).sort().join(',');
+    const ids = policy.identities.map((i) => JSON.stringify([i.issuer, i.issuerRegExp, i.subject, i.subjectRegExp])).sort().join(',');
+    return `${registry.name}@${digest}|${keys}|${ids}|${policy.trustedRoot ? 'custom-root' : 'public-good'}`;
+  }
+
+  get(key: string): BundleVerification | undefined {
+    return this.#entries.get(key);
+  }
+
+  set(key: string, value: BundleVerification): void {
+    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, value);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+export interface VerifyBundleOptions {
+  cache?: VerificationCache;
+  /** How the user named it (e.g. `host/repo:1.0`), for messages. */
+  reference?: string;
+  /** Also look for Sigstore bundles as referrers when the classic signatures do not verify (default true). */
+  referrers?: boolean;
+}
+
+function bestFailure(failures: CandidateFailure[]): CandidateFailure | undefined {
+  let best: CandidateFailure | undefined;
+  for (const f of failures) {
+    if (!best || CHECK_ORDER.indexOf(f.check) > CHECK_ORDER.indexOf(best.check)) best = f;
+  }
+  return best;
+}
+
+const HINTS: Record<string, string> = {
+  'signature-format': 'the signature is not in a format cosign or promote writes; re-sign the bundle',
+  'signature-encoding': 'the stored signature is corrupted (base64 or DER); re-sign the bundle with `promote sign`',
+  signature: 'check that --key is the public key of the signer; if it is, the signed content was changed after signing',
+  'payload-type': 'the signature is not a cosign container image signature; it was made for something else',
+  'payload-digest': 'a valid signature of another artefact was copied here; this digest was never signed — do not deploy it',
+  identity: 'check --certificate-identity / --certificate-oidc-issuer (or the trust list in the pipeline)',
+  'trust-root': 'the certificate or transparency-log entry does not chain to the trusted root; pass the right --trusted-root',
+};
+
+/**
+ * Verifies that `digest` in `registry` is signed by someone `policy` trusts: some cosign classic
+ * signature (tag `sha256-<hex>.sig`) or Sigstore bundle referrer verifies with a trusted key or
+ * identity AND names exactly this digest. Throws a verification PromoteError (exit 4) naming the
+ * check that failed. Requests when a classic signature exists: signature manifest + one payload
+ * blob per signature (the caller resolved the tag: one more).
+ */
+export async function verifyBundle(registry: Registry, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
+  requireSomeTrust(policy, 'bundles');
+  const cacheKey = options.cache ? VerificationCache.key(registry, digest, policy) : '';
+  const hit = options.cache?.get(cacheKey);
+  if (hit) return { ...hit, cached: true };
+
+  const verified: VerifiedSignature[] = [];
+  const failures: CandidateFailure[] = [];
+  const sigManifest = await readSignatureManifest(registry, digest);
+  if (sigManifest && policy.keys.length > 0) {
+    for (const layer of sigManifest.layers) {
+      const r = await verifyCosignLayer(registry, sigManifest, layer, digest, policy.keys);
+      if (r.ok) verified.push(r.signature);
+      else failures.push(r);
+    }
+  }
+  if (verified.length === 0 && options.referrers !== false) {
+    const descs = await registry.referrers(digest, SIGSTORE_BUNDLE_V03);
+    for (const desc of descs) {
+      const r = await verifyReferrerBundle(registry, desc, digest, policy);
+      if ('signature' in r) verified.push(r.signature);
+      else failures.push(r);
+    }
+    if (!sigManifest && descs.length === 0) {
+      const what = options.reference && !options.reference.endsWith(digest) ? `${options.reference} (resolved to ${digest})` : `${registry.name}@${digest}`;
+      throw verificationFailed(
+        'signature-present',
+        `${what} has no signature: no cosign signature manifest at ${`sha256-${digest.slice(7)}.sig`} and no Sigstore bundle referrer`,
+        'sign it with `promote sign <ref@digest> --key <private key>`; if it was signed, the tag may have moved to an unsigned digest since',
+        { digest, ...(options.reference && { reference: options.reference }) },
+      );
+    }
+  }
+  if (verified.length === 0) {
+    const best = bestFailure(failures);
+    if (!best) {
+      throw verificationFailed('signature-present', `${registry.name}@${digest} has a signature manifest with no signature layers`, 'sign it again with `promote sign`', { digest });
+    }
+    throw verificationFailed(best.check, best.reason, HINTS[best.check] ?? 'the artefact is not signed by a trusted key', {
+      digest,
+      candidates: failures.map((f) => ({ candidate: f.candidate, check: f.check, reason: f.reason })),
+    });
+  }
+  const result: BundleVerification = { digest, signatures: verified };
+  options.cache?.set(cacheKey, result);
+  return result;
+}
+
+async function verifyReferrerBundle(registry: Registry, desc: Descriptor, digest: string, policy: TrustPolicy): Promise<{ signature: VerifiedBundleSignature } | CandidateFailure> {
+  const source = `referrer ${desc.digest}`;
+  try {
+    const attached = await readAttachedBundle(registry, desc.digest);
+    const { statement, signedBy } = verifyStatementBundle(attached.bundle, policy, { subjectDigest: digest }, source);
+    if (statement.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) {
+      return { candidate: desc.digest, check: 'payload-type', reason: `${source} is an attestation (${statement.predicateType}), not a signature (${COSIGN_SIGN_PREDICATE_TYPE})` };
+    }
+    return { signature: { kind: 'sigstore-bundle', digest, referrer: desc.digest, predicateType: statement.predicateType, signedBy } };
+  } catch (err) {
+    const check = failedCheck(err);
+    if (!check) throw err;
+    return { candidate: desc.digest, check, reason: (err as Error).message.replace(/^verification failed \([^)]*\): /, '') };
+  }
+}
+
+export interface RecordExpectations {
+  /** The bundle digest the record must be about (default: its OCI subject). */
+  bundle?: string;
+  /** The stage the record must be for. */
+  stage?: string;
+}
+
+/**
+ * Verifies the promotion record at `reference` (tag `promotion-<stage>` or the record digest):
+ * signed by a key/identity in `policy` (the pipeline's trust.promotions), an in-toto statement
+ * of PROMOTION_PREDICATE_TYPE about the bundle it is attached to, for the expected stage.
+ */
+export async function verifyRecord(registry: Registry, reference: string, policy: TrustPolicy, expect: RecordExpectations = {}): Promise<VerifiedStatement<PromotionPredicate>> {
+  requireSomeTrust(policy, 'promotion records');
+  const v = await verifyAttachedStatement<PromotionPredicate>(registry, reference, policy, {
+    predicateType: PROMOTION_PREDICATE_TYPE,
+    ...(expect.bundle !== undefined && { subjectDigest: expect.bundle }),
+  });
+  const p = v.statement.predicate;
+  if (expect.stage !== undefined && p?.stage !== expect.stage) {
+    throw verificationFailed('record', `${registry.name}:${reference} is a record for stage ${JSON.stringify(p?.stage)}, not ${expect.stage}`, 'the tag points at another stage\'s record; it was moved or copied', { reference });
+  }
+  if (p?.bundle?.digest !== undefined && v.subject?.digest !== undefined && p.bundle.digest !== v.subject.digest) {
+    throw verificationFailed('record', `${registry.name}:${reference} promotes ${p.bundle.digest} but is attached to ${v.subject.digest}`, 'the record was re-attached to another bundle; do not deploy', { reference });
+  }
+  return v;
+}
+
+/** Verifies a status report (tag `status-<stage>-<cluster>`), signed by a key the policy trusts. */
+export async function verifyStatusReport(registry: Registry, reference: string, policy: TrustPolicy, expect: { bundle?: string } = {}): Promise<VerifiedStatement<StatusPredicate>> {
+  requireSomeTrust(policy, 'status reports');
+  return verifyAttachedStatement<StatusPredicate>(registry, reference, policy, {
+    predicateType: STATUS_PREDICATE_TYPE,
+    ...(expect.bundle !== undefined && { subjectDigest: expect.bundle }),
+  });
+}
+
+export function describePolicy(policy: TrustPolicy): string {
+  return [...policy.keys.map((k) => `key ${k.source}`), ...policy.identities.map((i) => `keyless ${describeIdentity(i)}`)].join(', ');
+}

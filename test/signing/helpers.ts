@@ -1,0 +1,32 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { OCI_EMPTY, OCI_MANIFEST, EMPTY_JSON_DIGEST } from '../../src/oci/media-types.ts';
+import { parseVerificationKey, type VerificationKey } from '../../src/signing/keys.ts';
+import { LocalKeySigner } from '../../src/signing/signer.ts';
+
+// Test keys and a small artefact manifest to sign, shared by the signing tests.
+
+export interface TestKey {
+  signer: LocalKeySigner;
+  pub: VerificationKey;
+  privatePem: string;
+}
+
+export function testKey(name: string): TestKey {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const signer = new LocalKeySigner(privateKey);
+  return { signer, pub: parseVerificationKey(signer.publicKeyPem, `${name}.pub`), privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/** A minimal artefact manifest (empty config, no layers) that differs by `label`. */
+export function artefactManifest(label: string): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: 'application/vnd.promote.bundle.v1',
+      config: { mediaType: OCI_EMPTY, digest: EMPTY_JSON_DIGEST, size: 2 },
+      layers: [],
+      annotations: { 'org.opencontainers.image.title': label },
+    }),
+  );
+}
