@@ -1,0 +1,99 @@
+// A loopback HTTP proxy in front of a *real* registry that injects faults chosen per request:
+// an HTTP error status, a dropped connection, or a corrupted response body (a registry that
+// lies). Everything else is forwarded untouched, except Location headers, which are rewritten
+// to point back at the proxy so a client keeps talking through it.
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { Transform } from 'node:stream';
+
+export interface ProxiedRequest {
+  method: string;
+  /** Path and query. */
+  path: string;
+  /** 1-based count of requests seen so far with this method (handy for "the 2nd PATCH"). */
+  nth: number;
+}
+
+export type Fault =
+  | { status: number; body?: string; headers?: Record<string, string> }
+  | { reset: true }
+  | { corruptBody: true };
+
+export interface FaultProxy {
+  host: string;
+  url: string;
+  /** What reached the proxy, with the status the client saw (or 0 for a reset). */
+  seen: Array<{ method: string; path: string; status: number }>;
+  stop(): Promise<void>;
+}
+
+/** Flips one bit of the first byte: same length, different digest. */
+function corrupter(): Transform {
+  let first = true;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (first && chunk.length > 0) {
+        first = false;
+        const copy = Buffer.from(chunk);
+        copy[0] = copy[0]! ^ 0x01;
+        done(null, copy);
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+}
+
+export async function startFaultProxy(target: string, rule: (req: ProxiedRequest) => Fault | undefined): Promise<FaultProxy> {
+  const targetUrl = new URL(target);
+  if (targetUrl.protocol !== 'http:') throw new Error('fault proxy: only plain-HTTP registries can be proxied');
+  const counts = new Map<string, number>();
+  const seen: FaultProxy['seen'] = [];
+  let selfOrigin = '';
+
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const nth = (counts.get(method) ?? 0) + 1;
+    counts.set(method, nth);
+    const fault = rule({ method, path, nth });
+    if (fault && 'reset' in fault) {
+      seen.push({ method, path, status: 0 });
+      req.socket.destroy();
+      return;
+    }
+    if (fault && 'status' in fault) {
+      seen.push({ method, path, status: fault.status });
+      req.resume();
+      req.on('end', () => {
+        const body = fault.body ?? JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'injected fault', detail: null }] });
+        res.writeHead(fault.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...fault.headers });
+        res.end(body);
+      });
+      return;
+    }
+    const headers = { ...req.headers, host: targetUrl.host };
+    const upstream = httpRequest({ host: targetUrl.hostname, port: targetUrl.port, method, path, headers }, (up) => {
+      const outHeaders = { ...up.headers };
+      if (typeof outHeaders.location === 'string') outHeaders.location = outHeaders.location.replace(targetUrl.origin, selfOrigin);
+      seen.push({ method, path, status: up.statusCode ?? 0 });
+      res.writeHead(up.statusCode ?? 502, outHeaders);
+      if (fault && 'corruptBody' in fault) up.pipe(corrupter()).pipe(res);
+      else up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  selfOrigin = `http://127.0.0.1:${port}`;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: selfOrigin,
+    seen,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

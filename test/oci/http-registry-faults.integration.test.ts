@@ -1,0 +1,115 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { isPromoteError } from '../../src/errors.ts';
+import { startFaultProxy, type Fault, type FaultProxy, type ProxiedRequest } from '../harness/fault-proxy.ts';
+import { startRegistry, type RegistryServer } from '../harness/registry.ts';
+import { blob, makeArtifact, open, pushArtifact } from './http-fixtures.ts';
+
+// A fault-injecting proxy in front of the real registry: the registry's behaviour stays real,
+// only the failures on the wire are staged.
+
+describe('HttpRegistry through a fault-injecting proxy (real registry behind it)', () => {
+  let reg: RegistryServer;
+  let rule: (req: ProxiedRequest) => Fault | undefined = () => undefined;
+  let proxy: FaultProxy;
+  before(async () => {
+    reg = await startRegistry();
+    proxy = await startFaultProxy(reg.url, (req) => rule(req));
+  });
+  after(async () => {
+    await proxy.stop();
+    await reg.stop();
+  });
+  const through = (repository: string, extra = {}) => open({ host: proxy.host, url: proxy.url }, repository, extra);
+  const faultOnce = (match: (r: ProxiedRequest) => boolean, fault: Fault) => {
+    let fired = false;
+    rule = (r) => {
+      if (!fired && match(r)) { fired = true; return fault; }
+      return undefined;
+    };
+  };
+
+  test('a 500 on the upload PUT mid-upload is retried with a fresh session, then succeeds', async () => {
+    const r = through('faults/put');
+    const b = blob('application/octet-stream', randomBytes(50_000));
+    faultOnce((q) => q.method === 'PUT' && q.path.includes('digest='), { status: 500 });
+    proxy.seen.length = 0;
+    assert.deepEqual(await r.pushBlob(b.descriptor, b.bytes), { uploaded: true });
+    const calls = proxy.seen.map((s) => `${s.method} ${s.status}`);
+    assert.deepEqual(calls, ['HEAD 404', 'POST 202', 'PUT 500', 'DELETE 204', 'POST 202', 'PUT 201']);
+    assert.deepEqual(await open(reg, 'faults/put').fetchBlobBytes(b.descriptor), b.bytes);
+  });
+
+  test('a connection reset during a chunked upload restarts the upload, which then completes', async () => {
+    const r = through('faults/patch', { monolithicMax: 10, chunkSize: 20_000 });
+    const b = blob('application/octet-stream', randomBytes(70_000));
+    let patches = 0;
+    rule = (q) => (q.method === 'PATCH' && ++patches === 2 ? { reset: true } : undefined);
+    proxy.seen.length = 0;
+    await r.pushBlob(b.descriptor, b.bytes);
+    assert.ok(proxy.seen.some((s) => s.method === 'PATCH' && s.status === 0));
+    assert.deepEqual(await open(reg, 'faults/patch').fetchBlobBytes(b.descriptor), b.bytes);
+  });
+
+  test('429 with Retry-After and a reset on a manifest GET are retried transparently', async () => {
+    const a = makeArtifact();
+    await pushArtifact(open(reg, 'faults/manifest'), a, 'v1');
+    let n = 0;
+    rule = (q) => {
+      if (q.method !== 'GET' || !q.path.includes('/manifests/')) return undefined;
+      n++;
+      return n === 1 ? { status: 429, headers: { 'retry-after': '0' } } : n === 2 ? { reset: true } : undefined;
+    };
+    assert.deepEqual((await through('faults/manifest').fetchManifest('v1')).bytes, a.manifest.bytes);
+    assert.equal(n, 3);
+  });
+
+  test('a registry that keeps failing with 500 ends in a clear REGISTRY_ERROR after bounded attempts', async () => {
+    rule = (q) => (q.method === 'PUT' ? { status: 500 } : undefined);
+    const r = through('faults/broken');
+    const b = blob('application/octet-stream', randomBytes(1000));
+    proxy.seen.length = 0;
+    await assert.rejects(r.pushBlob(b.descriptor, b.bytes), (e) => {
+      assert.ok(isPromoteError(e, 'REGISTRY_ERROR'));
+      assert.match(e.message, /uploading blob sha256:[0-9a-f]{64} \(127\.0\.0\.1:\d+\/faults\/broken\): the registry failed with 500/);
+      assert.match(e.message, /gave up after 3 attempts/);
+      assert.match(e.hint ?? '', /retry later/);
+      return true;
+    });
+    assert.equal(proxy.seen.filter((s) => s.method === 'PUT').length, 3);
+    // Every abandoned session was cancelled.
+    assert.equal(proxy.seen.filter((s) => s.method === 'DELETE').length, 3);
+    rule = () => undefined;
+  });
+
+  test('a registry that lies (blob bytes not matching the digest) is refused and nothing is written', async () => {
+    const a = makeArtifact(100_000);
+    await pushArtifact(open(reg, 'faults/liar'), a, 'v1');
+    rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { corruptBody: true } : undefined);
+    const liar = through('faults/liar');
+    const dir = await mkdtemp(join(tmpdir(), 'promote-liar-'));
+    try {
+      // The consumer pattern pull uses: write to a temporary name, rename only after 'end'.
+      const partial = join(dir, 'layer.partial');
+      const final = join(dir, 'layer');
+      await assert.rejects(
+        (async () => { await pipeline(await liar.fetchBlob(a.layer.descriptor), createWriteStream(partial)); await rename(partial, final); })(),
+        (e) => isPromoteError(e, 'BLOB_DIGEST_MISMATCH') && e.outcome === 'verification' && e.message.includes(a.layer.descriptor.digest),
+      );
+      assert.equal(existsSync(final), false);
+      await assert.rejects(liar.fetchBlobBytes(a.config.descriptor), (e) => isPromoteError(e, 'BLOB_DIGEST_MISMATCH'));
+      // A manifest asked for by digest must hash to that digest.
+      rule = (q) => (q.method === 'GET' && q.path.includes('/manifests/') ? { corruptBody: true } : undefined);
+      await assert.rejects(liar.fetchManifest(a.manifest.digest), (e) => isPromoteError(e, 'BLOB_DIGEST_MISMATCH') && e.outcome === 'verification');
+    } finally {
+      rule = () => undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
