@@ -185,7 +185,7 @@ export async function readYamlFile(path: string, limits: DocumentLimits = {}): P
 export function validateDocument(schema: object, doc: ParsedDocument, what: string): void {
   const validator = schemaValidator(schema);
   if (validator(doc.value)) return;
-  const problems = schemaProblems(validator.errors ?? [], doc);
+  const problems = schemaProblems(validator.errors ?? [], doc, schema);
   const n = problems.length;
   throw new PromoteError('SCHEMA_VIOLATION', `${what} (${doc.file}) does not match its schema: ${n} problem${n === 1 ? '' : 's'}`, {
     outcome: 'verification',

@@ -9,6 +9,27 @@ import { appendPointer } from './pointer.ts';
 // (`writeOnly` / `x-promote-secret`) are never echoed; lists and objects are described by
 // shape, never dumped (they might contain a secret a level down).
 
+function isObjectSecretRef(s: unknown): boolean {
+  const props = (s as { properties?: Record<string, unknown> }).properties;
+  return props !== undefined && typeof props === 'object' && 'secretRef' in props;
+}
+
+/** Property names a schema allows, looking through local $refs and allOf/anyOf/oneOf. */
+function allowedProperties(s: unknown, root: unknown, depth = 0): string[] {
+  if (s === null || typeof s !== 'object' || depth > 8) return [];
+  const o = s as Record<string, unknown>;
+  const names = Object.keys((o.properties as object | undefined) ?? {});
+  if (typeof o.$ref === 'string' && o.$ref.startsWith('#/') && root) {
+    let target: unknown = root;
+    for (const seg of o.$ref.slice(2).split('/')) target = (target as Record<string, unknown> | undefined)?.[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+    names.push(...allowedProperties(target, root, depth + 1));
+  }
+  for (const k of ['allOf', 'anyOf', 'oneOf']) {
+    if (Array.isArray(o[k])) for (const sub of o[k] as unknown[]) names.push(...allowedProperties(sub, root, depth + 1));
+  }
+  return [...new Set(names)];
+}
+
 function isSecretSchema(s: unknown): boolean {
   if (s === null || typeof s !== 'object') return false;
   const o = s as Record<string, unknown>;
@@ -49,7 +70,7 @@ function where(doc: ParsedDocument | undefined, pointer: string, key = false): P
 }
 
 /** One ajv error as a Problem, placed in `doc` when given. */
-export function schemaProblem(e: ErrorObject, doc?: ParsedDocument): Problem {
+export function schemaProblem(e: ErrorObject, doc?: ParsedDocument, root?: object): Problem {
   const secret = isSecretSchema(e.parentSchema);
   const actual = secret ? undefined : describeValue(e.data);
   const p = e.params as Record<string, unknown>;
@@ -64,7 +85,7 @@ export function schemaProblem(e: ErrorObject, doc?: ParsedDocument): Problem {
     case 'unevaluatedProperties': {
       const name = String(p.additionalProperty ?? p.unevaluatedProperty);
       const pointer = appendPointer(e.instancePath, name);
-      const props = e.parentSchema && typeof e.parentSchema === 'object' ? Object.keys((e.parentSchema as { properties?: object }).properties ?? {}) : [];
+      const props = allowedProperties(e.parentSchema, root);
       const near = didYouMean(name, props);
       return {
         ...where(doc, pointer, true),
@@ -77,6 +98,17 @@ export function schemaProblem(e: ErrorObject, doc?: ParsedDocument): Problem {
       };
     }
     case 'type': {
+      if (secret && isObjectSecretRef(e.parentSchema)) {
+        return {
+          ...where(doc, e.instancePath),
+          ...base,
+          rule: 'secret',
+          message: 'a secret parameter must be a reference, never a literal value (the value is not shown)',
+          expected: '{secretRef: {name, key}}',
+          actual: `a literal ${jsonType(e.data)}`,
+          hint: 'store the value in a Kubernetes Secret (created by your secret store, External Secrets, Sealed Secrets or SOPS) and reference it: {secretRef: {name: <secret>, key: <key>}}',
+        };
+      }
       if (secret) {
         return { ...where(doc, e.instancePath), ...base, message: `must be ${p.type}`, expected: String(p.type), actual: jsonType(e.data) };
       }
@@ -123,8 +155,8 @@ export function schemaProblem(e: ErrorObject, doc?: ParsedDocument): Problem {
  * Every ajv error as a problem, in document order. `if`/`oneOf` wrapper errors that only repeat
  * what their branches said are dropped when a branch already explains the same place.
  */
-export function schemaProblems(errors: readonly ErrorObject[], doc?: ParsedDocument): Problem[] {
-  const problems = errors.filter((e) => e.keyword !== 'if').map((e) => schemaProblem(e, doc));
+export function schemaProblems(errors: readonly ErrorObject[], doc?: ParsedDocument, root?: object): Problem[] {
+  const problems = errors.filter((e) => e.keyword !== 'if').map((e) => schemaProblem(e, doc, root));
   const seen = new Set<string>();
   const unique = problems.filter((p) => {
     const k = `${p.pointer}|${p.rule}|${p.message}`;

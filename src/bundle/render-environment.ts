@@ -1,0 +1,62 @@
+import { resolve } from 'node:path';
+import { loadEnvironment, type Environment } from '../params/environment.ts';
+import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
+import { resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
+import { renderFiles, type BuiltinValues, type RenderedFile } from './render.ts';
+import { readBundleSources, type BundleSources } from './sources.ts';
+
+// "What would an agent apply?" for a bundle directory, an environment and optionally a cluster:
+// the environment loaded from `<root>/environments/<name>.yaml`, its parameters (merged with the
+// cluster's overrides) validated against the bundle's own parameter schema, then rendered.
+
+export interface RenderEnvironmentRequest {
+  /** The bundle directory (holding bundle.yaml). */
+  bundleDir: string;
+  /** The project root holding environments/ (default: the bundle directory). */
+  root?: string;
+  environment: string;
+  cluster?: string;
+  /** ${promote.stage}; default: the environment's name. */
+  stage?: string;
+  /** ${promote.digest}; for a source directory that uses it, the digest it builds to. */
+  digest?: string;
+  /** Already-read sources (a pulled bundle), instead of reading bundleDir. */
+  sources?: BundleSources;
+}
+
+export interface RenderEnvironmentResult {
+  bundle: string;
+  environment: Environment;
+  schema: ParameterSchema;
+  parameters: ResolvedParameters;
+  builtins: BuiltinValues;
+  files: RenderedFile[];
+}
+
+export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<RenderEnvironmentResult> {
+  const sources = req.sources ?? (await readBundleSources(req.bundleDir));
+  const { bundle, files } = sources;
+  const schema = parameterSchema(bundle.parameterSchema, resolve(bundle.dir, bundle.spec.parameters));
+  const environment = await loadEnvironment(req.root ?? req.bundleDir, req.environment);
+  const parameters = resolveParameters(environment, schema, req.cluster);
+  let digest = req.digest;
+  if (digest === undefined && !req.sources && files.some((f) => Buffer.from(f.content).includes('${promote.digest}'))) {
+    // The agent renders with the digest it was promoted; a source directory's is what it builds to.
+    const { buildBundle } = await import('./build.ts');
+    const built = await buildBundle(req.bundleDir);
+    try {
+      digest = built.manifest.descriptor.digest;
+    } finally {
+      await built.dispose();
+    }
+  }
+  const builtins: BuiltinValues = {
+    stage: req.stage ?? environment.name,
+    environment: environment.name,
+    ...(req.cluster !== undefined && { cluster: req.cluster }),
+    ...(digest !== undefined && { digest }),
+  };
+  const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
+  const rendered = renderFiles(files, layout, { params: parameters.values, promote: builtins });
+  return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered };
+}

@@ -1,0 +1,302 @@
+import { Document, isMap, isSeq, visit, type Scalar } from 'yaml';
+import { PromoteError, type Problem } from '../errors.ts';
+import { isManifestPath, MANIFEST_MAX_ALIAS_COUNT, parseManifest, positionAt, textPosition, type ParsedManifest } from './manifest-yaml.ts';
+import { expandString, hasTemplateSyntax, soleReference, type Lookup, type TemplateReference } from './template.ts';
+
+// The renderer (DESIGN.md §4): turns a bundle's source files plus one set of parameters into the
+// exact files an agent applies. It edits the source text only where a reference is, so
+// everything else — comments, key order, quoting, indentation, and every `${…}` that is not
+// ours — comes out byte for byte as written, and a diff between two environments' renders
+// shows only parameters. The parsed YAML is edited alongside, so `documents` (what the
+// Kubernetes target applies) and `content` (what the dir target writes) always agree.
+//
+// Typing rule: a *plain* (unquoted, untagged) scalar that is exactly one reference takes the
+// value with its type (number, boolean, object, list). A quoted scalar stays a string — YAML's
+// own meaning of quotes — so `prometheus.io/port: "${params.port}"` yields "9797", not 9797.
+
+export interface SourceFile {
+  /** Bundle-relative, '/'-separated. */
+  path: string;
+  content: Uint8Array;
+}
+
+/** Where a bundle keeps what (bundle.yaml spec.manifests / spec.files). */
+export interface BundleLayout {
+  manifests: string;
+  files?: string;
+}
+
+/** Values of `${promote.*}`; one left undefined is an error where it is referenced, never "". */
+export interface BuiltinValues {
+  stage?: string;
+  environment?: string;
+  cluster?: string;
+  digest?: string;
+}
+
+export interface RenderContext {
+  params: Record<string, unknown>;
+  promote: BuiltinValues;
+}
+
+export interface RenderedFile {
+  /** Bundle-relative path, as in the source (`manifests/…`, `files/…`). */
+  path: string;
+  /** manifest: YAML/JSON with `documents`; text: substituted text; verbatim: bytes as shipped. */
+  kind: 'manifest' | 'text' | 'verbatim';
+  content: string | Uint8Array;
+  /** The manifest's documents as plain objects, in order (empty documents left out). */
+  documents?: unknown[];
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function dirPrefix(dir: string): string {
+  const d = dir.replace(/^\.\//, '').replace(/\/+$/, '');
+  return d === '' || d === '.' ? '' : `${d}/`;
+}
+
+/** The role of a bundle-relative path: rendered (manifests), shipped (files), or neither. */
+export function roleOf(path: string, layout: BundleLayout): 'manifests' | 'files' | undefined {
+  const m = dirPrefix(layout.manifests);
+  if (path.startsWith(m)) return 'manifests';
+  if (layout.files !== undefined && path.startsWith(dirPrefix(layout.files))) return 'files';
+  return undefined;
+}
+
+export function decodeText(bytes: Uint8Array): string | undefined {
+  if (bytes.includes(0)) return undefined;
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function lookupIn(ctx: RenderContext): Lookup {
+  return (ref: TemplateReference) => {
+    if (ref.scope === 'promote') {
+      const value = ctx.promote[ref.path[0] as keyof BuiltinValues];
+      if (value === undefined) {
+        const why = ref.path[0] === 'cluster' ? 'no cluster was given (render with --cluster)' : ref.path[0] === 'digest' ? 'the bundle has no digest here (render a built bundle)' : 'it was not given';
+        return { error: `${ref.text} has no value: ${why}` };
+      }
+      return { value };
+    }
+    let cur: unknown = ctx.params;
+    for (let i = 0; i < ref.path.length; i++) {
+      const seg = ref.path[i]!;
+      if (Array.isArray(cur) && /^\d+$/.test(seg) && Number(seg) < cur.length) cur = cur[Number(seg)];
+      else if (cur !== null && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, seg)) cur = (cur as Record<string, unknown>)[seg];
+      else {
+        const at = ref.path.slice(0, i + 1).join('.');
+        return { error: `parameter "${at}" has no value in this environment (referenced as ${ref.text})` };
+      }
+    }
+    return { value: cur };
+  };
+}
+
+// YAML 1.2 core schema resolves these plain scalars to something other than a string.
+const CORE_NON_STRING = /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+
+/** Can `s` be written as a plain scalar (in block or, if `flow`, flow context) and read back as this string? */
+function plainSafe(s: string, flow: boolean): boolean {
+  if (s === '' || s !== s.trim() || CORE_NON_STRING.test(s)) return false;
+  if (/[\n\r\t]|: |\s#|:$/.test(s) || (flow && /[,[\]{}]/.test(s))) return false;
+  if (/^[-?:!&*|>'"%@`#]/.test(s)) return false;
+  return !/[\u0000-\u001f\u007f-\u009f\ufeff]/.test(s);
+}
+
+/**
+ * A value as one line of YAML that parses back to exactly it: plain where that is safe, flow
+ * style for objects and lists (`{app: web, tier: front}`), JSON (valid YAML) as the fallback.
+ */
+function yamlText(v: unknown, flow: boolean): string {
+  if (typeof v === 'string') return plainSafe(v, flow) ? v : JSON.stringify(v);
+  if (typeof v === 'number' && !Number.isFinite(v)) return v > 0 ? '.inf' : v < 0 ? '-.inf' : '.nan';
+  if (v !== null && typeof v === 'object') {
+    const doc = new Document(v, { version: '1.2' });
+    if (isMap(doc.contents) || isSeq(doc.contents)) doc.contents.flow = true;
+    const text = doc.toString({ lineWidth: 0, flowCollectionPadding: false }).trimEnd();
+    if (!text.includes('\n')) return text;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+function problemAt(m: ParsedManifest | { path: string; text: string }, offset: number, message: string, rule: string, hint?: string): Problem {
+  const pos = 'lines' in m ? positionAt(m, offset) : textPosition(m.text, offset);
+  return { file: m.path, line: pos.line, column: pos.column, rule, message, ...(hint && { hint }) };
+}
+
+/** Offset of a reference inside a scalar's source (exact when the source spells it out). */
+function refOffset(text: string, node: Scalar, ref: TemplateReference): number {
+  const [start, end] = node.range!;
+  const i = text.indexOf(ref.text, start);
+  return i >= 0 && i < end ? i : start;
+}
+
+/** Renders one YAML manifest file; problems are collected, not thrown. */
+function renderManifest(path: string, text: string, ctx: RenderContext, problems: Problem[]): RenderedFile {
+  const manifest = parseManifest(path, text);
+  if (manifest.problems.length) {
+    problems.push(...manifest.problems);
+    return { path, kind: 'manifest', content: text };
+  }
+  const edits: Edit[] = [];
+  if (hasTemplateSyntax(text)) {
+    const lookup = lookupIn(ctx);
+    const before = problems.length;
+    for (const doc of manifest.documents) {
+      visit(doc, {
+        Scalar(key, node, path) {
+          if (typeof node.value !== 'string' || !hasTemplateSyntax(node.value) || !node.range) return;
+          const value = node.value;
+          const flow = path.some((p) => (isMap(p) || isSeq(p)) && p.flow === true);
+          const onError = (ref: TemplateReference, message: string) => problems.push(problemAt(manifest, refOffset(text, node, ref), message, 'reference'));
+          const sole = soleReference(value);
+          if (sole && !sole.malformed && node.type === 'PLAIN' && !node.tag && key !== 'key') {
+            const found = lookup(sole);
+            if ('error' in found) return void onError(sole, found.error);
+            const typed = found.value;
+            node.value = typed !== null && typeof typed === 'object' ? structuredClone(typed) : typed;
+            edits.push({ start: node.range[0], end: node.range[1], text: yamlText(typed, flow) });
+            return;
+          }
+          if (sole && key === 'key' && !sole.malformed) {
+            const found = lookup(sole);
+            if (!('error' in found) && found.value !== null && typeof found.value === 'object') {
+              return void onError(sole, `${sole.text} is ${Array.isArray(found.value) ? 'a list' : 'an object'}; a mapping key can only be a string, number or boolean`);
+            }
+          }
+          const result = expandString(value, lookup, onError);
+          if (result === value) return;
+          node.value = result;
+          edits.push(scalarEdit(text, node, result, flow, lookup, onError));
+        },
+      });
+    }
+    if (problems.length > before) return { path, kind: 'manifest', content: text };
+  }
+  let documents: unknown[];
+  try {
+    documents = manifest.documents.map((d) => d.toJS({ maxAliasCount: MANIFEST_MAX_ALIAS_COUNT })).filter((d) => d !== null && d !== undefined);
+  } catch (err) {
+    problems.push({ file: path, rule: 'maxAliasCount', message: `cannot expand the YAML: ${(err as Error).message}`, hint: 'write the values out instead of nesting anchors' });
+    return { path, kind: 'manifest', content: text };
+  }
+  return { path, kind: 'manifest', content: applyEdits(text, edits), documents };
+}
+
+/** The source edit for a scalar whose string value changed, keeping its style where possible. */
+function scalarEdit(text: string, node: Scalar, result: string, flow: boolean, lookup: Lookup, onError: (ref: TemplateReference, message: string) => void): Edit {
+  const [start, end] = node.range!;
+  switch (node.type) {
+    case 'BLOCK_LITERAL':
+    case 'BLOCK_FOLDED': {
+      // Substitute inside the block's own source: indentation and chomping stay as written. A
+      // multi-line value continues at the indentation of the line it is inserted on.
+      const source = text.slice(start, end);
+      const header = source.indexOf('\n') + 1;
+      const body = source.slice(header);
+      const rendered = body
+        .split('\n')
+        .map((line) => {
+          const indent = /^ */.exec(line)![0];
+          return expandString(
+            line,
+            (ref) => {
+              const found = lookup(ref);
+              if ('value' in found && typeof found.value === 'string' && found.value.includes('\n')) {
+                if (node.type === 'BLOCK_FOLDED') return { error: `${ref.text} has several lines; a folded block (>) would join them — use a literal block (|)` };
+                return { value: found.value.split('\n').join(`\n${indent}`) };
+              }
+              return found;
+            },
+            onError,
+          );
+        })
+        .join('\n');
+      return { start: start + header, end, text: rendered };
+    }
+    case 'QUOTE_SINGLE':
+      return { start, end, text: result.includes('\n') ? JSON.stringify(result) : `'${result.replace(/'/g, "''")}'` };
+    case 'PLAIN':
+      return { start, end, text: plainSafe(result, flow) && !node.tag ? result : JSON.stringify(result) };
+    default:
+      return { start, end, text: JSON.stringify(result) };
+  }
+}
+
+function applyEdits(text: string, edits: Edit[]): string {
+  if (edits.length === 0) return text;
+  edits.sort((a, b) => a.start - b.start);
+  let out = '';
+  let last = 0;
+  for (const e of edits) {
+    out += text.slice(last, e.start) + e.text;
+    last = e.end;
+  }
+  return out + text.slice(last);
+}
+
+function renderText(path: string, text: string, ctx: RenderContext, problems: Problem[]): RenderedFile {
+  const content = expandString(text, lookupIn(ctx), (ref, message) => problems.push(problemAt({ path, text }, ref.index, message, 'reference')));
+  return { path, kind: 'text', content };
+}
+
+/**
+ * Renders a bundle's files: manifests/ with the parameters (YAML and JSON as documents, other
+ * text by the same textual substitution, binary verbatim), files/ verbatim, anything else
+ * (bundle.yaml, the schema) left out. Output is in byte order of the paths. Throws RENDER_FAILED
+ * (exit 4) with every problem — nothing half-rendered is ever returned.
+ */
+export function renderFiles(files: readonly SourceFile[], layout: BundleLayout, ctx: RenderContext): RenderedFile[] {
+  const problems: Problem[] = [];
+  const out: RenderedFile[] = [];
+  const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  for (const f of sorted) {
+    const role = roleOf(f.path, layout);
+    if (role === undefined) continue;
+    if (role === 'files') {
+      out.push({ path: f.path, kind: 'verbatim', content: f.content });
+      continue;
+    }
+    const text = decodeText(f.content);
+    if (text === undefined) out.push({ path: f.path, kind: 'verbatim', content: f.content });
+    else if (isManifestPath(f.path)) out.push(renderManifest(f.path, text, ctx, problems));
+    else out.push(renderText(f.path, text, ctx, problems));
+  }
+  if (problems.length) {
+    const n = problems.length;
+    throw new PromoteError('RENDER_FAILED', `cannot render the bundle: ${n} problem${n === 1 ? '' : 's'}`, {
+      outcome: 'verification',
+      problems,
+      hint: 'every ${params.…} must have a value in the environment (or a default in the schema); objects and lists can only replace a whole unquoted scalar',
+    });
+  }
+  return out;
+}
+
+/** The manifests as one YAML stream (what `promote render` prints): each file's documents, marked with its path. */
+export function toYamlStream(rendered: readonly RenderedFile[]): string {
+  const parts: string[] = [];
+  for (const f of rendered) {
+    if (f.kind !== 'manifest' || typeof f.content !== 'string') continue;
+    if (/\.json$/i.test(f.path)) {
+      for (const d of f.documents ?? []) parts.push(`---\n# Source: ${f.path}\n${JSON.stringify(d, null, 2)}\n`);
+      continue;
+    }
+    let body = f.content.replace(/^(?:---[ \t]*\n)/, '');
+    if (!body.endsWith('\n')) body += '\n';
+    parts.push(`---\n# Source: ${f.path}\n${body}`);
+  }
+  return parts.join('');
+}
+
