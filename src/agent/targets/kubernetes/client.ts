@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { PromoteError } from '../../../errors.ts';
+
+// A small REST client for the Kubernetes API: @kubernetes/client-node loads the configuration
+// and authenticates (kubeconfig, in-cluster service account, exec plugins, token files), and we
+// send the requests ourselves. The generated typed clients know only built-in kinds and hide
+// the status code and content type we need for server-side apply, dry runs and discovery of
+// arbitrary groups; one request function also lets us count every request (bench, no-op tests).
+
+export interface KubeConnection {
+  /** Path of a kubeconfig file; default $KUBECONFIG, then ~/.kube/config, then in-cluster. */
+  kubeconfig?: string;
+  context?: string;
+  /** Explicit server + bearer token (+ CA file), used instead of a kubeconfig. */
+  server?: string;
+  token?: string;
+  caFile?: string;
+  /** Request timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface KubeResponse {
+  status: number;
+  body: unknown;
+  /** The raw body when it is not JSON. */
+  text: string;
+}
+
+export interface RequestCounts {
+  total: number;
+  /** Requests that may change cluster state (POST/PUT/PATCH/DELETE without dryRun). */
+  writes: number;
+  byMethod: Record<string, number>;
+}
+
+interface Prepared {
+  base: URL;
+  options: RequestOptions;
+}
+
+/** The API server's `Status` object, as returned with 4xx/5xx answers. */
+export interface KubeStatus {
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: { causes?: { field?: string; message?: string; reason?: string }[] };
+}
+
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  readonly status: number;
+  readonly reason: string;
+  readonly details: KubeStatus | undefined;
+
+  constructor(method: string, path: string, res: KubeResponse) {
+    const st = (res.body && typeof res.body === 'object' ? res.body : undefined) as KubeStatus | undefined;
+    super(st?.message ?? `${method} ${path}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+    this.status = res.status;
+    this.reason = st?.reason ?? `HTTP${res.status}`;
+    this.details = st;
+  }
+}
+
+export class KubeClient {
+  readonly server: string;
+  private readonly prepare: () => Promise<Prepared>;
+  private readonly timeoutMs: number;
+  private readonly counts: RequestCounts = { total: 0, writes: 0, byMethod: {} };
+  private readonly agent: HttpsAgent | HttpAgent;
+
+  private constructor(server: string, prepare: () => Promise<Prepared>, agent: HttpsAgent | HttpAgent, timeoutMs: number) {
+    this.server = server;
+    this.prepare = prepare;
+    this.agent = agent;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Loads the configuration; @kubernetes/client-node is imported here, never at start-up. */
+  static async connect(conn: KubeConnection = {}): Promise<KubeClient> {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    try {
+      if (conn.server) {
+        kc.loadFromOptions({
+          clusters: [{ name: 'c', server: conn.server, ...(conn.caFile ? { caFile: conn.caFile } : {}), skipTLSVerify: false }],
+          users: [{ name: 'u', ...(conn.token ? { token: conn.token } : {}) }],
+          contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+          currentContext: 'ctx',
+        });
+      } else if (conn.kubeconfig) {
+        kc.loadFromFile(conn.kubeconfig);
+      } else {
+        kc.loadFromDefault();
+      }
+      if (conn.context) kc.setCurrentContext(conn.context);
+    } catch (err) {
+      throw new PromoteError('KUBE_CONFIG_INVALID', `cannot load the Kubernetes configuration: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'pass --kubeconfig <file>, set KUBECONFIG, or run inside a cluster with a service account',
+      });
+    }
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) {
+      throw new PromoteError('KUBE_CONFIG_INVALID', 'the Kubernetes configuration has no current cluster', {
+        hint: 'pick a context with --context, or set current-context in the kubeconfig',
+      });
+    }
+    const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
+    const tls = base.protocol === 'https:';
+    const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 8 }) : new HttpAgent({ keepAlive: true, maxSockets: 8 });
+    const prepare = async (): Promise<Prepared> => {
+      const options: RequestOptions = { headers: {} };
+      // Called per request: token files and exec credentials rotate (bound service-account tokens).
+      await kc.applyToHTTPSOptions(options);
+      if (conn.caFile && !options.ca) options.ca = readFileSync(conn.caFile);
+      return { base, options };
+    };
+    return new KubeClient(base.origin + base.pathname.replace(/\/$/, ''), prepare, agent, conn.timeoutMs ?? 30_000);
+  }
+
+  requestCounts(): RequestCounts {
+    return { total: this.counts.total, writes: this.counts.writes, byMethod: { ...this.counts.byMethod } };
+  }
+
+  resetCounts(): void {
+    this.counts.total = 0;
+    this.counts.writes = 0;
+    this.counts.byMethod = {};
+  }
+
+  /** Sends one request; resolves with any status (callers decide what a 404 means). */
+  async send(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
+    const { base, options } = await this.prepare();
+    const url = new URL(path.replace(/^\//, ''), `${base.href.endsWith('/') ? base.href : `${base.href}/`}`);
+    this.counts.total++;
+    this.counts.byMethod[method] = (this.counts.byMethod[method] ?? 0) + 1;
+    if (method !== 'GET' && method !== 'HEAD' && !url.searchParams.has('dryRun')) this.counts.writes++;
+    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const headers: Record<string, string> = { ...(options.headers as Record<string, string>), accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = contentType;
+      headers['content-length'] = String(payload.length);
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return await new Promise<KubeResponse>((resolve, reject) => {
+      const req = send(
+        url,
+        { ...options, method, headers, agent: this.agent, timeout: this.timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed, text });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (err) =>
+        reject(
+          new PromoteError('KUBE_UNREACHABLE', `cannot reach the Kubernetes API server at ${this.server}: ${err.message}`, {
+            cause: err,
+            hint: 'check the server address and network access from the agent; the agent retries with backoff',
+          }),
+        ),
+      );
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  /** Like send, but a non-2xx answer throws a KubeApiError carrying the server's Status. */
+  async call(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> {
+    const res = await this.send(method, path, body, contentType);
+    if (res.status < 200 || res.status >= 300) throw new KubeApiError(method, path, res);
+    return res.body;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
