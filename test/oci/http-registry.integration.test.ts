@@ -2,6 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isPromoteError } from '../../src/errors.ts';
 import { sha256Digest } from '../../src/oci/digest.ts';
 import { HttpRegistry } from '../../src/oci/http-registry.ts';
@@ -195,6 +198,13 @@ describe('HttpRegistry with basic auth', () => {
 
   test('credentials from PROMOTE_REGISTRY_USERNAME/PASSWORD', async () => {
     await roundTrip(open(reg, 'acme/basic-env', { env: { PROMOTE_REGISTRY_USERNAME: reg.username!, PROMOTE_REGISTRY_PASSWORD: reg.password! } }), 'v1');
+  });
+
+  test('credentials from a docker config.json (auths, base64 "auth")', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'promote-dockercfg-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ auths: { [`http://${reg.host}`]: { auth: Buffer.from(`${reg.username}:${reg.password}`).toString('base64') } } }));
+    await roundTrip(open(reg, 'acme/basic-docker', { env: { DOCKER_CONFIG: dir }, dockerConfig: undefined }), 'v1');
   });
 
   test('wrong credentials: REGISTRY_UNAUTHORIZED naming the source, never the password', async () => {
