@@ -138,7 +138,7 @@ export class LayoutRegistry implements Registry {
             hint: `if no other promote process is writing to this layout, remove ${lock}`,
           });
         }
-        await sleep(Math.min(5 * 2 ** Math.min(attempt, 4), 80));
+        await sleep(1 + Math.random() * Math.min(2 ** attempt, 25)); // jittered: writers do not retry in step
       }
     }
     try {
