@@ -17,6 +17,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   pull: { summary: "pull a bundle's files, verifying every digest", load: () => import('./commands/pull.ts') },
   inspect: { summary: 'show a bundle: manifest, annotations, files with sizes, signatures and records', load: () => import('./commands/inspect.ts') },
   copy: { summary: 'copy a bundle with its signatures and promotion records to another registry or layout', load: () => import('./commands/copy.ts') },
+  keygen: { summary: 'create a signing key pair: cosign-format encrypted private key + PEM public key', load: () => import('./commands/keygen.ts') },
+  sign: { summary: 'sign a bundle by digest (cosign-compatible signature at sha256-<hex>.sig)', load: () => import('./commands/sign.ts') },
+  verify: { summary: 'verify that a bundle is signed by a trusted key or identity (cosign-compatible)', load: () => import('./commands/verify.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
 };
 

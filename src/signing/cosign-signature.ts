@@ -38,7 +38,7 @@ export interface SignatureManifest {
 }
 
 export function isNotFound(err: unknown): boolean {
-  return err instanceof PromoteError && /NOT_FOUND|UNKNOWN|MISSING/.test(err.code);
+  return err instanceof PromoteError && (err.code === 'MANIFEST_NOT_FOUND' || err.code === 'REPOSITORY_NOT_FOUND');
 }
 
 /**
