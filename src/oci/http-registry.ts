@@ -105,7 +105,7 @@ export class HttpRegistry implements Registry {
         throw new PromoteError('REGISTRY_ERROR', `${action} (${this.name}): more than ${MAX_REDIRECTS} redirects`, { hint: 'the registry or its storage is misconfigured' });
       }
       url = this.client.resolveLocation(res.headers.location, url, action);
-      const sameOrigin = new URL(url).origin === new URL(first).origin;
+      const sameOrigin = new URL(url).origin === new URL(this.client.normalise(first)).origin;
       if (sameOrigin) {
         res = await this.client.send({ method: 'GET', url }, { access: 'pull', ok: [200], pass: [301, 302, 303, 307, 308], action });
       } else {

@@ -2,7 +2,7 @@ import type { PromoteError } from '../../errors.ts';
 import { Authenticator, repositoryScope } from './auth.ts';
 import type { CredentialOptions } from './credentials.ts';
 import { errorFor, parseErrorBody, responseError, type ErrorContext } from './errors.ts';
-import { discard, readText, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from './transport.ts';
+import { discard, probeScheme, readText, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from './transport.ts';
 
 // One repository on one registry: URLs under /v2/<name>/, requests answered with auth, and
 // responses checked against the statuses the spec allows. upload.ts, referrers.ts and
@@ -30,14 +30,17 @@ export class RepositoryClient {
   /** `host/repository`, as the user wrote the host, for messages. */
   readonly name: string;
   readonly repository: string;
-  readonly baseUrl: string;
+  /** `https://host`; with --insecure it may turn out to be `http://host` (see probeScheme). */
+  private baseUrl: string;
+  private schemeKnown: boolean;
 
   constructor(registryHost: string, repository: string, options: RepositoryClientOptions) {
     this.transport = new Transport(options);
     this.apiHost = registryHost === 'docker.io' ? 'registry-1.docker.io' : registryHost;
     this.repository = repository;
     this.name = `${registryHost}/${repository}`;
-    this.baseUrl = `${this.transport.scheme}://${this.apiHost}`;
+    this.baseUrl = `https://${this.apiHost}`;
+    this.schemeKnown = !this.transport.insecure;
     this.auth = new Authenticator(this.transport, registryHost, options);
   }
 
@@ -46,10 +49,15 @@ export class RepositoryClient {
     return `${this.baseUrl}/v2/${this.repository}/${suffix}`;
   }
 
+  /** URLs built before an --insecure probe found plain HTTP carry the provisional https:// origin. */
+  normalise(url: string): string {
+    return this.baseUrl.startsWith('http:') && url.startsWith(`https://${this.apiHost}/`) ? `http://${url.slice('https://'.length)}` : url;
+  }
+
   /** Resolves a Location header (absolute or relative, REGISTRY-NOTES.md) against the request URL. */
   resolveLocation(location: string | undefined, requestUrl: string, action: string): string {
     if (!location) throw errorFor(502, [], 'the registry gave no Location header', { action, name: this.name });
-    return new URL(location, requestUrl).href;
+    return new URL(location, this.normalise(requestUrl)).href;
   }
 
   scopesFor(opts: SendOptions): string[] {
@@ -62,6 +70,12 @@ export class RepositoryClient {
    */
   async send(req: HttpRequest, opts: SendOptions): Promise<HttpResponse> {
     const scopes = this.scopesFor(opts);
+    if (!this.schemeKnown) {
+      const scheme = await probeScheme(this.apiHost);
+      this.schemeKnown = true;
+      this.baseUrl = `${scheme}://${this.apiHost}`;
+    }
+    req = { ...req, url: this.normalise(req.url) };
     let res: HttpResponse | undefined;
     for (let round = 0; round < 2; round++) {
       const authorization = await this.auth.authorization(scopes);

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { PromoteError } from '../../errors.ts';
@@ -8,6 +10,10 @@ import { PromoteError } from '../../errors.ts';
 // pool per client (a push is dozens of small requests to one origin), a CA bundle per client
 // through the Agent's TLS options (NODE_EXTRA_CA_CERTS only works at process start-up,
 // TRAPS.md), and request/response bodies as Node streams so blobs flow with bounded memory.
+//
+// --insecure means what it means to docker and skopeo: HTTPS without certificate verification,
+// and plain HTTP when the registry does not speak TLS at all. Which one is decided once per
+// host by a bare TLS handshake (no HTTP request, so nothing shows up in the registry's logs).
 //
 // Retries (exponential backoff with full jitter, Retry-After honoured) are done here only for
 // requests that can be replayed safely; an upload session's PATCH cannot, so upload.ts restarts
@@ -56,29 +62,66 @@ const USER_AGENT = 'promote (+https://github.com/opencontainers/distribution-spe
 // opens two clients to the same host; they should share connections).
 const agents = new Map<string, Agent>();
 
-function agentFor(caFile: string | undefined): Agent {
-  const key = caFile ?? '';
+function readCa(caFile: string): string {
+  try {
+    return readFileSync(caFile, 'utf8');
+  } catch (err) {
+    throw new PromoteError('CA_FILE_UNREADABLE', `cannot read the CA file ${caFile}: ${(err as Error).message}`, {
+      outcome: 'usage',
+      cause: err,
+      hint: 'give --ca-file the path of a PEM file with the certificate(s) of the CA that signed the registry certificate',
+    });
+  }
+}
+
+function agentFor(caFile: string | undefined, insecure: boolean): Agent {
+  const key = `${insecure ? 'insecure' : 'verify'}|${caFile ?? ''}`;
   let agent = agents.get(key);
   if (!agent) {
-    let ca: string | undefined;
-    if (caFile !== undefined) {
-      try {
-        ca = readFileSync(caFile, 'utf8');
-      } catch (err) {
-        throw new PromoteError('CA_FILE_UNREADABLE', `cannot read the CA file ${caFile}: ${(err as Error).message}`, {
-          outcome: 'usage',
-          cause: err,
-          hint: 'give --ca-file the path of a PEM file with the certificate(s) of the CA that signed the registry certificate',
-        });
-      }
-    }
+    const ca = caFile !== undefined ? readCa(caFile) : undefined;
     agent = new Agent({
-      connect: { timeout: 10_000, ...(ca !== undefined && { ca }) },
+      connect: { timeout: 10_000, ...(ca !== undefined && { ca }), ...(insecure && { rejectUnauthorized: false }) },
       keepAliveTimeout: 4_000,
     });
     agents.set(key, agent);
   }
   return agent;
+}
+
+const schemes = new Map<string, Promise<'http' | 'https'>>();
+
+/**
+ * For --insecure: does `host` speak TLS? A handshake that fails because the peer answered in
+ * plain text means HTTP; anything else (including unreachable) keeps HTTPS so the real request
+ * reports the real error.
+ */
+export function probeScheme(host: string): Promise<'http' | 'https'> {
+  let known = schemes.get(host);
+  if (!known) {
+    known = new Promise((resolve) => {
+      const url = new URL(`https://${host}`);
+      const hostname = url.hostname.replace(/^\[|\]$/g, '');
+      const socket = tlsConnect({
+        host: hostname,
+        port: Number(url.port || 443),
+        rejectUnauthorized: false,
+        ...(isIP(hostname) === 0 && { servername: hostname }),
+      });
+      const done = (scheme: 'http' | 'https', remember: boolean) => {
+        socket.destroy();
+        if (!remember) schemes.delete(host);
+        resolve(scheme);
+      };
+      socket.setTimeout(5_000, () => done('https', false));
+      socket.once('secureConnect', () => done('https', true));
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        const plain = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|EPROTO/.test(err.code ?? '') || err.code === 'ECONNRESET';
+        done(plain ? 'http' : 'https', plain);
+      });
+    });
+    schemes.set(host, known);
+  }
+  return known;
 }
 
 /** Closes every pooled connection (tests and short-lived processes; optional). */
@@ -110,16 +153,16 @@ const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_|HOSTNAME|ERR_TLS/;
 /** Turns a connection-level failure into a message naming the registry and the next step. */
 export function networkError(err: unknown, url: string, insecure: boolean): PromoteError {
   const code = errorCode(err) ?? '';
-  const origin = new URL(url).host;
-  const details = { url: new URL(url).origin, code };
+  const { host, origin } = new URL(url);
+  const details = { url: origin, code };
   if (TLS_CODES.test(code)) {
     const plainHttp = code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG';
-    return new PromoteError('REGISTRY_TLS', `TLS handshake with the registry at ${origin} failed (${code})`, {
+    return new PromoteError('REGISTRY_TLS', `TLS handshake with the registry at ${host} failed (${code})`, {
       cause: err,
       details,
       hint: plainHttp
         ? 'the registry speaks plain HTTP: use --insecure (only for registries you trust on the network path)'
-        : 'if the registry uses a private CA, pass its certificate with --ca-file <pem>; for a plain-HTTP registry use --insecure',
+        : 'if the registry uses a private CA, pass its certificate with --ca-file <pem>; --insecure skips verification (test registries only)',
     });
   }
   const why = code === 'ECONNREFUSED' ? 'connection refused'
@@ -127,7 +170,7 @@ export function networkError(err: unknown, url: string, insecure: boolean): Prom
     : code.includes('TIMEOUT') || code === 'ETIMEDOUT' ? 'connection timed out'
     : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' ? 'connection reset'
     : (err as Error)?.message ?? String(err);
-  return new PromoteError('REGISTRY_UNREACHABLE', `registry unreachable at ${insecure ? 'http' : 'https'}://${origin}: ${why}`, {
+  return new PromoteError('REGISTRY_UNREACHABLE', `registry unreachable at ${origin}: ${why}`, {
     cause: err,
     details,
     hint: insecure
@@ -154,14 +197,12 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
 }
 
 export class Transport {
-  readonly scheme: 'http' | 'https';
   readonly insecure: boolean;
   private readonly caFile: string | undefined;
   private readonly retry: RetryPolicy;
 
   constructor(options: TransportOptions = {}) {
     this.insecure = options.insecure ?? false;
-    this.scheme = this.insecure ? 'http' : 'https';
     this.caFile = options.caFile;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
@@ -178,7 +219,7 @@ export class Transport {
   async send(req: HttpRequest): Promise<HttpResponse> {
     const retryable = req.retry ?? req.method !== 'PATCH';
     const attempts = retryable ? Math.max(1, this.retry.attempts) : 1;
-    const dispatcher = agentFor(this.caFile);
+    const dispatcher = agentFor(this.caFile, this.insecure);
     for (let n = 1; ; n++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
       let body: Uint8Array | Readable | undefined;
