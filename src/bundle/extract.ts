@@ -106,27 +106,40 @@ async function processLayer(
   const maxEntries = limits.maxEntries ?? MAX_ENTRIES;
   const seen = new Set<string>();
   const summary: ExtractSummary = { files: 0, directories: 0, bytes: 0, entries: [] };
-  await pipeline(source, createGunzip(), async (tarStream: AsyncIterable<Buffer>) => {
-    await readTar(tarStream, async (h, body) => {
-      const type = checkType(h, what);
-      const path = safeEntryPath(h.path, what);
-      if (path === '') {
-        if (type === 'directory') return; // "./", as `tar -C dir .` writes it
-        throw refused(h.path, 'names no file', what);
-      }
-      if (seen.has(path)) throw refused(path, 'appears twice', what);
-      seen.add(path);
-      if (seen.size > maxEntries) throw tooLarge(what, `has more than ${maxEntries} entries`);
-      if (h.size > maxEntry) throw tooLarge(what, `has a file "${path}" of ${h.size} bytes, over the limit of ${maxEntry}`);
-      summary.bytes += h.size;
-      if (summary.bytes > maxTotal) throw tooLarge(what, `unpacks to more than ${maxTotal} bytes`);
-      const entry: ListedEntry = { path, type, mode: type === 'directory' || h.mode & 0o111 ? 0o755 : 0o644, size: h.size };
-      if (type === 'file') summary.files++;
-      else summary.directories++;
-      summary.entries.push(entry);
-      if (write) await write(entry, body);
-    });
-  });
+  const onEntry = async (h: TarEntryHeader, body: AsyncGenerator<Buffer>): Promise<void> => {
+    const type = checkType(h, what);
+    const path = safeEntryPath(h.path, what);
+    if (path === '') {
+      if (type === 'directory') return; // "./", as `tar -C dir .` writes it
+      throw refused(h.path, 'names no file', what);
+    }
+    if (seen.has(path)) throw refused(path, 'appears twice', what);
+    seen.add(path);
+    if (seen.size > maxEntries) throw tooLarge(what, `has more than ${maxEntries} entries`);
+    if (h.size > maxEntry) throw tooLarge(what, `has a file "${path}" of ${h.size} bytes, over the limit of ${maxEntry}`);
+    summary.bytes += h.size;
+    if (summary.bytes > maxTotal) throw tooLarge(what, `unpacks to more than ${maxTotal} bytes`);
+    const entry: ListedEntry = { path, type, mode: type === 'directory' || h.mode & 0o111 ? 0o755 : 0o644, size: h.size };
+    if (type === 'file') summary.files++;
+    else summary.directories++;
+    summary.entries.push(entry);
+    if (write) await write(entry, body);
+  };
+  try {
+    await pipeline(source, createGunzip(), (tar: AsyncIterable<Buffer>) => readTar(tar, onEntry));
+  } catch (err) {
+    // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR…) mean the bytes are not what was built; the
+    // digest check, which runs at the end of the stream, never got that far. Say so plainly.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!(err instanceof PromoteError) && typeof code === 'string' && code.startsWith('Z_')) {
+      throw new PromoteError('BUNDLE_CONTENT_CORRUPT', `${what}: the content does not decompress (${(err as Error).message})`, {
+        outcome: 'verification',
+        cause: err,
+        hint: 'the content was altered in the registry or in transit; nothing was written. Re-push the artefact from a trusted source',
+      });
+    }
+    throw err;
+  }
   return summary;
 }
 

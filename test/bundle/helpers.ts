@@ -1,6 +1,6 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
@@ -75,3 +75,30 @@ export function craftTarGz(entries: CraftedEntry[]): Buffer {
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
 }
+
+/** Every regular file under `root` → [mode, content], for byte-identical tree comparison. */
+export async function snapshot(root: string, skip: (rel: string) => boolean = () => false): Promise<Map<string, [number, Buffer]>> {
+  const out = new Map<string, [number, Buffer]>();
+  async function visit(dir: string): Promise<void> {
+    for (const name of (await readdir(dir)).sort()) {
+      const abs = join(dir, name);
+      const rel = relative(root, abs);
+      if (skip(rel)) continue;
+      const s = await stat(abs);
+      if (s.isDirectory()) await visit(abs);
+      else out.set(rel, [s.mode & 0o111 ? 0o755 : 0o644, await readFile(abs)]);
+    }
+  }
+  await visit(root);
+  return out;
+}
+
+/** A bundle directory holding kube-prometheus' manifests (95 files, 5.6 MB). */
+export async function kubePrometheusBundle(dir: string): Promise<string> {
+  const bundle = join(dir, 'kube-prometheus');
+  await cp(KUBE_PROMETHEUS, join(bundle, 'manifests'), { recursive: true });
+  await writeFile(join(bundle, 'bundle.yaml'), 'apiVersion: promote/v1\nkind: Bundle\nmetadata: {name: kube-prometheus}\nspec:\n  parameters: params.schema.json\n  manifests: manifests/\n  allowSecrets: true\n');
+  await writeFile(join(bundle, 'params.schema.json'), '{"type": "object"}\n');
+  return bundle;
+}
+
