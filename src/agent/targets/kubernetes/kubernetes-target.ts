@@ -374,9 +374,12 @@ export class KubernetesTarget implements Target {
       }
       const live = res.body as KubeObject;
       const labels = live.metadata.labels ?? {};
-      if (labels[LABEL_STAGE] !== stage || labels[LABEL_PIPELINE] !== pipeline || !this.appliedByUs(live, desired.owner)) {
+      // Another manager that *applies* this object has a stake in it (shared or taken fields):
+      // deleting it would destroy their intent. Controllers' updates do not count.
+      const coOwners = managers(live).filter((m) => m.manager !== FIELD_MANAGER && m.operation === 'Apply' && !m.subresource);
+      if (labels[LABEL_STAGE] !== stage || labels[LABEL_PIPELINE] !== pipeline || !this.appliedByUs(live, desired.owner) || coOwners.length > 0) {
         const others = [...new Set(managers(live).map((m) => m.manager))].join(', ') || 'nobody';
-        kept.push({ id, action: 'skipped', reason: 'NotOwned', message: `${id} is no longer managed by promote for this stage (managers: ${others}); left in place` });
+        kept.push({ id, action: 'skipped', reason: 'NotOwned', message: `${id} is not promote's alone to delete (managers: ${others}); left in place` });
         continue;
       }
       const del = await this.client.send('DELETE', path, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: { uid: live.metadata.uid } });
