@@ -1,8 +1,12 @@
-import { resolve } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PromoteError } from '../errors.ts';
+import { readYamlFile } from '../params/document.ts';
 import { loadEnvironment, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
 import { resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
-import { renderFiles, type BuiltinValues, type RenderedFile } from './render.ts';
+import { renderFiles, toYamlStream, type BuiltinValues, type RenderedFile } from './render.ts';
+import { writeRendered } from './render-output.ts';
 import { readBundleSources, type BundleSources } from './sources.ts';
 
 // "What would an agent apply?" for a bundle directory, an environment and optionally a cluster:
@@ -59,4 +63,90 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
   const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
   const rendered = renderFiles(files, layout, { params: parameters.values, promote: builtins });
   return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered };
+}
+
+export interface RenderSourceOptions {
+  /** A bundle directory (a reference to a pushed bundle is not supported here yet). */
+  source: string;
+  environment: string;
+  cluster?: string;
+  stage?: string;
+  /** Project root holding environments/ and pipelines/; default: see projectRootFor. */
+  root?: string;
+  /** Write the rendered files here (all or nothing) instead of returning a stream. */
+  out?: string;
+  cwd: string;
+}
+
+export interface RenderSourceResult {
+  bundle: string;
+  environment: string;
+  cluster?: string;
+  stage: string;
+  parameters: Record<string, unknown>;
+  files: { path: string; kind: RenderedFile['kind']; documents?: unknown[] }[];
+  /** The manifests as one YAML stream (when not written to a directory). */
+  stream?: string;
+  out?: string;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/**
+ * Where environments/ is: the bundle directory when it has one (a self-contained example), else
+ * the current directory (a project with the bundle in a sub-directory).
+ */
+export async function projectRootFor(bundleDir: string, cwd: string): Promise<string> {
+  if (await isDir(join(bundleDir, 'environments'))) return bundleDir;
+  return cwd;
+}
+
+/** The stage a pipeline binds to an environment, when exactly one does (for ${promote.stage}). */
+export async function stageFor(root: string, environment: string): Promise<string | undefined> {
+  const dir = join(root, 'pipelines');
+  const files = await readdir(dir).catch(() => [] as string[]);
+  const stages: string[] = [];
+  for (const f of files.filter((n) => /\.ya?ml$/.test(n))) {
+    const doc = await readYamlFile(join(dir, f)).catch(() => undefined);
+    const list = (doc?.value as { spec?: { stages?: { name?: unknown; environment?: unknown }[] } } | undefined)?.spec?.stages;
+    for (const s of Array.isArray(list) ? list : []) if (s.environment === environment && typeof s.name === 'string') stages.push(s.name);
+  }
+  return stages.length === 1 ? stages[0] : undefined;
+}
+
+/** `promote render`: render a bundle directory for an environment, to a stream or a directory. */
+export async function renderSource(options: RenderSourceOptions): Promise<RenderSourceResult> {
+  const bundleDir = resolve(options.cwd, options.source);
+  if (!(await isDir(bundleDir))) {
+    throw new PromoteError('RENDER_SOURCE_NOT_FOUND', `${options.source} is not a bundle directory`, {
+      outcome: 'usage',
+      hint: 'render a bundle directory (the one holding bundle.yaml); to render a pushed bundle, `promote pull <ref> -o <dir>` first and render that directory',
+    });
+  }
+  const root = options.root !== undefined ? resolve(options.cwd, options.root) : await projectRootFor(bundleDir, options.cwd);
+  const stage = options.stage ?? (await stageFor(root, options.environment)) ?? options.environment;
+  const result = await renderEnvironment({
+    bundleDir,
+    root,
+    environment: options.environment,
+    stage,
+    ...(options.cluster !== undefined && { cluster: options.cluster }),
+  });
+  const summary: RenderSourceResult = {
+    bundle: result.bundle,
+    environment: result.environment.name,
+    ...(options.cluster !== undefined && { cluster: options.cluster }),
+    stage,
+    parameters: result.parameters.values,
+    files: result.files.map((f) => ({ path: f.path, kind: f.kind, ...(f.documents && { documents: f.documents }) })),
+  };
+  if (options.out !== undefined) {
+    await writeRendered(result.files, resolve(options.cwd, options.out));
+    summary.out = options.out;
+  } else {
+    summary.stream = toYamlStream(result.files);
+  }
+  return summary;
 }

@@ -20,6 +20,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   keygen: { summary: 'create a signing key pair: cosign-format encrypted private key + PEM public key', load: () => import('./commands/keygen.ts') },
   sign: { summary: 'sign a bundle by digest (cosign-compatible signature at sha256-<hex>.sig)', load: () => import('./commands/sign.ts') },
   verify: { summary: 'verify that a bundle is signed by a trusted key or identity (cosign-compatible)', load: () => import('./commands/verify.ts') },
+  validate: { summary: 'check pipelines, environments and parameters against their schemas; list every problem', load: () => import('./commands/validate.ts') },
+  render: { summary: 'print the exact manifests an agent would apply for an environment (and cluster)', load: () => import('./commands/render.ts') },
+  'diff-env': { summary: 'show what differs between two environments: the parameters, and the rendered diff', load: () => import('./commands/diff-env.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
 };
 

@@ -1,0 +1,93 @@
+import { createTwoFilesPatch } from 'diff';
+import { renderEnvironment, type RenderEnvironmentResult } from './render-environment.ts';
+import { readBundleSources } from './sources.ts';
+
+// `promote diff-env A B`: what differs between two environments. By construction that is only
+// parameters (and the built-ins that name the environment), so the answer comes twice: the
+// parameter values side by side, and the unified diff of the two renders — which shows exactly
+// where in the manifests those parameters land, and nothing else.
+
+export interface EnvironmentSelector {
+  environment: string;
+  cluster?: string;
+}
+
+/** `production` or `production/prod-us-1`. */
+export function parseSelector(text: string): EnvironmentSelector {
+  const slash = text.indexOf('/');
+  return slash < 0 ? { environment: text } : { environment: text.slice(0, slash), cluster: text.slice(slash + 1) };
+}
+
+export interface ParameterChange {
+  /** Dotted path, e.g. `maxReplicas.frontend` or `promote.environment`. */
+  path: string;
+  a?: unknown;
+  b?: unknown;
+  change: 'changed' | 'only-a' | 'only-b';
+}
+
+export interface EnvironmentDiff {
+  a: string;
+  b: string;
+  parameters: ParameterChange[];
+  /** Unified diff of the rendered files (empty when they are identical). */
+  rendered: string;
+  changedFiles: string[];
+}
+
+function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else out.set(prefix, value);
+}
+
+function label(s: EnvironmentSelector): string {
+  return s.cluster ? `${s.environment}/${s.cluster}` : s.environment;
+}
+
+export function parameterChanges(a: RenderEnvironmentResult, b: RenderEnvironmentResult): ParameterChange[] {
+  const fa = new Map<string, unknown>();
+  const fb = new Map<string, unknown>();
+  flatten(a.parameters.values, '', fa);
+  flatten(b.parameters.values, '', fb);
+  flatten({ promote: a.builtins }, '', fa);
+  flatten({ promote: b.builtins }, '', fb);
+  const paths = [...new Set([...fa.keys(), ...fb.keys()])].sort();
+  const out: ParameterChange[] = [];
+  for (const p of paths) {
+    const inA = fa.has(p);
+    const inB = fb.has(p);
+    if (inA && inB) {
+      if (JSON.stringify(fa.get(p)) !== JSON.stringify(fb.get(p))) out.push({ path: p, a: fa.get(p), b: fb.get(p), change: 'changed' });
+    } else if (inA) out.push({ path: p, a: fa.get(p), change: 'only-a' });
+    else out.push({ path: p, b: fb.get(p), change: 'only-b' });
+  }
+  return out;
+}
+
+function text(content: string | Uint8Array | undefined): string {
+  if (content === undefined) return '';
+  return typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
+}
+
+export async function diffEnvironments(options: { bundleDir: string; root?: string; a: string; b: string }): Promise<EnvironmentDiff> {
+  const sa = parseSelector(options.a);
+  const sb = parseSelector(options.b);
+  const sources = await readBundleSources(options.bundleDir);
+  const common = { bundleDir: options.bundleDir, sources, ...(options.root !== undefined && { root: options.root }) };
+  const ra = await renderEnvironment({ ...common, environment: sa.environment, ...(sa.cluster && { cluster: sa.cluster }) });
+  const rb = await renderEnvironment({ ...common, environment: sb.environment, ...(sb.cluster && { cluster: sb.cluster }) });
+  const filesA = new Map(ra.files.map((f) => [f.path, f]));
+  const filesB = new Map(rb.files.map((f) => [f.path, f]));
+  const paths = [...new Set([...filesA.keys(), ...filesB.keys()])].sort();
+  const patches: string[] = [];
+  const changedFiles: string[] = [];
+  for (const p of paths) {
+    const ta = text(filesA.get(p)?.content);
+    const tb = text(filesB.get(p)?.content);
+    if (ta === tb) continue;
+    changedFiles.push(p);
+    patches.push(createTwoFilesPatch(`${label(sa)}/${p}`, `${label(sb)}/${p}`, ta, tb, undefined, undefined, { context: 3 }).replace(/^=+\n/, ''));
+  }
+  return { a: label(sa), b: label(sb), parameters: parameterChanges(ra, rb), rendered: patches.join(''), changedFiles };
+}

@@ -1,0 +1,59 @@
+import { stringOption, type Command } from '../command.ts';
+
+export const command: Command = {
+  name: 'render',
+  summary: 'print the exact manifests an agent would apply for an environment (and cluster)',
+  usage: 'promote render [dir] --env <name> [--cluster <name>] [-o <dir>]',
+  description: `
+Renders a bundle directory with one environment's parameters (merged with a cluster's overrides
+when --cluster is given), validated against the bundle's parameter schema, exactly as an agent
+would. References: \${params.a.b} and the built-ins \${promote.stage|environment|cluster|digest}.
+An unquoted scalar that is exactly one reference takes the typed value (number, boolean, object,
+list); in longer or quoted strings a reference is replaced by its text. Every other \${…} (shell
+variables in scripts) is left exactly as written; $\${params.x} prints a literal \${params.x}.
+Output: one YAML stream on stdout (each file marked "# Source: <path>"), or with -o every rendered
+file written into a new directory (all or nothing). Nothing is printed or written when any
+problem is found (exit 4). Environments come from <dir>/environments if it exists, else from
+./environments (or --root). A pushed bundle: \`promote pull <ref> -o <dir>\`, then render <dir>.`,
+  options: {
+    env: { type: 'string', short: 'e', valueName: 'name', description: 'the environment (environments/<name>.yaml); required' },
+    cluster: { type: 'string', short: 'c', valueName: 'name', description: "merge this cluster's parameter overrides (and set ${promote.cluster})" },
+    stage: { type: 'string', valueName: 'name', description: '${promote.stage} (default: the pipeline stage bound to the environment, else its name)' },
+    root: { type: 'string', valueName: 'dir', description: 'project root holding environments/ and pipelines/' },
+    out: { type: 'string', short: 'o', valueName: 'dir', description: 'write the rendered files into this new or empty directory instead of stdout' },
+  },
+  positionals: { min: 0, max: 1 },
+  examples: [
+    { title: 'What staging would run, as a YAML stream', command: 'promote render ./bundle --env staging' },
+    { title: 'One cluster of production, with its overrides', command: 'promote render ./bundle --env production --cluster prod-us-1' },
+    { title: 'Write the files into a directory', command: 'promote render ./bundle --env dev -o /tmp/rendered-dev' },
+    { title: 'Check what the server would say about it', command: 'promote render ./bundle --env dev | kubectl apply --dry-run=server -f -' },
+  ],
+  async run(ctx, args) {
+    const env = stringOption(args, 'env');
+    if (env === undefined) {
+      const { PromoteError } = await import('../../errors.ts');
+      throw new PromoteError('USAGE', 'render needs --env <name>', { outcome: 'usage', hint: "name the environment to render for, e.g. --env staging; run 'promote render --help' for examples" });
+    }
+    const { renderSource } = await import('../../bundle/render-environment.ts');
+    const cluster = stringOption(args, 'cluster');
+    const stage = stringOption(args, 'stage');
+    const root = stringOption(args, 'root');
+    const out = stringOption(args, 'out');
+    const result = await renderSource({
+      source: args.positionals[0] ?? '.',
+      environment: env,
+      cwd: ctx.cwd,
+      ...(cluster !== undefined && { cluster }),
+      ...(stage !== undefined && { stage }),
+      ...(root !== undefined && { root }),
+      ...(out !== undefined && { out }),
+    });
+    if (out !== undefined) {
+      const where = cluster ? `${env}/${cluster}` : env;
+      return { data: result, text: `rendered ${result.files.length} files of ${result.bundle} for ${where} into ${out}` };
+    }
+    const { stream, ...data } = result;
+    return { data, text: stream ?? '' };
+  },
+};
