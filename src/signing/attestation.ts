@@ -1,7 +1,9 @@
 import type { SerializedBundle } from '@sigstore/bundle';
+import { PromoteError } from '../errors.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03, ANNOTATION_CREATED } from '../oci/media-types.ts';
 import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
+import { isNotFound } from './cosign-signature.ts';
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, signStatement, type Statement } from './dsse.ts';
 import type { Signer } from './signer.ts';
 import { verifySigstoreBundle, type SignedBy, type SigstoreTrust } from './sigstore-bundle-verify.ts';
@@ -142,7 +144,20 @@ export interface AttachedBundle {
 
 /** Reads the artefact at `reference` (tag or digest) and the bundle JSON in it. */
 export async function readAttachedBundle(registry: Registry, reference: string): Promise<AttachedBundle> {
-  const fetched = await registry.fetchManifest(reference);
+  let fetched;
+  try {
+    fetched = await registry.fetchManifest(reference);
+  } catch (err) {
+    if (isNotFound(err)) {
+      // Not a verification failure: nothing was stored there (e.g. a stage never promoted).
+      throw new PromoteError('RECORD_NOT_FOUND', `${registry.name} has no ${reference}`, {
+        hint: reference.startsWith('promotion-') ? 'nothing has been promoted to that stage yet; `promote to <stage>` writes the record' : 'check the tag or digest of the signed statement',
+        details: { reference },
+        cause: err,
+      });
+    }
+    throw err;
+  }
   let manifest: ImageManifest;
   try {
     manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
