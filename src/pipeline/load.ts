@@ -5,6 +5,7 @@ import { didYouMean } from '../params/did-you-mean.ts';
 import { readYamlFile, type ParsedDocument } from '../params/document.ts';
 import { validateProjectDocument } from '../params/project-schemas.ts';
 import type { ReportProblem } from './gate.ts';
+import { isGitUrl } from './git-url.ts';
 import { GATE_KINDS } from './gates/index.ts';
 import type { GateSpec, Pipeline, Stage, TrustEntry, TrustSpec } from './pipeline.ts';
 
@@ -237,9 +238,6 @@ function trustEntry(e: unknown, root: string): TrustEntry | undefined {
   return undefined;
 }
 
-export function isGitUrl(s: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[\w.-]+@[\w.-]+:/.test(s);
-}
 
 function resolveRepository(repository: string, root: string): string {
   if (!repository.startsWith('oci:')) return repository;

@@ -1,0 +1,74 @@
+import { PromoteError } from '../errors.ts';
+import type { Approval } from '../pipeline/gate.ts';
+import type { LedgerChange, Mutation } from './ledger.ts';
+import { emptyStageState, recordDigest, type PromotionRecord, type StageState } from './record.ts';
+
+// The ledger mutations of the engine, each a compare-and-swap precondition plus the new stage
+// state and its commit message. They run again on the fresh state whenever another commit landed
+// first (GitLedger.update), so each re-checks what it relied on.
+
+function shortDigest(d: string): string {
+  return d.slice(0, 19);
+}
+
+/** The stage moved since the promotion was planned: refuse, never overwrite. */
+export function stageMoved(stage: string, current: StageState | undefined, expected: string | undefined): PromoteError {
+  const r = current?.record;
+  const now = r ? `${r.bundle.digest} (${r.action} by ${r.promotedBy} at ${r.promotedAt})` : 'nothing';
+  return new PromoteError('LEDGER_STAGE_MOVED', `stage ${stage} changed while this promotion was being made: it now holds ${now}`, {
+    outcome: 'refused',
+    hint: `another promotion of ${stage} won; nothing was recorded or published for this one. Review it with promote history ${stage}, then re-plan with promote plan ${stage}`,
+    details: { stage, expectedPrevious: expected ?? null, actualRecord: current?.recordDigest ?? null, actualBundle: r?.bundle.digest ?? null },
+  });
+}
+
+export function promotionMutation(record: PromotionRecord): Mutation {
+  const digest = recordDigest(record);
+  return (current) => {
+    if ((current?.recordDigest ?? undefined) !== record.previous) throw stageMoved(record.stage, current, record.previous);
+    if (current?.hold?.held) {
+      throw new PromoteError('STAGE_HELD', `stage ${record.stage} was put on hold by ${current.hold.by} while this promotion was being made`, { outcome: 'refused', hint: `promote release ${record.stage} first` });
+    }
+    const state: StageState = { ...(current ?? emptyStageState(record.pipeline, record.stage)), record, recordDigest: digest };
+    const verb = record.action === 'rollback' ? 'roll back' : 'promote';
+    const trailers: [string, string][] = [
+      ['Promote-Action', record.action],
+      ['Promoted-Bundle', record.bundle.digest],
+      ['Promoted-From', record.from ?? '(none)'],
+      ['Promotion-Record', digest],
+      ...record.gates.map((g): [string, string] => ['Gate-Evidence', `${g.gate}: ${g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'fail'} — ${g.summary}`]),
+    ];
+    if (record.force) trailers.push(['Forced-Reason', record.force.reason]);
+    if (record.previous) trailers.push(['Previous-Record', record.previous]);
+    return {
+      state,
+      subject: `${verb} ${record.pipeline}/${record.stage}: ${shortDigest(record.bundle.digest)}${record.from ? ` from ${record.from}` : ''}`,
+      body: `Bundle ${record.bundle.repository}@${record.bundle.digest} entered ${record.stage} (environment ${record.environment}).`,
+      trailers,
+    } satisfies LedgerChange;
+  };
+}
+
+export function approvalMutation(pipeline: string, stage: string, approval: Approval): Mutation {
+  return (current) => {
+    const state = current ?? emptyStageState(pipeline, stage);
+    if (state.approvals.some((a) => a.bundle === approval.bundle && a.by === approval.by)) return undefined;
+    return {
+      state: { ...state, approvals: [...state.approvals, approval] },
+      subject: `approve ${pipeline}/${stage}: ${shortDigest(approval.bundle)} by ${approval.by}`,
+      ...(approval.comment && { body: approval.comment }),
+      trailers: [['Promote-Action', 'approval'], ['Approved-Bundle', approval.bundle], ['Approved-By', approval.by]],
+    };
+  };
+}
+
+export function holdMutation(pipeline: string, stage: string, held: boolean, by: string, at: string, reason?: string): Mutation {
+  return (current) => {
+    const state = current ?? emptyStageState(pipeline, stage);
+    return {
+      state: { ...state, hold: { held, by, at, ...(reason && { reason }) } },
+      subject: `${held ? 'hold' : 'release'} ${pipeline}/${stage}${reason ? `: ${reason}` : ''}`,
+      trailers: [['Promote-Action', held ? 'hold' : 'release'], ...(reason ? ([['Hold-Reason', reason]] as [string, string][]) : [])],
+    };
+  };
+}

@@ -1,0 +1,400 @@
+import { createHash } from 'node:crypto';
+import { access, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { PromoteError } from '../errors.ts';
+import { isGitUrl } from '../pipeline/git-url.ts';
+import type { LedgerSpec } from '../pipeline/pipeline.ts';
+import { withDirectoryLock } from './lock.ts';
+import { canonicalJson, emptyStageState, stagePath, type StageState } from './record.ts';
+
+// The ledger: a git repository where `promotions/<pipeline>/<stage>.yaml` holds each stage's
+// current state and every promotion, approval, rollback and hold is one commit whose trailers
+// say what happened. Its log is the audit trail (`promote history`).
+//
+// Commits are built with plumbing (a private index, write-tree, commit-tree) so promote never
+// touches anyone's working tree or index, and land by compare-and-swap on the branch tip:
+// `update-ref <new> <old>` in a local repository, a plain (never forced) push to a remote, which
+// the remote refuses unless it is a fast-forward of the tip we built on. When the swap fails
+// someone else committed first: we fetch, run the caller's mutation again on the new state, and
+// either commit on top (their change did not touch what ours depends on) or let the mutation
+// refuse. Nothing is ever merged, so no promotion can be lost.
+
+const ZERO = '0'.repeat(40);
+const MAX_ATTEMPTS = 8;
+
+export interface LedgerOptions {
+  /** Environment for git (identity via GIT_AUTHOR_*, HOME for its config). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where clones of remote ledgers are kept (default $PROMOTE_CACHE_DIR or ~/.cache/promote). */
+  cacheDir?: string;
+}
+
+/** What a mutation wants committed. */
+export interface LedgerChange {
+  state: StageState;
+  /** First line of the commit message. */
+  subject: string;
+  body?: string;
+  /** In order; a key may repeat (one `Gate-Evidence:` per gate). */
+  trailers: [string, string][];
+}
+
+/**
+ * Computes the change from the stage's state at the tip the commit will be built on. Called
+ * again after every lost race; throws (a PromoteError) to refuse, returns undefined when there
+ * is nothing to commit.
+ */
+export type Mutation = (current: StageState | undefined, attempt: number) => LedgerChange | undefined;
+
+export interface CommitResult {
+  commit: string;
+  /** Tries it took: more than 1 means another commit landed first and ours was rebuilt on it. */
+  attempts: number;
+}
+
+export interface HistoryEntry {
+  commit: string;
+  author: string;
+  date: string;
+  subject: string;
+  action: string;
+  trailers: Record<string, string[]>;
+}
+
+export interface GitIdentity {
+  name: string;
+  email: string;
+  /** `Name <email>`. */
+  text: string;
+}
+
+function gitError(err: unknown, what: string, hint?: string): PromoteError {
+  const message = (err instanceof Error ? err.message : String(err)).trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+  return new PromoteError('LEDGER_GIT_FAILED', `${what}: ${message}`, { cause: err, hint: hint ?? 'check that git works in the ledger repository (run with --debug for the cause)' });
+}
+
+function isMissingObject(err: unknown): boolean {
+  return /does not exist|exists on disk, but not in|invalid object name|not a valid object name|bad revision|unknown revision|Not a valid object/i.test(String((err as Error)?.message ?? err));
+}
+
+function isRejectedPush(err: unknown): boolean {
+  return /\[rejected\]|non-fast-forward|fetch first|\(stale info\)|failed to push some refs|cannot lock ref|failed to update ref/i.test(String((err as Error)?.message ?? err));
+}
+
+export class GitLedger {
+  /** Where the stage files are committed: the user's repository, or our clone of the remote. */
+  readonly gitDir: string;
+  /** The remote URL (or path of a bare repository), when the ledger is not local. */
+  readonly remote: string | undefined;
+  readonly description: string;
+  private branch: string;
+  private readonly env: NodeJS.ProcessEnv;
+  /** A non-bare local repository whose checked-out branch we update: keep its files in step. */
+  private readonly worktree: string | undefined;
+
+  private constructor(init: { gitDir: string; remote?: string; branch: string; env: NodeJS.ProcessEnv; worktree?: string; description: string }) {
+    this.gitDir = init.gitDir;
+    this.remote = init.remote;
+    this.branch = init.branch;
+    this.env = init.env;
+    this.worktree = init.worktree;
+    this.description = init.description;
+  }
+
+  get branchName(): string {
+    return this.branch;
+  }
+
+  /**
+   * Opens the ledger a pipeline names. A path to a non-bare repository is used in place; a URL,
+   * or a path to a bare repository, is cloned into the cache and pushed back to.
+   */
+  static async open(spec: LedgerSpec, options: LedgerOptions = {}): Promise<GitLedger> {
+    const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+    const remote = isGitUrl(spec.repository) || (await isBareRepository(spec.repository, env)) ? spec.repository : undefined;
+    if (!remote) {
+      const top = await topLevel(spec.repository, env);
+      const git = makeGit(top, env);
+      let branch = spec.branch;
+      let worktree: string | undefined;
+      const head = (await git.raw(['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
+      if (!branch) branch = head.startsWith('refs/heads/') ? head.slice('refs/heads/'.length) : 'main';
+      if (head === `refs/heads/${branch}`) worktree = top;
+      return new GitLedger({ gitDir: top, branch, env, ...(worktree && { worktree }), description: `${top} (branch ${branch})` });
+    }
+    const cacheRoot = options.cacheDir ?? env.PROMOTE_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote');
+    const gitDir = join(cacheRoot, 'ledgers', createHash('sha256').update(remote).digest('hex').slice(0, 16));
+    await mkdir(gitDir, { recursive: true });
+    const ledger = new GitLedger({ gitDir, remote, branch: spec.branch ?? '', env, description: `${remote} (branch ${spec.branch ?? 'default'})` });
+    await withDirectoryLock(gitDir, `ledger cache ${gitDir}`, async () => {
+      const git = ledger.git();
+      if (!(await exists(join(gitDir, 'HEAD')))) {
+        await git.raw(['init', '--quiet', '--bare']).catch((e) => {
+          throw gitError(e, `cannot create the ledger cache ${gitDir}`);
+        });
+        // A disposable clone: the remote holds the truth, so the cache skips fsync (it costs
+        // ~50 ms per write on some disks) and never runs gc in the middle of a promotion.
+        await git.raw(['config', 'core.fsync', 'none']);
+        await git.raw(['config', 'gc.auto', '0']);
+      }
+      // The remote's URL may have changed meaning (a path vs. URL); always point origin at it.
+      await git.raw(['config', 'remote.origin.url', remote]);
+      if (!ledger.branch) {
+        const out = await git.raw(['ls-remote', '--symref', remote, 'HEAD']).catch((e) => {
+          throw gitError(e, `cannot reach the ledger remote ${remote}`, 'check the URL and your git credentials for it');
+        });
+        const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(out);
+        ledger.branch = m ? m[1]! : 'main';
+      }
+    });
+    return ledger;
+  }
+
+  private git(): SimpleGit {
+    return makeGit(this.gitDir, this.env);
+  }
+
+  private get ref(): string {
+    return this.remote ? `refs/remotes/origin/${this.branch}` : `refs/heads/${this.branch}`;
+  }
+
+  /** The promoter: git's author identity. Refuses git's guessed identities (user@host). */
+  async identity(): Promise<GitIdentity> {
+    let out: string;
+    try {
+      out = await this.git().raw(['-c', 'user.useConfigOnly=true', 'var', 'GIT_AUTHOR_IDENT']);
+    } catch (err) {
+      throw new PromoteError('GIT_IDENTITY_MISSING', 'git has no identity to record as the promoter: every ledger commit names who did it', {
+        cause: err,
+        outcome: 'usage',
+        hint: 'git config --global user.name "Your Name" && git config --global user.email you@example.com (or set GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL)',
+      });
+    }
+    const m = /^(.*) <([^>]*)> \d+ [+-]\d{4}$/.exec(out.trim());
+    if (!m) throw new PromoteError('GIT_IDENTITY_MISSING', `git reported an identity promote cannot read: ${out.trim()}`, { outcome: 'usage', hint: 'set user.name and user.email in git config' });
+    return { name: m[1]!, email: m[2]!, text: `${m[1]} <${m[2]}>` };
+  }
+
+  /** Brings the local view up to date with the remote (no-op for a local ledger). */
+  async refresh(): Promise<void> {
+    if (!this.remote) return;
+    await withDirectoryLock(this.gitDir, `ledger cache ${this.gitDir}`, () => this.fetch());
+  }
+
+  private async fetch(): Promise<void> {
+    if (!this.remote) return;
+    try {
+      await this.git().raw(['fetch', '--quiet', '--no-tags', 'origin', `+refs/heads/${this.branch}:${this.ref}`]);
+    } catch (err) {
+      if (/couldn't find remote ref/i.test(String((err as Error).message))) {
+        // An empty remote (no commit on the branch yet): the ledger starts from nothing.
+        await this.git().raw(['update-ref', '-d', this.ref]).catch(() => undefined);
+        return;
+      }
+      throw gitError(err, `cannot fetch the ledger from ${this.remote}`, 'check the URL, the network and your git credentials for the ledger remote');
+    }
+  }
+
+  private async tip(): Promise<string | undefined> {
+    const out = await this.git().raw(['rev-parse', '--verify', '-q', `${this.ref}^{commit}`]).catch(() => '');
+    return out.trim() || undefined;
+  }
+
+  private async readAt(commit: string | undefined, pipeline: string, stage: string): Promise<StageState | undefined> {
+    if (!commit) return undefined;
+    let text: string;
+    try {
+      text = await this.git().raw(['cat-file', 'blob', `${commit}:${stagePath(pipeline, stage)}`]);
+    } catch (err) {
+      if (isMissingObject(err)) return undefined;
+      throw gitError(err, `cannot read ${stagePath(pipeline, stage)} from the ledger`);
+    }
+    const value = parseYaml(text) as StageState | null;
+    if (!value || value.kind !== 'StageLedger') {
+      throw new PromoteError('LEDGER_CORRUPT', `${stagePath(pipeline, stage)} in the ledger at ${commit.slice(0, 12)} is not a stage ledger file`, { hint: 'the file is written only by promote; restore it from git history' });
+    }
+    return { ...emptyStageState(pipeline, stage), ...value, approvals: value.approvals ?? [] };
+  }
+
+  /** The stage's current state (after a refresh, for a remote ledger). */
+  async read(pipeline: string, stage: string): Promise<StageState | undefined> {
+    return this.readAt(await this.tip(), pipeline, stage);
+  }
+
+  /**
+   * Commits a change to one stage by compare-and-swap on the branch tip (see the file comment).
+   * Returns undefined when the mutation had nothing to commit.
+   */
+  async update(pipeline: string, stage: string, mutate: Mutation): Promise<CommitResult | undefined> {
+    await this.identity();
+    const run = async (): Promise<CommitResult | undefined> => {
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        await this.fetch();
+        const base = await this.tip();
+        const change = mutate(await this.readAt(base, pipeline, stage), attempt);
+        if (!change) return undefined;
+        const commit = await this.buildCommit(base, stagePath(pipeline, stage), change);
+        if (await this.swap(base, commit)) {
+          await this.syncWorktree(stagePath(pipeline, stage));
+          return { commit, attempts: attempt };
+        }
+      }
+      throw new PromoteError('LEDGER_CONTENDED', `the ledger branch ${this.branch} kept moving: ${MAX_ATTEMPTS} attempts to commit lost the race`, {
+        outcome: 'refused',
+        hint: 'other promotions are landing right now; run the command again',
+      });
+    };
+    return this.remote ? withDirectoryLock(this.gitDir, `ledger cache ${this.gitDir}`, run) : run();
+  }
+
+  private async buildCommit(base: string | undefined, path: string, change: LedgerChange): Promise<string> {
+    const tmp = await mkdtemp(join(tmpdir(), 'promote-ledger-'));
+    try {
+      const file = join(tmp, 'stage.yaml');
+      await writeFile(file, renderStageState(change.state));
+      const msg = join(tmp, 'message');
+      await writeFile(msg, commitMessage(change));
+      const git = makeGit(this.gitDir, { ...this.env, GIT_INDEX_FILE: join(tmp, 'index') });
+      await git.raw(base ? ['read-tree', base] : ['read-tree', '--empty']);
+      const blob = (await git.raw(['hash-object', '-w', '--path', path, file])).trim();
+      await git.raw(['update-index', '--add', '--cacheinfo', `100644,${blob},${path}`]);
+      const tree = (await git.raw(['write-tree'])).trim();
+      const args = ['-c', 'user.useConfigOnly=true', 'commit-tree', tree, ...(base ? ['-p', base] : []), '-F', msg];
+      return (await git.raw(args)).trim();
+    } catch (err) {
+      if (err instanceof PromoteError) throw err;
+      throw gitError(err, 'cannot write the ledger commit');
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** True when `commit` replaced `base` as the branch tip; false when someone else moved it. */
+  private async swap(base: string | undefined, commit: string): Promise<boolean> {
+    const git = this.git();
+    if (!this.remote) {
+      try {
+        await git.raw(['update-ref', '-m', 'promote', `refs/heads/${this.branch}`, commit, base ?? ZERO]);
+        return true;
+      } catch (err) {
+        if (isRejectedPush(err) || /but expected|reference already exists|is at .* but expected/i.test(String((err as Error).message))) return false;
+        throw gitError(err, 'cannot update the ledger branch');
+      }
+    }
+    try {
+      await git.raw(['push', '--quiet', '--porcelain', 'origin', `${commit}:refs/heads/${this.branch}`]);
+    } catch (err) {
+      if (isRejectedPush(err)) return false;
+      throw gitError(err, `cannot push the ledger to ${this.remote}`, 'check your write access to the ledger remote; nothing was promoted');
+    }
+    await git.raw(['update-ref', this.ref, commit]);
+    return true;
+  }
+
+  /** Keeps a checked-out local ledger's file and index entry equal to the new tip. */
+  private async syncWorktree(path: string): Promise<void> {
+    if (!this.worktree) return;
+    await this.git()
+      .raw(['checkout', `refs/heads/${this.branch}`, '--', path])
+      .catch(() => undefined);
+  }
+
+  /** Every commit that changed one stage, newest first: the audit trail. */
+  async history(pipeline: string, stage: string, limit?: number): Promise<HistoryEntry[]> {
+    const tip = await this.tip();
+    if (!tip) return [];
+    const SEP = '\x1e';
+    const out = await this.git().raw(['log', ...(limit ? [`-n${limit}`] : []), `--format=%H%x00%an <%ae>%x00%aI%x00%s%x00%(trailers:only,unfold)${SEP}`, tip, '--', stagePath(pipeline, stage)]);
+    return out
+      .split(SEP)
+      .map((s) => s.replace(/^\n+/, ''))
+      .filter((s) => s.trim())
+      .map((entry) => {
+        const [commit, author, date, subject, trailerText] = entry.split('\x00') as [string, string, string, string, string];
+        const trailers: Record<string, string[]> = {};
+        for (const line of (trailerText ?? '').split('\n')) {
+          const m = /^([A-Za-z][\w-]*):\s?(.*)$/.exec(line);
+          if (m) (trailers[m[1]!] ??= []).push(m[2]!);
+        }
+        return { commit, author, date, subject, action: trailers['Promote-Action']?.[0] ?? 'unknown', trailers };
+      });
+  }
+}
+
+// simple-git guards against untrusted input reaching git; here every argument is ours and the
+// environment is the user's own (or ours: GIT_INDEX_FILE), so what they rely on for their git
+// (GIT_CONFIG_GLOBAL, GIT_SSL_CAINFO, GIT_SSH_COMMAND for an SSH ledger remote, identity via
+// GIT_AUTHOR_*) must pass through rather than be silently stripped.
+const TRUSTED_ENV = {
+  allowUnsafeConfigPaths: true,
+  allowUnsafeConfigEnvCount: true,
+  allowUnsafeSshCommand: true,
+  allowUnsafeAskPass: true,
+};
+
+function makeGit(dir: string, env: NodeJS.ProcessEnv): SimpleGit {
+  const allowEnvironment = Object.keys(env).filter((k) => env[k] !== undefined);
+  return (
+    simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, trimmed: false, unsafe: TRUSTED_ENV, allowEnvironment })
+      .env(env)
+      // simple-git's completion plugin sleeps 50 ms after any command that printed nothing
+      // (update-ref, read-tree, config …): half the cost of a promotion. An empty chunk, sent
+      // once its listeners are attached, tells it output was seen; the bytes collected are the same.
+      .outputHandler((_cmd, stdout) => {
+        setImmediate(() => stdout.emit('data', Buffer.alloc(0)));
+      })
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function isBareRepository(path: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  try {
+    if (!(await stat(path)).isDirectory()) return false;
+  } catch {
+    return false;
+  }
+  const out = await makeGit(path, env)
+    .raw(['rev-parse', '--is-bare-repository'])
+    .catch(() => 'false');
+  return out.trim() === 'true';
+}
+
+async function topLevel(path: string, env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    if (!(await stat(path)).isDirectory()) throw new Error('not a directory');
+    return (await makeGit(path, env).raw(['rev-parse', '--show-toplevel'])).trim();
+  } catch (err) {
+    throw new PromoteError('LEDGER_NOT_A_REPOSITORY', `the ledger ${path} is not a git repository`, {
+      cause: err,
+      outcome: 'usage',
+      hint: 'run `git init` there, or set spec.ledger.repository in the pipeline to a git URL or repository path',
+    });
+  }
+}
+
+/** Deterministic YAML: sorted keys, so a stage file's diff shows only what changed. */
+export function renderStageState(state: StageState): string {
+  return `# Written by promote: the current state of stage ${state.stage} of pipeline ${state.pipeline}.\n# History: promote history ${state.stage} (git log of this file).\n${stringifyYaml(JSON.parse(canonicalJson(state)), { lineWidth: 0 })}`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+export function commitMessage(change: LedgerChange): string {
+  const parts = [oneLine(change.subject)];
+  if (change.body?.trim()) parts.push(change.body.trim());
+  if (change.trailers.length) parts.push(change.trailers.map(([k, v]) => `${k}: ${oneLine(v)}`).join('\n'));
+  return `${parts.join('\n\n')}\n`;
+}

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import type { Approval, GateResult } from '../pipeline/gate.ts';
+
+// The promotion record: the immutable fact "bundle D, with parameters P, entered stage S at
+// time T, by X, because gates G passed". The same object is the stage file's `record` in the
+// git ledger and the predicate of the signed in-toto statement published in the registry; its
+// digest (sha256 of its canonical JSON) is what ties the two together and what a re-run of an
+// interrupted publish is keyed on.
+
+export type PromotionAction = 'promotion' | 'rollback' | 'auto';
+
+export interface PromotionRecord {
+  apiVersion: 'promote/v1';
+  kind: 'PromotionRecord';
+  pipeline: string;
+  stage: string;
+  environment: string;
+  action: PromotionAction;
+  bundle: { repository: string; digest: string };
+  from?: string;
+  /** The environment's parameters as validated against the bundle's schema. */
+  parameters: Record<string, unknown>;
+  /** Every cluster of the environment with its effective (merged) parameters. */
+  clusters: { name: string; parameters: Record<string, unknown> }[];
+  promotedBy: string;
+  promotedAt: string;
+  gates: GateResult[];
+  force?: { reason: string };
+  /** Digest of the record this one replaced in the stage. */
+  previous?: string;
+  /** 1 for a stage's first promotion, previous + 1 after. */
+  sequence: number;
+}
+
+export interface HoldState {
+  held: boolean;
+  by: string;
+  at: string;
+  reason?: string;
+}
+
+/** `promotions/<pipeline>/<stage>.yaml`: the current state of one stage. */
+export interface StageState {
+  apiVersion: 'promote/v1';
+  kind: 'StageLedger';
+  pipeline: string;
+  stage: string;
+  record?: PromotionRecord;
+  recordDigest?: string;
+  /** The last hold/release; absent means "as the pipeline says" (stage.hold). */
+  hold?: HoldState;
+  approvals: Approval[];
+}
+
+/** JSON with object keys sorted at every level: one byte sequence per value. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+export function recordDigest(record: PromotionRecord): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(record)).digest('hex')}`;
+}
+
+export function emptyStageState(pipeline: string, stage: string): StageState {
+  return { apiVersion: 'promote/v1', kind: 'StageLedger', pipeline, stage, approvals: [] };
+}
+
+export function stagePath(pipeline: string, stage: string): string {
+  return `promotions/${pipeline}/${stage}.yaml`;
+}

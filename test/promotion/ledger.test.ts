@@ -1,0 +1,174 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { isPromoteError, type PromoteError } from '../../src/errors.ts';
+import { approvalMutation, holdMutation, promotionMutation } from '../../src/promotion/changes.ts';
+import { GitLedger } from '../../src/promotion/ledger.ts';
+import { recordDigest, type StageState } from '../../src/promotion/record.ts';
+import { testRecord } from './fixtures/record.ts';
+import { bareRemote, git, isolatedEnv, localRepo } from './git-env.ts';
+
+const D1 = `sha256:${'1'.repeat(64)}`;
+const D2 = `sha256:${'2'.repeat(64)}`;
+const D3 = `sha256:${'3'.repeat(64)}`;
+const PAT = { name: 'Pat', email: 'pat@example.com' };
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'promote-ledger-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a local ledger: one commit per promotion with trailers and the promoter as author; the checked-out file follows', async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir, PAT);
+  const repo = await localRepo(dir, env);
+  const ledger = await GitLedger.open({ repository: repo }, { env });
+  assert.equal(ledger.branchName, 'main');
+  assert.equal(ledger.remote, undefined);
+  const first = testRecord({ digest: D1 });
+  const r1 = await ledger.update('webapp', 'production', promotionMutation(first));
+  assert.equal(r1?.attempts, 1);
+  const second = testRecord({ digest: D2, sequence: 2, previous: recordDigest(first), force: { reason: 'INC-1' } });
+  await ledger.update('webapp', 'production', promotionMutation(second));
+
+  const state = (await ledger.read('webapp', 'production'))!;
+  assert.equal(state.record?.bundle.digest, D2);
+  assert.equal(state.recordDigest, recordDigest(second));
+  // The user's working tree and index show the new file, not a phantom revert.
+  const onDisk = parseYaml(await readFile(join(repo, 'promotions/webapp/production.yaml'), 'utf8')) as StageState;
+  assert.equal(onDisk.recordDigest, recordDigest(second));
+  assert.equal(git(repo, env, 'status', '--porcelain'), '');
+
+  const log = git(repo, env, 'log', '-1', '--format=%an <%ae>%n%B');
+  assert.match(log, /^Pat <pat@example.com>\npromote webapp\/production: sha256:222222222222 from staging\n/);
+  assert.match(log, new RegExp(`Promoted-Bundle: ${D2}\nPromoted-From: staging\nPromotion-Record: ${recordDigest(second)}\nGate-Evidence: converged: pass — 2/2 clusters of staging Converged\nForced-Reason: INC-1\nPrevious-Record: ${recordDigest(first)}`));
+  const history = await ledger.history('webapp', 'production');
+  assert.deepEqual(history.map((h) => [h.action, h.trailers['Promoted-Bundle']?.[0], h.author]), [['promotion', D2, 'Pat <pat@example.com>'], ['promotion', D1, 'Pat <pat@example.com>']]);
+  assert.deepEqual(history.map((h) => h.commit), git(repo, env, 'log', '--format=%H', '--', 'promotions/webapp/production.yaml').trim().split('\n'));
+});
+
+test('compare-and-swap: a promotion planned on a stale record is refused (exit 3) with who moved the stage', async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir, PAT);
+  const remote = await bareRemote(dir, env);
+  const alice = await GitLedger.open({ repository: remote, branch: 'main' }, { env, cacheDir: join(dir, 'cache-a') });
+  const bob = await GitLedger.open({ repository: remote, branch: 'main' }, { env: isolatedEnv(dir, { name: 'Bob', email: 'bob@example.com' }), cacheDir: join(dir, 'cache-b') });
+  await alice.update('webapp', 'production', promotionMutation(testRecord({ digest: D1 })));
+  await bob.refresh();
+  const base = (await bob.read('webapp', 'production'))!;
+  // Alice moves the stage on; Bob still plans on D1's record.
+  await alice.update('webapp', 'production', promotionMutation(testRecord({ digest: D2, sequence: 2, previous: base.recordDigest!, promotedBy: 'Alice <alice@example.com>' })));
+  const stale = testRecord({ digest: D3, sequence: 2, previous: base.recordDigest! });
+  await assert.rejects(bob.update('webapp', 'production', promotionMutation(stale)), (err: PromoteError) => {
+    assert.equal(err.code, 'LEDGER_STAGE_MOVED');
+    assert.equal(err.exitCode, 3);
+    assert.match(err.message, new RegExp(`now holds ${D2} \\(promotion by Alice <alice@example.com>`));
+    return true;
+  });
+  const history = await bob.history('webapp', 'production');
+  assert.deepEqual(history.map((h) => h.trailers['Promoted-Bundle']?.[0]), [D2, D1]);
+});
+
+test('compare-and-swap: when another stage moved first, the commit is rebuilt on the new tip (no merge, nothing lost)', async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir, PAT);
+  const remote = await bareRemote(dir, env);
+  const a = await GitLedger.open({ repository: remote, branch: 'main' }, { env, cacheDir: join(dir, 'cache-a') });
+  const b = await GitLedger.open({ repository: remote, branch: 'main' }, { env, cacheDir: join(dir, 'cache-b') });
+  await a.update('webapp', 'staging', promotionMutation(testRecord({ digest: D1, stage: 'staging', from: 'dev' })));
+  await b.refresh();
+  await a.update('webapp', 'dev', approvalMutation('webapp', 'dev', { bundle: D1, by: 'Ann <ann@example.com>', at: '2026-03-30T10:00:00Z' }));
+  let seen = 0;
+  const result = await b.update('webapp', 'production', (current, attempt) => {
+    seen = attempt;
+    return promotionMutation(testRecord({ digest: D1 }))(current, attempt);
+  });
+  assert.equal(result?.attempts, 1, 'update fetches before building, so it builds on the latest tip');
+  assert.equal(seen, 1);
+  assert.equal(git(remote, env, 'rev-list', '--count', 'main').trim(), '3');
+  assert.equal(git(remote, env, 'rev-list', '--merges', '--count', 'main').trim(), '0', 'no merge commits');
+  assert.equal((await a.read('webapp', 'dev'))?.approvals.length, 1);
+});
+
+test('approvals are idempotent per person and bundle; hold and release are commits too', async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir, PAT);
+  const ledger = await GitLedger.open({ repository: await localRepo(dir, env) }, { env });
+  const approval = { bundle: D1, by: 'Ann <ann@example.com>', at: '2026-03-30T10:00:00Z' };
+  assert.ok(await ledger.update('webapp', 'production', approvalMutation('webapp', 'production', approval)));
+  assert.equal(await ledger.update('webapp', 'production', approvalMutation('webapp', 'production', { ...approval, at: 'later' })), undefined);
+  await ledger.update('webapp', 'production', holdMutation('webapp', 'production', true, 'Pat <pat@example.com>', '2026-03-30T11:00:00Z', 'freeze'));
+  await assert.rejects(ledger.update('webapp', 'production', promotionMutation(testRecord({ digest: D1 }))), (e: PromoteError) => e.code === 'STAGE_HELD' && e.exitCode === 3);
+  await ledger.update('webapp', 'production', holdMutation('webapp', 'production', false, 'Pat <pat@example.com>', '2026-03-30T12:00:00Z'));
+  assert.equal((await ledger.read('webapp', 'production'))?.hold?.held, false);
+  assert.deepEqual((await ledger.history('webapp', 'production')).map((h) => h.action), ['release', 'hold', 'approval']);
+});
+
+test('without a git identity the ledger refuses with the commands that fix it', async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir, PAT);
+  const repo = await localRepo(dir, env);
+  const ledger = await GitLedger.open({ repository: repo }, { env: { ...isolatedEnv(dir), HOME: dir } });
+  await assert.rejects(ledger.update('webapp', 'production', promotionMutation(testRecord({ digest: D1 }))), (err: PromoteError) => {
+    assert.ok(isPromoteError(err, 'GIT_IDENTITY_MISSING'));
+    assert.match(err.hint!, /git config --global user.email/);
+    return true;
+  });
+  assert.equal(git(repo, env, 'rev-list', '--count', 'main').trim(), '1', 'nothing was committed');
+});
+
+const worker = fileURLToPath(new URL('./fixtures/ledger-worker.ts', import.meta.url));
+
+/** Starts a racer; `ready` resolves once it has read the stage, `go()` releases it. */
+function startWorker(remote: string, digest: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [worker, remote, digest], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  const ready = new Promise<void>((resolve) => child.stdout.on('data', (d) => String(d).includes('ready') && resolve()));
+  return { ready: Promise.race([ready, done.then(() => undefined)]), go: () => child.stdin.end('go\n'), done };
+}
+
+test('two processes promote production at the same moment, 20 times: exactly one wins each time, the other exits 3, the history is a clean chain', async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir, PAT);
+  const remote = await bareRemote(dir, env);
+  const ROUNDS = 20;
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Even rounds: two machines (separate clones); odd rounds: two processes sharing one cache.
+    const cache = (who: string) => join(dir, round % 2 === 0 ? `cache-${who}` : 'cache-shared');
+    const digest = (n: number) => `sha256:${String(round * 2 + n).padStart(64, '0')}`;
+    const racers = [
+      startWorker(remote, digest(0), { ...isolatedEnv(dir, { name: 'alice', email: 'alice@example.com' }), PROMOTE_CACHE_DIR: cache('a') }),
+      startWorker(remote, digest(1), { ...isolatedEnv(dir, { name: 'bob', email: 'bob@example.com' }), PROMOTE_CACHE_DIR: cache('b') }),
+    ];
+    // Both have read the same previous record before either may commit: a true race.
+    await Promise.all(racers.map((r) => r.ready));
+    racers.forEach((r) => r.go());
+    const results = await Promise.all(racers.map((r) => r.done));
+    const codes = results.map((r) => r.code).sort();
+    assert.deepEqual(codes, [0, 3], `round ${round}: ${results.map((r) => r.stderr).join(' | ')}`);
+    const loser = results.find((r) => r.code === 3)!;
+    assert.match(loser.stderr, /LEDGER_STAGE_MOVED: stage production changed while this promotion was being made/);
+  }
+  // The ledger: exactly ROUNDS promotions, each on the one before, none lost, none twice.
+  const check = await GitLedger.open({ repository: remote, branch: 'main' }, { env, cacheDir: join(dir, 'cache-check') });
+  await check.refresh();
+  const history = (await check.history('webapp', 'production')).reverse();
+  assert.equal(history.length, ROUNDS);
+  history.forEach((h, i) => {
+    if (i > 0) assert.equal(h.trailers['Previous-Record']?.[0], history[i - 1]!.trailers['Promotion-Record']?.[0]);
+  });
+  assert.equal(new Set(history.map((h) => h.trailers['Promotion-Record']?.[0])).size, ROUNDS);
+  assert.equal((await check.read('webapp', 'production'))?.record?.sequence, ROUNDS);
+  assert.equal(git(remote, env, 'rev-list', '--merges', '--count', 'main').trim(), '0');
+});
