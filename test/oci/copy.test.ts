@@ -1,22 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { canonicalJsonBytes } from '../../src/oci/canonical-json.ts';
 import { copy } from '../../src/oci/copy.ts';
 import { LayoutRegistry } from '../../src/oci/layout-registry.ts';
-import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST } from '../../src/oci/media-types.ts';
+import { OCI_MANIFEST } from '../../src/oci/media-types.ts';
 import { pushBundle } from '../../src/oci/push.ts';
-import type { Descriptor, Registry } from '../../src/oci/registry.ts';
+import type { Descriptor } from '../../src/oci/registry.ts';
+import { attach } from './helpers.ts';
 import { cleanEnv, copyFixture, tempDir } from '../bundle/helpers.ts';
-
-const EMPTY: Descriptor = { mediaType: OCI_EMPTY, digest: EMPTY_JSON_DIGEST, size: 2 };
-
-/** Attaches an artefact referring to `subject` (like a promotion record or signature). */
-export async function attach(registry: Registry, subject: Descriptor, artifactType: string, tag?: string, note = artifactType): Promise<Descriptor> {
-  await registry.pushBlob(EMPTY, EMPTY_JSON);
-  const bytes = canonicalJsonBytes({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType, config: EMPTY, layers: [EMPTY], subject, annotations: { note } });
-  return registry.pushManifest(bytes, OCI_MANIFEST, tag);
-}
 
 test('copy layout → layout keeps the digest and carries referrers (recursively) and the cosign signature tag', async () => {
   await using tmp = await tempDir();
