@@ -1,5 +1,6 @@
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Problem } from '../errors.ts';
+import { keyAt } from '../params/document.ts';
 
 // Parsing a manifest file of a bundle: a YAML stream (several documents), YAML 1.2 core schema,
 // duplicate keys refused, positions kept. Shared by the renderer and the build-time checks so
@@ -35,7 +36,7 @@ export function parseManifest(path: string, text: string): ParsedManifest {
         line,
         column: col,
         rule: duplicate ? 'duplicate-key' : 'yaml-syntax',
-        message: duplicate ? `duplicate key ${JSON.stringify(text.slice(e.pos[0], e.pos[1]).slice(0, 100))}` : e.message,
+        message: duplicate ? `duplicate key ${JSON.stringify(keyAt(text, e.pos[0]))}` : e.message,
       });
     }
   }

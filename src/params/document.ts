@@ -74,6 +74,13 @@ function walk(doc: Document, pointer: string): { node: Node | null; pair?: Pair;
   return { node, parent, complete: true, ...(pair && { pair }) };
 }
 
+/** The key written at `offset` (for duplicate-key messages): quoted or up to the colon. */
+export function keyAt(text: string, offset: number): string {
+  const m = /^("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^:\n]*)/.exec(text.slice(offset, offset + 200));
+  const raw = (m?.[1] ?? '').trim();
+  return raw.startsWith('"') || raw.startsWith("'") ? raw.slice(1, -1) : raw;
+}
+
 function positionOf(lc: LineCounter, offset: number | undefined): Position | undefined {
   if (offset === undefined) return undefined;
   const { line, col } = lc.linePos(offset);
@@ -101,7 +108,7 @@ export function parseYaml(text: string, file: string, limits: DocumentLimits = {
       file,
       ...pos,
       rule,
-      message: e.code === 'DUPLICATE_KEY' ? `duplicate key ${JSON.stringify(text.slice(e.pos[0], e.pos[1]).slice(0, 100))}: a key may appear only once in a mapping` : e.code === 'MULTIPLE_DOCS' ? 'expected one YAML document, found several (---)' : e.message,
+      message: e.code === 'DUPLICATE_KEY' ? `duplicate key ${JSON.stringify(keyAt(text, e.pos[0]))}: a key may appear only once in a mapping` : e.code === 'MULTIPLE_DOCS' ? 'expected one YAML document, found several (---)' : e.message,
     });
   }
   if (problems.length) {
