@@ -200,6 +200,23 @@ describe('promote keygen / sign / verify against a real registry', () => {
     assert.ok(requests.length <= 3, JSON.stringify(requests));
   });
 
+  test('push --sign signs what it pushed; pull --verify writes files only when the signature verifies', async () => {
+    const bundleDir = fileURLToPath(new URL('../fixtures/bundle-small/', import.meta.url));
+    const pushed = await promote(['push', bundleDir, `${reg.host}/acme/signed-push:1.0`, '--sign', '--key', 'ci.key', '--insecure', '--output', 'json']);
+    assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
+    const result = JSON.parse(pushed.stdout);
+    assert.equal(result.signature.digest, result.digest);
+    const ok = await promote(['pull', `${reg.host}/acme/signed-push:1.0`, '--verify', '--key', 'ci.pub', '-o', 'pulled-ok', '--insecure']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /\(verified\)/);
+    const bad = await promote(['pull', `${reg.host}/acme/signed-push:1.0`, '--verify', '--key', 'other.pub', '-o', 'pulled-bad', '--insecure']);
+    assertFailedCheck(bad, 'signature', 'SIGNATURE_INVALID');
+    await assert.rejects(stat(join(work, 'pulled-bad')));
+    const unsigned = await promote(['push', bundleDir, `${reg.host}/acme/unsigned-push:1.0`, '--insecure']);
+    assert.equal(unsigned.code, 0, unsigned.stderr);
+    assertFailedCheck(await promote(['pull', `${reg.host}/acme/unsigned-push:1.0`, '--verify', '--key', 'ci.pub', '-o', 'pulled-unsigned', '--insecure']), 'signature-present', 'SIGNATURE_MISSING');
+  });
+
   test('real cosign output (containers/image fixtures) pushed as cosign stores it verifies with cosign.pub', async () => {
     // The key-rekor image was signed with cosign2.pub; two images share a digest, so each gets
     // its own repository (their .sig tags would collide).

@@ -16,12 +16,15 @@ ${REGISTRY_HELP}`,
   options: {
     ...REGISTRY_OPTIONS,
     'bundle-version': { type: 'string', valueName: 'version', description: 'set org.opencontainers.image.version (e.g. 1.4.0)' },
+    sign: { type: 'boolean', description: 'sign the pushed digest (cosign-compatible) with --key; see promote sign --help' },
+    key: { type: 'string', short: 'k', valueName: 'file', description: 'private key for --sign (password: PROMOTE_PASSWORD/COSIGN_PASSWORD or a prompt)' },
   },
   examples: [
     { title: 'Push the bundle in ./webapp with a tag', command: 'promote push ./webapp registry.example.com/acme/webapp:1.4.0' },
     { title: 'Push to a local test registry over plain HTTP', command: 'promote push ./webapp localhost:5000/acme/webapp --insecure' },
     { title: 'Log in from CI without putting the token on the command line', command: 'echo "$REGISTRY_TOKEN" | promote push . ghcr.io/acme/webapp:$GIT_SHA --username ci --password-stdin' },
     { title: 'No registry: push into an OCI image layout directory', command: 'promote push ./webapp oci:./.promote/registry/webapp:dev' },
+    { title: 'Push and sign what was pushed, in one step', command: 'promote push ./webapp registry.example.com/acme/webapp:1.4.0 --sign --key keys/ci.key' },
   ],
   async run(ctx, args) {
     const { pushBundle } = await import('../../oci/push.ts');
@@ -31,6 +34,15 @@ ${REGISTRY_HELP}`,
     const version = stringOption(args, 'bundle-version');
     const options = await registryOptions(ctx, args);
     ctx.progress(`pushing to ${target}…`);
+    const key = stringOption(args, 'key');
+    if (args.values.sign === true || key !== undefined) {
+      const { PromoteError } = await import('../../errors.ts');
+      if (args.values.sign !== true || key === undefined) throw new PromoteError('USAGE', '--sign and --key go together', { outcome: 'usage', hint: 'promote push <dir> <repository> --sign --key <private key>' });
+      const { pushAndSign } = await import('../../signing/signed-push.ts');
+      const signed = await pushAndSign(dir, target, { ...options, ...(version !== undefined && { version }), key, passwords: { env: ctx.env, interactive: ctx.interactive } });
+      ctx.log(`signed ${signed.reference} (${signed.signature.signatureTag})`);
+      return { data: signed, text: signed.reference };
+    }
     const result = await pushBundle(dir, target, { ...options, ...(version !== undefined && { version }) });
     ctx.log(result.unchanged ? 'already there: nothing to upload' : `uploaded ${result.uploaded} blob(s), ${result.skipped} already present`);
     return { data: result, text: result.reference };
