@@ -31,12 +31,15 @@ export function parseManifest(path: string, text: string): ParsedManifest {
     for (const e of d.errors) {
       const { line, col } = lines.linePos(e.pos[0]);
       const duplicate = e.code === 'DUPLICATE_KEY';
+      const lineText = text.split('\n', line)[line - 1] ?? '';
+      const flowHint = !duplicate && /\$\{(params|promote)\./.test(lineText) && /[[{]/.test(lineText.replace(/\$\{/g, ''));
       problems.push({
         file: path,
         line,
         column: col,
         rule: duplicate ? 'duplicate-key' : 'yaml-syntax',
         message: duplicate ? `duplicate key ${JSON.stringify(keyAt(text, e.pos[0]))}` : e.message,
+        ...(flowHint && { hint: 'inside a flow collection ([…] or {…}) write references in quotes: "${params.x}" (a quoted reference renders as a string)' }),
       });
     }
   }
