@@ -1,5 +1,5 @@
 import { bundleToJSON, type SerializedBundle } from '@sigstore/bundle';
-import { DSSEBundleBuilder, type Signer as SigstoreSigner } from '@sigstore/sign';
+import type { Signer as SigstoreSigner } from '@sigstore/sign';
 import type { Signer } from './signer.ts';
 
 // DSSE (github.com/secure-systems-lab/dsse) envelopes around in-toto statements, emitted as
@@ -35,6 +35,8 @@ function toSigstoreSigner(signer: Signer): SigstoreSigner {
 
 /** Signs raw DSSE payload bytes of `payloadType` and returns the bundle JSON (v0.3). */
 export async function signDsse(payload: Uint8Array, payloadType: string, signer: Signer): Promise<SerializedBundle> {
+  // Loaded on first use: @sigstore/sign costs ~70 ms to import, and verify never needs it.
+  const { DSSEBundleBuilder } = await import('@sigstore/sign');
   const builder = new DSSEBundleBuilder({ signer: toSigstoreSigner(signer), witnesses: [] });
   const bundle = await builder.create({ data: Buffer.from(payload), type: payloadType });
   // cosign's DSSE verifier skips a signature whose non-empty keyid is not the key's own id
