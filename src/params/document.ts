@@ -41,7 +41,7 @@ function invalid(file: string, what: string, problems: Problem[], hint: string):
 function tooLarge(file: string, size: number, maxBytes: number): PromoteError {
   return new PromoteError('DOCUMENT_TOO_LARGE', `${file} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit for this document`, {
     outcome: 'verification',
-    problems: [{ file, message: 'document too large', rule: 'maxBytes', expected: `at most ${maxBytes} bytes`, actual: `${size} bytes` }],
+    problems: [{ file, message: `too large: ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit for this document`, rule: 'maxBytes', expected: `at most ${maxBytes} bytes`, actual: `${size} bytes` }],
     hint: 'parameter, environment and pipeline files are small by nature; keep large data in the bundle (files/) instead',
     details: { file, size, maxBytes },
   });
