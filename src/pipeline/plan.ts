@@ -1,4 +1,4 @@
-import type { Outcome } from '../errors.ts';
+import type { Outcome, Problem } from '../errors.ts';
 import type { Approval, GateContext, GateResult, StatusObservation } from './gate.ts';
 import { createGate } from './gates/index.ts';
 import { findStage, type Pipeline } from './pipeline.ts';
@@ -29,6 +29,8 @@ export interface CheckResult {
   outcome?: Outcome;
   code?: string;
   hint?: string;
+  /** Every problem found (e.g. each parameter that breaks the schema, at file:line). */
+  problems?: Problem[];
 }
 
 export type PlanAction = 'promote' | 'rollback' | 'auto';
@@ -59,6 +61,7 @@ export interface Blocker {
   message: string;
   hint?: string;
   outcome: Outcome;
+  problems?: Problem[];
 }
 
 export interface Plan {
@@ -143,7 +146,7 @@ export function assemblePlan(input: PlanInput): Plan {
   const upToDate = candidate !== undefined && candidate === view.current;
 
   for (const [check, code] of [[input.signature, 'BUNDLE_NOT_VERIFIED'], [input.parameters, 'PARAMETERS_INVALID']] as const) {
-    if (check && !check.passed) blockers.push({ code: check.code ?? code, outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }) });
+    if (check && !check.passed) blockers.push({ code: check.code ?? code, outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }), ...(check.problems?.length && { problems: check.problems }) });
   }
 
   const gates: GateResult[] = [];

@@ -1,0 +1,593 @@
+import { PromoteError, type Outcome, type Problem } from '../errors.ts';
+import { BUNDLE_CONFIG, OCI_MANIFEST, PROMOTION_RECORD } from '../oci/media-types.ts';
+import { openRegistry, type RegistryOptions } from '../oci/open.ts';
+import { isValidDigest, parseReference, repositoryName } from '../oci/reference.ts';
+import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
+import { type Approval, type StatusObservation } from '../pipeline/gate.ts';
+import { findPipelineFile, loadPipeline, projectRoot, stageOrder } from '../pipeline/load.ts';
+import type { Pipeline, Stage } from '../pipeline/pipeline.ts';
+import { assemblePlan, planOutcome, type CheckResult, type Plan, type PlanAction, type StageView } from '../pipeline/plan.ts';
+import { approvalMutation, holdMutation, promotionMutation } from './changes.ts';
+import { GitLedger, type HistoryEntry } from './ledger.ts';
+import { canonicalJson, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
+import { readStatusReports } from './status-reports.ts';
+import type { PipelineTrust } from '../signing/policy.ts';
+import type { Signer } from '../signing/signer.ts';
+import { createHash } from 'node:crypto';
+
+// The promotion engine: plan → verify → gates → ledger → signed record. Every check that can
+// refuse happens before anything is written; the ledger commit (compare-and-swap) is the point
+// of no return, and the record published afterwards is keyed on the ledger record's digest, so
+// a publish that failed after the commit is completed by simply running `promote to` again.
+
+export const RECORD_DIGEST_ANNOTATION = 'dev.promote.record.digest';
+
+export interface EngineOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Pipeline name (under pipelines/) or file; default: the project's only pipeline. */
+  pipeline?: string;
+  registry?: RegistryOptions;
+  /** Path of the promoter's private key (default PROMOTE_KEY): signs promotion records. */
+  key?: string;
+  interactive?: boolean;
+  now?: () => Date;
+  /** Notices for humans (stderr). */
+  log?: (message: string) => void;
+  /** Where clones of remote ledgers live (default PROMOTE_CACHE_DIR or ~/.cache/promote). */
+  cacheDir?: string;
+  /** Replaces loading the promoter's key (tests). */
+  signer?: Signer;
+}
+
+export interface Project {
+  pipeline: Pipeline;
+  root: string;
+  ledger: GitLedger;
+  registry: Registry;
+  options: EngineOptions;
+  trust(): Promise<PipelineTrust>;
+}
+
+export async function openProject(options: EngineOptions): Promise<Project> {
+  const file = await findPipelineFile(options.cwd, options.pipeline);
+  const pipeline = await loadPipeline(file);
+  const root = projectRoot(file);
+  const ledger = await GitLedger.open(pipeline.ledger, { env: options.env, ...(options.cacheDir && { cacheDir: options.cacheDir }) });
+  const registry = await openRegistry(pipeline.repository, { env: options.env, cwd: root, ...options.registry });
+  let trust: Promise<PipelineTrust> | undefined;
+  return {
+    pipeline,
+    root,
+    ledger,
+    registry,
+    options,
+    trust() {
+      trust ??= import('../signing/policy.ts').then(({ loadPipelineTrust }) => loadPipelineTrust(pipeline.trust, { baseDir: root }));
+      return trust;
+    },
+  };
+}
+
+function requireStage(pipeline: Pipeline, name: string): Stage {
+  const stage = pipeline.stages.find((s) => s.name === name);
+  if (!stage) {
+    throw new PromoteError('STAGE_UNKNOWN', `pipeline ${pipeline.name} has no stage "${name}"`, { outcome: 'usage', hint: `stages: ${pipeline.stages.map((s) => s.name).join(', ')}` });
+  }
+  return stage;
+}
+
+/** Approvals of a stage plus every bundle it ever held, from its state and its git log. */
+async function stageView(project: Project, stage: Stage, state: StageState | undefined): Promise<StageView> {
+  const history = await project.ledger.history(project.pipeline.name, stage.name);
+  const promoted = history
+    .filter((h) => ['promotion', 'rollback', 'auto'].includes(h.action))
+    .map((h) => h.trailers['Promoted-Bundle']?.[0])
+    .filter((d): d is string => !!d)
+    .reverse();
+  const hold = state?.hold ? (state.hold.held ? state.hold : undefined) : stage.initialHold ? { held: true, by: `pipeline ${project.pipeline.file}`, at: '(hold: true in the pipeline)' } : undefined;
+  return {
+    ...(state?.record && { current: state.record.bundle.digest }),
+    ...(state?.recordDigest && { record: state.recordDigest }),
+    history: promoted,
+    ...(hold && { hold: { by: hold.by, at: hold.at, ...(hold.reason && { reason: hold.reason }) } }),
+    approvals: state?.approvals ?? [],
+  };
+}
+
+/** `--bundle`: a digest, `repo@digest` or `repo:tag` of the pipeline's repository. */
+async function resolveCandidate(project: Project, bundle: string): Promise<string> {
+  if (isValidDigest(bundle)) return bundle;
+  const ref = parseReference(bundle);
+  const pipelineRef = parseReference(project.pipeline.repository);
+  if (repositoryName(ref) !== repositoryName(pipelineRef)) {
+    throw new PromoteError('BUNDLE_OTHER_REPOSITORY', `${bundle} is not in the pipeline's repository ${project.pipeline.repository}`, {
+      outcome: 'usage',
+      hint: `promotion never re-uploads content: copy it first (promote copy ${bundle} ${project.pipeline.repository}), then promote it by digest`,
+    });
+  }
+  if (ref.digest) return ref.digest;
+  const desc = await project.registry.resolve(ref.tag ?? 'latest');
+  if (!desc) throw new PromoteError('BUNDLE_NOT_FOUND', `${bundle} does not exist`, { outcome: 'usage', hint: 'push it first (promote push), or give the digest promote push printed' });
+  return desc.digest;
+}
+
+async function environmentClusters(project: Project, environment: string): Promise<string[]> {
+  const { loadEnvironment } = await import('../params/environment.ts');
+  const env = await loadEnvironment(project.root, environment);
+  return env.clusters.length ? env.clusters.map((c) => c.name) : [environment];
+}
+
+interface BundleFacts {
+  descriptor: Descriptor;
+  parameters: CheckResult;
+  values?: { environment: Record<string, unknown>; clusters: { name: string; parameters: Record<string, unknown> }[] };
+}
+
+/**
+ * Validates the stage's parameters against the schema in the bundle's *config* blob: the
+ * manifest and a few KiB of config, never the content layer (promotion is O(1) in bundle size).
+ */
+async function checkParameters(project: Project, stage: Stage, digest: string): Promise<BundleFacts> {
+  const { registry } = project;
+  const fetched = await registry.fetchManifest(digest);
+  const manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
+  const descriptor: Descriptor = { mediaType: fetched.descriptor.mediaType || manifest.mediaType || OCI_MANIFEST, digest, size: fetched.descriptor.size };
+  if (manifest.config?.mediaType !== BUNDLE_CONFIG) {
+    return { descriptor, parameters: { passed: false, outcome: 'verification', code: 'NOT_A_BUNDLE', summary: `${registry.name}@${digest} is not a promote bundle (config ${manifest.config?.mediaType ?? 'missing'})`, hint: 'promote bundles are built with promote build/push' } };
+  }
+  const [{ parseBundleConfig }, { parameterSchema }, { loadEnvironment }, { resolveParameters }] = await Promise.all([
+    import('../bundle/config.ts'),
+    import('../params/parameter-schema.ts'),
+    import('../params/environment.ts'),
+    import('../params/parameters.ts'),
+  ]);
+  const config = parseBundleConfig(await registry.fetchBlobBytes(manifest.config, 1024 * 1024), `${registry.name}@${digest} config`);
+  const env = await loadEnvironment(project.root, stage.environment);
+  try {
+    const schema = parameterSchema(config.parameterSchema, `${config.name}@${digest.slice(0, 19)} parameter schema`);
+    const environment = resolveParameters(env, schema).values;
+    const clusters = env.clusters.map((c) => ({ name: c.name, parameters: resolveParameters(env, schema, c.name).values }));
+    return {
+      descriptor,
+      parameters: { passed: true, summary: `environment ${env.name} (${env.clusters.length || 1} cluster${env.clusters.length === 1 ? '' : 's'}) satisfies the parameter schema of ${config.name}`, evidence: { schemaDigest: schema.digest, environment: env.file } },
+      values: { environment, clusters },
+    };
+  } catch (err) {
+    if (!(err instanceof PromoteError) || err.outcome !== 'verification') throw err;
+    return { descriptor, parameters: { passed: false, outcome: 'verification', code: err.code, summary: err.message, ...(err.hint && { hint: err.hint }), problems: err.problems } };
+  }
+}
+
+async function checkSignature(project: Project, digest: string): Promise<CheckResult> {
+  const { verifyBundle, describePolicy } = await import('../signing/policy.ts');
+  const trust = await project.trust();
+  try {
+    const v = await verifyBundle(project.registry, digest, trust.bundles);
+    const by = v.signatures.map((s) => (s.kind === 'cosign' ? `key ${s.key}` : s.signedBy.kind === 'key' ? `key ${s.signedBy.key}` : `${s.signedBy.subject}`));
+    return { passed: true, summary: `signed by ${by.join(', ')}`, evidence: { signatures: by, policy: describePolicy(trust.bundles) } };
+  } catch (err) {
+    if (err instanceof PromoteError && (err.outcome === 'verification' || err.code === 'TRUST_EMPTY')) {
+      return { passed: false, outcome: err.outcome === 'usage' ? 'usage' : 'verification', code: err.code, summary: `${registry(project)}@${digest}: ${err.message}`, ...(err.hint && { hint: err.hint }) };
+    }
+    throw err;
+  }
+}
+
+function registry(project: Project): string {
+  return project.registry.name;
+}
+
+export interface PlanRequest {
+  stage: string;
+  bundle?: string;
+  force?: { reason: string };
+  action?: PlanAction;
+  /** Skip signature and parameter checks (the planner still reports gates). */
+  skipVerification?: boolean;
+}
+
+export interface DetailedPlan extends Plan {
+  /** Internal facts `to` needs; not printed. */
+  facts?: BundleFacts;
+  state?: StageState;
+  promoter: string;
+}
+
+/** Gathers every fact and returns the pure planner's verdict. Writes nothing. */
+export async function planStage(project: Project, request: PlanRequest): Promise<DetailedPlan> {
+  const { pipeline, ledger } = project;
+  const stage = requireStage(pipeline, request.stage);
+  await ledger.refresh();
+  const promoter = (await ledger.identity()).text;
+  const state = await ledger.read(pipeline.name, stage.name);
+  const views: Record<string, StageView> = { [stage.name]: await stageView(project, stage, state) };
+  const upstream = stage.from ? requireStage(pipeline, stage.from) : undefined;
+  if (upstream) views[upstream.name] = await stageView(project, upstream, await ledger.read(pipeline.name, upstream.name));
+  let candidate = request.bundle ? await resolveCandidate(project, request.bundle) : undefined;
+  const action = request.action ?? 'promote';
+  if (!candidate && action !== 'rollback' && upstream) candidate = views[upstream.name]!.current;
+
+  let reports: StatusObservation[] = [];
+  let fromClusters: string[] = [];
+  if (upstream && candidate && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
+    fromClusters = await environmentClusters(project, upstream.environment);
+    reports = await readStatusReports(project.registry, upstream.name, fromClusters, (await project.trust()).promotions);
+  }
+  let signature: CheckResult | undefined;
+  let facts: BundleFacts | undefined;
+  if (candidate && !request.skipVerification) {
+    signature = await checkSignature(project, candidate);
+    // A bundle that is not signed by a trusted key is not even read further.
+    if (signature.passed) facts = await checkParameters(project, stage, candidate);
+  }
+  const plan = assemblePlan({
+    pipeline,
+    stage: stage.name,
+    action,
+    ledger: views,
+    ...(candidate && { candidate }),
+    reports,
+    fromClusters,
+    promoter,
+    now: (project.options.now ?? (() => new Date()))(),
+    ...(request.force && { force: request.force }),
+    ...(signature && { signature }),
+    ...(facts && { parameters: facts.parameters }),
+  });
+  return { ...plan, promoter, ...(facts && { facts }), ...(state && { state }) };
+}
+
+/** The refusal of a plan that may not proceed: every blocker in one message, exit 2/3/4. */
+export function refusal(plan: Plan): PromoteError {
+  const outcome: Outcome = planOutcome(plan) ?? 'refused';
+  const first = plan.blockers.find((b) => b.outcome === outcome) ?? plan.blockers[0]!;
+  const problems: Problem[] = plan.blockers.flatMap((b) => (b.problems?.length ? b.problems : []));
+  const message = plan.blockers.length === 1 ? first.message : `${plan.stage}: ${plan.blockers.length} reasons: ${plan.blockers.map((b) => b.message).join('; ')}`;
+  return new PromoteError(first.code, message, {
+    outcome,
+    ...(first.hint && { hint: first.hint }),
+    ...(problems.length && { problems }),
+    details: { plan: printablePlan(plan) },
+  });
+}
+
+export function printablePlan(plan: Plan): Plan {
+  const { facts: _f, state: _s, promoter: _p, ...rest } = plan as DetailedPlan;
+  return rest;
+}
+
+export interface PromoteResult {
+  pipeline: string;
+  stage: string;
+  bundle: string;
+  from?: string;
+  action: PromotionAction | 'none';
+  /** Digest of the promotion record (ledger and registry agree on it). */
+  record?: string;
+  /** Ledger commit. */
+  commit?: string;
+  /** The published artefact (promotion-<stage>). */
+  published?: { tag: string; digest: string };
+  /** True when this run only finished publishing a record an earlier run committed. */
+  completed?: boolean;
+  upToDate?: boolean;
+  gates: Plan['gates'];
+  ledgerAttempts?: number;
+}
+
+async function loadPromoterSigner(project: Project): Promise<Signer> {
+  if (project.options.signer) return project.options.signer;
+  const key = project.options.key ?? project.options.env.PROMOTE_KEY;
+  if (!key) {
+    throw new PromoteError('PROMOTER_KEY_MISSING', 'promotion records are signed, and no promoter key was given', {
+      outcome: 'usage',
+      hint: 'pass --key <private key> or set PROMOTE_KEY (promote keygen promoter creates one; its .pub belongs in trust.promotions)',
+    });
+  }
+  const { resolve } = await import('node:path');
+  const { loadSigner } = await import('../signing/signer.ts');
+  return loadSigner(resolve(project.options.cwd, key), { env: project.options.env, interactive: project.options.interactive ?? false });
+}
+
+/** Is the record with this digest what `promotion-<stage>` holds? One manifest GET. */
+async function publishedRecord(project: Project, stage: string): Promise<{ digest: string; record?: string } | undefined> {
+  try {
+    const fetched = await project.registry.fetchManifest(`promotion-${stage}`);
+    const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
+    return { digest: fetched.descriptor.digest, ...(m.annotations?.[RECORD_DIGEST_ANNOTATION] && { record: m.annotations[RECORD_DIGEST_ANNOTATION] }) };
+  } catch (err) {
+    const { isNotFound } = await import('../signing/cosign-signature.ts');
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function publish(project: Project, record: PromotionRecord, digest: string, subject: Descriptor, signer: Signer, commit?: string): Promise<{ tag: string; digest: string }> {
+  const { signAndAttach, statement, PROMOTION_PREDICATE_TYPE } = await import('../signing/attestation.ts');
+  const tag = `promotion-${record.stage}`;
+  const predicate = {
+    ...record,
+    parameters: { digest: `sha256:${createHash('sha256').update(canonicalJson(record.parameters)).digest('hex')}`, values: record.parameters },
+    ...(record.action === 'rollback' && { rollback: true }),
+    recordDigest: digest,
+    ledger: { repository: project.ledger.remote ?? project.pipeline.ledger.repository, branch: project.ledger.branchName, ...(commit && { commit }) },
+  };
+  try {
+    const attached = await signAndAttach(project.registry, subject, statement({ name: record.bundle.repository, digest: record.bundle.digest }, PROMOTION_PREDICATE_TYPE, predicate), signer, {
+      artifactType: PROMOTION_RECORD,
+      tag,
+      annotations: { [RECORD_DIGEST_ANNOTATION]: digest },
+    });
+    return { tag, digest: attached.descriptor.digest };
+  } catch (err) {
+    throw new PromoteError('RECORD_PUBLISH_FAILED', `the promotion of ${record.bundle.digest} to ${record.stage} is recorded in the ledger, but publishing its signed record failed: ${(err as Error).message}`, {
+      cause: err,
+      hint: `run the same promote command again: it finds the ledger record (${digest.slice(0, 19)}…) and only publishes it`,
+      details: { record: digest },
+    });
+  }
+}
+
+export interface ToRequest {
+  stage: string;
+  bundle?: string;
+  force?: { reason: string };
+  action?: 'promote' | 'rollback' | 'auto';
+}
+
+/** `promote to`: every check, then the ledger commit, then the signed record. */
+export async function promoteTo(project: Project, request: ToRequest): Promise<PromoteResult> {
+  const { pipeline, ledger } = project;
+  const plan = await planStage(project, { stage: request.stage, ...(request.bundle && { bundle: request.bundle }), ...(request.force && { force: request.force }), action: request.action ?? 'promote' });
+  const state = plan.state;
+
+  // Already there: finish an interrupted publish (idempotent, keyed on the record digest).
+  if (plan.upToDate && state?.record && state.recordDigest && plan.action !== 'rollback') {
+    const published = await publishedRecord(project, plan.stage);
+    const base = { pipeline: pipeline.name, stage: plan.stage, bundle: state.record.bundle.digest, ...(state.record.from && { from: state.record.from }), record: state.recordDigest, gates: state.record.gates };
+    if (published?.record === state.recordDigest) return { ...base, action: 'none', upToDate: true, published: { tag: `promotion-${plan.stage}`, digest: published.digest } };
+    const signer = await loadPromoterSigner(project);
+    const subject = plan.facts?.descriptor ?? (await subjectDescriptor(project, state.record.bundle.digest));
+    const done = await publish(project, state.record, state.recordDigest, subject, signer);
+    return { ...base, action: state.record.action, completed: true, published: done };
+  }
+  if (!plan.allowed) throw refusal(plan);
+  const facts = plan.facts!;
+  // Load the key before the point of no return: a missing key must not leave a ledger commit
+  // without its published record.
+  const signer = await loadPromoterSigner(project);
+  const stage = requireStage(pipeline, plan.stage);
+  const action: PromotionAction = plan.action === 'rollback' ? 'rollback' : plan.action === 'auto' ? 'auto' : 'promotion';
+  const record: PromotionRecord = {
+    apiVersion: 'promote/v1',
+    kind: 'PromotionRecord',
+    pipeline: pipeline.name,
+    stage: stage.name,
+    environment: stage.environment,
+    action,
+    bundle: { repository: pipeline.repository, digest: plan.candidate! },
+    ...(stage.from && { from: stage.from }),
+    parameters: facts.values!.environment,
+    clusters: facts.values!.clusters,
+    promotedBy: plan.promoter,
+    promotedAt: (project.options.now ?? (() => new Date()))().toISOString(),
+    gates: plan.gates,
+    ...(plan.force && { force: plan.force }),
+    ...(state?.recordDigest && { previous: state.recordDigest }),
+    sequence: (state?.record?.sequence ?? 0) + 1,
+  };
+  const digest = recordDigest(record);
+  const committed = await ledger.update(pipeline.name, stage.name, promotionMutation(record));
+  const published = await publish(project, record, digest, facts.descriptor, signer, committed?.commit);
+  return {
+    pipeline: pipeline.name,
+    stage: stage.name,
+    bundle: record.bundle.digest,
+    ...(record.from && { from: record.from }),
+    action,
+    record: digest,
+    ...(committed && { commit: committed.commit, ledgerAttempts: committed.attempts }),
+    published,
+    gates: plan.gates,
+  };
+}
+
+async function subjectDescriptor(project: Project, digest: string): Promise<Descriptor> {
+  const desc = await project.registry.resolve(digest);
+  if (!desc) throw new PromoteError('BUNDLE_NOT_FOUND', `${project.registry.name}@${digest} is gone from the registry`, { hint: 'the bundle was deleted; push it again (same digest) before publishing its record' });
+  return { mediaType: desc.mediaType, digest, size: desc.size };
+}
+
+export interface ApproveResult {
+  pipeline: string;
+  stage: string;
+  bundle: string;
+  by: string;
+  at: string;
+  commit?: string;
+  alreadyApproved: boolean;
+}
+
+export async function approve(project: Project, stageName: string, bundle: string, comment?: string): Promise<ApproveResult> {
+  const stage = requireStage(project.pipeline, stageName);
+  const digest = await resolveCandidate(project, bundle);
+  const who = (await project.ledger.identity()).text;
+  const at = (project.options.now ?? (() => new Date()))().toISOString();
+  const approval: Approval = { bundle: digest, by: who, at, ...(comment && { comment }) };
+  const result = await project.ledger.update(project.pipeline.name, stage.name, approvalMutation(project.pipeline.name, stage.name, approval));
+  return { pipeline: project.pipeline.name, stage: stage.name, bundle: digest, by: who, at, ...(result && { commit: result.commit }), alreadyApproved: !result };
+}
+
+export interface HoldResult {
+  pipeline: string;
+  stage: string;
+  held: boolean;
+  by: string;
+  at: string;
+  reason?: string;
+  commit?: string;
+}
+
+export async function setHold(project: Project, stageName: string, held: boolean, reason?: string): Promise<HoldResult> {
+  const stage = requireStage(project.pipeline, stageName);
+  const who = (await project.ledger.identity()).text;
+  const at = (project.options.now ?? (() => new Date()))().toISOString();
+  const result = await project.ledger.update(project.pipeline.name, stage.name, holdMutation(project.pipeline.name, stage.name, held, who, at, reason));
+  return { pipeline: project.pipeline.name, stage: stage.name, held, by: who, at, ...(reason && { reason }), ...(result && { commit: result.commit }) };
+}
+
+export interface HistoryItem {
+  commit: string;
+  action: string;
+  bundle?: string;
+  from?: string;
+  by: string;
+  at: string;
+  subject: string;
+  record?: string;
+  gates: string[];
+  reason?: string;
+}
+
+export function historyItem(h: HistoryEntry): HistoryItem {
+  const t = h.trailers;
+  const bundle = t['Promoted-Bundle']?.[0] ?? t['Approved-Bundle']?.[0];
+  const from = t['Promoted-From']?.[0];
+  const reason = t['Forced-Reason']?.[0] ?? t['Hold-Reason']?.[0];
+  return {
+    commit: h.commit,
+    action: h.action,
+    ...(bundle && { bundle }),
+    ...(from && from !== '(none)' && { from }),
+    by: h.author,
+    at: h.date,
+    subject: h.subject,
+    ...(t['Promotion-Record']?.[0] && { record: t['Promotion-Record'][0] }),
+    gates: t['Gate-Evidence'] ?? [],
+    ...(reason && { reason }),
+  };
+}
+
+export async function history(project: Project, stageName: string, limit?: number): Promise<HistoryItem[]> {
+  const stage = requireStage(project.pipeline, stageName);
+  await project.ledger.refresh();
+  return (await project.ledger.history(project.pipeline.name, stage.name, limit)).map(historyItem);
+}
+
+export interface RollbackRequest {
+  stage: string;
+  to?: string;
+  steps?: number;
+  force?: { reason: string };
+}
+
+/** A new promotion of an earlier record of the same stage, through the same gates. */
+export async function rollback(project: Project, request: RollbackRequest): Promise<PromoteResult> {
+  const stage = requireStage(project.pipeline, request.stage);
+  await project.ledger.refresh();
+  const entries = (await project.ledger.history(project.pipeline.name, stage.name))
+    .filter((h) => ['promotion', 'rollback', 'auto'].includes(h.action))
+    .map((h) => h.trailers['Promoted-Bundle']?.[0])
+    .filter((d): d is string => !!d);
+  let target = request.to ? await resolveCandidate(project, request.to) : undefined;
+  if (target && !entries.includes(target)) {
+    throw new PromoteError('ROLLBACK_TARGET_UNKNOWN', `${target} was never promoted to ${stage.name}: a rollback returns to an earlier record of the same stage`, {
+      outcome: 'refused',
+      hint: `promote history ${stage.name} lists the digests it ran; to bring a new bundle, use promote to`,
+    });
+  }
+  if (!target) {
+    // Distinct bundles, newest first: `--steps 1` is the bundle before the current one.
+    const distinct = entries.filter((d, i) => i === 0 || d !== entries[i - 1]);
+    const steps = request.steps ?? 1;
+    if (!Number.isInteger(steps) || steps < 1) throw new PromoteError('USAGE', '--steps must be a whole number of at least 1', { outcome: 'usage', hint: 'e.g. --steps 1 for the bundle before the current one' });
+    target = distinct[steps];
+    if (!target) {
+      throw new PromoteError('ROLLBACK_TARGET_UNKNOWN', `stage ${stage.name} has ${Math.max(0, distinct.length - 1)} earlier bundle${distinct.length === 2 ? '' : 's'}; cannot go back ${steps}`, { outcome: 'refused', hint: `promote history ${stage.name} lists them; or --to <digest>` });
+    }
+  }
+  return promoteTo(project, { stage: stage.name, bundle: target, ...(request.force && { force: request.force }), action: 'rollback' });
+}
+
+export interface RunStageOutcome {
+  stage: string;
+  result: 'promoted' | 'up-to-date' | 'waiting' | 'held' | 'nothing' | 'refused' | 'error';
+  bundle?: string;
+  message?: string;
+  record?: string;
+}
+
+/** The newest signed-able bundle in the repository: tags that are not promote's own, newest `created`. */
+async function newestBundle(project: Project): Promise<string | undefined> {
+  const reserved = /^(sha256-|promotion-|status-)/;
+  const tags = (await project.registry.listTags()).filter((t) => !reserved.test(t));
+  let best: { digest: string; created: string } | undefined;
+  for (const tag of tags) {
+    const fetched = await project.registry.fetchManifest(tag).catch(() => undefined);
+    if (!fetched) continue;
+    const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
+    if (m.config?.mediaType !== BUNDLE_CONFIG) continue;
+    const created = m.annotations?.['org.opencontainers.image.created'] ?? '';
+    if (!best || created > best.created) best = { digest: fetched.descriptor.digest, created };
+  }
+  return best?.digest;
+}
+
+/** One pass of `promote run`: every `promotion: auto` stage, upstream first. Never forces. */
+export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
+  const out: RunStageOutcome[] = [];
+  for (const stage of stageOrder(project.pipeline)) {
+    if (stage.promotion !== 'auto') continue;
+    try {
+      let bundle: string | undefined;
+      if (!stage.from) {
+        bundle = await newestBundle(project);
+        if (!bundle) {
+          out.push({ stage: stage.name, result: 'nothing', message: 'no bundle in the repository yet' });
+          continue;
+        }
+      }
+      const plan = await planStage(project, { stage: stage.name, action: 'auto', ...(bundle && { bundle }), skipVerification: true });
+      if (plan.blockers.some((b) => b.code === 'STAGE_HELD')) {
+        out.push({ stage: stage.name, result: 'held', message: plan.blockers.find((b) => b.code === 'STAGE_HELD')!.message });
+        continue;
+      }
+      if (!plan.candidate) {
+        out.push({ stage: stage.name, result: 'nothing', message: plan.blockers[0]?.message ?? 'nothing to promote' });
+        continue;
+      }
+      if (plan.upToDate) {
+        out.push({ stage: stage.name, result: 'up-to-date', bundle: plan.candidate });
+        continue;
+      }
+      if (!plan.allowed) {
+        out.push({ stage: stage.name, result: 'waiting', bundle: plan.candidate, message: plan.blockers.map((b) => b.message).join('; ') });
+        continue;
+      }
+      const r = await promoteTo(project, { stage: stage.name, action: 'auto', ...(bundle && { bundle }) });
+      out.push({ stage: stage.name, result: 'promoted', bundle: r.bundle, ...(r.record && { record: r.record }) });
+    } catch (err) {
+      if (err instanceof PromoteError && (err.outcome === 'refused' || err.outcome === 'verification')) {
+        out.push({ stage: stage.name, result: 'refused', message: err.message });
+      } else {
+        out.push({ stage: stage.name, result: 'error', message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+  return out;
+}
+
+/** `promote run`: passes every `intervalMs` until `signal` aborts. */
+export async function runLoop(project: Project, intervalMs: number, signal: AbortSignal, onPass: (outcomes: RunStageOutcome[]) => void): Promise<void> {
+  while (!signal.aborted) {
+    onPass(await runOnce(project));
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, intervalMs);
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      }, { once: true });
+    });
+  }
+}

@@ -1,0 +1,212 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isPromoteError, type PromoteError } from '../../src/errors.ts';
+import type { GateResult } from '../../src/pipeline/gate.ts';
+import type { Plan } from '../../src/pipeline/plan.ts';
+import { approve, history, openProject, promoteTo, rollback, setHold, type EngineOptions, RECORD_DIGEST_ANNOTATION } from '../../src/promotion/engine.ts';
+import { publishStatusReport } from '../../src/promotion/status-reports.ts';
+import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import type { Signer } from '../../src/signing/signer.ts';
+import { startRegistry, type RegistryServer } from '../harness/registry.ts';
+import { git } from './git-env.ts';
+import { createProject, type TestProject } from './project.ts';
+
+let registry: RegistryServer;
+let base: string;
+before(async () => {
+  registry = await startRegistry();
+  base = await mkdtemp(join(tmpdir(), 'promote-engine-'));
+});
+after(async () => {
+  await registry?.stop();
+  await rm(base, { recursive: true, force: true });
+});
+
+const MONDAY = new Date('2026-03-30T10:00:00Z'); // 12:00 CEST: inside Mon-Fri 09:00-16:00 Berlin
+const SATURDAY = new Date('2026-03-28T10:00:00Z');
+
+function engineFor(p: TestProject, clock: { now: Date }, who?: { name: string; email: string }, signer?: Signer) {
+  const env = who ? { ...p.env, GIT_AUTHOR_NAME: who.name, GIT_AUTHOR_EMAIL: who.email, GIT_COMMITTER_NAME: who.name, GIT_COMMITTER_EMAIL: who.email } : p.env;
+  const options: EngineOptions = { cwd: p.dir, env, registry: { insecure: true }, signer: signer ?? p.promoter, now: () => clock.now, cacheDir: join(p.dir, '..', `cache-${who?.name ?? 'pat'}`) };
+  return openProject(options);
+}
+
+async function report(p: TestProject, stage: string, cluster: string, digest: string, since: Date, phase: 'Converged' | 'Degraded' = 'Converged') {
+  const desc = (await p.registry.resolve(digest))!;
+  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: p.repository, digest }, since: since.toISOString(), observedAt: since.toISOString() }, p.promoter);
+}
+
+function refusedWith(code: string, exit: number, check?: (err: PromoteError, gates: GateResult[]) => void) {
+  return (err: unknown) => {
+    assert.ok(isPromoteError(err), String(err));
+    assert.equal(err.code, code, `${err.code}: ${err.message}`);
+    assert.equal(err.exitCode, exit);
+    const plan = (err.details?.plan ?? { gates: [] }) as Plan;
+    check?.(err, plan.gates);
+    return true;
+  };
+}
+
+/** Everything a refusal must leave untouched: ledger commits, registry tags and what they point at. */
+async function snapshot(p: TestProject) {
+  const commits = (() => {
+    try {
+      return git(p.ledgerRemote, p.env, 'rev-parse', 'main').trim();
+    } catch {
+      return 'none';
+    }
+  })();
+  const tags = (await p.registry.listTags()).sort();
+  const targets = await Promise.all(tags.map(async (t) => `${t}=${(await p.registry.resolve(t))?.digest}`));
+  return { commits, targets };
+}
+
+test('dev → staging → production with a real registry and real git: each gate refuses with evidence, then passes', async () => {
+  const p = await createProject(join(base, 'flow'), registry.host, { name: 'flow' });
+  const clock = { now: MONDAY };
+  const pat = await engineFor(p, clock);
+  const d1 = await p.push(1);
+
+  const dev = await promoteTo(pat, { stage: 'dev', bundle: d1 });
+  assert.equal(dev.action, 'promotion');
+  assert.equal(dev.bundle, d1);
+  const trust = await loadPipelineTrust({ bundles: ['keys/ci.pub'], promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
+  const verified = await verifyRecord(p.registry, 'promotion-dev', trust.promotions, { stage: 'dev', bundle: d1 });
+  assert.equal(verified.statement.predicate.recordDigest, dev.record);
+  assert.equal(verified.subject?.digest, d1);
+  assert.deepEqual(verified.statement.predicate.parameters.values, { namespace: 'dev', replicas: 1 });
+
+  // staging: converged fails without reports, then soak fails until 15 minutes have passed.
+  await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
+    assert.deepEqual(gates.map((g) => [g.gate, g.passed]), [['converged', false], ['soak 15m', false]]);
+    assert.match(err.message, /0\/1 clusters of dev Converged on sha256:\w+ \(dev-1: no status report from this cluster\)/);
+  }));
+  await report(p, 'dev', 'dev-1', d1, new Date(MONDAY.getTime() - 5 * 60_000));
+  await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
+    assert.deepEqual(gates.map((g) => [g.gate, g.passed]), [['converged', true], ['soak 15m', false]]);
+    assert.match(err.message, /dev-1: healthy for 5m, 10m to go/);
+  }));
+  clock.now = new Date(MONDAY.getTime() + 10 * 60_000);
+  const staging = await promoteTo(pat, { stage: 'staging' });
+  assert.equal(staging.bundle, d1, 'the default candidate is what dev runs');
+  assert.equal(staging.from, 'dev');
+  assert.deepEqual(staging.gates.map((g) => g.passed), [true, true]);
+
+  // production: approvals (separate duties) and the change window.
+  for (const c of ['staging-eu-1', 'staging-us-1']) await report(p, 'staging', c, d1, clock.now);
+  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(err.message, /approval 1 separateDuties \(0\/1 approvals/)));
+  await approve(pat, 'production', d1);
+  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(err.message, /Pat <pat@example.com> is the promoter \(separateDuties\)/)));
+  await approve(await engineFor(p, clock, { name: 'Ann', email: 'ann@example.com' }), 'production', d1, 'looks good');
+  clock.now = SATURDAY;
+  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
+    const window = gates.find((g) => g.type === 'window')!;
+    assert.equal(window.passed, false);
+    assert.equal(window.evidence.nextOpening, '2026-03-30T07:00:00.000Z');
+    assert.match(err.message, /closed: it is Sat 2026-03-28 11:00 GMT\+1/);
+  }));
+  clock.now = MONDAY;
+  const prod = await promoteTo(pat, { stage: 'production' });
+  assert.deepEqual(prod.gates.map((g) => [g.type, g.passed]), [['converged', true], ['approval', true], ['window', true]]);
+  assert.match(prod.gates[1]!.summary, /Ann <ann@example.com>/);
+
+  // Running it again changes nothing: the record is committed and published.
+  const again = await promoteTo(pat, { stage: 'production' });
+  assert.equal(again.upToDate, true);
+
+  // History is the git log of the stage file, newest first, with who and the gates.
+  const h = await history(pat, 'production');
+  assert.deepEqual(h.map((e) => e.action), ['promotion', 'approval', 'approval']);
+  assert.deepEqual(h.map((e) => e.commit), git(p.ledgerRemote, p.env, 'log', '--format=%H', 'main', '--', 'promotions/webapp/production.yaml').trim().split('\n'));
+  assert.equal(h[0]!.bundle, d1);
+  assert.equal(h[0]!.from, 'staging');
+  assert.equal(h[0]!.by, 'Pat <pat@example.com>');
+  assert.equal(h[0]!.gates.length, 3);
+  assert.equal(h[1]!.by, 'Ann <ann@example.com>');
+});
+
+test('rollback goes through the same gates unless forced with a reason, and is a new record', async () => {
+  const p = await createProject(join(base, 'rollback'), registry.host, { name: 'rollback' });
+  const clock = { now: MONDAY };
+  const pat = await engineFor(p, clock);
+  const [d1, d2] = [await p.push(1), await p.push(2)];
+  const longAgo = new Date(MONDAY.getTime() - 3_600_000);
+  for (const d of [d1, d2]) {
+    await promoteTo(pat, { stage: 'dev', bundle: d });
+    await report(p, 'dev', 'dev-1', d, longAgo);
+    await promoteTo(pat, { stage: 'staging' });
+  }
+  // dev now runs d2, so the converged gate cannot pass for d1: a rollback must be forced.
+  await assert.rejects(rollback(pat, { stage: 'staging', steps: 1 }), refusedWith('GATES_FAILED', 3, (_e, gates) => assert.equal(gates[0]!.passed, false)));
+  const back = await rollback(pat, { stage: 'staging', steps: 1, force: { reason: 'INC-7: d2 breaks checkout' } });
+  assert.equal(back.action, 'rollback');
+  assert.equal(back.bundle, d1);
+  assert.equal(back.gates[0]!.overridden, true);
+  const trust = await loadPipelineTrust({ promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
+  const record = await verifyRecord(p.registry, 'promotion-staging', trust.promotions, { stage: 'staging', bundle: d1 });
+  assert.equal(record.statement.predicate.rollback, true);
+  assert.deepEqual(record.statement.predicate.force, { reason: 'INC-7: d2 breaks checkout' });
+  const h = await history(pat, 'staging');
+  assert.deepEqual(h.map((e) => [e.action, e.bundle]), [['rollback', d1], ['promotion', d2], ['promotion', d1]]);
+  assert.equal(h[0]!.reason, 'INC-7: d2 breaks checkout');
+  await assert.rejects(rollback(pat, { stage: 'staging', to: `sha256:${'9'.repeat(64)}` }), refusedWith('ROLLBACK_TARGET_UNKNOWN', 3));
+});
+
+test('refusals exit 3 or 4 and change nothing anywhere: unsigned, untrusted key, invalid parameters, not in from, held', async () => {
+  const p = await createProject(join(base, 'refusals'), registry.host, { name: 'refusals' });
+  const clock = { now: MONDAY };
+  const pat = await engineFor(p, clock);
+  const good = await p.push(1);
+  await promoteTo(pat, { stage: 'dev', bundle: good });
+  const unsigned = await p.push(2, null);
+  const untrusted = await p.push(3, p.stranger);
+  const needsHostname = await p.push(4, p.ci, { type: 'object', required: ['namespace', 'hostname'], properties: { namespace: { type: 'string' }, replicas: { type: 'integer' }, hostname: { type: 'string' } } });
+  const elsewhere = await p.push(5);
+
+  const cases: [string, () => Promise<unknown>, string, number, RegExp][] = [
+    ['unsigned bundle', () => promoteTo(pat, { stage: 'dev', bundle: unsigned }), 'SIGNATURE_MISSING', 4, /has no signature/],
+    ['bundle signed by an untrusted key', () => promoteTo(pat, { stage: 'dev', bundle: untrusted }), 'SIGNATURE_INVALID', 4, /./],
+    ['parameters invalid for the bundle schema', () => promoteTo(pat, { stage: 'dev', bundle: needsHostname }), 'PARAMETERS_INVALID', 4, /do not satisfy/],
+    ['candidate that never ran in from', () => promoteTo(pat, { stage: 'staging', bundle: elsewhere }), 'CANDIDATE_NOT_IN_FROM', 3, /never ran in dev/],
+  ];
+  for (const [what, attempt, code, exit, message] of cases) {
+    const before = await snapshot(p);
+    await assert.rejects(attempt(), (err: PromoteError) => {
+      assert.ok(isPromoteError(err), `${what}: ${String(err)}`);
+      assert.equal(err.exitCode, exit, `${what}: ${err.code} ${err.message}`);
+      if (code !== 'SIGNATURE_INVALID') assert.equal(err.code, code, `${what}: ${err.message}`);
+      assert.match(err.message, message, what);
+      if (code === 'PARAMETERS_INVALID') assert.ok(err.problems.some((pr) => pr.file?.endsWith('environments/dev.yaml') && /hostname/.test(pr.message + (pr.pointer ?? ''))), JSON.stringify(err.problems));
+      return true;
+    });
+    assert.deepEqual(await snapshot(p), before, `${what}: nothing may change`);
+  }
+  await setHold(pat, 'dev', true, 'freeze for the audit');
+  const before = await snapshot(p);
+  await assert.rejects(promoteTo(pat, { stage: 'dev', bundle: elsewhere }), refusedWith('STAGE_HELD', 3, (err) => assert.match(err.message, /held by Pat <pat@example.com> .*: freeze for the audit/)));
+  assert.deepEqual(await snapshot(p), before, 'held: nothing may change');
+  await setHold(pat, 'dev', false);
+  assert.equal((await promoteTo(pat, { stage: 'dev', bundle: elsewhere })).bundle, elsewhere);
+});
+
+test('a publish that fails after the ledger commit is completed by running promote to again (keyed on the record digest)', async () => {
+  const p = await createProject(join(base, 'publish'), registry.host, { name: 'publish' });
+  const clock = { now: MONDAY };
+  const broken: Signer = { publicKeyPem: p.promoter.publicKeyPem, hint: p.promoter.hint, sign: async () => Promise.reject(new Error('HSM unavailable')) };
+  const d1 = await p.push(1);
+  const failing = await engineFor(p, clock, undefined, broken);
+  await assert.rejects(promoteTo(failing, { stage: 'dev', bundle: d1 }), refusedWith('RECORD_PUBLISH_FAILED', 1, (err) => assert.match(err.hint!, /run the same promote command again/)));
+  assert.equal(await p.registry.resolve('promotion-dev'), undefined, 'nothing published');
+  const pat = await engineFor(p, clock);
+  const done = await promoteTo(pat, { stage: 'dev', bundle: d1 });
+  assert.equal(done.completed, true);
+  const fetched = await p.registry.fetchManifest('promotion-dev');
+  assert.equal(JSON.parse(fetched.bytes.toString()).annotations[RECORD_DIGEST_ANNOTATION], done.record);
+  const third = await promoteTo(pat, { stage: 'dev', bundle: d1 });
+  assert.equal(third.upToDate, true);
+  assert.equal(third.published?.digest, fetched.descriptor.digest);
+  assert.equal((await history(pat, 'dev')).length, 1, 'one promotion, committed once');
+});
