@@ -19,7 +19,7 @@ import {
   OCI_MANIFEST,
 } from '../oci/media-types.ts';
 import type { Descriptor, ImageManifest } from '../oci/registry.ts';
-import { loadBundleFile, type LoadedBundleFile } from './bundle-file.ts';
+import { loadBundleFile, requireBundleFile, type LoadedBundleFile } from './bundle-file.ts';
 import type { BundleConfig } from './config.ts';
 import { writeTarGz } from './tar-writer.ts';
 import { walkBundle } from './walk.ts';
@@ -132,15 +132,27 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   const env = options.env ?? process.env;
   const root = resolve(dir);
   const epoch = sourceDateEpoch(env);
-  const bundleFile = await loadBundleFile(root);
-  // Hook for issue 4: the build-time checks of the params module (undeclared `${params.…}`
-  // references, Secret objects) run here, on bundleFile and the walked entries.
-  const [entries, facts] = await Promise.all([walkBundle(root), gitFacts(root, env)]);
+  await requireBundleFile(root);
   const tmp = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'promote-build-'));
   const dispose = (): Promise<void> => rm(tmp, { recursive: true, force: true });
+  const layerPath = join(tmp, 'content.tar.gz');
+  // Three independent jobs at once: packing (its deflate runs on libuv's thread pool), loading
+  // and schema-compiling bundle.yaml and the parameter schema (CPU on the main thread), and the
+  // git look-ups (child processes). On two cores this hides most of the fixed start-up cost.
+  // Hook for issue 4: the build-time checks of the params module (undeclared `${params.…}`
+  // references, Secret objects) belong with loading, on bundleFile and the walked entries.
+  const loading = loadBundleFile(root);
+  const packing = walkBundle(root).then((entries) => writeTarGz(entries, layerPath));
+  const facting = gitFacts(root, env);
+  const [loaded, packedResult, factsResult] = await Promise.allSettled([loading, packing, facting]);
   try {
-    const layerPath = join(tmp, 'content.tar.gz');
-    const packed = await writeTarGz(entries, layerPath);
+    // A broken bundle.yaml is reported before a walk or packing failure: it is what to fix first.
+    if (loaded.status === 'rejected') throw loaded.reason;
+    if (packedResult.status === 'rejected') throw packedResult.reason;
+    if (factsResult.status === 'rejected') throw factsResult.reason;
+    const bundleFile = loaded.value;
+    const packed = packedResult.value;
+    const facts = factsResult.value;
     const created = rfc3339(epoch ?? facts.time ?? 0);
     const { spec } = bundleFile;
     const config: BundleConfig = {

@@ -95,8 +95,11 @@ async function readParameterSchema(dir: string, rel: string, bundleFile: string,
   return schema;
 }
 
-/** Reads and checks `<dir>/bundle.yaml`; throws with every problem when it is not valid. */
-export async function loadBundleFile(dir: string): Promise<LoadedBundleFile> {
+/**
+ * The cheap part of loading: the directory exists and holds bundle.yaml. Done before anything
+ * expensive starts, so `promote build ~` fails at once instead of packing a home directory.
+ */
+export async function requireBundleFile(dir: string): Promise<string> {
   const file = join(dir, BUNDLE_FILE);
   if ((await isDirectory(dir)) !== true) {
     throw new PromoteError('BUNDLE_NOT_FOUND', `bundle directory ${dir} does not exist or is not a directory`, {
@@ -114,6 +117,12 @@ export async function loadBundleFile(dir: string): Promise<LoadedBundleFile> {
       details: { dir },
     });
   }
+  return file;
+}
+
+/** Reads and checks `<dir>/bundle.yaml`; throws with every problem when it is not valid. */
+export async function loadBundleFile(dir: string): Promise<LoadedBundleFile> {
+  const file = await requireBundleFile(dir);
   const doc = await readYamlFile(file);
   validateProjectDocument('bundle', doc);
   const value = doc.value as BundleDocument;

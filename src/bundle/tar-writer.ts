@@ -128,12 +128,54 @@ function changedWhileReading(entry: WalkEntry): PromoteError {
   });
 }
 
+/** A chunk of the tar stream; `release` returns a pooled buffer once the compressor is done with it. */
+interface TarChunk {
+  data: Buffer;
+  release?: () => void;
+}
+
 /**
- * The tar stream for `entries` (already sorted and normalised), in chunks of about 256 KiB:
- * small files are batched, large files are read 1 MiB at a time into fresh buffers (a buffer
- * handed on is never reused, since the compressor may still hold it).
+ * A few fixed read buffers, reused once the compressor has consumed them: memory stays flat
+ * however large the bundle (fresh 1 MiB buffers per read would let garbage pile up until the
+ * next GC — tens of MiB on a 200 MiB tree).
  */
-export async function* tarChunks(entries: WalkEntry[]): AsyncGenerator<Buffer> {
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiting: Array<(b: Buffer) => void> = [];
+
+  constructor(count: number, size: number) {
+    for (let i = 0; i < count; i++) this.free.push(Buffer.allocUnsafeSlow(size));
+  }
+
+  acquire(): Promise<Buffer> {
+    const b = this.free.pop();
+    return b ? Promise.resolve(b) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(b: Buffer): void {
+    const next = this.waiting.shift();
+    if (next) next(b);
+    else this.free.push(b);
+  }
+}
+
+/** Files up to this size are read whole and batched; larger ones stream through the pool. */
+const SMALL_FILE = 64 * 1024;
+
+async function readFully(fh: import('node:fs/promises').FileHandle, buf: Buffer, length: number, position: number, entry: WalkEntry): Promise<void> {
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await fh.read(buf, filled, length - filled, position + filled);
+    if (bytesRead === 0) throw changedWhileReading(entry);
+    filled += bytesRead;
+  }
+}
+
+/**
+ * The tar stream for `entries` (already sorted and normalised). Headers and small files are
+ * batched into chunks of about 256 KiB; large files stream 1 MiB at a time through `pool`.
+ */
+async function* tarChunks(entries: WalkEntry[], pool: BufferPool): AsyncGenerator<TarChunk> {
   let batch: Buffer[] = [];
   let batched = 0;
   const add = (b: Buffer): void => {
@@ -142,33 +184,38 @@ export async function* tarChunks(entries: WalkEntry[]): AsyncGenerator<Buffer> {
       batched += b.length;
     }
   };
-  const take = (): Buffer => {
-    const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+  const take = (): TarChunk => {
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
     batch = [];
     batched = 0;
-    return out;
+    return { data };
   };
   for (const entry of entries) {
     for (const h of entryHeaders(entry)) add(h);
     if (entry.type === 'file' && entry.size > 0) {
       const fh = await open(entry.source, 'r');
       try {
-        let done = 0;
-        while (done < entry.size) {
-          const want = Math.min(READ_CHUNK, entry.size - done);
-          const buf = Buffer.allocUnsafe(want);
-          let filled = 0;
-          while (filled < want) {
-            const { bytesRead } = await fh.read(buf, filled, want - filled, done + filled);
-            if (bytesRead === 0) throw changedWhileReading(entry);
-            filled += bytesRead;
-          }
-          done += want;
+        if (entry.size <= SMALL_FILE) {
+          const buf = Buffer.allocUnsafe(entry.size);
+          await readFully(fh, buf, entry.size, 0, entry);
           add(buf);
-          if (batched >= BATCH) yield take();
+        } else {
+          if (batched) yield take();
+          for (let done = 0; done < entry.size; ) {
+            const want = Math.min(READ_CHUNK, entry.size - done);
+            const buf = await pool.acquire();
+            try {
+              await readFully(fh, buf, want, done, entry);
+            } catch (err) {
+              pool.release(buf);
+              throw err;
+            }
+            done += want;
+            yield { data: buf.subarray(0, want), release: () => pool.release(buf) };
+          }
         }
         const probe = Buffer.alloc(1);
-        if ((await fh.read(probe, 0, 1, done)).bytesRead !== 0) throw changedWhileReading(entry);
+        if ((await fh.read(probe, 0, 1, entry.size)).bytesRead !== 0) throw changedWhileReading(entry);
       } finally {
         await fh.close();
       }
@@ -206,11 +253,12 @@ export async function writeTarGz(entries: WalkEntry[], outFile: string): Promise
   };
 
   const produce = async (): Promise<void> => {
-    for await (const chunk of tarChunks(entries)) {
+    for await (const { data, release } of tarChunks(entries, new BufferPool(4, READ_CHUNK))) {
       if (deflate.destroyed) return; // the consumer failed; its error is the one reported
-      crc = crc32(chunk, crc);
-      uncompressedSize += chunk.length;
-      if (!deflate.write(chunk)) await once(deflate, 'drain');
+      crc = crc32(data, crc);
+      uncompressedSize += data.length;
+      // The write callback runs once zlib has consumed the chunk: only then is its buffer reused.
+      if (!deflate.write(data, release && (() => release()))) await once(deflate, 'drain');
     }
     deflate.end();
   };

@@ -1,0 +1,113 @@
+// `promote build` against the packing floor `tar -cz | sha256sum` on the same tree, measured side
+// by side, interleaved, in one run (absolute times drift 2× between runs here). Trees: the
+// kube-prometheus fixture (95 files, 5.6 MB) and generated 50 and 200 MiB trees (half
+// incompressible, half YAML text; generated in a temp dir and deleted afterwards). Peak RSS from
+// GNU time. Below ~50 MiB promote's RSS still grows towards V8's external-memory GC threshold;
+// from there on it is flat.
+// Targets (issue 2): build ≤ 1.1× the floor; peak memory flat in bundle size.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = join(root, 'bin', 'promote.js');
+const kubePrometheus = join(root, '..', 'shared', 'fixtures', 'kube-prometheus', 'manifests');
+const runsSmall = Number(process.env.BENCH_RUNS ?? 7);
+const runsLarge = Number(process.env.BENCH_RUNS_LARGE ?? 3);
+const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 200);
+const timeBin = '/usr/bin/time';
+
+interface Sample {
+  ms: number;
+  rssMiB: number;
+}
+
+/** Runs a command under GNU time; wall time from our clock, peak RSS (KiB) from time's %M. */
+function measure(command: string, args: string[], env: NodeJS.ProcessEnv): Sample {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(timeBin, ['-f', '%M', command, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  return { ms, rssMiB: Number(lines[lines.length - 1]) / 1024 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function bundleDir(dir: string, name: string): Promise<void> {
+  await writeFile(join(dir, 'bundle.yaml'), `apiVersion: promote/v1\nkind: Bundle\nmetadata: {name: ${name}}\nspec:\n  parameters: params.schema.json\n  manifests: manifests/\n  allowSecrets: true\n`);
+  await writeFile(join(dir, 'params.schema.json'), '{"type": "object"}\n');
+}
+
+/** 1 MiB files: even-numbered ones random bytes, odd ones YAML text cut from kube-prometheus. */
+async function generate(dir: string, mib: number): Promise<void> {
+  await mkdir(join(dir, 'manifests'), { recursive: true });
+  const names = (await readdir(kubePrometheus)).filter((n) => n.endsWith('.yaml'));
+  const text = Buffer.concat(await Promise.all(names.map((n) => readFile(join(kubePrometheus, n)))));
+  const mibBytes = 1024 * 1024;
+  for (let i = 0; i < mib; i++) {
+    const sub = join(dir, 'manifests', `part-${String(Math.floor(i / 50)).padStart(2, '0')}`);
+    await mkdir(sub, { recursive: true });
+    const offset = (i * 7919 * 1024) % Math.max(1, text.length - mibBytes);
+    const content = i % 2 === 0 ? randomBytes(mibBytes) : text.subarray(offset, offset + mibBytes);
+    await writeFile(join(sub, `file-${String(i).padStart(4, '0')}.${i % 2 === 0 ? 'bin' : 'yaml'}`), content);
+  }
+  await bundleDir(dir, 'generated');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(timeBin)) throw new Error('GNU time is needed for peak RSS: apt-get install time');
+  if (!existsSync(kubePrometheus)) throw new Error(`fixture missing: ${kubePrometheus}`);
+  const work = await mkdtemp(join(tmpdir(), 'promote-bench-build-'));
+  try {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LC_ALL: 'C' };
+    const kp = join(work, 'kube-prometheus');
+    await cp(kubePrometheus, join(kp, 'manifests'), { recursive: true });
+    await bundleDir(kp, 'kube-prometheus');
+    const mid = join(work, 'generated-50');
+    await generate(mid, 50);
+    const big = join(work, 'generated');
+    await generate(big, largeMiB);
+
+    const rows: string[] = [];
+    const floorRss: number[] = [];
+    const promoteRss: number[] = [];
+    for (const [label, dir, runs] of [
+      ['kube-prometheus (5.6 MB, 97 files)', kp, runsSmall],
+      ['generated (50 MiB, 52 files)', mid, runsLarge],
+      [`generated (${largeMiB} MiB, ${largeMiB + 2} files)`, big, runsLarge],
+    ] as Array<[string, string, number]>) {
+      const ours: Sample[] = [];
+      const floor: Sample[] = [];
+      // Warm the page cache and Node's compile cache once, then interleave.
+      measure(process.execPath, [bin, 'build', dir], env);
+      for (let i = 0; i < runs; i++) {
+        ours.push(measure(process.execPath, [bin, 'build', dir], env));
+        floor.push(measure('sh', ['-c', 'tar -cz -C "$1" . | sha256sum >/dev/null', 'sh', dir], env));
+      }
+      const [o, f] = [median(ours.map((s) => s.ms)), median(floor.map((s) => s.ms))];
+      const [orss, frss] = [median(ours.map((s) => s.rssMiB)), median(floor.map((s) => s.rssMiB))];
+      promoteRss.push(orss);
+      floorRss.push(frss);
+      rows.push(
+        `  ${label.padEnd(38)} ${(o / 1000).toFixed(3).padStart(8)} s ${(f / 1000).toFixed(3).padStart(8)} s ${`${(o / f).toFixed(2)}×`.padStart(7)}   ${orss.toFixed(0).padStart(5)} MiB ${frss.toFixed(0).padStart(5)} MiB`,
+      );
+    }
+    console.log(`promote build vs tar -cz | sha256sum, medians of interleaved runs (${runsSmall} small, ${runsLarge} large; Node ${process.version})`);
+    console.log(`  ${'tree'.padEnd(38)} ${'promote'.padStart(10)} ${'floor'.padStart(10)} ${'ratio'.padStart(7)}   ${'peak RSS'.padStart(9)} ${'floor RSS'.padStart(9)}`);
+    for (const r of rows) console.log(r);
+    console.log(`  promote peak RSS from 50 MiB to ${largeMiB} MiB: ${(promoteRss[2]! - promoteRss[1]!).toFixed(0)} MiB more (flat = no growth with size)`);
+    console.log('  targets: ratio ≤ 1.10×; peak memory flat in bundle size');
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
