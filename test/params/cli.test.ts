@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,9 +12,17 @@ import { environmentYaml, makeProject, PARAMS_SCHEMA, type ProjectFiles } from '
 
 const bin = fileURLToPath(new URL('../../bin/promote.js', import.meta.url));
 
-function promote(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** Runs the CLI without blocking, so tests marked concurrent really overlap. */
+function promote(cwd: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
 }
 
 const env = (body: string) => ({ 'environments/dev.yaml': environmentYaml('dev', body) });
@@ -108,23 +116,23 @@ describe('bad input', { concurrency: 2 }, () => {
     test(`bad input — ${c.name}: validate and render exit 4 with a precise message; nothing written`, async (t) => {
       const dir = await makeProject(t, c.files);
       await c.prepare?.(dir);
-      const v = promote(dir, 'validate');
+      const v = await promote(dir, 'validate');
       assert.equal(v.code, 4, `validate: ${v.stderr}`);
       assert.equal(v.stdout, '');
       for (const e of c.expect) {
         if (typeof e === 'string') assert.ok(v.stderr.includes(e), `validate output lacks:\n${e}\n---\n${v.stderr}`);
         else assert.match(v.stderr, e);
       }
-      const r = promote(dir, 'render', '.', '--env', 'dev', '-o', 'out');
+      const r = await promote(dir, 'render', '.', '--env', 'dev', '-o', 'out');
       assert.equal(r.code, 4, `render: ${r.stderr}`);
       assert.equal(r.stdout, '');
       assert.equal(existsSync(join(dir, 'out')), false, 'nothing written');
       if (c.never) {
-        const s = promote(dir, 'render', '.', '--env', 'dev');
+        const s = await promote(dir, 'render', '.', '--env', 'dev');
         assert.equal(s.code, 4);
         assert.equal(s.stdout, '', 'nothing rendered to stdout');
         for (const out of [v.stdout, v.stderr, r.stdout, r.stderr, s.stdout, s.stderr]) assert.ok(!out.includes(c.never), 'a secret value was printed');
-        const j = promote(dir, 'validate', '--output', 'json');
+        const j = await promote(dir, 'validate', '--output', 'json');
         assert.ok(!j.stdout.includes(c.never) && !j.stderr.includes(c.never));
       }
     });
@@ -137,7 +145,7 @@ test('validate lists every problem of every document at once, as JSON too', asyn
     'environments/prod.yaml': environmentYaml('prod', '  parameters:\n    namespace: prod\n    replica: 3\n'),
     'manifests/extra.yaml': 'a: ${params.nope}\n',
   });
-  const r = promote(dir, 'validate', '--output', 'json');
+  const r = await promote(dir, 'validate', '--output', 'json');
   assert.equal(r.code, 4);
   const body = JSON.parse(r.stdout) as { error: { code: string; problems: { file: string; rule: string }[] } };
   assert.equal(body.error.code, 'VALIDATION_FAILED');
@@ -151,24 +159,24 @@ test('validate lists every problem of every document at once, as JSON too', asyn
 
 test('a valid project validates and renders; render -o writes the files', async (t) => {
   const dir = await makeProject(t);
-  const v = promote(dir, 'validate');
+  const v = await promote(dir, 'validate');
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /environment dev: valid \(parameters satisfy the bundle schema\)/);
-  const r = promote(dir, 'render', '.', '--env', 'dev', '-o', 'out');
+  const r = await promote(dir, 'render', '.', '--env', 'dev', '-o', 'out');
   assert.equal(r.code, 0, r.stderr);
   assert.ok(existsSync(join(dir, 'out/manifests/deployment.yaml')));
-  const again = promote(dir, 'render', '.', '--env', 'dev', '-o', 'out');
+  const again = await promote(dir, 'render', '.', '--env', 'dev', '-o', 'out');
   assert.equal(again.code, 2, 'never overwrites a non-empty directory');
   assert.match(again.stderr, /out already exists and is not empty/);
 });
 
 test('render without --env is a usage error; --help teaches with examples', async (t) => {
   const dir = await makeProject(t);
-  const r = promote(dir, 'render', '.');
+  const r = await promote(dir, 'render', '.');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /render needs --env <name>/);
   for (const cmd of ['validate', 'render', 'diff-env']) {
-    const h = promote(dir, cmd, '--help');
+    const h = await promote(dir, cmd, '--help');
     assert.equal(h.code, 0);
     assert.match(h.stdout, /Examples:\n  # /);
   }
