@@ -3,9 +3,11 @@ import { PromoteError } from '../errors.ts';
 import type { Registry } from '../oci/registry.ts';
 import { MAX_PAYLOAD_BYTES, type SignatureLayer, type SignatureManifest } from './cosign-signature.ts';
 import { decodeBase64Strict, isEcdsaDerSignature } from './der.ts';
+import { classicLayerToBundle, isKeylessLayer } from './cosign-keyless.ts';
 import { digestAlgorithmFor, type VerificationKey } from './keys.ts';
 import { parseSimpleSigning } from './simple-signing.ts';
-import type { VerificationCheck } from './verification-error.ts';
+import { verifySigstoreBundle, type SigstoreTrust } from './sigstore-bundle-verify.ts';
+import { failedCheck, type VerificationCheck } from './verification-error.ts';
 
 // Verification of cosign classic signatures, one layer at a time, in cosign's order: the
 // signature over the payload bytes with a trusted key first, then what the payload claims
@@ -19,9 +21,10 @@ export interface VerifiedCosignSignature {
   /** Digest of the payload layer. */
   layer: string;
   dockerReference: string;
-  /** Which trusted key verified it (its path or name) and its hint. */
+  /** Which trusted key verified it (its path or name) and its hint; for keyless, the identity. */
   key: string;
   keyHint: string;
+  identity?: { subject: string; issuer: string };
   optional: Record<string, unknown> | null;
 }
 
@@ -38,14 +41,18 @@ function fail<T>(candidate: string, check: VerificationCheck, reason: string): C
   return { ok: false, candidate, check, reason };
 }
 
-/** Verifies one signature layer against `digest` with any of `keys`. Fetches the payload blob. */
+/**
+ * Verifies one signature layer against `digest` with any trusted key — or, for a keyless layer
+ * (certificate annotation), against the trusted root and identities. Fetches the payload blob.
+ */
 export async function verifyCosignLayer(
   registry: Registry,
   sigManifest: SignatureManifest,
   layer: SignatureLayer,
   digest: string,
-  keys: VerificationKey[],
+  trust: SigstoreTrust,
 ): Promise<CandidateResult<VerifiedCosignSignature>> {
+  const keys: VerificationKey[] = trust.keys;
   const candidate = layer.descriptor.digest;
   if (layer.signature === undefined) {
     return fail(candidate, 'signature-format', `layer ${candidate} has no ${'dev.cosignproject.cosign/signature'} annotation`);
@@ -71,8 +78,22 @@ export async function verifyCosignLayer(
       return false;
     }
   });
-  if (!key) {
+  let identity: { subject: string; issuer: string } | undefined;
+  if (!key && isKeylessLayer(layer.descriptor) && trust.identities.length > 0) {
+    const built = classicLayerToBundle(layer.descriptor, payload);
+    if ('problem' in built) return fail(candidate, 'signature-format', `layer ${candidate}: ${built.problem}`);
+    try {
+      const v = verifySigstoreBundle(built.bundle, trust, { artifact: payload, source: `keyless signature in layer ${candidate}` });
+      if (v.signedBy.kind === 'keyless') identity = { subject: v.signedBy.subject, issuer: v.signedBy.issuer };
+    } catch (err) {
+      const check = failedCheck(err);
+      if (!check) throw err;
+      return fail(candidate, check, (err as Error).message.replace(/^verification failed \([^)]*\): /, ''));
+    }
+  }
+  if (!key && !identity) {
     const names = keys.map((k) => k.source).join(', ');
+    if (keys.length === 0) return fail(candidate, 'signature', `layer ${candidate} is signed with a key, and only keyless identities are trusted`);
     return fail(candidate, 'signature', `the signature in layer ${candidate} does not verify with ${keys.length === 1 ? 'key' : 'any of the keys'} ${names} (signed with another key, or the payload was changed after signing)`);
   }
   const parsed = parseSimpleSigning(payload);
@@ -89,8 +110,9 @@ export async function verifyCosignLayer(
       signatureManifest: sigManifest.digest,
       layer: candidate,
       dockerReference: parsed.payload.critical.identity?.['docker-reference'] ?? '',
-      key: key.source,
-      keyHint: key.hint,
+      key: key?.source ?? 'keyless',
+      keyHint: key?.hint ?? '',
+      ...(identity && { identity }),
       optional: parsed.payload.optional ?? null,
     },
   };

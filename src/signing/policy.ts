@@ -175,9 +175,9 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
   const verified: VerifiedSignature[] = [];
   const failures: CandidateFailure[] = [];
   const sigManifest = await readSignatureManifest(registry, digest);
-  if (sigManifest && policy.keys.length > 0) {
+  if (sigManifest) {
     for (const layer of sigManifest.layers) {
-      const r = await verifyCosignLayer(registry, sigManifest, layer, digest, policy.keys);
+      const r = await verifyCosignLayer(registry, sigManifest, layer, digest, policy);
       if (r.ok) verified.push(r.signature);
       else failures.push(r);
     }

@@ -217,10 +217,19 @@ describe('promote keygen / sign / verify against a real registry', () => {
     assertFailedCheck(await promote(['pull', `${reg.host}/acme/unsigned-push:1.0`, '--verify', '--key', 'ci.pub', '-o', 'pulled-unsigned', '--insecure']), 'signature-present', 'SIGNATURE_MISSING');
   });
 
-  test('real cosign output (containers/image fixtures) pushed as cosign stores it verifies with cosign.pub', async () => {
+  test('real cosign output (containers/image fixtures, key and keyless) pushed as cosign stores it verifies', async () => {
     // The key-rekor image was signed with cosign2.pub; two images share a digest, so each gets
     // its own repository (their .sig tags would collide).
-    for (const [name, key, count] of [['dir-img-cosign-valid', 'cosign.pub', 1], ['dir-img-cosign-valid-2', 'cosign.pub', 2], ['dir-img-cosign-key-rekor-valid', 'cosign2.pub', 1]] as const) {
+    const keyless = ['--certificate-identity', 'mitr@redhat.com', '--certificate-oidc-issuer', 'https://github.com/login/oauth'];
+    const cases: [string, string[], number][] = [
+      ['dir-img-cosign-valid', ['--key', `${FIX}containers-image/cosign.pub`], 1],
+      ['dir-img-cosign-valid-2', ['--key', `${FIX}containers-image/cosign.pub`], 2],
+      ['dir-img-cosign-key-rekor-valid', ['--key', `${FIX}containers-image/cosign2.pub`], 1],
+      // Keyless classic: Fulcio certificate + Rekor SET in annotations, checked offline against
+      // the public-good trusted root shipped with promote.
+      ['dir-img-cosign-fulcio-rekor-valid', keyless, 1],
+    ];
+    for (const [name, trustArgs, count] of cases) {
       const repository = `cosign/${name}`;
       const r = repo(repository);
       const manifest = await readFile(`${FIX}containers-image/${name}_manifest.json`);
@@ -246,11 +255,17 @@ describe('promote keygen / sign / verify against a real registry', () => {
       await r.pushBlob(configDesc, config);
       await r.pushManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: configDesc, layers })), OCI_MANIFEST, signatureTag(pushed.digest));
       assert.equal(layers[0]!.mediaType, COSIGN_SIMPLESIGNING);
-      const v = await promote(['verify', `${reg.host}/${repository}:latest`, '--key', `${FIX}containers-image/${key}`, '--insecure', '--output', 'json']);
+      const v = await promote(['verify', `${reg.host}/${repository}:latest`, ...trustArgs, '--insecure', '--output', 'json']);
       assert.equal(v.code, 0, v.stdout + v.stderr);
       assert.equal(JSON.parse(v.stdout).digest, pushed.digest);
       assert.equal(JSON.parse(v.stdout).signatures.length, count);
-      assertFailedCheck(await promote(['verify', `${reg.host}/${repository}:latest`, '--key', 'ci.pub', '--insecure']), 'signature', 'SIGNATURE_INVALID');
+      if (trustArgs[0] === '--key') {
+        assertFailedCheck(await promote(['verify', `${reg.host}/${repository}:latest`, '--key', 'ci.pub', '--insecure']), 'signature', 'SIGNATURE_INVALID');
+      } else {
+        assert.equal(JSON.parse(v.stdout).signatures[0].identity.subject, 'mitr@redhat.com');
+        const other = await promote(['verify', `${reg.host}/${repository}:latest`, '--certificate-identity', 'someone@example.com', '--certificate-oidc-issuer', 'https://github.com/login/oauth', '--insecure']);
+        assertFailedCheck(other, 'identity', 'SIGNATURE_IDENTITY_MISMATCH');
+      }
     }
   });
 });
