@@ -141,8 +141,10 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   // git look-ups (child processes). On two cores this hides most of the fixed start-up cost.
   // Hook for issue 4: the build-time checks of the params module (undeclared `${params.…}`
   // references, Secret objects) belong with loading, on bundleFile and the walked entries.
+  const stop = new AbortController();
   const loading = loadBundleFile(root);
-  const packing = walkBundle(root).then((entries) => writeTarGz(entries, layerPath));
+  loading.catch(() => stop.abort()); // an invalid bundle.yaml need not wait for a big tree to pack
+  const packing = walkBundle(root).then((entries) => writeTarGz(entries, layerPath, stop.signal));
   const facting = gitFacts(root, env);
   const [loaded, packedResult, factsResult] = await Promise.allSettled([loading, packing, facting]);
   try {

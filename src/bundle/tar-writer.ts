@@ -229,10 +229,10 @@ async function* tarChunks(entries: WalkEntry[], pool: BufferPool): AsyncGenerato
 
 /**
  * Writes the gzip-compressed tar of `entries` to `outFile`, hashing the compressed bytes as they
- * are written. Memory stays bounded: the producer waits for the compressor ('drain'), and the
+ * are written; `signal` stops it early (the caller found another reason to fail). Memory stays bounded: the producer waits for the compressor ('drain'), and the
  * compressor's output is written and hashed as it appears.
  */
-export async function writeTarGz(entries: WalkEntry[], outFile: string): Promise<PackResult> {
+export async function writeTarGz(entries: WalkEntry[], outFile: string, signal?: AbortSignal): Promise<PackResult> {
   const deflate = createDeflateRaw({
     level: GZIP_LEVEL,
     windowBits: 15,
@@ -255,6 +255,7 @@ export async function writeTarGz(entries: WalkEntry[], outFile: string): Promise
   const produce = async (): Promise<void> => {
     for await (const { data, release } of tarChunks(entries, new BufferPool(4, READ_CHUNK))) {
       if (deflate.destroyed) return; // the consumer failed; its error is the one reported
+      signal?.throwIfAborted();
       crc = crc32(data, crc);
       uncompressedSize += data.length;
       // The write callback runs once zlib has consumed the chunk: only then is its buffer reused.

@@ -82,9 +82,11 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
       details: { path: out },
     });
   }
-  await mkdir(dirname(out), { recursive: true });
-  const tmp = await mkdtemp(join(dirname(out), `.${basename(out)}.promote-pull-`));
+  // The first directory mkdir had to create (if any) is removed again on failure, too.
+  const madeParent = await mkdir(dirname(out), { recursive: true });
+  let tmp: string | undefined;
   try {
+    tmp = await mkdtemp(join(dirname(out), `.${basename(out)}.promote-pull-`));
     await chmod(tmp, 0o755);
     const stream = await registry.fetchBlob(bundle.layer);
     const summary = await extractBundleLayer(stream, tmp, `bundle ${registry.name}@${bundle.digest}`, limits);
@@ -92,7 +94,8 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
     await rename(tmp, out);
     return summary;
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    if (madeParent !== undefined) await rm(madeParent, { recursive: true, force: true });
     throw err;
   }
 }

@@ -205,3 +205,11 @@ test('manifests directory named in bundle.yaml must exist', async () => {
   await rm(join(dir, 'manifests'), { recursive: true });
   await expectBuildError(dir, 'BUNDLE_MANIFESTS_MISSING', (err) => assert.match(err.message, /manifests\//));
 });
+
+test('an invalid bundle.yaml is reported even when the tree also has a problem, and stops packing', async () => {
+  await using tmp = await tempDir();
+  const dir = await copyFixture(tmp.path);
+  await writeFile(join(dir, 'bundle.yaml'), 'kind: Bundle\n');
+  execFileSync('mkfifo', [join(dir, 'pipe')]);
+  await expectBuildError(dir, 'SCHEMA_VIOLATION');
+});

@@ -135,3 +135,16 @@ test('a missing layout or manifest is a clear error, not a crash', async () => {
   await layout.deleteManifest((await layout.resolve('v1'))!.digest);
   assert.deepEqual(await layout.listTags(), []);
 });
+
+test('manifests over 4 MiB are refused on write and on read', async () => {
+  await using tmp = await tempDir();
+  const layout = new LayoutRegistry(join(tmp.path, 'layout'));
+  const huge = Buffer.from(JSON.stringify({ schemaVersion: 2, pad: 'x'.repeat(4 * 1024 * 1024) }));
+  await assert.rejects(layout.pushManifest(huge, OCI_MANIFEST, 'big'), (err) => isPromoteError(err, 'MANIFEST_TOO_LARGE'));
+  // One that got in by other means (a hand-edited index.json) is not read into memory.
+  const d = { mediaType: 'application/octet-stream', digest: sha256Digest(huge), size: huge.length };
+  await layout.pushBlob(d, huge);
+  const indexPath = join(tmp.path, 'layout', 'index.json');
+  await writeFile(indexPath, JSON.stringify({ schemaVersion: 2, manifests: [{ ...d, mediaType: OCI_MANIFEST, annotations: { 'org.opencontainers.image.ref.name': 'big' } }] }));
+  await assert.rejects(layout.fetchManifest('big'), (err) => isPromoteError(err, 'TOO_LARGE'));
+});

@@ -114,8 +114,7 @@ test('pull refuses a crafted bundle with "..", an absolute path or a link, and w
       assert.match(err.message, mention);
       return true;
     });
-    assert.equal(existsSync(out), false);
-    assert.deepEqual(await leftovers(join(tmp.path, 'a')), []);
+    assert.equal(existsSync(join(tmp.path, 'a')), false, 'not even the parent directory pull created');
     assert.equal(existsSync(join(tmp.path, 'escaped.yaml')), false);
   }
 });
@@ -135,4 +134,11 @@ test('an artefact that is not a promote bundle is refused before any content is 
     return true;
   });
   assert.equal(existsSync(join(tmp.path, 'out')), false);
+});
+
+test('a failed pull into a new nested path removes the parent directories it created', async () => {
+  await using tmp = await tempDir();
+  await craftedBundle(join(tmp.path, 'layout'), [{ name: '../x', content: '' }]);
+  await assert.rejects(pullBundle(`oci:${join(tmp.path, 'layout')}:evil`, { out: join(tmp.path, 'new', 'deeper', 'out') }), /climbs out/);
+  assert.equal(existsSync(join(tmp.path, 'new')), false);
 });
