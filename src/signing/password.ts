@@ -41,9 +41,10 @@ export async function getPassword(purpose: string, options: PasswordOptions): Pr
 /** Reads one line from the terminal with echo off (raw mode), writing the question to stderr. */
 export async function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
   const wasRaw = stdin.isRaw;
+  // Echo off before the question appears: a fast typist (or a script) must not be echoed.
   stdin.setRawMode?.(true);
+  process.stderr.write(question);
   stdin.resume();
   try {
     return await new Promise<string>((resolve, reject) => {
