@@ -147,7 +147,14 @@ export async function readSigningKey(path: string, password: PasswordSource): Pr
     } else if (block.label === 'PRIVATE KEY' || block.label === 'EC PRIVATE KEY') {
       key = createPrivateKey({ key: text, format: 'pem' });
     } else if (block.label === 'ENCRYPTED PRIVATE KEY') {
-      key = createPrivateKey({ key: text, format: 'pem', passphrase: await password(path) });
+      const passphrase = await password(path);
+      try {
+        key = createPrivateKey({ key: text, format: 'pem', passphrase });
+      } catch {
+        throw new PromoteError('KEY_PASSWORD_WRONG', `cannot decrypt private key ${path}: wrong password`, {
+          hint: 'set the password in PROMOTE_PASSWORD (or COSIGN_PASSWORD), or run on a terminal to be asked',
+        });
+      }
     } else if (block.label === 'PUBLIC KEY') {
       throw new PromoteError('KEY_FORMAT_INVALID', `${path} is a public key; signing needs the private key`, {
         outcome: 'usage',

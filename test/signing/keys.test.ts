@@ -131,3 +131,12 @@ test('a PEM public key that is not a valid point (the conformance wrong-key) fai
     return true;
   });
 });
+
+test('an encrypted PKCS#8 PEM key (openssl style) signs with its password and names a wrong one', async (t) => {
+  const dir = await tempDir(t);
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const path = join(dir, 'enc.key');
+  await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pp' }));
+  await assertSigns(path, 'pp');
+  await assert.rejects(loadSigner(path, env('nope')), (err: unknown) => isPromoteError(err, 'KEY_PASSWORD_WRONG'));
+});
