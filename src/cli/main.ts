@@ -23,6 +23,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
   validate: { summary: 'check pipelines, environments and parameters against their schemas; list every problem', load: () => import('./commands/validate.ts') },
   render: { summary: 'print the exact manifests an agent would apply for an environment (and cluster)', load: () => import('./commands/render.ts') },
   'diff-env': { summary: 'show what differs between two environments: the parameters, and the rendered diff', load: () => import('./commands/diff-env.ts') },
+  plan: { summary: 'show what `promote to <stage>` would do: the digest, its signature and parameters, every gate with evidence', load: () => import('./commands/plan.ts') },
+  to: { summary: 'promote a bundle digest into a stage through its gates; record it in the ledger and publish the signed record', load: () => import('./commands/to.ts') },
+  approve: { summary: "record your approval of a bundle digest for a stage (counted by the stage's approval gate)", load: () => import('./commands/approve.ts') },
+  run: { summary: 'automatic promotion: promote every `promotion: auto` stage whose gates pass (a controller, or one pass with --once)', load: () => import('./commands/run.ts') },
+  hold: { summary: 'stop promotions and rollbacks into a stage (automatic and manual) until `promote release`', load: () => import('./commands/hold.ts') },
+  release: { summary: 'lift a hold: promotions and rollbacks into the stage may proceed again', load: () => import('./commands/release.ts') },
+  rollback: { summary: 'promote an earlier bundle of a stage again: a new record through the same gates (or --force with a reason)', load: () => import('./commands/rollback.ts') },
+  history: { summary: 'the ledger of one stage: every promotion, rollback, approval and hold — digest, from, who, when, gates', load: () => import('./commands/history.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
 };
 

@@ -1,0 +1,36 @@
+import type { Command } from '../command.ts';
+import { stringOption } from '../command.ts';
+import { PROMOTION_OPTIONS, projectOptions } from '../promotion-options.ts';
+import { REGISTRY_HELP } from '../registry-options.ts';
+
+export const command: Command = {
+  name: 'plan',
+  summary: 'show what `promote to <stage>` would do: the digest, its signature and parameters, every gate with evidence',
+  usage: 'promote plan <stage> [--bundle <ref>] [options]',
+  description: `
+Resolves the candidate (default: the digest the stage's \`from\` stage runs now), verifies its
+signature under the pipeline's trust policy, validates the stage's parameters against the
+bundle's schema (read from the bundle's config blob, never its content), and evaluates every
+gate. Changes nothing anywhere. Exits 0 when the promotion would go ahead, else with the exit
+code \`promote to\` would refuse with (3 gate or policy, 4 verification).
+
+${REGISTRY_HELP}`,
+  positionals: { min: 1, max: 1 },
+  options: {
+    bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:…, <repository>@sha256:… or <repository>:<tag>' },
+    ...PROMOTION_OPTIONS,
+  },
+  examples: [
+    { title: 'What would move into staging, and would the gates let it?', command: 'promote plan staging' },
+    { title: 'Plan a specific bundle for the first stage', command: 'promote plan dev --bundle registry.example.com/acme/webapp@sha256:4f1c…' },
+    { title: 'Gate results as JSON for a CI check', command: 'promote plan production --output json' },
+  ],
+  async run(ctx, args) {
+    const { planCommand } = await import('../../promotion/actions.ts');
+    const { planText } = await import('../promotion-text.ts');
+    const { planOutcome } = await import('../../pipeline/plan.ts');
+    const plan = await planCommand(await projectOptions(ctx, args), args.positionals[0]!, stringOption(args, 'bundle'));
+    const outcome = planOutcome(plan);
+    return { data: plan, text: planText(plan), ...(outcome && { outcome }) };
+  },
+};

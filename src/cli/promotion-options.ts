@@ -1,0 +1,45 @@
+import { PromoteError } from '../errors.ts';
+import type { ProjectOptions } from '../promotion/actions.ts';
+import type { CommandContext, OptionSpec, ParsedArgs } from './command.ts';
+import { REGISTRY_OPTIONS, registryOptions } from './registry-options.ts';
+
+// Options every promotion command shares (plan, to, approve, history, hold, release, rollback,
+// run), spelled and explained once.
+
+export const PIPELINE_OPTION: Record<string, OptionSpec> = {
+  pipeline: { type: 'string', short: 'p', valueName: 'name|file', description: 'the pipeline (pipelines/<name>.yaml); default: the only one in the project' },
+};
+
+export const KEY_OPTION: Record<string, OptionSpec> = {
+  key: { type: 'string', short: 'k', valueName: 'file', description: "the promoter's private key that signs the record (default: PROMOTE_KEY; password: PROMOTE_PASSWORD or a prompt)" },
+};
+
+export const FORCE_OPTIONS: Record<string, OptionSpec> = {
+  force: { type: 'boolean', description: 'override failing gates (and pass a manual gate); needs --reason, recorded in the ledger and the record' },
+  reason: { type: 'string', valueName: 'text', description: 'why --force is needed (e.g. an incident id)' },
+};
+
+export const PROMOTION_OPTIONS: Record<string, OptionSpec> = { ...PIPELINE_OPTION, ...REGISTRY_OPTIONS };
+
+export async function projectOptions(ctx: CommandContext, args: ParsedArgs): Promise<ProjectOptions> {
+  const pipeline = args.values.pipeline;
+  const key = args.values.key;
+  return {
+    cwd: ctx.cwd,
+    env: ctx.env,
+    ...(typeof pipeline === 'string' && { pipeline }),
+    ...(typeof key === 'string' && { key }),
+    registry: await registryOptions(ctx, args),
+    interactive: ctx.interactive,
+    log: (m) => ctx.log(m),
+  };
+}
+
+/** `--force` with `--reason`, or nothing; one without the other is a usage error. */
+export function forceOption(args: ParsedArgs): { reason: string } | undefined {
+  const force = args.values.force === true;
+  const reason = typeof args.values.reason === 'string' ? args.values.reason.trim() : undefined;
+  if (force && !reason) throw new PromoteError('USAGE', '--force needs --reason: an override is recorded with its reason', { outcome: 'usage', hint: 'e.g. --force --reason "INC-1234: hotfix for the checkout outage"' });
+  if (!force && reason) throw new PromoteError('USAGE', '--reason is only used with --force', { outcome: 'usage', hint: 'add --force to override failing gates, or drop --reason' });
+  return force ? { reason: reason! } : undefined;
+}

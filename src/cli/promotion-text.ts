@@ -1,0 +1,60 @@
+import type { GateResult } from '../pipeline/gate.ts';
+import type { Plan } from '../pipeline/plan.ts';
+import type { ApproveResult, HistoryItem, HoldResult, PromoteResult, RunStageOutcome } from '../promotion/engine.ts';
+
+// How promotion results read in a terminal. JSON output is the data itself.
+
+const short = (d?: string) => (d ? d.slice(0, 19) : '-');
+
+export function gateLines(gates: GateResult[]): string[] {
+  return gates.map((g) => `  ${g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`);
+}
+
+export function planText(plan: Plan): string {
+  const out = [`plan ${plan.pipeline}/${plan.stage} (environment ${plan.environment})`];
+  out.push(`  now:       ${plan.current ?? '(nothing promoted yet)'}`);
+  out.push(`  candidate: ${plan.candidate ?? '(none)'}${plan.candidateSource === 'from-stage' ? ` (what ${plan.from} runs)` : ''}`);
+  if (plan.upToDate) out.push('  the candidate is already what the stage runs');
+  if (plan.signature) out.push(`  ${plan.signature.passed ? 'pass' : 'FAIL'}  signature: ${plan.signature.summary}`);
+  if (plan.parameters) out.push(`  ${plan.parameters.passed ? 'pass' : 'FAIL'}  parameters: ${plan.parameters.summary}`);
+  if (plan.gates.length) out.push('gates:', ...gateLines(plan.gates));
+  if (plan.blockers.length) out.push('would be refused:', ...plan.blockers.map((b) => `  - ${b.message}${b.hint ? ` (${b.hint})` : ''}`));
+  else out.push(plan.upToDate ? 'nothing to do' : `promote to ${plan.stage} would promote ${plan.candidate}`);
+  return out.join('\n');
+}
+
+export function promoteText(r: PromoteResult): string {
+  if (r.upToDate) return `${r.stage} already runs ${r.bundle} (record ${short(r.record)}, published at ${r.published?.tag})`;
+  const head = r.completed
+    ? `finished publishing the record of ${r.bundle} in ${r.stage} (record ${short(r.record)})`
+    : `${r.action === 'rollback' ? 'rolled back' : 'promoted'} ${r.bundle} to ${r.stage}${r.from ? ` from ${r.from}` : ''}`;
+  const out = [head];
+  if (!r.completed && r.gates.length) out.push(...gateLines(r.gates));
+  if (r.commit) out.push(`ledger commit ${r.commit.slice(0, 12)}${r.ledgerAttempts && r.ledgerAttempts > 1 ? ` (after ${r.ledgerAttempts} attempts)` : ''}`);
+  if (r.published) out.push(`record ${r.published.digest} at tag ${r.published.tag}`);
+  return out.join('\n');
+}
+
+export function approveText(r: ApproveResult): string {
+  return r.alreadyApproved ? `${r.by} had already approved ${r.bundle} for ${r.stage}` : `approved ${r.bundle} for ${r.stage} as ${r.by} (ledger commit ${r.commit?.slice(0, 12)})`;
+}
+
+export function holdText(r: HoldResult): string {
+  return r.held ? `${r.stage} is on hold (by ${r.by}${r.reason ? `: ${r.reason}` : ''}); promote release ${r.stage} resumes it` : `${r.stage} released by ${r.by}`;
+}
+
+export function historyText(stage: string, items: HistoryItem[]): string {
+  if (!items.length) return `no history for ${stage} yet`;
+  const out: string[] = [];
+  for (const h of items) {
+    out.push(`${h.at}  ${h.action.padEnd(9)} ${short(h.bundle)}${h.from ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
+    for (const g of h.gates) out.push(`    ${g}`);
+    if (h.reason) out.push(`    reason: ${h.reason}`);
+  }
+  return out.join('\n');
+}
+
+export function runText(outcomes: RunStageOutcome[]): string {
+  if (!outcomes.length) return 'no stage has promotion: auto';
+  return outcomes.map((o) => `${o.stage.padEnd(12)} ${o.result.padEnd(10)} ${short(o.bundle)}${o.message ? `  ${o.message}` : ''}`).join('\n');
+}

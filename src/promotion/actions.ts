@@ -1,0 +1,80 @@
+import type { RegistryOptions } from '../oci/open.ts';
+import type { Plan } from '../pipeline/plan.ts';
+import {
+  approve,
+  history,
+  openProject,
+  planStage,
+  printablePlan,
+  promoteTo,
+  rollback,
+  runLoop,
+  runOnce,
+  setHold,
+  type ApproveResult,
+  type EngineOptions,
+  type HistoryItem,
+  type HoldResult,
+  type PromoteResult,
+  type RunStageOutcome,
+} from './engine.ts';
+
+// One call per command (the CLI stays thin): open the project the pipeline names, do the one
+// thing, return plain data. Everything here is also the library API of the engine.
+
+export interface ProjectOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  pipeline?: string;
+  registry?: RegistryOptions;
+  key?: string;
+  interactive?: boolean;
+  log?: (message: string) => void;
+}
+
+function engineOptions(o: ProjectOptions): EngineOptions {
+  return { cwd: o.cwd, env: o.env, ...(o.pipeline && { pipeline: o.pipeline }), ...(o.registry && { registry: o.registry }), ...(o.key && { key: o.key }), ...(o.interactive !== undefined && { interactive: o.interactive }), ...(o.log && { log: o.log }) };
+}
+
+export async function planCommand(o: ProjectOptions, stage: string, bundle?: string): Promise<Plan> {
+  const project = await openProject(engineOptions(o));
+  return printablePlan(await planStage(project, { stage, ...(bundle && { bundle }) }));
+}
+
+export async function toCommand(o: ProjectOptions, stage: string, bundle?: string, force?: { reason: string }): Promise<PromoteResult> {
+  const project = await openProject(engineOptions(o));
+  return promoteTo(project, { stage, ...(bundle && { bundle }), ...(force && { force }) });
+}
+
+export async function approveCommand(o: ProjectOptions, stage: string, bundle: string, comment?: string): Promise<ApproveResult> {
+  return approve(await openProject(engineOptions(o)), stage, bundle, comment);
+}
+
+export async function historyCommand(o: ProjectOptions, stage: string, limit?: number): Promise<HistoryItem[]> {
+  return history(await openProject(engineOptions(o)), stage, limit);
+}
+
+export async function holdCommand(o: ProjectOptions, stage: string, held: boolean, reason?: string): Promise<HoldResult> {
+  return setHold(await openProject(engineOptions(o)), stage, held, reason);
+}
+
+export async function rollbackCommand(o: ProjectOptions, stage: string, target: { to?: string; steps?: number }, force?: { reason: string }): Promise<PromoteResult> {
+  return rollback(await openProject(engineOptions(o)), { stage, ...target, ...(force && { force }) });
+}
+
+export async function runCommand(o: ProjectOptions, once: boolean, intervalMs: number, onPass: (outcomes: RunStageOutcome[]) => void, signal?: AbortSignal): Promise<RunStageOutcome[]> {
+  const project = await openProject(engineOptions(o));
+  if (once) return runOnce(project);
+  const controller = new AbortController();
+  signal?.addEventListener('abort', () => controller.abort(), { once: true });
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await runLoop(project, intervalMs, controller.signal, onPass);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return [];
+}
