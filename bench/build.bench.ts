@@ -41,25 +41,31 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function bundleDir(dir: string, name: string): Promise<void> {
-  await writeFile(join(dir, 'bundle.yaml'), `apiVersion: promote/v1\nkind: Bundle\nmetadata: {name: ${name}}\nspec:\n  parameters: params.schema.json\n  manifests: manifests/\n  allowSecrets: true\n`);
+async function bundleDir(dir: string, name: string, withFiles = false): Promise<void> {
+  await mkdir(join(dir, 'manifests'), { recursive: true });
+  const files = withFiles ? '  files: files/\n' : '';
+  await writeFile(join(dir, 'bundle.yaml'), `apiVersion: promote/v1\nkind: Bundle\nmetadata: {name: ${name}}\nspec:\n  parameters: params.schema.json\n  manifests: manifests/\n${files}  allowSecrets: true\n`);
   await writeFile(join(dir, 'params.schema.json'), '{"type": "object"}\n');
 }
 
-/** 1 MiB files: even-numbered ones random bytes, odd ones YAML text cut from kube-prometheus. */
+/**
+ * 1 MiB files under files/ (shipped verbatim: where bulk data belongs), even-numbered ones random
+ * bytes, odd ones YAML text cut from kube-prometheus; plus one small manifest.
+ */
 async function generate(dir: string, mib: number): Promise<void> {
-  await mkdir(join(dir, 'manifests'), { recursive: true });
+  await mkdir(join(dir, 'files'), { recursive: true });
   const names = (await readdir(kubePrometheus)).filter((n) => n.endsWith('.yaml'));
   const text = Buffer.concat(await Promise.all(names.map((n) => readFile(join(kubePrometheus, n)))));
   const mibBytes = 1024 * 1024;
   for (let i = 0; i < mib; i++) {
-    const sub = join(dir, 'manifests', `part-${String(Math.floor(i / 50)).padStart(2, '0')}`);
+    const sub = join(dir, 'files', `part-${String(Math.floor(i / 50)).padStart(2, '0')}`);
     await mkdir(sub, { recursive: true });
     const offset = (i * 7919 * 1024) % Math.max(1, text.length - mibBytes);
     const content = i % 2 === 0 ? randomBytes(mibBytes) : text.subarray(offset, offset + mibBytes);
     await writeFile(join(sub, `file-${String(i).padStart(4, '0')}.${i % 2 === 0 ? 'bin' : 'yaml'}`), content);
   }
-  await bundleDir(dir, 'generated');
+  await bundleDir(dir, 'generated', true);
+  await writeFile(join(dir, 'manifests', 'configmap.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: data}\ndata: {size: big}\n');
 }
 
 async function main(): Promise<void> {
@@ -81,8 +87,8 @@ async function main(): Promise<void> {
     const promoteRss: number[] = [];
     for (const [label, dir, runs] of [
       ['kube-prometheus (5.6 MB, 97 files)', kp, runsSmall],
-      ['generated (50 MiB, 52 files)', mid, runsLarge],
-      [`generated (${largeMiB} MiB, ${largeMiB + 2} files)`, big, runsLarge],
+      ['generated (50 MiB, 53 files)', mid, runsLarge],
+      [`generated (${largeMiB} MiB, ${largeMiB + 3} files)`, big, runsLarge],
     ] as Array<[string, string, number]>) {
       const ours: Sample[] = [];
       const floor: Sample[] = [];
