@@ -19,6 +19,7 @@ import {
   OCI_MANIFEST,
 } from '../oci/media-types.ts';
 import type { Descriptor, ImageManifest } from '../oci/registry.ts';
+import { checkBundleContent } from './build-checks.ts';
 import { loadBundleFile, requireBundleFile, type LoadedBundleFile } from './bundle-file.ts';
 import type { BundleConfig } from './config.ts';
 import { writeTarGz } from './tar-writer.ts';
@@ -139,12 +140,16 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   // Three independent jobs at once: packing (its deflate runs on libuv's thread pool), loading
   // and schema-compiling bundle.yaml and the parameter schema (CPU on the main thread), and the
   // git look-ups (child processes). On two cores this hides most of the fixed start-up cost.
-  // Hook for issue 4: the build-time checks of the params module (undeclared `${params.…}`
-  // references, Secret objects) belong with loading, on bundleFile and the walked entries.
+  // The build-time checks of issue 4 (build-checks.ts: undeclared `${params.…}` references,
+  // Secret objects) run with loading, on bundleFile and the walked entries.
   const stop = new AbortController();
-  const loading = loadBundleFile(root);
+  const walking = walkBundle(root);
+  const loading = Promise.all([loadBundleFile(root), walking]).then(async ([file, entries]) => {
+    await checkBundleContent(file, entries);
+    return file;
+  });
   loading.catch(() => stop.abort()); // an invalid bundle.yaml need not wait for a big tree to pack
-  const packing = walkBundle(root).then((entries) => writeTarGz(entries, layerPath, stop.signal));
+  const packing = walking.then((entries) => writeTarGz(entries, layerPath, stop.signal));
   const facting = gitFacts(root, env);
   const [loaded, packedResult, factsResult] = await Promise.allSettled([loading, packing, facting]);
   try {
