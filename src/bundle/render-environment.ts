@@ -66,7 +66,7 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
 }
 
 export interface RenderSourceOptions {
-  /** A bundle directory (a reference to a pushed bundle is not supported here yet). */
+  /** A bundle directory, or a reference to a pushed bundle. */
   source: string;
   environment: string;
   cluster?: string;
@@ -88,6 +88,8 @@ export interface RenderSourceResult {
   /** The manifests as one YAML stream (when not written to a directory). */
   stream?: string;
   out?: string;
+  /** `repository@sha256:…` when a pushed bundle was rendered. */
+  reference?: string;
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -116,15 +118,36 @@ export async function stageFor(root: string, environment: string): Promise<strin
   return stages.length === 1 ? stages[0] : undefined;
 }
 
-/** `promote render`: render a bundle directory for an environment, to a stream or a directory. */
+/**
+ * `promote render`: render a bundle directory — or a pushed bundle (`repo:tag`, `repo@sha256:…`,
+ * `oci:<layout>[:tag]`), pulled with every digest verified into a temporary directory — for an
+ * environment, to a YAML stream or into a directory. For a pushed bundle ${promote.digest} is
+ * its manifest digest. (Signatures are the agent's and `promote verify`'s business, not render's.)
+ */
 export async function renderSource(options: RenderSourceOptions): Promise<RenderSourceResult> {
-  const bundleDir = resolve(options.cwd, options.source);
-  if (!(await isDir(bundleDir))) {
-    throw new PromoteError('RENDER_SOURCE_NOT_FOUND', `${options.source} is not a bundle directory`, {
+  const local = resolve(options.cwd, options.source);
+  if (await isDir(local)) return renderDirectory(options, local);
+  const looksLikeReference = options.source.startsWith('oci:') || /[:@/]/.test(options.source);
+  if (!looksLikeReference) {
+    throw new PromoteError('RENDER_SOURCE_NOT_FOUND', `${options.source} is neither a bundle directory nor a reference`, {
       outcome: 'usage',
-      hint: 'render a bundle directory (the one holding bundle.yaml); to render a pushed bundle, `promote pull <ref> -o <dir>` first and render that directory',
+      hint: 'render a bundle directory (the one holding bundle.yaml) or a pushed bundle such as registry.example.com/acme/web@sha256:… or oci:./layout:tag',
     });
   }
+  const { pullBundle } = await import('../oci/pull.ts');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const tmp = await mkdtemp(join(tmpdir(), 'promote-render-'));
+  try {
+    const pulled = await pullBundle(options.source, { cwd: options.cwd, out: join(tmp, 'bundle') });
+    if (options.root === undefined) options = { ...options, root: options.cwd };
+    return { ...(await renderDirectory(options, pulled.out, pulled.digest)), reference: pulled.reference };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function renderDirectory(options: RenderSourceOptions, bundleDir: string, digest?: string): Promise<RenderSourceResult> {
   const root = options.root !== undefined ? resolve(options.cwd, options.root) : await projectRootFor(bundleDir, options.cwd);
   const stage = options.stage ?? (await stageFor(root, options.environment)) ?? options.environment;
   const result = await renderEnvironment({
@@ -133,6 +156,7 @@ export async function renderSource(options: RenderSourceOptions): Promise<Render
     environment: options.environment,
     stage,
     ...(options.cluster !== undefined && { cluster: options.cluster }),
+    ...(digest !== undefined && { digest }),
   });
   const summary: RenderSourceResult = {
     bundle: result.bundle,

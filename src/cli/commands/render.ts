@@ -3,9 +3,10 @@ import { stringOption, type Command } from '../command.ts';
 export const command: Command = {
   name: 'render',
   summary: 'print the exact manifests an agent would apply for an environment (and cluster)',
-  usage: 'promote render [dir] --env <name> [--cluster <name>] [-o <dir>]',
+  usage: 'promote render [dir|ref] --env <name> [--cluster <name>] [-o <dir>]',
   description: `
-Renders a bundle directory with one environment's parameters (merged with a cluster's overrides
+Renders a bundle directory, or a pushed bundle (repo:tag, repo@sha256:…, oci:<layout>[:tag];
+pulled with every digest verified), with one environment's parameters (merged with a cluster's overrides
 when --cluster is given), validated against the bundle's parameter schema, exactly as an agent
 would. References: \${params.a.b} and the built-ins \${promote.stage|environment|cluster|digest}.
 An unquoted scalar that is exactly one reference takes the typed value (number, boolean, object,
@@ -14,7 +15,8 @@ variables in scripts) is left exactly as written; $\${params.x} prints a literal
 Output: one YAML stream on stdout (each file marked "# Source: <path>"), or with -o every rendered
 file written into a new directory (all or nothing). Nothing is printed or written when any
 problem is found (exit 4). Environments come from <dir>/environments if it exists, else from
-./environments (or --root). A pushed bundle: \`promote pull <ref> -o <dir>\`, then render <dir>.`,
+./environments (or --root). For a pushed bundle, \${promote.digest} is its digest; render does
+not check signatures (the agent and \`promote verify\` do).`,
   options: {
     env: { type: 'string', short: 'e', valueName: 'name', description: 'the environment (environments/<name>.yaml); required' },
     cluster: { type: 'string', short: 'c', valueName: 'name', description: "merge this cluster's parameter overrides (and set ${promote.cluster})" },
@@ -27,6 +29,7 @@ problem is found (exit 4). Environments come from <dir>/environments if it exist
     { title: 'What staging would run, as a YAML stream', command: 'promote render ./bundle --env staging' },
     { title: 'One cluster of production, with its overrides', command: 'promote render ./bundle --env production --cluster prod-us-1' },
     { title: 'Write the files into a directory', command: 'promote render ./bundle --env dev -o /tmp/rendered-dev' },
+    { title: 'A pushed bundle, by digest', command: 'promote render registry.example.com/acme/webapp@sha256:4f1c… --env staging' },
     { title: 'Check what the server would say about it', command: 'promote render ./bundle --env dev | kubectl apply --dry-run=server -f -' },
   ],
   async run(ctx, args) {
