@@ -167,3 +167,27 @@ test('a registry that serves altered content: pull fails on the digest and leave
   assert.equal(existsSync(out), false);
   assert.deepEqual((await readdir(tmp.path)).filter((n) => n.includes('promote-pull')), []);
 });
+
+test('copy between two registries streams the blobs across and keeps digest, tag and signature', async () => {
+  const other = await startRegistry({ auth: 'basic' });
+  await using tmp = await tempDir();
+  try {
+    const bundle = await copyFixture(tmp.path);
+    const pushed = await pushBundle(bundle, `${reg.host}/acme/across:1.0`, optionsFor(reg));
+    const src = new HttpRegistry(parseReference(`${reg.host}/acme/across`) as RegistryReference, optionsFor(reg));
+    const sigTag = `sha256-${pushed.digest.slice(7)}.sig`;
+    await attach(src, { mediaType: OCI_MANIFEST, digest: pushed.digest, size: pushed.size }, 'application/vnd.dev.cosign.simplesigning.v1+json', sigTag);
+    // One set of options for both sides: the source is anonymous, the target takes the credentials.
+    const result = await copy(`${reg.host}/acme/across:1.0`, `${other.host}/mirror/across`, optionsFor(other));
+    assert.equal(result.digest, pushed.digest);
+    assert.equal(result.blobsMounted, 0);
+    assert.equal(result.blobsUploaded, 3);
+    const out = join(tmp.path, 'out');
+    const pulled = await pullBundle(`${other.host}/mirror/across:1.0`, { ...optionsFor(other), out });
+    assert.equal(pulled.digest, pushed.digest);
+    const mirror = new HttpRegistry(parseReference(`${other.host}/mirror/across`) as RegistryReference, optionsFor(other));
+    assert.ok(await mirror.resolve(sigTag));
+  } finally {
+    await other.stop();
+  }
+});
