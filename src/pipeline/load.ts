@@ -233,7 +233,10 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
 
 function trustEntry(e: unknown, root: string): TrustEntry | undefined {
   const path = typeof e === 'string' ? e : isMap(e) && typeof e.key === 'string' ? e.key : undefined;
-  if (path !== undefined && path.trim()) return { key: isAbsolute(path) ? path : resolve(root, path) };
+  // Kept as written: relative to the project root, which is where the trust policy loader
+  // resolves them, and how evidence should name them ("signed by key keys/ci.pub").
+  void root;
+  if (path !== undefined && path.trim()) return { key: path };
   if (isMap(e) && isMap(e.keyless)) return { keyless: e.keyless as Extract<TrustEntry, { keyless: unknown }>['keyless'] };
   return undefined;
 }

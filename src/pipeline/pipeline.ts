@@ -59,7 +59,7 @@ export interface Stage {
   source: SourceLocation;
 }
 
-/** A trusted signer: a public key file (absolute path) or a Sigstore keyless identity. */
+/** A trusted signer: a public key file (as written: relative to the project root) or a Sigstore keyless identity. */
 export type TrustEntry = { key: string } | { keyless: { issuer?: string; issuerRegExp?: string; subject?: string; subjectRegExp?: string } };
 
 export interface TrustSpec {

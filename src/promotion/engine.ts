@@ -204,9 +204,10 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   const views: Record<string, StageView> = { [stage.name]: await stageView(project, stage, state) };
   const upstream = stage.from ? requireStage(pipeline, stage.from) : undefined;
   if (upstream) views[upstream.name] = await stageView(project, upstream, await ledger.read(pipeline.name, upstream.name));
-  let candidate = request.bundle ? await resolveCandidate(project, request.bundle) : undefined;
+  const explicit = request.bundle ? await resolveCandidate(project, request.bundle) : undefined;
   const action = request.action ?? 'promote';
-  if (!candidate && action !== 'rollback' && upstream) candidate = views[upstream.name]!.current;
+  // The planner picks the default candidate itself; it is looked up here only to verify it.
+  const candidate = explicit ?? (action !== 'rollback' && upstream ? views[upstream.name]!.current : undefined);
 
   let reports: StatusObservation[] = [];
   let fromClusters: string[] = [];
@@ -226,7 +227,7 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     stage: stage.name,
     action,
     ledger: views,
-    ...(candidate && { candidate }),
+    ...(explicit && { candidate: explicit }),
     reports,
     fromClusters,
     promoter,
