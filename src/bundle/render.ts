@@ -284,6 +284,11 @@ export function renderFiles(files: readonly SourceFile[], layout: BundleLayout, 
   return out;
 }
 
+/** A rendered file's bytes (what a directory target writes; UTF-8 for rendered text). */
+export function contentBytes(file: RenderedFile): Uint8Array {
+  return typeof file.content === 'string' ? new TextEncoder().encode(file.content) : file.content;
+}
+
 /** The manifests as one YAML stream (what `promote render` prints): each file's documents, marked with its path. */
 export function toYamlStream(rendered: readonly RenderedFile[]): string {
   const parts: string[] = [];
