@@ -181,3 +181,21 @@ test('render without --env is a usage error; --help teaches with examples', asyn
     assert.match(h.stdout, /Examples:\n  # /);
   }
 });
+
+test('validate checks pipelines with the environments and parameters, all problems in one run', async (t) => {
+  const dir = await makeProject(t, {
+    'pipelines/web.yaml': 'apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: web}\nspec:\n  repository: oci:./r\n  stages:\n    - {name: dev, environment: dev}\n    - {name: prod, environment: production, from: qa, promotion: auto}\n',
+    'environments/dev.yaml': environmentYaml('dev', '  parameters:\n    namespace: dev\n    replicas: 0\n'),
+  });
+  const r = await promote(dir, 'validate');
+  assert.equal(r.code, 4);
+  assert.match(r.stderr, /pipelines\/web\.yaml:8:/);
+  assert.match(r.stderr, /environments\/dev\.yaml:8:15: \/spec\/parameters\/replicas: out of range/);
+});
+
+test('the podinfo example (bundle, three environments, pipeline) validates', async () => {
+  const r = await promote(fileURLToPath(new URL('../fixtures/podinfo-bundle/', import.meta.url)), 'validate');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /pipeline pipelines\/webapp\.yaml: valid/);
+  assert.match(r.stdout, /environment production: valid \(parameters satisfy the bundle schema for clusters prod-eu-1, prod-us-1\)/);
+});
