@@ -68,7 +68,19 @@ function isObjectType(s: Json): boolean {
   return s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object'));
 }
 
-function transform(schema: unknown, valuePosition: boolean, pointer: string, secrets: string[]): unknown {
+/** Follows local `$ref`s and `allOf`s: do they lead to object schemas that declare their properties? */
+function declaresProperties(schema: unknown, root: Json, depth = 0): boolean {
+  if (!isObject(schema) || depth > 16) return false;
+  if (isObject(schema.properties) || isObject(schema.patternProperties)) return true;
+  if (typeof schema.$ref === 'string' && schema.$ref.startsWith('#/')) {
+    let target: unknown = root;
+    for (const seg of schema.$ref.slice(2).split('/')) target = isObject(target) ? target[seg.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+    if (declaresProperties(target, root, depth + 1)) return true;
+  }
+  return Array.isArray(schema.allOf) && schema.allOf.some((s) => declaresProperties(s, root, depth + 1));
+}
+
+function transform(schema: unknown, valuePosition: boolean, pointer: string, secrets: string[], root: Json): unknown {
   if (!isObject(schema)) return schema;
   if (isSecretSchema(schema)) {
     secrets.push(pointer);
@@ -80,24 +92,27 @@ function transform(schema: unknown, valuePosition: boolean, pointer: string, sec
       const m: Json = {};
       for (const [name, sub] of Object.entries(schema[k])) {
         const child = k === 'properties' ? `${pointer}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}` : k === 'patternProperties' ? `${pointer}/*` : `#${k}/${name}`;
-        m[name] = transform(sub, VALUE_POSITIONS.has(k), child, secrets);
+        m[name] = transform(sub, VALUE_POSITIONS.has(k), child, secrets, root);
       }
       out[k] = m;
     }
   }
   for (const k of SCHEMA_LISTS) {
     if (Array.isArray(schema[k])) {
-      out[k] = (schema[k] as unknown[]).map((sub, i) => transform(sub, VALUE_POSITIONS.has(k), k === 'prefixItems' ? `${pointer}/${i}` : pointer, secrets));
+      out[k] = (schema[k] as unknown[]).map((sub, i) => transform(sub, VALUE_POSITIONS.has(k), k === 'prefixItems' ? `${pointer}/${i}` : pointer, secrets, root));
     }
   }
   for (const k of SCHEMA_SINGLES) {
     if (schema[k] !== undefined) {
       const child = k === 'items' || k === 'additionalProperties' || k === 'unevaluatedItems' || k === 'unevaluatedProperties' ? `${pointer}/*` : pointer;
-      out[k] = transform(schema[k], VALUE_POSITIONS.has(k), child, secrets);
+      out[k] = transform(schema[k], VALUE_POSITIONS.has(k), child, secrets, root);
     }
   }
-  if (valuePosition && isObjectType(schema) && schema.additionalProperties === undefined && schema.unevaluatedProperties === undefined) {
-    out.unevaluatedProperties = false;
+  // An object whose properties are declared is closed; `{type: object}` alone stays an open
+  // map (labels, annotations). `unevaluatedProperties` sees through $ref and allOf.
+  if (valuePosition && schema.additionalProperties === undefined && schema.unevaluatedProperties === undefined && declaresProperties(schema, root)) {
+    if (isObjectType(schema)) out.unevaluatedProperties = false;
+    else if (schema.type === undefined) Object.assign(out, { type: 'object', unevaluatedProperties: false });
   }
   return out;
 }
@@ -112,7 +127,7 @@ export function parameterSchema(schema: object, source: string): ParameterSchema
     });
   }
   const secrets: string[] = [];
-  const effective = transform(schema, true, '', secrets) as Json;
+  const effective = transform(schema, true, '', secrets, schema) as Json;
   // Secrets found only under $defs are reached through $ref; their value paths are unknown here.
   const validate = schemaValidator(effective, { file: source });
   return { source, schema, effective, secrets: secrets.filter((s) => !s.startsWith('#')), digest: schemaDigest(schema), validate };

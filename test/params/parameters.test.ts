@@ -139,3 +139,20 @@ test('an unknown environment lists the known ones; an unknown cluster lists the 
   const c = await rejected(() => resolveParameters(env, schema, 'eu'));
   assert.equal(c.code, 'CLUSTER_NOT_FOUND');
 });
+
+test('an object with declared properties is closed, also through $ref; {type: object} alone is an open map', async (t) => {
+  const s = parameterSchema(
+    {
+      type: 'object',
+      properties: { labels: { type: 'object', additionalProperties: { type: 'string' } }, extra: { type: 'object' }, db: { $ref: '#/$defs/db' } },
+      $defs: { db: { type: 'object', properties: { host: { type: 'string' }, port: { type: 'integer' } } } },
+    },
+    'refs.schema.json',
+  );
+  const dir = await makeProject(t, {
+    'environments/dev.yaml': environmentYaml('dev', '  parameters:\n    labels: {team: web}\n    extra: {anything: [1, 2]}\n    db: {host: db, prot: 5432}\n'),
+  });
+  const env = await loadEnvironment(dir, 'dev');
+  const problems = environmentProblems(env, s);
+  assert.deepEqual(problems.map((p) => [p.pointer, p.rule, p.hint]), [['/spec/parameters/db/prot', 'unevaluatedProperties', 'did you mean "port"?']]);
+});
