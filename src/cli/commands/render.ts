@@ -6,9 +6,9 @@ export const command: Command = {
   usage: 'promote render [dir|ref] --env <name> [--cluster <name>] [-o <dir>]',
   description: `
 Renders a bundle directory, or a pushed bundle (repo:tag, repo@sha256:…, oci:<layout>[:tag];
-pulled with every digest verified), with one environment's parameters (merged with a cluster's overrides
-when --cluster is given), validated against the bundle's parameter schema, exactly as an agent
-would. References: \${params.a.b} and the built-ins \${promote.stage|environment|cluster|digest}.
+pulled with every digest verified), with one environment's parameters (merged with a cluster's
+overrides when --cluster is given), validated against the bundle's parameter schema, exactly as
+an agent would. References: \${params.a.b} and the built-ins \${promote.stage|environment|cluster|digest}.
 An unquoted scalar that is exactly one reference takes the typed value (number, boolean, object,
 list); in longer or quoted strings a reference is replaced by its text. Every other \${…} (shell
 variables in scripts) is left exactly as written; $\${params.x} prints a literal \${params.x}.
