@@ -91,6 +91,12 @@ export class GitLedger {
   readonly remote: string | undefined;
   readonly description: string;
   private branch: string;
+  /**
+   * Set by refresh(): the next update may build on the tip just fetched instead of fetching
+   * again (one round trip fewer). Safe because the push is the compare-and-swap: if the remote
+   * moved in between, it is refused and the retry fetches.
+   */
+  private fresh = false;
   private readonly env: NodeJS.ProcessEnv;
   /** A non-bare local repository whose checked-out branch we update: keep its files in step. */
   private readonly worktree: string | undefined;
@@ -182,6 +188,7 @@ export class GitLedger {
   async refresh(): Promise<void> {
     if (!this.remote) return;
     await withDirectoryLock(this.gitDir, `ledger cache ${this.gitDir}`, () => this.fetch());
+    this.fresh = true;
   }
 
   private async fetch(): Promise<void> {
@@ -232,7 +239,8 @@ export class GitLedger {
     await this.identity();
     const run = async (): Promise<CommitResult | undefined> => {
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        await this.fetch();
+        if (!(attempt === 1 && this.fresh)) await this.fetch();
+        this.fresh = false;
         const base = await this.tip();
         const change = mutate(await this.readAt(base, pipeline, stage), attempt);
         if (!change) return undefined;

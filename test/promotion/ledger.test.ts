@@ -89,8 +89,10 @@ test('compare-and-swap: when another stage moved first, the commit is rebuilt on
     seen = attempt;
     return promotionMutation(testRecord({ digest: D1 }))(current, attempt);
   });
-  assert.equal(result?.attempts, 1, 'update fetches before building, so it builds on the latest tip');
-  assert.equal(seen, 1);
+  // b built its first commit on the tip it had fetched; the remote refused the push (a moved
+  // on), so b fetched, re-ran the mutation on the new state and pushed on top.
+  assert.equal(result?.attempts, 2);
+  assert.equal(seen, 2);
   assert.equal(git(remote, env, 'rev-list', '--count', 'main').trim(), '3');
   assert.equal(git(remote, env, 'rev-list', '--merges', '--count', 'main').trim(), '0', 'no merge commits');
   assert.equal((await a.read('webapp', 'dev'))?.approvals.length, 1);
