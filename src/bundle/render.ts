@@ -97,12 +97,15 @@ function lookupIn(ctx: RenderContext): Lookup {
   };
 }
 
-// YAML 1.2 core schema resolves these plain scalars to something other than a string.
+// Plain scalars that are not strings: YAML 1.2 core (how promote reads manifests), plus what
+// YAML 1.1 reads as booleans or numbers (kubectl's parser): a rendered string that looks like
+// one of these is quoted, so every consumer reads the same string.
 const CORE_NON_STRING = /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const YAML11_NON_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|=)$/;
 
 /** Can `s` be written as a plain scalar (in block or, if `flow`, flow context) and read back as this string? */
 function plainSafe(s: string, flow: boolean): boolean {
-  if (s === '' || s !== s.trim() || CORE_NON_STRING.test(s)) return false;
+  if (s === '' || s !== s.trim() || CORE_NON_STRING.test(s) || YAML11_NON_STRING.test(s)) return false;
   if (/[\n\r\t]|: |\s#|:$/.test(s) || (flow && /[,[\]{}]/.test(s))) return false;
   if (/^[-?:!&*|>'"%@`#]/.test(s)) return false;
   return !/[\u0000-\u001f\u007f-\u009f\ufeff]/.test(s);

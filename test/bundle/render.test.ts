@@ -173,3 +173,15 @@ test('YAML errors in a manifest (syntax, duplicate keys) are reported with posit
   assert.ok(err.problems.some((p) => p.rule === 'duplicate-key' && p.line === 2 && p.column === 1));
   assert.ok(err.problems.some((p) => p.rule === 'yaml-syntax'));
 });
+
+test('a rendered string that YAML 1.1 (kubectl) or 1.2 would read as another type is quoted', () => {
+  const values = ['yes', 'off', 'y', '0755', '1_000', '12:30', '1.0', 'true', 'null', '~', '0x1F', '.inf', '007'];
+  for (const v of values) {
+    const f = renderFiles([{ path: 'manifests/a.yaml', content: enc('a: ${params.v}\n') }], layout, { params: { v }, promote: {} })[0]!;
+    assert.equal(f.content, `a: ${JSON.stringify(v)}\n`, v);
+    assert.deepEqual(f.documents, [{ a: v }]);
+  }
+  // Inside a longer plain string nothing needs quoting.
+  const f = renderFiles([{ path: 'manifests/a.yaml', content: enc('b: x${params.v}\n') }], layout, { params: { v: 'yes' }, promote: {} })[0]!;
+  assert.equal(f.content, 'b: xyes\n');
+});
