@@ -1,0 +1,311 @@
+import { isPromoteError, PromoteError } from '../errors.ts';
+import type { DesiredState, DriftedObject, ObjectResult, Owner, Target } from './target.ts';
+
+// One reconcile round: observe → verify → render → apply → health → report (DESIGN.md §4
+// "Agent status"). Verification and rendering sit behind DesiredSource and the report behind
+// StatusReporter, so the round is tested with plain data and wired to the registry, signing
+// and the renderer in registry-source.ts. Nothing that did not verify is ever applied: a
+// refusal or failure keeps the last good state in the target and says why.
+
+export type AgentPhase = 'Progressing' | 'Converged' | 'Degraded' | 'Drifted' | 'Failed' | 'Refused';
+
+/** Where desired state comes from: the stage's promotion record, verified and rendered. */
+export interface DesiredSource {
+  /** Digest of the record the stage's tag points at now (one HEAD), or undefined when none. */
+  resolve(): Promise<string | undefined>;
+  /**
+   * Verifies the record (signature, pipeline, stage, cluster, subject) and its bundle, validates
+   * the parameters and renders. Throws a PromoteError; outcome `verification`/`refused` → Refused.
+   */
+  load(recordDigest: string): Promise<DesiredState>;
+}
+
+/** A compact per-object summary for the report: counts, plus every object that is not fine. */
+export interface ObjectSummary {
+  total: number;
+  healthy: number;
+  progressing: number;
+  degraded: number;
+  failed: number;
+  /** Objects that failed, are unhealthy, drifted or were pruned (at most 50). */
+  notable: { id: string; health?: string; action?: string; reason?: string; message?: string }[];
+}
+
+export interface AgentStatus {
+  pipeline: string;
+  stage: string;
+  cluster: string;
+  target: string;
+  phase: AgentPhase;
+  /** The promotion record acted on (the one refused, for Refused). */
+  record?: string;
+  bundle?: string;
+  /** The record whose state the target holds now (last successful apply). */
+  appliedRecord?: string;
+  observedAt: string;
+  /** When this phase began for this record. */
+  since: string;
+  /** PascalCase reason, e.g. `Applied`, `HealthTimeout`, `KindNotServed`, `SignatureInvalid`. */
+  reason: string;
+  message: string;
+  objects: ObjectSummary;
+  drift: DriftedObject[];
+  /** Objects removed this round because the bundle no longer has them. */
+  pruned: string[];
+}
+
+export interface StatusReporter {
+  report(status: AgentStatus): Promise<void>;
+}
+
+export interface ReconcilerOptions {
+  owner: Owner;
+  source: DesiredSource;
+  target: Target;
+  reporter?: StatusReporter;
+  /** Correct drift (default true); when false, drift is reported as Drifted and left alone. */
+  selfHeal?: boolean;
+  /** Take ownership of conflicting fields on every apply (Kubernetes; default false). */
+  force?: boolean;
+  healthTimeoutMs?: number;
+  healthPollMs?: number;
+  /** Re-publish an unchanged status at least this often (default 10 min), for freshness. */
+  reportEveryMs?: number;
+  now?: () => Date;
+  signal?: AbortSignal;
+}
+
+export interface RoundResult {
+  status: AgentStatus;
+  /** A new record was verified and applied (or refused) this round. */
+  changed: boolean;
+  /** Target writes (files or mutating API requests). */
+  writes: number;
+  driftCorrected: number;
+  reported: boolean;
+  /** The round failed in a way worth retrying sooner or with backoff. */
+  error?: PromoteError;
+}
+
+const MAX_NOTABLE = 50;
+
+function summarise(results: ObjectResult[]): ObjectSummary {
+  const byId = new Map<string, ObjectResult>();
+  for (const r of results) byId.set(r.id, { ...byId.get(r.id), ...r });
+  const all = [...byId.values()];
+  const s: ObjectSummary = { total: all.length, healthy: 0, progressing: 0, degraded: 0, failed: 0, notable: [] };
+  for (const r of all) {
+    if (r.action === 'failed') s.failed++;
+    else if (r.health === 'Degraded') s.degraded++;
+    else if (r.health === 'Progressing') s.progressing++;
+    else s.healthy++;
+    if (r.action === 'failed' || (r.health && r.health !== 'Healthy') || r.action === 'pruned' || r.action === 'skipped') {
+      if (s.notable.length < MAX_NOTABLE) {
+        s.notable.push({ id: r.id, ...(r.health && { health: r.health }), ...(r.action !== 'unchanged' && { action: r.action }), ...(r.reason && { reason: r.reason }), ...(r.message && { message: r.message }) });
+      }
+    }
+  }
+  return s;
+}
+
+/** "KindNotServed: PodDisruptionBudget monitoring/a, …" — the first failures by reason, named. */
+function describeFailures(failed: ObjectResult[]): { reason: string; message: string } {
+  const reasons = [...new Set(failed.map((f) => f.reason ?? 'ApplyFailed'))];
+  const first = failed.slice(0, 3).map((f) => f.message ?? f.id);
+  const more = failed.length > 3 ? ` (and ${failed.length - 3} more)` : '';
+  return { reason: reasons.length === 1 ? reasons[0]! : 'ApplyFailed', message: `${failed.length} object${failed.length === 1 ? '' : 's'} could not be applied: ${first.join('; ')}${more}` };
+}
+
+function sameStatus(a: AgentStatus | undefined, b: AgentStatus): boolean {
+  if (!a) return false;
+  return a.phase === b.phase && a.record === b.record && a.bundle === b.bundle && a.reason === b.reason && a.message === b.message &&
+    a.appliedRecord === b.appliedRecord && a.drift.length === b.drift.length;
+}
+
+export class Reconciler {
+  private readonly o: ReconcilerOptions;
+  /** The desired state last applied successfully (or attempted, with its failures). */
+  private current: DesiredState | undefined;
+  /** Did the last apply of `current` fail (partial)? Then the next round applies it in full again. */
+  private currentFailed = false;
+  private refused: { record: string; error: PromoteError } | undefined;
+  private last: AgentStatus | undefined;
+  private lastReportAt = 0;
+
+  constructor(options: ReconcilerOptions) {
+    this.o = options;
+  }
+
+  /** The last status this reconciler produced. */
+  get status(): AgentStatus | undefined {
+    return this.last;
+  }
+
+  private now(): Date {
+    return this.o.now?.() ?? new Date();
+  }
+
+  private status_(fields: Omit<AgentStatus, 'pipeline' | 'stage' | 'cluster' | 'target' | 'observedAt' | 'since' | 'appliedRecord'>): AgentStatus {
+    const now = this.now().toISOString();
+    const keepSince = this.last && this.last.phase === fields.phase && this.last.record === fields.record;
+    return {
+      pipeline: this.o.owner.pipeline,
+      stage: this.o.owner.stage,
+      cluster: this.o.owner.cluster,
+      target: this.o.target.name,
+      ...fields,
+      ...(this.current && !this.currentFailed ? { appliedRecord: this.current.recordDigest } : this.last?.appliedRecord ? { appliedRecord: this.last.appliedRecord } : {}),
+      observedAt: now,
+      since: keepSince ? this.last!.since : now,
+    };
+  }
+
+  async round(): Promise<RoundResult> {
+    let result: Omit<RoundResult, 'reported'>;
+    try {
+      result = await this.roundInner();
+    } catch (err) {
+      const e = isPromoteError(err) ? err : new PromoteError('AGENT_ROUND_FAILED', `reconcile failed: ${(err as Error).message}`, { cause: err });
+      const status = this.status_({
+        phase: 'Failed',
+        ...(this.current && { record: this.current.recordDigest, bundle: this.current.bundleDigest }),
+        reason: 'ReconcileError',
+        message: e.message,
+        objects: summarise([]),
+        drift: [],
+        pruned: [],
+      });
+      result = { status, changed: false, writes: 0, driftCorrected: 0, error: e };
+    }
+    const reported = await this.report(result.status);
+    this.last = result.status;
+    return { ...result, reported };
+  }
+
+  private async report(status: AgentStatus): Promise<boolean> {
+    if (!this.o.reporter) return false;
+    // Status reports are about a bundle (their OCI subject): none before the first record.
+    if (!status.bundle) return false;
+    const due = Date.now() - this.lastReportAt >= (this.o.reportEveryMs ?? 600_000);
+    if (sameStatus(this.last, status) && !due) return false;
+    await this.o.reporter.report(status);
+    this.lastReportAt = Date.now();
+    return true;
+  }
+
+  private async roundInner(): Promise<Omit<RoundResult, 'reported'>> {
+    const record = await this.o.source.resolve();
+    if (record === undefined) {
+      const status = this.status_({ phase: 'Progressing', reason: 'NoPromotion', message: `stage ${this.o.owner.stage} has no promotion record yet`, objects: summarise([]), drift: [], pruned: [] });
+      return { status, changed: false, writes: 0, driftCorrected: 0 };
+    }
+    if (this.refused?.record === record) {
+      // Same refused record: nothing new to verify; keep saying why.
+      return { status: this.refusedStatus(record, this.refused.error), changed: false, writes: 0, driftCorrected: 0 };
+    }
+    if (this.current?.recordDigest === record && !this.currentFailed) return await this.steady(this.current);
+
+    let desired: DesiredState;
+    if (this.current?.recordDigest === record) {
+      desired = this.current; // retry a failed apply of an already verified record
+    } else {
+      try {
+        desired = await this.o.source.load(record);
+      } catch (err) {
+        const e = isPromoteError(err) ? err : new PromoteError('AGENT_LOAD_FAILED', (err as Error).message, { cause: err });
+        if (e.outcome === 'verification' || e.outcome === 'refused' || e.outcome === 'usage') {
+          this.refused = { record, error: e };
+          return { status: this.refusedStatus(record, e), changed: true, writes: 0, driftCorrected: 0 };
+        }
+        throw e; // transient (registry down): Failed, retried with backoff
+      }
+    }
+    this.refused = undefined;
+    return await this.applyAll(desired, [], true);
+  }
+
+  private refusedStatus(record: string, e: PromoteError): AgentStatus {
+    const bundle = typeof e.details?.bundle === 'string' ? e.details.bundle : this.current?.bundleDigest;
+    return this.status_({
+      phase: 'Refused',
+      record,
+      ...(bundle && { bundle }),
+      reason: reasonFromCode(e.code),
+      message: `nothing applied: ${e.message}${e.hint ? ` (${e.hint})` : ''}`,
+      objects: summarise([]),
+      drift: [],
+      pruned: [],
+    });
+  }
+
+  /** The record has not changed: look for drift, correct it unless told not to, check health. */
+  private async steady(desired: DesiredState): Promise<Omit<RoundResult, 'reported'>> {
+    const seen = await this.o.target.observe(desired);
+    if (seen.drift.length > 0) {
+      if (this.o.selfHeal === false) {
+        const health = await this.o.target.health(desired, this.healthOptions(0));
+        const status = this.status_({
+          phase: 'Drifted',
+          record: desired.recordDigest,
+          bundle: desired.bundleDigest,
+          reason: 'DriftDetected',
+          message: `${seen.drift.length} object${seen.drift.length === 1 ? '' : 's'} differ from the bundle (self-heal is off): ${seen.drift.slice(0, 3).map((d) => d.message).join('; ')}`,
+          objects: summarise(health.objects),
+          drift: seen.drift,
+          pruned: [],
+        });
+        return { status, changed: false, writes: 0, driftCorrected: 0 };
+      }
+      return await this.applyAll(desired, seen.drift, false);
+    }
+    const health = await this.o.target.health(desired, this.healthOptions());
+    return { status: this.verdict(desired, [], health.objects, health.healthy, [], []), changed: false, writes: 0, driftCorrected: 0 };
+  }
+
+  private healthOptions(timeoutMs = this.o.healthTimeoutMs ?? 60_000) {
+    return { timeoutMs, pollMs: this.o.healthPollMs ?? 1000, ...(this.o.signal && { signal: this.o.signal }) };
+  }
+
+  private async applyAll(desired: DesiredState, drift: DriftedObject[], changed: boolean): Promise<Omit<RoundResult, 'reported'>> {
+    const applied = await this.o.target.apply(desired, { ...(this.o.force && { force: true }), ...(drift.length && { restore: drift.map((d) => d.id) }) });
+    const failed = applied.objects.filter((r) => r.action === 'failed');
+    this.current = desired;
+    this.currentFailed = failed.length > 0;
+    let writes = applied.writes;
+    let pruned: string[] = [];
+    let kept: ObjectResult[] = [];
+    // Prune only after a complete apply: a partial one keeps what ran before.
+    if (failed.length === 0) {
+      const p = await this.o.target.prune(desired);
+      writes += p.writes;
+      pruned = p.pruned;
+      kept = p.kept;
+    }
+    const health = await this.o.target.health(desired, this.healthOptions());
+    const results = [...applied.objects, ...health.objects, ...kept];
+    const status = this.verdict(desired, failed, results, health.healthy, drift, pruned);
+    return { status, changed, writes, driftCorrected: drift.length };
+  }
+
+  private verdict(desired: DesiredState, failed: ObjectResult[], results: ObjectResult[], healthy: boolean, drift: DriftedObject[], pruned: string[]): AgentStatus {
+    const base = { record: desired.recordDigest, bundle: desired.bundleDigest, objects: summarise(results), drift, pruned };
+    if (failed.length > 0) return this.status_({ phase: 'Failed', ...describeFailures(failed), ...base });
+    if (!healthy) {
+      const bad = results.filter((r) => r.health === 'Degraded' || r.health === 'Progressing' || r.health === 'Unknown');
+      const reasons = [...new Set(bad.map((b) => b.reason).filter(Boolean))];
+      return this.status_({
+        phase: 'Degraded',
+        reason: reasons.length === 1 ? reasons[0]! : 'Unhealthy',
+        message: `${bad.length} object${bad.length === 1 ? ' is' : 's are'} not healthy: ${bad.slice(0, 3).map((b) => `${b.id}: ${b.message ?? b.health}`).join('; ')}`,
+        ...base,
+      });
+    }
+    const corrected = drift.length ? `; corrected drift in ${drift.map((d) => d.id).join(', ')}` : '';
+    return this.status_({ phase: 'Converged', reason: drift.length ? 'DriftCorrected' : 'Applied', message: `${base.objects.total} objects applied and healthy${corrected}`, ...base });
+  }
+}
+
+/** PromoteError codes are UPPER_SNAKE; condition reasons are PascalCase. */
+export function reasonFromCode(code: string): string {
+  return code.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { PromoteError } from '../../src/errors.ts';
+import { Reconciler, type AgentStatus, type DesiredSource, type StatusReporter } from '../../src/agent/reconcile.ts';
+import type { ApplyResult, DesiredState, HealthResult, Observation, PruneResult, Target } from '../../src/agent/target.ts';
+import { DirTarget } from '../../src/agent/targets/dir-target.ts';
+import { OWNER } from './desired.ts';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'promote-reconcile-'));
+  dirs.push(d);
+  return d;
+}
+
+function state(record: string, files: Record<string, string>): DesiredState {
+  return { owner: OWNER, recordDigest: record, bundleDigest: `sha256:bundle-of-${record}`, files: Object.entries(files).map(([path, t]) => ({ path, content: Buffer.from(t) })) };
+}
+
+/** In-process fake of the registry side: a tag that points at a record, and what each record renders to. */
+class FakeSource implements DesiredSource {
+  tag: string | undefined;
+  records = new Map<string, DesiredState | PromoteError>();
+  resolves = 0;
+  loads = 0;
+  async resolve(): Promise<string | undefined> {
+    this.resolves++;
+    return this.tag;
+  }
+  async load(record: string): Promise<DesiredState> {
+    this.loads++;
+    const r = this.records.get(record);
+    if (!r) throw new PromoteError('RECORD_NOT_FOUND', `no record ${record}`);
+    if (r instanceof PromoteError) throw r;
+    return r;
+  }
+}
+
+class FakeReporter implements StatusReporter {
+  reports: AgentStatus[] = [];
+  async report(status: AgentStatus): Promise<void> {
+    this.reports.push(status);
+  }
+}
+
+function setup(root: string, extra: Partial<ConstructorParameters<typeof Reconciler>[0]> = {}) {
+  const source = new FakeSource();
+  const reporter = new FakeReporter();
+  const target = new DirTarget(root);
+  const reconciler = new Reconciler({ owner: OWNER, source, target, reporter, healthTimeoutMs: 100, ...extra });
+  return { source, reporter, target, reconciler };
+}
+
+describe('Reconciler with the dir target (in-process fake source)', () => {
+  it('converges on a new record, then idles: one resolve, no load, no write, no new report', async () => {
+    const root = await tempDir();
+    const { source, reporter, reconciler } = setup(root);
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'manifests/a.yaml': 'a: 1\n' }));
+    const first = await reconciler.round();
+    assert.equal(first.status.phase, 'Converged');
+    assert.equal(first.status.record, 'sha256:r1');
+    assert.equal(first.status.appliedRecord, 'sha256:r1');
+    assert.equal(first.changed, true);
+    assert.equal(await readFile(join(root, 'manifests/a.yaml'), 'utf8'), 'a: 1\n');
+    assert.equal(reporter.reports.length, 1);
+    const idle = await reconciler.round();
+    assert.equal(idle.status.phase, 'Converged');
+    assert.equal(idle.writes, 0);
+    assert.equal(idle.reported, false);
+    assert.equal(source.resolves, 2);
+    assert.equal(source.loads, 1);
+    assert.equal(idle.status.since, first.status.since, 'since holds while the phase holds');
+  });
+
+  it('refuses a record that fails verification, applies nothing, keeps the last good state', async () => {
+    const root = await tempDir();
+    const { source, reporter, reconciler } = setup(root);
+    source.tag = 'sha256:good';
+    source.records.set('sha256:good', state('sha256:good', { 'a.yaml': 'good' }));
+    await reconciler.round();
+    source.tag = 'sha256:evil';
+    source.records.set('sha256:evil', new PromoteError('SIGNATURE_INVALID', 'record signed by an untrusted key', { outcome: 'verification', hint: 'check trust.promotions' }));
+    const refused = await reconciler.round();
+    assert.equal(refused.status.phase, 'Refused');
+    assert.equal(refused.status.reason, 'SignatureInvalid');
+    assert.equal(refused.status.record, 'sha256:evil');
+    assert.equal(refused.status.appliedRecord, 'sha256:good');
+    assert.match(refused.status.message, /nothing applied: record signed by an untrusted key/);
+    assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'good');
+    const again = await reconciler.round();
+    assert.equal(again.status.phase, 'Refused');
+    assert.equal(source.loads, 2, 'a refused record is not downloaded and verified again');
+    assert.equal(reporter.reports.at(-1)?.phase, 'Refused');
+  });
+
+  it('restores a hand-edited file (self-heal) and reports the correction', async () => {
+    const root = await tempDir();
+    const { source, reconciler } = setup(root);
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'a.yaml': 'desired' }));
+    await reconciler.round();
+    await writeFile(join(root, 'a.yaml'), 'edited by hand');
+    const healed = await reconciler.round();
+    assert.equal(healed.status.phase, 'Converged');
+    assert.equal(healed.status.reason, 'DriftCorrected');
+    assert.equal(healed.driftCorrected, 1);
+    assert.deepEqual(healed.status.drift.map((d) => d.id), ['a.yaml']);
+    assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'desired');
+  });
+
+  it('with self-heal off reports Drifted and leaves the hand edit in place', async () => {
+    const root = await tempDir();
+    const { source, reporter, reconciler } = setup(root, { selfHeal: false });
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'a.yaml': 'desired' }));
+    await reconciler.round();
+    await writeFile(join(root, 'a.yaml'), 'edited by hand');
+    const drifted = await reconciler.round();
+    assert.equal(drifted.status.phase, 'Drifted');
+    assert.equal(drifted.writes, 0);
+    assert.match(drifted.status.message, /a\.yaml was modified/);
+    assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'edited by hand');
+    assert.equal(reporter.reports.at(-1)?.phase, 'Drifted');
+  });
+
+  it('prunes a file the next record no longer has', async () => {
+    const root = await tempDir();
+    const { source, reconciler } = setup(root);
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'a.yaml': 'a', 'b.yaml': 'b' }));
+    await reconciler.round();
+    source.tag = 'sha256:r2';
+    source.records.set('sha256:r2', state('sha256:r2', { 'a.yaml': 'a' }));
+    const next = await reconciler.round();
+    assert.deepEqual(next.status.pruned, ['b.yaml']);
+    await assert.rejects(readFile(join(root, 'b.yaml')), { code: 'ENOENT' });
+  });
+
+  it('reports Failed when the registry cannot be reached, and keeps the target', async () => {
+    const root = await tempDir();
+    const { source, reconciler } = setup(root);
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'a.yaml': 'a' }));
+    await reconciler.round();
+    source.resolve = async () => {
+      throw new PromoteError('REGISTRY_UNREACHABLE', 'cannot reach registry.example.com');
+    };
+    const down = await reconciler.round();
+    assert.equal(down.status.phase, 'Failed');
+    assert.match(down.status.message, /cannot reach registry/);
+    assert.ok(down.error);
+    assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'a');
+  });
+});
+
+/** In-process fake target for states a directory never reaches: failed objects, slow readiness. */
+class FakeTarget implements Target {
+  readonly name = 'fake:';
+  failed: { id: string; reason: string; message: string }[] = [];
+  healthy = true;
+  async observe(): Promise<Observation> {
+    return { owned: [], drift: [] };
+  }
+  async apply(desired: DesiredState): Promise<ApplyResult> {
+    return {
+      objects: [...desired.files.map((f) => ({ id: f.path, action: 'created' as const })), ...this.failed.map((f) => ({ ...f, action: 'failed' as const }))],
+      writes: desired.files.length,
+    };
+  }
+  prunes = 0;
+  async prune(): Promise<PruneResult> {
+    this.prunes++;
+    return { pruned: [], kept: [], writes: 0 };
+  }
+  async health(desired: DesiredState): Promise<HealthResult> {
+    return { healthy: this.healthy, objects: desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: this.healthy ? 'Healthy' : 'Degraded', ...(this.healthy ? {} : { reason: 'HealthTimeout', message: 'not healthy after 60s: 0 of 1 replicas available' }) })) };
+  }
+}
+
+describe('Reconciler phases (in-process fake target)', () => {
+  it('is Failed naming the kinds that could not be applied, does not prune, and retries the apply next round', async () => {
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    target.failed = [{ id: 'PodDisruptionBudget.policy monitoring/a', reason: 'KindNotServed', message: 'PodDisruptionBudget (policy/v1) is not served by this API server' }];
+    const reconciler = new Reconciler({ owner: OWNER, source, target });
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'x.yaml': 'x' }));
+    const r = await reconciler.round();
+    assert.equal(r.status.phase, 'Failed');
+    assert.equal(r.status.reason, 'KindNotServed');
+    assert.match(r.status.message, /PodDisruptionBudget \(policy\/v1\) is not served/);
+    assert.equal(target.prunes, 0);
+    target.failed = [];
+    const retry = await reconciler.round();
+    assert.equal(retry.status.phase, 'Converged');
+    assert.equal(source.loads, 1, 'the verified record is re-applied, not re-verified');
+    assert.equal(target.prunes, 1);
+  });
+
+  it('is Degraded when health times out', async () => {
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    target.healthy = false;
+    const reconciler = new Reconciler({ owner: OWNER, source, target });
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'deploy.yaml': 'x' }));
+    const r = await reconciler.round();
+    assert.equal(r.status.phase, 'Degraded');
+    assert.equal(r.status.reason, 'HealthTimeout');
+    assert.match(r.status.message, /0 of 1 replicas available/);
+  });
+});
