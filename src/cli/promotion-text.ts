@@ -1,5 +1,6 @@
 import type { GateResult } from '../pipeline/gate.ts';
 import type { Plan } from '../pipeline/plan.ts';
+import type { PlanDiff } from '../promotion/plan-diff.ts';
 import type { ApproveResult, HistoryItem, HoldResult, PromoteResult, RunStageOutcome } from '../promotion/engine.ts';
 
 // How promotion results read in a terminal. JSON output is the data itself.
@@ -10,7 +11,7 @@ export function gateLines(gates: GateResult[]): string[] {
   return gates.map((g) => `  ${g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`);
 }
 
-export function planText(plan: Plan): string {
+export function planText(plan: Plan & { diff?: PlanDiff }): string {
   const out = [`plan ${plan.pipeline}/${plan.stage} (environment ${plan.environment})`];
   out.push(`  now:       ${plan.current ?? '(nothing promoted yet)'}`);
   out.push(`  candidate: ${plan.candidate ?? '(none)'}${plan.candidateSource === 'from-stage' ? ` (what ${plan.from} runs)` : ''}`);
@@ -18,6 +19,13 @@ export function planText(plan: Plan): string {
   if (plan.signature) out.push(`  ${plan.signature.passed ? 'pass' : 'FAIL'}  signature: ${plan.signature.summary}`);
   if (plan.parameters) out.push(`  ${plan.parameters.passed ? 'pass' : 'FAIL'}  parameters: ${plan.parameters.summary}`);
   if (plan.gates.length) out.push('gates:', ...gateLines(plan.gates));
+  if (plan.diff) {
+    const fmt = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
+    out.push(plan.diff.parameters.length ? 'parameters (now → after):' : 'parameters: unchanged');
+    for (const d of plan.diff.parameters) out.push(`  ${d.path}: ${fmt(d.before)} → ${fmt(d.after)}`);
+    out.push(plan.diff.changedFiles.length ? `rendered files that change: ${plan.diff.changedFiles.join(', ')}` : 'rendered files: unchanged');
+    if (plan.diff.manifests) out.push(plan.diff.manifests.trimEnd());
+  }
   if (plan.blockers.length) out.push('would be refused:', ...plan.blockers.map((b) => `  - ${b.message}${b.hint ? ` (${b.hint})` : ''}`));
   else out.push(plan.upToDate ? 'nothing to do' : `promote to ${plan.stage} would promote ${plan.candidate}`);
   return out.join('\n');

@@ -19,6 +19,8 @@ import {
   type RunStageOutcome,
 } from './engine.ts';
 
+import type { PlanDiff } from './plan-diff.ts';
+
 // One call per command (the CLI stays thin): open the project the pipeline names, do the one
 // thing, return plain data. Everything here is also the library API of the engine.
 
@@ -36,9 +38,20 @@ function engineOptions(o: ProjectOptions): EngineOptions {
   return { cwd: o.cwd, env: o.env, ...(o.pipeline && { pipeline: o.pipeline }), ...(o.registry && { registry: o.registry }), ...(o.key && { key: o.key }), ...(o.interactive !== undefined && { interactive: o.interactive }), ...(o.log && { log: o.log }) };
 }
 
-export async function planCommand(o: ProjectOptions, stage: string, bundle?: string): Promise<Plan> {
+export type PlanWithDiff = Plan & { diff?: PlanDiff };
+
+/** The plan, plus the rendered diff when there is a verified candidate that differs from now. */
+export async function planCommand(o: ProjectOptions, stage: string, bundle?: string, withDiff = true): Promise<PlanWithDiff> {
   const project = await openProject(engineOptions(o));
-  return printablePlan(await planStage(project, { stage, ...(bundle && { bundle }) }));
+  const plan = await planStage(project, { stage, ...(bundle && { bundle }) });
+  const printable: PlanWithDiff = printablePlan(plan);
+  const values = plan.facts?.values;
+  if (withDiff && plan.candidate && values && plan.signature?.passed && !plan.upToDate) {
+    const { planDiff } = await import('./plan-diff.ts');
+    const record = plan.state?.record;
+    printable.diff = await planDiff(project.registry, plan.stage, plan.environment, record && { digest: record.bundle.digest, parameters: record.parameters }, { digest: plan.candidate, parameters: values.environment });
+  }
+  return printable;
 }
 
 export async function toCommand(o: ProjectOptions, stage: string, bundle?: string, force?: { reason: string }): Promise<PromoteResult> {

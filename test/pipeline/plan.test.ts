@@ -92,3 +92,13 @@ test('plan (plain data): rollback picks from the stage\'s own history, separateD
   assert.equal(unforced.allowed, false);
   assert.equal(assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D3, ledger })).blockers[0]!.code, 'ROLLBACK_TARGET_UNKNOWN');
 });
+
+test('plan diff (plain data): parameter differences by dotted path, added and removed values named', async () => {
+  const { parameterDifferences } = await import('../../src/promotion/plan-diff.ts');
+  assert.deepEqual(parameterDifferences({ replicas: 2, db: { host: 'a', port: 5432 }, old: true }, { replicas: 3, db: { host: 'a', port: 5433 }, hostname: 'x' }), [
+    { path: 'db.port', before: 5432, after: 5433 },
+    { path: 'hostname', after: 'x' },
+    { path: 'old', before: true },
+    { path: 'replicas', before: 2, after: 3 },
+  ]);
+});

@@ -88,6 +88,11 @@ test('promote to / plan / run --once / hold / release / approve / history / roll
   assert.deepEqual(JSON.parse(run2.stdout).map((o: { stage: string; result: string }) => [o.stage, o.result]), [['dev', 'up-to-date'], ['staging', 'promoted']]);
 
   for (const c of ['staging-eu-1', 'staging-us-1']) await report(p, 'staging', c, d1, hourAgo());
+  // The preview: what production would run, rendered, against what it runs now (nothing yet).
+  const preview = await promote(p, ['plan', 'production']);
+  assert.equal(preview.code, 3, 'approval and manual gates block');
+  assert.match(preview.stdout, /parameters \(now → after\):\n  namespace: \(unset\) → "production"\n  replicas: \(unset\) → 3\n/);
+  assert.match(preview.stdout, /\+\+\+ after\/manifests\/deployment.yaml\n[^]*\+  namespace: production\n[^]*\+  replicas: 3\n/);
   const manual = await promote(p, ['to', 'production']);
   assert.equal(manual.code, 3);
   assert.match(manual.stderr, /approval 1 \(0\/1 approvals/);

@@ -11,13 +11,15 @@ export const command: Command = {
 Resolves the candidate (default: the digest the stage's \`from\` stage runs now), verifies its
 signature under the pipeline's trust policy, validates the stage's parameters against the
 bundle's schema (read from the bundle's config blob, never its content), and evaluates every
-gate. Changes nothing anywhere. Exits 0 when the promotion would go ahead, else with the exit
+gate, and shows the rendered difference (parameters and manifests) between what the stage runs
+now and what it would run (--no-diff skips it: the diff downloads both bundles). Changes nothing anywhere. Exits 0 when the promotion would go ahead, else with the exit
 code \`promote to\` would refuse with (3 gate or policy, 4 verification).
 
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
   options: {
     bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:…, <repository>@sha256:… or <repository>:<tag>' },
+    'no-diff': { type: 'boolean', description: 'skip the rendered diff (only the checks and gates)' },
     ...PROMOTION_OPTIONS,
   },
   examples: [
@@ -29,7 +31,7 @@ ${REGISTRY_HELP}`,
     const { planCommand } = await import('../../promotion/actions.ts');
     const { planText } = await import('../promotion-text.ts');
     const { planOutcome } = await import('../../pipeline/plan.ts');
-    const plan = await planCommand(await projectOptions(ctx, args), args.positionals[0]!, stringOption(args, 'bundle'));
+    const plan = await planCommand(await projectOptions(ctx, args), args.positionals[0]!, stringOption(args, 'bundle'), args.values['no-diff'] !== true);
     const outcome = planOutcome(plan);
     return { data: plan, text: planText(plan), ...(outcome && { outcome }) };
   },
