@@ -38,6 +38,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The project's bundle when it keeps exactly one under bundles/<name>/ (the layout `promote init` makes). */
+async function onlyBundleUnder(dir: string): Promise<string | undefined> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const found: string[] = [];
+  for (const n of names) if (await exists(join(dir, n, 'bundle.yaml'))) found.push(join(dir, n));
+  return found.length === 1 ? found[0] : undefined;
+}
+
 function asProblems(err: unknown, file: string): Problem[] {
   if (isPromoteError(err)) {
     if (err.problems.length) return err.problems.map((p) => ({ ...p, file: p.file ?? file }));
@@ -54,7 +62,7 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
   const report: ValidationReport = { root: resolve(root), pipelines: [], environments: [], notes: [] };
 
   // The bundle first: its schema is what environments are checked against.
-  const bundleDir = options.bundleDir ? options.bundleDir : (await exists(join(root, 'bundle.yaml'))) ? root : undefined;
+  const bundleDir = options.bundleDir ? options.bundleDir : (await exists(join(root, 'bundle.yaml'))) ? root : await onlyBundleUnder(join(root, 'bundles'));
   let schema: ParameterSchema | undefined;
   if (bundleDir) {
     try {
@@ -71,7 +79,7 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
       problems.push(...asProblems(err, join(bundleDir, 'bundle.yaml')));
     }
   } else {
-    report.notes.push(`no bundle.yaml in ${root} (pass --bundle <dir>): environment parameters were checked for shape only, not against a parameter schema`);
+    report.notes.push(`no bundle.yaml in ${root} or one bundles/<name>/ (pass --bundle <dir>): environment parameters were checked for shape only, not against a parameter schema`);
   }
 
   // Pipelines, by the pipeline loader (schema, stage graph, environments that exist).

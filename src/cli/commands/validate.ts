@@ -13,8 +13,8 @@ JSON pointer, the schema rule, what was expected and what was found:
     parameter schema (JSON Schema 2020-12, ajv strict: unknown keys are errors, defaults applied,
     secret properties must be {secretRef: {name, key}} references — values are never printed);
   - the bundle's manifests: every \${params.…} declared, no Secret carrying data/stringData.
-[dir] is the project root (default: the current directory); the bundle is <dir>/bundle.yaml
-unless --bundle names another directory. Exit 4 when anything is invalid.`,
+[dir] is the project root (default: the current directory); the bundle is <dir>/bundle.yaml,
+else the only <dir>/bundles/<name>/bundle.yaml, unless --bundle names another directory. Exit 4 when anything is invalid.`,
   options: {
     env: { type: 'string', short: 'e', valueName: 'name', description: 'check only this environment (environments/<name>.yaml)' },
     bundle: { type: 'string', valueName: 'dir', description: 'the bundle directory whose parameter schema environments must satisfy (default: [dir] if it holds bundle.yaml)' },
