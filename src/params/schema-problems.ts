@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { Problem } from '../errors.ts';
+import { describeAlternatives, pruneAlternatives } from './alternatives.ts';
 import { didYouMean } from './did-you-mean.ts';
 import type { ParsedDocument } from './document.ts';
 import { appendPointer } from './pointer.ts';
@@ -77,6 +78,10 @@ export function schemaProblem(e: ErrorObject, doc?: ParsedDocument, root?: objec
   const base = { pointer: e.instancePath, rule: e.keyword };
   switch (e.keyword) {
     case 'required': {
+      if (Array.isArray(p.alternatives)) {
+        const names = (p.alternatives as string[]).map((n) => `"${n}"`);
+        return { ...where(doc, e.instancePath), ...base, rule: 'required', message: `needs one of ${names.join(', ')}`, expected: `${p.exactlyOne ? 'exactly one' : 'at least one'} of ${names.join(', ')}`, actual: 'none of them' };
+      }
       const name = String(p.missingProperty);
       const pointer = appendPointer(e.instancePath, name);
       return { ...where(doc, e.instancePath), pointer, rule: 'required', message: `missing required property "${name}"`, expected: `a value for "${name}"`, actual: 'nothing' };
@@ -145,7 +150,13 @@ export function schemaProblem(e: ErrorObject, doc?: ParsedDocument, root?: objec
       return { ...where(doc, appendPointer(e.instancePath, Number(p.i))), ...base, message: `items ${p.j} and ${p.i} are identical`, expected: 'unique items' };
     case 'oneOf':
     case 'anyOf':
-      return { ...where(doc, e.instancePath), ...base, message: `${e.message ?? 'no alternative matched'}`, expected: e.keyword === 'oneOf' ? 'exactly one of the alternatives' : 'at least one of the alternatives', ...(actual !== undefined && { actual }) };
+      return {
+        ...where(doc, e.instancePath),
+        ...base,
+        message: 'matches none of the allowed forms',
+        expected: describeAlternatives(e.schema) ?? (e.keyword === 'oneOf' ? 'exactly one of the alternatives' : 'at least one of the alternatives'),
+        ...(actual !== undefined && { actual: `${jsonType(e.data)}${typeof e.data === 'object' ? '' : ` ${actual}`}` }),
+      };
     default:
       return { ...where(doc, e.instancePath), ...base, message: e.message ?? `fails "${e.keyword}"`, ...(actual !== undefined && { actual }) };
   }
@@ -156,7 +167,7 @@ export function schemaProblem(e: ErrorObject, doc?: ParsedDocument, root?: objec
  * what their branches said are dropped when a branch already explains the same place.
  */
 export function schemaProblems(errors: readonly ErrorObject[], doc?: ParsedDocument, root?: object): Problem[] {
-  const problems = errors.filter((e) => e.keyword !== 'if').map((e) => schemaProblem(e, doc, root));
+  const problems = pruneAlternatives(errors.filter((e) => e.keyword !== 'if')).map((e) => schemaProblem(e, doc, root));
   const seen = new Set<string>();
   const unique = problems.filter((p) => {
     const k = `${p.pointer}|${p.rule}|${p.message}`;
