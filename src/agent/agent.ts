@@ -1,0 +1,149 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PromoteError } from '../errors.ts';
+import type { RegistryOptions } from '../oci/open.ts';
+import type { AgentStatus, StatusReporter } from './reconcile.ts';
+import type { Owner, Target } from './target.ts';
+
+// `promote agent`: wires the registry, trust, the target and the reporter into a Reconciler and
+// runs the loop. Configuration comes from the project's pipeline file (embedded defaults, a
+// checkout) or, in a cluster where there is no checkout, from flags (--repository and keys).
+
+export interface AgentOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  interactive?: boolean;
+  /** Pipeline name or file; with --repository, the name the records must carry. */
+  pipeline?: string;
+  stage: string;
+  cluster: string;
+  /** `kubernetes` or `dir:<path>`. */
+  target: string;
+  /** The bundle repository, instead of the pipeline file's. */
+  repository?: string;
+  /** Public keys trusted for promotion records / bundles, instead of the pipeline file's trust. */
+  promotionKeys?: string[];
+  bundleKeys?: string[];
+  /** Private key that signs status reports (default PROMOTE_AGENT_KEY); none: no reports. */
+  key?: string;
+  registry?: RegistryOptions;
+  intervalMs?: number;
+  once?: boolean;
+  selfHeal?: boolean;
+  force?: boolean;
+  healthTimeoutMs?: number;
+  /** `host:port` for /healthz, /readyz, /metrics; undefined or '' serves nothing. */
+  metricsAddress?: string;
+  kubeconfig?: string;
+  context?: string;
+  inventoryNamespace?: string;
+  /** Extracted bundles by digest (default $XDG_CACHE_HOME/promote/bundles). */
+  cacheDir?: string;
+  log?: (entry: Record<string, unknown>) => void;
+  signal?: AbortSignal;
+  onListening?: (address: { host: string; port: number }) => void;
+}
+
+function usage(message: string, hint: string): PromoteError {
+  return new PromoteError('USAGE', message, { outcome: 'usage', hint });
+}
+
+export function parseAddress(text: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw usage(`--metrics-address must be host:port or :port, not "${text}"`, 'e.g. --metrics-address 127.0.0.1:9090, or :9090 for every interface in a pod');
+  return { host: m[1] || '0.0.0.0', port };
+}
+
+/** Builds the target named by `--target`. Kubernetes code is only loaded when asked for. */
+export async function openTarget(spec: string, options: Pick<AgentOptions, 'cwd' | 'kubeconfig' | 'context' | 'inventoryNamespace' | 'force'>): Promise<Target> {
+  if (spec.startsWith('dir:')) {
+    const path = spec.slice(4);
+    if (!path) throw usage('--target dir: needs a path', 'e.g. --target dir:/srv/webapp');
+    const { DirTarget } = await import('./targets/dir-target.ts');
+    return new DirTarget(resolve(options.cwd, path));
+  }
+  if (spec === 'kubernetes') {
+    const { KubernetesTarget } = await import('./targets/kubernetes/kubernetes-target.ts');
+    return await KubernetesTarget.create({
+      ...(options.kubeconfig && { kubeconfig: resolve(options.cwd, options.kubeconfig) }),
+      ...(options.context && { context: options.context }),
+      ...(options.inventoryNamespace && { inventoryNamespace: options.inventoryNamespace }),
+      ...(options.force && { force: true }),
+    });
+  }
+  throw usage(`unknown target "${spec}"`, 'use --target kubernetes (kubeconfig or in-cluster service account) or --target dir:<path>');
+}
+
+export async function runAgent(options: AgentOptions): Promise<AgentStatus | undefined> {
+  const { openRegistry } = await import('../oci/open.ts');
+  const { loadTrustPolicy } = await import('../signing/policy.ts');
+  let repository = options.repository;
+  let pipelineName = options.pipeline;
+  let promotionTrust;
+  let bundleTrust;
+  if (repository) {
+    if (!pipelineName || pipelineName.includes('/') || /\.ya?ml$/.test(pipelineName)) {
+      throw usage('--repository needs --pipeline <name>: records are checked to be for that pipeline', 'e.g. --pipeline webapp --repository registry.example.com/acme/webapp');
+    }
+    if (!options.promotionKeys?.length || !options.bundleKeys?.length) {
+      throw usage('--repository needs --promotion-key and --bundle-key: nothing is applied without verifying it', 'pass the public keys of the promoter and of CI (both repeatable)');
+    }
+    promotionTrust = await loadTrustPolicy(options.promotionKeys, { baseDir: options.cwd });
+    bundleTrust = await loadTrustPolicy(options.bundleKeys, { baseDir: options.cwd });
+  } else {
+    const { findPipelineFile, loadPipeline, projectRoot } = await import('../pipeline/load.ts');
+    const file = await findPipelineFile(options.cwd, pipelineName);
+    const pipeline = await loadPipeline(file);
+    if (!pipeline.stages.some((s) => s.name === options.stage)) {
+      throw usage(`pipeline ${pipeline.name} has no stage "${options.stage}"`, `its stages: ${pipeline.stages.map((s) => s.name).join(', ')}`);
+    }
+    repository = pipeline.repository;
+    pipelineName = pipeline.name;
+    const baseDir = projectRoot(file);
+    promotionTrust = await loadTrustPolicy(options.promotionKeys?.length ? options.promotionKeys : pipeline.trust.promotions, { baseDir });
+    bundleTrust = await loadTrustPolicy(options.bundleKeys?.length ? options.bundleKeys : pipeline.trust.bundles, { baseDir });
+  }
+  const owner: Owner = { pipeline: pipelineName!, stage: options.stage, cluster: options.cluster };
+  const registry = await openRegistry(repository, { env: options.env, cwd: options.cwd, ...options.registry });
+  const target = await openTarget(options.target, options);
+  try {
+    const { RegistryDesiredSource } = await import('./registry-source.ts');
+    const cacheDir = options.cacheDir ?? join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles');
+    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir });
+    let reporter: StatusReporter | undefined;
+    const keyPath = options.key ?? options.env.PROMOTE_AGENT_KEY;
+    if (keyPath) {
+      const { loadSigner } = await import('../signing/signer.ts');
+      const signer = await loadSigner(resolve(options.cwd, keyPath), { env: options.env, interactive: options.interactive ?? false });
+      const { RegistryStatusReporter } = await import('./status-reporter.ts');
+      reporter = new RegistryStatusReporter(registry, signer, repository);
+    } else {
+      (options.log ?? ((e) => process.stderr.write(`${JSON.stringify(e)}\n`)))({ time: new Date().toISOString(), level: 'warn', msg: 'no --key (or PROMOTE_AGENT_KEY): status reports are not published, so converged and soak gates cannot see this cluster' });
+    }
+    const { Reconciler } = await import('./reconcile.ts');
+    const reconciler = new Reconciler({
+      owner,
+      source,
+      target,
+      ...(reporter && { reporter }),
+      selfHeal: options.selfHeal !== false,
+      ...(options.force && { force: true }),
+      ...(options.healthTimeoutMs !== undefined && { healthTimeoutMs: options.healthTimeoutMs }),
+      ...(options.signal && { signal: options.signal }),
+    });
+    const { runAgentLoop } = await import('./loop.ts');
+    return await runAgentLoop({
+      reconciler,
+      owner,
+      intervalMs: options.intervalMs ?? 30_000,
+      ...(options.once && { once: true }),
+      ...(options.metricsAddress && { listen: parseAddress(options.metricsAddress) }),
+      ...(options.log && { log: options.log }),
+      ...(options.signal && { signal: options.signal }),
+      ...(options.onListening && { onListening: options.onListening }),
+    });
+  } finally {
+    await target.close?.();
+  }
+}

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { PromoteError, isPromoteError } from '../errors.ts';
+import type { Registry } from '../oci/registry.ts';
+import type { TrustPolicy } from '../signing/policy.ts';
+import type { DesiredSource } from './reconcile.ts';
+import type { DesiredState, Owner } from './target.ts';
+
+// The real DesiredSource: the stage's promotion record in the bundle's repository. A round that
+// finds the tag unchanged costs one HEAD. A new record is verified (signature by a promotion key,
+// predicate for this pipeline, stage and cluster, subject = the bundle), then the bundle
+// (signature by a bundle key; content digest-checked while streaming, cached on disk by digest),
+// then the parameters against the bundle's own schema, and only then rendered.
+
+export interface RegistrySourceOptions {
+  registry: Registry;
+  owner: Owner;
+  /** Who may sign promotion records (the pipeline's trust.promotions). */
+  promotionTrust: TrustPolicy;
+  /** Who may sign bundles (trust.bundles). */
+  bundleTrust: TrustPolicy;
+  /** Extracted bundles, one directory per digest. */
+  cacheDir: string;
+}
+
+interface RecordPredicate {
+  pipeline?: string;
+  stage?: string;
+  environment?: string;
+  bundle?: { repository?: string; digest?: string };
+  parameters?: { digest?: string; values?: Record<string, unknown> };
+  clusters?: { name: string; parameters?: Record<string, unknown> }[];
+}
+
+function refuse(code: string, message: string, hint: string, bundle?: string): PromoteError {
+  return new PromoteError(code, message, { outcome: 'verification', hint, ...(bundle && { details: { bundle } }) });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+async function readTree(root: string): Promise<{ path: string; content: Uint8Array }[]> {
+  const out: { path: string; content: Uint8Array }[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) out.push({ path: relative(root, p).split(sep).join('/'), content: await readFile(p) });
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+export class RegistryDesiredSource implements DesiredSource {
+  private readonly o: RegistrySourceOptions;
+
+  constructor(options: RegistrySourceOptions) {
+    this.o = options;
+  }
+
+  get tag(): string {
+    return `promotion-${this.o.owner.stage}`;
+  }
+
+  async resolve(): Promise<string | undefined> {
+    return (await this.o.registry.resolve(this.tag))?.digest;
+  }
+
+  /** The bundle a record claims to be about, read without trusting it (for the Refused report). */
+  private async claimedBundle(record: string): Promise<string | undefined> {
+    try {
+      const m = JSON.parse((await this.o.registry.fetchManifest(record)).bytes.toString('utf8')) as { subject?: { digest?: string } };
+      return m.subject?.digest;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async load(record: string): Promise<DesiredState> {
+    try {
+      return await this.loadVerified(record);
+    } catch (err) {
+      if (isPromoteError(err) && err.outcome === 'verification' && err.details?.bundle === undefined) {
+        const bundle = await this.claimedBundle(record);
+        if (bundle) throw new PromoteError(err.code, err.message, { outcome: err.outcome, cause: err, problems: err.problems, details: { ...err.details, bundle }, ...(err.hint && { hint: err.hint }) });
+      }
+      throw err;
+    }
+  }
+
+  private async loadVerified(record: string): Promise<DesiredState> {
+    const { owner, registry } = this.o;
+    const { verifyRecord, verifyBundle } = await import('../signing/policy.ts');
+    const verified = await verifyRecord(registry, record, this.o.promotionTrust, { stage: owner.stage });
+    const p = verified.statement.predicate as RecordPredicate;
+    const bundle = verified.subject?.digest ?? p.bundle?.digest;
+    if (!bundle) throw refuse('RECORD_INVALID', `the record ${record} names no bundle`, 'promotion records are written by `promote to`');
+    if (p.pipeline !== owner.pipeline) {
+      throw refuse('RECORD_WRONG_PIPELINE', `the record at ${registry.name}:${this.tag} is for pipeline ${JSON.stringify(p.pipeline)}, not ${owner.pipeline}`, 'the tag holds another pipeline\'s record; it was copied — do not deploy it', bundle);
+    }
+    const envValues = p.parameters?.values;
+    if (envValues !== undefined && p.parameters?.digest) {
+      const { canonicalJson } = await import('../promotion/record.ts');
+      const digest = `sha256:${createHash('sha256').update(canonicalJson(envValues)).digest('hex')}`;
+      if (digest !== p.parameters.digest) throw refuse('RECORD_INVALID', `the record's parameter values do not match their digest ${p.parameters.digest}`, 'the record is corrupt; promote again', bundle);
+    }
+    let values = envValues;
+    if (Array.isArray(p.clusters) && p.clusters.length > 0) {
+      const mine = p.clusters.find((c) => c.name === owner.cluster);
+      if (!mine) {
+        throw refuse('RECORD_WRONG_CLUSTER', `the record for ${owner.pipeline}/${owner.stage} does not include cluster ${owner.cluster} (it is for ${p.clusters.map((c) => c.name).join(', ')})`, 'check --cluster, or add the cluster to the stage\'s environment and promote again', bundle);
+      }
+      values = mine.parameters ?? values;
+    }
+    if (values === undefined) throw refuse('RECORD_INVALID', `the record ${record} carries no parameter values`, 'promote the bundle again with a current promote', bundle);
+
+    await verifyBundle(registry, bundle, this.o.bundleTrust);
+    const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
+    const resolved = await resolveBundle(registry, bundle);
+    const dir = join(this.o.cacheDir, bundle.replace(':', '-'));
+    // Extraction is all-or-nothing and digest-checked, so a directory that exists is complete.
+    if (!(await exists(dir))) await extractBundle(registry, resolved, dir);
+
+    const { parameterSchema } = await import('../params/parameter-schema.ts');
+    const schema = parameterSchema(resolved.config.parameterSchema, `${registry.name}@${bundle}:parameters`);
+    if (!schema.validate(values)) {
+      const { schemaProblems } = await import('../params/schema-problems.ts');
+      const problems = schemaProblems(schema.validate.errors ?? []);
+      throw new PromoteError('PARAMETERS_INVALID', `the recorded parameters for ${owner.cluster} do not satisfy the bundle's schema: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, {
+        outcome: 'verification',
+        problems,
+        hint: 'fix the environment and promote again; nothing was applied',
+        details: { bundle },
+      });
+    }
+    const { renderFiles } = await import('../bundle/render.ts');
+    const layout = { manifests: resolved.config.manifests, ...(resolved.config.files !== undefined && { files: resolved.config.files }) };
+    const rendered = renderFiles(await readTree(dir), layout, {
+      params: values,
+      promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },
+    });
+    return {
+      owner,
+      recordDigest: record,
+      bundleDigest: bundle,
+      files: rendered.map((f) => ({ path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
+    };
+  }
+}

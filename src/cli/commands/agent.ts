@@ -1,0 +1,117 @@
+import type { Command } from '../command.ts';
+import { flag, listOption, stringOption } from '../command.ts';
+import { REGISTRY_HELP, REGISTRY_OPTIONS } from '../registry-options.ts';
+
+export const command: Command = {
+  name: 'agent',
+  summary: 'the per-cluster agent: pull the promoted record for a stage, verify, render, converge a target, report status',
+  usage: 'promote agent --stage <stage> --cluster <name> --target kubernetes|dir:<path> [options]',
+  description: `
+Each round resolves the stage's promotion record (tag promotion-<stage>: one HEAD when nothing
+changed). A new record is verified — signed by a promotion key, for this pipeline, stage and
+cluster, attached to its bundle — then the bundle (signature, digests), then the recorded
+parameters against the bundle's schema; only then is it rendered and applied. Anything that does
+not verify is refused and nothing is applied: the target keeps its last good state.
+
+Targets: dir:<path> writes the rendered files atomically and prunes files it no longer owns;
+kubernetes uses server-side apply (field manager "promote"), CRDs and Namespaces first, an
+inventory ConfigMap for pruning, and health by kind. Drift is corrected each round unless
+--no-self-heal. After each change the agent publishes a signed status report (tag
+status-<stage>-<cluster>) that the converged and soak gates read.
+
+Phases: Progressing, Converged, Degraded (applied, unhealthy), Drifted, Failed (could not apply),
+Refused (did not verify). With --once the exit code is 0 for Converged, 4 for Refused, 1 else.
+Logs are JSON lines on stderr; --metrics-address serves /healthz, /readyz and /metrics.
+
+${REGISTRY_HELP}`,
+  positionals: { min: 0, max: 0 },
+  options: {
+    pipeline: { type: 'string', short: 'p', valueName: 'name|file', description: 'the pipeline (pipelines/<name>.yaml); with --repository, just its name' },
+    stage: { type: 'string', short: 's', valueName: 'stage', description: 'the stage this agent converges (required)' },
+    cluster: { type: 'string', short: 'c', valueName: 'name', description: "this cluster's name in the stage's environment (required)" },
+    target: { type: 'string', short: 't', valueName: 'kubernetes|dir:path', description: 'what to converge (required)' },
+    interval: { type: 'string', valueName: 'duration', description: 'time between rounds, e.g. 30s, 5m', default: '30s' },
+    once: { type: 'boolean', description: 'one round, then exit with its phase' },
+    'no-self-heal': { type: 'boolean', description: 'report drift as Drifted instead of correcting it' },
+    'health-timeout': { type: 'string', valueName: 'duration', description: 'how long to wait for health before reporting Degraded', default: '2m' },
+    key: { type: 'string', short: 'k', valueName: 'file', description: 'private key that signs status reports (default: PROMOTE_AGENT_KEY; password: PROMOTE_PASSWORD)' },
+    repository: { type: 'string', valueName: 'repository', description: "the bundle repository, when there is no pipeline file (in a cluster)" },
+    'promotion-key': { type: 'string', multiple: true, valueName: 'pem', description: 'public key trusted to sign promotion records (instead of the pipeline\'s trust.promotions)' },
+    'bundle-key': { type: 'string', multiple: true, valueName: 'pem', description: 'public key trusted to sign bundles (instead of trust.bundles)' },
+    'metrics-address': { type: 'string', valueName: 'host:port', description: 'serve /healthz, /readyz and /metrics here (e.g. 127.0.0.1:9090, :9090 in a pod)' },
+    kubeconfig: { type: 'string', valueName: 'file', description: 'kubeconfig for --target kubernetes (default: KUBECONFIG, ~/.kube/config, then in-cluster)' },
+    context: { type: 'string', valueName: 'name', description: 'kubeconfig context to use' },
+    'inventory-namespace': { type: 'string', valueName: 'namespace', description: "namespace of the agent's inventory ConfigMap (default: the agent's own, else default)" },
+    'force-conflicts': { type: 'boolean', description: 'take fields other field managers own (server-side apply force); off by default' },
+    'cache-dir': { type: 'string', valueName: 'dir', description: 'where verified bundles are kept by digest (default ~/.cache/promote/bundles)' },
+    ...REGISTRY_OPTIONS,
+  },
+  examples: [
+    { title: 'Converge a directory once on the embedded defaults (demo, CI)', command: 'promote agent --stage dev --cluster dev-1 --target dir:./out/dev --once --key keys/promoter.key' },
+    { title: 'Run in a cluster with the in-cluster service account', command: 'promote agent --pipeline webapp --repository registry.example.com/acme/webapp --promotion-key /keys/promoter.pub --bundle-key /keys/ci.pub --stage production --cluster prod-eu-1 --target kubernetes --metrics-address :9090' },
+    { title: 'Watch for drift without correcting it', command: 'promote agent --stage staging --cluster staging-eu-1 --target kubernetes --kubeconfig ~/.kube/staging --no-self-heal' },
+    { title: 'One round, machine-readable status', command: 'promote agent --stage dev --cluster dev-1 --target dir:/srv/webapp --once --output json' },
+  ],
+  async run(ctx, args) {
+    const { PromoteError } = await import('../../errors.ts');
+    const { parseDuration } = await import('../../pipeline/duration.ts');
+    const { registryOptions } = await import('../registry-options.ts');
+    const { runAgent } = await import('../../agent/agent.ts');
+    const required = (name: string): string => {
+      const v = stringOption(args, name);
+      if (!v) throw new PromoteError('USAGE', `agent needs --${name}`, { outcome: 'usage', hint: `run 'promote agent --help' for usage and examples` });
+      return v;
+    };
+    const duration = (name: string, min: number): number => {
+      const text = stringOption(args, name)!;
+      const ms = parseDuration(text);
+      if (ms === undefined || ms < min) throw new PromoteError('USAGE', `--${name} must be a duration of at least ${min / 1000}s, not "${text}"`, { outcome: 'usage', hint: 'e.g. 30s, 5m' });
+      return ms;
+    };
+    const stage = required('stage');
+    const cluster = required('cluster');
+    const target = required('target');
+    const intervalMs = duration('interval', 1000);
+    const healthTimeoutMs = duration('health-timeout', 0);
+    const once = flag(args, 'once');
+    const controller = new AbortController();
+    const stop = (): void => controller.abort();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    try {
+      const opt = (name: string) => stringOption(args, name);
+      const status = await runAgent({
+        cwd: ctx.cwd,
+        env: ctx.env,
+        interactive: ctx.interactive,
+        stage,
+        cluster,
+        target,
+        intervalMs,
+        healthTimeoutMs,
+        once,
+        selfHeal: !flag(args, 'no-self-heal'),
+        force: flag(args, 'force-conflicts'),
+        registry: await registryOptions(ctx, args),
+        promotionKeys: listOption(args, 'promotion-key'),
+        bundleKeys: listOption(args, 'bundle-key'),
+        signal: controller.signal,
+        ...(opt('pipeline') && { pipeline: opt('pipeline') }),
+        ...(opt('repository') && { repository: opt('repository') }),
+        ...(opt('key') && { key: opt('key') }),
+        ...(opt('metrics-address') && { metricsAddress: opt('metrics-address') }),
+        ...(opt('kubeconfig') && { kubeconfig: opt('kubeconfig') }),
+        ...(opt('context') && { context: opt('context') }),
+        ...(opt('inventory-namespace') && { inventoryNamespace: opt('inventory-namespace') }),
+        ...(opt('cache-dir') && { cacheDir: opt('cache-dir') }),
+      });
+      const phase = status?.phase;
+      const text = status ? `${status.phase}: ${status.message}${status.record ? `\nrecord ${status.record}` : ''}${status.bundle ? `\nbundle ${status.bundle}` : ''}` : 'stopped';
+      const outcome = !once || phase === 'Converged' ? undefined : phase === 'Refused' ? ('verification' as const) : ('failed' as const);
+      return { data: status ?? null, text, ...(outcome && { outcome }) };
+    } finally {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+    }
+  },
+};
