@@ -334,17 +334,24 @@ export class GitLedger {
 
 // simple-git guards against untrusted input reaching git; here every argument is ours and the
 // environment is the user's own (or ours: GIT_INDEX_FILE), so what they rely on for their git
-// (GIT_CONFIG_GLOBAL, GIT_SSL_CAINFO, GIT_SSH_COMMAND for an SSH ledger remote, identity via
-// GIT_AUTHOR_*) must pass through rather than be silently stripped.
+// (GIT_CONFIG_GLOBAL, GIT_SSL_CAINFO, GIT_SSH_COMMAND for an SSH ledger remote, an askpass
+// helper, identity via GIT_AUTHOR_*) passes through rather than being silently stripped. What
+// the ledger's plumbing never uses (editors, pagers, external diff, templates) is dropped, so an
+// EDITOR set by the user's shell or by npm does not make simple-git refuse the command.
 const TRUSTED_ENV = {
   allowUnsafeConfigPaths: true,
   allowUnsafeConfigEnvCount: true,
   allowUnsafeSshCommand: true,
   allowUnsafeAskPass: true,
+  allowUnsafeGitProxy: true,
+  allowUnsafeExec: true,
 };
+const UNUSED_ENV = new Set(['EDITOR', 'VISUAL', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'PAGER', 'GIT_PAGER', 'GIT_EXTERNAL_DIFF', 'PREFIX', 'GIT_TEMPLATE_DIR']);
 
-function makeGit(dir: string, env: NodeJS.ProcessEnv): SimpleGit {
-  const allowEnvironment = Object.keys(env).filter((k) => env[k] !== undefined);
+function makeGit(dir: string, fullEnv: NodeJS.ProcessEnv): SimpleGit {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(fullEnv)) if (v !== undefined && !UNUSED_ENV.has(k.toUpperCase())) env[k] = v;
+  const allowEnvironment = Object.keys(env);
   return (
     simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, trimmed: false, unsafe: TRUSTED_ENV, allowEnvironment })
       .env(env)
