@@ -4,7 +4,7 @@ import { PromoteError } from '../errors.ts';
 import { readYamlFile } from '../params/document.ts';
 import { loadEnvironment, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
-import { resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
+import { leafPaths, resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
 import { renderFiles, toYamlStream, type BuiltinValues, type RenderedFile } from './render.ts';
 import { writeRendered } from './render-output.ts';
 import { readBundleSources, type BundleSources } from './sources.ts';
@@ -94,6 +94,8 @@ export interface RenderSourceResult {
   cluster?: string;
   stage: string;
   parameters: Record<string, unknown>;
+  /** Dotted paths of parameters that came from the schema's defaults. */
+  defaults: string[];
   files: { path: string; kind: RenderedFile['kind']; documents?: unknown[] }[];
   /** The manifests as one YAML stream (when not written to a directory). */
   stream?: string;
@@ -129,6 +131,25 @@ export async function stageFor(root: string, environment: string): Promise<strin
 }
 
 /**
+ * A comment block opening the stream: what was rendered, and every parameter with where its
+ * value came from — defaults are shown, not silently applied. YAML tools ignore comments.
+ */
+export function streamHeader(r: Pick<RenderSourceResult, 'bundle' | 'environment' | 'cluster' | 'stage' | 'parameters' | 'defaults' | 'reference'>): string {
+  const where = r.cluster ? `environment ${r.environment}, cluster ${r.cluster}` : `environment ${r.environment}`;
+  const lines = [`# promote render: ${r.reference ?? `bundle ${r.bundle}`} for ${where} (stage ${r.stage})`, '# parameters:'];
+  const defaults = new Set(r.defaults);
+  const paths = leafPaths(r.parameters);
+  const width = Math.max(0, ...paths.map((p) => p.length));
+  for (const p of paths) {
+    let v: unknown = r.parameters;
+    for (const seg of p.split('.')) v = (v as Record<string, unknown>)[seg];
+    lines.push(`#   ${`${p}:`.padEnd(width + 1)} ${JSON.stringify(v)}${defaults.has(p) ? '  (default)' : ''}`);
+  }
+  if (paths.length === 0) lines.push('#   (none)');
+  return `${lines.join('\n')}\n`;
+}
+
+/**
  * `promote render`: render a bundle directory — or a pushed bundle (`repo:tag`, `repo@sha256:…`,
  * `oci:<layout>[:tag]`), pulled with every digest verified into a temporary directory — for an
  * environment, to a YAML stream or into a directory. For a pushed bundle ${promote.digest} is
@@ -151,13 +172,13 @@ export async function renderSource(options: RenderSourceOptions): Promise<Render
   try {
     const pulled = await pullBundle(options.source, { cwd: options.cwd, out: join(tmp, 'bundle') });
     if (options.root === undefined) options = { ...options, root: options.cwd };
-    return { ...(await renderDirectory(options, pulled.out, pulled.digest)), reference: pulled.reference };
+    return await renderDirectory(options, pulled.out, { digest: pulled.digest, reference: pulled.reference });
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-async function renderDirectory(options: RenderSourceOptions, bundleDir: string, digest?: string): Promise<RenderSourceResult> {
+async function renderDirectory(options: RenderSourceOptions, bundleDir: string, pulled?: { digest: string; reference: string }): Promise<RenderSourceResult> {
   const root = options.root !== undefined ? resolve(options.cwd, options.root) : await projectRootFor(bundleDir, options.cwd);
   const stage = options.stage ?? (await stageFor(root, options.environment)) ?? options.environment;
   const result = await renderEnvironment({
@@ -166,7 +187,7 @@ async function renderDirectory(options: RenderSourceOptions, bundleDir: string, 
     environment: options.environment,
     stage,
     ...(options.cluster !== undefined && { cluster: options.cluster }),
-    ...(digest !== undefined && { digest }),
+    ...(pulled && { digest: pulled.digest }),
   });
   const summary: RenderSourceResult = {
     bundle: result.bundle,
@@ -174,13 +195,15 @@ async function renderDirectory(options: RenderSourceOptions, bundleDir: string, 
     ...(options.cluster !== undefined && { cluster: options.cluster }),
     stage,
     parameters: result.parameters.values,
+    defaults: result.parameters.defaults,
+    ...(pulled && { reference: pulled.reference }),
     files: result.files.map((f) => ({ path: f.path, kind: f.kind, ...(f.documents && { documents: f.documents }) })),
   };
   if (options.out !== undefined) {
     await writeRendered(result.files, resolve(options.cwd, options.out));
     summary.out = options.out;
   } else {
-    summary.stream = toYamlStream(result.files);
+    summary.stream = streamHeader(summary) + toYamlStream(result.files);
   }
   return summary;
 }

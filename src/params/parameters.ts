@@ -18,6 +18,16 @@ export interface ResolvedParameters {
   cluster?: string;
   /** Complete, valid parameter values, defaults applied. Secrets are {secretRef} references. */
   values: Record<string, unknown>;
+  /** Dotted paths of the values that came from the schema's defaults, not from the file. */
+  defaults: string[];
+}
+
+/** Leaf paths of a value: `a.b` for {a: {b: 1}}; an empty object or a list is one leaf. */
+export function leafPaths(value: unknown, prefix = '', out: string[] = []): string[] {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+    for (const [k, v] of Object.entries(value)) leafPaths(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) out.push(prefix);
+  return out;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -63,12 +73,15 @@ function problemsFor(env: Environment, schema: ParameterSchema, clusterIndex: nu
   });
 }
 
-function check(env: Environment, schema: ParameterSchema, clusterIndex: number | undefined): { values: Record<string, unknown>; problems: Problem[] } {
+function check(env: Environment, schema: ParameterSchema, clusterIndex: number | undefined): { values: Record<string, unknown>; defaults: string[]; problems: Problem[] } {
   const base = env.parameters;
   const override = clusterIndex === undefined ? undefined : env.clusters[clusterIndex]?.parameters;
   const values = (override === undefined ? structuredClone(base) : deepMerge(base, override)) as Record<string, unknown>;
-  if (schema.validate(values)) return { values, problems: [] };
-  return { values, problems: problemsFor(env, schema, clusterIndex, schema.validate.errors ?? []) };
+  const given = new Set(leafPaths(values));
+  const valid = schema.validate(values);
+  const defaults = leafPaths(values).filter((p) => !given.has(p));
+  if (valid) return { values, defaults, problems: [] };
+  return { values, defaults, problems: problemsFor(env, schema, clusterIndex, schema.validate.errors ?? []) };
 }
 
 function invalid(env: Environment, schema: ParameterSchema, problems: Problem[], cluster?: string): PromoteError {
@@ -102,9 +115,9 @@ function clusterIndexOf(env: Environment, cluster: string): number {
  */
 export function resolveParameters(env: Environment, schema: ParameterSchema, cluster?: string): ResolvedParameters {
   const index = cluster === undefined ? undefined : clusterIndexOf(env, cluster);
-  const { values, problems } = check(env, schema, index);
+  const { values, defaults, problems } = check(env, schema, index);
   if (problems.length) throw invalid(env, schema, problems, cluster);
-  return { environment: env.name, ...(cluster !== undefined && { cluster }), values };
+  return { environment: env.name, ...(cluster !== undefined && { cluster }), values, defaults };
 }
 
 /**

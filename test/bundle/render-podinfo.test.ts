@@ -89,7 +89,10 @@ test('podinfo via the CLI: promote render prints the stream, promote diff-env sh
   const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject).filter(Boolean);
   assert.equal(docs.length, 25);
   assert.ok(docs.every((d) => d.kind === 'Namespace' || d.metadata.namespace === 'staging'));
-  assert.match(r.stdout, /^---\n# Source: manifests\/backend\/deployment\.yaml\n/);
+  // The stream opens with what was rendered and every parameter, defaults marked.
+  assert.match(r.stdout, /^# promote render: bundle webapp for environment staging \(stage staging\)\n# parameters:\n#   namespace: +"staging"\n/);
+  assert.match(r.stdout, /\n#   maxReplicas\.backend: +2  \(default\)\n/);
+  assert.match(r.stdout, /\n---\n# Source: manifests\/backend\/deployment\.yaml\n/);
   const d = run('diff-env', 'staging', 'production/prod-us-1', '--output', 'json');
   assert.equal(d.status, 0, d.stderr);
   const diff = JSON.parse(d.stdout) as { parameters: { path: string }[]; rendered: string };

@@ -24,6 +24,7 @@ test('defaults from the schema are applied to the resolved parameters', async (t
   const env = await loadEnvironment(dir, 'dev');
   const resolved = resolveParameters(env, schema);
   assert.deepEqual(resolved.values, { namespace: 'dev', replicas: 1, debug: false, resources: { cpu: '100m' }, hosts: [] });
+  assert.deepEqual(resolved.defaults.sort(), ['debug', 'hosts', 'resources.cpu']);
 });
 
 test('cluster overrides are deep-merged over the environment and validated as a whole', async (t) => {
