@@ -4,6 +4,9 @@
 // /etc/docker/registry/config.yml: it binds all interfaces and its htpasswd path is broken
 // (REGISTRY-NOTES.md). Key material is generated once per test process and reused, so starting
 // several registries stays fast (a registry itself is ready in ~60 ms).
+// The token server runs inside the calling process: while a child process (the CLI, skopeo)
+// talks to a token-auth registry, do not block the event loop (no spawnSync/execFileSync), or
+// the child waits forever for its token.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes, createPrivateKey, sign as cryptoSign, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';

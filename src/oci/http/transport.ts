@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
 import { PromoteError } from '../../errors.ts';
 
-// HTTP for the registry client, on undici rather than node:http(s): one keep-alive connection
-// pool per client (a push is dozens of small requests to one origin), a CA bundle per client
-// through the Agent's TLS options (NODE_EXTRA_CA_CERTS only works at process start-up,
-// TRAPS.md), and request/response bodies as Node streams so blobs flow with bounded memory.
+// HTTP for the registry client, on node:http(s) rather than undici: every CLI run is a fresh
+// process, and importing undici costs ~60 ms — about what a whole skopeo push of a small bundle
+// takes — while node:http is part of Node and per request it was as fast or faster on loopback.
+// Keep-alive agents give one connection pool per trust configuration (a push is a dozen small
+// requests to one origin); a CA bundle per client goes through the https Agent
+// (NODE_EXTRA_CA_CERTS only works at process start-up, TRAPS.md); bodies are Node streams both
+// ways, so blobs flow with bounded memory.
 //
 // --insecure means what it means to docker and skopeo: HTTPS without certificate verification,
 // and plain HTTP when the registry does not speak TLS at all. Which one is decided once per
@@ -59,8 +63,10 @@ export interface TransportOptions {
 const USER_AGENT = 'promote (+https://github.com/opencontainers/distribution-spec)';
 
 // One pool per trust configuration, shared by every registry client in the process (a copy
-// opens two clients to the same host; they should share connections).
-const agents = new Map<string, Agent>();
+// opens two clients to the same host; they should share connections). Idle keep-alive sockets
+// are unref'd by Node's Agent, so they never hold the process open.
+const httpsAgents = new Map<string, HttpsAgent>();
+const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 
 function readCa(caFile: string): string {
   try {
@@ -74,19 +80,26 @@ function readCa(caFile: string): string {
   }
 }
 
-function agentFor(caFile: string | undefined, insecure: boolean): Agent {
+function httpsAgentFor(caFile: string | undefined, insecure: boolean): HttpsAgent {
   const key = `${insecure ? 'insecure' : 'verify'}|${caFile ?? ''}`;
-  let agent = agents.get(key);
+  let agent = httpsAgents.get(key);
   if (!agent) {
     const ca = caFile !== undefined ? readCa(caFile) : undefined;
-    agent = new Agent({
-      connect: { timeout: 10_000, ...(ca !== undefined && { ca }), ...(insecure && { rejectUnauthorized: false }) },
-      keepAliveTimeout: 4_000,
-    });
-    agents.set(key, agent);
+    agent = new HttpsAgent({ keepAlive: true, maxSockets: 16, ...(ca !== undefined && { ca }), ...(insecure && { rejectUnauthorized: false }) });
+    httpsAgents.set(key, agent);
   }
   return agent;
 }
+
+/** Closes every pooled connection (tests and short-lived processes; optional). */
+export function closeAllConnections(): void {
+  httpAgent.destroy();
+  for (const a of httpsAgents.values()) a.destroy();
+  httpsAgents.clear();
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 300_000;
 
 const schemes = new Map<string, Promise<'http' | 'https'>>();
 
@@ -124,14 +137,7 @@ export function probeScheme(host: string): Promise<'http' | 'https'> {
   return known;
 }
 
-/** Closes every pooled connection (tests and short-lived processes; optional). */
-export async function closeAllConnections(): Promise<void> {
-  const all = [...agents.values()];
-  agents.clear();
-  await Promise.all(all.map((a) => a.close()));
-}
-
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'EAI_AGAIN']);
+const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 function errorCode(err: unknown): string | undefined {
   let e: unknown = err;
@@ -168,7 +174,7 @@ export function networkError(err: unknown, url: string, insecure: boolean): Prom
   const why = code === 'ECONNREFUSED' ? 'connection refused'
     : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'host name not found'
     : code.includes('TIMEOUT') || code === 'ETIMEDOUT' ? 'connection timed out'
-    : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' ? 'connection reset'
+    : code === 'ECONNRESET' ? 'connection reset'
     : (err as Error)?.message ?? String(err);
   return new PromoteError('REGISTRY_UNREACHABLE', `registry unreachable at ${origin}: ${why}`, {
     cause: err,
@@ -190,10 +196,58 @@ export function backoffDelay(n: number, policy: RetryPolicy, retryAfter?: string
   return Math.round(Math.random() * ceiling);
 }
 
-function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+function flattenHeaders(raw: IncomingMessage['headers']): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(raw)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return out;
+}
+
+function timeoutError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * One request/response exchange. Resolves at the response headers; rejects with the body's own
+ * error when the body stream fails (e.g. a VerifyingStream refusing content), else with the
+ * socket error.
+ */
+function exchange(url: string, method: string, headers: Record<string, string>, body: Uint8Array | Readable | undefined, caFile: string | undefined, insecure: boolean): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const https = url.startsWith('https:');
+    const req = (https ? httpsRequest : httpRequest)(url, {
+      method,
+      headers,
+      agent: https ? httpsAgentFor(caFile, insecure) : httpAgent,
+    });
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    let connectTimer: NodeJS.Timeout | undefined = setTimeout(() => req.destroy(timeoutError('ETIMEDOUT', `no connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+    const connected = () => { clearTimeout(connectTimer); connectTimer = undefined; };
+    req.on('socket', (socket) => {
+      if (!socket.connecting) connected();
+      else socket.once(https ? 'secureConnect' : 'connect', connected);
+    });
+    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(timeoutError('ETIMEDOUT', `no data for ${IDLE_TIMEOUT_MS / 1000} s`)));
+    req.on('error', (err) => { connected(); fail(err); });
+    req.on('response', (res) => {
+      connected();
+      if (settled) { res.resume(); return; }
+      settled = true;
+      // The server answered before taking the whole body (an early 401/4xx): stop sending.
+      if (body instanceof Readable && !body.readableEnded) body.unpipe(req).destroy();
+      resolve(res);
+    });
+    if (body instanceof Readable) {
+      body.on('error', (err) => { req.destroy(err); fail(err); });
+      body.pipe(req);
+    } else {
+      req.end(body);
+    }
+  });
 }
 
 export class Transport {
@@ -219,7 +273,6 @@ export class Transport {
   async send(req: HttpRequest): Promise<HttpResponse> {
     const retryable = req.retry ?? req.method !== 'PATCH';
     const attempts = retryable ? Math.max(1, this.retry.attempts) : 1;
-    const dispatcher = agentFor(this.caFile, this.insecure);
     for (let n = 1; ; n++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
       let body: Uint8Array | Readable | undefined;
@@ -230,15 +283,15 @@ export class Transport {
         body = req.body();
       }
       try {
-        const res = await request(req.url, { method: req.method, headers, body: body ?? null, dispatcher });
-        const status = res.statusCode;
+        const res = await exchange(req.url, req.method, headers, body, this.caFile, this.insecure);
+        const status = res.statusCode ?? 0;
         if (n < attempts && (status === 429 || status >= 500)) {
           const delay = backoffDelay(n, this.retry, flattenHeaders(res.headers)['retry-after']);
-          await res.body.dump().catch(() => undefined);
+          await discard(res);
           await sleep(delay);
           continue;
         }
-        return { status, headers: flattenHeaders(res.headers), body: res.body, url: req.url, attempts: n };
+        return { status, headers: flattenHeaders(res.headers), body: res, url: req.url, attempts: n };
       } catch (err) {
         if (body instanceof Readable && !body.destroyed) body.destroy();
         if (err instanceof PromoteError) throw err;
@@ -267,11 +320,13 @@ export async function readText(body: Readable, max = 64 * 1024): Promise<string>
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Drains a response body so its connection can be reused; never throws. */
 export async function discard(body: Readable): Promise<void> {
-  const b = body as Readable & { dump?: () => Promise<void> };
-  if (typeof b.dump === 'function') {
-    await b.dump().catch(() => undefined);
-  } else {
+  if (body.readableEnded || body.destroyed) return;
+  await new Promise<void>((resolve) => {
+    body.once('end', resolve);
+    body.once('close', resolve);
+    body.once('error', () => resolve());
     body.resume();
-  }
+  });
 }
