@@ -118,13 +118,13 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     if (ledger[key] !== undefined && (typeof ledger[key] !== 'string' || !(ledger[key] as string).trim())) report(`/spec/ledger/${key}`, { message: `ledger.${key} must be a non-empty string`, rule: 'type', expected: 'string' });
   }
 
-  const trust: TrustSpec = { bundles: [], promotions: [] };
+  const trust: TrustSpec = { bundles: [], promotions: [], agents: [] };
   const trustRaw = spec.trust === undefined ? {} : spec.trust;
   if (!isMap(trustRaw)) report('/spec/trust', { message: 'trust must be a mapping', rule: 'type', expected: '{bundles: [keys], promotions: [keys]}' });
   else {
     for (const key of Object.keys(trustRaw)) {
-      if (key !== 'bundles' && key !== 'promotions') {
-        report(`/spec/trust/${key}`, { message: `unknown trust list "${key}"`, rule: 'additionalProperties', expected: 'bundles or promotions' });
+      if (key !== 'bundles' && key !== 'promotions' && key !== 'agents') {
+        report(`/spec/trust/${key}`, { message: `unknown trust list "${key}"`, rule: 'additionalProperties', expected: 'bundles, promotions or agents' });
         continue;
       }
       const list = trustRaw[key];

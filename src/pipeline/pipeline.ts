@@ -67,6 +67,8 @@ export interface TrustSpec {
   bundles: TrustEntry[];
   /** Who may sign promotion records. */
   promotions: TrustEntry[];
+  /** Who may sign status reports (agents); empty = the promotion signers. */
+  agents: TrustEntry[];
 }
 
 export interface LedgerSpec {

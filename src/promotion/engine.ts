@@ -11,7 +11,7 @@ import { approvalMutation, holdMutation, promotionMutation } from './changes.ts'
 import { GitLedger, type HistoryEntry } from './ledger.ts';
 import { canonicalJson, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
 import { readStatusReports } from './status-reports.ts';
-import type { PipelineTrust } from '../signing/policy.ts';
+import type { PipelineTrust, TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
 import { createHash } from 'node:crypto';
 
@@ -47,6 +47,8 @@ export interface Project {
   registry: Registry;
   options: EngineOptions;
   trust(): Promise<PipelineTrust>;
+  /** Who may sign status reports: trust.agents, or the promotion signers when it is empty. */
+  agentTrust(): Promise<TrustPolicy>;
 }
 
 export async function openProject(options: EngineOptions): Promise<Project> {
@@ -56,15 +58,22 @@ export async function openProject(options: EngineOptions): Promise<Project> {
   const ledger = await GitLedger.open(pipeline.ledger, { env: options.env, ...(options.cacheDir && { cacheDir: options.cacheDir }) });
   const registry = await openRegistry(pipeline.repository, { env: options.env, cwd: root, ...options.registry });
   let trust: Promise<PipelineTrust> | undefined;
+  let agents: Promise<TrustPolicy> | undefined;
+  const loadTrust = () => {
+    trust ??= import('../signing/policy.ts').then(({ loadPipelineTrust }) => loadPipelineTrust(pipeline.trust, { baseDir: root }));
+    return trust;
+  };
   return {
     pipeline,
     root,
     ledger,
     registry,
     options,
-    trust() {
-      trust ??= import('../signing/policy.ts').then(({ loadPipelineTrust }) => loadPipelineTrust(pipeline.trust, { baseDir: root }));
-      return trust;
+    trust: loadTrust,
+    async agentTrust() {
+      if (!pipeline.trust.agents.length) return (await loadTrust()).promotions;
+      agents ??= import('../signing/policy.ts').then(({ loadTrustPolicy }) => loadTrustPolicy(pipeline.trust.agents, { baseDir: root }));
+      return agents;
     },
   };
 }
@@ -213,7 +222,7 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   let fromClusters: string[] = [];
   if (upstream && candidate && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
     fromClusters = await environmentClusters(project, upstream.environment);
-    reports = await readStatusReports(project.registry, upstream.name, fromClusters, (await project.trust()).promotions);
+    reports = await readStatusReports(project.registry, upstream.name, fromClusters, await project.agentTrust());
   }
   let signature: CheckResult | undefined;
   let facts: BundleFacts | undefined;

@@ -11,7 +11,7 @@ const pipeline: Pipeline = {
   name: 'webapp',
   repository: 'localhost:5000/acme/webapp',
   ledger: { repository: '/tmp/ledger' },
-  trust: { bundles: [], promotions: [] },
+  trust: { bundles: [], promotions: [], agents: [] },
   file: '/tmp/pipelines/webapp.yaml',
   stages: [
     { name: 'dev', environment: 'dev', promotion: 'auto', gates: [], initialHold: false, source: { file: 'x' } },

@@ -34,9 +34,9 @@ function engineFor(p: TestProject, clock: { now: Date }, who?: { name: string; e
   return openProject(options);
 }
 
-async function report(p: TestProject, stage: string, cluster: string, digest: string, since: Date, phase: 'Converged' | 'Degraded' = 'Converged') {
+async function report(p: TestProject, stage: string, cluster: string, digest: string, since: Date, phase: 'Converged' | 'Degraded' = 'Converged', signer: Signer = p.promoter) {
   const desc = (await p.registry.resolve(digest))!;
-  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: p.repository, digest }, since: since.toISOString(), observedAt: since.toISOString() }, p.promoter);
+  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: p.repository, digest }, since: since.toISOString(), observedAt: since.toISOString() }, signer);
 }
 
 function refusedWith(code: string, exit: number, check?: (err: PromoteError, gates: GateResult[]) => void) {
@@ -209,4 +209,18 @@ test('a publish that fails after the ledger commit is completed by running promo
   assert.equal(third.upToDate, true);
   assert.equal(third.published?.digest, fetched.descriptor.digest);
   assert.equal((await history(pat, 'dev')).length, 1, 'one promotion, committed once');
+});
+
+test('status reports count only when signed by a key in trust.agents: a report signed by anyone else is evidence of nothing', async () => {
+  const p = await createProject(join(base, 'agents'), registry.host, { name: 'agents', agents: true });
+  const clock = { now: MONDAY };
+  const pat = await engineFor(p, clock);
+  const d1 = await p.push(1);
+  await promoteTo(pat, { stage: 'dev', bundle: d1 });
+  const longAgo = new Date(MONDAY.getTime() - 3_600_000);
+  // Signed by the promoter's key, which may sign records but not speak for a cluster.
+  await report(p, 'dev', 'dev-1', d1, longAgo, 'Converged', p.promoter);
+  await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(err.message, /dev-1: status report signature not trusted/)));
+  await report(p, 'dev', 'dev-1', d1, longAgo, 'Converged', p.agent);
+  assert.equal((await promoteTo(pat, { stage: 'staging' })).bundle, d1);
 });

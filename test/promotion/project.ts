@@ -25,6 +25,8 @@ export interface TestProject {
   promoter: LocalKeySigner;
   /** A key nobody trusts. */
   stranger: LocalKeySigner;
+  /** The agents' key (trusted for status reports when created with `agents: true`). */
+  agent: LocalKeySigner;
   /** Path of the promoter's encrypted private key (password ""), for CLI runs. */
   promoterKeyFile: string;
   registry: Registry;
@@ -34,7 +36,7 @@ export interface TestProject {
 
 const ENVIRONMENTS: Record<string, string[]> = { dev: ['dev-1'], staging: ['staging-eu-1', 'staging-us-1'], production: ['prod-eu-1'] };
 
-export const PIPELINE = (repository: string, ledger: string, productionGates: string) => `apiVersion: promote/v1
+export const PIPELINE = (repository: string, ledger: string, productionGates: string, agents = false) => `apiVersion: promote/v1
 kind: Pipeline
 metadata: {name: webapp}
 spec:
@@ -42,7 +44,7 @@ spec:
   ledger: {repository: ${ledger}, branch: main}
   trust:
     bundles: [keys/ci.pub]
-    promotions: [keys/promoter.pub]
+    promotions: [keys/promoter.pub]${agents ? '\n    agents: [keys/agent.pub]' : ''}
   stages:
     - {name: dev, environment: dev, promotion: auto}
     - name: staging
@@ -58,7 +60,7 @@ spec:
 
 export const PRODUCTION_GATES = '[{converged: {}}, {approval: {count: 1, separateDuties: true}}, {window: {days: [Mon, Tue, Wed, Thu, Fri], hours: "09:00-16:00", timezone: Europe/Berlin}}]';
 
-export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string } = {}): Promise<TestProject> {
+export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean } = {}): Promise<TestProject> {
   const env = { ...isolatedEnv(dir, { name: 'Pat', email: 'pat@example.com' }), PROMOTE_PASSWORD: '' };
   const ledgerRemote = await bareRemote(dir, env);
   const project = join(dir, 'project');
@@ -70,12 +72,14 @@ export async function createProject(dir: string, registryHost: string, options: 
     await writeFile(join(project, 'environments', `${name}.yaml`), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: ${name}}\nspec:\n  parameters: {namespace: ${name}, replicas: ${name === 'production' ? 3 : 1}}\n  clusters:\n${clusters.map((c) => `    - name: ${c}\n`).join('')}`);
   }
   const repository = `${registryHost}/acme/${options.name ?? 'webapp'}`;
-  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, ledgerRemote, options.productionGates ?? PRODUCTION_GATES));
+  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, ledgerRemote, options.productionGates ?? PRODUCTION_GATES, options.agents));
   const signer = () => new LocalKeySigner(generateSigningKeyPair().privateKey);
   const ci = signer();
   const promoterPair = generateSigningKeyPair();
   const promoter = new LocalKeySigner(promoterPair.privateKey);
   const stranger = signer();
+  const agent = signer();
+  await writeFile(join(project, 'keys', 'agent.pub'), agent.publicKeyPem);
   await writeFile(join(project, 'keys', 'ci.pub'), ci.publicKeyPem);
   await writeFile(join(project, 'keys', 'promoter.pub'), promoter.publicKeyPem);
   const promoterKeyFile = join(project, 'keys', 'promoter.key');
@@ -90,6 +94,7 @@ export async function createProject(dir: string, registryHost: string, options: 
     ci,
     promoter,
     stranger,
+    agent,
     promoterKeyFile,
     registry,
     async push(n, signBy = ci, schema) {
