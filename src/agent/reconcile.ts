@@ -1,5 +1,5 @@
 import { isPromoteError, PromoteError } from '../errors.ts';
-import type { DesiredState, DriftedObject, ObjectResult, Owner, Target } from './target.ts';
+import type { DesiredState, DriftedObject, Observation, ObjectResult, Owner, Target } from './target.ts';
 
 // One reconcile round: observe → verify → render → apply → health → report (DESIGN.md §4
 // "Agent status"). Verification and rendering sit behind DesiredSource and the report behind
@@ -221,6 +221,16 @@ export class Reconciler {
       }
     }
     this.refused = undefined;
+    if (!this.current) {
+      // A restarted agent: when the target already holds this record (its inventory says so),
+      // this is a steady round — drift is reported or corrected, not silently overwritten.
+      const seen = await this.o.target.observe(desired);
+      if (seen.appliedRecordDigest === record) {
+        this.current = desired;
+        this.currentFailed = false;
+        return await this.steady(desired, seen);
+      }
+    }
     return await this.applyAll(desired, [], true);
   }
 
@@ -239,8 +249,8 @@ export class Reconciler {
   }
 
   /** The record has not changed: look for drift, correct it unless told not to, check health. */
-  private async steady(desired: DesiredState): Promise<Omit<RoundResult, 'reported'>> {
-    const seen = await this.o.target.observe(desired);
+  private async steady(desired: DesiredState, observed?: Observation): Promise<Omit<RoundResult, 'reported'>> {
+    const seen = observed ?? (await this.o.target.observe(desired));
     if (seen.drift.length > 0) {
       if (this.o.selfHeal === false) {
         const health = await this.o.target.health(desired, this.healthOptions(0));
