@@ -300,8 +300,8 @@ async function loadPromoterSigner(project: Project): Promise<Signer> {
   return loadSigner(resolve(project.options.cwd, key), { env: project.options.env, interactive: project.options.interactive ?? false });
 }
 
-/** Is the record with this digest what `promotion-<stage>` holds? One manifest GET. */
-async function publishedRecord(project: Project, stage: string): Promise<{ digest: string; record?: string } | undefined> {
+/** What `promotion-<stage>` holds: its manifest digest and the ledger record digest it carries. One GET. */
+export async function publishedRecord(project: Project, stage: string): Promise<{ digest: string; record?: string } | undefined> {
   try {
     const fetched = await project.registry.fetchManifest(`promotion-${stage}`);
     const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;

@@ -7,6 +7,7 @@ import { isPromoteError, type PromoteError } from '../../src/errors.ts';
 import type { GateResult } from '../../src/pipeline/gate.ts';
 import type { Plan } from '../../src/pipeline/plan.ts';
 import { approve, history, openProject, promoteTo, rollback, setHold, type EngineOptions, RECORD_DIGEST_ANNOTATION } from '../../src/promotion/engine.ts';
+import { stageSummaries } from '../../src/promotion/stage-status.ts';
 import { publishStatusReport } from '../../src/promotion/status-reports.ts';
 import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
 import type { Signer } from '../../src/signing/signer.ts';
@@ -201,6 +202,9 @@ test('a publish that fails after the ledger commit is completed by running promo
   await assert.rejects(promoteTo(failing, { stage: 'dev', bundle: d1 }), refusedWith('RECORD_PUBLISH_FAILED', 1, (err) => assert.match(err.hint!, /run the same promote command again/)));
   assert.equal(await p.registry.resolve('promotion-dev'), undefined, 'nothing published');
   const pat = await engineFor(p, clock);
+  const gap = (await stageSummaries(pat)).find((s) => s.stage === 'dev')!;
+  assert.equal(gap.publishGap, true, 'status shows the gap');
+  assert.equal(gap.bundle, d1);
   const done = await promoteTo(pat, { stage: 'dev', bundle: d1 });
   assert.equal(done.completed, true);
   const fetched = await p.registry.fetchManifest('promotion-dev');
@@ -209,6 +213,7 @@ test('a publish that fails after the ledger commit is completed by running promo
   assert.equal(third.upToDate, true);
   assert.equal(third.published?.digest, fetched.descriptor.digest);
   assert.equal((await history(pat, 'dev')).length, 1, 'one promotion, committed once');
+  assert.equal((await stageSummaries(pat)).find((s) => s.stage === 'dev')!.publishGap, false);
 });
 
 test('status reports count only when signed by a key in trust.agents: a report signed by anyone else is evidence of nothing', async () => {
