@@ -126,6 +126,15 @@ export function parameterSchema(schema: object, source: string): ParameterSchema
       details: { file: source },
     });
   }
+  const declared = schema.$schema;
+  if (declared !== undefined && !/^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/.test(String(declared))) {
+    throw new PromoteError('SCHEMA_INVALID', `${source} declares $schema ${JSON.stringify(declared)}; parameter schemas are JSON Schema 2020-12`, {
+      outcome: 'verification',
+      problems: [{ file: source, pointer: '/$schema', rule: '$schema', message: 'unsupported JSON Schema version', expected: '"https://json-schema.org/draft/2020-12/schema"', actual: JSON.stringify(declared) }],
+      hint: 'set "$schema": "https://json-schema.org/draft/2020-12/schema" (draft-07 schemas mostly work unchanged; `definitions` → `$defs`, tuple `items` → `prefixItems`)',
+      details: { file: source },
+    });
+  }
   const secrets: string[] = [];
   const effective = transform(schema, true, '', secrets, schema) as Json;
   // Secrets found only under $defs are reached through $ref; their value paths are unknown here.
