@@ -112,4 +112,60 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('blob GETs follow redirects to another origin', async () => {
+    const a = makeArtifact();
+    await pushArtifact(open(reg, 'faults/redirect'), a, 'v1');
+    // The proxy redirects to the registry's own address: another origin as far as the client knows.
+    rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { status: 307, headers: { location: `${reg.url}${q.path}` } } : undefined);
+    await reg.clearRequests();
+    assert.deepEqual(await through('faults/redirect').fetchBlobBytes(a.layer.descriptor), a.layer.bytes);
+    assert.deepEqual((await reg.requests()).map((e) => `${e.method} ${e.status}`), ['GET 200']);
+    rule = () => undefined;
+  });
+
+  test('a manifest over 4 MiB served by the registry is refused', async () => {
+    const huge = JSON.stringify({ schemaVersion: 2, annotations: { x: 'y'.repeat(5 * 1024 * 1024) } });
+    rule = (q) => (q.method === 'GET' && q.path.includes('/manifests/') ? { status: 200, body: huge, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } } : undefined);
+    await assert.rejects(through('faults/huge').fetchManifest('v1'), (e) => isPromoteError(e, 'MANIFEST_TOO_LARGE') && e.outcome === 'verification');
+    rule = () => undefined;
+  });
+});
+
+describe('token auth through a fault-injecting proxy (real registry and token server)', () => {
+  test('a token the registry stops accepting is replaced once and the request repeated', async (t) => {
+    const reg = await startRegistry({ auth: 'token' });
+    let reject401 = false;
+    const proxy = await startFaultProxy(reg.url, (q) => {
+      if (reject401 && q.method === 'HEAD') {
+        reject401 = false;
+        return { status: 401, headers: { 'www-authenticate': `Bearer realm="${reg.tokenUrl}",service="test-registry",error="invalid_token"` } };
+      }
+      return undefined;
+    });
+    t.after(async () => { await proxy.stop(); await reg.stop(); });
+    const r = open({ host: proxy.host, url: proxy.url }, 'faults/token', { username: reg.username!, password: reg.password! });
+    const a = makeArtifact();
+    await pushArtifact(r, a, 'v1');
+    reject401 = true;
+    proxy.seen.length = 0;
+    assert.ok(await r.statBlob(a.layer.descriptor.digest));
+    assert.deepEqual(proxy.seen.map((s) => `${s.method} ${s.status}`), ['HEAD 401', 'HEAD 200']);
+  });
+});
+
+describe('redirects with basic auth through a fault-injecting proxy (real registry)', () => {
+  test('credentials are not forwarded to the origin a blob GET is redirected to', async (t) => {
+    const reg = await startRegistry({ auth: 'basic' });
+    const proxy = await startFaultProxy(reg.url, (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { status: 307, headers: { location: `${reg.url}${q.path}` } } : undefined));
+    t.after(async () => { await proxy.stop(); await reg.stop(); });
+    const creds = { username: reg.username!, password: reg.password! };
+    const a = makeArtifact();
+    await pushArtifact(open(reg, 'faults/redirect-auth', creds), a, 'v1');
+    await reg.clearRequests();
+    // The registry behind the redirect needs credentials, and does not get them: 401.
+    await assert.rejects(open({ host: proxy.host, url: proxy.url }, 'faults/redirect-auth', creds).fetchBlobBytes(a.layer.descriptor),
+      (e) => isPromoteError(e, 'REGISTRY_ERROR') && /answered 401/.test(e.message));
+    assert.deepEqual((await reg.requests()).filter((e) => e.path.includes('/blobs/')).map((e) => `${e.method} ${e.status}`), ['GET 401']);
+  });
 });
