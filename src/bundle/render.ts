@@ -107,7 +107,7 @@ const YAML11_NON_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF
 function plainSafe(s: string, flow: boolean): boolean {
   if (s === '' || s !== s.trim() || CORE_NON_STRING.test(s) || YAML11_NON_STRING.test(s)) return false;
   if (/[\n\r\t]|: |\s#|:$/.test(s) || (flow && /[,[\]{}]/.test(s))) return false;
-  if (/^[-?:!&*|>'"%@`#]/.test(s)) return false;
+  if (/^[-?:,[\]{}!&*|>'"%@`#]/.test(s)) return false;
   return !/[\u0000-\u001f\u007f-\u009f\ufeff]/.test(s);
 }
 

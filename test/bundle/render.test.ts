@@ -175,7 +175,7 @@ test('YAML errors in a manifest (syntax, duplicate keys) are reported with posit
 });
 
 test('a rendered string that YAML 1.1 (kubectl) or 1.2 would read as another type is quoted', () => {
-  const values = ['yes', 'off', 'y', '0755', '1_000', '12:30', '1.0', 'true', 'null', '~', '0x1F', '.inf', '007'];
+  const values = ['yes', 'off', 'y', '0755', '1_000', '12:30', '1.0', 'true', 'null', '~', '0x1F', '.inf', '007', '{a', '[b]', ',c', '*d', '- e'];
   for (const v of values) {
     const f = renderFiles([{ path: 'manifests/a.yaml', content: enc('a: ${params.v}\n') }], layout, { params: { v }, promote: {} })[0]!;
     assert.equal(f.content, `a: ${JSON.stringify(v)}\n`, v);
