@@ -185,3 +185,23 @@ test('a rendered string that YAML 1.1 (kubectl) or 1.2 would read as another typ
   const f = renderFiles([{ path: 'manifests/a.yaml', content: enc('b: x${params.v}\n') }], layout, { params: { v: 'yes' }, promote: {} })[0]!;
   assert.equal(f.content, 'b: xyes\n');
 });
+
+test('what the text says and what the agent applies agree, for tricky strings in every scalar style', () => {
+  const tricky = ['plain', 'with space', 'a: b', 'x #y', "it's", 'say "hi"', 'back\\slash', 'tab\there', 'line\nbreak', ' lead', 'trail ', 'ünïcødé ✓', '', '#', '@at', '%pct', '`tick`', '{}', '[1, 2]', 'a,b'];
+  const positions = [
+    { source: 'v: ${params.s}\n', expect: (s: string) => s },
+    { source: 'v: pre-${params.s}-post\n', expect: (s: string) => `pre-${s}-post` },
+    { source: 'v: "q ${params.s}"\n', expect: (s: string) => `q ${s}` },
+    { source: "v: 'q ${params.s}'\n", expect: (s: string) => `q ${s}` },
+    { source: 'v: [a, "${params.s}"]\n', expect: (s: string) => ['a', s] },
+    { source: 'v: |\n  x=${params.s}\n  end\n', expect: (s: string) => `x=${s}\nend\n` },
+  ];
+  for (const s of tricky) {
+    for (const pos of positions) {
+      const f = renderFiles([{ path: 'manifests/t.yaml', content: enc(pos.source) }], layout, { params: { s }, promote: {} })[0]!;
+      const expected = [{ v: pos.expect(s) }];
+      assert.deepEqual(f.documents, expected, `${JSON.stringify(s)} in ${JSON.stringify(pos.source)}`);
+      assert.deepEqual(reparsed(f), expected, `${JSON.stringify(s)} in ${JSON.stringify(pos.source)} → ${JSON.stringify(f.content)}`);
+    }
+  }
+});
