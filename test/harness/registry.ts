@@ -60,6 +60,8 @@ export interface RegistryServer {
   certDir?: string;
   /** Token auth only: the token server's URL (`realm`). */
   tokenUrl?: string;
+  /** Token auth only: an OAuth2 refresh token for the main user (docker's `identitytoken`). */
+  refreshToken?: string;
   /** Requests the registry has completed so far (harness probes excluded), in log order. */
   requests(): Promise<AccessLogEntry[]>;
   /** Forgets the requests seen so far, so a test can count what one operation sends. */
@@ -150,7 +152,7 @@ async function makeSignerMaterial(): Promise<SignerMaterial> {
 
 // ---- token server ---------------------------------------------------------------------------
 
-interface TokenUser { password: string; actions: string[] }
+interface TokenUser { password: string; actions: string[]; refreshToken?: string }
 
 function b64url(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
@@ -165,7 +167,22 @@ async function startTokenServer(users: Map<string, TokenUser>, anonPull: boolean
   const key = createPrivateKey(signer.key);
   const x5c = [new X509Certificate(signer.cert).raw.toString('base64')];
   const server = createHttpServer((req, res) => {
+    if (req.method === 'POST') {
+      // OAuth2 form (distribution docs/spec/auth/oauth.md): fold it into the GET handling below.
+      let form = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => { form += d; });
+      req.on('end', () => answer(req, res, new URLSearchParams(form)));
+      return;
+    }
+    answer(req, res, undefined);
+  });
+  const answer = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, form: URLSearchParams | undefined) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (form) {
+      for (const key of ['service', 'client_id']) if (form.has(key)) url.searchParams.set(key, form.get(key)!);
+      for (const scope of (form.get('scope') ?? '').split(' ').filter(Boolean)) url.searchParams.append('scope', scope);
+    }
     const deny = (status: number, message: string) => {
       res.writeHead(status, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="token"' });
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message }] }));
@@ -174,7 +191,15 @@ async function startTokenServer(users: Map<string, TokenUser>, anonPull: boolean
     let subject = '';
     let allowed: string[] = [];
     const header = req.headers.authorization;
-    if (header?.startsWith('Basic ')) {
+    if (form) {
+      const grant = form.get('grant_type');
+      const entry = grant === 'refresh_token'
+        ? [...users.entries()].find(([, u]) => u.refreshToken !== undefined && u.refreshToken === form.get('refresh_token'))
+        : grant === 'password' ? [...users.entries()].find(([n, u]) => n === form.get('username') && u.password === form.get('password')) : undefined;
+      if (!entry) return deny(401, 'invalid grant');
+      subject = entry[0];
+      allowed = entry[1].actions;
+    } else if (header?.startsWith('Basic ')) {
       const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const user = users.get(decoded.slice(0, colon));
@@ -201,8 +226,10 @@ async function startTokenServer(users: Map<string, TokenUser>, anonPull: boolean
     const input = `${b64url(JSON.stringify(head))}.${b64url(JSON.stringify(claims))}`;
     const token = `${input}.${b64url(cryptoSign('sha256', Buffer.from(input), key))}`;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
-  });
+    res.end(JSON.stringify(form
+      ? { access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }
+      : { token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -312,14 +339,15 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
       await writeFile(join(dir, 'signer.crt'), signer.cert);
       const main = { username: 'promote', password: randomBytes(9).toString('base64url') };
       const readOnly = { username: 'reader', password: randomBytes(9).toString('base64url') };
+      const refreshToken = randomBytes(18).toString('base64url');
       const users = new Map<string, TokenUser>([
-        [main.username, { password: main.password, actions: ['pull', 'push', 'delete', '*'] }],
+        [main.username, { password: main.password, actions: ['pull', 'push', 'delete', '*'], refreshToken }],
         [readOnly.username, { password: readOnly.password, actions: ['pull'] }],
       ]);
       const ts = await startTokenServer(users, opts.anonPull ?? false, signer);
       tokenServer = ts.server;
       lines.push(`auth: {token: {realm: ${JSON.stringify(ts.url)}, service: ${SERVICE}, issuer: ${ISSUER}, rootcertbundle: ${JSON.stringify(join(dir, 'signer.crt'))}}}`);
-      Object.assign(result, { username: main.username, password: main.password, readOnly, tokenUrl: ts.url });
+      Object.assign(result, { username: main.username, password: main.password, readOnly, tokenUrl: ts.url, refreshToken });
     }
 
     const configFile = join(dir, 'config.yml');

@@ -242,6 +242,13 @@ describe('HttpRegistry with token auth', () => {
     assert.deepEqual((await reg.requests()).filter((e) => e.status === 401), []);
   });
 
+  test('an identitytoken from docker config.json is exchanged for access tokens (OAuth2 refresh grant)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'promote-dockercfg-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ auths: { [reg.host]: { identitytoken: reg.refreshToken } } }));
+    await roundTrip(open(reg, 'acme/identity', { dockerConfig: join(dir, 'config.json') }), 'v1');
+  });
+
   test('anonymous pull works where the token server grants it', async () => {
     const a = makeArtifact();
     await pushArtifact(open(reg, 'acme/public', { username: reg.username!, password: reg.password! }), a, 'v1');
