@@ -19,6 +19,9 @@ export interface SchemaSource {
   file?: string;
 }
 
+// Bounded (least recently used first out): an agent running for months sees a new schema with
+// every bundle version, and a compiled validator is generated code that is never freed otherwise.
+const CACHE_SIZE = 64;
 const cache = new Map<string, ValidateFunction>();
 
 // ajv-formats is CommonJS; under Node's ESM interop its default export is module.exports.
@@ -62,7 +65,11 @@ export function schemaValidator(schema: object, source: SchemaSource = {}): Vali
   }
   const digest = schemaDigest(schema);
   const hit = cache.get(digest);
-  if (hit) return hit;
+  if (hit) {
+    cache.delete(digest);
+    cache.set(digest, hit);
+    return hit;
+  }
   let validate: ValidateFunction;
   try {
     validate = newAjv().compile(schema);
@@ -70,6 +77,7 @@ export function schemaValidator(schema: object, source: SchemaSource = {}): Vali
     throw schemaInvalid(source, err);
   }
   cache.set(digest, validate);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return validate;
 }
 
