@@ -1,4 +1,4 @@
-import { PromoteError, type Outcome, type Problem } from '../errors.ts';
+import { isPromoteError, PromoteError, type Outcome, type Problem } from '../errors.ts';
 import { BUNDLE_CONFIG, OCI_MANIFEST, PROMOTION_RECORD } from '../oci/media-types.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { isValidDigest, parseReference, repositoryName } from '../oci/reference.ts';
@@ -208,7 +208,11 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   const { pipeline, ledger } = project;
   const stage = requireStage(pipeline, request.stage);
   await ledger.refresh();
-  const promoter = (await ledger.identity()).text;
+  // `plan` works without a git identity (a CI check); `to` refuses before writing (ledger.update).
+  const promoter = await ledger.identity().then(
+    (i) => i.text,
+    (err: unknown) => (isPromoteError(err, 'GIT_IDENTITY_MISSING') ? '(no git identity)' : Promise.reject(err)),
+  );
   const state = await ledger.read(pipeline.name, stage.name);
   const views: Record<string, StageView> = { [stage.name]: await stageView(project, stage, state) };
   const upstream = stage.from ? requireStage(pipeline, stage.from) : undefined;
@@ -357,6 +361,8 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
     const published = await publishedRecord(project, plan.stage);
     const base = { pipeline: pipeline.name, stage: plan.stage, bundle: state.record.bundle.digest, ...(state.record.from && { from: state.record.from }), record: state.recordDigest, gates: state.record.gates };
     if (published?.record === state.recordDigest) return { ...base, action: 'none', upToDate: true, published: { tag: `promotion-${plan.stage}`, digest: published.digest } };
+    // Completing a publish signs a record: only for a bundle that still verifies today.
+    if (plan.signature && !plan.signature.passed) throw refusal({ ...plan, blockers: plan.blockers.filter((b) => b.outcome === 'verification' || b.outcome === 'usage') });
     const signer = await loadPromoterSigner(project);
     const subject = plan.facts?.descriptor ?? (await subjectDescriptor(project, state.record.bundle.digest));
     const done = await publish(project, state.record, state.recordDigest, subject, signer);
@@ -422,6 +428,9 @@ export interface ApproveResult {
 export async function approve(project: Project, stageName: string, bundle: string, comment?: string): Promise<ApproveResult> {
   const stage = requireStage(project.pipeline, stageName);
   const digest = await resolveCandidate(project, bundle);
+  if (!(await project.registry.resolve(digest))) {
+    throw new PromoteError('BUNDLE_NOT_FOUND', `${project.registry.name}@${digest} does not exist: there is nothing to approve`, { outcome: 'usage', hint: 'approve the digest promote plan shows as the candidate' });
+  }
   const who = (await project.ledger.identity()).text;
   const at = (project.options.now ?? (() => new Date()))().toISOString();
   const approval: Approval = { bundle: digest, by: who, at, ...(comment && { comment }) };

@@ -67,6 +67,12 @@ test('promote to / plan / run --once / hold / release / approve / history / roll
   assert.match(blocked.stdout, /FAIL  converged: 0\/1 clusters of dev Converged .*no status report from this cluster/);
 
   await report(p, 'dev', 'dev-1', d1, hourAgo());
+  // plan is a read-only check: it runs where git has no identity (a CI job); `to` would refuse.
+  const noIdentity = { GIT_AUTHOR_NAME: '', GIT_AUTHOR_EMAIL: '', GIT_COMMITTER_NAME: '', GIT_COMMITTER_EMAIL: '' };
+  assert.equal((await promote(p, ['plan', 'staging', '--no-diff'], noIdentity)).code, 0);
+  const anonymous = await promote(p, ['to', 'staging'], noIdentity);
+  assert.equal(anonymous.code, 2);
+  assert.match(anonymous.stderr, /git has no identity to record as the promoter[^]*hint: git config --global user.name/);
   const ok = await promote(p, ['plan', 'staging', '--output', 'json']);
   assert.equal(ok.code, 0, ok.stdout);
   const plan = JSON.parse(ok.stdout);
@@ -97,6 +103,9 @@ test('promote to / plan / run --once / hold / release / approve / history / roll
   assert.equal(manual.code, 3);
   assert.match(manual.stderr, /approval 1 \(0\/1 approvals/);
   assert.match(manual.stderr, /manual \(manual gate: needs --force with --reason\)/);
+  const ghost = await promote(p, ['approve', 'production', `sha256:${'0'.repeat(64)}`]);
+  assert.equal(ghost.code, 2);
+  assert.match(ghost.stderr, /does not exist: there is nothing to approve/);
   const approved = await promote(p, ['approve', 'production', d1, '--comment', 'CAB-1'], { GIT_AUTHOR_NAME: 'Ann', GIT_AUTHOR_EMAIL: 'ann@example.com' });
   assert.equal(approved.code, 0, approved.stderr);
   assert.equal((await promote(p, ['to', 'production', '--force'])).code, 2, '--force needs --reason');
