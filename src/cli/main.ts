@@ -32,6 +32,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   rollback: { summary: 'promote an earlier bundle of a stage again: a new record through the same gates (or --force with a reason)', load: () => import('./commands/rollback.ts') },
   history: { summary: 'the ledger of one stage: every promotion, rollback, approval and hold — digest, from, who, when, gates', load: () => import('./commands/history.ts') },
   agent: { summary: 'the per-cluster agent: pull the promoted record for a stage, verify, render, converge a target, report status', load: () => import('./commands/agent.ts') },
+  demo: { summary: 'the whole flow on the embedded defaults: build, sign, promote dev → staging → production, agents, gates, drift, rollback', load: () => import('./commands/demo.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
 };
 

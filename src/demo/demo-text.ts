@@ -1,0 +1,42 @@
+import type { DemoResult, StatusRow } from './demo.ts';
+
+// What `promote demo` prints on stdout when the story (on stderr) is over: the status table,
+// the commands to poke at the state it left, and its wall time.
+
+function cell(digest: string | undefined, version: string | undefined): string {
+  if (!digest) return '-';
+  return `${version ? `${version} ` : ''}${digest.slice(0, 19)}…`;
+}
+
+export function statusTable(rows: StatusRow[], versions: Record<string, string>): string {
+  const header = ['STAGE', 'CLUSTER', 'DESIRED', 'OBSERVED', 'PHASE', 'SINCE'];
+  const body = rows.map((r) => [
+    r.stage,
+    r.cluster,
+    cell(r.desired, r.desired ? versions[r.desired] : undefined),
+    cell(r.observed, r.observed ? versions[r.observed] : undefined),
+    r.phase,
+    r.since ? r.since.replace(/\.\d+Z$/, 'Z') : '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [header, ...body].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export function demoText(r: DemoResult, _options: { color?: boolean } = {}): string {
+  const versions = Object.fromEntries(r.releases.map((x) => [x.digest, x.version]));
+  const [v1, v2] = r.releases;
+  const lines = [
+    '',
+    statusTable(r.status, versions),
+    '',
+    `Built once, promoted by digest: ${v1!.version} = ${v1!.digest}`,
+    `                                ${v2!.version} = ${v2!.digest}`,
+    `production runs ${versions[r.rollback.to] ?? ''} again after the rollback; dev and staging run ${v2!.version}.`,
+    '',
+    'Look around (the state stays on disk):',
+    ...r.next.map((c) => `  ${c}`),
+    '',
+    `demo finished in ${(r.wallMs / 1000).toFixed(1)} s (wall time, this machine)`,
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,518 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
+import type { Reconciler } from '../agent/reconcile.ts';
+import type { Target } from '../agent/target.ts';
+import { isPromoteError, PromoteError } from '../errors.ts';
+import type { RegistryOptions } from '../oci/open.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
+import type { Project, PromoteResult } from '../promotion/engine.ts';
+import type { LocalKeySigner } from '../signing/signer.ts';
+import { clusterAgent } from './cluster-agents.ts';
+import { prepareSecondVersion } from './second-version.ts';
+
+// `promote demo`: the whole product in one process, on the embedded defaults — keys, two signed
+// releases, automatic promotion to dev, agents converging directory "clusters", gates refusing
+// and then passing, an approval by a second person, drift detected and corrected, a rollback.
+// Every step calls the same library functions the commands call; nothing is simulated: the gates
+// read real signed status reports and the real clock, which is why the demo's pipeline soaks for
+// seconds rather than hours (see pipelines/webapp.yaml).
+
+const run = promisify(execFile);
+
+/** For the demo's own keys only, when neither PROMOTE_PASSWORD nor COSIGN_PASSWORD is set. */
+export const DEMO_PASSWORD = 'promote-demo';
+/** Commit times of the two demo releases: fixed, so the digests are the same on every run. */
+const RELEASE_EPOCH = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+export const PROMOTER = { name: 'Pat Promoter', email: 'pat@example.com' };
+export const APPROVER = { name: 'Alex Approver', email: 'alex@example.com' };
+
+export interface DemoOptions {
+  /** The project root (holding pipelines/ and environments/). */
+  project: string;
+  env: NodeJS.ProcessEnv;
+  /** Pipeline name or file (default: the project's only pipeline). */
+  pipeline?: string;
+  /** Use this registry repository instead of the pipeline's (e.g. localhost:5000/acme/webapp). */
+  registry?: string;
+  registryOptions?: RegistryOptions;
+  /** Agents converge Kubernetes clusters through this kubeconfig instead of directories. */
+  kubeconfig?: string;
+  /** One line per step, as it happens. */
+  narrate?: (line: string) => void;
+  now?: () => number;
+}
+
+export interface DemoStep {
+  at: string;
+  step: string;
+  /** `ok`, or `refused` for the refusals the story expects. */
+  result: 'ok' | 'refused';
+  detail: string;
+  ms: number;
+}
+
+export interface DemoRelease {
+  version: string;
+  digest: string;
+  reference: string;
+  change?: string;
+}
+
+export interface StatusRow {
+  stage: string;
+  cluster: string;
+  /** Bundle digest of the stage's promotion record. */
+  desired?: string;
+  desiredVersion?: string;
+  observed?: string;
+  phase: string;
+  since?: string;
+  reason?: string;
+}
+
+export interface DemoResult {
+  project: string;
+  pipeline: string;
+  repository: string;
+  ledger: string;
+  clusters: Record<string, string>;
+  keys: { ci: string; promoter: string; agent: string; password: 'PROMOTE_PASSWORD' | 'COSIGN_PASSWORD' | 'demo' };
+  releases: DemoRelease[];
+  steps: DemoStep[];
+  /** The bundle digest each stage's record names at the end. */
+  stages: Record<string, string>;
+  drift: { cluster: string; file: string; detected: string; corrected: boolean };
+  rollback: { stage: string; from: string; to: string; refusedWithoutForce: string; reason: string };
+  status: StatusRow[];
+  next: string[];
+  wallMs: number;
+}
+
+interface Keys {
+  ci: LocalKeySigner;
+  promoter: LocalKeySigner;
+  agent: LocalKeySigner;
+  files: DemoResult['keys'];
+  created: string[];
+}
+
+function short(digest: string): string {
+  return `${digest.slice(0, 19)}…`;
+}
+
+function inside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** The bundle of a project: `<root>/bundle.yaml`, else the only `bundles/<name>/`. */
+export async function findBundleDir(root: string): Promise<string> {
+  if (await exists(join(root, 'bundle.yaml'))) return root;
+  const names = await readdir(join(root, 'bundles')).catch(() => [] as string[]);
+  const found: string[] = [];
+  for (const n of names.sort()) if (await exists(join(root, 'bundles', n, 'bundle.yaml'))) found.push(join(root, 'bundles', n));
+  if (found.length === 1) return found[0]!;
+  throw new PromoteError('DEMO_NO_BUNDLE', found.length ? `${root} has ${found.length} bundles under bundles/; the demo runs one` : `no bundle in ${root} (bundle.yaml or bundles/<name>/bundle.yaml)`, {
+    outcome: 'usage',
+    hint: 'run the demo in the promote repository, or on a project made by promote init (promote demo --project <dir>)',
+  });
+}
+
+function gitEnv(env: NodeJS.ProcessEnv, who: { name: string; email: string }): NodeJS.ProcessEnv {
+  return { ...env, GIT_AUTHOR_NAME: who.name, GIT_AUTHOR_EMAIL: who.email, GIT_COMMITTER_NAME: who.name, GIT_COMMITTER_EMAIL: who.email };
+}
+
+/** The engine's error in one line, without its hint (the story says what happens next). */
+function refusalLine(err: unknown): string {
+  if (!isPromoteError(err)) throw err;
+  if (err.outcome !== 'refused') throw err;
+  return err.message;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const clock = options.now ?? (() => performance.now());
+  const started = clock();
+  const steps: DemoStep[] = [];
+  const narrate = options.narrate ?? (() => undefined);
+  const root = resolve(options.project);
+  const show = (p: string): string => {
+    const rel = relative(process.cwd(), p);
+    return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
+  };
+  let stepStarted = clock();
+  const step = (name: string, detail: string, result: DemoStep['result'] = 'ok'): void => {
+    const now = clock();
+    const at = `${((now - started) / 1000).toFixed(1)}s`;
+    steps.push({ at, step: name, result, detail, ms: Math.round(now - stepStarted) });
+    stepStarted = now;
+    narrate(`${at.padStart(6)}  ${name.padEnd(10)} ${detail}`);
+  };
+
+  const [{ findPipelineFile, loadPipeline, projectRoot }, engine, { openRegistry }, { parseReference, formatReference, repositoryName }] = await Promise.all([
+    import('../pipeline/load.ts'),
+    import('../promotion/engine.ts'),
+    import('../oci/open.ts'),
+    import('../oci/reference.ts'),
+  ]);
+  const pipelineFile = await findPipelineFile(root, options.pipeline);
+  const projectDir = projectRoot(pipelineFile);
+  let pipeline: Pipeline = await loadPipeline(pipelineFile);
+  if (options.registry) pipeline = { ...pipeline, repository: options.registry };
+  const bundleDir = await findBundleDir(projectDir);
+  const state = join(projectDir, '.promote');
+  const registryIsLocal = pipeline.repository.startsWith('oci:');
+
+  // 1. Start from nothing: the demo's own state under <project>/.promote, never anything else.
+  const removed: string[] = [];
+  const parsedRepo = parseReference(pipeline.repository);
+  const layoutPath = parsedRepo.transport === 'layout' ? parsedRepo.path : undefined;
+  for (const p of [layoutPath, pipeline.ledger.repository, join(state, 'clusters'), join(state, 'cache'), join(state, 'demo')]) {
+    if (p && inside(state, p) && (await exists(p))) {
+      await rm(p, { recursive: true, force: true });
+      removed.push(show(p));
+    }
+  }
+  const ledgerLocal = !/^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^/]+:/.test(pipeline.ledger.repository);
+  if (ledgerLocal && inside(state, pipeline.ledger.repository)) {
+    await mkdir(pipeline.ledger.repository, { recursive: true });
+    await run('git', ['init', '-q', '-b', pipeline.ledger.branch ?? 'main', pipeline.ledger.repository]);
+  } else if (ledgerLocal && !(await exists(pipeline.ledger.repository))) {
+    throw new PromoteError('DEMO_LEDGER_MISSING', `the pipeline's ledger ${pipeline.ledger.repository} does not exist`, { outcome: 'usage', hint: 'create it (git init), or point ledger.repository at .promote/ledger' });
+  }
+  step('reset', removed.length ? `removed the last run's state: ${removed.join(', ')} (keys are kept)` : `fresh state under ${show(state)}`);
+
+  // 2. Keys: the CI key signs bundles, the promoter's key signs records, the agents' key signs status reports.
+  const keys = await demoKeys(projectDir, pipeline, options.env);
+  step('keygen', `${keys.created.length ? `created ${keys.created.join(', ')}` : `reusing ${[keys.files.ci, keys.files.promoter, keys.files.agent].filter((v, i, a) => a.indexOf(v) === i).join(', ')}`} — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}" (for the demo only; set PROMOTE_PASSWORD for real keys)` : `password from ${keys.files.password}`}`);
+
+  // Two engines: the promoter, and a second person who approves (separation of duties).
+  const registryOptions: RegistryOptions = { ...options.registryOptions, env: options.env, cwd: projectDir };
+  const openAs = async (who: { name: string; email: string }): Promise<Project> => {
+    const env = gitEnv(options.env, who);
+    const p = await engine.openProject({ cwd: projectDir, env, pipeline: pipelineFile, signer: keys.promoter, registry: registryOptions, log: () => undefined });
+    if (!options.registry) return p;
+    return { ...p, pipeline, registry: await openRegistry(pipeline.repository, registryOptions) };
+  };
+  const promoter = await openAs(PROMOTER);
+  const approver = await openAs(APPROVER);
+  const registry = promoter.registry;
+  const trust = await promoter.trust();
+  const repo = pipeline.repository;
+  const repoShown = registryIsLocal ? `oci:${show(layoutPath!)}` : repo;
+
+  // Agents: one per cluster, alive for the whole demo like a long-running `promote agent`.
+  const { loadEnvironment } = await import('../params/environment.ts');
+  const clusterDirs: Record<string, string> = {};
+  const agents = new Map<string, { stage: string; cluster: string; target: Target; agent: Reconciler }>();
+  const stageClusters: Record<string, string[]> = {};
+  const makeTarget = async (cluster: string): Promise<Target> => {
+    if (options.kubeconfig) {
+      const { KubernetesTarget } = await import('../agent/targets/kubernetes/kubernetes-target.ts');
+      return KubernetesTarget.create({ kubeconfig: resolve(options.kubeconfig) });
+    }
+    const { DirTarget } = await import('../agent/targets/dir-target.ts');
+    const dir = join(state, 'clusters', cluster);
+    clusterDirs[cluster] = dir;
+    return new DirTarget(dir);
+  };
+  for (const stage of pipeline.stages) {
+    const env = await loadEnvironment(projectDir, stage.environment);
+    const names = env.clusters.length ? env.clusters.map((c) => c.name) : [stage.environment];
+    stageClusters[stage.name] = names;
+    for (const cluster of names) {
+      const target = await makeTarget(cluster);
+      const agent = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: stage.name, environment: stage.environment, cluster, target });
+      agents.set(`${stage.name}/${cluster}`, { stage: stage.name, cluster, target, agent });
+    }
+  }
+  const converge = async (stageName: string, expectBundle: string): Promise<string> => {
+    const rounds = await Promise.all(stageClusters[stageName]!.map(async (cluster) => ({ cluster, r: await agents.get(`${stageName}/${cluster}`)!.agent.round() })));
+    for (const { cluster, r } of rounds) {
+      if (r.status.phase !== 'Converged' || r.status.bundle !== expectBundle) {
+        throw new PromoteError('DEMO_AGENT_FAILED', `agent ${stageName}/${cluster}: ${r.status.phase} (${r.status.reason}): ${r.status.message}`, { hint: 'run promote demo --debug; the state is left in .promote/ to inspect' });
+      }
+    }
+    const files = rounds[0]!.r.status.objects.total;
+    const where = options.kubeconfig ? 'Kubernetes' : show(join(state, 'clusters'));
+    return `${rounds.map((x) => x.cluster).join(', ')} Converged on ${short(expectBundle)} (${files} objects each, ${rounds.reduce((n, x) => n + x.r.writes, 0)} writes, in ${where}); signed status reports published`;
+  };
+
+  // Soak gates measure from the agents' `since`: wait exactly as long as the pipeline asks.
+  const soakWait = async (stageName: string): Promise<number> => {
+    const stage = pipeline.stages.find((s) => s.name === stageName)!;
+    const soak = stage.gates.find((g) => g.type === 'soak');
+    if (!soak || soak.type !== 'soak' || !stage.from) return 0;
+    const sinces = stageClusters[stage.from]!.map((c) => Date.parse(agents.get(`${stage.from}/${c}`)!.agent.status?.since ?? ''));
+    const wait = Math.max(...sinces) + soak.milliseconds - Date.now() + 5;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    return Math.max(0, wait);
+  };
+  const promoteSoaked = async (stageName: string, project = promoter): Promise<{ result: PromoteResult; waited: number }> => {
+    const waited = await soakWait(stageName);
+    return { result: await engine.promoteTo(project, { stage: stageName }), waited };
+  };
+  const gateList = (r: PromoteResult): string => r.gates.map((g) => `${g.gate} ✓`).join(', ');
+
+  const [first, second, third] = pipeline.stages.map((s) => s.name);
+  if (!first || !second || !third || pipeline.stages.length !== 3) {
+    throw new PromoteError('DEMO_PIPELINE_SHAPE', `the demo runs a three-stage pipeline (dev → staging → production); ${pipeline.name} has ${pipeline.stages.length} stages`, { outcome: 'usage', hint: 'promote init scaffolds one' });
+  }
+
+  // 3. Release 1.0: build once, push, sign.
+  const { pushBundle } = await import('../oci/push.ts');
+  const { signBundle } = await import('../signing/cosign-signature.ts');
+  const epoch = registryIsLocal ? RELEASE_EPOCH : Math.floor(Date.now() / 1000);
+  const release = async (dir: string, version: string, offset: number): Promise<DemoRelease & { files: number }> => {
+    const pushed = await pushBundle(dir, `${repo}:${version}`, { ...registryOptions, env: { ...options.env, SOURCE_DATE_EPOCH: String(epoch + offset) }, version });
+    await signBundle(registry, pushed.digest, keys.ci, repositoryName(parseReference(repo)));
+    return { version, digest: pushed.digest, reference: formatReference({ ...parseReference(repo), digest: pushed.digest }), files: pushed.files };
+  };
+  const v1 = await release(bundleDir, '1.0', 0);
+  step('release', `${pipeline.name} 1.0 built once from ${show(bundleDir)}: ${v1.digest} (${v1.files} files), pushed to ${repoShown}:1.0, signed with ${keys.files.ci}`);
+
+  // 4. dev is `promotion: auto`: one pass of the controller takes the new signed bundle.
+  const autoPass = async (digest: string): Promise<string> => {
+    const outcomes = await engine.runOnce(promoter);
+    const mine = outcomes.find((o) => o.stage === first);
+    if (mine?.result !== 'promoted' || mine.bundle !== digest) {
+      throw new PromoteError('DEMO_AUTO_FAILED', `promote run --once did not promote ${short(digest)} to ${first}: ${mine?.result ?? 'no outcome'} ${mine?.message ?? ''}`);
+    }
+    return `${first} ← ${short(digest)} (promotion: auto; signature and parameters verified; record signed by ${keys.files.promoter})`;
+  };
+  step('run --once', await autoPass(v1.digest));
+
+  // 5. staging: refused while dev has not converged.
+  try {
+    await engine.promoteTo(promoter, { stage: second });
+    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${second} was accepted before ${first} converged`);
+  } catch (err) {
+    step(`to ${second}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
+  }
+  step('agents', await converge(first, v1.digest));
+  {
+    const { result, waited } = await promoteSoaked(second);
+    step(`to ${second}`, `${second} ← ${short(result.bundle)} from ${first}${waited ? ` after the soak (waited ${(waited / 1000).toFixed(1)}s)` : ''}: ${gateList(result)}`);
+  }
+  step('agents', await converge(second, v1.digest));
+
+  // 6. production: refused without an approval by someone other than the promoter.
+  await soakWait(third);
+  try {
+    await engine.promoteTo(promoter, { stage: third });
+    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${third} was accepted without an approval`);
+  } catch (err) {
+    step(`to ${third}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
+  }
+  const approved1 = await engine.approve(approver, third, v1.digest, 'demo: reviewed the plan');
+  step('approve', `${approved1.by} approved ${short(v1.digest)} for ${third} (the promoter's own approval would not count: separateDuties)`);
+  {
+    const { result } = await promoteSoaked(third);
+    step(`to ${third}`, `${third} ← ${short(result.bundle)} by ${PROMOTER.name}: ${gateList(result)}`);
+  }
+  step('agents', await converge(third, v1.digest));
+
+  // 7. Release 1.1 goes the same way, faster to tell.
+  const v2src = await prepareSecondVersion(bundleDir, join(state, 'demo', `${pipeline.name}-1.1`));
+  const v2 = await release(v2src.dir, '1.1', 86_400);
+  step('release', `${pipeline.name} 1.1 (${v2src.change}): ${v2.digest}, pushed and signed`);
+  step('run --once', await autoPass(v2.digest));
+  step('agents', await converge(first, v2.digest));
+  // 8. Drift (while 1.1 soaks in dev): someone edits a production cluster by hand; an agent that may not heal reports
+  //    Drifted, the normal agent restores the file on its next round.
+  const driftCluster = stageClusters[third]![0]!;
+  let drift: DemoResult['drift'] = { cluster: driftCluster, file: '', detected: '', corrected: false };
+  if (!options.kubeconfig) {
+    const dir = clusterDirs[driftCluster]!;
+    const watcher = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: third, environment: pipeline.stages[2]!.environment, cluster: driftCluster, target: agents.get(`${third}/${driftCluster}`)!.target, selfHeal: false });
+    await watcher.round(); // adopts what is applied (no writes)
+    const edit = await handEdit(dir);
+    step('hand edit', `${show(join(dir, edit.file))}: ${edit.what} (what a kubectl edit at 3 a.m. does)`);
+    const seen = await watcher.round();
+    if (seen.status.phase !== 'Drifted') throw new PromoteError('DEMO_DRIFT_MISSED', `the hand edit in ${edit.file} was not detected: ${seen.status.phase} ${seen.status.message}`);
+    step('agent', `${driftCluster} --no-self-heal: Drifted — ${seen.status.message}`);
+    const healed = await agents.get(`${third}/${driftCluster}`)!.agent.round();
+    const restored = (await readFile(join(dir, edit.file), 'utf8')) === edit.original;
+    if (healed.status.reason !== 'DriftCorrected' || !restored) throw new PromoteError('DEMO_DRIFT_NOT_CORRECTED', `drift in ${edit.file} was not corrected: ${healed.status.phase} ${healed.status.message}`);
+    step('agent', `${driftCluster}: Converged (DriftCorrected) — ${edit.file} restored from the bundle; the correction is in its status report`);
+    drift = { cluster: driftCluster, file: edit.file, detected: seen.status.message, corrected: true };
+  } else {
+    step('drift', 'skipped: the hand-edit step edits a directory target, and --kubeconfig converges Kubernetes');
+  }
+
+  {
+    const { result } = await promoteSoaked(second);
+    step(`to ${second}`, `${second} ← ${short(result.bundle)}: ${gateList(result)}`);
+  }
+  step('agents', await converge(second, v2.digest));
+  const approved2 = await engine.approve(approver, third, v2.digest, 'demo: new colour approved');
+  {
+    const { result } = await promoteSoaked(third);
+    step(`to ${third}`, `${third} ← ${short(result.bundle)} (approved by ${approved2.by}): ${gateList(result)}`);
+  }
+  step('agents', await converge(third, v2.digest));
+
+  // 9. Rollback: production goes back to 1.0. Rollbacks pass the same gates; staging runs 1.1
+  //    now, so only a forced rollback, with its reason in the ledger, may go back.
+  let refusedWithoutForce = '';
+  try {
+    await engine.rollback(promoter, { stage: third });
+    throw new PromoteError('DEMO_NOT_REFUSED', `the rollback of ${third} passed its gates unexpectedly`);
+  } catch (err) {
+    refusedWithoutForce = refusalLine(err);
+    step('rollback', `refused (exit 3): ${refusedWithoutForce}`, 'refused');
+  }
+  const reason = `demo: 1.1 is rolled back — colour ${v2src.after ?? 'change'} rejected by design review`;
+  const back = await engine.rollback(promoter, { stage: third, force: { reason } });
+  step('rollback', `--force --reason "${reason}": ${third} ← ${short(back.bundle)} (1.0 again; the reason is in the ledger and the signed record)`);
+  step('agents', await converge(third, v1.digest));
+
+  // 10. The state, as `promote status` shows it.
+  const status = await statusRows(promoter, stageClusters, [v1, v2]);
+  const stages: Record<string, string> = {};
+  for (const s of pipeline.stages) {
+    const st = await promoter.ledger.read(pipeline.name, s.name);
+    if (st?.record) stages[s.name] = st.record.bundle.digest;
+  }
+
+  const pw = keys.files.password === 'demo' ? `PROMOTE_PASSWORD=${DEMO_PASSWORD} ` : '';
+  const next = [
+    ...(show(projectDir) === '.' ? [] : [`cd ${show(projectDir)}`]),
+    'promote status',
+    `promote history ${third}`,
+    `promote plan ${third}`,
+    `promote inspect ${repoShown}:1.1`,
+    `promote verify ${repoShown}@${v1.digest} --key ${keys.files.ci.replace(/\.key$/, '.pub')}`,
+    `promote diff-env ${second} ${third}`,
+    ...(options.kubeconfig ? [] : [`ls ${show(clusterDirs[driftCluster]!)}/manifests`]),
+    ...(ledgerLocal ? [`git -C ${show(pipeline.ledger.repository)} log --format='%h %an: %s'`] : []),
+    `${pw}promote agent --stage ${third} --cluster ${driftCluster} --target dir:${show(join(state, 'clusters', driftCluster))} --key ${keys.files.agent} --once`,
+    `GIT_AUTHOR_NAME="${APPROVER.name}" GIT_AUTHOR_EMAIL=${APPROVER.email} promote approve ${third} ${v2.digest}`,
+  ];
+  for (const { target } of agents.values()) await target.close?.();
+  return {
+    project: projectDir,
+    pipeline: pipeline.name,
+    repository: repo,
+    ledger: pipeline.ledger.repository,
+    clusters: clusterDirs,
+    keys: keys.files,
+    releases: [
+      { version: v1.version, digest: v1.digest, reference: v1.reference },
+      { version: v2.version, digest: v2.digest, reference: v2.reference, change: v2src.change },
+    ],
+    steps,
+    stages,
+    drift,
+    rollback: { stage: third, from: v2.digest, to: back.bundle, refusedWithoutForce, reason },
+    status,
+    next,
+    wallMs: Math.round(clock() - started),
+  };
+}
+
+/** Changes one number in the first rendered manifest that has a `maxReplicas:` or `replicas:`. */
+async function handEdit(dir: string): Promise<{ file: string; what: string; original: string }> {
+  const files: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.name.startsWith('.')) continue;
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (/\.ya?ml$/.test(e.name)) files.push(join(d, e.name));
+    }
+  };
+  await walk(dir);
+  for (const f of files) {
+    const text = await readFile(f, 'utf8');
+    const m = /^(\s*)(maxReplicas|replicas): (\d+)\s*$/m.exec(text);
+    if (!m) continue;
+    const to = Number(m[3]) * 10;
+    await writeFile(f, text.replace(m[0], `${m[1]}${m[2]}: ${to}`));
+    return { file: relative(dir, f).split(sep).join('/'), what: `${m[2]} ${m[3]} → ${to}`, original: text };
+  }
+  const f = files[0]!;
+  const text = await readFile(f, 'utf8');
+  await writeFile(f, `${text}# edited by hand\n`);
+  return { file: relative(dir, f).split(sep).join('/'), what: 'a line added', original: text };
+}
+
+async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv): Promise<Keys> {
+  const [{ generateKeyFiles }, { loadSigner }, { passwordFromEnv }] = await Promise.all([import('../signing/keygen.ts'), import('../signing/signer.ts'), import('../signing/password.ts')]);
+  const pub = (list: Pipeline['trust']['bundles'], what: string, i = 0): string => {
+    const keys = list.filter((e): e is { key: string } => 'key' in e).map((e) => e.key);
+    const k = keys[i] ?? keys[0];
+    if (!k || !k.endsWith('.pub')) {
+      throw new PromoteError('DEMO_TRUST_KEYS', `the demo signs with key files, and trust.${what} of ${pipeline.name} names no .pub file`, { outcome: 'usage', hint: 'list e.g. .promote/keys/ci.pub (promote init writes such a pipeline)' });
+    }
+    return k;
+  };
+  const ciPub = pub(pipeline.trust.bundles, 'bundles');
+  const promoterPub = pub(pipeline.trust.promotions, 'promotions');
+  const agentPub = pub(pipeline.trust.promotions, 'promotions', 1);
+  const fromEnv = passwordFromEnv(env);
+  const password = fromEnv ?? DEMO_PASSWORD;
+  const source: DemoResult['keys']['password'] = fromEnv === undefined ? 'demo' : env.PROMOTE_PASSWORD !== undefined ? 'PROMOTE_PASSWORD' : 'COSIGN_PASSWORD';
+  const created: string[] = [];
+  const signers = new Map<string, LocalKeySigner>();
+  // scrypt makes each key ~0.5 s to create or open: all of them at once (libuv's thread pool).
+  await Promise.all([...new Set([ciPub, promoterPub, agentPub])].map(async (p) => {
+    const base = resolve(root, p.replace(/\.pub$/, ''));
+    const [hasKey, hasPub] = await Promise.all([exists(`${base}.key`), exists(`${base}.pub`)]);
+    if (!hasKey && !hasPub) {
+      await mkdir(resolve(base, '..'), { recursive: true });
+      await generateKeyFiles(base, { password });
+      created.push(`${p.replace(/\.pub$/, '')}.{key,pub}`);
+    } else if (!hasKey) {
+      throw new PromoteError('DEMO_KEY_MISSING', `${p} exists but its private key ${p.replace(/\.pub$/, '.key')} does not`, { outcome: 'usage', hint: 'the demo signs with the private key of every trusted .pub; remove the .pub to let the demo create a pair' });
+    }
+    try {
+      signers.set(p, await loadSigner(`${base}.key`, { env: { ...env, PROMOTE_PASSWORD: password }, interactive: false }));
+    } catch (err) {
+      if (isPromoteError(err) && fromEnv === undefined) {
+        throw new PromoteError(err.code, `${err.message} (the demo tried its demo password)`, { cause: err, outcome: err.outcome, hint: 'set PROMOTE_PASSWORD to the password of these keys, or remove them to let the demo create new ones' });
+      }
+      throw err;
+    }
+  }));
+  created.sort();
+  return {
+    ci: signers.get(ciPub)!,
+    promoter: signers.get(promoterPub)!,
+    agent: signers.get(agentPub)!,
+    files: { ci: ciPub.replace(/\.pub$/, '.key'), promoter: promoterPub.replace(/\.pub$/, '.key'), agent: agentPub.replace(/\.pub$/, '.key'), password: source },
+    created,
+  };
+}
+
+/** stage × cluster: the digest each stage's record names, and what each agent last reported. */
+async function statusRows(project: Project, stageClusters: Record<string, string[]>, releases: DemoRelease[]): Promise<StatusRow[]> {
+  const { readStatusReport } = await import('../promotion/status-reports.ts');
+  const trust = await project.trust();
+  const version = (d?: string): string | undefined => releases.find((r) => r.digest === d)?.version;
+  const rows: StatusRow[] = [];
+  for (const stage of project.pipeline.stages) {
+    const st = await project.ledger.read(project.pipeline.name, stage.name);
+    const desired = st?.record?.bundle.digest;
+    for (const cluster of stageClusters[stage.name] ?? []) {
+      const r = await readStatusReport(project.registry, stage.name, cluster, trust.promotions);
+      const dv = version(desired);
+      rows.push({
+        stage: stage.name,
+        cluster,
+        ...(desired && { desired }),
+        ...(dv && { desiredVersion: dv }),
+        ...(r?.bundle && { observed: r.bundle }),
+        phase: r?.phase ?? 'NoReport',
+        ...(r?.since && { since: r.since }),
+        ...(r?.reason && { reason: r.reason }),
+      });
+    }
+  }
+  return rows;
+}
