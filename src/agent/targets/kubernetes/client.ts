@@ -86,7 +86,8 @@ export class KubeClient {
     try {
       if (conn.server) {
         kc.loadFromOptions({
-          clusters: [{ name: 'c', server: conn.server, ...(conn.caFile ? { caFile: conn.caFile } : {}), skipTLSVerify: false }],
+          // Plain HTTP (kubectl proxy, a local fake) has no TLS to verify; client-node insists on saying so.
+          clusters: [{ name: 'c', server: conn.server, ...(conn.caFile ? { caFile: conn.caFile } : {}), skipTLSVerify: conn.server.startsWith('http:') }],
           users: [{ name: 'u', ...(conn.token ? { token: conn.token } : {}) }],
           contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
           currentContext: 'ctx',
