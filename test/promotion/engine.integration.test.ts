@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { isPromoteError, type PromoteError } from '../../src/errors.ts';
 import type { GateResult } from '../../src/pipeline/gate.ts';
 import type { Plan } from '../../src/pipeline/plan.ts';
-import { approve, history, openProject, promoteTo, rollback, setHold, type EngineOptions, RECORD_DIGEST_ANNOTATION } from '../../src/promotion/engine.ts';
+import { approve, history, openProject, promoteTo, rollback, runLoop, runOnce, setHold, type EngineOptions, RECORD_DIGEST_ANNOTATION } from '../../src/promotion/engine.ts';
 import { stageSummaries } from '../../src/promotion/stage-status.ts';
 import { publishStatusReport } from '../../src/promotion/status-reports.ts';
 import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
@@ -228,4 +228,33 @@ test('status reports count only when signed by a key in trust.agents: a report s
   await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(err.message, /dev-1: status report signature not trusted/)));
   await report(p, 'dev', 'dev-1', d1, longAgo, 'Converged', p.agent);
   assert.equal((await promoteTo(pat, { stage: 'staging' })).bundle, d1);
+});
+
+test('promote run: the first stage takes each newly pushed bundle, later stages follow once their gates pass, holds are respected', async () => {
+  const p = await createProject(join(base, 'run'), registry.host, { name: 'run' });
+  const clock = { now: MONDAY };
+  const pat = await engineFor(p, clock);
+  const results = async () => (await runOnce(pat)).map((o) => [o.stage, o.result, o.bundle]);
+  assert.deepEqual(await results(), [['dev', 'nothing', undefined], ['staging', 'nothing', undefined]]);
+  const d1 = await p.push(1);
+  assert.deepEqual(await results(), [['dev', 'promoted', d1], ['staging', 'waiting', d1]]);
+  await report(p, 'dev', 'dev-1', d1, new Date(MONDAY.getTime() - 3_600_000));
+  assert.deepEqual(await results(), [['dev', 'up-to-date', d1], ['staging', 'promoted', d1]]);
+  await setHold(pat, 'dev', true, 'pinned for a demo');
+  const d2 = await p.push(2);
+  const held = await runOnce(pat);
+  assert.equal(held[0]!.result, 'held');
+  assert.match(held[0]!.message!, /pinned for a demo/);
+  await setHold(pat, 'dev', false);
+  assert.deepEqual((await results())[0], ['dev', 'promoted', d2]);
+  // The controller loop: one pass per interval until aborted.
+  const controller = new AbortController();
+  let passes = 0;
+  await runLoop(pat, 1000, controller.signal, () => {
+    passes++;
+    controller.abort();
+  });
+  assert.equal(passes, 1);
+  const h = await history(pat, 'dev');
+  assert.deepEqual(h.filter((e) => e.action === 'auto').map((e) => e.bundle), [d2, d1]);
 });
