@@ -16,7 +16,9 @@ export interface ProxiedRequest {
 export type Fault =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { reset: true }
-  | { corruptBody: true };
+  | { corruptBody: true }
+  /** Forward, and add (or replace) these headers on the real response. */
+  | { addHeaders: Record<string, string> };
 
 export interface FaultProxy {
   host: string;
@@ -75,6 +77,7 @@ export async function startFaultProxy(target: string, rule: (req: ProxiedRequest
     const upstream = httpRequest({ host: targetUrl.hostname, port: targetUrl.port, method, path, headers }, (up) => {
       const outHeaders = { ...up.headers };
       if (typeof outHeaders.location === 'string') outHeaders.location = outHeaders.location.replace(targetUrl.origin, selfOrigin);
+      if (fault && 'addHeaders' in fault) Object.assign(outHeaders, fault.addHeaders);
       seen.push({ method, path, status: up.statusCode ?? 0 });
       res.writeHead(up.statusCode ?? 502, outHeaders);
       if (fault && 'corruptBody' in fault) up.pipe(corrupter()).pipe(res);

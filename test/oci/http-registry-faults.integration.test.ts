@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isPromoteError } from '../../src/errors.ts';
+import { OCI_INDEX, OCI_MANIFEST } from '../../src/oci/media-types.ts';
+import { sha256Digest } from '../../src/oci/digest.ts';
 import { startFaultProxy, type Fault, type FaultProxy, type ProxiedRequest } from '../harness/fault-proxy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { blob, makeArtifact, open, pushArtifact } from './http-fixtures.ts';
@@ -128,6 +130,66 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
     const huge = JSON.stringify({ schemaVersion: 2, annotations: { x: 'y'.repeat(5 * 1024 * 1024) } });
     rule = (q) => (q.method === 'GET' && q.path.includes('/manifests/') ? { status: 200, body: huge, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } } : undefined);
     await assert.rejects(through('faults/huge').fetchManifest('v1'), (e) => isPromoteError(e, 'MANIFEST_TOO_LARGE') && e.outcome === 'verification');
+    rule = () => undefined;
+  });
+});
+
+describe('registry features distribution 2.8 lacks, staged by a proxy in front of the real registry', () => {
+  let reg: RegistryServer;
+  let rule: (req: ProxiedRequest) => Fault | undefined = () => undefined;
+  let proxy: FaultProxy;
+  before(async () => {
+    reg = await startRegistry();
+    proxy = await startFaultProxy(reg.url, (req) => rule(req));
+  });
+  after(async () => {
+    await proxy.stop();
+    await reg.stop();
+  });
+  const through = (repository: string) => open({ host: proxy.host, url: proxy.url }, repository);
+
+  test('where the referrers API answers, its list is used (and filtered by artifactType client-side)', async () => {
+    const subject = `sha256:${'1'.repeat(64)}`;
+    const entries = [
+      { mediaType: OCI_MANIFEST, digest: `sha256:${'a'.repeat(64)}`, size: 10, artifactType: 'application/vnd.example.sig.v1' },
+      { mediaType: OCI_MANIFEST, digest: `sha256:${'b'.repeat(64)}`, size: 11, artifactType: 'application/vnd.example.record.v1' },
+    ];
+    rule = (q) => (q.path.startsWith('/v2/features/api/referrers/')
+      ? { status: 200, body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }), headers: { 'content-type': OCI_INDEX } }
+      : undefined);
+    const r = through('features/api');
+    proxy.seen.length = 0;
+    assert.deepEqual(await r.referrers(subject), entries);
+    assert.deepEqual(await r.referrers(subject, 'application/vnd.example.sig.v1'), [entries[0]]);
+    // No tag-schema lookups were needed.
+    assert.ok(proxy.seen.every((s) => s.path.includes('/referrers/')));
+    rule = () => undefined;
+  });
+
+  test('a registry that answers OCI-Subject indexes the referrer itself: no fallback tag is written', async () => {
+    const r = through('features/subject');
+    const a = makeArtifact();
+    const pushed = await pushArtifact(r, a, 'v1');
+    const referrer = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/vnd.example.sig.v1',
+      config: a.config.descriptor, layers: [a.layer.descriptor], subject: pushed,
+    }));
+    rule = (q) => (q.method === 'PUT' && q.path.includes('/manifests/') ? { addHeaders: { 'oci-subject': pushed.digest } } : undefined);
+    await r.pushManifest(referrer, OCI_MANIFEST);
+    rule = () => undefined;
+    assert.deepEqual((await r.listTags()).sort(), ['v1']);
+    assert.ok(await r.resolve(sha256Digest(referrer)));
+  });
+
+  test('tag listing follows Link rel="next" pagination', async () => {
+    const r = through('features/pages');
+    const a = makeArtifact();
+    await pushArtifact(r, a, 'a');
+    await r.pushManifest(a.manifest.bytes, a.manifest.mediaType, 'b');
+    rule = (q) => (q.path === '/v2/features/pages/tags/list'
+      ? { status: 200, body: JSON.stringify({ name: 'features/pages', tags: ['first-page'] }), headers: { 'content-type': 'application/json', link: '</v2/features/pages/tags/list?last=first-page&n=1>; rel="next"' } }
+      : undefined);
+    assert.deepEqual((await r.listTags()).sort(), ['a', 'b', 'first-page']);
     rule = () => undefined;
   });
 });

@@ -78,7 +78,8 @@ export class RepositoryClient {
     req = { ...req, url: this.normalise(req.url) };
     let res: HttpResponse | undefined;
     for (let round = 0; round < 2; round++) {
-      const authorization = await this.auth.authorization(scopes);
+      // Credentials go only to the registry itself, never to a host a Location pointed at.
+      const authorization = new URL(req.url).host === this.apiHost ? await this.auth.authorization(scopes) : undefined;
       res = await this.transport.send({ ...req, headers: { ...req.headers, ...(authorization !== undefined && { authorization }) } });
       if (res.status !== 401) break;
       if (round === 1) break;
