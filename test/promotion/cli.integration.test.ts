@@ -132,9 +132,17 @@ test('promote to / plan / run --once / hold / release / approve / history / roll
 test('two `promote to production` processes started at the same moment: one records, the other exits 3 and names the winner', async () => {
   const p = await createProject(join(base, 'race'), registry.host, { name: 'race', productionGates: '[{converged: {}}]' });
   const engine = await openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, cacheDir: join(base, 'race-engine-cache') });
-  const ROUNDS = 3;
-  for (let round = 1; round <= ROUNDS; round++) {
-    const d = await p.push(round);
+  // A round is a true race when both processes read the stage before either committed. On a
+  // loaded machine one may start late and find the other's promotion already there (it then
+  // reports "already runs", exit 0): that round proves nothing about the race, so it is not
+  // counted, but it must still have recorded exactly one promotion.
+  const RACES = 3;
+  let races = 0;
+  let rounds = 0;
+  while (races < RACES) {
+    rounds++;
+    assert.ok(rounds <= RACES + 5, 'the processes never raced');
+    const d = await p.push(rounds);
     await promoteTo(engine, { stage: 'dev', bundle: d });
     await report(p, 'dev', 'dev-1', d, hourAgo());
     await promoteTo(engine, { stage: 'staging' });
@@ -142,13 +150,18 @@ test('two `promote to production` processes started at the same moment: one reco
     // Two machines: separate ledger clones, the same remote.
     const results = await Promise.all(['a', 'b'].map((who) => promote(p, ['to', 'production', '--output', 'json'], { PROMOTE_CACHE_DIR: join(base, `race-${who}`) })));
     const codes = results.map((r) => r.code).sort();
-    const loser = results.find((r) => r.code !== 0)!;
-    assert.deepEqual(codes, [0, 3], `round ${round}: ${results.map((r) => r.stdout + r.stderr).join('\n---\n')}`);
-    const error = JSON.parse(loser.stdout).error;
+    const detail = `round ${rounds}: ${results.map((r) => r.stdout + r.stderr).join('\n---\n')}`;
+    if (codes[0] === 0 && codes[1] === 0) {
+      assert.equal(results.filter((r) => JSON.parse(r.stdout).upToDate === true).length, 1, detail);
+      continue;
+    }
+    assert.deepEqual(codes, [0, 3], detail);
+    const error = JSON.parse(results.find((r) => r.code === 3)!.stdout).error;
     assert.equal(error.code, 'LEDGER_STAGE_MOVED');
     assert.match(error.message, new RegExp(`stage production changed while this promotion was being made: it now holds ${d}`));
+    races++;
   }
   const h = await history(engine, 'production');
-  assert.equal(h.length, ROUNDS, 'one promotion per round: none lost, none duplicated');
-  assert.equal(new Set(h.map((e) => e.record)).size, ROUNDS);
+  assert.equal(h.length, rounds, 'one promotion per round: none lost, none duplicated');
+  assert.equal(new Set(h.map((e) => e.record)).size, rounds);
 });
