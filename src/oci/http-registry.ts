@@ -9,7 +9,7 @@ import { repositoryScope } from './http/auth.ts';
 import { RepositoryClient } from './http/client.ts';
 import { checkManifestReference, getManifest, putManifest } from './http/manifests.ts';
 import { addToFallbackIndex, listReferrers, referrerDescriptor, type ReferrersState } from './http/referrers.ts';
-import { discard, readText } from './http/transport.ts';
+import { discard, networkError, readText } from './http/transport.ts';
 import { DEFAULT_MONOLITHIC_MAX, mountBlob, uploadBlob } from './http/upload.ts';
 
 // The Registry interface over the OCI distribution spec (v1.1, with distribution 2.8's quirks
@@ -76,9 +76,10 @@ export class HttpRegistry implements Registry {
 
   async fetchBlob(descriptor: Descriptor): Promise<Readable> {
     checkDigest(descriptor.digest);
-    const body = await this.openBlob(descriptor.digest);
+    const { body, url } = await this.openBlob(descriptor.digest);
     const verifying = new VerifyingStream(descriptor, `blob ${descriptor.digest}`, this.name);
-    body.on('error', (err) => verifying.destroy(err));
+    // A connection lost mid-body surfaces as "registry unreachable", not a bare socket error.
+    body.on('error', (err) => verifying.destroy(err instanceof PromoteError ? err : networkError(err, url, this.client.transport.insecure)));
     verifying.on('close', () => { if (!body.readableEnded) body.destroy(); });
     return body.pipe(verifying);
   }
@@ -94,7 +95,7 @@ export class HttpRegistry implements Registry {
   }
 
   /** GET the blob, following redirects; credentials go only to the registry's own origin. */
-  private async openBlob(digest: string): Promise<Readable> {
+  private async openBlob(digest: string): Promise<{ body: Readable; url: string }> {
     const action = `fetching blob ${digest}`;
     const first = this.client.url(`blobs/${digest}`);
     let res = await this.client.send({ method: 'GET', url: first }, { access: 'pull', ok: [200], pass: [301, 302, 303, 307, 308], action });
@@ -118,7 +119,7 @@ export class HttpRegistry implements Registry {
         }
       }
     }
-    return res.body;
+    return { body: res.body, url };
   }
 
   async resolve(reference: string): Promise<Descriptor | undefined> {

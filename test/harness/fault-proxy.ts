@@ -17,6 +17,8 @@ export type Fault =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { reset: true }
   | { corruptBody: true }
+  /** Forward the headers and the first chunk of the body, then drop the connection. */
+  | { cutBody: true }
   /** Forward, and add (or replace) these headers on the real response. */
   | { addHeaders: Record<string, string> };
 
@@ -81,7 +83,12 @@ export async function startFaultProxy(target: string, rule: (req: ProxiedRequest
       seen.push({ method, path, status: up.statusCode ?? 0 });
       res.writeHead(up.statusCode ?? 502, outHeaders);
       if (fault && 'corruptBody' in fault) up.pipe(corrupter()).pipe(res);
-      else up.pipe(res);
+      else if (fault && 'cutBody' in fault) {
+        up.once('data', (chunk: Buffer) => {
+          up.pause();
+          res.write(chunk.subarray(0, Math.max(1, chunk.length >> 1)), () => res.socket?.destroy());
+        });
+      } else up.pipe(res);
     });
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);

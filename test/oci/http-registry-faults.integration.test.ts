@@ -115,6 +115,19 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
     }
   });
 
+  test('a connection dropped in the middle of a blob fails the stream with REGISTRY_UNREACHABLE', async () => {
+    const a = makeArtifact(200_000);
+    await pushArtifact(open(reg, 'faults/cut'), a, 'v1');
+    rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { cutBody: true } : undefined);
+    const stream = await through('faults/cut').fetchBlob(a.layer.descriptor);
+    let ended = false;
+    stream.on('end', () => { ended = true; });
+    await assert.rejects(async () => { for await (const _ of stream) { /* drain */ } },
+      (e) => isPromoteError(e, 'REGISTRY_UNREACHABLE') && /connection reset|aborted/.test(e.message));
+    assert.equal(ended, false);
+    rule = () => undefined;
+  });
+
   test('blob GETs follow redirects to another origin', async () => {
     const a = makeArtifact();
     await pushArtifact(open(reg, 'faults/redirect'), a, 'v1');

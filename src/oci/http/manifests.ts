@@ -4,7 +4,7 @@ import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from '../media-types.ts';
 import { checkTag, isValidDigest } from '../reference.ts';
 import type { Descriptor, FetchedManifest } from '../registry.ts';
 import type { RepositoryClient } from './client.ts';
-import { discard } from './transport.ts';
+import { discard, networkError } from './transport.ts';
 
 // Manifest GET/PUT (distribution-spec "Pulling manifests" / "Pushing manifests"). The digest
 // of what we read is computed from the bytes, never taken from Docker-Content-Digest, and must
@@ -63,7 +63,8 @@ export async function getManifest(client: RepositoryClient, reference: string, o
     bytes = await readLimited(res.body, MAX_MANIFEST_BYTES, `manifest ${reference} in ${client.name}`);
   } catch (err) {
     if (err instanceof PromoteError && err.code === 'TOO_LARGE') throw tooLarge(`manifest ${reference} in ${client.name}`, MAX_MANIFEST_BYTES + 1);
-    throw err;
+    if (err instanceof PromoteError) throw err;
+    throw networkError(err, res.url, client.transport.insecure);
   }
   const digest = sha256Digest(bytes);
   if (reference.includes(':') && reference.startsWith('sha256:') && digest !== reference) {
