@@ -174,7 +174,9 @@ export function assemblePlan(input: PlanInput): Plan {
       blockers.push({
         code: 'GATES_FAILED',
         outcome: 'refused',
-        message: `${failing.length} of ${gates.length} gate${gates.length === 1 ? '' : 's'} of ${stage.name} did not pass: ${failing.map((g) => `${g.gate} (${g.summary})`).join('; ')}`,
+        message: `${failing.length} of ${gates.length} gate${gates.length === 1 ? '' : 's'} of ${stage.name} did not pass: ${failing.map((g) => g.gate).join(', ')}`,
+        // One line each, with what was found: printed as a list under the error.
+        problems: failing.map((g) => ({ message: `${g.gate}: ${g.summary}`, rule: `gate-${g.type}` })),
         hint: input.action === 'auto' ? 'promote run retries on its next pass' : `wait for the gates (promote plan ${stage.name} shows them), or --force --reason "<why>" to override and record it`,
       });
     }

@@ -52,7 +52,8 @@ test('plan (plain data): failing gates block with their evidence; --force overri
   const plan = assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z') }));
   assert.equal(plan.allowed, false);
   assert.equal(plan.blockers[0]!.code, 'GATES_FAILED');
-  assert.match(plan.blockers[0]!.message, /soak 15m \(not soaked for 15m: dev-1: healthy for 10m, 5m to go\)/);
+  assert.equal(plan.blockers[0]!.message, '1 of 2 gates of staging did not pass: soak 15m');
+  assert.deepEqual(plan.blockers[0]!.problems, [{ message: 'soak 15m: not soaked for 15m: dev-1: healthy for 10m, 5m to go', rule: 'gate-soak' }]);
   assert.equal(planOutcome(plan), 'refused');
   const forced = assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z'), force: { reason: 'INC-7' } }));
   assert.equal(forced.allowed, true);

@@ -101,8 +101,7 @@ test('promote to / plan / run --once / hold / release / approve / history / roll
   assert.match(preview.stdout, /\+\+\+ after\/manifests\/deployment.yaml\n[^]*\+  namespace: production\n[^]*\+  replicas: 3\n/);
   const manual = await promote(p, ['to', 'production']);
   assert.equal(manual.code, 3);
-  assert.match(manual.stderr, /approval 1 \(0\/1 approvals/);
-  assert.match(manual.stderr, /manual \(manual gate: needs --force with --reason\)/);
+  assert.match(manual.stderr, /error: 2 of 3 gates of production did not pass: approval 1, manual\n  - approval 1: 0\/1 approvals of sha256:\w+\n  - manual: manual gate: needs --force with --reason\nhint: /);
   const ghost = await promote(p, ['approve', 'production', `sha256:${'0'.repeat(64)}`]);
   assert.equal(ghost.code, 2);
   assert.match(ghost.stderr, /does not exist: there is nothing to approve/);

@@ -40,6 +40,11 @@ async function report(p: TestProject, stage: string, cluster: string, digest: st
   await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: p.repository, digest }, since: since.toISOString(), observedAt: since.toISOString() }, signer);
 }
 
+/** The error's message and every listed problem: what a user reads. */
+function said(err: PromoteError): string {
+  return [err.message, ...err.problems.map((p) => p.message)].join('\n');
+}
+
 function refusedWith(code: string, exit: number, check?: (err: PromoteError, gates: GateResult[]) => void) {
   return (err: unknown) => {
     assert.ok(isPromoteError(err), String(err));
@@ -83,12 +88,12 @@ test('dev → staging → production with a real registry and real git: each gat
   // staging: converged fails without reports, then soak fails until 15 minutes have passed.
   await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
     assert.deepEqual(gates.map((g) => [g.gate, g.passed]), [['converged', false], ['soak 15m', false]]);
-    assert.match(err.message, /0\/1 clusters of dev Converged on sha256:\w+ \(dev-1: no status report from this cluster\)/);
+    assert.match(said(err), /0\/1 clusters of dev Converged on sha256:\w+ \(dev-1: no status report from this cluster\)/);
   }));
   await report(p, 'dev', 'dev-1', d1, new Date(MONDAY.getTime() - 5 * 60_000));
   await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
     assert.deepEqual(gates.map((g) => [g.gate, g.passed]), [['converged', true], ['soak 15m', false]]);
-    assert.match(err.message, /dev-1: healthy for 5m, 10m to go/);
+    assert.match(said(err), /dev-1: healthy for 5m, 10m to go/);
   }));
   clock.now = new Date(MONDAY.getTime() + 10 * 60_000);
   const staging = await promoteTo(pat, { stage: 'staging' });
@@ -98,16 +103,16 @@ test('dev → staging → production with a real registry and real git: each gat
 
   // production: approvals (separate duties) and the change window.
   for (const c of ['staging-eu-1', 'staging-us-1']) await report(p, 'staging', c, d1, clock.now);
-  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(err.message, /approval 1 separateDuties \(0\/1 approvals/)));
+  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /approval 1 separateDuties: 0\/1 approvals/)));
   await approve(pat, 'production', d1);
-  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(err.message, /Pat <pat@example.com> is the promoter \(separateDuties\)/)));
+  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /Pat <pat@example.com> is the promoter \(separateDuties\)/)));
   await approve(await engineFor(p, clock, { name: 'Ann', email: 'ann@example.com' }), 'production', d1, 'looks good');
   clock.now = SATURDAY;
   await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
     const window = gates.find((g) => g.type === 'window')!;
     assert.equal(window.passed, false);
     assert.equal(window.evidence.nextOpening, '2026-03-30T07:00:00.000Z');
-    assert.match(err.message, /closed: it is Sat 2026-03-28 11:00 GMT\+1/);
+    assert.match(said(err), /closed: it is Sat 2026-03-28 11:00 GMT\+1/);
   }));
   clock.now = MONDAY;
   const prod = await promoteTo(pat, { stage: 'production' });
@@ -187,7 +192,7 @@ test('refusals exit 3 or 4 and change nothing anywhere: unsigned, untrusted key,
   }
   await setHold(pat, 'dev', true, 'freeze for the audit');
   const before = await snapshot(p);
-  await assert.rejects(promoteTo(pat, { stage: 'dev', bundle: elsewhere }), refusedWith('STAGE_HELD', 3, (err) => assert.match(err.message, /held by Pat <pat@example.com> .*: freeze for the audit/)));
+  await assert.rejects(promoteTo(pat, { stage: 'dev', bundle: elsewhere }), refusedWith('STAGE_HELD', 3, (err) => assert.match(said(err), /held by Pat <pat@example.com> .*: freeze for the audit/)));
   assert.deepEqual(await snapshot(p), before, 'held: nothing may change');
   await setHold(pat, 'dev', false);
   assert.equal((await promoteTo(pat, { stage: 'dev', bundle: elsewhere })).bundle, elsewhere);
@@ -225,7 +230,7 @@ test('status reports count only when signed by a key in trust.agents: a report s
   const longAgo = new Date(MONDAY.getTime() - 3_600_000);
   // Signed by the promoter's key, which may sign records but not speak for a cluster.
   await report(p, 'dev', 'dev-1', d1, longAgo, 'Converged', p.promoter);
-  await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(err.message, /dev-1: status report signature not trusted/)));
+  await assert.rejects(promoteTo(pat, { stage: 'staging' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /dev-1: status report signature not trusted/)));
   await report(p, 'dev', 'dev-1', d1, longAgo, 'Converged', p.agent);
   assert.equal((await promoteTo(pat, { stage: 'staging' })).bundle, d1);
 });
