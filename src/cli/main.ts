@@ -33,6 +33,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   history: { summary: 'the ledger of one stage: every promotion, rollback, approval and hold — digest, from, who, when, gates', load: () => import('./commands/history.ts') },
   agent: { summary: 'the per-cluster agent: pull the promoted record for a stage, verify, render, converge a target, report status', load: () => import('./commands/agent.ts') },
   demo: { summary: 'the whole flow on the embedded defaults: build, sign, promote dev → staging → production, agents, gates, drift, rollback', load: () => import('./commands/demo.ts') },
+  init: { summary: 'scaffold a project: a bundle with its parameter schema, three environments, a pipeline, keys', load: () => import('./commands/init.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
 };
 

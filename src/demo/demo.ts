@@ -228,7 +228,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     stageClusters[stage.name] = names;
     for (const cluster of names) {
       const target = await makeTarget(cluster);
-      const agent = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: stage.name, environment: stage.environment, cluster, target });
+      const agent = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: stage.name, cluster, target });
       agents.set(`${stage.name}/${cluster}`, { stage: stage.name, cluster, target, agent });
     }
   }
@@ -330,7 +330,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let drift: DemoResult['drift'] = { cluster: driftCluster, file: '', detected: '', corrected: false };
   if (!options.kubeconfig) {
     const dir = clusterDirs[driftCluster]!;
-    const watcher = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: third, environment: pipeline.stages[2]!.environment, cluster: driftCluster, target: agents.get(`${third}/${driftCluster}`)!.target, selfHeal: false });
+    const watcher = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: third, cluster: driftCluster, target: agents.get(`${third}/${driftCluster}`)!.target, selfHeal: false });
     await watcher.round(); // adopts what is applied (no writes)
     const edit = await handEdit(dir);
     step('hand edit', `${show(join(dir, edit.file))}: ${edit.what} (what a kubectl edit at 3 a.m. does)`);
@@ -381,19 +381,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (st?.record) stages[s.name] = st.record.bundle.digest;
   }
 
+  // Printed to be run in the project directory (after the `cd` when it is not the current one).
+  const here = (p: string): string => relative(projectDir, p) || '.';
+  const repoHere = layoutPath ? `oci:${here(layoutPath)}` : repo;
   const pw = keys.files.password === 'demo' ? `PROMOTE_PASSWORD=${DEMO_PASSWORD} ` : '';
   const next = [
     ...(show(projectDir) === '.' ? [] : [`cd ${show(projectDir)}`]),
     'promote status',
     `promote history ${third}`,
     `promote plan ${third}`,
-    `promote inspect ${repoShown}:1.1`,
-    `promote verify ${repoShown}@${v1.digest} --key ${keys.files.ci.replace(/\.key$/, '.pub')}`,
-    `promote diff-env ${second} ${third}`,
-    ...(options.kubeconfig ? [] : [`ls ${show(clusterDirs[driftCluster]!)}/manifests`]),
-    ...(ledgerLocal ? [`git -C ${show(pipeline.ledger.repository)} log --format='%h %an: %s'`] : []),
-    `${pw}promote agent --stage ${third} --cluster ${driftCluster} --target dir:${show(join(state, 'clusters', driftCluster))} --key ${keys.files.agent} --once`,
-    `GIT_AUTHOR_NAME="${APPROVER.name}" GIT_AUTHOR_EMAIL=${APPROVER.email} promote approve ${third} ${v2.digest}`,
+    `promote inspect ${repoHere}:1.1`,
+    `promote verify ${repoHere}@${v1.digest} --key ${keys.files.ci.replace(/\.key$/, '.pub')}`,
+    `promote diff-env ${pipeline.stages[1]!.environment} ${pipeline.stages[2]!.environment}/${stageClusters[third]!.at(-1)} ${relative(projectDir, bundleDir) || '.'}`,
+    ...(options.kubeconfig ? [] : [`ls ${here(clusterDirs[driftCluster]!)}/manifests`]),
+    ...(ledgerLocal ? [`git -C ${here(pipeline.ledger.repository)} log --format='%h %an: %s'`] : []),
+    `${pw}promote agent --stage ${third} --cluster ${driftCluster} --target dir:${here(join(state, 'clusters', driftCluster))} --key ${keys.files.agent} --once`,
+    `${pw}promote to ${third} --key ${keys.files.promoter}   # 1.1 again: its gates still pass (as you: your git identity is the promoter)`,
   ];
   for (const { target } of agents.values()) await target.close?.();
   return {
