@@ -51,8 +51,12 @@ async function render(registry: Registry, side: RenderSide, stage: string, envir
   const { renderBundleDirectory } = await import('../bundle/render-environment.ts');
   const bundle = await resolveBundle(registry, side.digest);
   await extractBundle(registry, bundle, dir);
+  const { decodeText } = await import('../bundle/render.ts');
+  const { sha256Digest } = await import('../oci/digest.ts');
   const files = await renderBundleDirectory(dir, side.parameters, { stage, environment, digest: side.digest });
-  return new Map(files.map((f) => [f.path, typeof f.content === 'string' ? f.content : `(binary, ${f.content.length} bytes, sha256 differs)\n`]));
+  // Files shipped verbatim diff as text when they are text; binaries by size and digest.
+  const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
+  return new Map(files.map((f) => [f.path, show(f.content)]));
 }
 
 export async function planDiff(registry: Registry, stage: string, environment: string, current: RenderSide | undefined, candidate: RenderSide): Promise<PlanDiff> {
