@@ -17,7 +17,7 @@ import { PromoteError } from '../../errors.ts';
 //
 // --insecure means what it means to docker and skopeo: HTTPS without certificate verification,
 // and plain HTTP when the registry does not speak TLS at all. Which one is decided once per
-// host by a bare TLS handshake (no HTTP request, so nothing shows up in the registry's logs).
+// client by a bare TLS handshake (no HTTP request, so nothing shows up in the registry's logs).
 //
 // Retries (exponential backoff with full jitter, Retry-After honoured) are done here only for
 // requests that can be replayed safely; an upload session's PATCH cannot, so upload.ts restarts
@@ -109,40 +109,33 @@ export function closeAllConnections(): void {
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 300_000;
 
-const schemes = new Map<string, Promise<'http' | 'https'>>();
-
 /**
  * For --insecure: does `host` speak TLS? A handshake that fails because the peer answered in
  * plain text means HTTP; anything else (including unreachable) keeps HTTPS so the real request
- * reports the real error.
+ * reports the real error. Each registry client asks once (not once per process: a port can be
+ * reused by a different server, as tests do).
  */
 export function probeScheme(host: string): Promise<'http' | 'https'> {
-  let known = schemes.get(host);
-  if (!known) {
-    known = new Promise((resolve) => {
-      const url = new URL(`https://${host}`);
-      const hostname = url.hostname.replace(/^\[|\]$/g, '');
-      const socket = tlsConnect({
-        host: hostname,
-        port: Number(url.port || 443),
-        rejectUnauthorized: false,
-        ...(isIP(hostname) === 0 && { servername: hostname }),
-      });
-      const done = (scheme: 'http' | 'https', remember: boolean) => {
-        socket.destroy();
-        if (!remember) schemes.delete(host);
-        resolve(scheme);
-      };
-      socket.setTimeout(5_000, () => done('https', false));
-      socket.once('secureConnect', () => done('https', true));
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        const plain = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|EPROTO/.test(err.code ?? '') || err.code === 'ECONNRESET';
-        done(plain ? 'http' : 'https', plain);
-      });
+  return new Promise((resolve) => {
+    const url = new URL(`https://${host}`);
+    const hostname = url.hostname.replace(/^\[|\]$/g, '');
+    const socket = tlsConnect({
+      host: hostname,
+      port: Number(url.port || 443),
+      rejectUnauthorized: false,
+      ...(isIP(hostname) === 0 && { servername: hostname }),
     });
-    schemes.set(host, known);
-  }
-  return known;
+    const done = (scheme: 'http' | 'https') => {
+      socket.destroy();
+      resolve(scheme);
+    };
+    socket.setTimeout(5_000, () => done('https'));
+    socket.once('secureConnect', () => done('https'));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      const plain = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|EPROTO/.test(err.code ?? '') || err.code === 'ECONNRESET';
+      done(plain ? 'http' : 'https');
+    });
+  });
 }
 
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);
