@@ -263,3 +263,17 @@ test('promote run: the first stage takes each newly pushed bundle, later stages 
   const h = await history(pat, 'dev');
   assert.deepEqual(h.filter((e) => e.action === 'auto').map((e) => e.bundle), [d2, d1]);
 });
+
+test('the default ledger is the config repository itself: commits land on its branch, its working tree stays clean', async () => {
+  const p = await createProject(join(base, 'local'), registry.host, { name: 'local', localLedger: true });
+  git(p.dir, p.env, 'init', '--quiet', '--initial-branch=main');
+  git(p.dir, p.env, 'add', '.');
+  git(p.dir, p.env, 'commit', '--quiet', '-m', 'config');
+  const pat = await engineFor(p, { now: MONDAY });
+  const d1 = await p.push(1);
+  const r = await promoteTo(pat, { stage: 'dev', bundle: d1 });
+  assert.equal(git(p.dir, p.env, 'rev-parse', 'HEAD').trim(), r.commit);
+  assert.equal(git(p.dir, p.env, 'status', '--porcelain'), '', 'the promotion file is checked out, nothing else touched');
+  assert.match(git(p.dir, p.env, 'show', 'HEAD:promotions/webapp/dev.yaml'), new RegExp(`digest: ${d1}`));
+  assert.equal((await history(pat, 'dev'))[0]!.commit, r.commit);
+});

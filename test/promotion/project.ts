@@ -41,8 +41,7 @@ kind: Pipeline
 metadata: {name: webapp}
 spec:
   repository: ${repository}
-  ledger: {repository: ${ledger}, branch: main}
-  trust:
+${ledger ? `  ledger: {repository: ${ledger}, branch: main}\n` : ''}  trust:
     bundles: [keys/ci.pub]
     promotions: [keys/promoter.pub]${agents ? '\n    agents: [keys/agent.pub]' : ''}
   stages:
@@ -60,7 +59,7 @@ spec:
 
 export const PRODUCTION_GATES = '[{converged: {}}, {approval: {count: 1, separateDuties: true}}, {window: {days: [Mon, Tue, Wed, Thu, Fri], hours: "09:00-16:00", timezone: Europe/Berlin}}]';
 
-export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean } = {}): Promise<TestProject> {
+export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean; localLedger?: boolean } = {}): Promise<TestProject> {
   const env = { ...isolatedEnv(dir, { name: 'Pat', email: 'pat@example.com' }), PROMOTE_PASSWORD: '' };
   const ledgerRemote = await bareRemote(dir, env);
   const project = join(dir, 'project');
@@ -72,7 +71,7 @@ export async function createProject(dir: string, registryHost: string, options: 
     await writeFile(join(project, 'environments', `${name}.yaml`), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: ${name}}\nspec:\n  parameters: {namespace: ${name}, replicas: ${name === 'production' ? 3 : 1}}\n  clusters:\n${clusters.map((c) => `    - name: ${c}\n`).join('')}`);
   }
   const repository = `${registryHost}/acme/${options.name ?? 'webapp'}`;
-  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, ledgerRemote, options.productionGates ?? PRODUCTION_GATES, options.agents));
+  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, options.localLedger ? '' : ledgerRemote, options.productionGates ?? PRODUCTION_GATES, options.agents));
   const signer = () => new LocalKeySigner(generateSigningKeyPair().privateKey);
   const ci = signer();
   const promoterPair = generateSigningKeyPair();
