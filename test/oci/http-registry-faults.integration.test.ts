@@ -5,6 +5,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isPromoteError } from '../../src/errors.ts';
 import { OCI_INDEX, OCI_MANIFEST } from '../../src/oci/media-types.ts';
@@ -226,6 +227,27 @@ describe('token auth through a fault-injecting proxy (real registry and token se
     proxy.seen.length = 0;
     assert.ok(await r.statBlob(a.layer.descriptor.digest));
     assert.deepEqual(proxy.seen.map((s) => `${s.method} ${s.status}`), ['HEAD 401', 'HEAD 200']);
+  });
+
+  test('a streamed PATCH answered 401 is sent again from a re-opened stream, without duplicating data', async (t) => {
+    const reg = await startRegistry({ auth: 'token' });
+    let reject401 = false;
+    const proxy = await startFaultProxy(reg.url, (q) => {
+      if (reject401 && q.method === 'PATCH') {
+        reject401 = false;
+        return { status: 401, headers: { 'www-authenticate': `Bearer realm="${reg.tokenUrl}",service="test-registry",error="invalid_token"` } };
+      }
+      return undefined;
+    });
+    t.after(async () => { await proxy.stop(); await reg.stop(); });
+    const r = open({ host: proxy.host, url: proxy.url }, 'faults/patch401', { username: reg.username!, password: reg.password!, monolithicMax: 1000 });
+    const b = blob('application/octet-stream', randomBytes(300_000));
+    reject401 = true;
+    let opened = 0;
+    await r.pushBlob(b.descriptor, () => { opened++; return Readable.from([b.bytes.subarray(0, 100_000), b.bytes.subarray(100_000)]); });
+    assert.equal(opened, 2);
+    assert.deepEqual(proxy.seen.filter((s) => s.method === 'PATCH').map((s) => s.status), [401, 202]);
+    assert.deepEqual(await r.fetchBlobBytes(b.descriptor, 1 << 20), b.bytes);
   });
 });
 

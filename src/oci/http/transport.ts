@@ -238,8 +238,12 @@ function exchange(url: string, method: string, headers: Record<string, string>, 
       connected();
       if (settled) { res.resume(); return; }
       settled = true;
-      // The server answered before taking the whole body (an early 401/4xx): stop sending.
-      if (body instanceof Readable && !body.readableEnded) body.unpipe(req).destroy();
+      // The server answered before taking the whole body (an early 401/4xx): stop sending, and
+      // once the answer is read, drop the connection (it is mid-request, so not reusable).
+      if (body instanceof Readable && !body.readableEnded) {
+        body.unpipe(req).destroy();
+        res.once('close', () => { if (!req.writableFinished) req.destroy(); });
+      }
       resolve(res);
     });
     if (body instanceof Readable) {
