@@ -34,12 +34,12 @@ export async function filesFromDir(dir: string): Promise<RenderedFile[]> {
 }
 
 /**
- * kube-prometheus is written for Kubernetes ≥ 1.25. Three of its constructs meet known
- * server-side apply defects of the 1.20 test server: CEL rules (`x-kubernetes-validations`:
- * "field not declared in schema"), `default: ""` in CRD schemas ("must be of type string:
- * null") and Service ports without `protocol` ("associative list … omits key field protocol").
- * This removes the first two and writes the third's default, leaving the CRDs as large as they
- * are (the point of the fixture). The agent reports each of them by name when left in.
+ * kube-prometheus' CRDs are written for Kubernetes >= 1.25: CEL rules (`x-kubernetes-validations`)
+ * and `default: ""` in their schemas. The 1.20 test server's server-side apply rejects both
+ * ("field not declared in schema"; "must be of type string: null" — a 422, so the agent reports
+ * it rather than falling back). This removes exactly those two schema features, leaving the CRDs
+ * as large as they are, which is the point of the fixture. (Its Services without `protocol` are
+ * left alone: 1.20 cannot server-side apply them, and the agent writes them without SSA.)
  */
 export function forKubernetes120(files: RenderedFile[]): RenderedFile[] {
   const strip = (node: unknown): unknown => {
@@ -54,15 +54,8 @@ export function forKubernetes120(files: RenderedFile[]): RenderedFile[] {
     return out;
   };
   return files.map((f) => {
-    const kinds = (f.documents ?? []).map((d) => (d as { kind?: string } | null)?.kind);
-    if (!kinds.includes('CustomResourceDefinition') && !kinds.includes('Service')) return f;
-    const documents = f.documents!.map((d) => {
-      const doc = d as { kind?: string; spec?: { ports?: { protocol?: string }[] } };
-      if (doc?.kind === 'Service') {
-        return { ...doc, spec: { ...doc.spec, ports: (doc.spec?.ports ?? []).map((p) => ({ protocol: 'TCP', ...p })) } };
-      }
-      return strip(d);
-    });
+    if (!f.documents?.some((d) => (d as { kind?: string } | null)?.kind === 'CustomResourceDefinition')) return f;
+    const documents = f.documents.map(strip);
     return { path: f.path, content: Buffer.from(documents.map((d) => JSON.stringify(d)).join('\n---\n')), documents };
   });
 }

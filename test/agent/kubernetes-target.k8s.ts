@@ -93,6 +93,10 @@ describe('Kubernetes target (real API server)', () => {
     const created = first.objects.filter((o) => o.action === 'created').length;
     assert.equal(created, first.objects.length - 3, 'everything but the PodDisruptionBudgets is applied');
     assert.ok(created >= 120);
+    // Services without `protocol` are beyond 1.20's server-side apply: written without it, and said so.
+    const svc = first.objects.find((o) => o.id === 'Service monitoring/grafana');
+    assert.equal(svc?.reason, 'AppliedWithoutSSA');
+    assert.match(svc!.message!, /omits key field "protocol"/);
     // The largest CRD went in through server-side apply, with no last-applied annotation.
     const crd = await kube.api('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/prometheuses.monitoring.coreos.com');
     assert.equal(crd.status, 200);

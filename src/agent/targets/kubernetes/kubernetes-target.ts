@@ -94,10 +94,6 @@ function failureFor(id: string, kind: string, verb: string, res: KubeResponse): 
   }
 }
 
-function resourceKey(m: ResourceMapping): string {
-  return `${m.group}/${m.resource}`;
-}
-
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -113,8 +109,8 @@ export class KubernetesTarget implements Target {
   private readonly seen = new Map<string, KubeObject>();
   /** The outcome of the last apply, which prune and health work from. */
   private lastPlan: { record: string; desiredKeys: Set<string>; ok: Planned[] } | undefined;
-  /** Resources this server cannot server-side apply (`group/resource`). */
-  private readonly noApply = new Set<string>();
+  /** Objects this server cannot server-side apply, with why. */
+  private readonly noApply = new Map<string, string>();
 
   private constructor(client: KubeClient, options: KubernetesTargetOptions) {
     this.client = client;
@@ -179,15 +175,34 @@ export class KubernetesTarget implements Target {
   }
 
   /**
+   * Server-side apply of `p` (or its dry run), or undefined when this server cannot server-side
+   * apply it: no field manager for the resource (kube-aggregator's APIService on 1.20 panics and
+   * the connection drops, or a 500 says so), or no typed patch for it (a schema field or list
+   * key its SSA does not know). Such objects are remembered and written without SSA.
+   */
+  private async trySsa(p: Planned, force: boolean, dryRun: boolean): Promise<KubeResponse | undefined> {
+    if (this.noApply.has(p.id)) return undefined;
+    let res: KubeResponse | undefined;
+    try {
+      res = await this.client.send('PATCH', this.path(p, this.applyQuery(force, dryRun)), p.body, 'application/apply-patch+yaml');
+    } catch (err) {
+      if (!(await this.reachable())) throw err;
+    }
+    if (res && !(res.status === 500 && /FieldManager|failed to create typed patch object/i.test(statusMessage(res)))) return res;
+    this.noApply.set(p.id, res ? statusMessage(res).split('\n')[0]!.slice(0, 200) : 'the API server closed the connection on server-side apply');
+    return undefined;
+  }
+
+  /**
    * Is `live` already what applying `p` would make it? First a local subset test; when that
-   * says no (server normalisation, defaults in lists) a dry-run apply has the last word.
+   * says no (server normalisation, defaults in lists) a dry-run write has the last word.
    */
   private async upToDate(p: Planned, live: KubeObject, force: boolean): Promise<{ ok: boolean; conflict?: Failure }> {
     if (!this.appliedByUs(live, p.owner)) return { ok: false };
     if (isSubset(p.body, live)) return { ok: true };
-    if (this.noApply.has(resourceKey(p.mapping))) return { ok: false };
-    const res = await this.client.send('PATCH', this.path(p, this.applyQuery(force, true)), p.body, 'application/apply-patch+yaml');
-    if (res.status === 409) return { ok: false, conflict: failureFor(p.id, p.body.kind, 'apply', res) };
+    let res = await this.trySsa(p, force, true);
+    if (res?.status === 409) return { ok: false, conflict: failureFor(p.id, p.body.kind, 'apply', res) };
+    res ??= await this.client.send('PATCH', this.path(p, `?fieldManager=${FIELD_MANAGER}&dryRun=All`), p.body, 'application/merge-patch+json');
     if (res.status !== 200) return { ok: false };
     return { ok: isDeepStrictEqual(comparable(res.body as KubeObject), comparable(live)) };
   }
@@ -209,22 +224,17 @@ export class KubernetesTarget implements Target {
         return { id: p.id, action: 'unchanged', written: false };
       }
     }
-    let res: KubeResponse | undefined;
-    if (!this.noApply.has(resourceKey(p.mapping))) {
-      try {
-        res = await this.client.send('PATCH', this.path(p, this.applyQuery(force, false)), p.body, 'application/apply-patch+yaml');
-      } catch (err) {
-        // Some API servers have no server-side apply for a resource (kube-aggregator's
-        // APIService on 1.20 panics, and the connection drops): fall back below.
-        if (!(await this.reachable())) throw err;
-      }
-      if (res && res.status === 500 && /FieldManager/i.test(statusMessage(res))) res = undefined;
-      if (!res) this.noApply.add(resourceKey(p.mapping));
-    }
-    if (!res) res = await this.updateWithoutApply(p, live);
+    let res = await this.trySsa(p, force, false);
+    const fallback = res === undefined;
+    res ??= await this.updateWithoutApply(p, live);
     if (res.status === 200 || res.status === 201) {
       this.seen.set(p.id, res.body as KubeObject);
-      return { id: p.id, action: res.status === 201 || !live ? 'created' : 'configured', written: true };
+      return {
+        id: p.id,
+        action: res.status === 201 || !live ? 'created' : 'configured',
+        ...(fallback && { reason: 'AppliedWithoutSSA', message: `written without server-side apply, which this server cannot do for it: ${this.noApply.get(p.id)}` }),
+        written: true,
+      };
     }
     const f = failureFor(p.id, p.body.kind, 'apply', res);
     return { id: p.id, action: 'failed', reason: f.reason, message: f.message, written: true };

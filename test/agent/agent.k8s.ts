@@ -1,0 +1,71 @@
+// `promote agent --target kubernetes` as a user runs it: the CLI process, a kubeconfig, a real
+// registry with a real promoted bundle, and a real API server.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { openProject, promoteTo } from '../../src/promotion/engine.ts';
+import { readStatusReport } from '../../src/promotion/status-reports.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
+import { startKubernetes, type KubeServer } from '../harness/kubernetes.ts';
+import { startRegistry, type RegistryServer } from '../harness/registry.ts';
+import { createProject } from '../promotion/project.ts';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../bin/promote.js', import.meta.url));
+
+let kube: KubeServer;
+let registry: RegistryServer;
+let base: string;
+before(async () => {
+  kube = await startKubernetes();
+  registry = await startRegistry();
+  base = await mkdtemp(join(tmpdir(), 'promote-agent-k8s-'));
+});
+after(async () => {
+  await registry?.stop();
+  await kube?.stop();
+  await rm(base, { recursive: true, force: true });
+});
+
+describe('promote agent --target kubernetes (CLI, real registry, real API server)', () => {
+  it('applies the promoted bundle with the recorded parameters and reports Degraded when nothing can run (no kubelet)', async () => {
+    const p = await createProject(join(base, 'p'), registry.host, { name: 'k8s' });
+    const d1 = await p.push(1);
+    const engine = await openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, cacheDir: join(base, 'engine-cache') });
+    await promoteTo(engine, { stage: 'dev', bundle: d1 });
+    assert.equal((await kube.api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dev' } })).status, 201);
+    const kubeconfig = join(base, 'kubeconfig');
+    await writeFile(kubeconfig, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
+      clusters: [{ name: 'test', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
+      users: [{ name: 'admin', user: { token: kube.token } }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin' } }],
+    }));
+    const args = [BIN, 'agent', '--stage', 'dev', '--cluster', 'dev-1', '--target', 'kubernetes', '--kubeconfig', kubeconfig,
+      '--once', '--health-timeout', '2s', '--key', p.promoterKeyFile, '--insecure', '--cache-dir', join(base, 'cache'), '--output', 'json'];
+    const result = await run(process.execPath, args, { cwd: p.dir, env: p.env }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    const status = JSON.parse(result.stdout);
+    assert.equal((result as { code?: number }).code, 1, 'Degraded is not success for --once');
+    assert.equal(status.phase, 'Degraded', status.message);
+    assert.equal(status.bundle, d1);
+    assert.match(status.message, /Deployment\.apps dev\/hello: not healthy after 2s/);
+    const log = result.stderr.trim().split('\n').map((l: string) => JSON.parse(l));
+    assert.equal(log.at(-1).msg, 'reconciled');
+    assert.equal(log.at(-1).phase, 'Degraded');
+
+    const dep = await kube.api('GET', '/apis/apps/v1/namespaces/dev/deployments/hello');
+    assert.equal(dep.status, 200);
+    assert.equal(dep.body.spec.replicas, 1, 'rendered with the dev parameters');
+    assert.equal(dep.body.metadata.labels['promote.dev/stage'], 'dev');
+    assert.equal((await kube.api('GET', '/api/v1/namespaces/dev/services/hello')).status, 200);
+    const trust = await loadPipelineTrust({ bundles: ['keys/ci.pub'], promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
+    const report = await readStatusReport(p.registry, 'dev', 'dev-1', trust.promotions);
+    assert.equal(report?.phase, 'Degraded');
+    assert.equal(report?.verified, true);
+  });
+});
