@@ -12,8 +12,8 @@ export interface SecondVersion {
   dir: string;
   /** What changed, for the story (`manifests/frontend/deployment.yaml: PODINFO_UI_COLOR #34577c → #b8336a`). */
   change: string;
-  /** Bundle-relative path of the changed file, when a file changed. */
-  file?: string;
+  /** Bundle-relative paths of the changed files. */
+  files: string[];
   before?: string;
   after?: string;
 }
@@ -33,13 +33,16 @@ export async function prepareSecondVersion(source: string, dest: string): Promis
   await rm(dest, { recursive: true, force: true });
   await cp(source, dest, { recursive: true });
   const colour = /(name:\s*PODINFO_UI_COLOR\s*\n\s*value:\s*)(["']?)(#[0-9a-fA-F]{3,8})\2/;
+  const files: string[] = [];
+  let before: string | undefined;
   for (const file of await listFiles(join(dest, 'manifests'))) {
     const text = await readFile(file, 'utf8');
     const m = colour.exec(text);
     if (!m || m[3]!.toLowerCase() === NEW_COLOUR) continue;
+    before ??= m[3]!;
     await writeFile(file, text.replace(colour, `$1$2${NEW_COLOUR}$2`));
-    const rel = relative(dest, file).split('\\').join('/');
-    return { dir: dest, file: rel, before: m[3]!, after: NEW_COLOUR, change: `${rel}: PODINFO_UI_COLOR ${m[3]} → ${NEW_COLOUR}` };
+    files.push(relative(dest, file).split('\\').join('/'));
   }
-  return { dir: dest, change: 'same files, new version' };
+  if (!files.length) return { dir: dest, files, change: 'same files, new version' };
+  return { dir: dest, files, before, after: NEW_COLOUR, change: `PODINFO_UI_COLOR ${before} → ${NEW_COLOUR} in ${files.join(', ')}` };
 }

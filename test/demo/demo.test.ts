@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+
+// `promote demo` as a newcomer runs it: the real CLI in its own process, on a copy of the
+// example (so the checkout is never written), and then the state it left on disk is read back
+// with plain tools — files, git, YAML — not with promote's own code.
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const cli = join(root, 'bin', 'promote.js');
+
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...extra };
+  if (!('PROMOTE_PASSWORD' in extra)) delete env.PROMOTE_PASSWORD;
+  delete env.COSIGN_PASSWORD;
+  delete env.PROMOTE_KEY;
+  return env;
+}
+
+async function promote(args: string[], cwd: string, env = cleanEnv()): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await exec(process.execPath, [cli, ...args], { cwd, env, maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    assert.fail(`promote ${args.join(' ')} exited ${e.code}\n${e.stderr}\n${e.stdout}`);
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else out.push(relative(dir, join(d, e.name)).split('\\').join('/'));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+interface DemoJson {
+  releases: { version: string; digest: string }[];
+  steps: { step: string; result: string; detail: string }[];
+  stages: Record<string, string>;
+  drift: { cluster: string; file: string; detected: string; corrected: boolean };
+  rollback: { stage: string; from: string; to: string; refusedWithoutForce: string; reason: string };
+  status: { stage: string; cluster: string; desired?: string; observed?: string; phase: string }[];
+  next: string[];
+  wallMs: number;
+}
+
+async function ledgerLog(ledger: string): Promise<string[]> {
+  const { stdout } = await exec('git', ['-C', ledger, 'log', '--reverse', '--format=%an|%s'], { env: cleanEnv() });
+  return stdout.trim().split('\n');
+}
+
+async function checkFinalState(project: string, r: DemoJson, clusters: Record<string, string[]>, env: Record<string, { namespace: string }>, bundleManifests: string[]): Promise<void> {
+  const [v1, v2] = r.releases;
+  assert.equal(v1!.version, '1.0');
+  assert.equal(v2!.version, '1.1');
+  assert.notEqual(v1!.digest, v2!.digest);
+
+  // The story: 1.1 runs in dev and staging; production was rolled back to 1.0.
+  assert.deepEqual(r.stages, { dev: v2!.digest, staging: v2!.digest, production: v1!.digest });
+  // The ledger files say the same (read as plain YAML from the ledger's git tree).
+  for (const [stage, digest] of Object.entries(r.stages)) {
+    const { stdout } = await exec('git', ['-C', join(project, '.promote', 'ledger'), 'show', `main:promotions/webapp/${stage}.yaml`]);
+    const doc = parse(stdout) as { record: { bundle: { digest: string } } };
+    assert.equal(doc.record.bundle.digest, digest, `ledger record of ${stage}`);
+  }
+  // Every agent reported Converged on what its stage's record names.
+  for (const row of r.status) {
+    assert.equal(row.phase, 'Converged', `${row.stage}/${row.cluster}`);
+    assert.equal(row.observed, row.desired, `${row.stage}/${row.cluster}`);
+  }
+  assert.deepEqual(r.status.map((s) => `${s.stage}/${s.cluster}`), Object.entries(clusters).flatMap(([stage, cs]) => cs.map((c) => `${stage}/${c}`)));
+
+  // Every cluster directory holds the rendered files of its environment.
+  for (const [stage, names] of Object.entries(clusters)) {
+    for (const cluster of names) {
+      const dir = join(project, '.promote', 'clusters', cluster);
+      const files = (await listFiles(dir)).filter((f) => !f.startsWith('.'));
+      assert.deepEqual(files, bundleManifests, `files in ${cluster}`);
+      for (const f of files) {
+        const text = await readFile(join(dir, f), 'utf8');
+        assert.doesNotMatch(text, /\$\{(params|promote)\./, `${cluster}/${f} is rendered`);
+        for (const doc of text.split(/^---$/m).map((d) => parse(d) as { metadata?: { namespace?: string; name?: string; labels?: Record<string, string> }; kind?: string } | null)) {
+          if (!doc?.metadata) continue;
+          if (doc.kind === 'Namespace') assert.equal(doc.metadata.name, env[stage]!.namespace);
+          else assert.equal(doc.metadata.namespace, env[stage]!.namespace, `${cluster}/${f} namespace`);
+          assert.equal(doc.metadata.labels?.['app.kubernetes.io/environment'], stage, `${cluster}/${f} environment label`);
+        }
+      }
+    }
+  }
+
+  // Drift: detected as Drifted by an agent that may not heal, then corrected.
+  assert.equal(r.drift.corrected, true);
+  assert.match(r.drift.detected, new RegExp(`${r.drift.file.replace(/[.]/g, '\\.')} was modified`));
+  const steps = r.steps.map((s) => `${s.step}:${s.result}`);
+  assert.ok(steps.includes('hand edit:ok'));
+  assert.ok(r.steps.some((s) => s.step === 'agent' && /Drifted/.test(s.detail)));
+  assert.ok(r.steps.some((s) => s.step === 'agent' && /DriftCorrected/.test(s.detail)));
+
+  // The refusals the story promises, in order, and the forced rollback with its reason.
+  assert.deepEqual(r.steps.filter((s) => s.result === 'refused').map((s) => s.step), ['to staging', 'to production', 'rollback']);
+  assert.match(r.steps.find((s) => s.step === 'to staging' && s.result === 'refused')!.detail, /converged/);
+  assert.match(r.steps.find((s) => s.step === 'to production' && s.result === 'refused')!.detail, /approval/);
+  assert.equal(r.rollback.from, v2!.digest);
+  assert.equal(r.rollback.to, v1!.digest);
+  const ledger = join(project, '.promote', 'ledger');
+  const { stdout: last } = await exec('git', ['-C', ledger, 'log', '-1', '--format=%B']);
+  assert.match(last, /^roll back webapp\/production/);
+  assert.ok(last.includes(r.rollback.reason), 'the rollback reason is in the ledger commit');
+
+  // The ledger history: one commit per promotion, approval and rollback, by the two people.
+  const s = (stage: string, d: string) => `promote webapp/${stage}: ${d.slice(0, 19)}`;
+  const log = await ledgerLog(ledger);
+  assert.deepEqual(log.map((l) => l.replace(/ from \w+$/, '').replace(/ by .*$/, '')), [
+    `Pat Promoter|${s('dev', v1!.digest)}`,
+    `Pat Promoter|${s('staging', v1!.digest)}`,
+    `Alex Approver|approve webapp/production: ${v1!.digest.slice(0, 19)}`,
+    `Pat Promoter|${s('production', v1!.digest)}`,
+    `Pat Promoter|${s('dev', v2!.digest)}`,
+    `Pat Promoter|${s('staging', v2!.digest)}`,
+    `Alex Approver|approve webapp/production: ${v2!.digest.slice(0, 19)}`,
+    `Pat Promoter|${s('production', v2!.digest)}`,
+    `Pat Promoter|roll back webapp/production: ${v1!.digest.slice(0, 19)}`,
+  ]);
+}
+
+test('promote demo on a copy of the example: two releases through three stages, drift corrected, production rolled back — and again', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'promote-demo-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const project = join(dir, 'example');
+  for (const d of ['pipelines', 'environments', 'bundles']) await cp(join(root, d), join(project, d), { recursive: true });
+  const manifests = (await listFiles(join(root, 'bundles', 'webapp', 'manifests'))).map((f) => `manifests/${f}`);
+  const clusters = { dev: ['dev-1'], staging: ['staging-eu-1', 'staging-us-1'], production: ['prod-eu-1', 'prod-us-1'] };
+  const env = { dev: { namespace: 'dev' }, staging: { namespace: 'staging' }, production: { namespace: 'production' } };
+
+  const first = await promote(['demo', '--project', project, '--output', 'json'], dir);
+  const r1 = JSON.parse(first.stdout) as DemoJson;
+  assert.match(first.stderr, /demo password|password "promote-demo"/);
+  await checkFinalState(project, r1, clusters, env, manifests);
+  // Cluster overrides land where they should: prod-us-1 scales the frontend further.
+  const hpa = (c: string) => readFile(join(project, '.promote', 'clusters', c, 'manifests', 'frontend', 'hpa.yaml'), 'utf8');
+  assert.match(await hpa('prod-eu-1'), /maxReplicas: 8\n/);
+  assert.match(await hpa('prod-us-1'), /maxReplicas: 12\n/);
+  // 1.1's change is in dev; production runs 1.0's colour again after the rollback.
+  const colour = (c: string) => readFile(join(project, '.promote', 'clusters', c, 'manifests', 'frontend', 'deployment.yaml'), 'utf8');
+  assert.match(await colour('dev-1'), /#b8336a/);
+  assert.match(await colour('prod-us-1'), /#34577c/);
+
+  // Idempotent: the second run resets its own state and tells the same story, same digests.
+  const second = await promote(['demo', '--project', project, '--output', 'json'], dir);
+  const r2 = JSON.parse(second.stdout) as DemoJson;
+  assert.match(second.stderr, /removed the last run's state/);
+  assert.match(second.stderr, /reusing/);
+  assert.deepEqual(r2.releases.map((x) => x.digest), r1.releases.map((x) => x.digest), 'builds are reproducible');
+  await checkFinalState(project, r2, clusters, env, manifests);
+});
+
+test('promote init, then promote validate, then promote demo --project on the new project', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'promote-init-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const env = cleanEnv({ PROMOTE_PASSWORD: 'correct horse' });
+  const made = JSON.parse((await promote(['init', 'shop', '--name', 'webapp', '--output', 'json'], dir, env)).stdout) as { files: string[]; keys: string[] };
+  assert.ok(made.files.includes('pipelines/webapp.yaml'));
+  assert.deepEqual(made.keys, ['keys/ci.key', 'keys/ci.pub', 'keys/promoter.key', 'keys/promoter.pub', 'keys/agent.key', 'keys/agent.pub']);
+  const project = join(dir, 'shop');
+
+  const report = JSON.parse((await promote(['validate', '--output', 'json'], project, env)).stdout) as { bundle?: { name: string }; environments: { parametersChecked: boolean }[] };
+  assert.equal(report.bundle?.name, 'webapp');
+  assert.equal(report.environments.length, 3);
+  assert.ok(report.environments.every((e) => e.parametersChecked));
+
+  // A second init refuses and names what it would overwrite.
+  const again = await exec(process.execPath, [cli, 'init', 'shop'], { cwd: dir, env }).then(
+    () => assert.fail('init over an existing project must refuse'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /environments\/dev\.yaml.*keys\/ci\.key/);
+
+  const r = JSON.parse((await promote(['demo', '--project', project, '--output', 'json'], dir, env)).stdout) as DemoJson & { keys: { password: string } };
+  assert.equal(r.keys.password, 'PROMOTE_PASSWORD');
+  const manifests = (await listFiles(join(project, 'bundles', 'webapp', 'manifests'))).map((f) => `manifests/${f}`);
+  await checkFinalState(project, r, { dev: ['dev-1'], staging: ['staging-1', 'staging-2'], production: ['prod-1', 'prod-2'] }, { dev: { namespace: 'webapp-dev' }, staging: { namespace: 'webapp-staging' }, production: { namespace: 'webapp' } }, manifests);
+  // Per-environment and per-cluster parameters: production's prod-2 overrides replicas.
+  const deployment = (c: string) => readFile(join(project, '.promote', 'clusters', c, 'manifests', 'deployment.yaml'), 'utf8');
+  assert.match(await deployment('dev-1'), /replicas: 1\n/);
+  assert.match(await deployment('prod-1'), /replicas: 3\n/);
+  assert.match(await deployment('prod-2'), /replicas: 5\n/);
+});
