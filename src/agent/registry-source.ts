@@ -122,7 +122,14 @@ export class RegistryDesiredSource implements DesiredSource {
     const resolved = await resolveBundle(registry, bundle);
     const dir = join(this.o.cacheDir, bundle.replace(':', '-'));
     // Extraction is all-or-nothing and digest-checked, so a directory that exists is complete.
-    if (!(await exists(dir))) await extractBundle(registry, resolved, dir);
+    if (!(await exists(dir))) {
+      try {
+        await extractBundle(registry, resolved, dir);
+      } catch (err) {
+        // Another agent sharing the cache extracted the same digest first: that copy is as good.
+        if (!(isPromoteError(err) && err.code === 'OUTPUT_EXISTS') || !(await exists(dir))) throw err;
+      }
+    }
 
     const { parameterSchema } = await import('../params/parameter-schema.ts');
     const schema = parameterSchema(resolved.config.parameterSchema, `${registry.name}@${bundle}:parameters`);
