@@ -151,6 +151,9 @@ test('copy within one registry mounts blobs; referrers and signatures travel reg
 test('a registry that serves altered content: pull fails on the digest and leaves nothing', async () => {
   await using tmp = await tempDir();
   const bundle = await copyFixture(tmp.path);
+  // Content of its own: the registry stores blobs once for all repositories, and the blob
+  // altered below must not be one other tests share.
+  await writeFile(join(bundle, 'files', 'only-here.txt'), 'the lying registry test\n');
   const pushed = await pushBundle(bundle, `${reg.host}/acme/lying:1.0`, optionsFor(reg));
   const hex = pushed.layer.digest.slice(7);
   const data = join(reg.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
