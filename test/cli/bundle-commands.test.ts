@@ -85,3 +85,23 @@ test('errors: missing bundle.yaml exits 2 with the init hint; a tampered layout 
   assert.equal(stdinNoUser.code, 2);
   assert.match(stdinNoUser.stderr, /--password-stdin needs --username/);
 });
+
+test('promote inspect lists cosign signatures and referrers (records) of a bundle', async () => {
+  await using tmp = await tempDir();
+  const dir = await copyFixture(tmp.path);
+  const pushed = JSON.parse((await promote(['push', dir, 'oci:store:1.0', '--output', 'json'], { cwd: tmp.path })).stdout);
+  const { LayoutRegistry } = await import('../../src/oci/layout-registry.ts');
+  const { attach } = await import('../oci/helpers.ts');
+  const store = new LayoutRegistry(join(tmp.path, 'store'));
+  const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: pushed.digest, size: pushed.size };
+  const record = await attach(store, subject, 'application/vnd.promote.promotion.v1+json');
+  const sigTag = `sha256-${pushed.digest.slice(7)}.sig`;
+  const sig = await attach(store, subject, 'application/vnd.dev.cosign.simplesigning.v1+json', sigTag);
+  const r = await promote(['inspect', 'oci:store:1.0', '--no-files'], { cwd: tmp.path });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`Signatures:\\n  ${sigTag}  ${sig.digest}`));
+  assert.match(r.stdout, new RegExp(`application/vnd\\.promote\\.promotion\\.v1\\+json +${record.digest}`));
+  const json = JSON.parse((await promote(['inspect', 'oci:store:1.0', '--no-files', '--output', 'json'], { cwd: tmp.path })).stdout);
+  assert.deepEqual(json.signatures, [{ tag: sigTag, digest: sig.digest }]);
+  assert.equal(json.referrers.length, 2);
+});
