@@ -15,7 +15,7 @@ import type { GateSpec, Pipeline, Stage, TrustEntry, TrustSpec } from './pipelin
 // work where they stand (a `converged` gate on a stage with no upstream).
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const STAGE_FIELDS = ['name', 'environment', 'from', 'gates', 'promotion', 'hold'];
+const STAGE_FIELDS = ['name', 'environment', 'from', 'repository', 'gates', 'promotion', 'hold'];
 
 // Problems only this loader can find (the JSON Schema cannot see other files or the graph).
 // When the schema already failed, these are added to its problems; the loader's own structural
@@ -175,6 +175,7 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
       if (raw.from !== undefined && (typeof raw.from !== 'string' || !raw.from)) report(`${at}/from`, { message: 'from names the upstream stage', rule: 'type', expected: 'a stage name', actual: JSON.stringify(raw.from) });
       const promotion = raw.promotion ?? 'manual';
       if (promotion !== 'auto' && promotion !== 'manual') report(`${at}/promotion`, { message: 'promotion must be auto or manual', rule: 'enum', expected: 'auto | manual', actual: JSON.stringify(raw.promotion) });
+      if (raw.repository !== undefined && (typeof raw.repository !== 'string' || !raw.repository.trim())) report(`${at}/repository`, { message: 'repository must name a bundle repository', rule: 'type', expected: 'host/repository or oci:<path>', actual: JSON.stringify(raw.repository) });
       if (raw.hold !== undefined && typeof raw.hold !== 'boolean') report(`${at}/hold`, { message: 'hold must be true or false', rule: 'type', expected: 'boolean', actual: JSON.stringify(raw.hold) });
       const gates: GateSpec[] = [];
       if (raw.gates !== undefined && !Array.isArray(raw.gates)) report(`${at}/gates`, { message: 'gates must be a list', rule: 'type', expected: 'e.g. [{converged: {}}, {soak: 15m}]' });
@@ -198,6 +199,7 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
         name: stageName,
         environment,
         ...(typeof raw.from === 'string' && raw.from && { from: raw.from }),
+        ...(typeof raw.repository === 'string' && raw.repository.trim() && { repository: resolveRepository(raw.repository.trim(), options.root) }),
         promotion: promotion === 'auto' ? 'auto' : 'manual',
         initialHold: raw.hold === true,
         gates,

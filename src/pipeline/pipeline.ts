@@ -52,6 +52,8 @@ export interface Stage {
   name: string;
   environment: string;
   from?: string;
+  /** The stage's own bundle repository (absolute for oci:), when not the pipeline's. */
+  repository?: string;
   promotion: 'auto' | 'manual';
   /** `hold: true` in the pipeline: held until `promote release` records otherwise. */
   initialHold: boolean;
@@ -91,4 +93,9 @@ export interface Pipeline {
 
 export function findStage(pipeline: Pipeline, name: string): Stage | undefined {
   return pipeline.stages.find((s) => s.name === name);
+}
+
+/** Where a stage's bundles and records live: its own repository, else the pipeline's. */
+export function stageRepository(pipeline: Pipeline, stage: Stage): string {
+  return stage.repository ?? pipeline.repository;
 }

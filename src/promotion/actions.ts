@@ -49,7 +49,8 @@ export async function planCommand(o: ProjectOptions, stage: string, bundle?: str
   if (withDiff && plan.candidate && values && plan.signature?.passed && !plan.upToDate) {
     const { planDiff } = await import('./plan-diff.ts');
     const record = plan.state?.record;
-    printable.diff = await planDiff(project.registry, plan.stage, plan.environment, record && { digest: record.bundle.digest, parameters: record.parameters }, { digest: plan.candidate, parameters: values.environment });
+    const now = record && { registry: await project.registryFor(record.bundle.repository), digest: record.bundle.digest, parameters: record.parameters };
+    printable.diff = await planDiff(plan.stage, plan.environment, now, { registry: await project.registryFor(plan.sourceRepository), digest: plan.candidate, parameters: values.environment });
   }
   return printable;
 }

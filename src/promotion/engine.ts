@@ -5,7 +5,7 @@ import { isValidDigest, parseReference, repositoryName } from '../oci/reference.
 import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
 import { type Approval, type StatusObservation } from '../pipeline/gate.ts';
 import { findPipelineFile, loadPipeline, projectRoot, stageOrder } from '../pipeline/load.ts';
-import type { Pipeline, Stage } from '../pipeline/pipeline.ts';
+import { stageRepository, type Pipeline, type Stage } from '../pipeline/pipeline.ts';
 import { assemblePlan, planOutcome, type CheckResult, type Plan, type PlanAction, type StageView } from '../pipeline/plan.ts';
 import { approvalMutation, holdMutation, promotionMutation } from './changes.ts';
 import { GitLedger, type HistoryEntry } from './ledger.ts';
@@ -44,7 +44,10 @@ export interface Project {
   pipeline: Pipeline;
   root: string;
   ledger: GitLedger;
+  /** The pipeline's repository (spec.repository). */
   registry: Registry;
+  /** The registry of any repository (a stage's own, e.g. a production registry); cached. */
+  registryFor(repository: string): Promise<Registry>;
   options: EngineOptions;
   trust(): Promise<PipelineTrust>;
   /** Who may sign status reports: trust.agents, or the promotion signers when it is empty. */
@@ -56,7 +59,16 @@ export async function openProject(options: EngineOptions): Promise<Project> {
   const pipeline = await loadPipeline(file);
   const root = projectRoot(file);
   const ledger = await GitLedger.open(pipeline.ledger, { env: options.env, ...(options.cacheDir && { cacheDir: options.cacheDir }) });
-  const registry = await openRegistry(pipeline.repository, { env: options.env, cwd: root, ...options.registry });
+  const registries = new Map<string, Promise<Registry>>();
+  const registryFor = (repository: string) => {
+    let r = registries.get(repository);
+    if (!r) {
+      r = openRegistry(repository, { env: options.env, cwd: root, ...options.registry });
+      registries.set(repository, r);
+    }
+    return r;
+  };
+  const registry = await registryFor(pipeline.repository);
   let trust: Promise<PipelineTrust> | undefined;
   let agents: Promise<TrustPolicy> | undefined;
   const loadTrust = () => {
@@ -68,6 +80,7 @@ export async function openProject(options: EngineOptions): Promise<Project> {
     root,
     ledger,
     registry,
+    registryFor,
     options,
     trust: loadTrust,
     async agentTrust() {
@@ -104,19 +117,24 @@ async function stageView(project: Project, stage: Stage, state: StageState | und
   };
 }
 
-/** `--bundle`: a digest, `repo@digest` or `repo:tag` of the pipeline's repository. */
-async function resolveCandidate(project: Project, bundle: string): Promise<string> {
+/** The repository a stage's candidates come from: its `from` stage's, or its own for a first stage. */
+export function sourceRepository(pipeline: Pipeline, stage: Stage): string {
+  const upstream = stage.from ? pipeline.stages.find((s) => s.name === stage.from) : undefined;
+  return stageRepository(pipeline, upstream ?? stage);
+}
+
+/** `--bundle`: a digest, `repo@digest` or `repo:tag` of `repository`. */
+async function resolveCandidate(project: Project, bundle: string, repository: string): Promise<string> {
   if (isValidDigest(bundle)) return bundle;
   const ref = parseReference(bundle);
-  const pipelineRef = parseReference(project.pipeline.repository);
-  if (repositoryName(ref) !== repositoryName(pipelineRef)) {
-    throw new PromoteError('BUNDLE_OTHER_REPOSITORY', `${bundle} is not in the pipeline's repository ${project.pipeline.repository}`, {
+  if (repositoryName(ref) !== repositoryName(parseReference(repository))) {
+    throw new PromoteError('BUNDLE_OTHER_REPOSITORY', `${bundle} is not in ${repository}, where this stage takes its bundles from`, {
       outcome: 'usage',
-      hint: `promotion never re-uploads content: copy it first (promote copy ${bundle} ${project.pipeline.repository}), then promote it by digest`,
+      hint: `promotion never re-uploads content on its own: copy it first (promote copy ${bundle} ${repository}), then promote it by digest`,
     });
   }
   if (ref.digest) return ref.digest;
-  const desc = await project.registry.resolve(ref.tag ?? 'latest');
+  const desc = await (await project.registryFor(repository)).resolve(ref.tag ?? 'latest');
   if (!desc) throw new PromoteError('BUNDLE_NOT_FOUND', `${bundle} does not exist`, { outcome: 'usage', hint: 'push it first (promote push), or give the digest promote push printed' });
   return desc.digest;
 }
@@ -137,8 +155,7 @@ interface BundleFacts {
  * Validates the stage's parameters against the schema in the bundle's *config* blob: the
  * manifest and a few KiB of config, never the content layer (promotion is O(1) in bundle size).
  */
-async function checkParameters(project: Project, stage: Stage, digest: string): Promise<BundleFacts> {
-  const { registry } = project;
+async function checkParameters(project: Project, registry: Registry, stage: Stage, digest: string): Promise<BundleFacts> {
   const fetched = await registry.fetchManifest(digest);
   const manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
   const descriptor: Descriptor = { mediaType: fetched.descriptor.mediaType || manifest.mediaType || OCI_MANIFEST, digest, size: fetched.descriptor.size };
@@ -168,23 +185,19 @@ async function checkParameters(project: Project, stage: Stage, digest: string): 
   }
 }
 
-async function checkSignature(project: Project, digest: string): Promise<CheckResult> {
+async function checkSignature(project: Project, registry: Registry, digest: string): Promise<CheckResult> {
   const { verifyBundle, describePolicy } = await import('../signing/policy.ts');
   const trust = await project.trust();
   try {
-    const v = await verifyBundle(project.registry, digest, trust.bundles);
+    const v = await verifyBundle(registry, digest, trust.bundles);
     const by = v.signatures.map((s) => (s.kind === 'cosign' ? `key ${s.key}` : s.signedBy.kind === 'key' ? `key ${s.signedBy.key}` : `${s.signedBy.subject}`));
     return { passed: true, summary: `signed by ${by.join(', ')}`, evidence: { signatures: by, policy: describePolicy(trust.bundles) } };
   } catch (err) {
     if (err instanceof PromoteError && (err.outcome === 'verification' || err.code === 'TRUST_EMPTY')) {
-      return { passed: false, outcome: err.outcome === 'usage' ? 'usage' : 'verification', code: err.code, summary: `${registry(project)}@${digest}: ${err.message}`, ...(err.hint && { hint: err.hint }) };
+      return { passed: false, outcome: err.outcome === 'usage' ? 'usage' : 'verification', code: err.code, summary: `${registry.name}@${digest}: ${err.message}`, ...(err.hint && { hint: err.hint }) };
     }
     throw err;
   }
-}
-
-function registry(project: Project): string {
-  return project.registry.name;
 }
 
 export interface PlanRequest {
@@ -201,6 +214,8 @@ export interface DetailedPlan extends Plan {
   facts?: BundleFacts;
   state?: StageState;
   promoter: string;
+  /** Where the candidate was verified (and is copied from when the stage has its own repository). */
+  sourceRepository: string;
 }
 
 /** Gathers every fact and returns the pure planner's verdict. Writes nothing. */
@@ -217,8 +232,11 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   const views: Record<string, StageView> = { [stage.name]: await stageView(project, stage, state) };
   const upstream = stage.from ? requireStage(pipeline, stage.from) : undefined;
   if (upstream) views[upstream.name] = await stageView(project, upstream, await ledger.read(pipeline.name, upstream.name));
-  const explicit = request.bundle ? await resolveCandidate(project, request.bundle) : undefined;
   const action = request.action ?? 'promote';
+  // A rollback's digest is one the stage ran: it is in the stage's own repository already.
+  const source = action === 'rollback' ? stageRepository(pipeline, stage) : sourceRepository(pipeline, stage);
+  const sourceRegistry = await project.registryFor(source);
+  const explicit = request.bundle ? await resolveCandidate(project, request.bundle, source) : undefined;
   // The planner picks the default candidate itself; it is looked up here only to verify it.
   const candidate = explicit ?? (action !== 'rollback' && upstream ? views[upstream.name]!.current : undefined);
 
@@ -226,14 +244,14 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   let fromClusters: string[] = [];
   if (upstream && candidate && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
     fromClusters = await environmentClusters(project, upstream.environment);
-    reports = await readStatusReports(project.registry, upstream.name, fromClusters, await project.agentTrust());
+    reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust());
   }
   let signature: CheckResult | undefined;
   let facts: BundleFacts | undefined;
   if (candidate && !request.skipVerification) {
-    signature = await checkSignature(project, candidate);
+    signature = await checkSignature(project, sourceRegistry, candidate);
     // A bundle that is not signed by a trusted key is not even read further.
-    if (signature.passed) facts = await checkParameters(project, stage, candidate);
+    if (signature.passed) facts = await checkParameters(project, sourceRegistry, stage, candidate);
   }
   const plan = assemblePlan({
     pipeline,
@@ -249,7 +267,7 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     ...(signature && { signature }),
     ...(facts && { parameters: facts.parameters }),
   });
-  return { ...plan, promoter, ...(facts && { facts }), ...(state && { state }) };
+  return { ...plan, promoter, sourceRepository: source, ...(facts && { facts }), ...(state && { state }) };
 }
 
 /** The refusal of a plan that may not proceed: every blocker in one message, exit 2/3/4. */
@@ -267,7 +285,7 @@ export function refusal(plan: Plan): PromoteError {
 }
 
 export function printablePlan(plan: Plan): Plan {
-  const { facts: _f, state: _s, promoter: _p, ...rest } = plan as DetailedPlan;
+  const { facts: _f, state: _s, promoter: _p, sourceRepository: _r, ...rest } = plan as DetailedPlan;
   return rest;
 }
 
@@ -306,8 +324,9 @@ async function loadPromoterSigner(project: Project): Promise<Signer> {
 
 /** What `promotion-<stage>` holds: its manifest digest and the ledger record digest it carries. One GET. */
 export async function publishedRecord(project: Project, stage: string): Promise<{ digest: string; record?: string } | undefined> {
+  const registry = await project.registryFor(stageRepository(project.pipeline, requireStage(project.pipeline, stage)));
   try {
-    const fetched = await project.registry.fetchManifest(`promotion-${stage}`);
+    const fetched = await registry.fetchManifest(`promotion-${stage}`);
     const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
     return { digest: fetched.descriptor.digest, ...(m.annotations?.[RECORD_DIGEST_ANNOTATION] && { record: m.annotations[RECORD_DIGEST_ANNOTATION] }) };
   } catch (err) {
@@ -317,7 +336,14 @@ export async function publishedRecord(project: Project, stage: string): Promise<
   }
 }
 
-async function publish(project: Project, record: PromotionRecord, digest: string, subject: Descriptor, signer: Signer, commit?: string): Promise<{ tag: string; digest: string }> {
+/**
+ * Puts the record where the stage's agents read it: in the stage's repository. When that is not
+ * where the bundle came from (a separate production registry), the bundle is copied there first
+ * with its signatures (blobs mounted where the registry allows): idempotent, so a re-run that
+ * completes a failed publish simply finds it there.
+ */
+async function publish(project: Project, sourceRepo: string, record: PromotionRecord, digest: string, subject: Descriptor, signer: Signer, commit?: string): Promise<{ tag: string; digest: string }> {
+  const registry = await project.registryFor(record.bundle.repository);
   const { signAndAttach, statement, PROMOTION_PREDICATE_TYPE } = await import('../signing/attestation.ts');
   const tag = `promotion-${record.stage}`;
   const predicate = {
@@ -328,7 +354,14 @@ async function publish(project: Project, record: PromotionRecord, digest: string
     ledger: { repository: project.ledger.remote ?? project.pipeline.ledger.repository, branch: project.ledger.branchName, ...(commit && { commit }) },
   };
   try {
-    const attached = await signAndAttach(project.registry, subject, statement({ name: record.bundle.repository, digest: record.bundle.digest }, PROMOTION_PREDICATE_TYPE, predicate), signer, {
+    if (record.bundle.repository !== sourceRepo && !(await registry.resolve(record.bundle.digest))) {
+      const { copyArtifact } = await import('../oci/copy.ts');
+      const from = parseReference(sourceRepo);
+      const to = parseReference(record.bundle.repository);
+      const mountFrom = from.transport === 'registry' && to.transport === 'registry' && from.registry === to.registry ? from.repository : undefined;
+      await copyArtifact(await project.registryFor(sourceRepo), registry, record.bundle.digest, undefined, mountFrom);
+    }
+    const attached = await signAndAttach(registry, subject, statement({ name: record.bundle.repository, digest: record.bundle.digest }, PROMOTION_PREDICATE_TYPE, predicate), signer, {
       artifactType: PROMOTION_RECORD,
       tag,
       annotations: { [RECORD_DIGEST_ANNOTATION]: digest },
@@ -364,8 +397,8 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
     // Completing a publish signs a record: only for a bundle that still verifies today.
     if (plan.signature && !plan.signature.passed) throw refusal({ ...plan, blockers: plan.blockers.filter((b) => b.outcome === 'verification' || b.outcome === 'usage') });
     const signer = await loadPromoterSigner(project);
-    const subject = plan.facts?.descriptor ?? (await subjectDescriptor(project, state.record.bundle.digest));
-    const done = await publish(project, state.record, state.recordDigest, subject, signer);
+    const subject = plan.facts?.descriptor ?? (await subjectDescriptor(await project.registryFor(plan.sourceRepository), state.record.bundle.digest));
+    const done = await publish(project, plan.sourceRepository, state.record, state.recordDigest, subject, signer);
     return { ...base, action: state.record.action, completed: true, published: done };
   }
   if (!plan.allowed) throw refusal(plan);
@@ -382,7 +415,7 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
     stage: stage.name,
     environment: stage.environment,
     action,
-    bundle: { repository: pipeline.repository, digest: plan.candidate! },
+    bundle: { repository: stageRepository(pipeline, stage), digest: plan.candidate! },
     ...(stage.from && { from: stage.from }),
     parameters: facts.values!.environment,
     clusters: facts.values!.clusters,
@@ -395,7 +428,7 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
   };
   const digest = recordDigest(record);
   const committed = await ledger.update(pipeline.name, stage.name, promotionMutation(record));
-  const published = await publish(project, record, digest, facts.descriptor, signer, committed?.commit);
+  const published = await publish(project, plan.sourceRepository, record, digest, facts.descriptor, signer, committed?.commit);
   return {
     pipeline: pipeline.name,
     stage: stage.name,
@@ -409,9 +442,9 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
   };
 }
 
-async function subjectDescriptor(project: Project, digest: string): Promise<Descriptor> {
-  const desc = await project.registry.resolve(digest);
-  if (!desc) throw new PromoteError('BUNDLE_NOT_FOUND', `${project.registry.name}@${digest} is gone from the registry`, { hint: 'the bundle was deleted; push it again (same digest) before publishing its record' });
+async function subjectDescriptor(registry: Registry, digest: string): Promise<Descriptor> {
+  const desc = await registry.resolve(digest);
+  if (!desc) throw new PromoteError('BUNDLE_NOT_FOUND', `${registry.name}@${digest} is gone from the registry`, { hint: 'the bundle was deleted; push it again (same digest) before publishing its record' });
   return { mediaType: desc.mediaType, digest, size: desc.size };
 }
 
@@ -427,9 +460,10 @@ export interface ApproveResult {
 
 export async function approve(project: Project, stageName: string, bundle: string, comment?: string): Promise<ApproveResult> {
   const stage = requireStage(project.pipeline, stageName);
-  const digest = await resolveCandidate(project, bundle);
-  if (!(await project.registry.resolve(digest))) {
-    throw new PromoteError('BUNDLE_NOT_FOUND', `${project.registry.name}@${digest} does not exist: there is nothing to approve`, { outcome: 'usage', hint: 'approve the digest promote plan shows as the candidate' });
+  const source = await project.registryFor(sourceRepository(project.pipeline, stage));
+  const digest = await resolveCandidate(project, bundle, sourceRepository(project.pipeline, stage));
+  if (!(await source.resolve(digest))) {
+    throw new PromoteError('BUNDLE_NOT_FOUND', `${source.name}@${digest} does not exist: there is nothing to approve`, { outcome: 'usage', hint: 'approve the digest promote plan shows as the candidate' });
   }
   const who = (await project.ledger.identity()).text;
   const at = (project.options.now ?? (() => new Date()))().toISOString();
@@ -509,7 +543,7 @@ export async function rollback(project: Project, request: RollbackRequest): Prom
     .filter((h) => ['promotion', 'rollback', 'auto'].includes(h.action))
     .map((h) => h.trailers['Promoted-Bundle']?.[0])
     .filter((d): d is string => !!d);
-  let target = request.to ? await resolveCandidate(project, request.to) : undefined;
+  let target = request.to ? await resolveCandidate(project, request.to, stageRepository(project.pipeline, stage)) : undefined;
   if (target && !entries.includes(target)) {
     throw new PromoteError('ROLLBACK_TARGET_UNKNOWN', `${target} was never promoted to ${stage.name}: a rollback returns to an earlier record of the same stage`, {
       outcome: 'refused',
@@ -538,12 +572,13 @@ export interface RunStageOutcome {
 }
 
 /** The newest signed-able bundle in the repository: tags that are not promote's own, newest `created`. */
-async function newestBundle(project: Project): Promise<string | undefined> {
+async function newestBundle(project: Project, stage: Stage): Promise<string | undefined> {
+  const registry = await project.registryFor(stageRepository(project.pipeline, stage));
   const reserved = /^(sha256-|promotion-|status-)/;
-  const tags = (await project.registry.listTags()).filter((t) => !reserved.test(t));
+  const tags = (await registry.listTags()).filter((t) => !reserved.test(t));
   let best: { digest: string; created: string } | undefined;
   for (const tag of tags) {
-    const fetched = await project.registry.fetchManifest(tag).catch(() => undefined);
+    const fetched = await registry.fetchManifest(tag).catch(() => undefined);
     if (!fetched) continue;
     const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
     if (m.config?.mediaType !== BUNDLE_CONFIG) continue;
@@ -561,7 +596,7 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
     try {
       let bundle: string | undefined;
       if (!stage.from) {
-        bundle = await newestBundle(project);
+        bundle = await newestBundle(project, stage);
         if (!bundle) {
           out.push({ stage: stage.name, result: 'nothing', message: 'no bundle in the repository yet' });
           continue;

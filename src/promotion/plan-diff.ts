@@ -21,6 +21,8 @@ export interface PlanDiff {
 }
 
 export interface RenderSide {
+  /** Where this bundle is (the stage's repository now, the source repository for the candidate). */
+  registry: Registry;
   digest: string;
   parameters: Record<string, unknown>;
 }
@@ -46,7 +48,8 @@ export function parameterDifferences(before: Record<string, unknown>, after: Rec
   return out;
 }
 
-async function render(registry: Registry, side: RenderSide, stage: string, environment: string, dir: string): Promise<Map<string, string>> {
+async function render(side: RenderSide, stage: string, environment: string, dir: string): Promise<Map<string, string>> {
+  const { registry } = side;
   const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
   const { renderBundleDirectory } = await import('../bundle/render-environment.ts');
   const bundle = await resolveBundle(registry, side.digest);
@@ -59,12 +62,12 @@ async function render(registry: Registry, side: RenderSide, stage: string, envir
   return new Map(files.map((f) => [f.path, show(f.content)]));
 }
 
-export async function planDiff(registry: Registry, stage: string, environment: string, current: RenderSide | undefined, candidate: RenderSide): Promise<PlanDiff> {
+export async function planDiff(stage: string, environment: string, current: RenderSide | undefined, candidate: RenderSide): Promise<PlanDiff> {
   const { createTwoFilesPatch } = await import('diff');
   const tmp = await mkdtemp(join(tmpdir(), 'promote-plan-'));
   try {
-    const after = await render(registry, candidate, stage, environment, join(tmp, 'candidate'));
-    const before = current ? await render(registry, current, stage, environment, join(tmp, 'current')) : new Map<string, string>();
+    const after = await render(candidate, stage, environment, join(tmp, 'candidate'));
+    const before = current ? await render(current, stage, environment, join(tmp, 'current')) : new Map<string, string>();
     const patches: string[] = [];
     const changedFiles: string[] = [];
     for (const path of [...new Set([...before.keys(), ...after.keys()])].sort()) {

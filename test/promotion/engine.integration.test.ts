@@ -277,3 +277,34 @@ test('the default ledger is the config repository itself: commits land on its br
   assert.match(git(p.dir, p.env, 'show', 'HEAD:promotions/webapp/dev.yaml'), new RegExp(`digest: ${d1}`));
   assert.equal((await history(pat, 'dev'))[0]!.commit, r.commit);
 });
+
+test('a stage with its own registry: the bundle is copied there with its signature, and the record is published there', async () => {
+  const prodRegistry = await startRegistry();
+  try {
+    const prodRepo = `${prodRegistry.host}/acme/webapp`;
+    const p = await createProject(join(base, 'prodreg'), registry.host, { name: 'prodreg', productionGates: '[{converged: {}}]', productionRepository: prodRepo });
+    const clock = { now: MONDAY };
+    const pat = await engineFor(p, clock);
+    const d1 = await p.push(1);
+    const longAgo = new Date(MONDAY.getTime() - 3_600_000);
+    await promoteTo(pat, { stage: 'dev', bundle: d1 });
+    await report(p, 'dev', 'dev-1', d1, longAgo);
+    await promoteTo(pat, { stage: 'staging' });
+    for (const c of ['staging-eu-1', 'staging-us-1']) await report(p, 'staging', c, d1, longAgo);
+    const prod = await promoteTo(pat, { stage: 'production' });
+    assert.equal(prod.bundle, d1);
+    const target = await pat.registryFor(prodRepo);
+    // Same digest, signature along, record next to it; nothing about production in the source.
+    assert.equal((await target.resolve(d1))?.digest, d1);
+    const trust = await loadPipelineTrust({ bundles: ['keys/ci.pub'], promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
+    const { verifyBundle } = await import('../../src/signing/policy.ts');
+    assert.equal((await verifyBundle(target, d1, trust.bundles)).digest, d1);
+    const record = await verifyRecord(target, 'promotion-production', trust.promotions, { stage: 'production', bundle: d1 });
+    assert.equal(record.statement.predicate.bundle.repository, prodRepo);
+    assert.equal(await p.registry.resolve('promotion-production'), undefined);
+    // Promoting again is a no-op: the record is found in the production registry.
+    assert.equal((await promoteTo(pat, { stage: 'production' })).upToDate, true);
+  } finally {
+    await prodRegistry.stop();
+  }
+});

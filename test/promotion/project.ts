@@ -36,7 +36,7 @@ export interface TestProject {
 
 const ENVIRONMENTS: Record<string, string[]> = { dev: ['dev-1'], staging: ['staging-eu-1', 'staging-us-1'], production: ['prod-eu-1'] };
 
-export const PIPELINE = (repository: string, ledger: string, productionGates: string, agents = false) => `apiVersion: promote/v1
+export const PIPELINE = (repository: string, ledger: string, productionGates: string, agents = false, productionRepository = '') => `apiVersion: promote/v1
 kind: Pipeline
 metadata: {name: webapp}
 spec:
@@ -53,13 +53,13 @@ ${ledger ? `  ledger: {repository: ${ledger}, branch: main}\n` : ''}  trust:
       gates: [{converged: {}}, {soak: 15m}]
     - name: production
       environment: production
-      from: staging
+      from: staging${productionRepository ? `\n      repository: ${productionRepository}` : ''}
       gates: ${productionGates}
 `;
 
 export const PRODUCTION_GATES = '[{converged: {}}, {approval: {count: 1, separateDuties: true}}, {window: {days: [Mon, Tue, Wed, Thu, Fri], hours: "09:00-16:00", timezone: Europe/Berlin}}]';
 
-export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean; localLedger?: boolean } = {}): Promise<TestProject> {
+export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean; localLedger?: boolean; productionRepository?: string } = {}): Promise<TestProject> {
   const env = { ...isolatedEnv(dir, { name: 'Pat', email: 'pat@example.com' }), PROMOTE_PASSWORD: '' };
   const ledgerRemote = await bareRemote(dir, env);
   const project = join(dir, 'project');
@@ -71,7 +71,7 @@ export async function createProject(dir: string, registryHost: string, options: 
     await writeFile(join(project, 'environments', `${name}.yaml`), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: ${name}}\nspec:\n  parameters: {namespace: ${name}, replicas: ${name === 'production' ? 3 : 1}}\n  clusters:\n${clusters.map((c) => `    - name: ${c}\n`).join('')}`);
   }
   const repository = `${registryHost}/acme/${options.name ?? 'webapp'}`;
-  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, options.localLedger ? '' : ledgerRemote, options.productionGates ?? PRODUCTION_GATES, options.agents));
+  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, options.localLedger ? '' : ledgerRemote, options.productionGates ?? PRODUCTION_GATES, options.agents, options.productionRepository));
   const signer = () => new LocalKeySigner(generateSigningKeyPair().privateKey);
   const ci = signer();
   const promoterPair = generateSigningKeyPair();
