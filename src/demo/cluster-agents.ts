@@ -16,7 +16,7 @@ export interface ClusterAgentOptions {
   pipeline: Pipeline;
   registry: Registry;
   trust: PipelineTrust;
-  /** Signs status reports (a key in trust.promotions). */
+  /** Signs status reports (a key in trust.agents). */
   signer: Signer;
   /** Where pulled bundles are kept, by digest. */
   cacheDir: string;

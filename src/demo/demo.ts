@@ -457,7 +457,8 @@ async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv
   };
   const ciPub = pub(pipeline.trust.bundles, 'bundles');
   const promoterPub = pub(pipeline.trust.promotions, 'promotions');
-  const agentPub = pub(pipeline.trust.promotions, 'promotions', 1);
+  // Status reports are signed by trust.agents (default: the promotion signers).
+  const agentPub = pipeline.trust.agents.length ? pub(pipeline.trust.agents, 'agents') : pub(pipeline.trust.promotions, 'promotions', 1);
   const fromEnv = passwordFromEnv(env);
   const password = fromEnv ?? DEMO_PASSWORD;
   const source: DemoResult['keys']['password'] = fromEnv === undefined ? 'demo' : env.PROMOTE_PASSWORD !== undefined ? 'PROMOTE_PASSWORD' : 'COSIGN_PASSWORD';
@@ -496,14 +497,14 @@ async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv
 /** stage × cluster: the digest each stage's record names, and what each agent last reported. */
 async function statusRows(project: Project, stageClusters: Record<string, string[]>, releases: DemoRelease[]): Promise<StatusRow[]> {
   const { readStatusReport } = await import('../promotion/status-reports.ts');
-  const trust = await project.trust();
+  const trust = await project.agentTrust();
   const version = (d?: string): string | undefined => releases.find((r) => r.digest === d)?.version;
   const rows: StatusRow[] = [];
   for (const stage of project.pipeline.stages) {
     const st = await project.ledger.read(project.pipeline.name, stage.name);
     const desired = st?.record?.bundle.digest;
     for (const cluster of stageClusters[stage.name] ?? []) {
-      const r = await readStatusReport(project.registry, stage.name, cluster, trust.promotions);
+      const r = await readStatusReport(project.registry, stage.name, cluster, trust);
       const dv = version(desired);
       rows.push({
         stage: stage.name,

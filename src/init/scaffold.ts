@@ -186,7 +186,8 @@ spec:
     branch: main
   trust:
     bundles: [keys/ci.pub]
-    promotions: [keys/promoter.pub, keys/agent.pub]
+    promotions: [keys/promoter.pub]
+    agents: [keys/agent.pub]
   stages:
     - name: dev
       environment: dev
