@@ -103,17 +103,21 @@ test('dev → staging → production with a real registry and real git: each gat
 
   // production: approvals (separate duties) and the change window.
   for (const c of ['staging-eu-1', 'staging-us-1']) await report(p, 'staging', c, d1, clock.now);
+  const beforeApprovals = await snapshot(p);
   await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /approval 1 separateDuties: 0\/1 approvals/)));
+  assert.deepEqual(await snapshot(p), beforeApprovals, 'too few approvals: nothing changed');
   await approve(pat, 'production', d1);
   await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /Pat <pat@example.com> is the promoter \(separateDuties\)/)));
   await approve(await engineFor(p, clock, { name: 'Ann', email: 'ann@example.com' }), 'production', d1, 'looks good');
   clock.now = SATURDAY;
+  const beforeWindow = await snapshot(p);
   await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
     const window = gates.find((g) => g.type === 'window')!;
     assert.equal(window.passed, false);
     assert.equal(window.evidence.nextOpening, '2026-03-30T07:00:00.000Z');
     assert.match(said(err), /closed: it is Sat 2026-03-28 11:00 GMT\+1/);
   }));
+  assert.deepEqual(await snapshot(p), beforeWindow, 'window closed: nothing changed');
   clock.now = MONDAY;
   const prod = await promoteTo(pat, { stage: 'production' });
   assert.deepEqual(prod.gates.map((g) => [g.type, g.passed]), [['converged', true], ['approval', true], ['window', true]]);
