@@ -16,8 +16,11 @@ promotion to the ledger (compare-and-swap: if someone else moved the stage meanw
 promotion is refused with exit 3, never merged) and publish the signed record (DSSE in-toto,
 subject = the bundle) at tag promotion-<stage> in the bundle's repository.
 
-Metadata only: bundle content is never downloaded or uploaded. If publishing fails after the
-ledger commit, run the same command again: it finds the committed record and only publishes it.
+Metadata only: bundle content is never downloaded or re-uploaded — except into a stage that
+names its own repository (a separate production registry): there the bundle is copied with its
+signatures (mounted where the registry allows) before the record is published next to it.
+If publishing fails after the ledger commit, run the same command again: it finds the committed
+record and only publishes it.
 
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
