@@ -1,7 +1,7 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import { PromoteError } from '../errors.ts';
 import type { Registry } from '../oci/registry.ts';
-import { MAX_PAYLOAD_BYTES, type SignatureLayer, type SignatureManifest } from './cosign-signature.ts';
+import { COSIGN_SIGNATURE_ANNOTATION, MAX_PAYLOAD_BYTES, type SignatureLayer, type SignatureManifest } from './cosign-signature.ts';
 import { decodeBase64Strict, isEcdsaDerSignature } from './der.ts';
 import { classicLayerToBundle, isKeylessLayer } from './cosign-keyless.ts';
 import { digestAlgorithmFor, type VerificationKey } from './keys.ts';
@@ -55,7 +55,7 @@ export async function verifyCosignLayer(
   const keys: VerificationKey[] = trust.keys;
   const candidate = layer.descriptor.digest;
   if (layer.signature === undefined) {
-    return fail(candidate, 'signature-format', `layer ${candidate} has no ${'dev.cosignproject.cosign/signature'} annotation`);
+    return fail(candidate, 'signature-format', `layer ${candidate} has no ${COSIGN_SIGNATURE_ANNOTATION} annotation`);
   }
   const sig = decodeBase64Strict(layer.signature);
   if (!sig) return fail(candidate, 'signature-encoding', `the signature of layer ${candidate} is not valid base64`);
