@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PromoteError } from '../errors.ts';
+import { PromoteError, type Problem } from '../errors.ts';
 import { parameterSchema } from '../params/parameter-schema.ts';
 import type { LoadedBundleFile } from './bundle-file.ts';
 import { referenceProblems } from './references.ts';
@@ -14,12 +14,20 @@ import type { WalkEntry } from './walk.ts';
 
 export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: readonly WalkEntry[]): Promise<void> {
   const layout = { manifests: bundleFile.spec.manifests, ...(bundleFile.spec.files !== undefined && { files: bundleFile.spec.files }) };
-  const files: SourceFile[] = await Promise.all(
-    entries.filter((e) => e.type === 'file' && roleOf(e.path, layout) === 'manifests').map(async (e) => ({ path: e.path, content: await readFile(e.source) })),
-  );
   const schema = parameterSchema(bundleFile.parameterSchema, join(bundleFile.dir, bundleFile.spec.parameters));
-  const references = referenceProblems(files, layout, schema.effective);
-  const secrets = bundleFile.spec.allowSecrets ? [] : secretObjectProblems(files, layout);
+  // One file at a time (both checks are per file), and only files that can hold a problem are
+  // parsed (a reference needs "{params." or "{promote.", a Secret the word): memory stays flat
+  // however large manifests/ is.
+  const references: Problem[] = [];
+  const secrets: Problem[] = [];
+  for (const e of entries) {
+    if (e.type !== 'file' || roleOf(e.path, layout) !== 'manifests') continue;
+    const content = await readFile(e.source);
+    if (!content.includes('{params.') && !content.includes('{promote.') && !content.includes('Secret')) continue;
+    const file: SourceFile[] = [{ path: e.path, content }];
+    references.push(...referenceProblems(file, layout, schema.effective));
+    if (!bundleFile.spec.allowSecrets) secrets.push(...secretObjectProblems(file, layout));
+  }
   if (references.length === 0 && secrets.length === 0) return;
   const problems = [...references, ...secrets];
   const n = problems.length;

@@ -126,7 +126,7 @@ async function processLayer(
     if (write) await write(entry, body);
   };
   try {
-    await pipeline(source, createGunzip(), (tar: AsyncIterable<Buffer>) => readTar(tar, onEntry));
+    await pipeline(source, createGunzip({ chunkSize: 64 * 1024 }), (tar: AsyncIterable<Buffer>) => readTar(tar, onEntry));
   } catch (err) {
     // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR…) mean the bytes are not what was built; the
     // digest check, which runs at the end of the stream, never got that far. Say so plainly.
