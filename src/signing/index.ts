@@ -42,8 +42,8 @@ export {
 } from './attestation.ts';
 
 // Policy: the one place every path verifies through
-export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations } from './policy.ts';
-export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport, VerificationCache } from './policy.ts';
+export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations, VerifiedPromotion } from './policy.ts';
+export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport, verifyPromotion, VerificationCache } from './policy.ts';
 
 // What the commands call
 export { signReference } from './sign-reference.ts';

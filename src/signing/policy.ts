@@ -270,3 +270,23 @@ export async function verifyStatusReport(registry: Registry, reference: string, 
 export function describePolicy(policy: TrustPolicy): string {
   return [...policy.keys.map((k) => `key ${k.source}`), ...policy.identities.map((i) => `keyless ${describeIdentity(i)}`)].join(', ');
 }
+
+export interface VerifiedPromotion {
+  record: VerifiedStatement<PromotionPredicate>;
+  bundle: BundleVerification;
+}
+
+/**
+ * What an agent checks before it renders anything: the record at `promotion-<stage>` is signed
+ * by `trust.promotions` and is for this stage, AND the bundle it names (its OCI subject) is
+ * signed by `trust.bundles`. The bundle digest comes from the verified record, never a tag.
+ */
+export async function verifyPromotion(registry: Registry, stage: string, trust: PipelineTrust, options: { cache?: VerificationCache } = {}): Promise<VerifiedPromotion> {
+  const record = await verifyRecord(registry, `promotion-${stage}`, trust.promotions, { stage });
+  const digest = record.subject?.digest ?? record.statement.predicate.bundle?.digest;
+  if (!digest) {
+    throw verificationFailed('record', `${registry.name}:promotion-${stage} names no bundle`, 'the record is incomplete; promote the stage again', { stage });
+  }
+  const bundle = await verifyBundle(registry, digest, trust.bundles, { ...(options.cache && { cache: options.cache }), reference: `${registry.name}@${digest}` });
+  return { record, bundle };
+}
