@@ -131,6 +131,11 @@ describe('promote keygen / sign / verify against a real registry', () => {
     assert.equal(s.code, 1);
     assert.match(s.stderr, /cannot decrypt private key .*ci\.key: wrong password/);
     assert.doesNotMatch(s.stderr + s.stdout, /ciphertext|PRIVATE KEY-----/);
+    const debug = await promote(['sign', `${reg.host}/acme/badpw@${digest}`, '--key', 'ci.key', '--insecure', '--debug'], { PROMOTE_PASSWORD: 'nope' });
+    assert.equal(debug.code, 1);
+    const keyBody = (await readFile(join(work, 'ci.key'), 'utf8')).split('\n')[1]!;
+    assert.ok(!(debug.stderr + debug.stdout).includes(keyBody.slice(0, 40)));
+    assert.doesNotMatch(debug.stderr + debug.stdout, /ciphertext|PRIVATE KEY-----|"pw"/);
   });
 
   test('verify with the wrong key exits 4 naming the signature check', async () => {
