@@ -117,7 +117,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       const { loadSigner } = await import('../signing/signer.ts');
       const signer = await loadSigner(resolve(options.cwd, keyPath), { env: options.env, interactive: options.interactive ?? false });
       const { RegistryStatusReporter } = await import('./status-reporter.ts');
-      reporter = new RegistryStatusReporter(registry, signer, repository);
+      reporter = new RegistryStatusReporter(registry, signer, repository, owner);
     } else {
       (options.log ?? ((e) => process.stderr.write(`${JSON.stringify(e)}\n`)))({ time: new Date().toISOString(), level: 'warn', msg: 'no --key (or PROMOTE_AGENT_KEY): status reports are not published, so converged and soak gates cannot see this cluster' });
     }

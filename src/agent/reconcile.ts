@@ -56,6 +56,11 @@ export interface AgentStatus {
 
 export interface StatusReporter {
   report(status: AgentStatus): Promise<void>;
+  /**
+   * The last report this cluster published, if the reporter can read it back: a restarted agent
+   * keeps its `since` (soak gates measure from it) when the phase and record are unchanged.
+   */
+  previous?(): Promise<{ phase: string; record?: string; since: string } | undefined>;
 }
 
 export interface ReconcilerOptions {
@@ -131,6 +136,9 @@ export class Reconciler {
   private refused: { record: string; error: PromoteError } | undefined;
   private last: AgentStatus | undefined;
   private lastReportAt = 0;
+  /** When the current desired state was last applied: health waits are measured from it. */
+  private appliedAt = 0;
+  private previous: { phase: string; record?: string; since: string } | undefined | null = null;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -147,7 +155,8 @@ export class Reconciler {
 
   private status_(fields: Omit<AgentStatus, 'pipeline' | 'stage' | 'cluster' | 'target' | 'observedAt' | 'since' | 'appliedRecord'>): AgentStatus {
     const now = this.now().toISOString();
-    const keepSince = this.last && this.last.phase === fields.phase && this.last.record === fields.record;
+    const before = this.last ?? this.previous ?? undefined;
+    const keepSince = before && before.phase === fields.phase && before.record === fields.record;
     return {
       pipeline: this.o.owner.pipeline,
       stage: this.o.owner.stage,
@@ -156,11 +165,14 @@ export class Reconciler {
       ...fields,
       ...(this.current && !this.currentFailed ? { appliedRecord: this.current.recordDigest } : this.last?.appliedRecord ? { appliedRecord: this.last.appliedRecord } : {}),
       observedAt: now,
-      since: keepSince ? this.last!.since : now,
+      since: keepSince ? before.since : now,
     };
   }
 
   async round(): Promise<RoundResult> {
+    if (this.previous === null) {
+      this.previous = await this.o.reporter?.previous?.().catch(() => undefined);
+    }
     let result: Omit<RoundResult, 'reported'>;
     try {
       result = await this.roundInner();
@@ -268,15 +280,19 @@ export class Reconciler {
       }
       return await this.applyAll(desired, seen.drift, false);
     }
-    const health = await this.o.target.health(desired, this.healthOptions());
+    // Waiting for health happens once, after an apply; a steady round only finishes that wait.
+    const total = this.o.healthTimeoutMs ?? 60_000;
+    const left = Math.max(0, this.appliedAt + total - Date.now());
+    const health = await this.o.target.health(desired, this.healthOptions(left));
     return { status: this.verdict(desired, [], health.objects, health.healthy, [], []), changed: false, writes: 0, driftCorrected: 0 };
   }
 
   private healthOptions(timeoutMs = this.o.healthTimeoutMs ?? 60_000) {
-    return { timeoutMs, pollMs: this.o.healthPollMs ?? 1000, ...(this.o.signal && { signal: this.o.signal }) };
+    return { timeoutMs, totalMs: this.o.healthTimeoutMs ?? 60_000, pollMs: this.o.healthPollMs ?? 1000, ...(this.o.signal && { signal: this.o.signal }) };
   }
 
   private async applyAll(desired: DesiredState, drift: DriftedObject[], changed: boolean): Promise<Omit<RoundResult, 'reported'>> {
+    this.appliedAt = Date.now();
     const applied = await this.o.target.apply(desired, { ...(this.o.force && { force: true }), ...(drift.length && { restore: drift.map((d) => d.id) }) });
     const failed = applied.objects.filter((r) => r.action === 'failed');
     this.current = desired;

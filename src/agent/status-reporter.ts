@@ -32,11 +32,23 @@ export class RegistryStatusReporter implements StatusReporter {
   private readonly signer: Signer;
   private readonly repository: string | undefined;
   private readonly subjects = new Map<string, Descriptor>();
+  private readonly owner: { stage: string; cluster: string } | undefined;
 
-  constructor(registry: Registry, signer: Signer, repository?: string) {
+  /** `owner` lets a restarted agent read its last report back (to keep `since`). */
+  constructor(registry: Registry, signer: Signer, repository?: string, owner?: { stage: string; cluster: string }) {
     this.registry = registry;
     this.signer = signer;
+    this.owner = owner;
     this.repository = repository;
+  }
+
+  /** Our own last report, read back unverified (it only carries `since` over a restart). */
+  async previous(): Promise<{ phase: string; record?: string; since: string } | undefined> {
+    if (!this.owner) return undefined;
+    const { readStatusReport } = await import('../promotion/status-reports.ts');
+    const seen = await readStatusReport(this.registry, this.owner.stage, this.owner.cluster);
+    if (!seen || !seen.since) return undefined;
+    return { phase: seen.phase, since: seen.since, ...(seen.record && { record: seen.record }) };
   }
 
   async report(status: AgentStatus): Promise<void> {

@@ -78,6 +78,8 @@ export interface PruneResult {
 export interface HealthOptions {
   /** How long to wait for every object to become healthy before reporting Degraded. */
   timeoutMs: number;
+  /** The whole health timeout, when `timeoutMs` is what is left of it (for messages). */
+  totalMs?: number;
   /** Poll interval while waiting. */
   pollMs?: number;
   signal?: AbortSignal;

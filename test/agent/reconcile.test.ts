@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PromoteError } from '../../src/errors.ts';
 import { Reconciler, type AgentStatus, type DesiredSource, type StatusReporter } from '../../src/agent/reconcile.ts';
-import type { ApplyResult, DesiredState, HealthResult, Observation, PruneResult, Target } from '../../src/agent/target.ts';
+import type { ApplyResult, DesiredState, HealthOptions, HealthResult, Observation, PruneResult, Target } from '../../src/agent/target.ts';
 import { DirTarget } from '../../src/agent/targets/dir-target.ts';
 import { OWNER } from './desired.ts';
 
@@ -179,7 +179,7 @@ class FakeTarget implements Target {
     this.prunes++;
     return { pruned: [], kept: [], writes: 0 };
   }
-  async health(desired: DesiredState): Promise<HealthResult> {
+  async health(desired: DesiredState, _options?: HealthOptions): Promise<HealthResult> {
     return { healthy: this.healthy, objects: desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: this.healthy ? 'Healthy' : 'Degraded', ...(this.healthy ? {} : { reason: 'HealthTimeout', message: 'not healthy after 60s: 0 of 1 replicas available' }) })) };
   }
 }
@@ -215,5 +215,39 @@ describe('Reconciler phases (in-process fake target)', () => {
     assert.equal(r.status.phase, 'Degraded');
     assert.equal(r.status.reason, 'HealthTimeout');
     assert.match(r.status.message, /0 of 1 replicas available/);
+  });
+
+  it('waits for health once after an apply; steady rounds only finish that wait', async () => {
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    const waits: number[] = [];
+    const health = target.health.bind(target);
+    target.health = async (d: DesiredState, o?: HealthOptions) => {
+      waits.push(o!.timeoutMs);
+      return health(d);
+    };
+    const reconciler = new Reconciler({ owner: OWNER, source, target, healthTimeoutMs: 60_000 });
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'x.yaml': 'x' }));
+    await reconciler.round();
+    await reconciler.round();
+    assert.equal(waits[0], 60_000);
+    assert.ok(waits[1]! <= 60_000 && waits[1]! > 50_000, `the second round waits only what is left (${waits[1]})`);
+  });
+
+  it('a restarted agent keeps the since of its last report when phase and record are unchanged', async () => {
+    const source = new FakeSource();
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'x.yaml': 'x' }));
+    const reporter = new FakeReporter();
+    const withPrevious: StatusReporter = {
+      report: (s) => reporter.report(s),
+      previous: async () => ({ phase: 'Converged', record: 'sha256:r1', since: '2026-01-01T00:00:00.000Z' }),
+    };
+    const r = await new Reconciler({ owner: OWNER, source, target: new FakeTarget(), reporter: withPrevious }).round();
+    assert.equal(r.status.phase, 'Converged');
+    assert.equal(r.status.since, '2026-01-01T00:00:00.000Z');
+    const other = await new Reconciler({ owner: OWNER, source, target: new FakeTarget(), reporter: { report: async () => {}, previous: async () => ({ phase: 'Converged', record: 'sha256:r0', since: '2026-01-01T00:00:00.000Z' }) } }).round();
+    assert.notEqual(other.status.since, '2026-01-01T00:00:00.000Z', 'another record starts a new since');
   });
 });

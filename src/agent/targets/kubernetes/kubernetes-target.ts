@@ -472,7 +472,7 @@ export class KubernetesTarget implements Target {
     }
     for (const p of pending) {
       const v = verdicts.get(p.id)!;
-      verdicts.set(p.id, { ...v, health: 'Degraded', reason: 'HealthTimeout', message: `not healthy after ${Math.round(options.timeoutMs / 1000)}s: ${v.message ?? 'progressing'}` });
+      verdicts.set(p.id, { ...v, health: 'Degraded', reason: 'HealthTimeout', message: `not healthy after ${Math.round((options.totalMs ?? options.timeoutMs) / 1000)}s: ${v.message ?? 'progressing'}` });
     }
     const objects = watch.map((p) => verdicts.get(p.id)!).filter(Boolean);
     return { healthy: objects.every((o) => o.health === 'Healthy'), objects };
