@@ -2,6 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
+import type { Registry } from '../oci/registry.ts';
 import { readVerificationKey } from './keys.ts';
 import { verifyBundle, type TrustPolicy, type VerificationCache, type VerifiedSignature } from './policy.ts';
 import type { KeylessIdentity } from './sigstore-bundle-verify.ts';
@@ -40,9 +41,15 @@ export interface VerifyReferenceResult {
   signatures: VerifiedSignature[];
 }
 
-export async function verifyReference(reference: string, policy: TrustPolicy, options: RegistryOptions & { cache?: VerificationCache } = {}): Promise<VerifyReferenceResult> {
+export interface VerifyReferenceOptions extends RegistryOptions {
+  cache?: VerificationCache;
+  /** An already open registry for the reference's repository (tests, or a caller that has one). */
+  registry?: Registry;
+}
+
+export async function verifyReference(reference: string, policy: TrustPolicy, options: VerifyReferenceOptions = {}): Promise<VerifyReferenceResult> {
   const ref = parseReference(reference);
-  const registry = await openRegistry(ref, options);
+  const registry = options.registry ?? (await openRegistry(ref, options));
   let digest = ref.digest;
   if (!digest) {
     const target = referenceTarget(ref);

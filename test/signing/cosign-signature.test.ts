@@ -166,3 +166,22 @@ test('a warm verify is served from the VerificationCache without registry calls 
   assert.deepEqual(reg.calls, []);
   await assert.rejects(verifyBundle(reg, a, policy(other), { cache }), rejectsWith('signature', 'SIGNATURE_INVALID'));
 });
+
+test('a tag moved while verifying: the digest resolved first is the one verified and reported, the tag is not asked again (in-process fake)', async () => {
+  const { verifyReference } = await import('../../src/signing/verify-reference.ts');
+  const { reg, a, b } = await setup();
+  await signBundle(reg, a, ci.signer, 'r');
+  // The registry moves tag 1.0 to the unsigned b right after answering the first resolve.
+  const resolve = reg.resolve.bind(reg);
+  reg.resolve = async (reference: string) => {
+    const answer = await resolve(reference);
+    if (reference === '1.0') reg.tags.set('1.0', b);
+    return answer;
+  };
+  const v = await verifyReference('fake.example/acme/webapp:1.0', policy(ci), { registry: reg });
+  assert.equal(v.digest, a);
+  assert.equal(v.reference, `fake.example/acme/webapp@${a}`);
+  assert.equal(reg.calls.filter((c) => c === 'resolve 1.0' || c === 'fetchManifest 1.0').length, 1);
+  // Verifying again now resolves to b, which nothing signed.
+  await assert.rejects(verifyReference('fake.example/acme/webapp:1.0', policy(ci), { registry: reg }), rejectsWith('signature-present', 'SIGNATURE_MISSING'));
+});
