@@ -49,8 +49,8 @@ async function bundleDir(dir: string, name: string, withFiles = false): Promise<
 }
 
 /**
- * 1 MiB files under files/ (shipped verbatim: where bulk data belongs), even-numbered ones random
- * bytes, odd ones YAML text cut from kube-prometheus; plus one small manifest.
+ * 1 MiB files: even-numbered ones random bytes under files/ (shipped verbatim), odd ones YAML text
+ * cut from kube-prometheus under manifests/ (so the build checks read them too).
  */
 async function generate(dir: string, mib: number): Promise<void> {
   await mkdir(join(dir, 'files'), { recursive: true });
@@ -58,7 +58,7 @@ async function generate(dir: string, mib: number): Promise<void> {
   const text = Buffer.concat(await Promise.all(names.map((n) => readFile(join(kubePrometheus, n)))));
   const mibBytes = 1024 * 1024;
   for (let i = 0; i < mib; i++) {
-    const sub = join(dir, 'files', `part-${String(Math.floor(i / 50)).padStart(2, '0')}`);
+    const sub = join(dir, i % 2 === 0 ? 'files' : 'manifests', `part-${String(Math.floor(i / 50)).padStart(2, '0')}`);
     await mkdir(sub, { recursive: true });
     const offset = (i * 7919 * 1024) % Math.max(1, text.length - mibBytes);
     const content = i % 2 === 0 ? randomBytes(mibBytes) : text.subarray(offset, offset + mibBytes);
