@@ -2,7 +2,8 @@
 // registry with a real promoted bundle, and a real API server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,5 +68,25 @@ describe('promote agent --target kubernetes (CLI, real registry, real API server
     const report = await readStatusReport(p.registry, 'dev', 'dev-1', trust.promotions);
     assert.equal(report?.phase, 'Degraded');
     assert.equal(report?.verified, true);
+  });
+
+  it('deploy/agent manifests are accepted by the API server (server-side dry run)', async () => {
+    const dir = fileURLToPath(new URL('../../deploy/agent/', import.meta.url));
+    for (const ns of ['promote-system', 'webapp']) await kube.api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+    assert.deepEqual(files, ['config.yaml', 'deployment.yaml', 'namespace.yaml', 'rbac.yaml', 'serviceaccount.yaml']);
+    const plural: Record<string, string> = { Namespace: 'namespaces', ServiceAccount: 'serviceaccounts', ConfigMap: 'configmaps', Deployment: 'deployments', Service: 'services', Role: 'roles', RoleBinding: 'rolebindings' };
+    let checked = 0;
+    for (const f of files) {
+      for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8')).map((d) => d.toJS())) {
+        const { apiVersion, kind, metadata } = doc as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+        const prefix = apiVersion === 'v1' ? '/api/v1' : `/apis/${apiVersion}`;
+        const path = `${prefix}${metadata.namespace ? `/namespaces/${metadata.namespace}` : ''}/${plural[kind]}/${metadata.name}?fieldManager=test&dryRun=All`;
+        const res = await kube.api('PATCH', path, doc, { contentType: 'application/apply-patch+yaml' });
+        assert.ok(res.status === 200 || res.status === 201, `${f}: ${kind} ${metadata.name}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+        checked++;
+      }
+    }
+    assert.equal(checked, 9);
   });
 });
