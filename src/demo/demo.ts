@@ -133,7 +133,10 @@ function gitEnv(env: NodeJS.ProcessEnv, who: { name: string; email: string }): N
 function refusalLine(err: unknown): string {
   if (!isPromoteError(err)) throw err;
   if (err.outcome !== 'refused') throw err;
-  return err.message;
+  const plan = err.details?.plan as { gates?: { gate: string; passed: boolean; overridden?: boolean; summary: string }[] } | undefined;
+  const failing = (plan?.gates ?? []).filter((g) => !g.passed && !g.overridden);
+  if (!failing.length) return err.message;
+  return `${failing.length} of ${plan!.gates!.length} gates did not pass — ${failing.map((g) => `${g.gate}: ${g.summary}`).join('; ')}`;
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -190,7 +193,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // 2. Keys: the CI key signs bundles, the promoter's key signs records, the agents' key signs status reports.
   const keys = await demoKeys(projectDir, pipeline, options.env);
-  step('keygen', `${keys.created.length ? `created ${keys.created.join(', ')}` : `reusing ${[keys.files.ci, keys.files.promoter, keys.files.agent].filter((v, i, a) => a.indexOf(v) === i).join(', ')}`} — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}" (for the demo only; set PROMOTE_PASSWORD for real keys)` : `password from ${keys.files.password}`}`);
+  const keyNames = [...new Set([keys.files.ci, keys.files.promoter, keys.files.agent])];
+  step('keygen', `${keys.created.length ? 'created' : 'reusing'} ${keyNames.join(', ')} (CI, promoter, agents) — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}", for the demo only (PROMOTE_PASSWORD sets your own)` : `password from ${keys.files.password}`}`);
 
   // Two engines: the promoter, and a second person who approves (separation of duties).
   const registryOptions: RegistryOptions = { ...options.registryOptions, env: options.env, cwd: projectDir };
@@ -239,9 +243,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         throw new PromoteError('DEMO_AGENT_FAILED', `agent ${stageName}/${cluster}: ${r.status.phase} (${r.status.reason}): ${r.status.message}`, { hint: 'run promote demo --debug; the state is left in .promote/ to inspect' });
       }
     }
-    const files = rounds[0]!.r.status.objects.total;
-    const where = options.kubeconfig ? 'Kubernetes' : show(join(state, 'clusters'));
-    return `${rounds.map((x) => x.cluster).join(', ')} Converged on ${short(expectBundle)} (${files} objects each, ${rounds.reduce((n, x) => n + x.r.writes, 0)} writes, in ${where}); signed status reports published`;
+    const objects = rounds[0]!.r.status.objects.total;
+    const writes = rounds.reduce((n, x) => n + x.r.writes, 0);
+    const where = options.kubeconfig ? 'Kubernetes' : `${show(join(state, 'clusters'))}/`;
+    return `${rounds.map((x) => x.cluster).join(', ')}: Converged on ${short(expectBundle)} (${objects} objects${rounds.length > 1 ? ' each' : ''}, ${writes} writes in ${where}); signed status report${rounds.length > 1 ? 's' : ''} published`;
   };
 
   // Soak gates measure from the agents' `since`: wait exactly as long as the pipeline asks.
@@ -275,7 +280,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     return { version, digest: pushed.digest, reference: formatReference({ ...parseReference(repo), digest: pushed.digest }), files: pushed.files };
   };
   const v1 = await release(bundleDir, '1.0', 0);
-  step('release', `${pipeline.name} 1.0 built once from ${show(bundleDir)}: ${v1.digest} (${v1.files} files), pushed to ${repoShown}:1.0, signed with ${keys.files.ci}`);
+  step('release', `${pipeline.name} 1.0 built from ${show(bundleDir)} (${v1.files} files) → ${v1.digest}`);
+  step('push', `${repoShown}:1.0, signed with ${keys.files.ci} (cosign format: sha256-….sig)`);
 
   // 4. dev is `promotion: auto`: one pass of the controller takes the new signed bundle.
   const autoPass = async (digest: string): Promise<string> => {
@@ -284,7 +290,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (mine?.result !== 'promoted' || mine.bundle !== digest) {
       throw new PromoteError('DEMO_AUTO_FAILED', `promote run --once did not promote ${short(digest)} to ${first}: ${mine?.result ?? 'no outcome'} ${mine?.message ?? ''}`);
     }
-    return `${first} ← ${short(digest)} (promotion: auto; signature and parameters verified; record signed by ${keys.files.promoter})`;
+    return `${first} ← ${short(digest)} (promotion: auto): signature and parameters verified, ledger commit, record signed by ${keys.files.promoter}`;
   };
   step('run --once', await autoPass(v1.digest));
 
@@ -321,7 +327,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 7. Release 1.1 goes the same way, faster to tell.
   const v2src = await prepareSecondVersion(bundleDir, join(state, 'demo', `${pipeline.name}-1.1`));
   const v2 = await release(v2src.dir, '1.1', 86_400);
-  step('release', `${pipeline.name} 1.1 (${v2src.change}): ${v2.digest}, pushed and signed`);
+  step('release', `${pipeline.name} 1.1 (${v2src.change}) → ${v2.digest}, pushed and signed`);
   step('run --once', await autoPass(v2.digest));
   step('agents', await converge(first, v2.digest));
   // 8. Drift (while 1.1 soaks in dev): someone edits a production cluster by hand; an agent that may not heal reports
@@ -333,7 +339,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const watcher = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: third, cluster: driftCluster, target: agents.get(`${third}/${driftCluster}`)!.target, selfHeal: false });
     await watcher.round(); // adopts what is applied (no writes)
     const edit = await handEdit(dir);
-    step('hand edit', `${show(join(dir, edit.file))}: ${edit.what} (what a kubectl edit at 3 a.m. does)`);
+    step('hand edit', `${show(join(dir, edit.file))}: ${edit.what}, the way a 3 a.m. kubectl edit would`);
     const seen = await watcher.round();
     if (seen.status.phase !== 'Drifted') throw new PromoteError('DEMO_DRIFT_MISSED', `the hand edit in ${edit.file} was not detected: ${seen.status.phase} ${seen.status.message}`);
     step('agent', `${driftCluster} --no-self-heal: Drifted — ${seen.status.message}`);
@@ -370,7 +376,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   const reason = `demo: 1.1 is rolled back — colour ${v2src.after ?? 'change'} rejected by design review`;
   const back = await engine.rollback(promoter, { stage: third, force: { reason } });
-  step('rollback', `--force --reason "${reason}": ${third} ← ${short(back.bundle)} (1.0 again; the reason is in the ledger and the signed record)`);
+  step('rollback', `--force --reason "${reason}": ${third} ← ${short(back.bundle)} (1.0); the reason is in the ledger and the signed record`);
   step('agents', await converge(third, v1.digest));
 
   // 10. The state, as `promote status` shows it.
@@ -471,7 +477,7 @@ async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv
     if (!hasKey && !hasPub) {
       await mkdir(resolve(base, '..'), { recursive: true });
       await generateKeyFiles(base, { password });
-      created.push(`${p.replace(/\.pub$/, '')}.{key,pub}`);
+      created.push(p);
     } else if (!hasKey) {
       throw new PromoteError('DEMO_KEY_MISSING', `${p} exists but its private key ${p.replace(/\.pub$/, '.key')} does not`, { outcome: 'usage', hint: 'the demo signs with the private key of every trusted .pub; remove the .pub to let the demo create a pair' });
     }
