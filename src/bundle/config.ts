@@ -32,6 +32,9 @@ export function parseBundleConfig(bytes: Uint8Array, where: string): BundleConfi
   for (const key of ['name', 'created', 'manifests'] as const) {
     if (typeof c[key] !== 'string') throw invalidConfig(where, `"${key}" is missing or not a string`);
   }
+  // The name becomes a directory name (`promote pull` defaults to ./<name>): it must be the DNS
+  // label bundle.yaml requires, never a path such as "../x" from a crafted artefact.
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(c.name as string)) throw invalidConfig(where, `"name" ${JSON.stringify(c.name)} is not a DNS label`);
   const schema = c.parameterSchema;
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) throw invalidConfig(where, '"parameterSchema" is missing or not an object');
   for (const key of ['version', 'description', 'files'] as const) {

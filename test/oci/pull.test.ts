@@ -87,10 +87,10 @@ test('a content blob altered in the layout: pull fails with a digest mismatch an
 });
 
 /** Stores a hand-made "bundle" whose content layer is the given (malicious) tar. */
-async function craftedBundle(layoutDir: string, entries: CraftedEntry[], artifactType = BUNDLE_ARTIFACT): Promise<string> {
+async function craftedBundle(layoutDir: string, entries: CraftedEntry[], artifactType = BUNDLE_ARTIFACT, name = 'evil'): Promise<string> {
   const layout = new LayoutRegistry(layoutDir);
   const layer = craftTarGz(entries);
-  const config = canonicalJsonBytes({ name: 'evil', created: '1970-01-01T00:00:00Z', manifests: 'manifests/', parameterSchema: {} });
+  const config = canonicalJsonBytes({ name, created: '1970-01-01T00:00:00Z', manifests: 'manifests/', parameterSchema: {} });
   const configDesc = { mediaType: BUNDLE_CONFIG, digest: sha256Digest(config), size: config.length };
   const layerDesc = { mediaType: BUNDLE_CONTENT, digest: sha256Digest(layer), size: layer.length };
   await layout.pushBlob(configDesc, config);
@@ -141,4 +141,17 @@ test('a failed pull into a new nested path removes the parent directories it cre
   await craftedBundle(join(tmp.path, 'layout'), [{ name: '../x', content: '' }]);
   await assert.rejects(pullBundle(`oci:${join(tmp.path, 'layout')}:evil`, { out: join(tmp.path, 'new', 'deeper', 'out') }), /climbs out/);
   assert.equal(existsSync(join(tmp.path, 'new')), false);
+});
+
+test('a crafted config name cannot steer the default output directory out of the working directory', async () => {
+  await using tmp = await tempDir();
+  await craftedBundle(join(tmp.path, 'layout'), [{ name: 'ok.yaml', content: 'a: 1\n' }], BUNDLE_ARTIFACT, '../escaped');
+  const work = join(tmp.path, 'work');
+  await mkdir(work);
+  await assert.rejects(pullBundle(`oci:${join(tmp.path, 'layout')}:evil`, { cwd: work }), (err) => {
+    assert.ok(isPromoteError(err, 'BUNDLE_CONFIG_INVALID'), String(err));
+    assert.match(err.message, /"\.\.\/escaped" is not a DNS label/);
+    return true;
+  });
+  assert.equal(existsSync(join(tmp.path, 'escaped')), false);
 });
