@@ -127,17 +127,35 @@ test('without a git identity the ledger refuses with the commands that fix it', 
 
 const worker = fileURLToPath(new URL('./fixtures/ledger-worker.ts', import.meta.url));
 
-/** Starts a racer; `ready` resolves once it has read the stage, `go()` releases it. */
-function startWorker(remote: string, digest: string, env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [worker, remote, digest], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+/** A long-lived racer process; `ask` sends one line and resolves with its one-line JSON answer. */
+function startWorker(remote: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [worker, remote], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
+  const answers: ((v: Record<string, unknown>) => void)[] = [];
+  let buffer = '';
+  child.stdout.on('data', (d) => {
+    buffer += d;
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+      answers.shift()?.(JSON.parse(line) as Record<string, unknown>);
+    }
   });
-  const ready = new Promise<void>((resolve) => child.stdout.on('data', (d) => String(d).includes('ready') && resolve()));
-  return { ready: Promise.race([ready, done.then(() => undefined)]), go: () => child.stdin.end('go\n'), done };
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    ask(line: string): Promise<Record<string, unknown>> {
+      return new Promise((resolve, reject) => {
+        answers.push(resolve);
+        child.stdin.write(`${line}\n`);
+        void exited.then(() => reject(new Error(`racer exited: ${stderr}`)));
+      });
+    },
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
 }
 
 test('two processes promote production at the same moment, 20 times: exactly one wins each time, the other exits 3, the history is a clean chain', async (t) => {
@@ -145,22 +163,23 @@ test('two processes promote production at the same moment, 20 times: exactly one
   const env = isolatedEnv(dir, PAT);
   const remote = await bareRemote(dir, env);
   const ROUNDS = 20;
+  // Two machines (separate clones of the same remote) and, sharing one clone, two processes on
+  // one machine: the pairs take turns by round.
+  const racer = (who: string, cache: string) => startWorker(remote, { ...isolatedEnv(dir, { name: who, email: `${who}@example.com` }), PROMOTE_CACHE_DIR: join(dir, cache) });
+  const machines = [racer('alice', 'cache-a'), racer('bob', 'cache-b')];
+  const sameHost = [racer('carol', 'cache-shared'), racer('dave', 'cache-shared')];
+  t.after(() => Promise.all([...machines, ...sameHost].map((r) => r.stop())));
   for (let round = 1; round <= ROUNDS; round++) {
-    // Even rounds: two machines (separate clones); odd rounds: two processes sharing one cache.
-    const cache = (who: string) => join(dir, round % 2 === 0 ? `cache-${who}` : 'cache-shared');
+    const pair = round % 2 === 0 ? machines : sameHost;
     const digest = (n: number) => `sha256:${String(round * 2 + n).padStart(64, '0')}`;
-    const racers = [
-      startWorker(remote, digest(0), { ...isolatedEnv(dir, { name: 'alice', email: 'alice@example.com' }), PROMOTE_CACHE_DIR: cache('a') }),
-      startWorker(remote, digest(1), { ...isolatedEnv(dir, { name: 'bob', email: 'bob@example.com' }), PROMOTE_CACHE_DIR: cache('b') }),
-    ];
     // Both have read the same previous record before either may commit: a true race.
-    await Promise.all(racers.map((r) => r.ready));
-    racers.forEach((r) => r.go());
-    const results = await Promise.all(racers.map((r) => r.done));
+    await Promise.all(pair.map((r, i) => r.ask(`read ${digest(i)}`)));
+    const results = await Promise.all(pair.map((r) => r.ask('go')));
     const codes = results.map((r) => r.code).sort();
-    assert.deepEqual(codes, [0, 3], `round ${round}: ${results.map((r) => r.stderr).join(' | ')}`);
+    assert.deepEqual(codes, [0, 3], `round ${round}: ${JSON.stringify(results)}`);
     const loser = results.find((r) => r.code === 3)!;
-    assert.match(loser.stderr, /LEDGER_STAGE_MOVED: stage production changed while this promotion was being made/);
+    assert.equal(loser.error, 'LEDGER_STAGE_MOVED');
+    assert.match(String(loser.message), /stage production changed while this promotion was being made/);
   }
   // The ledger: exactly ROUNDS promotions, each on the one before, none lost, none twice.
   const check = await GitLedger.open({ repository: remote, branch: 'main' }, { env, cacheDir: join(dir, 'cache-check') });
