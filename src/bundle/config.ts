@@ -40,6 +40,13 @@ export function parseBundleConfig(bytes: Uint8Array, where: string): BundleConfi
   for (const key of ['version', 'description', 'files'] as const) {
     if (c[key] !== undefined && typeof c[key] !== 'string') throw invalidConfig(where, `"${key}" is not a string`);
   }
+  // Directory names inside the bundle (readers join them to an extraction directory).
+  for (const key of ['manifests', 'files'] as const) {
+    const path = c[key];
+    if (typeof path === 'string' && (path === '' || path.startsWith('/') || path.includes('\\') || path.split('/').includes('..'))) {
+      throw invalidConfig(where, `"${key}" ${JSON.stringify(path)} is not a relative path inside the bundle`);
+    }
+  }
   return value as BundleConfig;
 }
 
