@@ -113,12 +113,16 @@ export class KubeClient {
     const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
     const tls = base.protocol === 'https:';
     const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 8 }) : new HttpAgent({ keepAlive: true, maxSockets: 8 });
+    // Credentials are re-read every 10 s, not once: token files and exec credentials rotate
+    // (bound service-account tokens), and not per request: that reads the CA file each time.
+    let cached: { at: number; prepared: Prepared } | undefined;
     const prepare = async (): Promise<Prepared> => {
+      if (cached && Date.now() - cached.at < 10_000) return cached.prepared;
       const options: RequestOptions = { headers: {} };
-      // Called per request: token files and exec credentials rotate (bound service-account tokens).
       await kc.applyToHTTPSOptions(options);
       if (conn.caFile && !options.ca) options.ca = readFileSync(conn.caFile);
-      return { base, options };
+      cached = { at: Date.now(), prepared: { base, options } };
+      return cached.prepared;
     };
     return new KubeClient(base.origin + base.pathname.replace(/\/$/, ''), prepare, agent, conn.timeoutMs ?? 30_000);
   }

@@ -62,6 +62,11 @@ export class RestMapper {
     this.client = client;
   }
 
+  /** Forgets failed discoveries (a 503 may heal); successful mappings stay. */
+  forgetFailures(): void {
+    for (const [k, v] of this.cache) if ('error' in v) this.cache.delete(k);
+  }
+
   /** Forgets one group/version (after its CRD was applied) or everything. */
   invalidate(apiVersion?: string): void {
     if (apiVersion === undefined) this.cache.clear();

@@ -408,7 +408,9 @@ export class KubernetesTarget implements Target {
 
   async observe(desired: DesiredState): Promise<Observation> {
     this.seen.clear();
-    this.mapper.invalidate();
+    // Steady rounds reuse what discovery found (resource names do not change under a running
+    // agent); an apply rediscovers everything.
+    this.mapper.forgetFailures();
     const inventory = this.inventory(desired);
     const inv = await inventory.read();
     const owned = new Set(inv.objects.map(entryKey));
