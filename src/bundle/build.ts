@@ -245,24 +245,30 @@ export interface BuildCommandOptions extends BuildOptions {
 /** `promote build`: build, optionally store in an OCI layout, clean up, summarise. */
 export async function build(dir: string, options: BuildCommandOptions = {}): Promise<BuildSummary> {
   const cwd = options.cwd ?? process.cwd();
-  await using built = await buildBundle(resolve(cwd, dir), options);
-  const summary: BuildSummary = {
-    name: built.name,
-    digest: built.manifest.descriptor.digest,
-    mediaType: OCI_MANIFEST,
-    size: built.manifest.descriptor.size,
-    created: built.config.value.created,
-    files: built.files,
-    directories: built.directories,
-    layer: { digest: built.layer.descriptor.digest, size: built.layer.descriptor.size, uncompressedSize: built.layer.uncompressedSize },
-    annotations: built.annotations,
-  };
-  if (options.ociLayout !== undefined) {
-    const { LayoutRegistry } = await import('../oci/layout-registry.ts');
-    const { pushBuiltBundle } = await import('../oci/push.ts');
-    const layoutPath = resolve(cwd, options.ociLayout);
-    const pushed = await pushBuiltBundle(built, new LayoutRegistry(layoutPath), options.tag);
-    summary.reference = `oci:${options.ociLayout}${options.tag ? `:${options.tag}` : ''}@${pushed.digest}`;
+  // try/finally rather than `await using`: tsc's downlevelling of `using` leaves the `.ts`
+  // extension of dynamic imports inside it unrewritten, which breaks the compiled dist/.
+  const built = await buildBundle(resolve(cwd, dir), options);
+  try {
+    const summary: BuildSummary = {
+      name: built.name,
+      digest: built.manifest.descriptor.digest,
+      mediaType: OCI_MANIFEST,
+      size: built.manifest.descriptor.size,
+      created: built.config.value.created,
+      files: built.files,
+      directories: built.directories,
+      layer: { digest: built.layer.descriptor.digest, size: built.layer.descriptor.size, uncompressedSize: built.layer.uncompressedSize },
+      annotations: built.annotations,
+    };
+    if (options.ociLayout !== undefined) {
+      const { LayoutRegistry } = await import('../oci/layout-registry.ts');
+      const { pushBuiltBundle } = await import('../oci/push.ts');
+      const layoutPath = resolve(cwd, options.ociLayout);
+      const pushed = await pushBuiltBundle(built, new LayoutRegistry(layoutPath), options.tag);
+      summary.reference = `oci:${options.ociLayout}${options.tag ? `:${options.tag}` : ''}@${pushed.digest}`;
+    }
+    return summary;
+  } finally {
+    await built.dispose();
   }
-  return summary;
 }

@@ -81,21 +81,26 @@ export async function pushBundle(dir: string, target: string, options: PushOptio
   }
   const cwd = options.cwd ?? process.cwd();
   const { buildBundle } = await import('../bundle/build.ts');
-  await using built = await buildBundle(resolvePath(cwd, dir), options);
-  const registry = await openRegistry(ref, options);
-  let outcome: PushOutcome;
+  // try/finally rather than `await using` (see bundle/build.ts: tsc and dynamic imports).
+  const built = await buildBundle(resolvePath(cwd, dir), options);
   try {
-    outcome = await pushBuiltBundle(built, registry, ref.tag);
-  } catch (err) {
-    throw wrapError(err, `pushing ${built.name} to ${repositoryName(ref)} failed`);
+    const registry = await openRegistry(ref, options);
+    let outcome: PushOutcome;
+    try {
+      outcome = await pushBuiltBundle(built, registry, ref.tag);
+    } catch (err) {
+      throw wrapError(err, `pushing ${built.name} to ${repositoryName(ref)} failed`);
+    }
+    return {
+      ...outcome,
+      reference: formatReference(withDigest(ref, outcome.digest)),
+      repository: repositoryName(ref),
+      ...(ref.tag !== undefined && { tag: ref.tag }),
+      name: built.name,
+      files: built.files,
+      layer: { digest: built.layer.descriptor.digest, size: built.layer.descriptor.size },
+    };
+  } finally {
+    await built.dispose();
   }
-  return {
-    ...outcome,
-    reference: formatReference(withDigest(ref, outcome.digest)),
-    repository: repositoryName(ref),
-    ...(ref.tag !== undefined && { tag: ref.tag }),
-    name: built.name,
-    files: built.files,
-    layer: { digest: built.layer.descriptor.digest, size: built.layer.descriptor.size },
-  };
 }
