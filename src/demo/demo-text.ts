@@ -33,7 +33,7 @@ export function demoText(r: DemoResult, _options: { color?: boolean } = {}): str
     `                                ${v2!.version} = ${v2!.digest}`,
     `production runs ${versions[r.rollback.to] ?? ''} again after the rollback; dev and staging run ${v2!.version}.`,
     '',
-    'Look around (the state stays on disk):',
+    'Look around — the state stays on disk (in a checkout, `promote` is `npm run -s promote --`, or `npm link` it once):',
     ...r.next.map((c) => `  ${c}`),
     '',
     `demo finished in ${(r.wallMs / 1000).toFixed(1)} s (wall time, this machine)`,
