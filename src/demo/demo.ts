@@ -216,10 +216,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const clusterDirs: Record<string, string> = {};
   const agents = new Map<string, { stage: string; cluster: string; target: Target; agent: Reconciler }>();
   const stageClusters: Record<string, string[]> = {};
+  // With --kubeconfig, a cluster whose name is a context of the kubeconfig uses that context;
+  // the others use its current context (then the clusters of one stage share a server).
+  const contexts = options.kubeconfig ? await kubeContexts(options.kubeconfig) : [];
   const makeTarget = async (cluster: string): Promise<Target> => {
     if (options.kubeconfig) {
       const { KubernetesTarget } = await import('../agent/targets/kubernetes/kubernetes-target.ts');
-      return KubernetesTarget.create({ kubeconfig: resolve(options.kubeconfig) });
+      return KubernetesTarget.create({ kubeconfig: resolve(options.kubeconfig), ...(contexts.includes(cluster) && { context: cluster }) });
     }
     const { DirTarget } = await import('../agent/targets/dir-target.ts');
     const dir = join(state, 'clusters', cluster);
@@ -235,6 +238,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const agent = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: stage.name, cluster, target });
       agents.set(`${stage.name}/${cluster}`, { stage: stage.name, cluster, target, agent });
     }
+  }
+  if (options.kubeconfig) {
+    const all = Object.values(stageClusters).flat();
+    const own = all.filter((c) => contexts.includes(c));
+    step('clusters', `${show(options.kubeconfig)}: ${own.length ? `contexts ${own.join(', ')}` : ''}${own.length && own.length < all.length ? '; ' : ''}${own.length < all.length ? `${all.filter((c) => !own.includes(c)).join(', ')} on its current context` : ''}`);
   }
   const converge = async (stageName: string, expectBundle: string): Promise<string> => {
     const rounds = await Promise.all(stageClusters[stageName]!.map(async (cluster) => ({ cluster, r: await agents.get(`${stageName}/${cluster}`)!.agent.round() })));
@@ -424,6 +432,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     next,
     wallMs: Math.round(clock() - started),
   };
+}
+
+async function kubeContexts(file: string): Promise<string[]> {
+  const { parse } = await import('yaml');
+  const doc = parse(await readFile(file, 'utf8')) as { contexts?: { name?: string }[] } | null;
+  return (doc?.contexts ?? []).map((c) => c.name).filter((n): n is string => typeof n === 'string');
 }
 
 /** Changes one number in the first rendered manifest that has a `maxReplicas:` or `replicas:`. */
