@@ -316,7 +316,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   step('agents', await converge(second, v1.digest));
 
-  // 6. production: refused without an approval by someone other than the promoter.
+  // 6. While 1.0 soaks in staging, release 1.1 enters dev: a pipeline is a pipeline.
+  const v2src = await prepareSecondVersion(bundleDir, join(state, 'demo', `${pipeline.name}-1.1`));
+  const v2 = await release(v2src.dir, '1.1', 86_400);
+  step('release', `${pipeline.name} 1.1 while 1.0 soaks in ${second} (${v2src.change}) → ${v2.digest}, pushed and signed`);
+  step('run --once', await autoPass(v2.digest));
+  step('agents', await converge(first, v2.digest));
+  // 7. production: refused without an approval by someone other than the promoter.
   await soakWait(third);
   try {
     await engine.promoteTo(promoter, { stage: third });
@@ -332,13 +338,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   step('agents', await converge(third, v1.digest));
 
-  // 7. Release 1.1 goes the same way, faster to tell.
-  const v2src = await prepareSecondVersion(bundleDir, join(state, 'demo', `${pipeline.name}-1.1`));
-  const v2 = await release(v2src.dir, '1.1', 86_400);
-  step('release', `${pipeline.name} 1.1 (${v2src.change}) → ${v2.digest}, pushed and signed`);
-  step('run --once', await autoPass(v2.digest));
-  step('agents', await converge(first, v2.digest));
-  // 8. Drift (while 1.1 soaks in dev): someone edits a production cluster by hand; an agent that may not heal reports
+  // 8. Drift: someone edits a production cluster by hand; an agent that may not heal reports
   //    Drifted, the normal agent restores the file on its next round.
   const driftCluster = stageClusters[third]![0]!;
   let drift: DemoResult['drift'] = { cluster: driftCluster, file: '', detected: '', corrected: false };
@@ -366,9 +366,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   step('agents', await converge(second, v2.digest));
   const approved2 = await engine.approve(approver, third, v2.digest, 'demo: new colour approved');
+  step('approve', `${approved2.by} approved ${short(v2.digest)} for ${third}`);
   {
     const { result } = await promoteSoaked(third);
-    step(`to ${third}`, `${third} ← ${short(result.bundle)} (approved by ${approved2.by}): ${gateList(result)}`);
+    step(`to ${third}`, `${third} ← ${short(result.bundle)}: ${gateList(result)}`);
   }
   step('agents', await converge(third, v2.digest));
 

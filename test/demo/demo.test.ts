@@ -119,15 +119,16 @@ async function checkFinalState(project: string, r: DemoJson, clusters: Record<st
   assert.match(last, /^roll back webapp\/production/);
   assert.ok(last.includes(r.rollback.reason), 'the rollback reason is in the ledger commit');
 
-  // The ledger history: one commit per promotion, approval and rollback, by the two people.
+  // The ledger history: one commit per promotion, approval and rollback, by the two people
+  // (1.1 enters dev while 1.0 soaks in staging).
   const s = (stage: string, d: string) => `promote webapp/${stage}: ${d.slice(0, 19)}`;
   const log = await ledgerLog(ledger);
   assert.deepEqual(log.map((l) => l.replace(/ from \w+$/, '').replace(/ by .*$/, '')), [
     `Pat Promoter|${s('dev', v1!.digest)}`,
     `Pat Promoter|${s('staging', v1!.digest)}`,
+    `Pat Promoter|${s('dev', v2!.digest)}`,
     `Alex Approver|approve webapp/production: ${v1!.digest.slice(0, 19)}`,
     `Pat Promoter|${s('production', v1!.digest)}`,
-    `Pat Promoter|${s('dev', v2!.digest)}`,
     `Pat Promoter|${s('staging', v2!.digest)}`,
     `Alex Approver|approve webapp/production: ${v2!.digest.slice(0, 19)}`,
     `Pat Promoter|${s('production', v2!.digest)}`,
