@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PromoteError, type Problem } from '../errors.ts';
 import { parameterSchema } from '../params/parameter-schema.ts';
@@ -22,7 +22,7 @@ export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: 
   const secrets: Problem[] = [];
   for (const e of entries) {
     if (e.type !== 'file' || roleOf(e.path, layout) !== 'manifests') continue;
-    const content = await readFile(e.source);
+    const content = readFileSync(e.source); // sync: thousands of small manifests, no thread-pool round trips
     if (!content.includes('{params.') && !content.includes('{promote.') && !content.includes('Secret')) continue;
     const file: SourceFile[] = [{ path: e.path, content }];
     references.push(...referenceProblems(file, layout, schema.effective));

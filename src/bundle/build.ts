@@ -143,18 +143,18 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   // The build-time checks of issue 4 (build-checks.ts: undeclared `${params.…}` references,
   // Secret objects) run with loading, on bundleFile and the walked entries.
   const stop = new AbortController();
+  const fileLoading = loadBundleFile(root);
   const walking = walkBundle(root);
-  const loading = Promise.all([loadBundleFile(root), walking]).then(async ([file, entries]) => {
-    await checkBundleContent(file, entries);
-    return file;
-  });
-  loading.catch(() => stop.abort()); // an invalid bundle.yaml need not wait for a big tree to pack
+  const checking = Promise.all([fileLoading, walking]).then(([file, entries]) => checkBundleContent(file, entries));
+  checking.catch(() => stop.abort()); // a broken bundle.yaml or manifest need not wait for a big tree to pack
   const packing = walking.then((entries) => writeTarGz(entries, layerPath, stop.signal));
   const facting = gitFacts(root, env);
-  const [loaded, packedResult, factsResult] = await Promise.allSettled([loading, packing, facting]);
+  const [loaded, checked, packedResult, factsResult] = await Promise.allSettled([fileLoading, checking, packing, facting]);
   try {
-    // A broken bundle.yaml is reported before a walk or packing failure: it is what to fix first.
+    // A broken bundle.yaml is reported first (it is what to fix first), then the manifests'
+    // problems, then walk or packing failures.
     if (loaded.status === 'rejected') throw loaded.reason;
+    if (checked.status === 'rejected') throw checked.reason;
     if (packedResult.status === 'rejected') throw packedResult.reason;
     if (factsResult.status === 'rejected') throw factsResult.reason;
     const bundleFile = loaded.value;
