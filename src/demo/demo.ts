@@ -167,7 +167,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const pipelineFile = await findPipelineFile(root, options.pipeline);
   const projectDir = projectRoot(pipelineFile);
   let pipeline: Pipeline = await loadPipeline(pipelineFile);
-  if (options.registry) pipeline = { ...pipeline, repository: options.registry };
+  if (options.registry) {
+    const ref = parseReference(options.registry);
+    if (ref.tag !== undefined || ref.digest !== undefined) {
+      throw new PromoteError('USAGE', `--registry takes a repository, not a tag or digest: ${options.registry}`, { outcome: 'usage', hint: 'e.g. --registry localhost:5000/acme/webapp (the demo tags its releases 1.0 and 1.1)' });
+    }
+    pipeline = { ...pipeline, repository: options.registry };
+  }
   const bundleDir = await findBundleDir(projectDir);
   const state = join(projectDir, '.promote');
   const registryIsLocal = pipeline.repository.startsWith('oci:');

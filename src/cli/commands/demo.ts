@@ -10,10 +10,10 @@ Runs the product end to end in one process, on the example in this repository (o
 made by \`promote init\`): creates keys, builds and signs release 1.0 of the bundle, lets
 \`promote run --once\` take it to dev, runs one agent per cluster (directories under
 .promote/clusters/), shows \`promote to staging\` refused until dev converged, \`promote to
-production\` refused until a second person approved, promotes release 1.1 the same way, edits a
-production cluster by hand (drift, detected and corrected) and rolls production back to 1.0.
-Each step prints one line on stderr; stdout gets the \`promote status\` table, the commands to
-look at what it left on disk, and the wall time.
+production\` refused until a second person approved, sends release 1.1 after it (into dev while
+1.0 soaks in staging), edits a production cluster by hand (drift: detected, then corrected) and
+rolls production back to 1.0. Each step prints one line on stderr; stdout gets the stage ×
+cluster status table, the commands to look at what it left on disk, and the wall time.
 
 Nothing is simulated: the gates read the agents' signed status reports and the real clock, so
 the example pipeline soaks for seconds, not hours. The demo's state lives in <project>/.promote/
