@@ -199,3 +199,25 @@ test('promote init, then promote validate, then promote demo --project on the ne
   assert.match(await deployment('prod-1'), /replicas: 3\n/);
   assert.match(await deployment('prod-2'), /replicas: 5\n/);
 });
+
+test('promote init refuses to overwrite, naming the files; --force overwrites exactly those and nothing else', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'promote-init-force-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const env = cleanEnv({ PROMOTE_PASSWORD: '' });
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await mkdir(join(dir, 'environments'), { recursive: true });
+  await writeFile(join(dir, 'environments', 'dev.yaml'), 'mine\n');
+  await writeFile(join(dir, 'notes.txt'), 'untouched\n');
+  const refused = await exec(process.execPath, [cli, 'init', '.', '--name', 'shop'], { cwd: dir, env }).then(
+    () => assert.fail('init must refuse'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /already has a file promote init would write: environments\/dev\.yaml/);
+  assert.match(refused.stderr, /--force/);
+  assert.deepEqual(await readdir(dir), ['environments', 'notes.txt'], 'a refusal writes nothing');
+  const forced = JSON.parse((await promote(['init', '.', '--name', 'shop', '--force', '--output', 'json'], dir, env)).stdout) as { overwritten: string[] };
+  assert.deepEqual(forced.overwritten, ['environments/dev.yaml']);
+  assert.match(await readFile(join(dir, 'environments', 'dev.yaml'), 'utf8'), /kind: Environment/);
+  assert.equal(await readFile(join(dir, 'notes.txt'), 'utf8'), 'untouched\n');
+});
