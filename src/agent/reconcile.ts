@@ -135,6 +135,8 @@ export class Reconciler {
   private currentFailed = false;
   private refused: { record: string; error: PromoteError } | undefined;
   private last: AgentStatus | undefined;
+  /** The last status actually published (a failed publish is retried). */
+  private lastReported: AgentStatus | undefined;
   private lastReportAt = 0;
   /** When the current desired state was last applied: health waits are measured from it. */
   private appliedAt = 0;
@@ -189,7 +191,15 @@ export class Reconciler {
       });
       result = { status, changed: false, writes: 0, driftCorrected: 0, error: e };
     }
-    const reported = await this.report(result.status);
+    let reported = false;
+    try {
+      reported = await this.report(result.status);
+    } catch (err) {
+      // The target is converged either way; the report is retried next round (sameStatus
+      // compares with what was last *published*, which did not change).
+      const e = isPromoteError(err) ? err : new PromoteError('STATUS_REPORT_FAILED', (err as Error).message, { cause: err });
+      result = { ...result, error: new PromoteError(e.code, `publishing the status report failed: ${e.message}`, { cause: e, hint: 'check push access to the status-<stage>-<cluster> tag; the agent retries' }) };
+    }
     this.last = result.status;
     return { ...result, reported };
   }
@@ -199,8 +209,9 @@ export class Reconciler {
     // Status reports are about a bundle (their OCI subject): none before the first record.
     if (!status.bundle) return false;
     const due = Date.now() - this.lastReportAt >= (this.o.reportEveryMs ?? 600_000);
-    if (sameStatus(this.last, status) && !due) return false;
+    if (sameStatus(this.lastReported, status) && !due) return false;
     await this.o.reporter.report(status);
+    this.lastReported = status;
     this.lastReportAt = Date.now();
     return true;
   }

@@ -250,4 +250,27 @@ describe('Reconciler phases (in-process fake target)', () => {
     const other = await new Reconciler({ owner: OWNER, source, target: new FakeTarget(), reporter: { report: async () => {}, previous: async () => ({ phase: 'Converged', record: 'sha256:r0', since: '2026-01-01T00:00:00.000Z' }) } }).round();
     assert.notEqual(other.status.since, '2026-01-01T00:00:00.000Z', 'another record starts a new since');
   });
+
+  it('a failed status publish is an error of the round, not a crash, and is retried next round', async () => {
+    const source = new FakeSource();
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'x.yaml': 'x' }));
+    let fail = true;
+    const published: AgentStatus[] = [];
+    const reporter: StatusReporter = {
+      report: async (s) => {
+        if (fail) throw new PromoteError('REGISTRY_DENIED', 'push to status-dev-dev-1 denied');
+        published.push(s);
+      },
+    };
+    const reconciler = new Reconciler({ owner: OWNER, source, target: new FakeTarget(), reporter });
+    const first = await reconciler.round();
+    assert.equal(first.status.phase, 'Converged');
+    assert.equal(first.reported, false);
+    assert.match(first.error!.message, /publishing the status report failed: push to status-dev-dev-1 denied/);
+    fail = false;
+    const second = await reconciler.round();
+    assert.equal(second.reported, true);
+    assert.equal(published.length, 1);
+  });
 });
