@@ -95,10 +95,13 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
     const { findPipelineFile, loadPipeline, projectRoot } = await import('../pipeline/load.ts');
     const file = await findPipelineFile(options.cwd, pipelineName);
     const pipeline = await loadPipeline(file);
-    if (!pipeline.stages.some((s) => s.name === options.stage)) {
+    const stage = pipeline.stages.find((s) => s.name === options.stage);
+    if (!stage) {
       throw usage(`pipeline ${pipeline.name} has no stage "${options.stage}"`, `its stages: ${pipeline.stages.map((s) => s.name).join(', ')}`);
     }
-    repository = pipeline.repository;
+    // A stage may have its own repository (a production registry): its records live there.
+    const { stageRepository } = await import('../pipeline/pipeline.ts');
+    repository = stageRepository(pipeline, stage);
     pipelineName = pipeline.name;
     const baseDir = projectRoot(file);
     promotionTrust = await loadTrustPolicy(options.promotionKeys?.length ? options.promotionKeys : pipeline.trust.promotions, { baseDir });
