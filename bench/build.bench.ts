@@ -68,6 +68,19 @@ async function generate(dir: string, mib: number): Promise<void> {
   await writeFile(join(dir, 'manifests', 'configmap.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: data}\ndata: {size: big}\n');
 }
 
+/** Many small manifests, as a config repository has them: 50 directories × 100 YAML files. */
+async function generateSmall(dir: string): Promise<void> {
+  for (let d = 0; d < 50; d++) {
+    const sub = join(dir, 'manifests', `app-${String(d).padStart(2, '0')}`);
+    await mkdir(sub, { recursive: true });
+    for (let i = 0; i < 100; i++) {
+      const lines = Array.from({ length: 30 }, (_, k) => `  key${k}: value-${d}-${i}-${k}`).join('\n');
+      await writeFile(join(sub, `cm-${i}.yaml`), `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-${d}-${i}}\ndata:\n${lines}\n`);
+    }
+  }
+  await bundleDir(dir, 'many-small');
+}
+
 async function main(): Promise<void> {
   if (!existsSync(timeBin)) throw new Error('GNU time is needed for peak RSS: apt-get install time');
   if (!existsSync(kubePrometheus)) throw new Error(`fixture missing: ${kubePrometheus}`);
@@ -77,6 +90,8 @@ async function main(): Promise<void> {
     const kp = join(work, 'kube-prometheus');
     await cp(kubePrometheus, join(kp, 'manifests'), { recursive: true });
     await bundleDir(kp, 'kube-prometheus');
+    const small = join(work, 'many-small');
+    await generateSmall(small);
     const mid = join(work, 'generated-50');
     await generate(mid, 50);
     const big = join(work, 'generated');
@@ -87,6 +102,7 @@ async function main(): Promise<void> {
     const promoteRss: number[] = [];
     for (const [label, dir, runs] of [
       ['kube-prometheus (5.6 MB, 97 files)', kp, runsSmall],
+      ['5,000 small YAML files (4.5 MB)', small, runsSmall],
       ['generated (50 MiB, 53 files)', mid, runsLarge],
       [`generated (${largeMiB} MiB, ${largeMiB + 3} files)`, big, runsLarge],
     ] as Array<[string, string, number]>) {
@@ -109,7 +125,7 @@ async function main(): Promise<void> {
     console.log(`promote build vs tar -cz | sha256sum, medians of interleaved runs (${runsSmall} small, ${runsLarge} large; Node ${process.version})`);
     console.log(`  ${'tree'.padEnd(38)} ${'promote'.padStart(10)} ${'floor'.padStart(10)} ${'ratio'.padStart(7)}   ${'peak RSS'.padStart(9)} ${'floor RSS'.padStart(9)}`);
     for (const r of rows) console.log(r);
-    console.log(`  promote peak RSS from 50 MiB to ${largeMiB} MiB: ${(promoteRss[2]! - promoteRss[1]!).toFixed(0)} MiB more (flat = no growth with size)`);
+    console.log(`  promote peak RSS from 50 MiB to ${largeMiB} MiB: ${(promoteRss[3]! - promoteRss[2]!).toFixed(0)} MiB more (flat = no growth with size)`);
     console.log('  targets: ratio ≤ 1.10×; peak memory flat in bundle size');
   } finally {
     await rm(work, { recursive: true, force: true });

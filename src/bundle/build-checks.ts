@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { PromoteError, type Problem } from '../errors.ts';
 import { parameterSchema } from '../params/parameter-schema.ts';
@@ -15,18 +15,33 @@ import type { WalkEntry } from './walk.ts';
 export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: readonly WalkEntry[]): Promise<void> {
   const layout = { manifests: bundleFile.spec.manifests, ...(bundleFile.spec.files !== undefined && { files: bundleFile.spec.files }) };
   const schema = parameterSchema(bundleFile.parameterSchema, join(bundleFile.dir, bundleFile.spec.parameters));
-  // One file at a time (both checks are per file), and only files that can hold a problem are
-  // parsed (a reference needs "{params." or "{promote.", a Secret the word): memory stays flat
-  // however large manifests/ is.
+  // One file at a time (both checks are per file), read into one reused buffer, and only files
+  // that can hold a problem are copied and parsed (a reference needs "{params." or "{promote.",
+  // a Secret the word): memory stays flat however large manifests/ is. Reads are synchronous:
+  // thousands of small manifests cost no thread-pool round trips.
+  const allowSecrets = bundleFile.spec.allowSecrets;
   const references: Problem[] = [];
   const secrets: Problem[] = [];
+  let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  const read = (path: string): Buffer => {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
+      let n = 0;
+      for (let r = 1; n < size && r > 0; n += r) r = readSync(fd, scratch, n, size - n, n);
+      return scratch.subarray(0, n);
+    } finally {
+      closeSync(fd);
+    }
+  };
   for (const e of entries) {
     if (e.type !== 'file' || roleOf(e.path, layout) !== 'manifests') continue;
-    const content = readFileSync(e.source); // sync: thousands of small manifests, no thread-pool round trips
-    if (!content.includes('{params.') && !content.includes('{promote.') && !content.includes('Secret')) continue;
-    const file: SourceFile[] = [{ path: e.path, content }];
+    const view = read(e.source);
+    if (!view.includes('{params.') && !view.includes('{promote.') && (allowSecrets || !view.includes('Secret'))) continue;
+    const file: SourceFile[] = [{ path: e.path, content: Buffer.from(view) }];
     references.push(...referenceProblems(file, layout, schema.effective));
-    if (!bundleFile.spec.allowSecrets) secrets.push(...secretObjectProblems(file, layout));
+    if (!allowSecrets) secrets.push(...secretObjectProblems(file, layout));
   }
   if (references.length === 0 && secrets.length === 0) return;
   const problems = [...references, ...secrets];
