@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runAgent, type AgentOptions } from '../../src/agent/agent.ts';
+import { pipelineStatus, statusTable } from '../../src/agent/status.ts';
 import type { AgentStatus } from '../../src/agent/reconcile.ts';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { pushBundle } from '../../src/oci/push.ts';
@@ -17,6 +18,7 @@ import { signBundle } from '../../src/signing/cosign-signature.ts';
 import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, FIXTURE, type TestProject } from '../promotion/project.ts';
+import { promote } from '../cli/run-promote.ts';
 
 let registry: RegistryServer;
 let base: string;
@@ -89,9 +91,26 @@ describe('promote agent on the dir target (real registry, real project)', () => 
     assert.equal(seen?.verified, true);
     assert.equal(seen?.bundle, d1);
 
+    const table = await pipelineStatus({ cwd: p.dir, env: p.env, registry: { insecure: true } });
+    const dev1 = table.clusters.find((c) => c.stage === 'dev' && c.cluster === 'dev-1')!;
+    assert.equal(dev1.observed?.phase, 'Converged');
+    assert.equal(dev1.observed?.verified, true);
+    assert.equal(dev1.inSync, true);
+    assert.equal(dev1.desired?.bundle, d1);
+    assert.deepEqual(table.clusters.map((c) => `${c.stage}/${c.cluster}`), ['dev/dev-1', 'staging/staging-eu-1', 'staging/staging-us-1', 'production/prod-eu-1']);
+    assert.match(statusTable(table), new RegExp(`^dev\\s+dev-1\\s+${d1.slice(7, 19)}\\s+${d1.slice(7, 19)}\\s+Converged\\s+\\d+s`, 'm'));
+
     clock.now = new Date(Date.now() + 16 * 60_000); // past the 15m soak
     const staged = await promoteTo(eng, { stage: 'staging' });
     assert.equal(staged.bundle, d1);
+    const cli = await promote(['status', '--insecure', '--output', 'json'], { cwd: p.dir, env: p.env });
+    assert.equal(cli.code, 0, cli.stderr);
+    const rows = JSON.parse(cli.stdout).clusters as { stage: string; cluster: string; desired?: { bundle: string }; observed?: { phase: string }; behind: boolean }[];
+    assert.equal(rows.find((r) => r.cluster === 'dev-1')?.observed?.phase, 'Converged');
+    const eu = rows.find((r) => r.cluster === 'staging-eu-1');
+    assert.equal(eu?.desired?.bundle, d1, 'staging now desires d1');
+    assert.equal(eu?.observed, undefined);
+    assert.equal(eu?.behind, true);
 
     // A hand edit: reported as Drifted with self-heal off (left alone), restored with it on.
     await writeFile(join(out, 'manifests/service.yaml'), 'edited: by hand\n');

@@ -1,0 +1,139 @@
+import { PromoteError } from '../errors.ts';
+import type { RegistryOptions } from '../oci/open.ts';
+
+// `promote status`: stage × cluster — what the ledger says each stage should run (and whether
+// its signed record is published), against what each cluster's agent last reported. Reports
+// are verified against the pipeline's agent trust; one that does not verify is shown as such
+// and never as Converged.
+
+export interface StatusOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Pipeline name or file; default: the project's only pipeline. */
+  pipeline?: string;
+  registry?: RegistryOptions;
+  /** Reports older than this are flagged stale (default 10 min + a margin: agents re-report every 10 min). */
+  staleAfterMs?: number;
+  now?: () => Date;
+}
+
+export interface ClusterStatus {
+  stage: string;
+  environment: string;
+  cluster: string;
+  /** What the ledger says the stage runs. */
+  desired?: { bundle: string; record?: string };
+  /** The ledger has a record the registry does not publish yet (re-run `promote to`). */
+  publishGap: boolean;
+  held: boolean;
+  /** The cluster's last status report, if any. */
+  observed?: {
+    phase: string;
+    bundle: string;
+    record?: string;
+    since: string;
+    observedAt: string;
+    reason?: string;
+    verified?: boolean;
+  };
+  /** Converged on the desired bundle. */
+  inSync: boolean;
+  /** The cluster runs or reports another bundle than desired. */
+  behind: boolean;
+  stale: boolean;
+}
+
+export interface PipelineStatus {
+  pipeline: string;
+  observedAt: string;
+  clusters: ClusterStatus[];
+}
+
+export async function pipelineStatus(options: StatusOptions): Promise<PipelineStatus> {
+  const { openProject } = await import('../promotion/engine.ts');
+  const { stageSummaries } = await import('../promotion/stage-status.ts');
+  const { readStatusReport } = await import('../promotion/status-reports.ts');
+  const { loadEnvironment } = await import('../params/environment.ts');
+  const { stageRepository } = await import('../pipeline/pipeline.ts');
+  const project = await openProject({ cwd: options.cwd, env: options.env, ...(options.pipeline && { pipeline: options.pipeline }), ...(options.registry && { registry: options.registry }) });
+  const now = (options.now ?? (() => new Date()))();
+  const staleAfter = options.staleAfterMs ?? 15 * 60_000;
+  const summaries = await stageSummaries(project);
+  const trust = await project.agentTrust();
+  const rows: ClusterStatus[] = [];
+  for (const summary of summaries) {
+    const stage = project.pipeline.stages.find((s) => s.name === summary.stage)!;
+    const env = await loadEnvironment(project.root, stage.environment);
+    const clusters = env.clusters.length ? env.clusters.map((c) => c.name) : [env.name];
+    const registry = await project.registryFor(stageRepository(project.pipeline, stage));
+    const reports = await Promise.all(clusters.map((c) => readStatusReport(registry, stage.name, c, trust)));
+    clusters.forEach((cluster, i) => {
+      const r = reports[i];
+      const observed = r && {
+        phase: r.phase,
+        bundle: r.bundle,
+        since: r.since,
+        observedAt: r.observedAt,
+        ...(r.record !== undefined && { record: r.record }),
+        ...(r.reason !== undefined && { reason: r.reason }),
+        ...(r.verified !== undefined && { verified: r.verified }),
+      };
+      const desired = summary.bundle ? { bundle: summary.bundle, ...(summary.published?.digest && { record: summary.published.digest }) } : undefined;
+      const trusted = observed !== undefined && observed.verified !== false;
+      rows.push({
+        stage: stage.name,
+        environment: stage.environment,
+        cluster,
+        ...(desired && { desired }),
+        publishGap: summary.publishGap,
+        held: summary.held,
+        ...(observed && { observed }),
+        inSync: trusted && desired !== undefined && observed.bundle === desired.bundle && observed.phase === 'Converged',
+        behind: desired !== undefined && (!observed || observed.bundle !== desired.bundle),
+        stale: observed !== undefined && observed.observedAt !== '' && now.getTime() - Date.parse(observed.observedAt) > staleAfter,
+      });
+    });
+  }
+  if (summaries.length === 0) {
+    throw new PromoteError('PIPELINE_EMPTY', `pipeline ${project.pipeline.name} has no stages`, { outcome: 'usage', hint: `add stages to ${project.pipeline.file}` });
+  }
+  return { pipeline: project.pipeline.name, observedAt: now.toISOString(), clusters: rows };
+}
+
+function short(digest: string | undefined): string {
+  if (!digest) return '-';
+  const i = digest.indexOf(':');
+  return digest.slice(i + 1, i + 13);
+}
+
+function ago(iso: string | undefined, now: Date): string {
+  if (!iso) return '-';
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  if (Number.isNaN(s)) return '-';
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+/** The table humans read: one line per stage and cluster. */
+export function statusTable(status: PipelineStatus): string {
+  const now = new Date(status.observedAt);
+  const header = ['STAGE', 'CLUSTER', 'DESIRED', 'OBSERVED', 'PHASE', 'SINCE', 'NOTE'];
+  const lines = status.clusters.map((c) => {
+    const notes: string[] = [];
+    if (c.held) notes.push('held');
+    if (c.publishGap) notes.push('record not published: run promote to again');
+    if (!c.observed) notes.push(c.desired ? 'no report yet' : '');
+    else {
+      if (c.observed.verified === false) notes.push(`untrusted report: ${c.observed.reason ?? ''}`.trim());
+      else if (c.observed.phase !== 'Converged' && c.observed.reason) notes.push(c.observed.reason);
+      if (c.behind) notes.push('runs another bundle');
+      if (c.stale) notes.push(`last report ${ago(c.observed.observedAt, now)} ago`);
+    }
+    return [c.stage, c.cluster, short(c.desired?.bundle), short(c.observed?.bundle), c.observed?.phase ?? '-', ago(c.observed?.since, now), notes.filter(Boolean).join('; ')];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [`pipeline ${status.pipeline}`, fmt(header), ...lines.map(fmt)].join('\n');
+}
