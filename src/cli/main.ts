@@ -31,6 +31,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   release: { summary: 'lift a hold: promotions and rollbacks into the stage may proceed again', load: () => import('./commands/release.ts') },
   rollback: { summary: 'promote an earlier bundle of a stage again: a new record through the same gates (or --force with a reason)', load: () => import('./commands/rollback.ts') },
   history: { summary: 'the ledger of one stage: every promotion, rollback, approval and hold — digest, from, who, when, gates', load: () => import('./commands/history.ts') },
+  status: { summary: 'stage × cluster: the desired digest from the ledger, what each agent reports, phase and since', load: () => import('./commands/status.ts') },
   agent: { summary: 'the per-cluster agent: pull the promoted record for a stage, verify, render, converge a target, report status', load: () => import('./commands/agent.ts') },
   demo: { summary: 'the whole flow on the embedded defaults: build, sign, promote dev → staging → production, agents, gates, drift, rollback', load: () => import('./commands/demo.ts') },
   init: { summary: 'scaffold a project: a bundle with its parameter schema, three environments, a pipeline, keys', load: () => import('./commands/init.ts') },
