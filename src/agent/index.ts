@@ -1,0 +1,20 @@
+// The agent module's public surface: the Target seam and its two targets, one reconcile round,
+// the loop, the real desired-state source and status reporter, and `promote status`.
+// Importing this file loads no Kubernetes code: KubernetesTarget is reached through
+// `openTarget('kubernetes', …)` or its own module, so @kubernetes/client-node stays lazy.
+export type {
+  ApplyOptions, ApplyResult, DesiredState, DriftedObject, HealthOptions, HealthResult, ObjectAction, ObjectHealth, ObjectResult, Observation, Owner, PruneResult, RenderedFile, Target,
+} from './target.ts';
+export { DirTarget, INVENTORY_FILE, writeFileAtomic } from './targets/dir-target.ts';
+export type { KubernetesTargetOptions } from './targets/kubernetes/kubernetes-target.ts';
+export { Reconciler, reasonFromCode } from './reconcile.ts';
+export type { AgentPhase, AgentStatus, DesiredSource, ObjectSummary, ReconcilerOptions, RoundResult, StatusReporter } from './reconcile.ts';
+export { AgentMetrics, nextDelay, runAgentLoop } from './loop.ts';
+export type { AgentLoopOptions } from './loop.ts';
+export { RegistryDesiredSource } from './registry-source.ts';
+export type { RegistrySourceOptions } from './registry-source.ts';
+export { RegistryStatusReporter, toPredicate } from './status-reporter.ts';
+export { openTarget, parseAddress, runAgent } from './agent.ts';
+export type { AgentOptions } from './agent.ts';
+export { pipelineStatus, statusTable } from './status.ts';
+export type { ClusterStatus, PipelineStatus, StatusOptions } from './status.ts';
