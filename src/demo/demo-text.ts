@@ -27,7 +27,7 @@ export function demoText(r: DemoResult, _options: { color?: boolean } = {}): str
   const [v1, v2] = r.releases;
   const lines = [
     '',
-    statusTable(r.status, versions),
+    ...(r.statusText ? ['$ promote status', r.statusText] : [statusTable(r.status, versions)]),
     '',
     `Built once, promoted by digest: ${v1!.version} = ${v1!.digest}`,
     `                                ${v2!.version} = ${v2!.digest}`,

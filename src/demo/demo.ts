@@ -87,6 +87,8 @@ export interface DemoResult {
   drift: { cluster: string; file: string; detected: string; corrected: boolean };
   rollback: { stage: string; from: string; to: string; refusedWithoutForce: string; reason: string };
   status: StatusRow[];
+  /** The table `promote status` prints, when the demo ran on the pipeline's own repository. */
+  statusText?: string;
   next: string[];
   wallMs: number;
 }
@@ -394,8 +396,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step('rollback', `--force --reason "${reason}": ${third} ← ${short(back.bundle)} (1.0); the reason is in the ledger and the signed record`);
   step('agents', await converge(third, v1.digest));
 
-  // 10. The state, as `promote status` shows it.
-  const status = await statusRows(promoter, stageClusters, [v1, v2]);
+  // 10. The state, as `promote status` shows it (its own code; with --registry the pipeline file
+  //     names another repository, so the demo reads the same reports itself).
+  let status: StatusRow[];
+  let statusText: string | undefined;
+  if (!options.registry) {
+    const { pipelineStatus, statusTable } = await import('../agent/status.ts');
+    const ps = await pipelineStatus({ cwd: projectDir, env: gitEnv(options.env, PROMOTER), pipeline: pipelineFile, registry: registryOptions });
+    statusText = statusTable(ps);
+    const version = (d?: string): string | undefined => [v1, v2].find((r) => r.digest === d)?.version;
+    status = ps.clusters.map((c) => ({
+      stage: c.stage,
+      cluster: c.cluster,
+      ...(c.desired && { desired: c.desired.bundle }),
+      ...(version(c.desired?.bundle) && { desiredVersion: version(c.desired?.bundle) }),
+      ...(c.observed && { observed: c.observed.bundle, since: c.observed.since }),
+      phase: c.observed?.phase ?? 'NoReport',
+      ...(c.observed?.reason && { reason: c.observed.reason }),
+    }));
+  } else {
+    status = await statusRows(promoter, stageClusters, [v1, v2]);
+  }
   const stages: Record<string, string> = {};
   for (const s of pipeline.stages) {
     const st = await promoter.ledger.read(pipeline.name, s.name);
@@ -436,6 +457,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     drift,
     rollback: { stage: third, from: v2.digest, to: back.bundle, refusedWithoutForce, reason },
     status,
+    ...(statusText && { statusText }),
     next,
     wallMs: Math.round(clock() - started),
   };
