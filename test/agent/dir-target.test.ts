@@ -33,7 +33,10 @@ describe('DirTarget', () => {
     const result = await target.apply(desired({ 'manifests/a.yaml': 'a: 1\n', 'files/b.txt': 'b' }));
     assert.deepEqual(result.objects.map((o) => [o.id, o.action]), [['manifests/a.yaml', 'created'], ['files/b.txt', 'created']]);
     assert.equal(await readFile(join(root, 'manifests/a.yaml'), 'utf8'), 'a: 1\n');
-    const inv = JSON.parse(await readFile(join(root, INVENTORY_FILE), 'utf8'));
+    let inv = JSON.parse(await readFile(join(root, INVENTORY_FILE), 'utf8'));
+    assert.equal(inv.recordDigest, undefined, 'a record counts as applied only once prune has run too');
+    await target.prune(desired({ 'manifests/a.yaml': 'a: 1\n', 'files/b.txt': 'b' }));
+    inv = JSON.parse(await readFile(join(root, INVENTORY_FILE), 'utf8'));
     assert.equal(inv.recordDigest, 'sha256:r1');
     assert.match(inv.files['manifests/a.yaml'], /^sha256:[0-9a-f]{64}$/);
   });
@@ -55,6 +58,7 @@ describe('DirTarget', () => {
     const target = new DirTarget(root);
     const state = desired({ 'a.yaml': 'v1', 'b/c.yaml': 'c' });
     await target.apply(state);
+    await target.prune(state);
     const again = await target.apply(state);
     assert.equal(again.writes, 0);
     assert.ok(again.objects.every((o) => o.action === 'unchanged'));

@@ -273,4 +273,30 @@ describe('Reconciler phases (in-process fake target)', () => {
     assert.equal(second.reported, true);
     assert.equal(published.length, 1);
   });
+
+  it('a crash in the middle of an apply converges on the next round (in-process fake crash around the real dir target)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'promote-crash-'));
+    dirs.push(root);
+    const source = new FakeSource();
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'a.yaml': 'a', 'b.yaml': 'b', 'c.yaml': 'c' }));
+    const real = new DirTarget(root);
+    // Writes the first file of the render, then dies as a killed process would.
+    const crashing: Target = {
+      name: real.name,
+      observe: (d) => real.observe(d),
+      prune: (d) => real.prune(d),
+      health: (d, o) => real.health(d, o),
+      apply: async (d) => {
+        await real.apply({ ...d, files: d.files.slice(0, 1) });
+        throw new Error('killed');
+      },
+    };
+    const crashed = await new Reconciler({ owner: OWNER, source, target: crashing }).round();
+    assert.equal(crashed.status.phase, 'Failed');
+    const next = await new Reconciler({ owner: OWNER, source, target: new DirTarget(root) }).round();
+    assert.equal(next.status.phase, 'Converged');
+    assert.equal(await readFile(join(root, 'c.yaml'), 'utf8'), 'c');
+    assert.deepEqual((await new DirTarget(root).observe(source.records.get('sha256:r1') as DesiredState)).drift, []);
+  });
 });

@@ -7,6 +7,7 @@ import type {
   ApplyResult,
   DesiredState,
   DriftedObject,
+  HealthOptions,
   HealthResult,
   Observation,
   ObjectResult,
@@ -24,8 +25,9 @@ export const INVENTORY_FILE = '.promote-inventory.json';
 interface Inventory {
   version: 1;
   owner: { pipeline: string; stage: string; cluster: string };
-  recordDigest: string;
-  bundleDigest: string;
+  /** The record last applied *completely* (apply and prune done); absent until then. */
+  recordDigest?: string;
+  bundleDigest?: string;
   /** Relative path → `sha256:<hex>` of the content this agent wrote. */
   files: Record<string, string>;
 }
@@ -96,12 +98,12 @@ export class DirTarget implements Target {
     }
   }
 
-  private async writeInventory(desired: DesiredState, files: Record<string, string>): Promise<void> {
+  private async writeInventory(desired: DesiredState, files: Record<string, string>, done: { recordDigest?: string; bundleDigest?: string }): Promise<void> {
     const inv: Inventory = {
       version: 1,
       owner: desired.owner,
-      recordDigest: desired.recordDigest,
-      bundleDigest: desired.bundleDigest,
+      ...(done.recordDigest && { recordDigest: done.recordDigest }),
+      ...(done.bundleDigest && { bundleDigest: done.bundleDigest }),
       files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
     await writeFileAtomic(join(this.root, INVENTORY_FILE), Buffer.from(`${JSON.stringify(inv, null, 2)}\n`));
@@ -130,7 +132,7 @@ export class DirTarget implements Target {
       if (!live) drift.push({ id: path, kind: 'missing', message: `${path} was removed` });
       else if (sha256(live) !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${sha256(live).slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
     }
-    return { owned: Object.keys(inv.files), appliedRecordDigest: inv.recordDigest, drift };
+    return { owned: Object.keys(inv.files), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift };
   }
 
   async apply(desired: DesiredState, _options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -162,11 +164,12 @@ export class DirTarget implements Target {
       }
       files[rel] = digest;
     }
-    const changed = !inv || inv.recordDigest !== desired.recordDigest || inv.bundleDigest !== desired.bundleDigest ||
-      JSON.stringify(Object.entries(files).sort()) !== JSON.stringify(Object.entries(inv.files).sort());
+    // The record is marked applied only by prune, after the whole render is in place: a crash
+    // before that leaves the old record in the inventory, and the next round applies again.
+    const changed = !inv || JSON.stringify(Object.entries(files).sort()) !== JSON.stringify(Object.entries(inv.files).sort());
     if (changed) {
       await mkdir(this.root, { recursive: true });
-      await this.writeInventory(desired, files);
+      await this.writeInventory(desired, files, { ...(inv?.recordDigest && { recordDigest: inv.recordDigest }), ...(inv?.bundleDigest && { bundleDigest: inv.bundleDigest }) });
       writes++;
     }
     return { objects, writes };
@@ -188,8 +191,9 @@ export class DirTarget implements Target {
       await this.removeEmptyParents(path);
       pruned.push(path);
     }
-    if (pruned.length === 0) return { pruned, kept: [], writes: 0 };
-    await this.writeInventory(desired, files);
+    const done = inv.recordDigest === desired.recordDigest && inv.bundleDigest === desired.bundleDigest;
+    if (pruned.length === 0 && done) return { pruned, kept: [], writes: 0 };
+    await this.writeInventory(desired, files, { recordDigest: desired.recordDigest, bundleDigest: desired.bundleDigest });
     return { pruned, kept: [], writes: pruned.length + 1 };
   }
 
@@ -207,7 +211,7 @@ export class DirTarget implements Target {
     }
   }
 
-  async health(desired: DesiredState): Promise<HealthResult> {
+  async health(desired: DesiredState, _options?: HealthOptions): Promise<HealthResult> {
     return { healthy: true, objects: desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: 'Healthy' })) };
   }
 }
