@@ -391,7 +391,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     refusedWithoutForce = refusalLine(err);
     step('rollback', `refused (exit 3): ${refusedWithoutForce}`, 'refused');
   }
-  const reason = `demo: 1.1 is rolled back — colour ${v2src.after ?? 'change'} rejected by design review`;
+  const reason = `demo: 1.1 is rolled back — ${v2src.after ? `colour ${v2src.after}` : 'it'} rejected by design review`;
   const back = await engine.rollback(promoter, { stage: third, force: { reason } });
   step('rollback', `--force --reason "${reason}": ${third} ← ${short(back.bundle)} (1.0); the reason is in the ledger and the signed record`);
   step('agents', await converge(third, v1.digest));
@@ -437,7 +437,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     `promote diff-env ${pipeline.stages[1]!.environment} ${pipeline.stages[2]!.environment}/${stageClusters[third]!.at(-1)} ${relative(projectDir, bundleDir) || '.'}`,
     ...(options.kubeconfig ? [] : [`ls ${here(clusterDirs[driftCluster]!)}/manifests`]),
     ...(ledgerLocal ? [`git -C ${here(pipeline.ledger.repository)} log --format='%h %an: %s'`] : []),
-    `${pw}promote agent --stage ${third} --cluster ${driftCluster} --target dir:${here(join(state, 'clusters', driftCluster))} --key ${keys.files.agent} --once`,
+    `${pw}promote agent --stage ${third} --cluster ${driftCluster} ${options.kubeconfig ? `--target kubernetes --kubeconfig ${options.kubeconfig}${contexts.includes(driftCluster) ? ` --context ${driftCluster}` : ''}` : `--target dir:${here(join(state, 'clusters', driftCluster))}`} --key ${keys.files.agent} --once`,
     `${pw}promote to ${third} --key ${keys.files.promoter}   # 1.1 again: its gates still pass (as you: your git identity is the promoter)`,
   ];
   for (const { target } of agents.values()) await target.close?.();
