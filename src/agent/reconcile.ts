@@ -282,7 +282,7 @@ export class Reconciler {
           record: desired.recordDigest,
           bundle: desired.bundleDigest,
           reason: 'DriftDetected',
-          message: `${seen.drift.length} object${seen.drift.length === 1 ? '' : 's'} differ from the bundle (self-heal is off): ${seen.drift.slice(0, 3).map((d) => d.message).join('; ')}`,
+          message: `${seen.drift.length} object${seen.drift.length === 1 ? ' differs' : 's differ'} from the bundle (self-heal is off): ${seen.drift.slice(0, 3).map((d) => d.message).join('; ')}`,
           objects: summarise(health.objects),
           drift: seen.drift,
           pruned: [],
