@@ -9,6 +9,7 @@ import type { RegistryOptions } from '../oci/open.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { Project, PromoteResult } from '../promotion/engine.ts';
 import type { LocalKeySigner } from '../signing/signer.ts';
+import { isGitUrl } from '../pipeline/git-url.ts';
 import { clusterAgent } from './cluster-agents.ts';
 import { prepareSecondVersion } from './second-version.ts';
 
@@ -179,24 +180,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const bundleDir = await findBundleDir(projectDir);
   const state = join(projectDir, '.promote');
   const registryIsLocal = pipeline.repository.startsWith('oci:');
+  // The demo pushes releases and promotes them: only into its own state, or where --registry
+  // says. A pipeline that names the team's registry or ledger is not the demo's to write to.
+  const parsedRepo = parseReference(pipeline.repository);
+  const layoutPath = parsedRepo.transport === 'layout' ? parsedRepo.path : undefined;
+  if (!options.registry && !(layoutPath && inside(state, layoutPath))) {
+    throw new PromoteError('DEMO_FOREIGN_REGISTRY', `pipeline ${pipeline.name} pushes to ${pipeline.repository}; the demo only writes to an OCI layout under ${show(state)}/ unless --registry names one`, {
+      outcome: 'usage',
+      hint: `run promote demo --registry <a scratch repository>, or use repository: oci:./.promote/registry/${pipeline.name} (as promote init writes it)`,
+    });
+  }
+  if (isGitUrl(pipeline.ledger.repository) || !inside(state, pipeline.ledger.repository)) {
+    throw new PromoteError('DEMO_FOREIGN_LEDGER', `pipeline ${pipeline.name} records promotions in ${pipeline.ledger.repository}; the demo only writes a ledger under ${show(state)}/`, {
+      outcome: 'usage',
+      hint: 'set ledger: {repository: ./.promote/ledger, branch: main} for the demo (as promote init writes it)',
+    });
+  }
 
   // 1. Start from nothing: the demo's own state under <project>/.promote, never anything else.
   const removed: string[] = [];
-  const parsedRepo = parseReference(pipeline.repository);
-  const layoutPath = parsedRepo.transport === 'layout' ? parsedRepo.path : undefined;
   for (const p of [layoutPath, pipeline.ledger.repository, join(state, 'clusters'), join(state, 'cache'), join(state, 'demo')]) {
     if (p && inside(state, p) && (await exists(p))) {
       await rm(p, { recursive: true, force: true });
       removed.push(show(p));
     }
   }
-  const ledgerLocal = !/^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^/]+:/.test(pipeline.ledger.repository);
-  if (ledgerLocal && inside(state, pipeline.ledger.repository)) {
-    await mkdir(pipeline.ledger.repository, { recursive: true });
-    await run('git', ['init', '-q', '-b', pipeline.ledger.branch ?? 'main', pipeline.ledger.repository]);
-  } else if (ledgerLocal && !(await exists(pipeline.ledger.repository))) {
-    throw new PromoteError('DEMO_LEDGER_MISSING', `the pipeline's ledger ${pipeline.ledger.repository} does not exist`, { outcome: 'usage', hint: 'create it (git init), or point ledger.repository at .promote/ledger' });
-  }
+  await mkdir(pipeline.ledger.repository, { recursive: true });
+  await run('git', ['init', '-q', '-b', pipeline.ledger.branch ?? 'main', pipeline.ledger.repository]);
   step('reset', removed.length ? `removed the last run's state: ${removed.join(', ')} (keys are kept)` : `fresh state under ${show(state)}`);
 
   // 2. Keys: the CI key signs bundles, the promoter's key signs records, the agents' key signs status reports.
@@ -436,7 +446,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     `promote verify ${repoHere}@${v1.digest} --key ${keys.files.ci.replace(/\.key$/, '.pub')}`,
     `promote diff-env ${pipeline.stages[1]!.environment} ${pipeline.stages[2]!.environment}/${stageClusters[third]!.at(-1)} ${relative(projectDir, bundleDir) || '.'}`,
     ...(options.kubeconfig ? [] : [`ls ${here(clusterDirs[driftCluster]!)}/manifests`]),
-    ...(ledgerLocal ? [`git -C ${here(pipeline.ledger.repository)} log --format='%h %an: %s'`] : []),
+    `git -C ${here(pipeline.ledger.repository)} log --format='%h %an: %s'`,
     `${pw}promote agent --stage ${third} --cluster ${driftCluster} ${options.kubeconfig ? `--target kubernetes --kubeconfig ${options.kubeconfig}${contexts.includes(driftCluster) ? ` --context ${driftCluster}` : ''}` : `--target dir:${here(join(state, 'clusters', driftCluster))}`} --key ${keys.files.agent} --once`,
     `${pw}promote to ${third} --key ${keys.files.promoter}   # 1.1 again: its gates still pass (as you: your git identity is the promoter)`,
   ];

@@ -221,3 +221,26 @@ test('promote init refuses to overwrite, naming the files; --force overwrites ex
   assert.match(await readFile(join(dir, 'environments', 'dev.yaml'), 'utf8'), /kind: Environment/);
   assert.equal(await readFile(join(dir, 'notes.txt'), 'utf8'), 'untouched\n');
 });
+
+test('promote demo refuses a pipeline whose registry or ledger is not its own, and writes nothing', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'promote-demo-foreign-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const d of ['pipelines', 'environments', 'bundles']) await cp(join(root, d), join(dir, d), { recursive: true });
+  const file = join(dir, 'pipelines', 'webapp.yaml');
+  const original = await readFile(file, 'utf8');
+  const { writeFile } = await import('node:fs/promises');
+  const cases: [string, string, RegExp][] = [
+    ['the team registry', original.replace('repository: oci:./.promote/registry/webapp', 'repository: registry.example.com/acme/webapp'), /DEMO_FOREIGN_REGISTRY|pushes to registry\.example\.com\/acme\/webapp/],
+    ['the config repository as ledger', original.replace(/ {2}ledger:\n {4}repository: \.\/\.promote\/ledger\n {4}branch: main\n/, ''), /records promotions in/],
+  ];
+  for (const [what, text, message] of cases) {
+    await writeFile(file, text);
+    const err = await exec(process.execPath, [cli, 'demo', '--project', dir], { cwd: dir, env: cleanEnv() }).then(
+      () => assert.fail(`demo must refuse ${what}`),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(err.code, 2, what);
+    assert.match(err.stderr, message, what);
+    assert.deepEqual((await readdir(dir)).sort(), ['bundles', 'environments', 'pipelines'], `${what}: nothing written`);
+  }
+});
