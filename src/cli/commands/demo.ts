@@ -18,7 +18,7 @@ cluster status table, the commands to look at what it left on disk, and the wall
 Nothing is simulated: the gates read the agents' signed status reports and the real clock, so
 the example pipeline soaks for seconds, not hours. The demo's state lives in <project>/.promote/
 (registry, ledger, clusters) and is reset at the start of every run; keys in .promote/keys are
-kept. Key password: PROMOTE_PASSWORD, else the fixed demo password "promote-demo" (demo only).
+kept. A pipeline whose registry or ledger lies elsewhere (a team's real ones) is refused. Key password: PROMOTE_PASSWORD, else the fixed demo password "promote-demo" (demo only).
 --registry and --kubeconfig point the same story at a real registry and a real cluster.`,
   options: {
     project: { type: 'string', valueName: 'dir', description: 'the project to run it on (default: the current directory)' },
