@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -102,5 +102,21 @@ describe('DirTarget', () => {
     const other = { ...desired({ 'a.yaml': 'x' }), owner: { pipeline: 'webapp', stage: 'prod', cluster: 'p-1' } };
     await assert.rejects(target.apply(other), { code: 'TARGET_OWNED_BY_OTHER' });
     assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'a');
+  });
+
+  it('never writes or deletes through a symbolic link that leads out of the directory', async () => {
+    const root = await tempDir();
+    const outside = await tempDir();
+    const target = new DirTarget(root);
+    await target.apply(desired({ 'manifests/a.yaml': 'a', 'keep.yaml': 'k' }));
+    await target.prune(desired({ 'manifests/a.yaml': 'a', 'keep.yaml': 'k' }));
+    await rm(join(root, 'manifests'), { recursive: true });
+    await writeFile(join(outside, 'a.yaml'), 'not yours');
+    await symlink(outside, join(root, 'manifests'));
+    const result = await target.apply(desired({ 'manifests/a.yaml': 'changed', 'keep.yaml': 'k' }, 'sha256:r2'));
+    assert.deepEqual(result.objects.map((o) => [o.id, o.action, o.reason]), [['manifests/a.yaml', 'failed', 'PathEscapes'], ['keep.yaml', 'unchanged', undefined]]);
+    const pruned = await target.prune(desired({ 'keep.yaml': 'k' }, 'sha256:r3'));
+    assert.deepEqual(pruned.kept.map((k) => [k.id, k.reason]), [['manifests/a.yaml', 'PathEscapes']]);
+    assert.equal(await readFile(join(outside, 'a.yaml'), 'utf8'), 'not yours');
   });
 });

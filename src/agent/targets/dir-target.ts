@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { PromoteError } from '../../errors.ts';
+import { mkdir, open, readFile, readdir, realpath, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { PromoteError, isPromoteError } from '../../errors.ts';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -83,6 +83,31 @@ export class DirTarget implements Target {
     this.name = `dir:${root}`;
   }
 
+  /**
+   * The parent directory of `rel`, created if needed, after checking that it really is inside the
+   * target: a symbolic link planted in the target (`manifests -> /etc`) must not redirect a write
+   * or a prune outside it.
+   */
+  private async safeParent(rel: string, create = true): Promise<string | undefined> {
+    const parent = dirname(join(this.root, rel));
+    if (create) await mkdir(parent, { recursive: true });
+    let realParent: string;
+    try {
+      realParent = await realpath(parent);
+    } catch (err) {
+      if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const realRoot = await realpath(this.root);
+    const inside = relative(realRoot, realParent);
+    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+      throw new PromoteError('TARGET_PATH_ESCAPES', `${join(this.root, rel)} leads outside ${this.root} (through a symbolic link to ${realParent})`, {
+        hint: 'remove the symbolic link from the target directory; the agent only writes inside it',
+      });
+    }
+    return parent;
+  }
+
   private async readInventory(): Promise<Inventory | undefined> {
     const bytes = await readIfExists(join(this.root, INVENTORY_FILE));
     if (!bytes) return undefined;
@@ -148,7 +173,15 @@ export class DirTarget implements Target {
       if (seen.has(rel)) throw new PromoteError('TARGET_PATH_DUPLICATE', `the render has two files at ${rel}`, { hint: 'rename one of them in the bundle' });
       seen.add(rel);
       const digest = sha256(file.content);
-      const abs = join(this.root, rel);
+      await mkdir(this.root, { recursive: true });
+      let abs: string;
+      try {
+        abs = join((await this.safeParent(rel))!, rel.split(sep).pop()!);
+      } catch (err) {
+        if (!isPromoteError(err)) throw err;
+        objects.push({ id: rel, action: 'failed', reason: 'PathEscapes', message: err.message });
+        continue;
+      }
       const live = await readIfExists(abs);
       if (live && sha256(live) === digest) {
         objects.push({ id: rel, action: 'unchanged', health: 'Healthy' });
@@ -181,20 +214,30 @@ export class DirTarget implements Target {
     if (!inv) return { pruned: [], kept: [], writes: 0 };
     const keep = new Set(desired.files.map((f) => checkPath(f.path)));
     const pruned: string[] = [];
+    const kept: ObjectResult[] = [];
     const files: Record<string, string> = {};
     for (const [path, digest] of Object.entries(inv.files)) {
       if (keep.has(path)) {
         files[path] = digest;
         continue;
       }
-      await rm(join(this.root, path), { force: true });
+      try {
+        const parent = await this.safeParent(path, false);
+        if (parent) await rm(join(parent, path.split(sep).pop()!), { force: true });
+      } catch (err) {
+        if (isPromoteError(err)) {
+          kept.push({ id: path, action: 'skipped', reason: 'PathEscapes', message: err.message });
+          continue;
+        }
+        throw err;
+      }
       await this.removeEmptyParents(path);
       pruned.push(path);
     }
     const done = inv.recordDigest === desired.recordDigest && inv.bundleDigest === desired.bundleDigest;
-    if (pruned.length === 0 && done) return { pruned, kept: [], writes: 0 };
+    if (pruned.length === 0 && kept.length === 0 && done) return { pruned, kept, writes: 0 };
     await this.writeInventory(desired, files, { recordDigest: desired.recordDigest, bundleDigest: desired.bundleDigest });
-    return { pruned, kept: [], writes: pruned.length + 1 };
+    return { pruned, kept, writes: pruned.length + 1 };
   }
 
   private async removeEmptyParents(rel: string): Promise<void> {
