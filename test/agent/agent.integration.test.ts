@@ -138,7 +138,7 @@ describe('promote agent on the dir target (real registry, real project)', () => 
     assert.deepEqual(await listFiles(out), ['.promote-inventory.json', 'files/scripts/run.sh', 'manifests/deployment.yaml']);
   });
 
-  it('refuses, applying nothing: an untrusted record signer, a dev record on the production tag, an altered blob, invalid parameters', async () => {
+  it('refuses, applying nothing: another cluster\'s record, an untrusted record signer, a dev record on the production tag, an altered blob, invalid parameters', async () => {
     const p = await createProject(join(base, 'refusals'), registry.host, { name: 'refusals' });
     const d1 = await p.push(1);
     const eng = await engine(p, () => new Date());
@@ -154,6 +154,10 @@ describe('promote agent on the dir target (real registry, real project)', () => 
       if (process.env.PROMOTE_TEST_VERBOSE) console.log(name, s!.reason, s!.message);
       return s!;
     };
+
+    // 0. A cluster the record is not for (the environment lists dev-1 only).
+    const other = await refused('cluster', { cluster: 'dev-9' }, /^RecordWrongCluster$/);
+    assert.match(other.message, /does not include cluster dev-9 \(it is for dev-1\)/);
 
     // 1. A record signed by a key nobody trusts, at promotion-staging.
     await craftRecord(p, d1, 'promotion-staging', p.stranger, { stage: 'staging', clusters: [{ name: 'staging-eu-1', parameters: { namespace: 'staging', replicas: 1 } }] });
