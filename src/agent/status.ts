@@ -38,6 +38,8 @@ export interface ClusterStatus {
   };
   /** Converged on the desired bundle. */
   inSync: boolean;
+  /** Drift the agent last saw: left alone (self-heal off) or corrected in its last change. */
+  drift: 'none' | 'drifted' | 'corrected' | 'unknown';
   /** The cluster runs or reports another bundle than desired. */
   behind: boolean;
   stale: boolean;
@@ -89,6 +91,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
         held: summary.held,
         ...(observed && { observed }),
         inSync: trusted && desired !== undefined && observed.bundle === desired.bundle && observed.phase === 'Converged',
+        drift: !observed ? 'unknown' : observed.phase === 'Drifted' ? 'drifted' : observed.reason === 'DriftCorrected' ? 'corrected' : 'none',
         behind: desired !== undefined && (!observed || observed.bundle !== desired.bundle),
         stale: observed !== undefined && observed.observedAt !== '' && now.getTime() - Date.parse(observed.observedAt) > staleAfter,
       });
@@ -119,7 +122,7 @@ function ago(iso: string | undefined, now: Date): string {
 /** The table humans read: one line per stage and cluster. */
 export function statusTable(status: PipelineStatus): string {
   const now = new Date(status.observedAt);
-  const header = ['STAGE', 'CLUSTER', 'DESIRED', 'OBSERVED', 'PHASE', 'SINCE', 'NOTE'];
+  const header = ['STAGE', 'CLUSTER', 'DESIRED', 'OBSERVED', 'PHASE', 'SINCE', 'DRIFT', 'NOTE'];
   const lines = status.clusters.map((c) => {
     const notes: string[] = [];
     if (c.held) notes.push('held');
@@ -131,7 +134,7 @@ export function statusTable(status: PipelineStatus): string {
       if (c.behind) notes.push('runs another bundle');
       if (c.stale) notes.push(`last report ${ago(c.observed.observedAt, now)} ago`);
     }
-    return [c.stage, c.cluster, short(c.desired?.bundle), short(c.observed?.bundle), c.observed?.phase ?? '-', ago(c.observed?.since, now), notes.filter(Boolean).join('; ')];
+    return [c.stage, c.cluster, short(c.desired?.bundle), short(c.observed?.bundle), c.observed?.phase ?? '-', ago(c.observed?.since, now), c.drift === 'none' || c.drift === 'unknown' ? '-' : c.drift, notes.filter(Boolean).join('; ')];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();

@@ -98,7 +98,7 @@ describe('promote agent on the dir target (real registry, real project)', () => 
     assert.equal(dev1.inSync, true);
     assert.equal(dev1.desired?.bundle, d1);
     assert.deepEqual(table.clusters.map((c) => `${c.stage}/${c.cluster}`), ['dev/dev-1', 'staging/staging-eu-1', 'staging/staging-us-1', 'production/prod-eu-1']);
-    assert.match(statusTable(table), new RegExp(`^dev\\s+dev-1\\s+${d1.slice(7, 19)}\\s+${d1.slice(7, 19)}\\s+Converged\\s+\\d+s`, 'm'));
+    assert.match(statusTable(table), new RegExp(`^dev\\s+dev-1\\s+${d1.slice(7, 19)}\\s+${d1.slice(7, 19)}\\s+Converged\\s+\\d+s\\s+-$`, 'm'));
 
     clock.now = new Date(Date.now() + 16 * 60_000); // past the 15m soak
     const staged = await promoteTo(eng, { stage: 'staging' });

@@ -49,7 +49,7 @@ describe('agent on the embedded defaults (CLI)', () => {
     assert.equal(JSON.parse(converged.stderr.trim().split('\n').at(-1)!).phase, 'Converged');
     assert.match(await readFile(join(dir, '.promote/clusters/dev-1/manifests/deployment.yaml'), 'utf8'), /namespace: \S+-dev/);
 
-    const status = JSON.parse((await ok('status', '--output', 'json')).stdout) as { clusters: { stage: string; cluster: string; inSync: boolean; observed?: { phase: string } }[] };
+    const status = JSON.parse((await ok('status', '--output', 'json')).stdout) as { clusters: { stage: string; cluster: string; inSync: boolean; drift: string; observed?: { phase: string } }[] };
     assert.equal(status.clusters.find((c) => c.cluster === 'dev-1')?.observed?.phase, 'Converged');
     assert.equal(status.clusters.find((c) => c.cluster === 'dev-1')?.inSync, true);
     await new Promise((r) => setTimeout(r, 1100)); // the example pipeline soaks dev for 1s
@@ -64,6 +64,7 @@ describe('agent on the embedded defaults (CLI)', () => {
     assert.equal(await readFile(file, 'utf8'), 'edited: by hand\n');
     const shown = JSON.parse((await ok('status', '--output', 'json')).stdout) as typeof status;
     assert.equal(shown.clusters.find((c) => c.cluster === 'dev-1')?.observed?.phase, 'Drifted');
+    assert.match((await ok('status')).stdout, /^dev\s+dev-1\s+\S+\s+\S+\s+Drifted\s+\S+\s+drifted\s+DriftDetected$/m);
     await ok(...agentArgs);
     assert.equal(await readFile(file, 'utf8'), original);
   });
