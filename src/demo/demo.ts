@@ -357,26 +357,34 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step('agents', await converge(third, v1.digest));
 
   // 8. Drift: someone edits a production cluster by hand; an agent that may not heal reports
-  //    Drifted, the normal agent restores the file on its next round.
+  //    Drifted, the normal agent restores what the bundle says on its next round.
   const driftCluster = stageClusters[third]![0]!;
   let drift: DemoResult['drift'] = { cluster: driftCluster, file: '', detected: '', corrected: false };
-  if (!options.kubeconfig) {
-    const dir = clusterDirs[driftCluster]!;
-    const watcher = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: third, cluster: driftCluster, target: agents.get(`${third}/${driftCluster}`)!.target, selfHeal: false });
-    await watcher.round(); // adopts what is applied (no writes)
-    const edit = await handEdit(dir);
-    step('hand edit', `${show(join(dir, edit.file))}: ${edit.what}, the way a 3 a.m. kubectl edit would`);
-    const seen = await watcher.round();
-    if (seen.status.phase !== 'Drifted') throw new PromoteError('DEMO_DRIFT_MISSED', `the hand edit in ${edit.file} was not detected: ${seen.status.phase} ${seen.status.message}`);
-    step('agent', `${driftCluster} --no-self-heal: Drifted — ${seen.status.message}`);
-    const healed = await agents.get(`${third}/${driftCluster}`)!.agent.round();
-    const restored = (await readFile(join(dir, edit.file), 'utf8')) === edit.original;
-    if (healed.status.reason !== 'DriftCorrected' || !restored) throw new PromoteError('DEMO_DRIFT_NOT_CORRECTED', `drift in ${edit.file} was not corrected: ${healed.status.phase} ${healed.status.message}`);
-    step('agent', `${driftCluster}: Converged (DriftCorrected) — ${edit.file} restored from the bundle; the correction is in its status report`);
-    drift = { cluster: driftCluster, file: edit.file, detected: seen.status.message, corrected: true };
+  const healer = agents.get(`${third}/${driftCluster}`)!;
+  // A second agent for the same cluster, told not to heal (what `--no-self-heal` runs). Its first
+  // round adopts what is applied (no writes); after the edit it can only report.
+  const watcherTarget = options.kubeconfig ? await makeTarget(driftCluster) : healer.target;
+  const watcher = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: third, cluster: driftCluster, target: watcherTarget, selfHeal: false });
+  const edit = options.kubeconfig
+    ? await kubeHandEdit(watcher, watcherTarget, { bundleDir, root: projectDir, environment: pipeline.stages[2]!.environment, cluster: driftCluster, stage: third })
+    : await (async () => {
+        await watcher.round();
+        return dirHandEdit(clusterDirs[driftCluster]!);
+      })();
+  if (!edit) {
+    step('drift', 'skipped: the bundle has no Namespace with labels to edit by hand');
   } else {
-    step('drift', 'skipped: the hand-edit step edits a directory target, and --kubeconfig converges Kubernetes');
+    step('hand edit', `${edit.where}: ${edit.what}, the way a 3 a.m. kubectl edit would`);
+    const seen = await watcher.round();
+    if (seen.status.phase !== 'Drifted') throw new PromoteError('DEMO_DRIFT_MISSED', `the hand edit of ${edit.id} was not detected: ${seen.status.phase} ${seen.status.message}`);
+    step('agent', `${driftCluster} --no-self-heal: Drifted — ${seen.status.message}`);
+    const healed = await healer.agent.round();
+    const restored = await edit.restored();
+    if (healed.status.reason !== 'DriftCorrected' || !restored) throw new PromoteError('DEMO_DRIFT_NOT_CORRECTED', `drift in ${edit.id} was not corrected: ${healed.status.phase} ${healed.status.message}`);
+    step('agent', `${driftCluster}: Converged (DriftCorrected) — ${edit.id} restored from the bundle; the correction is in its status report`);
+    drift = { cluster: driftCluster, file: edit.id, detected: seen.status.message, corrected: true };
   }
+  await watcherTarget.close?.();
 
   {
     const { result } = await promoteSoaked(second);
@@ -479,8 +487,17 @@ async function kubeContexts(file: string): Promise<string[]> {
   return (doc?.contexts ?? []).map((c) => c.name).filter((n): n is string => typeof n === 'string');
 }
 
+interface HandEdit {
+  /** What the agents call the object (a file path, or `Kind namespace/name`). */
+  id: string;
+  where: string;
+  what: string;
+  /** Is it back to what the bundle says? */
+  restored(): Promise<boolean>;
+}
+
 /** Changes one number in the first rendered manifest that has a `maxReplicas:` or `replicas:`. */
-async function handEdit(dir: string): Promise<{ file: string; what: string; original: string }> {
+async function dirHandEdit(dir: string): Promise<HandEdit> {
   const files: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -490,18 +507,45 @@ async function handEdit(dir: string): Promise<{ file: string; what: string; orig
     }
   };
   await walk(dir);
-  for (const f of files) {
-    const text = await readFile(f, 'utf8');
-    const m = /^(\s*)(maxReplicas|replicas): (\d+)\s*$/m.exec(text);
-    if (!m) continue;
-    const to = Number(m[3]) * 10;
-    await writeFile(f, text.replace(m[0], `${m[1]}${m[2]}: ${to}`));
-    return { file: relative(dir, f).split(sep).join('/'), what: `${m[2]} ${m[3]} → ${to}`, original: text };
-  }
-  const f = files[0]!;
-  const text = await readFile(f, 'utf8');
-  await writeFile(f, `${text}# edited by hand\n`);
-  return { file: relative(dir, f).split(sep).join('/'), what: 'a line added', original: text };
+  const pick = async (): Promise<{ f: string; text: string; m?: RegExpExecArray }> => {
+    for (const f of files) {
+      const text = await readFile(f, 'utf8');
+      const m = /^(\s*)(maxReplicas|replicas): (\d+)\s*$/m.exec(text);
+      if (m) return { f, text, m };
+    }
+    return { f: files[0]!, text: await readFile(files[0]!, 'utf8') };
+  };
+  const { f, text, m } = await pick();
+  const to = m ? Number(m[3]) * 10 : 0;
+  await writeFile(f, m ? text.replace(m[0], `${m[1]}${m[2]}: ${to}`) : `${text}# edited by hand\n`);
+  const id = relative(dir, f).split(sep).join('/');
+  return {
+    id,
+    where: relative(process.cwd(), f).startsWith('..') ? f : relative(process.cwd(), f),
+    what: m ? `${m[2]} ${m[3]} → ${to}` : 'a line added',
+    restored: async () => (await readFile(f, 'utf8')) === text,
+  };
+}
+
+/** Relabels the bundle's Namespace in the cluster, as `kubectl label --overwrite` would. */
+async function kubeHandEdit(watcher: Reconciler, target: Target, render: { bundleDir: string; root: string; environment: string; cluster: string; stage: string }): Promise<HandEdit | undefined> {
+  const { renderEnvironment } = await import('../bundle/render-environment.ts');
+  const { files } = await renderEnvironment(render);
+  type Doc = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> } };
+  const ns = files.flatMap((f) => (f.documents ?? []) as Doc[]).find((d) => d?.kind === 'Namespace' && d.metadata?.name && Object.keys(d.metadata.labels ?? {}).length);
+  if (!ns) return undefined;
+  const client = (target as unknown as { client: { call(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> } }).client;
+  const name = ns.metadata!.name!;
+  const [key, value] = Object.entries(ns.metadata!.labels!)[0]!;
+  await watcher.round();
+  const path = `/api/v1/namespaces/${encodeURIComponent(name)}`;
+  await client.call('PATCH', `${path}?fieldManager=kubectl-edit`, { metadata: { labels: { [key]: 'edited-by-hand' } } }, 'application/merge-patch+json');
+  return {
+    id: `Namespace ${name}`,
+    where: `kubectl label namespace ${name} ${key}=edited-by-hand --overwrite (cluster ${render.cluster})`,
+    what: `${key} ${value} → edited-by-hand`,
+    restored: async () => ((await client.call('GET', path)) as Doc).metadata?.labels?.[key] === value,
+  };
 }
 
 async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv): Promise<Keys> {
