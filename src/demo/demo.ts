@@ -197,7 +197,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
   }
 
-  // 1. Start from nothing: the demo's own state under <project>/.promote, never anything else.
+  // 1. Keys first (a wrong password must fail before anything is reset): the CI key signs
+  //    bundles, the promoter's key signs records, the agents' key signs status reports.
+  const keys = await demoKeys(projectDir, pipeline, options.env);
+  const keyNames = [...new Set([keys.files.ci, keys.files.promoter, keys.files.agent])];
+  step('keygen', `${keys.created.length ? 'created' : 'reusing'} ${keyNames.join(', ')} (CI, promoter, agents) — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}", for the demo only (PROMOTE_PASSWORD sets your own)` : `password from ${keys.files.password}`}`);
+
+  // 2. Start from nothing: the demo's own state under <project>/.promote, never anything else.
   const removed: string[] = [];
   for (const p of [layoutPath, pipeline.ledger.repository, join(state, 'clusters'), join(state, 'cache'), join(state, 'demo')]) {
     if (p && inside(state, p) && (await exists(p))) {
@@ -208,11 +214,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await mkdir(pipeline.ledger.repository, { recursive: true });
   await run('git', ['init', '-q', '-b', pipeline.ledger.branch ?? 'main', pipeline.ledger.repository]);
   step('reset', removed.length ? `removed the last run's state: ${removed.join(', ')} (keys are kept)` : `fresh state under ${show(state)}`);
-
-  // 2. Keys: the CI key signs bundles, the promoter's key signs records, the agents' key signs status reports.
-  const keys = await demoKeys(projectDir, pipeline, options.env);
-  const keyNames = [...new Set([keys.files.ci, keys.files.promoter, keys.files.agent])];
-  step('keygen', `${keys.created.length ? 'created' : 'reusing'} ${keyNames.join(', ')} (CI, promoter, agents) — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}", for the demo only (PROMOTE_PASSWORD sets your own)` : `password from ${keys.files.password}`}`);
 
   // Two engines: the promoter, and a second person who approves (separation of duties).
   const registryOptions: RegistryOptions = { ...options.registryOptions, env: options.env, cwd: projectDir };
@@ -581,8 +582,13 @@ async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv
     try {
       signers.set(p, await loadSigner(`${base}.key`, { env: { ...env, PROMOTE_PASSWORD: password }, interactive: false }));
     } catch (err) {
-      if (isPromoteError(err) && fromEnv === undefined) {
-        throw new PromoteError(err.code, `${err.message} (the demo tried its demo password)`, { cause: err, outcome: err.outcome, hint: 'set PROMOTE_PASSWORD to the password of these keys, or remove them to let the demo create new ones' });
+      if (isPromoteError(err) && hasKey) {
+        const tried = fromEnv === undefined ? `the demo password "${DEMO_PASSWORD}"` : 'the password in PROMOTE_PASSWORD/COSIGN_PASSWORD';
+        throw new PromoteError(err.code, `${err.message} (tried ${tried})`, {
+          cause: err,
+          outcome: err.outcome,
+          hint: `these keys come from an earlier run or from promote init: set PROMOTE_PASSWORD to their password${fromEnv === undefined ? '' : ' (or unset it for the demo password)'}, or remove ${relative(process.cwd(), resolve(base, '..')) || '.'}/ to let the demo create new keys`,
+        });
       }
       throw err;
     }
