@@ -315,7 +315,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const outcomes = await engine.runOnce(promoter);
     const mine = outcomes.find((o) => o.stage === first);
     if (mine?.result !== 'promoted' || mine.bundle !== digest) {
-      throw new PromoteError('DEMO_AUTO_FAILED', `promote run --once did not promote ${short(digest)} to ${first}: ${mine?.result ?? 'no outcome'} ${mine?.message ?? ''}`);
+      throw new PromoteError('DEMO_AUTO_FAILED', `promote run --once did not promote ${short(digest)} to ${first}: ${mine?.result ?? 'no outcome'} ${mine?.message ?? ''}`, { hint: 'the state is left in .promote/ to look at (promote status, promote history <stage>); promote demo --debug shows the cause' });
     }
     return `${first} ← ${short(digest)} (promotion: auto): signature and parameters verified, ledger commit, record signed by ${keys.files.promoter}`;
   };
@@ -324,7 +324,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 5. staging: refused while dev has not converged.
   try {
     await engine.promoteTo(promoter, { stage: second });
-    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${second} was accepted before ${first} converged`);
+    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${second} was accepted before ${first} converged`, { hint: `check the gates of ${second} in the pipeline: the demo expects converged (and soak) there` });
   } catch (err) {
     step(`to ${second}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
   }
@@ -345,7 +345,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await soakWait(third);
   try {
     await engine.promoteTo(promoter, { stage: third });
-    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${third} was accepted without an approval`);
+    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${third} was accepted without an approval`, { hint: `the demo expects an approval gate on ${third} in the pipeline` });
   } catch (err) {
     step(`to ${third}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
   }
@@ -377,11 +377,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   } else {
     step('hand edit', `${edit.where}: ${edit.what}, the way a 3 a.m. kubectl edit would`);
     const seen = await watcher.round();
-    if (seen.status.phase !== 'Drifted') throw new PromoteError('DEMO_DRIFT_MISSED', `the hand edit of ${edit.id} was not detected: ${seen.status.phase} ${seen.status.message}`);
+    if (seen.status.phase !== 'Drifted') throw new PromoteError('DEMO_DRIFT_MISSED', `the hand edit of ${edit.id} was not detected: ${seen.status.phase} ${seen.status.message}`, { hint: 'the state is left in .promote/ to look at (promote status, promote history <stage>); promote demo --debug shows the cause' });
     step('agent', `${driftCluster} --no-self-heal: Drifted — ${seen.status.message}`);
     const healed = await healer.agent.round();
     const restored = await edit.restored();
-    if (healed.status.reason !== 'DriftCorrected' || !restored) throw new PromoteError('DEMO_DRIFT_NOT_CORRECTED', `drift in ${edit.id} was not corrected: ${healed.status.phase} ${healed.status.message}`);
+    if (healed.status.reason !== 'DriftCorrected' || !restored) throw new PromoteError('DEMO_DRIFT_NOT_CORRECTED', `drift in ${edit.id} was not corrected: ${healed.status.phase} ${healed.status.message}`, { hint: 'the state is left in .promote/ to look at (promote status, promote history <stage>); promote demo --debug shows the cause' });
     step('agent', `${driftCluster}: Converged (DriftCorrected) — ${edit.id} restored from the bundle; the correction is in its status report`);
     drift = { cluster: driftCluster, file: edit.id, detected: seen.status.message, corrected: true };
   }
@@ -405,7 +405,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let refusedWithoutForce = '';
   try {
     await engine.rollback(promoter, { stage: third });
-    throw new PromoteError('DEMO_NOT_REFUSED', `the rollback of ${third} passed its gates unexpectedly`);
+    throw new PromoteError('DEMO_NOT_REFUSED', `the rollback of ${third} passed its gates unexpectedly`, { hint: `the demo expects converged gates on ${third}, so that only a forced rollback may go back` });
   } catch (err) {
     refusedWithoutForce = refusalLine(err);
     step('rollback', `refused (exit 3): ${refusedWithoutForce}`, 'refused');
