@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PromoteError } from '../errors.ts';
 import type { Command, CommandContext, OptionSpec, OutputFormat, ParsedArgs } from './command.ts';
@@ -44,8 +45,10 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', description: 'show help for the command' },
 };
 
+/** The package version, read only when asked (src/cli and dist/cli both sit two levels below it). */
 export function version(): string {
-  return '0.1.0';
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 function optionLines(options: Record<string, OptionSpec>): string[] {

@@ -14,7 +14,7 @@ import { DEFAULT_MONOLITHIC_MAX, mountBlob, uploadBlob } from './http/upload.ts'
 
 // The Registry interface over the OCI distribution spec (v1.1, with distribution 2.8's quirks
 // from REGISTRY-NOTES.md). One instance per repository. The pieces live in ./http/:
-// transport (undici, TLS, retries), auth (challenges, tokens), credentials (env, docker config,
+// transport (node:http(s), TLS, retries), auth (challenges, tokens), credentials (env, docker config,
 // helpers), upload (sessions, chunks, mount), manifests (limits, digests), referrers (API +
 // tag-schema fallback).
 
