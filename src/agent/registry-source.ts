@@ -103,7 +103,7 @@ export class RegistryDesiredSource implements DesiredSource {
     }
     const envValues = p.parameters?.values;
     if (envValues !== undefined && p.parameters?.digest) {
-      const { canonicalJson } = await import('../promotion/record.ts');
+      const { canonicalJson } = await import('../oci/canonical-json.ts');
       const digest = `sha256:${createHash('sha256').update(canonicalJson(envValues)).digest('hex')}`;
       if (digest !== p.parameters.digest) throw refuse('RECORD_INVALID', `the record's parameter values do not match their digest ${p.parameters.digest}`, 'the record is corrupt; promote again', bundle);
     }

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Approval, GateResult } from '../pipeline/gate.ts';
+import { canonicalJson } from '../oci/canonical-json.ts';
+
+export { canonicalJson };
 
 // The promotion record: the immutable fact "bundle D, with parameters P, entered stage S at
 // time T, by X, because gates G passed". The same object is the stage file's `record` in the
@@ -50,24 +53,6 @@ export interface StageState {
   /** The last hold/release; absent means "as the pipeline says" (stage.hold). */
   hold?: HoldState;
   approvals: Approval[];
-}
-
-/** JSON with object keys sorted at every level: one byte sequence per value. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
 }
 
 export function recordDigest(record: PromotionRecord): string {
