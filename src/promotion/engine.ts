@@ -170,19 +170,57 @@ async function checkParameters(project: Project, registry: Registry, stage: Stag
   ]);
   const config = parseBundleConfig(await registry.fetchBlobBytes(manifest.config, 1024 * 1024), `${registry.name}@${digest} config`);
   const env = await loadEnvironment(project.root, stage.environment);
+  let schema;
   try {
-    const schema = parameterSchema(config.parameterSchema, `${config.name}@${digest.slice(0, 19)} parameter schema`);
-    const environment = resolveParameters(env, schema).values;
-    const clusters = env.clusters.map((c) => ({ name: c.name, parameters: resolveParameters(env, schema, c.name).values }));
-    return {
-      descriptor,
-      parameters: { passed: true, summary: `environment ${env.name} (${env.clusters.length || 1} cluster${env.clusters.length === 1 ? '' : 's'}) satisfies the parameter schema of ${config.name}`, evidence: { schemaDigest: schema.digest, environment: env.file } },
-      values: { environment, clusters },
-    };
+    schema = parameterSchema(config.parameterSchema, `${config.name}@${digest.slice(0, 19)} parameter schema`);
   } catch (err) {
     if (!(err instanceof PromoteError) || err.outcome !== 'verification') throw err;
     return { descriptor, parameters: { passed: false, outcome: 'verification', code: err.code, summary: err.message, ...(err.hint && { hint: err.hint }), problems: err.problems } };
   }
+  // Each cluster's agent validates exactly its merged parameters (environment + its overrides),
+  // so that is what is checked here, cluster by cluster: a required value set only per cluster is
+  // fine, and an invalid override refuses the promotion instead of stalling one agent later.
+  // An environment without clusters is one target with its own parameters.
+  const targets: (string | undefined)[] = env.clusters.length ? env.clusters.map((c) => c.name) : [undefined];
+  const clusters: { name: string; parameters: Record<string, unknown> }[] = [];
+  const problems: Problem[] = [];
+  const failed: string[] = [];
+  let first: PromoteError | undefined;
+  for (const cluster of targets) {
+    try {
+      const values = resolveParameters(env, schema, cluster).values;
+      if (cluster !== undefined) clusters.push({ name: cluster, parameters: values });
+    } catch (err) {
+      if (!(err instanceof PromoteError) || err.code !== 'PARAMETERS_INVALID') throw err;
+      first ??= err;
+      if (cluster === undefined) {
+        problems.push(...err.problems);
+      } else {
+        failed.push(cluster);
+        problems.push(...err.problems.map((p) => ({ ...p, message: `cluster ${cluster}: ${p.message}` })));
+      }
+    }
+  }
+  if (first) {
+    const scope = failed.length ? `cluster${failed.length === 1 ? '' : 's'} ${failed.join(', ')} of environment ${env.name}` : `environment ${env.name}`;
+    const summary = `parameters of ${scope} (${env.file}) do not satisfy ${schema.source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+    return { descriptor, parameters: { passed: false, outcome: 'verification', code: first.code, summary, ...(first.hint && { hint: first.hint }), problems } };
+  }
+  // The record's environment-level values: the environment's own parameters when they are valid
+  // by themselves; otherwise (a required value set only per cluster) the first cluster's, which
+  // is what `plan` renders its preview with.
+  let environment: Record<string, unknown>;
+  try {
+    environment = resolveParameters(env, schema).values;
+  } catch (err) {
+    if (!(err instanceof PromoteError) || err.code !== 'PARAMETERS_INVALID' || !clusters.length) throw err;
+    environment = clusters[0]!.parameters;
+  }
+  return {
+    descriptor,
+    parameters: { passed: true, summary: `environment ${env.name} (${env.clusters.length || 1} cluster${env.clusters.length === 1 ? '' : 's'}) satisfies the parameter schema of ${config.name}`, evidence: { schemaDigest: schema.digest, environment: env.file } },
+    values: { environment, clusters },
+  };
 }
 
 async function checkSignature(project: Project, registry: Registry, digest: string): Promise<CheckResult> {
