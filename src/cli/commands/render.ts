@@ -1,9 +1,10 @@
 import { stringOption, type Command } from '../command.ts';
+import { VERIFY_OPTIONS, verifyPolicy } from '../verify-options.ts';
 
 export const command: Command = {
   name: 'render',
   summary: 'print the exact manifests an agent would apply for an environment (and cluster)',
-  usage: 'promote render [dir|ref] --env <name> [--cluster <name>] [-o <dir>]',
+  usage: 'promote render [dir|ref] --env <name> [--cluster <name>] [-o <dir>] [--verify (--key <pub> … | --certificate-identity … --certificate-oidc-issuer …)]',
   description: `
 Renders a bundle directory, or a pushed bundle (repo:tag, repo@sha256:…, oci:<layout>[:tag];
 pulled with every digest verified), with one environment's parameters (merged with a cluster's
@@ -15,14 +16,18 @@ variables in scripts) is left exactly as written; $\${params.x} prints a literal
 Output: one YAML stream on stdout (each file marked "# Source: <path>"), or with -o every rendered
 file written into a new directory (all or nothing). Nothing is printed or written when any
 problem is found (exit 4). Environments come from <dir>/environments if it exists, else from
-./environments (or --root). For a pushed bundle, \${promote.digest} is its digest; render does
-not check signatures (the agent and \`promote verify\` do).`,
+./environments (or --root). For a pushed bundle, \${promote.digest} is its digest.
+Signatures are checked only with --verify (as \`promote verify\` does: --key, or keyless
+--certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]): a tag is resolved once,
+that digest is verified, and the bundle is rendered from that digest; when it does not verify,
+render exits 4 and prints and writes nothing. Without --verify, only digests are checked.`,
   options: {
     env: { type: 'string', short: 'e', valueName: 'name', description: 'the environment (environments/<name>.yaml); required' },
     cluster: { type: 'string', short: 'c', valueName: 'name', description: "merge this cluster's parameter overrides (and set ${promote.cluster})" },
     stage: { type: 'string', valueName: 'name', description: '${promote.stage} (default: the pipeline stage bound to the environment, else its name)' },
     root: { type: 'string', valueName: 'dir', description: 'project root holding environments/ and pipelines/' },
     out: { type: 'string', short: 'o', valueName: 'dir', description: 'write the rendered files into this new or empty directory instead of stdout' },
+    ...VERIFY_OPTIONS,
   },
   positionals: { min: 0, max: 1 },
   examples: [
@@ -30,6 +35,7 @@ not check signatures (the agent and \`promote verify\` do).`,
     { title: 'One cluster of production, with its overrides', command: 'promote render ./bundle --env production --cluster prod-us-1' },
     { title: 'Write the files into a directory', command: 'promote render ./bundle --env dev -o /tmp/rendered-dev' },
     { title: 'A pushed bundle, by digest', command: 'promote render registry.example.com/acme/webapp@sha256:4f1c… --env staging' },
+    { title: 'A pushed bundle, only if the CI key signed it', command: 'promote render registry.example.com/acme/webapp:1.4.0 --env production --verify --key keys/ci.pub' },
     { title: 'Check what the server would say about it', command: 'promote render ./bundle --env dev | kubectl apply --dry-run=server -f -' },
   ],
   async run(ctx, args) {
@@ -38,12 +44,15 @@ not check signatures (the agent and \`promote verify\` do).`,
       const { PromoteError } = await import('../../errors.ts');
       throw new PromoteError('USAGE', 'render needs --env <name>', { outcome: 'usage', hint: "name the environment to render for, e.g. --env staging; run 'promote render --help' for examples" });
     }
-    const { renderSource } = await import('../../bundle/render-environment.ts');
+    const policy = await verifyPolicy(ctx, args);
     const cluster = stringOption(args, 'cluster');
     const stage = stringOption(args, 'stage');
     const root = stringOption(args, 'root');
     const out = stringOption(args, 'out');
-    const result = await renderSource({
+    const render = policy
+      ? async (o: import('../../bundle/render-environment.ts').RenderSourceOptions) => (await import('../../signing/verified-render.ts')).verifiedRender(o, policy, { env: ctx.env, cwd: ctx.cwd })
+      : async (o: import('../../bundle/render-environment.ts').RenderSourceOptions) => (await import('../../bundle/render-environment.ts')).renderSource(o);
+    const result = await render({
       source: args.positionals[0] ?? '.',
       environment: env,
       cwd: ctx.cwd,
