@@ -3,6 +3,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { PromoteError, type Problem } from '../errors.ts';
 import { DEFAULT_DOCUMENT_MAX_BYTES, formatBytes, MAX_ALIAS_COUNT, type DocumentLimits } from './limits.ts';
 import { pointerSegments } from './pointer.ts';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { schemaProblems, schemaValidator } from './schema-validator.ts';
 
 // Loading the project's YAML documents (bundle.yaml, environments, pipelines). The parsed value
@@ -190,7 +191,11 @@ export async function readYamlFile(path: string, limits: DocumentLimits = {}): P
  * `what` names the document for the message, e.g. "environment staging".
  */
 export function validateDocument(schema: object, doc: ParsedDocument, what: string): void {
-  const validator = schemaValidator(schema);
+  validateDocumentWith(schemaValidator(schema), schema, doc, what);
+}
+
+/** validateDocument with an already compiled (or generated) validator for `schema`. */
+export function validateDocumentWith(validator: ValidateFunction, schema: object, doc: ParsedDocument, what: string): void {
   if (validator(doc.value)) return;
   const problems = schemaProblems(validator.errors ?? [], doc, schema);
   const n = problems.length;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import formatsModule from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject, Options, ValidateFunction } from 'ajv/dist/2020.js';
 import { PromoteError } from '../errors.ts';
+import { validate as generatedMetaValidator } from './generated/meta-schema-validator.ts';
 
 export { schemaProblems } from './schema-problems.ts';
 
@@ -10,9 +11,21 @@ export { schemaProblems } from './schema-problems.ts';
 // checked, all errors reported, defaults filled in. Compiling is the expensive part (ajv
 // generates code), so validators are cached by the schema's digest: an engine checking twenty
 // environments against one bundle's schema compiles it once.
+//
+// Start-up cost (issue 2: `promote build` on a small tree is dominated by fixed costs): ajv is
+// loaded only when a schema is first compiled (synchronously, through require: it is CommonJS),
+// and checking a schema against the 2020-12 meta-schema — which ajv would compile afresh in every
+// instance, ~35 ms each — runs a validator generated ahead of time from that same meta-schema by
+// scripts/gen-schema-validators.ts (test/params/generated-validators.test.ts keeps it current).
 
 /** Secret markers: `writeOnly` (JSON Schema's own) or our explicit vendor keyword. */
 export const SECRET_KEYWORD = 'x-promote-secret';
+
+/** The options every validator is compiled with (also those of the generated validators). */
+export const AJV_OPTIONS = { strict: true, allErrors: true, verbose: true, useDefaults: true, allowUnionTypes: true } as const satisfies Options;
+
+const META_SCHEMA_ID = 'https://json-schema.org/draft/2020-12/schema';
+const validateAgainstMetaSchema = generatedMetaValidator as unknown as ValidateFunction;
 
 export interface SchemaSource {
   /** Where the schema came from, for errors about the schema itself. */
@@ -24,19 +37,49 @@ export interface SchemaSource {
 const CACHE_SIZE = 64;
 const cache = new Map<string, ValidateFunction>();
 
-// ajv-formats is CommonJS; under Node's ESM interop its default export is module.exports.
-const addFormats = ((formatsModule as unknown as { default?: unknown }).default ?? formatsModule) as (ajv: Ajv2020) => void;
+const require = createRequire(import.meta.url);
+let ajvClass: typeof Ajv2020 | undefined;
+let addFormats: ((ajv: Ajv2020) => void) | undefined;
 
-export function schemaDigest(schema: object): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(schema)).digest('hex')}`;
+/** Adds what promote's schemas may use beyond the standard: formats and the secret keyword. */
+export function configureAjv(ajv: Ajv2020, formats: (ajv: Ajv2020) => void): void {
+  formats(ajv);
+  ajv.addKeyword({ keyword: SECRET_KEYWORD, schemaType: 'boolean' });
+}
+
+/** The meta-schema check ajv runs before compiling, with the pre-generated 2020-12 validator. */
+function validateSchemaFast(this: Ajv2020, original: Ajv2020['validateSchema'], schema: unknown, throwOrLogError?: boolean): boolean | Promise<unknown> {
+  const declared = typeof schema === 'object' && schema !== null ? (schema as { $schema?: unknown }).$schema : undefined;
+  // Anything but the default meta-schema (another draft, a vocabulary's meta-schema, a
+  // non-string) goes through ajv itself, as before.
+  if (typeof schema !== 'object' || schema === null || (declared !== undefined && (typeof declared !== 'string' || declared.replace(/#$/, '') !== META_SCHEMA_ID))) {
+    return original.call(this, schema as object, throwOrLogError);
+  }
+  const valid = validateAgainstMetaSchema(schema);
+  this.errors = valid ? null : (validateAgainstMetaSchema.errors ?? null);
+  if (!valid && throwOrLogError) throw new Error(`schema is invalid: ${this.errorsText()}`);
+  return valid;
 }
 
 function newAjv(): Ajv2020 {
+  if (!ajvClass || !addFormats) {
+    ajvClass = (require('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020 }).Ajv2020;
+    // ajv-formats is CommonJS with the plugin as module.exports.default.
+    const formatsModule = require('ajv-formats') as { default?: (ajv: Ajv2020) => void };
+    addFormats = (formatsModule.default ?? formatsModule) as (ajv: Ajv2020) => void;
+  }
   // One instance per schema: two versions of a bundle's schema may share an $id.
-  const ajv = new Ajv2020({ strict: true, allErrors: true, verbose: true, useDefaults: true, allowUnionTypes: true });
-  addFormats(ajv);
-  ajv.addKeyword({ keyword: SECRET_KEYWORD, schemaType: 'boolean' });
+  const ajv = new ajvClass(AJV_OPTIONS);
+  configureAjv(ajv, addFormats);
+  const original = ajv.validateSchema;
+  ajv.validateSchema = function (this: Ajv2020, schema: object, throwOrLogError?: boolean) {
+    return validateSchemaFast.call(this, original, schema, throwOrLogError);
+  } as Ajv2020['validateSchema'];
   return ajv;
+}
+
+export function schemaDigest(schema: object): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(schema)).digest('hex')}`;
 }
 
 function schemaInvalid(source: SchemaSource, err: unknown): PromoteError {
