@@ -17,7 +17,6 @@ import { projectSchema, type ProjectSchemaName } from '../src/params/project-sch
 const require = createRequire(import.meta.url);
 const { Ajv2020, _ } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
 const standaloneCode = (require('ajv/dist/standalone/index.js') as { default: (ajv: Ajv2020Type, refs: Record<string, string>) => string }).default;
-const formatsModule = require('ajv-formats') as { default: (ajv: Ajv2020Type) => void };
 
 const META_SCHEMA_ID = 'https://json-schema.org/draft/2020-12/schema';
 const PROJECT_SCHEMAS: ProjectSchemaName[] = ['bundle', 'environment', 'pipeline'];
@@ -27,7 +26,7 @@ export const GENERATED_DIR = fileURLToPath(new URL('../src/params/generated/', i
 function newAjv(): Ajv2020Type {
   // Formats are referenced from ajv-formats at run time, not copied into the generated code.
   const ajv = new Ajv2020({ ...AJV_OPTIONS, code: { source: true, esm: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
-  configureAjv(ajv, formatsModule.default);
+  configureAjv(ajv);
   return ajv;
 }
 

@@ -7,17 +7,18 @@ import { GENERATED_DIR, generateValidators } from '../../scripts/gen-schema-vali
 import { validate as generatedMeta } from '../../src/params/generated/meta-schema-validator.ts';
 import * as generatedProject from '../../src/params/generated/project-schema-validators.ts';
 import { projectSchema, type ProjectSchemaName } from '../../src/params/project-schemas.ts';
-import { AJV_OPTIONS, configureAjv, schemaValidator } from '../../src/params/schema-validator.ts';
+import { AJV_OPTIONS, schemaValidator } from '../../src/params/schema-validator.ts';
 import { isPromoteError } from '../../src/errors.ts';
 
 const require = createRequire(import.meta.url);
 const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
 const formats = (require('ajv-formats') as { default: (ajv: Ajv2020Type) => void }).default;
 
-/** What schema-validator.ts did before the generated validators: a plain, fully ajv-compiled instance. */
+/** What schema-validator.ts did before the generated validators: a plain ajv with the ajv-formats plugin. */
 function plainAjv(): Ajv2020Type {
   const ajv = new Ajv2020(AJV_OPTIONS);
-  configureAjv(ajv, formats);
+  formats(ajv);
+  ajv.addKeyword({ keyword: 'x-promote-secret', schemaType: 'boolean' });
   return ajv;
 }
 
@@ -41,6 +42,8 @@ const SCHEMAS: unknown[] = [
   { type: 'object', properties: { host: { type: 'string', format: 'hostname' }, re: { type: 'string', pattern: '^[a-z]+$' } }, additionalProperties: false },
   { anyOf: [{ type: 'string' }, { type: 'number', multipleOf: 0 }] },
   { dependentRequired: { a: [1] } },
+  { type: 'string', format: 'no-such-format' },
+  { type: 'object', properties: { at: { type: 'string', format: 'date-time' }, id: { format: 'uuid' }, mail: { format: 'email' } } },
   ...(['bundle', 'environment', 'pipeline'] as const).map((n) => projectSchema(n)),
 ];
 
