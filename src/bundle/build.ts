@@ -24,6 +24,7 @@ import { loadBundleFile, requireBundleFile, type LoadedBundleFile } from './bund
 import type { BundleConfig } from './config.ts';
 import { writeTarGz } from './tar-writer.ts';
 import { walkBundle } from './walk.ts';
+import { disposeOnInterrupt } from '../cleanup.ts';
 
 // Directory → OCI artefact (DESIGN.md §4 "In the registry"): an image manifest with
 // artifactType application/vnd.promote.bundle.v1, the config blob (name, created, the parameter
@@ -135,7 +136,7 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   const epoch = sourceDateEpoch(env);
   await requireBundleFile(root);
   const tmp = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'promote-build-'));
-  const dispose = (): Promise<void> => rm(tmp, { recursive: true, force: true });
+  const dispose = disposeOnInterrupt(() => rm(tmp, { recursive: true, force: true }));
   const layerPath = join(tmp, 'content.tar.gz');
   // Three independent jobs at once: packing (its deflate runs on libuv's thread pool), loading
   // and schema-compiling bundle.yaml and the parameter schema (CPU on the main thread), and the

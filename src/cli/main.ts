@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runCleanups } from '../cleanup.ts';
 import { PromoteError } from '../errors.ts';
 import type { Command, CommandContext, OptionSpec, OutputFormat, ParsedArgs } from './command.ts';
 import { printError, printResult, type Streams } from './output.ts';
@@ -156,8 +157,31 @@ function defaultIO(): MainIO {
   };
 }
 
-/** Runs one invocation and returns its exit code; never calls process.exit. */
-export async function main(argv: string[], io: MainIO = defaultIO()): Promise<number> {
+let signalsHandled = false;
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM skip every `finally`: remove what src/cleanup.ts still holds (temp
+ * directories), then exit 130/143 as a shell would report the signal. A command that stops
+ * gracefully on the signal (agent, run, status --watch) has its own listener and is left to it;
+ * a second signal then finds only this one and exits.
+ */
+function cleanUpOnSignals(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) > 1) return;
+      void runCleanups().finally(() => process.exit(code));
+    });
+  }
+}
+
+/** Runs one invocation and returns its exit code; never calls process.exit (signals aside, for the real process). */
+export async function main(argv: string[], io?: MainIO): Promise<number> {
+  if (!io) {
+    io = defaultIO();
+    cleanUpOnSignals();
+  }
   const first = argv[0];
   const wantsJson = argv.includes('--output=json') || argv.join(' ').includes('--output json');
   const wantsDebug = argv.includes('--debug');

@@ -7,6 +7,7 @@ import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from './
 import { openRegistry, type RegistryOptions } from './open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
 import type { Descriptor, ImageManifest, Registry } from './registry.ts';
+import { onInterrupt } from '../cleanup.ts';
 
 // Pull: resolve a tag once, then work by digest only (a tag moving mid-pull cannot mix two
 // bundles). The manifest, the config and the content layer are each verified against their
@@ -85,8 +86,10 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
   // The first directory mkdir had to create (if any) is removed again on failure, too.
   const madeParent = await mkdir(dirname(out), { recursive: true });
   let tmp: string | undefined;
+  let forget: (() => void) | undefined;
   try {
     tmp = await mkdtemp(join(dirname(out), `.${basename(out)}.promote-pull-`));
+    forget = onInterrupt(() => rm(tmp!, { recursive: true, force: true }));
     await chmod(tmp, 0o755);
     const stream = await registry.fetchBlob(bundle.layer);
     const summary = await extractBundleLayer(stream, tmp, `bundle ${registry.name}@${bundle.digest}`, limits);
@@ -97,6 +100,8 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
     if (madeParent !== undefined) await rm(madeParent, { recursive: true, force: true });
     throw err;
+  } finally {
+    forget?.();
   }
 }
 
