@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PromoteError, wrapError } from '../errors.ts';
+import { BLOB_CONCURRENCY, forEachConcurrently } from './concurrency.ts';
 import { digestHex } from './digest.ts';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.ts';
 import { openRegistry, type RegistryOptions } from './open.ts';
@@ -82,8 +83,8 @@ async function copyManifest(ctx: CopyContext, digest: string, tag: string | unde
     if (mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST || Array.isArray(doc.manifests)) {
       for (const child of doc.manifests ?? []) await copyManifest(ctx, child.digest, undefined);
     } else {
-      if (doc.config) await copyBlob(ctx, doc.config);
-      for (const layer of doc.layers ?? []) await copyBlob(ctx, layer);
+      const blobs = [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
+      await forEachConcurrently(blobs, BLOB_CONCURRENCY, (blob) => copyBlob(ctx, blob));
     }
   }
   const existing = await ctx.to.resolve(tag ?? digest);

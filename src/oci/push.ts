@@ -1,6 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { BuildOptions, BuiltBundle } from '../bundle/build.ts';
 import { PromoteError, wrapError } from '../errors.ts';
+import { BLOB_CONCURRENCY, forEachConcurrently } from './concurrency.ts';
 import { OCI_MANIFEST } from './media-types.ts';
 import { openRegistry, type RegistryOptions } from './open.ts';
 import { formatReference, parseReference, repositoryName, withDigest } from './reference.ts';
@@ -10,7 +11,7 @@ import type { BlobContent, Descriptor, Registry } from './registry.ts';
 // manifests": blobs first, or the registry refuses the manifest). The target tag (or digest) is
 // resolved first: if it already names this exact manifest, nothing else is sent — a no-op
 // re-push is one request after authentication. Otherwise each blob is checked (HEAD) before it
-// is uploaded, so only what is missing travels.
+// is uploaded, so only what is missing travels; the blobs go up concurrently (concurrency.ts).
 
 export interface ArtifactToPush {
   manifest: { bytes: Uint8Array; mediaType: string };
@@ -33,11 +34,11 @@ export async function pushArtifact(registry: Registry, artifact: ArtifactToPush,
   if (existing?.digest === digest) return { digest, size, unchanged: true, uploaded: 0, skipped: artifact.blobs.length };
   let uploaded = 0;
   let skipped = 0;
-  for (const blob of artifact.blobs) {
+  await forEachConcurrently(artifact.blobs, BLOB_CONCURRENCY, async (blob) => {
     const result = await registry.pushBlob(blob.descriptor, blob.content);
     if (result.uploaded) uploaded++;
     else skipped++;
-  }
+  });
   const pushed = await registry.pushManifest(artifact.manifest.bytes, artifact.manifest.mediaType, tag);
   return { digest: pushed.digest, size, unchanged: false, uploaded, skipped };
 }
