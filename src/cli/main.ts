@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
 import { runCleanups } from '../cleanup.ts';
 import { PromoteError } from '../errors.ts';
 import type { Command, CommandContext, OptionSpec, OutputFormat, ParsedArgs } from './command.ts';
 import { printError, printResult, type Streams } from './output.ts';
+
+// require() rather than `import … from 'node:util'`: the ES module facade evaluates every export
+// of node:util, loading ~30 of Node's internal modules that parsing arguments never uses.
+const { parseArgs } = createRequire(import.meta.url)('node:util') as typeof import('node:util');
 
 // Thin by design: parse → one library call → print. Command files are imported lazily, so
 // `promote --help` loads this file only (changesets' lazy command imports).
