@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { PromoteError, isPromoteError } from '../errors.ts';
 import type { Registry } from '../oci/registry.ts';
@@ -31,6 +31,7 @@ interface RecordPredicate {
   bundle?: { repository?: string; digest?: string };
   parameters?: { digest?: string; values?: Record<string, unknown> };
   clusters?: { name: string; parameters?: Record<string, unknown> }[];
+  sequence?: number;
 }
 
 function refuse(code: string, message: string, hint: string, bundle?: string): PromoteError {
@@ -63,6 +64,26 @@ export class RegistryDesiredSource implements DesiredSource {
 
   get tag(): string {
     return `promotion-${this.o.owner.stage}`;
+  }
+
+  /** Where the highest accepted record number is kept: beside the bundle cache, so it survives a restart. */
+  private sequenceFile(): string {
+    const { pipeline, stage, cluster } = this.o.owner;
+    return join(this.o.cacheDir, `sequence-${encodeURIComponent(pipeline)}-${encodeURIComponent(stage)}-${encodeURIComponent(cluster)}`);
+  }
+
+  private async highestSequence(): Promise<number> {
+    const text = await readFile(this.sequenceFile(), 'utf8').catch(() => '0');
+    const n = Number(text.trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  }
+
+  private async rememberSequence(sequence: number): Promise<void> {
+    const file = this.sequenceFile();
+    await mkdir(this.o.cacheDir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${sequence}\n`);
+    await rename(tmp, file);
   }
 
   async resolve(): Promise<string | undefined> {
@@ -116,6 +137,14 @@ export class RegistryDesiredSource implements DesiredSource {
       values = mine.parameters ?? values;
     }
     if (values === undefined) throw refuse('RECORD_INVALID', `the record ${record} carries no parameter values`, 'promote the bundle again with a current promote', bundle);
+    // Every valid record of the stage stays valid for ever, so whoever can move the tag could put
+    // an older one back (a rollback attack, as TUF calls it). `promote to` numbers a stage's
+    // records (ledger compare-and-swap, rollbacks included), so an honest tag never goes back.
+    const sequence = typeof p.sequence === 'number' ? p.sequence : 0;
+    const highest = await this.highestSequence();
+    if (sequence < highest) {
+      throw refuse('RECORD_REPLAYED', `the record at ${registry.name}:${this.tag} is number ${sequence} of ${owner.pipeline}/${owner.stage}, older than number ${highest} this agent already accepted: an old record was put back on the tag`, `promote the stage again (promote rollback to go back on purpose); if the ledger was re-created on purpose, delete ${this.sequenceFile()}`, bundle);
+    }
 
     await verifyBundle(registry, bundle, this.o.bundleTrust);
     const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
@@ -149,6 +178,7 @@ export class RegistryDesiredSource implements DesiredSource {
       params: values,
       promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },
     });
+    if (sequence > highest) await this.rememberSequence(sequence);
     return {
       owner,
       recordDigest: record,

@@ -1,0 +1,71 @@
+// An old, validly signed promotion record put back on `promotion-<stage>` (a rollback/replay
+// attack by whoever can write tags) is refused by the agent, which keeps running the newer one.
+// Real registry, real project (git ledger, keys), the real engine and agent.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { runAgent } from '../../src/agent/agent.ts';
+import { openProject, promoteTo } from '../../src/promotion/engine.ts';
+import { startRegistry, type RegistryServer } from '../harness/registry.ts';
+import { createProject, type TestProject } from '../promotion/project.ts';
+
+let registry: RegistryServer;
+let base: string;
+before(async () => {
+  registry = await startRegistry();
+  base = await mkdtemp(join(tmpdir(), 'promote-agent-replay-'));
+});
+after(async () => {
+  await registry?.stop();
+  await rm(base, { recursive: true, force: true });
+});
+
+function agentOnce(p: TestProject, out: string) {
+  return runAgent({
+    cwd: p.dir,
+    env: p.env,
+    stage: 'dev',
+    cluster: 'dev-1',
+    target: `dir:${out}`,
+    once: true,
+    key: p.promoterKeyFile,
+    registry: { insecure: true },
+    cacheDir: join(p.dir, '..', 'agent-cache'),
+    healthTimeoutMs: 0,
+    log: () => {},
+  });
+}
+
+test('the agent refuses an older signed record put back on the tag (RecordReplayed) and a restarted agent still does; a rollback is a new record and is applied', async () => {
+  const p = await createProject(join(base, 'replay'), registry.host, { name: 'replay' });
+  const out = join(base, 'replay-target');
+  const eng = await openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, cacheDir: join(p.dir, '..', 'engine-cache') });
+  const d1 = await p.push(1);
+  const d2 = await p.push(2);
+  const first = await promoteTo(eng, { stage: 'dev', bundle: d1 });
+  assert.equal((await agentOnce(p, out))?.phase, 'Converged');
+  await promoteTo(eng, { stage: 'dev', bundle: d2 });
+  const applied = await agentOnce(p, out);
+  assert.equal(applied?.phase, 'Converged');
+  assert.equal(applied?.bundle, d2);
+  const variant = await readFile(join(out, 'files', 'variant.txt'), 'utf8').catch(() => undefined);
+
+  // Put record 1 (validly signed, right pipeline, stage and cluster) back on the tag.
+  const old = await p.registry.fetchManifest(first.published!.digest);
+  await p.registry.pushManifest(old.bytes, old.descriptor.mediaType, 'promotion-dev');
+  assert.equal((await p.registry.resolve('promotion-dev'))?.digest, first.published!.digest);
+  const refused = await agentOnce(p, out);
+  assert.equal(refused?.phase, 'Refused', JSON.stringify(refused));
+  assert.equal(refused?.reason, 'RecordReplayed');
+  assert.match(refused?.message ?? '', /older than number 2/);
+  if (variant !== undefined) assert.equal(await readFile(join(out, 'files', 'variant.txt'), 'utf8'), variant, 'the target still runs the newer bundle');
+
+  // Going back on purpose is a new record (number 3) and is applied.
+  const { rollback } = await import('../../src/promotion/engine.ts');
+  await rollback(eng, { stage: 'dev', steps: 1, force: { reason: 'test: back to d1' } });
+  const back = await agentOnce(p, out);
+  assert.equal(back?.phase, 'Converged', JSON.stringify(back));
+  assert.equal(back?.bundle, d1);
+});
