@@ -282,7 +282,7 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   let fromClusters: string[] = [];
   if (upstream && candidate && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
     fromClusters = await environmentClusters(project, upstream.environment);
-    reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust());
+    reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust(), pipeline.name);
   }
   let signature: CheckResult | undefined;
   let facts: BundleFacts | undefined;

@@ -60,13 +60,18 @@ function decodeUnverified(bundle: unknown): StatusPredicate | undefined {
  * whose signature does not verify is returned with `verified: false` (gates refuse it, and the
  * evidence says why); without one, reports are read unverified.
  */
-export async function readStatusReport(registry: Registry, stage: string, cluster: string, policy?: TrustPolicy): Promise<StatusObservation | undefined> {
+export async function readStatusReport(registry: Registry, stage: string, cluster: string, policy?: TrustPolicy, pipeline?: string): Promise<StatusObservation | undefined> {
   const tag = statusTag(stage, cluster);
   if (policy && (policy.keys.length || policy.identities.length)) {
     try {
       const v = await verifyStatusReport(registry, tag, policy);
       if (v.statement.predicate.cluster !== cluster || v.statement.predicate.stage !== stage) {
         return { cluster, phase: 'Refused', bundle: v.statement.predicate.bundle?.digest ?? '', since: '', observedAt: '', reason: `the report at ${tag} is about ${v.statement.predicate.stage}/${v.statement.predicate.cluster}`, verified: false };
+      }
+      // One agent key often serves several pipelines: a report copied from another pipeline's
+      // repository (same stage and cluster names, same bundle) must not pass this one's gates.
+      if (pipeline !== undefined && v.statement.predicate.pipeline !== pipeline) {
+        return { cluster, phase: 'Refused', bundle: v.statement.predicate.bundle?.digest ?? '', since: '', observedAt: '', reason: `the report at ${tag} is about pipeline ${JSON.stringify(v.statement.predicate.pipeline ?? null)}, not ${pipeline}`, verified: false };
       }
       return observation(cluster, v.statement.predicate, true);
     } catch (err) {
@@ -88,7 +93,7 @@ export async function readStatusReport(registry: Registry, stage: string, cluste
   }
 }
 
-export async function readStatusReports(registry: Registry, stage: string, clusters: string[], policy?: TrustPolicy): Promise<StatusObservation[]> {
-  const out = await Promise.all(clusters.map((c) => readStatusReport(registry, stage, c, policy)));
+export async function readStatusReports(registry: Registry, stage: string, clusters: string[], policy?: TrustPolicy, pipeline?: string): Promise<StatusObservation[]> {
+  const out = await Promise.all(clusters.map((c) => readStatusReport(registry, stage, c, policy, pipeline)));
   return out.filter((o): o is StatusObservation => o !== undefined);
 }
