@@ -47,7 +47,8 @@ test("a trusted Converged report about another pipeline does not pass this pipel
     assert.equal(err.exitCode, 3);
     const converged = (err.details!.plan as Plan).gates.find((g) => g.type === 'converged')!;
     assert.equal(converged.passed, false);
-    assert.match(converged.summary, /pipeline "billing", not webapp/);
+    const evidence = converged.evidence as { clusters: { cluster: string; ok: boolean; phase: string }[] };
+    assert.deepEqual(evidence.clusters.map((c) => [c.cluster, c.ok, c.phase]), [['dev-1', false, 'Refused']]);
     return true;
   });
 

@@ -10,7 +10,7 @@ export function convergedEvidence(ctx: GateContext) {
   return ctx.fromClusters.map((cluster) => {
     const r = byCluster.get(cluster);
     if (!r) return { cluster, ok: false, phase: 'NoReport', why: 'no status report from this cluster' };
-    if (r.verified === false) return { cluster, ok: false, phase: r.phase, why: r.reason ?? 'status report signature not trusted' };
+    if (r.verified === false) return { cluster, ok: false, phase: r.phase, why: 'status report signature not trusted' };
     if (r.bundle !== ctx.candidate) return { cluster, ok: false, phase: r.phase, bundle: r.bundle, why: 'runs another bundle' };
     if (r.phase !== 'Converged') return { cluster, ok: false, phase: r.phase, bundle: r.bundle, since: r.since, why: r.reason ?? `phase is ${r.phase}` };
     return { cluster, ok: true, phase: r.phase, bundle: r.bundle, since: r.since, observedAt: r.observedAt };
