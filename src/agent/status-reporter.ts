@@ -42,12 +42,17 @@ export class RegistryStatusReporter implements StatusReporter {
     this.repository = repository;
   }
 
-  /** Our own last report, read back unverified (it only carries `since` over a restart). */
+  /**
+   * Our own last report, to carry `since` over a restart. Verified with this agent's own key: the
+   * next report is signed with whatever `since` is kept, so an unsigned report someone put on the
+   * tag ("Converged since 2001") would otherwise be laundered into a trusted one and skip a soak.
+   */
   async previous(): Promise<{ phase: string; record?: string; since: string } | undefined> {
     if (!this.owner) return undefined;
-    const { readStatusReport } = await import('../promotion/status-reports.ts');
-    const seen = await readStatusReport(this.registry, this.owner.stage, this.owner.cluster);
-    if (!seen || !seen.since) return undefined;
+    const [{ readStatusReport }, { parseVerificationKey }] = await Promise.all([import('../promotion/status-reports.ts'), import('../signing/keys.ts')]);
+    const own = { keys: [parseVerificationKey(this.signer.publicKeyPem, "this agent's key")], identities: [] };
+    const seen = await readStatusReport(this.registry, this.owner.stage, this.owner.cluster, own);
+    if (!seen || seen.verified !== true || !seen.since) return undefined;
     return { phase: seen.phase, since: seen.since, ...(seen.record && { record: seen.record }) };
   }
 

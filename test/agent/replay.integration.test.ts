@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runAgent } from '../../src/agent/agent.ts';
 import { openProject, promoteTo } from '../../src/promotion/engine.ts';
+import { publishStatusReport, readStatusReport } from '../../src/promotion/status-reports.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, type TestProject } from '../promotion/project.ts';
 
@@ -68,4 +70,30 @@ test('the agent refuses an older signed record put back on the tag (RecordReplay
   const back = await agentOnce(p, out);
   assert.equal(back?.phase, 'Converged', JSON.stringify(back));
   assert.equal(back?.bundle, d1);
+});
+
+test("a restarted agent keeps `since` only from its own signed report: a forged \"Converged since 2001\" on the tag is not re-signed (no soak bypass)", async () => {
+  const p = await createProject(join(base, 'since'), registry.host, { name: 'since' });
+  const out = join(base, 'since-target');
+  const eng = await openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, cacheDir: join(p.dir, '..', 'engine-cache') });
+  const d1 = await p.push(1);
+  await promoteTo(eng, { stage: 'dev', bundle: d1 });
+  const first = await agentOnce(p, out);
+  assert.equal(first?.phase, 'Converged');
+  const trust = await loadPipelineTrust({ promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
+  const honest = await readStatusReport(p.registry, 'dev', 'dev-1', trust.promotions, 'webapp');
+  assert.equal(honest?.verified, true);
+
+  // Someone who can write tags but holds no trusted key puts an old `since` on the same record.
+  const forgedSince = '2001-01-01T00:00:00.000Z';
+  const desc = (await p.registry.resolve(d1))!;
+  await publishStatusReport(p.registry, desc, { pipeline: 'webapp', stage: 'dev', cluster: 'dev-1', phase: 'Converged', record: first!.record!, bundle: { repository: p.repository, digest: d1 }, since: forgedSince, observedAt: forgedSince }, p.stranger);
+
+  const restarted = await agentOnce(p, out);
+  assert.equal(restarted?.phase, 'Converged');
+  assert.notEqual(restarted?.since, forgedSince);
+  const signed = await readStatusReport(p.registry, 'dev', 'dev-1', trust.promotions, 'webapp');
+  assert.equal(signed?.verified, true, 'the agent published a fresh signed report');
+  assert.notEqual(signed?.since, forgedSince, 'the forged since was not re-signed with the agent key');
+  assert.ok(Date.parse(signed!.since) >= Date.parse(honest!.since), `${signed!.since} vs ${honest!.since}`);
 });
