@@ -68,7 +68,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
     const env = await loadEnvironment(project.root, stage.environment);
     const clusters = env.clusters.length ? env.clusters.map((c) => c.name) : [env.name];
     const registry = await project.registryFor(stageRepository(project.pipeline, stage));
-    const reports = await Promise.all(clusters.map((c) => readStatusReport(registry, stage.name, c, trust)));
+    const reports = await Promise.all(clusters.map((c) => readStatusReport(registry, stage.name, c, trust, project.pipeline.name)));
     clusters.forEach((cluster, i) => {
       const r = reports[i];
       const observed = r && {
