@@ -20,6 +20,8 @@ import { DEFAULT_MONOLITHIC_MAX, mountBlob, uploadBlob } from './http/upload.ts'
 
 /** Redirects followed for blob GETs (registries hand blobs to object storage via 307). */
 const MAX_REDIRECTS = 5;
+/** All pages of one tag listing together (some 1.5 million tags of 40 characters). */
+const MAX_TAG_LIST_BYTES = 64 * 1024 * 1024;
 
 export class HttpRegistry implements Registry {
   readonly name: string;
@@ -172,6 +174,9 @@ export class HttpRegistry implements Registry {
   async listTags(): Promise<string[]> {
     const tags: string[] = [];
     let url: string | undefined = this.client.url('tags/list');
+    // The bound is on the whole listing, not each page: a registry (or a proxy) that keeps
+    // answering rel="next" must not make us read without end.
+    let budget = MAX_TAG_LIST_BYTES;
     for (let pages = 0; url && pages < 10_000; pages++) {
       const res = await this.client.send({ method: 'GET', url, headers: { accept: 'application/json' } }, {
         access: 'pull', ok: [200], pass: [404], action: 'listing tags',
@@ -181,7 +186,9 @@ export class HttpRegistry implements Registry {
         await discard(res.body);
         return [];
       }
-      const body = JSON.parse((await readLimited(res.body, 64 * 1024 * 1024, `the tag list of ${this.name}`)).toString('utf8')) as { tags?: string[] | null };
+      const bytes = await readLimited(res.body, budget, `the tag list of ${this.name}`);
+      budget -= bytes.length;
+      const body = JSON.parse(bytes.toString('utf8')) as { tags?: string[] | null };
       tags.push(...(body.tags ?? []));
       url = nextLink(res.headers.link, url);
     }
