@@ -374,6 +374,22 @@ export async function publishedRecord(project: Project, stage: string): Promise<
   }
 }
 
+/** Whether the manifest `digest` (what promotion-<stage> holds) is the signed record `recordDigest` of `bundle`. */
+async function publishedVerifies(project: Project, stage: string, digest: string, bundle: string, recordDigest: string): Promise<boolean> {
+  const { verifyRecord } = await import('../signing/policy.ts');
+  const registry = await project.registryFor(stageRepository(project.pipeline, requireStage(project.pipeline, stage)));
+  try {
+    const v = await verifyRecord(registry, digest, (await project.trust()).promotions, { stage, bundle });
+    const p = v.statement.predicate as { pipeline?: string; recordDigest?: string };
+    return p.pipeline === project.pipeline.name && p.recordDigest === recordDigest;
+  } catch (err) {
+    // Not a record we trust (bad signature, not an attestation at all): publish it again. A
+    // registry that cannot be reached is a failure to report, not a reason to re-sign.
+    if (err instanceof PromoteError && !err.code.startsWith('REGISTRY_')) return false;
+    throw err;
+  }
+}
+
 /**
  * Puts the record where the stage's agents read it: in the stage's repository. When that is not
  * where the bundle came from (a separate production registry), the bundle is copied there first
@@ -431,7 +447,12 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
   if (plan.upToDate && state?.record && state.recordDigest && plan.action !== 'rollback') {
     const published = await publishedRecord(project, plan.stage);
     const base = { pipeline: pipeline.name, stage: plan.stage, bundle: state.record.bundle.digest, ...(state.record.from && { from: state.record.from }), record: state.recordDigest, gates: state.record.gates };
-    if (published?.record === state.recordDigest) return { ...base, action: 'none', upToDate: true, published: { tag: `promotion-${plan.stage}`, digest: published.digest } };
+    // The annotation is only a cheap hint (it is not signed): "already published" also needs the
+    // manifest on the tag to be a record signed by trust.promotions for this very ledger record,
+    // or a forged or broken tag would be reported as fine and never repaired.
+    if (published?.record === state.recordDigest && (await publishedVerifies(project, plan.stage, published.digest, state.record.bundle.digest, state.recordDigest))) {
+      return { ...base, action: 'none', upToDate: true, published: { tag: `promotion-${plan.stage}`, digest: published.digest } };
+    }
     // Completing a publish signs a record: only for a bundle that still verifies today.
     if (plan.signature && !plan.signature.passed) throw refusal({ ...plan, blockers: plan.blockers.filter((b) => b.outcome === 'verification' || b.outcome === 'usage') });
     const signer = await loadPromoterSigner(project);
