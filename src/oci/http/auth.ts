@@ -161,6 +161,14 @@ export class Authenticator {
         hint: 'the registry\'s auth.token.realm setting is wrong; tell its administrator',
       });
     }
+    // The registry is reached over verified TLS; its token realm must be too, or the password (or
+    // refresh token) would cross the network in clear text to whoever answers on the path.
+    if (credential && !this.transport.insecure && url.protocol !== 'https:') {
+      throw new PromoteError('REGISTRY_AUTH_INSECURE_REALM', `the registry at ${this.host} sends logins to ${url.origin}, which is not HTTPS: credentials (from ${credential.source}) were not sent`, {
+        hint: 'the registry\'s auth.token.realm must be an https:// URL; tell its administrator (--insecure allows it, for test registries only)',
+        details: { registry: this.host, realm: url.origin },
+      });
+    }
     let res;
     if (credential?.identityToken) {
       // OAuth2 refresh-token grant (distribution docs/spec/auth/oauth.md), what `docker login` stores.
