@@ -60,6 +60,14 @@ export class RepositoryClient {
     return new URL(location, this.normalise(requestUrl)).href;
   }
 
+  /**
+   * Credentials go only to the registry itself: same scheme, host and port. Never to a host a
+   * Location pointed at, and never to the same host downgraded from https to plain http.
+   */
+  sendsCredentialsTo(url: string): boolean {
+    return new URL(url).origin === new URL(this.baseUrl).origin;
+  }
+
   scopesFor(opts: SendOptions): string[] {
     return [repositoryScope(this.repository, opts.access), ...(opts.scopes ?? [])];
   }
@@ -78,8 +86,7 @@ export class RepositoryClient {
     req = { ...req, url: this.normalise(req.url) };
     let res: HttpResponse | undefined;
     for (let round = 0; round < 2; round++) {
-      // Credentials go only to the registry itself, never to a host a Location pointed at.
-      const authorization = new URL(req.url).host === this.apiHost ? await this.auth.authorization(scopes) : undefined;
+      const authorization = this.sendsCredentialsTo(req.url) ? await this.auth.authorization(scopes) : undefined;
       res = await this.transport.send({ ...req, headers: { ...req.headers, ...(authorization !== undefined && { authorization }) } });
       if (res.status !== 401) break;
       if (round === 1) break;
