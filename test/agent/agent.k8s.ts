@@ -30,7 +30,7 @@ before(async () => {
 after(async () => {
   await registry?.stop();
   await kube?.stop();
-  await rm(base, { recursive: true, force: true });
+  if (base) await rm(base, { recursive: true, force: true });
 });
 
 describe('promote agent --target kubernetes (CLI, real registry, real API server)', () => {

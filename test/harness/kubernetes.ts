@@ -41,15 +41,24 @@ export async function ensureKubernetesBuild(): Promise<string> {
   return prefix;
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((ok, fail) => {
+// Ports come from below the kernel's ephemeral range (32768+ on Linux): a port the kernel hands
+// out as "free" (listen on 0) is in that range, and the API server's own client connections to
+// etcd can take it between our check and the controller manager binding it (seen in CI).
+async function canBind(port: number): Promise<boolean> {
+  return await new Promise((ok) => {
     const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
+    s.once('error', () => ok(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
   });
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (!ports.includes(port) && (await canBind(port))) ports.push(port);
+  }
+  return ports;
 }
 
 function envValue(text: string, name: string): string {
@@ -60,23 +69,26 @@ function envValue(text: string, name: string): string {
 
 export async function startKubernetes(): Promise<KubeServer> {
   const prefix = await ensureKubernetesBuild();
-  const runDir = await mkdtemp(join(tmpdir(), 'promote-k8s-'));
-  const env = {
-    ...process.env,
-    K8S_ETCD_PORT: String(await freePort()),
-    K8S_ETCD_PEER_PORT: String(await freePort()),
-    K8S_API_PORT: String(await freePort()),
-    K8S_KCM_PORT: String(await freePort()),
-  };
-  const stop = async (): Promise<void> => {
-    await execFileAsync(join(SCRIPTS, 'stop-k8s.sh'), [prefix, runDir, '--purge'], { env }).catch(() => undefined);
-    await rm(runDir, { recursive: true, force: true });
-  };
-  try {
-    await execFileAsync(join(SCRIPTS, 'start-k8s.sh'), [prefix, runDir], { env, maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
-  } catch (err) {
-    await stop();
-    throw err;
+  let runDir = '';
+  let stop = async (): Promise<void> => {};
+  // A port taken between our check and the bind ("port N busy") is retried with fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    runDir = await mkdtemp(join(tmpdir(), 'promote-k8s-'));
+    const [etcd, peer, api, kcm] = await freePorts(4);
+    const env = { ...process.env, K8S_ETCD_PORT: String(etcd), K8S_ETCD_PEER_PORT: String(peer), K8S_API_PORT: String(api), K8S_KCM_PORT: String(kcm) };
+    const dir = runDir;
+    stop = async () => {
+      await execFileAsync(join(SCRIPTS, 'stop-k8s.sh'), [prefix, dir, '--purge'], { env }).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    };
+    try {
+      await execFileAsync(join(SCRIPTS, 'start-k8s.sh'), [prefix, runDir], { env, maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
+      break;
+    } catch (err) {
+      await stop();
+      const busy = /busy/.test(String((err as { stderr?: unknown }).stderr ?? ''));
+      if (!busy || attempt >= 3) throw err;
+    }
   }
   const text = await readFile(join(runDir, 'env.sh'), 'utf8');
   const server = envValue(text, 'K8S_SERVER');

@@ -86,17 +86,22 @@ function requireTool(cmd: string, apt: string): void {
   if (!onPath(cmd)) fail(`\`${cmd}\` is not installed; run \`apt-get install -y ${apt}\``);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// From below the kernel's ephemeral range (32768+): a port the kernel calls free is in that
+// range, and the outbound connections of parallel tests can take it before the registry binds.
+async function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createNetServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canBind(port)) return port;
+  }
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
