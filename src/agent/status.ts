@@ -1,5 +1,6 @@
 import { PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
+import type { StatusObservation } from '../pipeline/gate.ts';
 
 // `promote status`: stage × cluster — what the ledger says each stage should run (and whether
 // its signed record is published), against what each cluster's agent last reported. Reports
@@ -27,15 +28,7 @@ export interface ClusterStatus {
   publishGap: boolean;
   held: boolean;
   /** The cluster's last status report, if any. */
-  observed?: {
-    phase: string;
-    bundle: string;
-    record?: string;
-    since: string;
-    observedAt: string;
-    reason?: string;
-    verified?: boolean;
-  };
+  observed?: Omit<StatusObservation, 'cluster'>;
   /** Converged on the desired bundle. */
   inSync: boolean;
   /** Drift the agent last saw: left alone (self-heal off) or corrected in its last change. */
