@@ -175,7 +175,12 @@ function cleanUpOnSignals(): void {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.on(signal, () => {
       if (process.listenerCount(signal) > 1) return;
-      void runCleanups().finally(() => process.exit(code));
+      // A directory can already exist on disk while the callback that registers its cleanup is
+      // still queued (the thread pool made it, the main thread has not run the continuation yet):
+      // let such completions land first, then clean up.
+      void new Promise((settled) => setTimeout(settled, 30))
+        .then(() => runCleanups())
+        .finally(() => process.exit(code));
     });
   }
 }
