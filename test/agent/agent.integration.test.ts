@@ -6,9 +6,7 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runAgent, type AgentOptions } from '../../src/agent/agent.ts';
 import { pipelineStatus, statusTable } from '../../src/agent/status.ts';
-import type { AgentStatus } from '../../src/agent/reconcile.ts';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { pushBundle } from '../../src/oci/push.ts';
 import { openProject, promoteTo } from '../../src/promotion/engine.ts';
@@ -18,7 +16,9 @@ import { signBundle } from '../../src/signing/cosign-signature.ts';
 import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, FIXTURE, type TestProject } from '../promotion/project.ts';
+import type { AgentOptions } from '../../src/agent/agent.ts';
 import { promote } from '../cli/run-promote.ts';
+import { agentOnce } from './agent-once.ts';
 
 let registry: RegistryServer;
 let base: string;
@@ -33,23 +33,6 @@ after(async () => {
 
 function engine(p: TestProject, now: () => Date) {
   return openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, now, cacheDir: join(p.dir, '..', 'engine-cache') });
-}
-
-function agent(p: TestProject, out: string, extra: Partial<AgentOptions> = {}): Promise<AgentStatus | undefined> {
-  return runAgent({
-    cwd: p.dir,
-    env: p.env,
-    stage: 'dev',
-    cluster: 'dev-1',
-    target: `dir:${out}`,
-    once: true,
-    key: p.promoterKeyFile,
-    registry: { insecure: true },
-    cacheDir: join(p.dir, '..', 'agent-cache'),
-    healthTimeoutMs: 0,
-    log: () => {},
-    ...extra,
-  });
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -79,7 +62,7 @@ describe('promote agent on the dir target (real registry, real project)', () => 
     await promoteTo(eng, { stage: 'dev', bundle: d1 });
     await assert.rejects(promoteTo(eng, { stage: 'staging' }), (err: Error & { code?: string }) => err.code !== undefined, 'staging must wait for dev to converge');
 
-    const status = await agent(p, out);
+    const status = await agentOnce(p, out);
     assert.equal(status?.phase, 'Converged', status?.message);
     assert.equal(status?.bundle, d1);
     assert.deepEqual(await listFiles(out), ['.promote-inventory.json', 'files/scripts/run.sh', 'files/variant.txt', 'manifests/deployment.yaml', 'manifests/service.yaml']);
@@ -114,12 +97,12 @@ describe('promote agent on the dir target (real registry, real project)', () => 
 
     // A hand edit: reported as Drifted with self-heal off (left alone), restored with it on.
     await writeFile(join(out, 'manifests/service.yaml'), 'edited: by hand\n');
-    const drifted = await agent(p, out, { selfHeal: false });
+    const drifted = await agentOnce(p, out, { selfHeal: false });
     assert.equal(drifted?.phase, 'Drifted');
     assert.match(drifted!.message, /manifests\/service\.yaml was modified/);
     assert.equal(await readFile(join(out, 'manifests/service.yaml'), 'utf8'), 'edited: by hand\n');
     assert.equal((await readStatusReport(p.registry, 'dev', 'dev-1', trust.promotions))?.phase, 'Drifted');
-    const healed = await agent(p, out);
+    const healed = await agentOnce(p, out);
     assert.equal(healed?.phase, 'Converged');
     assert.equal(healed?.reason, 'DriftCorrected');
     assert.match(await readFile(join(out, 'manifests/service.yaml'), 'utf8'), /kind: Service/);
@@ -132,7 +115,7 @@ describe('promote agent on the dir target (real registry, real project)', () => 
     const d2 = pushed.reference.slice(pushed.reference.indexOf('@') + 1);
     await signBundle(p.registry, d2, p.ci, p.repository);
     await promoteTo(eng, { stage: 'dev', bundle: d2 });
-    const next = await agent(p, out);
+    const next = await agentOnce(p, out);
     assert.equal(next?.phase, 'Converged');
     assert.deepEqual(next?.pruned, ['files/variant.txt', 'manifests/service.yaml']);
     assert.deepEqual(await listFiles(out), ['.promote-inventory.json', 'files/scripts/run.sh', 'manifests/deployment.yaml']);
@@ -146,7 +129,7 @@ describe('promote agent on the dir target (real registry, real project)', () => 
 
     const refused = async (name: string, options: Partial<AgentOptions>, code: RegExp) => {
       const out = join(base, `refused-${name}`);
-      const s = await agent(p, out, { cacheDir: join(base, `cache-${name}`), ...options });
+      const s = await agentOnce(p, out, { cacheDir: join(base, `cache-${name}`), ...options });
       assert.equal(s?.phase, 'Refused', `${name}: ${s?.phase} ${s?.message}`);
       assert.match(s!.reason, code, `${name}: ${s!.reason}: ${s!.message}`);
       assert.match(s!.message, /^nothing applied: /);

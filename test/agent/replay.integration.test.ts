@@ -6,12 +6,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runAgent } from '../../src/agent/agent.ts';
 import { openProject, promoteTo } from '../../src/promotion/engine.ts';
 import { publishStatusReport, readStatusReport } from '../../src/promotion/status-reports.ts';
 import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
-import { createProject, type TestProject } from '../promotion/project.ts';
+import { createProject } from '../promotion/project.ts';
+import { agentOnce } from './agent-once.ts';
 
 let registry: RegistryServer;
 let base: string;
@@ -23,22 +23,6 @@ after(async () => {
   await registry?.stop();
   await rm(base, { recursive: true, force: true });
 });
-
-function agentOnce(p: TestProject, out: string) {
-  return runAgent({
-    cwd: p.dir,
-    env: p.env,
-    stage: 'dev',
-    cluster: 'dev-1',
-    target: `dir:${out}`,
-    once: true,
-    key: p.promoterKeyFile,
-    registry: { insecure: true },
-    cacheDir: join(p.dir, '..', 'agent-cache'),
-    healthTimeoutMs: 0,
-    log: () => {},
-  });
-}
 
 test('the agent refuses an older signed record put back on the tag (RecordReplayed) and a restarted agent still does; a rollback is a new record and is applied', async () => {
   const p = await createProject(join(base, 'replay'), registry.host, { name: 'replay' });
