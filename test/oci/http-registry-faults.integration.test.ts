@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { isPromoteError } from '../../src/errors.ts';
 import { OCI_INDEX, OCI_MANIFEST } from '../../src/oci/media-types.ts';
 import { sha256Digest } from '../../src/oci/digest.ts';
+import type { RegistryOptions } from '../../src/oci/open.ts';
 import { startFaultProxy, type Fault, type FaultProxy, type ProxiedRequest } from '../harness/fault-proxy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { blob, makeArtifact, open, pushArtifact } from './http-fixtures.ts';
@@ -17,22 +18,31 @@ import { blob, makeArtifact, open, pushArtifact } from './http-fixtures.ts';
 // A fault-injecting proxy in front of the real registry: the registry's behaviour stays real,
 // only the failures on the wire are staged.
 
-describe('HttpRegistry through a fault-injecting proxy (real registry behind it)', () => {
-  let reg: RegistryServer;
-  let rule: (req: ProxiedRequest) => Fault | undefined = () => undefined;
-  let proxy: FaultProxy;
+/** One real registry behind one fault proxy for the enclosing describe; set `rule` to stage faults (none by default). */
+function proxiedRegistry() {
+  const fx = {
+    reg: undefined as unknown as RegistryServer,
+    proxy: undefined as unknown as FaultProxy,
+    rule: ((): Fault | undefined => undefined) as (req: ProxiedRequest) => Fault | undefined,
+    through: (repository: string, extra: RegistryOptions = {}) => open({ host: fx.proxy.host, url: fx.proxy.url }, repository, extra),
+  };
   before(async () => {
-    reg = await startRegistry();
-    proxy = await startFaultProxy(reg.url, (req) => rule(req));
+    fx.reg = await startRegistry();
+    fx.proxy = await startFaultProxy(fx.reg.url, (req) => fx.rule(req));
   });
   after(async () => {
-    await proxy.stop();
-    await reg.stop();
+    await fx.proxy.stop();
+    await fx.reg.stop();
   });
-  const through = (repository: string, extra = {}) => open({ host: proxy.host, url: proxy.url }, repository, extra);
+  return fx;
+}
+
+describe('HttpRegistry through a fault-injecting proxy (real registry behind it)', () => {
+  const fx = proxiedRegistry();
+  const { through } = fx;
   const faultOnce = (match: (r: ProxiedRequest) => boolean, fault: Fault) => {
     let fired = false;
-    rule = (r) => {
+    fx.rule = (r) => {
       if (!fired && match(r)) { fired = true; return fault; }
       return undefined;
     };
@@ -42,29 +52,29 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
     const r = through('faults/put');
     const b = blob('application/octet-stream', randomBytes(50_000));
     faultOnce((q) => q.method === 'PUT' && q.path.includes('digest='), { status: 500 });
-    proxy.seen.length = 0;
+    fx.proxy.seen.length = 0;
     assert.deepEqual(await r.pushBlob(b.descriptor, b.bytes), { uploaded: true });
-    const calls = proxy.seen.map((s) => `${s.method} ${s.status}`);
+    const calls = fx.proxy.seen.map((s) => `${s.method} ${s.status}`);
     assert.deepEqual(calls, ['HEAD 404', 'POST 202', 'PUT 500', 'DELETE 204', 'POST 202', 'PUT 201']);
-    assert.deepEqual(await open(reg, 'faults/put').fetchBlobBytes(b.descriptor), b.bytes);
+    assert.deepEqual(await open(fx.reg, 'faults/put').fetchBlobBytes(b.descriptor), b.bytes);
   });
 
   test('a connection reset during a chunked upload restarts the upload, which then completes', async () => {
     const r = through('faults/patch', { monolithicMax: 10, chunkSize: 20_000 });
     const b = blob('application/octet-stream', randomBytes(70_000));
     let patches = 0;
-    rule = (q) => (q.method === 'PATCH' && ++patches === 2 ? { reset: true } : undefined);
-    proxy.seen.length = 0;
+    fx.rule = (q) => (q.method === 'PATCH' && ++patches === 2 ? { reset: true } : undefined);
+    fx.proxy.seen.length = 0;
     await r.pushBlob(b.descriptor, b.bytes);
-    assert.ok(proxy.seen.some((s) => s.method === 'PATCH' && s.status === 0));
-    assert.deepEqual(await open(reg, 'faults/patch').fetchBlobBytes(b.descriptor), b.bytes);
+    assert.ok(fx.proxy.seen.some((s) => s.method === 'PATCH' && s.status === 0));
+    assert.deepEqual(await open(fx.reg, 'faults/patch').fetchBlobBytes(b.descriptor), b.bytes);
   });
 
   test('429 with Retry-After and a reset on a manifest GET are retried transparently', async () => {
     const a = makeArtifact();
-    await pushArtifact(open(reg, 'faults/manifest'), a, 'v1');
+    await pushArtifact(open(fx.reg, 'faults/manifest'), a, 'v1');
     let n = 0;
-    rule = (q) => {
+    fx.rule = (q) => {
       if (q.method !== 'GET' || !q.path.includes('/manifests/')) return undefined;
       n++;
       return n === 1 ? { status: 429, headers: { 'retry-after': '0' } } : n === 2 ? { reset: true } : undefined;
@@ -74,10 +84,10 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
   });
 
   test('a registry that keeps failing with 500 ends in a clear REGISTRY_ERROR after bounded attempts', async () => {
-    rule = (q) => (q.method === 'PUT' ? { status: 500 } : undefined);
+    fx.rule = (q) => (q.method === 'PUT' ? { status: 500 } : undefined);
     const r = through('faults/broken');
     const b = blob('application/octet-stream', randomBytes(1000));
-    proxy.seen.length = 0;
+    fx.proxy.seen.length = 0;
     await assert.rejects(r.pushBlob(b.descriptor, b.bytes), (e) => {
       assert.ok(isPromoteError(e, 'REGISTRY_ERROR'));
       assert.match(e.message, /uploading blob sha256:[0-9a-f]{64} \(127\.0\.0\.1:\d+\/faults\/broken\): the registry failed with 500/);
@@ -85,16 +95,16 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
       assert.match(e.hint ?? '', /retry later/);
       return true;
     });
-    assert.equal(proxy.seen.filter((s) => s.method === 'PUT').length, 3);
+    assert.equal(fx.proxy.seen.filter((s) => s.method === 'PUT').length, 3);
     // Every abandoned session was cancelled.
-    assert.equal(proxy.seen.filter((s) => s.method === 'DELETE').length, 3);
-    rule = () => undefined;
+    assert.equal(fx.proxy.seen.filter((s) => s.method === 'DELETE').length, 3);
+    fx.rule = () => undefined;
   });
 
   test('a registry that lies (blob bytes not matching the digest) is refused and nothing is written', async () => {
     const a = makeArtifact(100_000);
-    await pushArtifact(open(reg, 'faults/liar'), a, 'v1');
-    rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { corruptBody: true } : undefined);
+    await pushArtifact(open(fx.reg, 'faults/liar'), a, 'v1');
+    fx.rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { corruptBody: true } : undefined);
     const liar = through('faults/liar');
     const dir = await mkdtemp(join(tmpdir(), 'promote-liar-'));
     try {
@@ -108,59 +118,49 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
       assert.equal(existsSync(final), false);
       await assert.rejects(liar.fetchBlobBytes(a.config.descriptor), (e) => isPromoteError(e, 'BLOB_DIGEST_MISMATCH'));
       // A manifest asked for by digest must hash to that digest.
-      rule = (q) => (q.method === 'GET' && q.path.includes('/manifests/') ? { corruptBody: true } : undefined);
+      fx.rule = (q) => (q.method === 'GET' && q.path.includes('/manifests/') ? { corruptBody: true } : undefined);
       await assert.rejects(liar.fetchManifest(a.manifest.digest), (e) => isPromoteError(e, 'BLOB_DIGEST_MISMATCH') && e.outcome === 'verification');
     } finally {
-      rule = () => undefined;
+      fx.rule = () => undefined;
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   test('a connection dropped in the middle of a blob fails the stream with REGISTRY_UNREACHABLE', async () => {
     const a = makeArtifact(200_000);
-    await pushArtifact(open(reg, 'faults/cut'), a, 'v1');
-    rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { cutBody: true } : undefined);
+    await pushArtifact(open(fx.reg, 'faults/cut'), a, 'v1');
+    fx.rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { cutBody: true } : undefined);
     const stream = await through('faults/cut').fetchBlob(a.layer.descriptor);
     let ended = false;
     stream.on('end', () => { ended = true; });
     await assert.rejects(async () => { for await (const _ of stream) { /* drain */ } },
       (e) => isPromoteError(e, 'REGISTRY_UNREACHABLE') && /connection reset|aborted/.test(e.message));
     assert.equal(ended, false);
-    rule = () => undefined;
+    fx.rule = () => undefined;
   });
 
   test('blob GETs follow redirects to another origin', async () => {
     const a = makeArtifact();
-    await pushArtifact(open(reg, 'faults/redirect'), a, 'v1');
+    await pushArtifact(open(fx.reg, 'faults/redirect'), a, 'v1');
     // The proxy redirects to the registry's own address: another origin as far as the client knows.
-    rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { status: 307, headers: { location: `${reg.url}${q.path}` } } : undefined);
-    await reg.clearRequests();
+    fx.rule = (q) => (q.method === 'GET' && q.path.includes('/blobs/') ? { status: 307, headers: { location: `${fx.reg.url}${q.path}` } } : undefined);
+    await fx.reg.clearRequests();
     assert.deepEqual(await through('faults/redirect').fetchBlobBytes(a.layer.descriptor), a.layer.bytes);
-    assert.deepEqual((await reg.requests()).map((e) => `${e.method} ${e.status}`), ['GET 200']);
-    rule = () => undefined;
+    assert.deepEqual((await fx.reg.requests()).map((e) => `${e.method} ${e.status}`), ['GET 200']);
+    fx.rule = () => undefined;
   });
 
   test('a manifest over 4 MiB served by the registry is refused', async () => {
     const huge = JSON.stringify({ schemaVersion: 2, annotations: { x: 'y'.repeat(5 * 1024 * 1024) } });
-    rule = (q) => (q.method === 'GET' && q.path.includes('/manifests/') ? { status: 200, body: huge, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } } : undefined);
+    fx.rule = (q) => (q.method === 'GET' && q.path.includes('/manifests/') ? { status: 200, body: huge, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } } : undefined);
     await assert.rejects(through('faults/huge').fetchManifest('v1'), (e) => isPromoteError(e, 'MANIFEST_TOO_LARGE') && e.outcome === 'verification');
-    rule = () => undefined;
+    fx.rule = () => undefined;
   });
 });
 
 describe('registry features distribution 2.8 lacks, staged by a proxy in front of the real registry', () => {
-  let reg: RegistryServer;
-  let rule: (req: ProxiedRequest) => Fault | undefined = () => undefined;
-  let proxy: FaultProxy;
-  before(async () => {
-    reg = await startRegistry();
-    proxy = await startFaultProxy(reg.url, (req) => rule(req));
-  });
-  after(async () => {
-    await proxy.stop();
-    await reg.stop();
-  });
-  const through = (repository: string) => open({ host: proxy.host, url: proxy.url }, repository);
+  const fx = proxiedRegistry();
+  const { through } = fx;
 
   test('where the referrers API answers, its list is used (and filtered by artifactType client-side)', async () => {
     const subject = `sha256:${'1'.repeat(64)}`;
@@ -168,16 +168,16 @@ describe('registry features distribution 2.8 lacks, staged by a proxy in front o
       { mediaType: OCI_MANIFEST, digest: `sha256:${'a'.repeat(64)}`, size: 10, artifactType: 'application/vnd.example.sig.v1' },
       { mediaType: OCI_MANIFEST, digest: `sha256:${'b'.repeat(64)}`, size: 11, artifactType: 'application/vnd.example.record.v1' },
     ];
-    rule = (q) => (q.path.startsWith('/v2/features/api/referrers/')
+    fx.rule = (q) => (q.path.startsWith('/v2/features/api/referrers/')
       ? { status: 200, body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }), headers: { 'content-type': OCI_INDEX } }
       : undefined);
     const r = through('features/api');
-    proxy.seen.length = 0;
+    fx.proxy.seen.length = 0;
     assert.deepEqual(await r.referrers(subject), entries);
     assert.deepEqual(await r.referrers(subject, 'application/vnd.example.sig.v1'), [entries[0]]);
     // No tag-schema lookups were needed.
-    assert.ok(proxy.seen.every((s) => s.path.includes('/referrers/')));
-    rule = () => undefined;
+    assert.ok(fx.proxy.seen.every((s) => s.path.includes('/referrers/')));
+    fx.rule = () => undefined;
   });
 
   test('a registry that answers OCI-Subject indexes the referrer itself: no fallback tag is written', async () => {
@@ -188,9 +188,9 @@ describe('registry features distribution 2.8 lacks, staged by a proxy in front o
       schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/vnd.example.sig.v1',
       config: a.config.descriptor, layers: [a.layer.descriptor], subject: pushed,
     }));
-    rule = (q) => (q.method === 'PUT' && q.path.includes('/manifests/') ? { addHeaders: { 'oci-subject': pushed.digest } } : undefined);
+    fx.rule = (q) => (q.method === 'PUT' && q.path.includes('/manifests/') ? { addHeaders: { 'oci-subject': pushed.digest } } : undefined);
     await r.pushManifest(referrer, OCI_MANIFEST);
-    rule = () => undefined;
+    fx.rule = () => undefined;
     assert.deepEqual((await r.listTags()).sort(), ['v1']);
     assert.ok(await r.resolve(sha256Digest(referrer)));
   });
@@ -200,11 +200,11 @@ describe('registry features distribution 2.8 lacks, staged by a proxy in front o
     const a = makeArtifact();
     await pushArtifact(r, a, 'a');
     await r.pushManifest(a.manifest.bytes, a.manifest.mediaType, 'b');
-    rule = (q) => (q.path === '/v2/features/pages/tags/list'
+    fx.rule = (q) => (q.path === '/v2/features/pages/tags/list'
       ? { status: 200, body: JSON.stringify({ name: 'features/pages', tags: ['first-page'] }), headers: { 'content-type': 'application/json', link: '</v2/features/pages/tags/list?last=first-page&n=1>; rel="next"' } }
       : undefined);
     assert.deepEqual((await r.listTags()).sort(), ['a', 'b', 'first-page']);
-    rule = () => undefined;
+    fx.rule = () => undefined;
   });
 });
 
