@@ -19,6 +19,24 @@ const usage = (message: string, hint: string) => new PromoteError('USAGE', messa
 
 /** The trust policy --verify asked for, or undefined when no signature check was asked for. */
 export async function verifyPolicy(ctx: CommandContext, args: ParsedArgs): Promise<TrustPolicy | undefined> {
+  if (args.values.verify !== true) {
+    const given = listOption(args, 'key').length > 0 || ['trusted-root', ...KEYLESS_OPTIONS].some((name) => stringOption(args, name) !== undefined);
+    if (given) throw usage('--key and the keyless options only take effect with --verify', 'add --verify (e.g. --verify --key keys/ci.pub)');
+    return undefined;
+  }
+  return trustPolicyOptions(ctx, args, {
+    message: '--verify needs --key <public key> or a keyless identity',
+    hint: "pass the signer's public key (--verify --key ci.pub), or --certificate-identity with --certificate-oidc-issuer",
+  });
+}
+
+const KEYLESS_OPTIONS = ['certificate-identity', 'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp'] as const;
+
+/**
+ * The trust policy of --key and the keyless options (shared by `promote verify` and --verify);
+ * `missing` is the usage error when neither a key nor a keyless identity was given.
+ */
+export async function trustPolicyOptions(ctx: CommandContext, args: ParsedArgs, missing: { message: string; hint: string }): Promise<TrustPolicy> {
   const keys = listOption(args, 'key');
   const subject = stringOption(args, 'certificate-identity');
   const subjectRegExp = stringOption(args, 'certificate-identity-regexp');
@@ -26,11 +44,7 @@ export async function verifyPolicy(ctx: CommandContext, args: ParsedArgs): Promi
   const issuerRegExp = stringOption(args, 'certificate-oidc-issuer-regexp');
   const trustedRoot = stringOption(args, 'trusted-root');
   const keyless = [subject, subjectRegExp, issuer, issuerRegExp].some((v) => v !== undefined);
-  if (args.values.verify !== true) {
-    if (keys.length || keyless || trustedRoot !== undefined) throw usage('--key and the keyless options only take effect with --verify', 'add --verify (e.g. --verify --key keys/ci.pub)');
-    return undefined;
-  }
-  if (keys.length === 0 && !keyless) throw usage('--verify needs --key <public key> or a keyless identity', "pass the signer's public key (--verify --key ci.pub), or --certificate-identity with --certificate-oidc-issuer");
+  if (keys.length === 0 && !keyless) throw usage(missing.message, missing.hint);
   if (keyless && ((subject === undefined && subjectRegExp === undefined) || (issuer === undefined && issuerRegExp === undefined))) {
     throw usage('keyless verification needs both an identity and an issuer', 'give --certificate-identity[-regexp] AND --certificate-oidc-issuer[-regexp], as cosign requires');
   }

@@ -1,6 +1,6 @@
 import type { Command } from '../command.ts';
-import { listOption, stringOption } from '../command.ts';
 import { REGISTRY_HELP, REGISTRY_OPTIONS, registryOptions } from '../registry-options.ts';
+import { trustPolicyOptions } from '../verify-options.ts';
 
 export const command: Command = {
   name: 'verify',
@@ -37,40 +37,11 @@ ${REGISTRY_HELP}`,
     { title: 'Keyless, signed by a GitHub Actions workflow', command: "promote verify ghcr.io/acme/webapp:1.4.0 --certificate-identity-regexp '^https://github.com/acme/webapp/' --certificate-oidc-issuer https://token.actions.githubusercontent.com" },
   ],
   async run(ctx, args) {
-    const { PromoteError } = await import('../../errors.ts');
-    const subject = stringOption(args, 'certificate-identity');
-    const subjectRegExp = stringOption(args, 'certificate-identity-regexp');
-    const issuer = stringOption(args, 'certificate-oidc-issuer');
-    const issuerRegExp = stringOption(args, 'certificate-oidc-issuer-regexp');
-    const keyless = [subject, subjectRegExp, issuer, issuerRegExp].some((v) => v !== undefined);
-    if (keyless && ((subject === undefined && subjectRegExp === undefined) || (issuer === undefined && issuerRegExp === undefined))) {
-      throw new PromoteError('USAGE', 'keyless verification needs both an identity and an issuer', {
-        outcome: 'usage',
-        hint: 'give --certificate-identity[-regexp] AND --certificate-oidc-issuer[-regexp], as cosign requires',
-      });
-    }
-    for (const [name, re] of [['certificate-identity-regexp', subjectRegExp], ['certificate-oidc-issuer-regexp', issuerRegExp]] as const) {
-      if (re === undefined) continue;
-      try {
-        new RegExp(re);
-      } catch (err) {
-        throw new PromoteError('USAGE', `--${name} is not a valid regular expression: ${(err as Error).message}`, { outcome: 'usage', hint: 'use JavaScript regular-expression syntax' });
-      }
-    }
-    const keys = listOption(args, 'key');
-    if (keys.length === 0 && !keyless) {
-      throw new PromoteError('USAGE', 'verify needs --key <public key> or a keyless identity', {
-        outcome: 'usage',
-        hint: 'pass the signer\'s public key (--key ci.pub), or --certificate-identity with --certificate-oidc-issuer',
-      });
-    }
-    const { policyFromInput, verifyReference } = await import('../../signing/verify-reference.ts');
-    const trustedRoot = stringOption(args, 'trusted-root');
-    const policy = await policyFromInput({
-      keys,
-      identities: keyless ? [{ ...(subject !== undefined && { subject }), ...(subjectRegExp !== undefined && { subjectRegExp }), ...(issuer !== undefined && { issuer }), ...(issuerRegExp !== undefined && { issuerRegExp }) }] : [],
-      ...(trustedRoot !== undefined && { trustedRoot }),
-    }, ctx.cwd);
+    const policy = await trustPolicyOptions(ctx, args, {
+      message: 'verify needs --key <public key> or a keyless identity',
+      hint: "pass the signer's public key (--key ci.pub), or --certificate-identity with --certificate-oidc-issuer",
+    });
+    const { verifyReference } = await import('../../signing/verify-reference.ts');
     const options = await registryOptions(ctx, args);
     const result = await verifyReference(args.positionals[0]!, policy, options);
     const lines = result.signatures.map((s) =>
