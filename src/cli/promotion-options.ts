@@ -1,6 +1,6 @@
 import { PromoteError } from '../errors.ts';
 import type { ProjectOptions } from '../promotion/actions.ts';
-import type { CommandContext, OptionSpec, ParsedArgs } from './command.ts';
+import { stringOption, type CommandContext, type OptionSpec, type ParsedArgs } from './command.ts';
 import { REGISTRY_OPTIONS, registryOptions } from './registry-options.ts';
 
 // Options every promotion command shares (plan, to, approve, history, hold, release, rollback,
@@ -22,13 +22,14 @@ export const FORCE_OPTIONS: Record<string, OptionSpec> = {
 export const PROMOTION_OPTIONS: Record<string, OptionSpec> = { ...PIPELINE_OPTION, ...REGISTRY_OPTIONS };
 
 export async function projectOptions(ctx: CommandContext, args: ParsedArgs): Promise<ProjectOptions> {
-  const pipeline = args.values.pipeline;
-  const key = args.values.key;
+  // An empty --pipeline or --key means "not given" (key then falls back to PROMOTE_KEY).
+  const pipeline = stringOption(args, 'pipeline');
+  const key = stringOption(args, 'key');
   return {
     cwd: ctx.cwd,
     env: ctx.env,
-    ...(typeof pipeline === 'string' && { pipeline }),
-    ...(typeof key === 'string' && { key }),
+    ...(pipeline && { pipeline }),
+    ...(key && { key }),
     registry: await registryOptions(ctx, args),
     interactive: ctx.interactive,
     log: (m) => ctx.log(m),

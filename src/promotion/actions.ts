@@ -1,4 +1,3 @@
-import type { RegistryOptions } from '../oci/open.ts';
 import type { Plan } from '../pipeline/plan.ts';
 import {
   approve,
@@ -24,25 +23,14 @@ import type { PlanDiff } from './plan-diff.ts';
 // One call per command (the CLI stays thin): open the project the pipeline names, do the one
 // thing, return plain data. Everything here is also the library API of the engine.
 
-export interface ProjectOptions {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  pipeline?: string;
-  registry?: RegistryOptions;
-  key?: string;
-  interactive?: boolean;
-  log?: (message: string) => void;
-}
-
-function engineOptions(o: ProjectOptions): EngineOptions {
-  return { cwd: o.cwd, env: o.env, ...(o.pipeline && { pipeline: o.pipeline }), ...(o.registry && { registry: o.registry }), ...(o.key && { key: o.key }), ...(o.interactive !== undefined && { interactive: o.interactive }), ...(o.log && { log: o.log }) };
-}
+/** What a command passes in: the engine's options minus those only tests set. */
+export type ProjectOptions = Pick<EngineOptions, 'cwd' | 'env' | 'pipeline' | 'registry' | 'key' | 'interactive' | 'log'>;
 
 export type PlanWithDiff = Plan & { diff?: PlanDiff };
 
 /** The plan, plus the rendered diff when there is a verified candidate that differs from now. */
 export async function planCommand(o: ProjectOptions, stage: string, bundle?: string, withDiff = true): Promise<PlanWithDiff> {
-  const project = await openProject(engineOptions(o));
+  const project = await openProject(o);
   const plan = await planStage(project, { stage, ...(bundle && { bundle }) });
   const printable: PlanWithDiff = printablePlan(plan);
   const values = plan.facts?.values;
@@ -56,28 +44,28 @@ export async function planCommand(o: ProjectOptions, stage: string, bundle?: str
 }
 
 export async function toCommand(o: ProjectOptions, stage: string, bundle?: string, force?: { reason: string }): Promise<PromoteResult> {
-  const project = await openProject(engineOptions(o));
+  const project = await openProject(o);
   return promoteTo(project, { stage, ...(bundle && { bundle }), ...(force && { force }) });
 }
 
 export async function approveCommand(o: ProjectOptions, stage: string, bundle: string, comment?: string): Promise<ApproveResult> {
-  return approve(await openProject(engineOptions(o)), stage, bundle, comment);
+  return approve(await openProject(o), stage, bundle, comment);
 }
 
 export async function historyCommand(o: ProjectOptions, stage: string, limit?: number): Promise<HistoryItem[]> {
-  return history(await openProject(engineOptions(o)), stage, limit);
+  return history(await openProject(o), stage, limit);
 }
 
 export async function holdCommand(o: ProjectOptions, stage: string, held: boolean, reason?: string): Promise<HoldResult> {
-  return setHold(await openProject(engineOptions(o)), stage, held, reason);
+  return setHold(await openProject(o), stage, held, reason);
 }
 
 export async function rollbackCommand(o: ProjectOptions, stage: string, target: { to?: string; steps?: number }, force?: { reason: string }): Promise<PromoteResult> {
-  return rollback(await openProject(engineOptions(o)), { stage, ...target, ...(force && { force }) });
+  return rollback(await openProject(o), { stage, ...target, ...(force && { force }) });
 }
 
 export async function runCommand(o: ProjectOptions, once: boolean, intervalMs: number, onPass: (outcomes: RunStageOutcome[]) => void, signal?: AbortSignal): Promise<RunStageOutcome[]> {
-  const project = await openProject(engineOptions(o));
+  const project = await openProject(o);
   if (once) return runOnce(project);
   const controller = new AbortController();
   signal?.addEventListener('abort', () => controller.abort(), { once: true });
