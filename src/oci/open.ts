@@ -1,4 +1,3 @@
-import { PromoteError } from '../errors.ts';
 import { parseReference, type Reference } from './reference.ts';
 import type { Registry } from './registry.ts';
 import type { RetryPolicy } from './http/transport.ts';
@@ -37,14 +36,4 @@ export async function openRegistry(ref: Reference | string, options: RegistryOpt
   }
   const { HttpRegistry } = await import('./http-registry.ts');
   return new HttpRegistry(parsed, options);
-}
-
-export function requireDigest(ref: Reference, what: string): string {
-  if (!ref.digest) {
-    throw new PromoteError('REFERENCE_NEEDS_DIGEST', `${what} needs a reference by digest`, {
-      outcome: 'usage',
-      hint: 'write <repository>@sha256:<hex>; `promote push` prints it',
-    });
-  }
-  return ref.digest;
 }
