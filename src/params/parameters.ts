@@ -140,9 +140,3 @@ export function environmentProblems(env: Environment, schema: ParameterSchema): 
   return out;
 }
 
-/** Throws PARAMETERS_INVALID with every problem of the environment (see environmentProblems). */
-export function validateEnvironment(env: Environment, schema: ParameterSchema): void {
-  const problems = environmentProblems(env, schema);
-  if (problems.length) throw invalid(env, schema, problems);
-}
-

@@ -122,8 +122,3 @@ export function schemaValidator(schema: object, source: SchemaSource = {}): Vali
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return validate;
 }
-
-/** For tests and benchmarks: how many distinct schemas were compiled. */
-export function compiledSchemaCount(): number {
-  return cache.size;
-}
