@@ -44,3 +44,12 @@ export function forceOption(args: ParsedArgs): { reason: string } | undefined {
   if (!force && reason) throw new PromoteError('USAGE', '--reason is only used with --force', { outcome: 'usage', hint: 'add --force to override failing gates, or drop --reason' });
   return force ? { reason: reason! } : undefined;
 }
+
+/** A whole-number option of at least 1 (--limit, --steps), or undefined when not given. */
+export function countOption(args: ParsedArgs, name: string, example: string): number | undefined {
+  const text = stringOption(args, name);
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new PromoteError('USAGE', `--${name} must be a whole number of at least 1, not "${text}"`, { outcome: 'usage', hint: `e.g. --${name} ${example}` });
+  return n;
+}

@@ -1,6 +1,5 @@
 import type { Command } from '../command.ts';
-import { stringOption } from '../command.ts';
-import { PROMOTION_OPTIONS, projectOptions } from '../promotion-options.ts';
+import { PROMOTION_OPTIONS, countOption, projectOptions } from '../promotion-options.ts';
 
 export const command: Command = {
   name: 'history',
@@ -21,12 +20,7 @@ trail is the git history itself, so \`git log\` shows the same commits.`,
   async run(ctx, args) {
     const { historyCommand } = await import('../../promotion/actions.ts');
     const { historyText } = await import('../promotion-text.ts');
-    const limitText = stringOption(args, 'limit');
-    const limit = limitText === undefined ? undefined : Number(limitText);
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-      const { PromoteError } = await import('../../errors.ts');
-      throw new PromoteError('USAGE', `--limit must be a whole number of at least 1, not "${limitText}"`, { outcome: 'usage', hint: 'e.g. --limit 10' });
-    }
+    const limit = countOption(args, 'limit', '10');
     const stage = args.positionals[0]!;
     const items = await historyCommand(await projectOptions(ctx, args), stage, limit);
     return { data: items, text: historyText(stage, items) };

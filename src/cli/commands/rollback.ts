@@ -1,6 +1,6 @@
 import type { Command } from '../command.ts';
 import { stringOption } from '../command.ts';
-import { FORCE_OPTIONS, KEY_OPTION, PROMOTION_OPTIONS, forceOption, projectOptions } from '../promotion-options.ts';
+import { FORCE_OPTIONS, KEY_OPTION, PROMOTION_OPTIONS, countOption, forceOption, projectOptions } from '../promotion-options.ts';
 import { REGISTRY_HELP } from '../registry-options.ts';
 
 export const command: Command = {
@@ -34,8 +34,7 @@ ${REGISTRY_HELP}`,
     const to = stringOption(args, 'to');
     const stepsText = stringOption(args, 'steps');
     if (to !== undefined && stepsText !== undefined) throw new PromoteError('USAGE', '--to and --steps exclude each other', { outcome: 'usage', hint: 'give the digest (--to) or how far back (--steps), not both' });
-    const steps = stepsText === undefined ? undefined : Number(stepsText);
-    if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new PromoteError('USAGE', `--steps must be a whole number of at least 1, not "${stepsText}"`, { outcome: 'usage', hint: 'e.g. --steps 1' });
+    const steps = countOption(args, 'steps', '1');
     const force = forceOption(args);
     const result = await rollbackCommand(await projectOptions(ctx, args), args.positionals[0]!, { ...(to && { to }), ...(steps && { steps }) }, force);
     return { data: result, text: promoteText(result) };
