@@ -176,7 +176,12 @@ export async function extractBundleLayer(source: Readable, dest: string, what: s
         while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
         written += chunk.length;
       }
-      if (written !== entry.size) throw new PromoteError('TAR_MALFORMED', `${what}: entry ${entry.path} is cut short`, { outcome: 'verification' });
+      if (written !== entry.size) {
+        throw new PromoteError('TAR_MALFORMED', `${what}: entry ${entry.path} is cut short`, {
+          outcome: 'verification',
+          hint: 'the artefact was not built by promote or is damaged; nothing was kept. Rebuild and push it again',
+        });
+      }
       // open()'s mode is filtered by the umask; set the normalised mode exactly.
       await fh.chmod(entry.mode);
     } finally {

@@ -323,7 +323,11 @@ function manifestDescriptor(bytes: Uint8Array, digest: string, fallbackMediaType
   try {
     doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
   } catch (err) {
-    throw new PromoteError('MANIFEST_INVALID', `manifest ${digest} is not valid JSON`, { cause: err, outcome: 'verification' });
+    throw new PromoteError('MANIFEST_INVALID', `manifest ${digest} is not valid JSON`, {
+      cause: err,
+      outcome: 'verification',
+      hint: 'a manifest is a JSON document; these bytes were written by another tool or damaged. Copy or push the artefact into the layout again',
+    });
   }
   const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : fallbackMediaType;
   const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : undefined;
