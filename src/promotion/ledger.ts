@@ -219,10 +219,16 @@ export class GitLedger {
       if (isMissingObject(err)) return undefined;
       throw gitError(err, `cannot read ${stagePath(pipeline, stage)} from the ledger`);
     }
-    const value = parseYaml(text) as StageState | null;
-    if (!value || value.kind !== 'StageLedger') {
-      throw new PromoteError('LEDGER_CORRUPT', `${stagePath(pipeline, stage)} in the ledger at ${commit.slice(0, 12)} is not a stage ledger file`, { hint: 'the file is written only by promote; restore it from git history' });
+    const corrupt = (cause?: unknown) =>
+      new PromoteError('LEDGER_CORRUPT', `${stagePath(pipeline, stage)} in the ledger at ${commit.slice(0, 12)} is not a stage ledger file`, { hint: 'the file is written only by promote; restore it from git history', cause });
+    let value: StageState | null;
+    try {
+      value = parseYaml(text) as StageState | null;
+    } catch (err) {
+      // A hand edit that broke the YAML: the same refusal as any other foreign content.
+      throw corrupt(err);
     }
+    if (!value || value.kind !== 'StageLedger') throw corrupt();
     return { ...emptyStageState(pipeline, stage), ...value, approvals: value.approvals ?? [] };
   }
 

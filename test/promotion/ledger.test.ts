@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,24 @@ test('approvals are idempotent per person and bundle; hold and release are commi
   await ledger.update('webapp', 'production', holdMutation('webapp', 'production', false, 'Pat <pat@example.com>', '2026-03-30T12:00:00Z'));
   assert.equal((await ledger.read('webapp', 'production'))?.hold?.held, false);
   assert.deepEqual((await ledger.history('webapp', 'production')).map((h) => h.action), ['release', 'hold', 'approval']);
+});
+
+test('a stage ledger file that was edited by hand into broken YAML or foreign content is refused as LEDGER_CORRUPT, naming the file', async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir, PAT);
+  const repo = await localRepo(dir, env);
+  const ledger = await GitLedger.open({ repository: repo }, { env });
+  await ledger.update('webapp', 'production', promotionMutation(testRecord({ digest: D1 })));
+  for (const text of ['kind: StageLedger\nrecord: {bundle: [\n', 'just: a map\n']) {
+    await writeFile(join(repo, 'promotions/webapp/production.yaml'), text);
+    git(repo, env, 'commit', '-q', '-am', 'hand edit');
+    await assert.rejects(ledger.read('webapp', 'production'), (err: unknown) => {
+      assert.ok(isPromoteError(err, 'LEDGER_CORRUPT'), String(err));
+      assert.match((err as PromoteError).message, /^promotions\/webapp\/production\.yaml in the ledger at [0-9a-f]{12} is not a stage ledger file$/);
+      assert.match((err as PromoteError).hint!, /restore it from git history/);
+      return true;
+    });
+  }
 });
 
 test('without a git identity the ledger refuses with the commands that fix it', async (t) => {
