@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isPromoteError, PromoteError } from '../../src/errors.ts';
+import { isPromoteError } from '../../src/errors.ts';
 import { openRegistry } from '../../src/oci/open.ts';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, PROMOTION_RECORD, STATUS_REPORT } from '../../src/oci/media-types.ts';
 import type { Registry } from '../../src/oci/registry.ts';
@@ -18,7 +18,7 @@ import {
 import { signBundle } from '../../src/signing/cosign-signature.ts';
 import { loadPipelineTrust, verifyBundle, verifyPromotion, verifyRecord, verifyStatusReport, type TrustPolicy } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
-import { artefactManifest, testKey } from './helpers.ts';
+import { artefactManifest, failsCheck, testKey } from './helpers.ts';
 
 // Promotion records and status reports as the engine and agents will write and read them,
 // against both real stores: the registry (via the harness) and the OCI layout directory.
@@ -39,15 +39,6 @@ function record(digest: string, stage: string): PromotionPredicate {
     gates: [{ gate: 'soak', passed: true, reason: 'dev ran it for 20m (needs 15m)' }],
     promotedAt: '2026-01-01T10:00:00Z',
     promotedBy: 'ci@example.com',
-  };
-}
-
-function failsCheck(check: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof PromoteError, String(err));
-    assert.equal(err.exitCode, 4, err.message);
-    assert.equal(err.details?.check, check, err.message);
-    return true;
   };
 }
 

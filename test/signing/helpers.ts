@@ -1,9 +1,12 @@
+import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { PromoteError } from '../../src/errors.ts';
 import { OCI_EMPTY, OCI_MANIFEST, EMPTY_JSON_DIGEST } from '../../src/oci/media-types.ts';
 import { parseVerificationKey, type VerificationKey } from '../../src/signing/keys.ts';
 import { LocalKeySigner } from '../../src/signing/signer.ts';
 
-// Test keys and a small artefact manifest to sign, shared by the signing tests.
+// Test keys, a small artefact manifest to sign and the verification-failure assertion, shared by
+// the signing tests.
 
 export interface TestKey {
   signer: LocalKeySigner;
@@ -29,4 +32,14 @@ export function artefactManifest(label: string): Buffer {
       annotations: { 'org.opencontainers.image.title': label },
     }),
   );
+}
+
+/** For assert.throws/rejects: a verification failure (exit 4) of exactly `check`. */
+export function failsCheck(check: string) {
+  return (err: unknown) => {
+    assert.ok(err instanceof PromoteError, String(err));
+    assert.equal(err.exitCode, 4, err.message);
+    assert.equal(err.details?.check, check, err.message);
+    return true;
+  };
 }

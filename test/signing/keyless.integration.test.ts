@@ -5,29 +5,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PromoteError } from '../../src/errors.ts';
 import { openRegistry } from '../../src/oci/open.ts';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03 } from '../../src/oci/media-types.ts';
 import { attachBundle, COSIGN_SIGN_PREDICATE_TYPE, statement } from '../../src/signing/attestation.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../src/signing/dsse.ts';
 import { verifyBundle } from '../../src/signing/policy.ts';
 import { verifySigstoreBundle } from '../../src/signing/sigstore-bundle-verify.ts';
-import { artefactManifest, testKey } from './helpers.ts';
+import { artefactManifest, failsCheck, testKey } from './helpers.ts';
 import { MOCK_ISSUER, startMockSigstore, type MockSigstore } from './sigstore-mock.ts';
 
 // Keyless verification offline: a private Sigstore (@sigstore/mock's CA, Rekor and TSA on
 // 127.0.0.1) issues the certificate; promote checks chain, SCT, tlog, timestamp and identity.
 
 const bin = fileURLToPath(new URL('../../bin/promote.js', import.meta.url));
-
-function failsCheck(check: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof PromoteError, String(err));
-    assert.equal(err.exitCode, 4);
-    assert.equal(err.details?.check, check, err.message);
-    return true;
-  };
-}
 
 describe('keyless verification against a private Sigstore on 127.0.0.1', () => {
   let sigstore: MockSigstore;

@@ -7,19 +7,10 @@ import { parseVerificationKey, readVerificationKey } from '../../src/signing/key
 import { verifySigstoreBundle } from '../../src/signing/sigstore-bundle-verify.ts';
 import { emptyTrustedRoot, publicGoodTrustedRoot, readTrustedRoot } from '../../src/signing/trusted-root.ts';
 import { statement, verifyStatementBundle, PROMOTION_PREDICATE_TYPE } from '../../src/signing/attestation.ts';
-import { testKey } from './helpers.ts';
+import { failsCheck, testKey } from './helpers.ts';
 
 const FIX = new URL('../fixtures/cosign-interop/', import.meta.url).pathname;
 const json = async (p: string) => JSON.parse(await readFile(`${FIX}${p}`, 'utf8')) as unknown;
-
-function failsCheck(check: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof PromoteError, String(err));
-    assert.equal(err.exitCode, 4);
-    assert.equal(err.details?.check, check, err.message);
-    return true;
-  };
-}
 
 test('conformance managed-key-happy-path verifies over a.txt with its key and the public-good root (offline)', async () => {
   const key = await readVerificationKey(`${FIX}conformance/managed-key-happy-path/key.pub`);
