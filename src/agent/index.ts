@@ -5,7 +5,8 @@
 export type {
   ApplyOptions, ApplyResult, DesiredState, DriftedObject, HealthOptions, HealthResult, ObjectAction, ObjectHealth, ObjectResult, Observation, Owner, PruneResult, RenderedFile, Target,
 } from './target.ts';
-export { DirTarget, INVENTORY_FILE, writeFileAtomic } from './targets/dir-target.ts';
+export { DirTarget, INVENTORY_FILE } from './targets/dir-target.ts';
+export { writeFileAtomic } from './write-file-atomic.ts';
 export type { KubernetesTargetOptions } from './targets/kubernetes/kubernetes-target.ts';
 export { Reconciler, reasonFromCode } from './reconcile.ts';
 export type { AgentPhase, AgentStatus, DesiredSource, ObjectSummary, ReconcilerOptions, RoundResult, StatusReporter } from './reconcile.ts';

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { PromoteError, isPromoteError } from '../errors.ts';
 import type { Registry } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { DesiredSource } from './reconcile.ts';
 import type { DesiredState, Owner } from './target.ts';
+import { writeFileAtomic } from './write-file-atomic.ts';
 
 // The real DesiredSource: the stage's promotion record in the bundle's repository. A round that
 // finds the tag unchanged costs one HEAD. A new record is verified (signature by a promotion key,
@@ -79,11 +80,9 @@ export class RegistryDesiredSource implements DesiredSource {
   }
 
   private async rememberSequence(sequence: number): Promise<void> {
-    const file = this.sequenceFile();
-    await mkdir(this.o.cacheDir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${sequence}\n`);
-    await rename(tmp, file);
+    // Durable (fsync before rename): a sequence file lost or left empty by a crash would read as
+    // 0 and let an older, validly signed record be replayed after the restart.
+    await writeFileAtomic(this.sequenceFile(), Buffer.from(`${sequence}\n`));
   }
 
   async resolve(): Promise<string | undefined> {

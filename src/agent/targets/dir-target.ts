@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, realpath, rename, rm, rmdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, realpath, rm, rmdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { PromoteError, isPromoteError } from '../../errors.ts';
 import type {
@@ -14,6 +14,7 @@ import type {
   PruneResult,
   Target,
 } from '../target.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 
 // The embedded default target: a directory on a host. Every write is temp file + fsync + rename
 // in the same directory, so a reader (or a crash) sees the old file or the new one, never half.
@@ -51,25 +52,6 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
     return await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
-    throw err;
-  }
-}
-
-/** Writes `bytes` to `path` atomically: a sibling temp file, fsync, rename over the old one. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.promote-tmp`);
-  const handle = await open(tmp, 'w', 0o644);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
     throw err;
   }
 }
