@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,36 +11,18 @@ import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, DOCKER_MANIFEST
 import { parseReference, type RegistryReference } from '../../src/oci/reference.ts';
 import { COSIGN_SIGNATURE_ANNOTATION, readSignatureManifest, signatureTag } from '../../src/signing/cosign-signature.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
+import { promote as run, type Run } from '../cli/run-promote.ts';
 import { artefactManifest } from './helpers.ts';
 
 // The signing commands as users run them: the built CLI spawned against a real registry.
 
-const bin = fileURLToPath(new URL('../../bin/promote.js', import.meta.url));
 const FIX = fileURLToPath(new URL('../fixtures/cosign-interop/', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let work: string;
 let reg: RegistryServer;
 
 function promote(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: work,
-      env: { PATH: process.env.PATH ?? '', HOME: work, DOCKER_CONFIG: join(work, 'docker'), NO_COLOR: '1', PROMOTE_PASSWORD: 'pw', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return run(args, { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: work, DOCKER_CONFIG: join(work, 'docker'), NO_COLOR: '1', PROMOTE_PASSWORD: 'pw', ...env } });
 }
 
 function repo(name: string): HttpRegistry {
