@@ -9,7 +9,7 @@ import { stageRepository, type Pipeline, type Stage } from '../pipeline/pipeline
 import { assemblePlan, planOutcome, type CheckResult, type Plan, type PlanAction, type StageView } from '../pipeline/plan.ts';
 import { approvalMutation, holdMutation, promotionMutation } from './changes.ts';
 import { GitLedger, type HistoryEntry } from './ledger.ts';
-import { canonicalJson, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
+import { activeHold, canonicalJson, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
 import { readStatusReports } from './status-reports.ts';
 import type { PipelineTrust, TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -107,12 +107,12 @@ async function stageView(project: Project, stage: Stage, state: StageState | und
     .map((h) => h.trailers['Promoted-Bundle']?.[0])
     .filter((d): d is string => !!d)
     .reverse();
-  const hold = state?.hold ? (state.hold.held ? state.hold : undefined) : stage.initialHold ? { held: true, by: `pipeline ${project.pipeline.file}`, at: '(hold: true in the pipeline)' } : undefined;
+  const hold = activeHold(project.pipeline, stage, state);
   return {
     ...(state?.record && { current: state.record.bundle.digest }),
     ...(state?.recordDigest && { record: state.recordDigest }),
     history: promoted,
-    ...(hold && { hold: { by: hold.by, at: hold.at, ...(hold.reason && { reason: hold.reason }) } }),
+    ...(hold && { hold }),
     approvals: state?.approvals ?? [],
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Approval, GateResult } from '../pipeline/gate.ts';
+import type { Pipeline, Stage } from '../pipeline/pipeline.ts';
 import { canonicalJson } from '../oci/canonical-json.ts';
 
 export { canonicalJson };
@@ -61,6 +62,12 @@ export function recordDigest(record: PromotionRecord): string {
 
 export function emptyStageState(pipeline: string, stage: string): StageState {
   return { apiVersion: 'promote/v1', kind: 'StageLedger', pipeline, stage, approvals: [] };
+}
+
+/** The hold in force: the ledger's last hold/release, else `hold: true` in the pipeline; undefined when not held. */
+export function activeHold(pipeline: Pipeline, stage: Stage, state: StageState | undefined): Omit<HoldState, 'held'> | undefined {
+  const hold = state?.hold ?? (stage.initialHold ? { held: true, by: `pipeline ${pipeline.file}`, at: '(hold: true in the pipeline)' } : undefined);
+  return hold?.held ? { by: hold.by, at: hold.at, ...(hold.reason && { reason: hold.reason }) } : undefined;
 }
 
 export function stagePath(pipeline: string, stage: string): string {

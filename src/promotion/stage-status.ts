@@ -1,5 +1,6 @@
 import { stageOrder } from '../pipeline/load.ts';
 import { publishedRecord, type Project } from './engine.ts';
+import { activeHold } from './record.ts';
 
 // The desired side of `promote status`: per stage, what the ledger says it runs and whether the
 // registry's signed record agrees. A ledger commit whose record was never published (the publish
@@ -30,15 +31,15 @@ export async function stageSummaries(project: Project): Promise<StageSummary[]> 
   for (const stage of stageOrder(project.pipeline)) {
     const state = await project.ledger.read(project.pipeline.name, stage.name);
     const published = await publishedRecord(project, stage.name);
-    const hold = state?.hold ?? (stage.initialHold ? { held: true, by: 'pipeline', at: '(hold: true in the pipeline)' } : undefined);
+    const hold = activeHold(project.pipeline, stage, state);
     out.push({
       stage: stage.name,
       environment: stage.environment,
       ...(stage.from && { from: stage.from }),
       ...(state?.record && { bundle: state.record.bundle.digest, action: state.record.action, promotedBy: state.record.promotedBy, promotedAt: state.record.promotedAt }),
       ...(state?.recordDigest && { record: state.recordDigest }),
-      held: hold?.held === true,
-      ...(hold?.held && { hold: { by: hold.by, at: hold.at, ...(hold.reason && { reason: hold.reason }) } }),
+      held: hold !== undefined,
+      ...(hold && { hold }),
       ...(published && { published }),
       publishGap: state?.recordDigest !== undefined && published?.record !== state.recordDigest,
     });
