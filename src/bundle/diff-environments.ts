@@ -1,5 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
-import { renderEnvironment, type RenderEnvironmentResult } from './render-environment.ts';
+import { resolve } from 'node:path';
+import { projectRootFor, renderEnvironment, type RenderEnvironmentResult } from './render-environment.ts';
 import { readBundleSources } from './sources.ts';
 
 // `promote diff-env A B`: what differs between two environments. By construction that is only
@@ -70,11 +71,17 @@ function text(content: string | Uint8Array | undefined): string {
   return typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
 }
 
-export async function diffEnvironments(options: { bundleDir: string; root?: string; a: string; b: string }): Promise<EnvironmentDiff> {
+/**
+ * `bundleDir` and `root` are resolved against `cwd`; without `root`, environments/ is found as
+ * `promote render` finds it (projectRootFor).
+ */
+export async function diffEnvironments(options: { bundleDir: string; root?: string; cwd: string; a: string; b: string }): Promise<EnvironmentDiff> {
   const sa = parseSelector(options.a);
   const sb = parseSelector(options.b);
-  const sources = await readBundleSources(options.bundleDir);
-  const common = { bundleDir: options.bundleDir, sources, ...(options.root !== undefined && { root: options.root }) };
+  const bundleDir = resolve(options.cwd, options.bundleDir);
+  const root = options.root !== undefined ? resolve(options.cwd, options.root) : await projectRootFor(bundleDir, options.cwd);
+  const sources = await readBundleSources(bundleDir);
+  const common = { bundleDir, sources, root };
   const ra = await renderEnvironment({ ...common, environment: sa.environment, ...(sa.cluster && { cluster: sa.cluster }) });
   const rb = await renderEnvironment({ ...common, environment: sb.environment, ...(sb.cluster && { cluster: sb.cluster }) });
   const filesA = new Map(ra.files.map((f) => [f.path, f]));

@@ -21,13 +21,9 @@ unified diff of the two renders — exactly where those values land in the manif
   ],
   async run(ctx, args) {
     const { diffEnvironments } = await import('../../bundle/diff-environments.ts');
-    const { projectRootFor } = await import('../../bundle/render-environment.ts');
-    const { resolve } = await import('node:path');
     const [a, b, dir] = args.positionals as [string, string, string | undefined];
-    const bundleDir = resolve(ctx.cwd, dir ?? '.');
-    const rootOption = stringOption(args, 'root');
-    const root = rootOption !== undefined ? resolve(ctx.cwd, rootOption) : await projectRootFor(bundleDir, ctx.cwd);
-    const diff = await diffEnvironments({ bundleDir, root, a, b });
+    const root = stringOption(args, 'root');
+    const diff = await diffEnvironments({ bundleDir: dir ?? '.', cwd: ctx.cwd, a, b, ...(root !== undefined && { root }) });
     const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
     const lines: string[] = [];
     if (diff.parameters.length === 0) lines.push(`${diff.a} and ${diff.b} have the same parameters.`);
