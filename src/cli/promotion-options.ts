@@ -6,7 +6,7 @@ import { REGISTRY_OPTIONS, registryOptions } from './registry-options.ts';
 // Options every promotion command shares (plan, to, approve, history, hold, release, rollback,
 // run), spelled and explained once.
 
-export const PIPELINE_OPTION: Record<string, OptionSpec> = {
+const PIPELINE_OPTION: Record<string, OptionSpec> = {
   pipeline: { type: 'string', short: 'p', valueName: 'name|file', description: 'the pipeline (pipelines/<name>.yaml); default: the only one in the project' },
 };
 

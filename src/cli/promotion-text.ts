@@ -7,7 +7,7 @@ import type { ApproveResult, HistoryItem, HoldResult, PromoteResult, RunStageOut
 
 const short = (d?: string) => (d ? d.slice(0, 19) : '-');
 
-export function gateLines(gates: GateResult[]): string[] {
+function gateLines(gates: GateResult[]): string[] {
   return gates.map((g) => `  ${g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`);
 }
 

@@ -7,7 +7,7 @@ import type { Weekday, WindowGateSpec } from '../pipeline.ts';
 // night the clocks change a window keeps its local meaning. When hours end at or before they
 // start ("22:00-02:00") the window runs past midnight and belongs to the day it opened.
 
-export const WEEKDAYS: readonly Weekday[] = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+const WEEKDAYS: readonly Weekday[] = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -119,7 +119,7 @@ function parseDays(raw: unknown): Weekday[] | undefined {
   return WEEKDAYS.filter((d) => days.has(d));
 }
 
-export function isValidTimezone(tz: string): boolean {
+function isValidTimezone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
