@@ -78,6 +78,8 @@ export async function openTarget(spec: string, options: Pick<AgentOptions, 'cwd'
 export async function runAgent(options: AgentOptions): Promise<AgentStatus | undefined> {
   const { openRegistry } = await import('../oci/open.ts');
   const { loadTrustPolicy } = await import('../signing/policy.ts');
+  // A bad --metrics-address is a usage error now, not after the registry and the cluster were reached.
+  const listen = options.metricsAddress ? parseAddress(options.metricsAddress) : undefined;
   let repository = options.repository;
   let pipelineName = options.pipeline;
   let promotionTrust;
@@ -141,7 +143,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       owner,
       intervalMs: options.intervalMs ?? 30_000,
       ...(options.once && { once: true }),
-      ...(options.metricsAddress && { listen: parseAddress(options.metricsAddress) }),
+      ...(listen && { listen }),
       ...(options.log && { log: options.log }),
       ...(options.signal && { signal: options.signal }),
       ...(options.onListening && { onListening: options.onListening }),

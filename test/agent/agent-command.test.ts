@@ -38,6 +38,10 @@ describe('promote agent: options', () => {
     const noPipeline = await promote(['agent', '--stage', 'dev', '--cluster', 'dev-1', '--target', `dir:${dir}/out`, '--once'], { cwd: dir });
     assert.equal(noPipeline.code, 2);
     assert.match(noPipeline.stderr, /no pipeline/);
+    // The address is checked before anything is read or reached: its own error, not "no pipeline".
+    const badAddress = await promote(['agent', '--stage', 'dev', '--cluster', 'dev-1', '--target', `dir:${dir}/out`, '--once', '--metrics-address', '9090'], { cwd: dir });
+    assert.equal(badAddress.code, 2);
+    assert.match(badAddress.stderr, /--metrics-address must be host:port or :port, not "9090"/);
     const inCluster = await promote(['agent', '--pipeline', 'webapp', '--repository', 'registry.example.com/acme/webapp', '--stage', 'dev', '--cluster', 'dev-1', '--target', 'kubernetes'], { cwd: dir });
     assert.equal(inCluster.code, 2);
     assert.match(inCluster.stderr, /--promotion-key and --bundle-key/);
