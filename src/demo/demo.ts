@@ -177,6 +177,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
     pipeline = { ...pipeline, repository: options.registry };
   }
+  // Checked before keys or state are touched: the wrong pipeline must not reset anything.
+  const [first, second, third] = pipeline.stages.map((s) => s.name);
+  if (!first || !second || !third || pipeline.stages.length !== 3) {
+    throw new PromoteError('DEMO_PIPELINE_SHAPE', `the demo runs a three-stage pipeline (dev → staging → production); ${pipeline.name} has ${pipeline.stages.length} stages`, { outcome: 'usage', hint: 'promote init scaffolds one' });
+  }
   const bundleDir = await findBundleDir(projectDir);
   const state = join(projectDir, '.promote');
   const registryIsLocal = pipeline.repository.startsWith('oci:');
@@ -291,11 +296,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     return { result: await engine.promoteTo(project, { stage: stageName }), waited };
   };
   const gateList = (r: PromoteResult): string => r.gates.map((g) => `${g.gate} ✓`).join(', ');
-
-  const [first, second, third] = pipeline.stages.map((s) => s.name);
-  if (!first || !second || !third || pipeline.stages.length !== 3) {
-    throw new PromoteError('DEMO_PIPELINE_SHAPE', `the demo runs a three-stage pipeline (dev → staging → production); ${pipeline.name} has ${pipeline.stages.length} stages`, { outcome: 'usage', hint: 'promote init scaffolds one' });
-  }
 
   // 3. Release 1.0: build once, push, sign.
   const { pushBundle } = await import('../oci/push.ts');

@@ -222,7 +222,7 @@ test('promote init refuses to overwrite, naming the files; --force overwrites ex
   assert.equal(await readFile(join(dir, 'notes.txt'), 'utf8'), 'untouched\n');
 });
 
-test('promote demo refuses a pipeline whose registry or ledger is not its own, and writes nothing', async (t) => {
+test('promote demo refuses a pipeline whose registry or ledger is not its own, or that is not three stages, and writes nothing', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'promote-demo-foreign-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   for (const d of ['pipelines', 'environments', 'bundles']) await cp(join(root, d), join(dir, d), { recursive: true });
@@ -232,6 +232,7 @@ test('promote demo refuses a pipeline whose registry or ledger is not its own, a
   const cases: [string, string, RegExp][] = [
     ['the team registry', original.replace('repository: oci:./.promote/registry/webapp', 'repository: registry.example.com/acme/webapp'), /DEMO_FOREIGN_REGISTRY|pushes to registry\.example\.com\/acme\/webapp/],
     ['the config repository as ledger', original.replace(/ {2}ledger:\n {4}repository: \.\/\.promote\/ledger\n {4}branch: main\n/, ''), /records promotions in/],
+    ['a two-stage pipeline', original.slice(0, original.indexOf('    - name: production')), /DEMO_PIPELINE_SHAPE|three-stage pipeline .* has 2 stages/],
   ];
   for (const [what, text, message] of cases) {
     await writeFile(file, text);
