@@ -9,7 +9,8 @@ import { generateSigningKeyPair, keyHint } from './keys.ts';
 // mode 0600) and `<name>.pub` (PEM SPKI) — so `cosign sign --key <name>.key` works with it too.
 
 export interface KeygenOptions {
-  password: string;
+  /** The new key's password, or how to ask for it: asked only once no existing file refuses. */
+  password: string | (() => Promise<string>);
   /** Replace existing files (default: refuse). */
   force?: boolean;
 }
@@ -77,7 +78,8 @@ export async function generateKeyFiles(name: string, options: KeygenOptions): Pr
   }
   const pair = generateSigningKeyPair();
   const der = pair.privateKey.export({ type: 'pkcs8', format: 'der' });
-  const pem = await encryptCosignKey(der, options.password);
+  const password = typeof options.password === 'string' ? options.password : await options.password();
+  const pem = await encryptCosignKey(der, password);
   der.fill(0);
   await writeFileSafely(privateKey, pem, 0o600, options.force === true);
   await writeFileSafely(publicKey, pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 0o644, options.force === true);

@@ -72,11 +72,15 @@ test('keygen writes a 0600 cosign-format key that decrypts with its password onl
   await assert.rejects(loadSigner(r.privateKey, env('')), (err: unknown) => isPromoteError(err, 'KEY_PASSWORD_WRONG'));
 });
 
-test('keygen refuses to overwrite an existing key unless forced, and force keeps 0600', async (t) => {
+test('keygen refuses to overwrite an existing key unless forced (before asking for a password), and force keeps 0600', async (t) => {
   const dir = await tempDir(t);
   const name = join(dir, 'ci');
   const first = await generateKeyFiles(name, { password: '' });
   await assert.rejects(generateKeyFiles(name, { password: '' }), (err: unknown) => isPromoteError(err, 'KEY_EXISTS'));
+  let asked = false;
+  const ask = async () => ((asked = true), 'never used');
+  await assert.rejects(generateKeyFiles(name, { password: ask }), (err: unknown) => isPromoteError(err, 'KEY_EXISTS'));
+  assert.equal(asked, false, 'no password is asked for a pair that will not be written');
   assert.equal((await readVerificationKey(first.publicKey)).hint, first.hint);
   const second = await generateKeyFiles(name, { password: '', force: true });
   assert.notEqual(second.hint, first.hint);

@@ -25,7 +25,8 @@ Existing files are never overwritten unless --force is given.`,
     const { getPassword } = await import('../../signing/password.ts');
     const { generateKeyFiles } = await import('../../signing/keygen.ts');
     const name = args.positionals[0]!;
-    const password = await getPassword(`new private key ${name}.key`, { env: ctx.env, interactive: ctx.interactive, confirm: true });
+    // Asked after the existence check: a refusal should not cost typing a password twice.
+    const password = () => getPassword(`new private key ${name}.key`, { env: ctx.env, interactive: ctx.interactive, confirm: true });
     const result = await generateKeyFiles(resolve(ctx.cwd, name), { password, force: flag(args, 'force') });
     const data = { privateKey: `${name}.key`, publicKey: `${name}.pub`, hint: result.hint };
     return { data, text: `private key written to ${data.privateKey} (keep it secret)\npublic key written to ${data.publicKey}` };
