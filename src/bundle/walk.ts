@@ -41,9 +41,25 @@ function normalisedMode(type: 'file' | 'directory', mode: number): 0o644 | 0o755
   return type === 'directory' || (mode & 0o111) !== 0 ? 0o755 : 0o644;
 }
 
-/** Byte order of the UTF-8 encoding (not UTF-16 order, which differs above U+FFFF). */
+/**
+ * Byte order of the UTF-8 encoding, which is code point order, computed on the UTF-16 code units
+ * without encoding (two Buffers per comparison made sorting 5,000 paths take ~100 ms). The two
+ * orders differ in one case only: a surrogate (half of a code point above U+FFFF) sorts below
+ * U+E000–U+FFFF in UTF-16 but above them in UTF-8.
+ */
 export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xSurrogate = x >= 0xd800 && x <= 0xdfff;
+    const ySurrogate = y >= 0xd800 && y <= 0xdfff;
+    if (xSurrogate && !ySurrogate && y >= 0xe000) return 1;
+    if (ySurrogate && !xSurrogate && x >= 0xe000) return -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 function kindOf(st: { isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { walkBundle } from '../../src/bundle/walk.ts';
+import { compareBytes, walkBundle } from '../../src/bundle/walk.ts';
 import { isPromoteError } from '../../src/errors.ts';
 import { tempDir } from './helpers.ts';
 
@@ -29,6 +29,17 @@ test('entries are sorted by the byte order of their path, directories before the
   await tree(tmp.path, { 'a/b': '', 'a-b': '', 'a.txt': '', B: '', 'é.yaml': '', 'z/y/x': '' });
   const paths = (await walkBundle(tmp.path)).map((e) => `${e.type === 'directory' ? 'd' : 'f'} ${e.path}`);
   assert.deepEqual(paths, ['f B', 'd a', 'f a-b', 'f a.txt', 'f a/b', 'd z', 'd z/y', 'f z/y/x', 'f é.yaml']);
+});
+
+test('path order is the byte order of UTF-8, also where UTF-16 order differs (above U+FFFF against U+E000–U+FFFF)', () => {
+  const names = ['a', 'a/b', 'a-b', 'B', '', 'é', '\u{ff5e}', '\u{1f600}', '\u{1f600}x', '\u{e000}', '\u{10000}', 'z', '\u{7f}', '\u{80}', '\u{7ff}', '\u{800}'];
+  const sign = (n: number): number => Math.sign(n);
+  for (const a of names) {
+    for (const b of names) {
+      assert.equal(sign(compareBytes(a, b)), Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }
+  }
+  assert.ok(compareBytes('\u{1f600}', '\u{ff5e}') > 0, 'an emoji sorts after U+FF5E in UTF-8, though its surrogates sort before it in UTF-16');
 });
 
 test('.promoteignore uses gitignore rules (negation, directories, anchors); .git/ always excluded', async () => {
