@@ -1,4 +1,5 @@
 import { isPromoteError, PromoteError, type Outcome, type Problem } from '../errors.ts';
+import { sha256Digest } from '../oci/digest.ts';
 import { BUNDLE_CONFIG, OCI_MANIFEST, PROMOTION_RECORD } from '../oci/media-types.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { isValidDigest, parseReference, repositoryName } from '../oci/reference.ts';
@@ -13,7 +14,6 @@ import { activeHold, canonicalJson, recordDigest, type PromotionAction, type Pro
 import { readStatusReports } from './status-reports.ts';
 import type { PipelineTrust, TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
-import { createHash } from 'node:crypto';
 
 // The promotion engine: plan → verify → gates → ledger → signed record. Every check that can
 // refuse happens before anything is written; the ledger commit (compare-and-swap) is the point
@@ -402,7 +402,7 @@ async function publish(project: Project, sourceRepo: string, record: PromotionRe
   const tag = `promotion-${record.stage}`;
   const predicate = {
     ...record,
-    parameters: { digest: `sha256:${createHash('sha256').update(canonicalJson(record.parameters)).digest('hex')}`, values: record.parameters },
+    parameters: { digest: sha256Digest(canonicalJson(record.parameters)), values: record.parameters },
     ...(record.action === 'rollback' && { rollback: true }),
     recordDigest: digest,
     ledger: { repository: project.ledger.remote ?? project.pipeline.ledger.repository, branch: project.ledger.branchName, ...(commit && { commit }) },

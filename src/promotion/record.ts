@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Approval, GateResult } from '../pipeline/gate.ts';
 import type { Pipeline, Stage } from '../pipeline/pipeline.ts';
 import { canonicalJson } from '../oci/canonical-json.ts';
+import { sha256Digest } from '../oci/digest.ts';
 
 export { canonicalJson };
 
@@ -57,7 +57,7 @@ export interface StageState {
 }
 
 export function recordDigest(record: PromotionRecord): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(record)).digest('hex')}`;
+  return sha256Digest(canonicalJson(record));
 }
 
 export function emptyStageState(pipeline: string, stage: string): StageState {
