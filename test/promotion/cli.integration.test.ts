@@ -1,20 +1,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { history, openProject, promoteTo } from '../../src/promotion/engine.ts';
 import { publishStatusReport } from '../../src/promotion/status-reports.ts';
+import { promote as runPromote, type Run } from '../cli/run-promote.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';
 import { createProject, type TestProject } from './project.ts';
 
 // The promotion commands through the real CLI (bin/promote.js in a child process), against a
 // real registry and a bare git repository as the ledger remote.
-
-const BIN = fileURLToPath(new URL('../../bin/promote.js', import.meta.url));
 
 let registry: RegistryServer;
 let base: string;
@@ -27,22 +24,9 @@ after(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+/** The CLI in `p` with the promoter key from the environment, against the plain-HTTP test registry. */
 function promote(p: TestProject, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--insecure'], { cwd: p.dir, env: { ...p.env, PROMOTE_KEY: p.promoterKeyFile, NO_COLOR: '1', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runPromote([...args, '--insecure'], { cwd: p.dir, env: { ...p.env, PROMOTE_KEY: p.promoterKeyFile, NO_COLOR: '1', ...env } });
 }
 
 async function report(p: TestProject, stage: string, cluster: string, digest: string, since: Date) {
