@@ -139,4 +139,3 @@ export function environmentProblems(env: Environment, schema: ParameterSchema): 
   }
   return out;
 }
-
