@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PromoteError } from '../errors.ts';
 import { canonicalJsonBytes } from '../oci/canonical-json.ts';
@@ -19,8 +19,8 @@ import {
   OCI_MANIFEST,
 } from '../oci/media-types.ts';
 import type { Descriptor, ImageManifest } from '../oci/registry.ts';
-import { checkBundleContent } from './build-checks.ts';
-import { loadBundleFile, requireBundleFile, type LoadedBundleFile } from './bundle-file.ts';
+import { requireBundleFile } from './bundle-dir.ts';
+import type { LoadedBundleFile } from './bundle-file.ts';
 import type { BundleConfig } from './config.ts';
 import { writeTarGz } from './tar-writer.ts';
 import { walkBundle } from './walk.ts';
@@ -92,7 +92,17 @@ export function withoutCredentials(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
 }
 
+/** Is `dir` inside a git work tree? Looked up as git does (a `.git` file or directory upwards). */
+function inGitWorkTree(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return true;
+    if (dirname(d) === d) return false;
+  }
+}
+
 async function gitFacts(dir: string, env: NodeJS.ProcessEnv): Promise<GitFacts> {
+  // Outside git there is nothing to ask: three git processes cost more CPU than a small build.
+  if (!inGitWorkTree(dir)) return {};
   // Never let the user's pager, config prompts or a foreign GIT_DIR steer these read-only calls.
   const gitEnv: NodeJS.ProcessEnv = { ...env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat' };
   delete gitEnv.GIT_DIR;
@@ -138,18 +148,25 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   const tmp = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'promote-build-'));
   const dispose = disposeOnInterrupt(() => rm(tmp, { recursive: true, force: true }));
   const layerPath = join(tmp, 'content.tar.gz');
-  // Three independent jobs at once: packing (its deflate runs on libuv's thread pool), loading
-  // and schema-compiling bundle.yaml and the parameter schema (CPU on the main thread), and the
-  // git look-ups (child processes). On two cores this hides most of the fixed start-up cost.
-  // The build-time checks of issue 4 (build-checks.ts: undeclared `${params.…}` references,
-  // Secret objects) run with loading, on bundleFile and the walked entries.
+  // Three independent jobs at once: packing (deflate runs on libuv's thread pool, in parallel
+  // blocks), loading and checking bundle.yaml, the parameter schema and the manifests (CPU on
+  // the main thread), and the git look-ups (child processes). Packing goes first: the rest, and
+  // the modules it needs (yaml, ajv: ~30 ms of the main thread), start only once the compressor
+  // holds all the work it can take, so they run while it compresses instead of before.
+  // The build-time checks of issue 4 (build-checks.ts: undeclared `${params.…}`
+  // references, Secret objects) run on bundleFile and the walked entries.
   const stop = new AbortController();
-  const fileLoading = loadBundleFile(root);
+  let saturated!: () => void;
+  const compressorBusy = new Promise<void>((resolve) => {
+    saturated = resolve;
+  });
   const walking = walkBundle(root);
-  const checking = Promise.all([fileLoading, walking]).then(([file, entries]) => checkBundleContent(file, entries));
+  const packing = walking.then((entries) => writeTarGz(entries, layerPath, { signal: stop.signal, onSaturated: saturated }));
+  packing.then(saturated, saturated);
+  const facting = compressorBusy.then(() => gitFacts(root, env));
+  const fileLoading = compressorBusy.then(() => import('./bundle-file.ts')).then(({ loadBundleFile }) => loadBundleFile(root));
+  const checking = Promise.all([fileLoading, walking]).then(async ([file, entries]) => (await import('./build-checks.ts')).checkBundleContent(file, entries));
   checking.catch(() => stop.abort()); // a broken bundle.yaml or manifest need not wait for a big tree to pack
-  const packing = walking.then((entries) => writeTarGz(entries, layerPath, stop.signal));
-  const facting = gitFacts(root, env);
   const [loaded, checked, packedResult, factsResult] = await Promise.allSettled([fileLoading, checking, packing, facting]);
   try {
     // A broken bundle.yaml is reported first (it is what to fix first), then the manifests'

@@ -1,16 +1,16 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PromoteError } from '../errors.ts';
+import { isDirectory, requireBundleFile } from './bundle-dir.ts';
 import { parseYaml, readYamlFile, type ParsedDocument } from '../params/document.ts';
 import { validateProjectDocument } from '../params/project-schemas.ts';
-import { schemaValidator } from '../params/schema-validator.ts';
+import { parameterSchema } from '../params/parameter-schema.ts';
 
 // bundle.yaml (DESIGN.md §4): what a bundle directory declares about itself. Loaded and checked
 // against schemas/bundle.schema.json (every problem at once, with file:line:column), then the
 // paths it names are checked to exist and the parameter schema is compiled — a bundle whose
 // contract is broken never gets a digest.
 
-export const BUNDLE_FILE = 'bundle.yaml';
 /** A parameter schema is a contract, not data. */
 const MAX_SCHEMA_BYTES = 1024 * 1024;
 
@@ -38,14 +38,6 @@ export interface LoadedBundleFile {
 interface BundleDocument {
   metadata: { name: string; description?: string };
   spec: { parameters: string; manifests: string; files?: string; allowSecrets: boolean };
-}
-
-async function isDirectory(path: string): Promise<boolean | undefined> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return undefined;
-  }
 }
 
 function bundleError(code: string, message: string, hint: string, file: string, doc?: ParsedDocument, pointer?: string): PromoteError {
@@ -90,34 +82,11 @@ async function readParameterSchema(dir: string, rel: string, bundleFile: string,
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
     throw bundleError('BUNDLE_SCHEMA_INVALID', `${path} is not a JSON Schema object`, 'a parameter schema is a JSON object such as {"type": "object", "properties": {…}}', path);
   }
-  // Compiling proves it is a valid schema under the same strict rules every later check uses.
-  schemaValidator(schema, { file: path });
+  // Compiling proves it is a valid schema under the same strict rules every later check uses —
+  // compiled as every later check compiles it (promote's rules applied, parameter-schema.ts), so
+  // that compile is the one cached, and a build compiles the schema once, not twice.
+  parameterSchema(schema, path);
   return schema;
-}
-
-/**
- * The cheap part of loading: the directory exists and holds bundle.yaml. Done before anything
- * expensive starts, so `promote build ~` fails at once instead of packing a home directory.
- */
-export async function requireBundleFile(dir: string): Promise<string> {
-  const file = join(dir, BUNDLE_FILE);
-  if ((await isDirectory(dir)) !== true) {
-    throw new PromoteError('BUNDLE_NOT_FOUND', `bundle directory ${dir} does not exist or is not a directory`, {
-      outcome: 'usage',
-      hint: 'give the directory that holds bundle.yaml, or run `promote init` to scaffold one',
-      details: { dir },
-    });
-  }
-  try {
-    await stat(file);
-  } catch {
-    throw new PromoteError('BUNDLE_FILE_MISSING', `${dir} has no ${BUNDLE_FILE}, so it is not a bundle directory`, {
-      outcome: 'usage',
-      hint: `run \`promote init ${dir}\` to scaffold bundle.yaml, a parameter schema and manifests/, or pass the directory that holds ${BUNDLE_FILE}`,
-      details: { dir },
-    });
-  }
-  return file;
 }
 
 /** Reads and checks `<dir>/bundle.yaml`; throws with every problem when it is not valid. */

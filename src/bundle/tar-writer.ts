@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { closeSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { constants as zc, crc32, createDeflateRaw } from 'node:zlib';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { PromoteError } from '../errors.ts';
+import { BlockDeflate } from './block-deflate.ts';
 import type { WalkEntry } from './walk.ts';
 
 // Deterministic tar + gzip, hashed while it is compressed (one pass over the data, bounded memory).
@@ -26,7 +25,8 @@ import type { WalkEntry } from './walk.ts';
 // Gzip (RFC 1952): we frame a raw deflate stream ourselves so the 10-byte header is fixed — no
 // file name, MTIME 0, XFL 0, OS 255 ("unknown", as Go's compress/gzip writes) — instead of
 // zlib's, whose OS byte depends on the platform zlib was built for. Deflate settings are fixed:
-// level 6 (gzip's default), windowBits 15, memLevel 8, default strategy.
+// level 6 (gzip's default), windowBits 15, memLevel 8, default strategy, in 512 KiB blocks
+// compressed in parallel (block-deflate.ts; the block size is part of the format).
 // Caveat: the compressed bytes are those of Node's bundled (Chromium) zlib. Another zlib build —
 // a different Node release, possibly a CPU-specific hash path in it — may compress differently,
 // and then the digest differs although the tar stream is identical (the golden-digest test says
@@ -133,38 +133,7 @@ function changedWhileReading(entry: WalkEntry): PromoteError {
   });
 }
 
-/** A chunk of the tar stream; `release` returns a pooled buffer once the compressor is done with it. */
-interface TarChunk {
-  data: Buffer;
-  release?: () => void;
-}
-
-/**
- * A few fixed read buffers, reused once the compressor has consumed them: memory stays flat
- * however large the bundle (fresh 1 MiB buffers per read would let garbage pile up until the
- * next GC — tens of MiB on a 200 MiB tree).
- */
-class BufferPool {
-  private readonly free: Buffer[] = [];
-  private readonly waiting: Array<(b: Buffer) => void> = [];
-
-  constructor(count: number, size: number) {
-    for (let i = 0; i < count; i++) this.free.push(Buffer.allocUnsafeSlow(size));
-  }
-
-  acquire(): Promise<Buffer> {
-    const b = this.free.pop();
-    return b ? Promise.resolve(b) : new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  release(b: Buffer): void {
-    const next = this.waiting.shift();
-    if (next) next(b);
-    else this.free.push(b);
-  }
-}
-
-/** Files up to this size are read whole and batched; larger ones stream through the pool. */
+/** Files up to this size are read whole and batched; larger ones are read 1 MiB at a time. */
 const SMALL_FILE = 64 * 1024;
 
 function readSmallFile(entry: WalkEntry): Buffer {
@@ -186,20 +155,26 @@ function readSmallFile(entry: WalkEntry): Buffer {
   }
 }
 
-async function readFully(fh: import('node:fs/promises').FileHandle, buf: Buffer, length: number, position: number, entry: WalkEntry): Promise<void> {
+/** Reads `length` bytes at `position` into `buf` (the file must still be as long as the walk saw it). */
+function readFully(fd: number, buf: Buffer, length: number, position: number, entry: WalkEntry): void {
   let filled = 0;
   while (filled < length) {
-    const { bytesRead } = await fh.read(buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) throw changedWhileReading(entry);
-    filled += bytesRead;
+    const n = readSync(fd, buf, filled, length - filled, position + filled);
+    if (n === 0) throw changedWhileReading(entry);
+    filled += n;
   }
 }
 
 /**
- * The tar stream for `entries` (already sorted and normalised). Headers and small files are
- * batched into chunks of about 256 KiB; large files stream 1 MiB at a time through `pool`.
+ * The tar stream for `entries` (already sorted and normalised), in chunks: headers and small
+ * files batched into about 256 KiB, large files 1 MiB at a time in one reused buffer — so each
+ * chunk is valid only until the next is asked for (the compressor copies it at once).
+ *
+ * Reads are synchronous: the thread pool is the compressor's, and an asynchronous read queued
+ * behind a dozen deflate blocks would stall the producer until they finish (seen in a profile);
+ * from the page cache a 1 MiB read takes well under a millisecond.
  */
-async function* tarChunks(entries: WalkEntry[], pool: BufferPool): AsyncGenerator<TarChunk> {
+function* tarChunks(entries: WalkEntry[]): Generator<Buffer> {
   let batch: Buffer[] = [];
   let batched = 0;
   const add = (b: Buffer): void => {
@@ -208,40 +183,32 @@ async function* tarChunks(entries: WalkEntry[], pool: BufferPool): AsyncGenerato
       batched += b.length;
     }
   };
-  const take = (): TarChunk => {
+  const take = (): Buffer => {
     const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
     batch = [];
     batched = 0;
-    return { data };
+    return data;
   };
+  let scratch: Buffer | undefined;
   for (const entry of entries) {
     for (const h of entryHeaders(entry)) add(h);
     if (entry.type === 'file' && entry.size > 0 && entry.size <= SMALL_FILE) {
-      // Small files are read synchronously: three syscalls instead of four thread-pool round
-      // trips per file (what makes a tree of thousands of small manifests fast). Compression
-      // keeps running on the thread pool meanwhile.
       add(readSmallFile(entry));
       add(padding(entry.size));
     } else if (entry.type === 'file' && entry.size > 0) {
       if (batched) yield take();
-      const fh = await open(entry.source, 'r');
+      scratch ??= Buffer.allocUnsafeSlow(READ_CHUNK);
+      const fd = openSync(entry.source, 'r');
       try {
         for (let done = 0; done < entry.size; ) {
           const want = Math.min(READ_CHUNK, entry.size - done);
-          const buf = await pool.acquire();
-          try {
-            await readFully(fh, buf, want, done, entry);
-          } catch (err) {
-            pool.release(buf);
-            throw err;
-          }
+          readFully(fd, scratch, want, done, entry);
           done += want;
-          yield { data: buf.subarray(0, want), release: () => pool.release(buf) };
+          yield scratch.subarray(0, want);
         }
-        const probe = Buffer.alloc(1);
-        if ((await fh.read(probe, 0, 1, entry.size)).bytesRead !== 0) throw changedWhileReading(entry);
+        if (readSync(fd, Buffer.alloc(1), 0, 1, entry.size) !== 0) throw changedWhileReading(entry);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
       add(padding(entry.size));
     }
@@ -253,65 +220,46 @@ async function* tarChunks(entries: WalkEntry[], pool: BufferPool): AsyncGenerato
 
 /**
  * Writes the gzip-compressed tar of `entries` to `outFile`, hashing the compressed bytes as they
- * are written; `signal` stops it early (the caller found another reason to fail). Memory stays bounded: the producer waits for the compressor ('drain'), and the
- * compressor's output is written and hashed as it appears.
+ * are written. Memory stays
+ * bounded: reading waits for the compressor (block-deflate.ts), which waits for the writes.
  */
-export async function writeTarGz(entries: WalkEntry[], outFile: string, signal?: AbortSignal): Promise<PackResult> {
-  const deflate = createDeflateRaw({
-    level: GZIP_LEVEL,
-    windowBits: 15,
-    memLevel: 8,
-    strategy: zc.Z_DEFAULT_STRATEGY,
-    chunkSize: 64 * 1024,
-  });
-  // Failures reach us through the producer's and consumer's promises (the async iterator
-  // rethrows a destroyed stream's error); without this listener, a failure before the consumer
-  // starts iterating would be an uncaught 'error' event.
-  deflate.on('error', () => undefined);
+export interface WriteTarGzOptions {
+  /** Stops packing early (the caller found another reason to fail). */
+  signal?: AbortSignal;
+  /** See BlockDeflateOptions.onSaturated. */
+  onSaturated?: () => void;
+}
+
+export async function writeTarGz(entries: WalkEntry[], outFile: string, options: WriteTarGzOptions = {}): Promise<PackResult> {
+  const { signal, onSaturated } = options;
   const hash = createHash('sha256');
   let crc = 0;
   let uncompressedSize = 0;
   let size = 0;
-  const out = await open(outFile, 'w');
+  // Synchronous writes for the same reason as the reads (tarChunks): the thread pool is busy
+  // compressing, and the page cache takes a block's output in well under a millisecond.
+  const out = openSync(outFile, 'w');
   const write = async (b: Buffer): Promise<void> => {
     hash.update(b);
     size += b.length;
-    let off = 0;
-    while (off < b.length) off += (await out.write(b, off, b.length - off)).bytesWritten;
+    for (let off = 0; off < b.length; ) off += writeSync(out, b, off, b.length - off);
   };
-
-  const produce = async (): Promise<void> => {
-    for await (const { data, release } of tarChunks(entries, new BufferPool(4, READ_CHUNK))) {
-      if (deflate.destroyed) return; // the consumer failed; its error is the one reported
+  try {
+    await write(GZIP_HEADER);
+    const deflate = new BlockDeflate(write, { level: GZIP_LEVEL, ...(onSaturated && { onSaturated }) });
+    for (const data of tarChunks(entries)) {
       signal?.throwIfAborted();
       crc = crc32(data, crc);
       uncompressedSize += data.length;
-      // The write callback runs once zlib has consumed the chunk: only then is its buffer reused.
-      if (!deflate.write(data, release && (() => release()))) await once(deflate, 'drain');
+      await deflate.write(data);
     }
-    deflate.end();
-  };
-  const consume = async (): Promise<void> => {
-    await write(GZIP_HEADER);
-    for await (const chunk of deflate) await write(chunk as Buffer);
-  };
-
-  try {
-    const producing = produce().catch((err: unknown) => {
-      deflate.destroy(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    });
-    const consuming = consume().catch((err: unknown) => {
-      deflate.destroy(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    });
-    await Promise.all([producing, consuming]);
+    await deflate.end();
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32LE(crc >>> 0, 0);
     trailer.writeUInt32LE(uncompressedSize % 2 ** 32, 4);
     await write(trailer);
   } finally {
-    await out.close();
+    closeSync(out);
   }
   return {
     digest: `sha256:${hash.digest('hex')}`,
