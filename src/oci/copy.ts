@@ -76,6 +76,10 @@ interface ManifestShape {
 async function copyManifest(ctx: CopyContext, digest: string, tag: string | undefined): Promise<void> {
   const first = !ctx.manifestsDone.has(digest);
   ctx.manifestsDone.add(digest);
+  // What the target holds at the tag is asked at once, beside the source manifest and the blobs,
+  // rather than after them: on a fresh repository that round trip is otherwise on the critical path.
+  const existing = ctx.to.resolve(tag ?? digest);
+  existing.catch(() => undefined); // a failure is reported where it is awaited, not as unhandled
   const fetched = await ctx.from.fetchManifest(digest);
   if (first) {
     const doc = JSON.parse(fetched.bytes.toString('utf8')) as ManifestShape;
@@ -87,8 +91,7 @@ async function copyManifest(ctx: CopyContext, digest: string, tag: string | unde
       await forEachConcurrently(blobs, BLOB_CONCURRENCY, (blob) => copyBlob(ctx, blob));
     }
   }
-  const existing = await ctx.to.resolve(tag ?? digest);
-  if (existing?.digest !== digest) {
+  if ((await existing)?.digest !== digest) {
     await ctx.to.pushManifest(fetched.bytes, fetched.descriptor.mediaType, tag);
     ctx.stats.manifests++;
   }

@@ -34,6 +34,14 @@ export function sizeMismatch(what: string, expected: number, actual: number, whe
   });
 }
 
+/** Checks bytes held in memory against a descriptor (size, then digest), as VerifyingStream does a stream. */
+export function checkBytes(expected: { digest: string; size: number }, bytes: Uint8Array, what: string, where: string): void {
+  if (bytes.length !== expected.size) throw sizeMismatch(what, expected.size, bytes.length, where);
+  const algorithm = algorithmOf(expected.digest);
+  const actual = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+  if (actual !== expected.digest) throw digestMismatch(what, expected.digest, actual, where);
+}
+
 /**
  * A pass-through stream that hashes and counts what flows through it and fails (instead of
  * ending) when the total does not match `expected`: a consumer that commits only on 'finish'/'end'

@@ -1,16 +1,41 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PromoteError } from '../errors.ts';
+import { isPromoteError, PromoteError } from '../errors.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
-import { readLimited, sha256Digest, VerifyingStream } from './digest.ts';
+import { checkBytes, sha256Digest, sizeMismatch, VerifyingStream } from './digest.ts';
 import { ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST } from './media-types.ts';
 import { isValidDigest, checkDigest, checkTag } from './reference.ts';
 import type { BlobContent, Descriptor, FetchedManifest, ImageIndex, PushBlobResult, Registry } from './registry.ts';
+
+/** Blobs up to this size are read whole (see fetchBlob). */
+const SMALL_BLOB = 4 * 1024 * 1024;
+
+function tooLarge(descriptor: Descriptor, name: string, maxBytes: number): PromoteError {
+  return new PromoteError('TOO_LARGE', `blob ${descriptor.digest} in ${name} is over the limit of ${maxBytes} bytes for reading it whole`, {
+    outcome: 'verification',
+    hint: 'this limit protects memory; the content is not what promote expects here',
+  });
+}
+
+/** Reads a whole file of at most `maxBytes` (else an EFBIG error), checking the size first. */
+function readFileLimited(path: string, maxBytes: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > maxBytes) throw Object.assign(new Error(`${path} is larger than ${maxBytes} bytes`), { code: 'EFBIG', size });
+    const bytes = Buffer.allocUnsafe(size);
+    let n = 0;
+    for (let r = 1; n < size && r > 0; n += r) r = readSync(fd, bytes, n, size - n, n);
+    return bytes.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 // An OCI image layout directory (image-spec image-layout.md) as a Registry: the embedded default
 // when no registry server is wanted (DESIGN.md §6), in exactly the format skopeo (`oci:`), umoci
@@ -63,13 +88,11 @@ export class LayoutRegistry implements Registry {
     return join(this.path, 'blobs', digest.slice(0, colon), digest.slice(colon + 1));
   }
 
+  // Small reads (oci-layout, index.json, manifests) are synchronous: each is well under a
+  // millisecond from the page cache, while a thread-pool round trip per call made reading a
+  // layout cost ~10 ms of a `promote copy` (seen in a trace). Blobs still stream.
   private async exists(): Promise<boolean> {
-    try {
-      await stat(join(this.path, LAYOUT_FILE));
-      return true;
-    } catch {
-      return false;
-    }
+    return existsSync(join(this.path, LAYOUT_FILE));
   }
 
   private async requireLayout(): Promise<void> {
@@ -99,7 +122,7 @@ export class LayoutRegistry implements Registry {
   private async readIndex(): Promise<ImageIndex> {
     let text: string;
     try {
-      text = await readFile(join(this.path, INDEX_FILE), 'utf8');
+      text = readFileSync(join(this.path, INDEX_FILE), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
       throw err;
@@ -181,6 +204,19 @@ export class LayoutRegistry implements Registry {
   }
 
   async fetchBlob(descriptor: Descriptor): Promise<Readable> {
+    // A small blob (a config, a manifest, a bundle of a few hundred KiB) is read and checked at
+    // once: its bytes are ready for the next step without a stream set-up and a thread-pool round
+    // trip per step. As for a streamed blob, bytes that do not match fail the stream.
+    if (descriptor.size <= SMALL_BLOB) {
+      try {
+        return Readable.from([await this.fetchBlobBytes(descriptor, SMALL_BLOB)], { objectMode: false });
+      } catch (err) {
+        if (!isPromoteError(err) || err.outcome !== 'verification') throw err;
+        const failing = new PassThrough();
+        failing.destroy(err);
+        return failing;
+      }
+    }
     const path = this.blobPath(descriptor.digest);
     const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
     try {
@@ -203,13 +239,22 @@ export class LayoutRegistry implements Registry {
   }
 
   async fetchBlobBytes(descriptor: Descriptor, maxBytes = MAX_MANIFEST_BYTES): Promise<Buffer> {
-    if (descriptor.size > maxBytes) {
-      throw new PromoteError('TOO_LARGE', `blob ${descriptor.digest} in ${this.name} is ${descriptor.size} bytes, over the limit of ${maxBytes}`, {
-        outcome: 'verification',
-        hint: 'this limit protects memory; the content is not what promote expects here',
-      });
+    if (descriptor.size > maxBytes) throw tooLarge(descriptor, this.name, maxBytes);
+    const what = `blob ${descriptor.digest}`;
+    let bytes: Buffer;
+    try {
+      // One byte more than the descriptor says is enough to know the file is not that blob.
+      bytes = readFileLimited(this.blobPath(descriptor.digest), descriptor.size + 1);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        await this.requireLayout();
+        throw notFound('BLOB_NOT_FOUND', `${this.name} has no blob ${descriptor.digest}`, 'the layout is incomplete; copy the artefact into it again');
+      }
+      if ((err as NodeJS.ErrnoException).code === 'EFBIG') throw sizeMismatch(what, descriptor.size, (err as { size: number }).size, this.name);
+      throw err;
     }
-    return readLimited(await this.fetchBlob(descriptor), maxBytes, `blob ${descriptor.digest}`);
+    checkBytes(descriptor, bytes, what, this.name);
+    return bytes;
   }
 
   async resolve(reference: string): Promise<Descriptor | undefined> {

@@ -2,7 +2,7 @@ import type { PromoteError } from '../../errors.ts';
 import { Authenticator, repositoryScope } from './auth.ts';
 import type { CredentialOptions } from './credentials.ts';
 import { errorFor, parseErrorBody, responseError, type ErrorContext } from './errors.ts';
-import { discard, probeScheme, readText, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from './transport.ts';
+import { discard, probeScheme, readText, Transport, type HttpRequest, type HttpResponse, type SchemeProbe, type TransportOptions } from './transport.ts';
 
 // One repository on one registry: URLs under /v2/<name>/, requests answered with auth, and
 // responses checked against the statuses the spec allows. upload.ts, referrers.ts and
@@ -32,7 +32,8 @@ export class RepositoryClient {
   readonly repository: string;
   /** `https://host`; with --insecure it may turn out to be `http://host` (see probeScheme). */
   private baseUrl: string;
-  private schemeKnown: boolean;
+  /** --insecure only: the probe, started with the client so its round trip overlaps other start-up work. */
+  private readonly probe: SchemeProbe | undefined;
 
   constructor(registryHost: string, repository: string, options: RepositoryClientOptions) {
     this.transport = new Transport(options);
@@ -40,7 +41,7 @@ export class RepositoryClient {
     this.repository = repository;
     this.name = `${registryHost}/${repository}`;
     this.baseUrl = `https://${this.apiHost}`;
-    this.schemeKnown = !this.transport.insecure;
+    this.probe = this.transport.insecure ? probeScheme(this.apiHost) : undefined;
     this.auth = new Authenticator(this.transport, registryHost, options);
   }
 
@@ -78,10 +79,9 @@ export class RepositoryClient {
    */
   async send(req: HttpRequest, opts: SendOptions): Promise<HttpResponse> {
     const scopes = this.scopesFor(opts);
-    if (!this.schemeKnown) {
-      const scheme = await probeScheme(this.apiHost);
-      this.schemeKnown = true;
-      this.baseUrl = `${scheme}://${this.apiHost}`;
+    if (this.probe) {
+      this.probe.ref();
+      this.baseUrl = `${await this.probe.scheme}://${this.apiHost}`;
     }
     req = { ...req, url: this.normalise(req.url) };
     let res: HttpResponse | undefined;

@@ -109,28 +109,37 @@ export function closeAllConnections(): void {
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 300_000;
 
+export interface SchemeProbe {
+  scheme: Promise<'http' | 'https'>;
+  /** Keeps the process alive until the probe is done (call it when waiting for the answer). */
+  ref(): void;
+}
+
 /**
  * For --insecure: does `host` speak TLS? A handshake that fails because the peer answered in
  * plain text means HTTP; anything else (including unreachable) keeps HTTPS so the real request
- * reports the real error. Each registry client asks once (not once per process: a port can be
- * reused by a different server, as tests do).
+ * reports the real error. Each registry client asks once, as soon as it is made (not once per
+ * process: a port can be reused by a different server, as tests do).
  */
-export function probeScheme(host: string): Promise<'http' | 'https'> {
-  return new Promise((resolve) => {
-    const url = new URL(`https://${host}`);
-    const hostname = url.hostname.replace(/^\[|\]$/g, '');
-    const socket = tlsConnect({
-      host: hostname,
-      port: Number(url.port || 443),
-      rejectUnauthorized: false,
-      // Nothing is verified here, so no trust store is needed: without this, the context loads
-      // and parses Node's bundled root certificates (~2 ms of every --insecure start-up).
-      ca: [],
-      ...(isIP(hostname) === 0 && { servername: hostname }),
-    });
-    const done = (scheme: 'http' | 'https') => {
+export function probeScheme(host: string): SchemeProbe {
+  const url = new URL(`https://${host}`);
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const socket = tlsConnect({
+    host: hostname,
+    port: Number(url.port || 443),
+    rejectUnauthorized: false,
+    // Nothing is verified here, so no trust store is needed: without this, the context loads
+    // and parses Node's bundled root certificates (~2 ms of every --insecure start-up).
+    ca: [],
+    ...(isIP(hostname) === 0 && { servername: hostname }),
+  });
+  // Started as soon as a client is made, so its round trip overlaps other start-up work; a client
+  // that is never used (a command failing first) must not keep the process alive for it.
+  socket.unref();
+  const scheme = new Promise<'http' | 'https'>((resolve) => {
+    const done = (answer: 'http' | 'https') => {
       socket.destroy();
-      resolve(scheme);
+      resolve(answer);
     };
     socket.setTimeout(5_000, () => done('https'));
     socket.once('secureConnect', () => done('https'));
@@ -139,6 +148,7 @@ export function probeScheme(host: string): Promise<'http' | 'https'> {
       done(plain ? 'http' : 'https');
     });
   });
+  return { scheme, ref: () => socket.ref() };
 }
 
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPromoteError, PromoteError } from '../../errors.ts';
-import { digestMismatch, sha256Digest, sizeMismatch, VerifyingStream } from '../digest.ts';
+import { checkBytes, VerifyingStream } from '../digest.ts';
 import type { BlobContent, Descriptor } from '../registry.ts';
 import type { RepositoryClient } from './client.ts';
 import { backoffDelay, discard, isRetryableNetworkError } from './transport.ts';
@@ -35,12 +35,6 @@ function verified(open: () => Readable, desc: Descriptor, where: string): Readab
   check.on('error', () => source.destroy());
   check.on('close', () => source.destroy());
   return source.pipe(check);
-}
-
-function verifyBytes(desc: Descriptor, bytes: Uint8Array, where: string): void {
-  if (bytes.length !== desc.size) throw sizeMismatch(`blob ${desc.digest}`, desc.size, bytes.length, where);
-  const actual = sha256Digest(bytes);
-  if (desc.digest.startsWith('sha256:') && actual !== desc.digest) throw digestMismatch(`blob ${desc.digest}`, desc.digest, actual, where);
 }
 
 function withDigest(location: string, digest: string): string {
@@ -149,7 +143,7 @@ async function uploadOnce(client: RepositoryClient, desc: Descriptor, content: B
 /** Uploads a blob the repository lacks, restarting the session on transient failures. */
 export async function uploadBlob(client: RepositoryClient, desc: Descriptor, content: BlobContent, opts: UploadOptions): Promise<void> {
   const action = `uploading blob ${desc.digest}`;
-  if (content instanceof Uint8Array) verifyBytes(desc, content, `the content given for ${client.name}`);
+  if (content instanceof Uint8Array) checkBytes(desc, content, `blob ${desc.digest}`, `the content given for ${client.name}`);
   const policy = client.transport.retryPolicy;
   for (let attempt = 1; ; attempt++) {
     try {
