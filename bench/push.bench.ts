@@ -4,6 +4,8 @@
 // skopeo gets a fresh blob-info cache per run so it cannot cross-repository-mount what it pushed
 // before (TRAPS.md). Also: requests sent by a no-op re-push (`promote push` of an unchanged
 // bundle), anonymous and with token auth, and peak RSS of the push for a small and a large bundle.
+// Then the same copies with the registry a round trip away (BENCH_DELAY_MS, default 10 ms), where
+// the number of sequential requests counts rather than process start-up.
 // Targets (issue 2): push ≤ 1.0× skopeo, no-op re-push ≤ 3 requests, peak memory flat in size.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,6 +14,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFaultProxy } from '../test/harness/fault-proxy.ts';
 import { startRegistry, type RegistryServer } from '../test/harness/registry.ts';
 import { copyArtifact } from '../src/oci/copy.ts';
 import { openRegistry } from '../src/oci/open.ts';
@@ -20,6 +23,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin', 'promote.js');
 const kubePrometheus = fileURLToPath(new URL('../../shared/fixtures/kube-prometheus/manifests', import.meta.url));
 const runs = Number(process.env.BENCH_RUNS ?? 7);
+const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 10);
 const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' };
 // Asynchronous on purpose: the token server of the harness lives in this process, and a
 // synchronous spawn would block it while the child waits for a token.
@@ -37,6 +41,13 @@ function timed(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
   return { ms, maxRssKb: Number(lines[lines.length - 1]) };
+}
+
+/** As timed(), without blocking this process (the delaying proxy runs in it). */
+async function timedAsync(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await run(cmd, args, { env: { ...env, ...extraEnv } });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
 async function makeBundle(dir: string, name: string, fill: (bundle: string) => Promise<void>): Promise<string> {
@@ -101,6 +112,34 @@ async function main(): Promise<void> {
     }
     console.log('  (promote copy / skopeo copy: whole CLI processes; in-process: copyArtifact without process start-up)');
     console.log('  target: push ≤ 1.00× skopeo; peak memory flat in bundle size');
+
+    // The same copies through a proxy that holds every request for DELAY ms: a registry one
+    // round trip away, as on a real network. Connections are not delayed (skopeo opens one per
+    // request, which a real link would charge it for), so this favours skopeo.
+    const far: Array<{ name: string; promote: number; skopeo: number }> = [];
+    const proxy = await startFaultProxy(reg.url, () => ({ delayMs: DELAY_MS }));
+    try {
+      for (const [name, bundle] of [['kube-prometheus (0.5 MiB layer)', small], ['random 32 MiB', large]] as const) {
+        const layout = `${bundle}-layout`;
+        const p: number[] = [];
+        const s: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          p.push(await timedAsync(process.execPath, [bin, 'copy', `oci:${layout}:bench`, `${proxy.host}/bench/far-p${++repo}:bench`, '--insecure']));
+          const cache = join(dir, `skopeo-cache-far-${repo}`);
+          s.push(await timedAsync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:bench`, `docker://${proxy.host}/bench/far-s${repo}:bench`], {
+            XDG_DATA_HOME: cache, _CONTAINERS_ROOTLESS_UID: '65534',
+          }));
+          await rm(cache, { recursive: true, force: true });
+        }
+        far.push({ name, promote: median(p), skopeo: median(s) });
+      }
+    } finally {
+      await proxy.stop();
+    }
+    console.log(`the same, with the registry ${DELAY_MS} ms away (every request held ${DELAY_MS} ms by a proxy), median of ${runs}`);
+    for (const r of far) {
+      console.log(`  ${r.name.padEnd(32)} ${`${r.promote.toFixed(0)} ms`.padStart(13)} ${`${r.skopeo.toFixed(0)} ms`.padStart(12)} ${`${(r.promote / r.skopeo).toFixed(2)}×`.padStart(7)}`);
+    }
 
     // No-op re-push: `promote push` of the unchanged bundle, counting what reaches the registry.
     const counts: Array<[string, number]> = [];

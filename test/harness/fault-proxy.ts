@@ -1,8 +1,8 @@
 // A loopback HTTP proxy in front of a *real* registry that injects faults chosen per request:
-// an HTTP error status, a dropped connection, or a corrupted response body (a registry that
-// lies). Everything else is forwarded untouched, except Location headers, which are rewritten
+// an HTTP error status, a dropped connection, a corrupted response body (a registry that lies),
+// or a delay (a registry far away, for benchmarks). Everything else is forwarded untouched, except Location headers, which are rewritten
 // to point back at the proxy so a client keeps talking through it.
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 
 export interface ProxiedRequest {
@@ -20,7 +20,9 @@ export type Fault =
   /** Forward the headers and the first chunk of the body, then drop the connection. */
   | { cutBody: true }
   /** Forward, and add (or replace) these headers on the real response. */
-  | { addHeaders: Record<string, string> };
+  | { addHeaders: Record<string, string> }
+  /** Forward after this many milliseconds: one network round trip per request (benchmarks). */
+  | { delayMs: number };
 
 export interface FaultProxy {
   host: string;
@@ -75,6 +77,15 @@ export async function startFaultProxy(target: string, rule: (req: ProxiedRequest
       });
       return;
     }
+    if (fault && 'delayMs' in fault) {
+      req.pause();
+      setTimeout(() => forward(req, res, method, path, undefined), fault.delayMs);
+      return;
+    }
+    forward(req, res, method, path, fault);
+  });
+
+  const forward = (req: IncomingMessage, res: ServerResponse, method: string, path: string, fault: Fault | undefined): void => {
     const headers = { ...req.headers, host: targetUrl.host };
     const upstream = httpRequest({ host: targetUrl.hostname, port: targetUrl.port, method, path, headers }, (up) => {
       const outHeaders = { ...up.headers };
@@ -92,7 +103,8 @@ export async function startFaultProxy(target: string, rule: (req: ProxiedRequest
     });
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
-  });
+    req.resume();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
