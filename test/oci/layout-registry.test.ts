@@ -101,6 +101,23 @@ test('a blob altered on disk fails the read with BLOB_DIGEST_MISMATCH (stream an
   await assert.rejects(layout.fetchManifest('x'), (err) => isPromoteError(err) && /BLOB_(DIGEST|SIZE)_MISMATCH/.test(err.code));
 });
 
+test('a blob file longer or shorter than its descriptor fails with BLOB_SIZE_MISMATCH, small or streamed', async () => {
+  await using tmp = await tempDir();
+  const layout = new LayoutRegistry(join(tmp.path, 'layout'));
+  // 17 bytes: read whole; 5 MiB: streamed (blobs over 4 MiB are not read into memory at once).
+  for (const content of [Buffer.from('the real content\n'), Buffer.alloc(5 * 1024 * 1024, 0x61)]) {
+    const d: Descriptor = { mediaType: 'application/octet-stream', digest: sha256Digest(content), size: content.length };
+    await layout.pushBlob(d, content);
+    const file = join(tmp.path, 'layout', 'blobs', 'sha256', d.digest.slice(7));
+    for (const altered of [Buffer.concat([content, Buffer.from('tail')]), content.subarray(0, content.length - 1)]) {
+      await writeFile(file, altered);
+      await assert.rejects(drain(await layout.fetchBlob(d)), (err) => isPromoteError(err, 'BLOB_SIZE_MISMATCH'), `${content.length} bytes stored as ${altered.length}`);
+    }
+    await writeFile(file, Buffer.concat([content, Buffer.from('tail')]));
+    if (content.length < 1024) await assert.rejects(layout.fetchBlobBytes(d), (err) => isPromoteError(err, 'BLOB_SIZE_MISMATCH'));
+  }
+});
+
 test('pushing content that does not match its descriptor stores nothing', async () => {
   await using tmp = await tempDir();
   const layout = new LayoutRegistry(join(tmp.path, 'layout'));
