@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PromoteError, type Problem } from '../errors.ts';
 import { parameterSchema } from '../params/parameter-schema.ts';
 import type { LoadedBundleFile } from './bundle-file.ts';
+import { contentMarks, MAY_HOLD_SECRET, MAY_REFERENCE } from './content-marks.ts';
 import { referenceProblems } from './references.ts';
 import { roleOf, type SourceFile } from './render.ts';
 import { SECRET_HINT, secretObjectProblems } from './secrets.ts';
@@ -12,7 +13,12 @@ import type { WalkEntry } from './walk.ts';
 // parameter schema does not declare, and a Secret carrying values (unless allowSecrets). Both
 // are found in one pass and reported together, so one failed build lists everything to fix.
 
-export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: readonly WalkEntry[]): Promise<void> {
+/**
+ * `marks` (path → contentMarks) are what packing already found in the files it read: those files
+ * are not read a second time here, and the unmarked ones not at all. Files without an entry (not
+ * read yet, or large) are read here.
+ */
+export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: readonly WalkEntry[], marks?: ReadonlyMap<string, number>): Promise<void> {
   const layout = { manifests: bundleFile.spec.manifests, ...(bundleFile.spec.files !== undefined && { files: bundleFile.spec.files }) };
   const schema = parameterSchema(bundleFile.parameterSchema, join(bundleFile.dir, bundleFile.spec.parameters));
   // One file at a time (both checks are per file), read into one reused buffer, and only files
@@ -35,10 +41,13 @@ export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: 
       closeSync(fd);
     }
   };
+  const needed = (m: number): boolean => (m & MAY_REFERENCE) !== 0 || (!allowSecrets && (m & MAY_HOLD_SECRET) !== 0);
   for (const e of entries) {
     if (e.type !== 'file' || roleOf(e.path, layout) !== 'manifests') continue;
+    const known = marks?.get(e.path);
+    if (known !== undefined && !needed(known)) continue;
     const view = read(e.source);
-    if (!view.includes('{params.') && !view.includes('{promote.') && (allowSecrets || !view.includes('Secret'))) continue;
+    if (!needed(contentMarks(view))) continue;
     const file: SourceFile[] = [{ path: e.path, content: Buffer.from(view) }];
     references.push(...referenceProblems(file, layout, schema.effective));
     if (!allowSecrets) secrets.push(...secretObjectProblems(file, layout));

@@ -20,10 +20,11 @@ import {
 } from '../oci/media-types.ts';
 import type { Descriptor, ImageManifest } from '../oci/registry.ts';
 import { requireBundleFile } from './bundle-dir.ts';
+import { contentMarks } from './content-marks.ts';
 import type { LoadedBundleFile } from './bundle-file.ts';
 import type { BundleConfig } from './config.ts';
 import { writeTarGz } from './tar-writer.ts';
-import { walkBundle } from './walk.ts';
+import { walkBundle, type WalkEntry } from './walk.ts';
 import { disposeOnInterrupt } from '../cleanup.ts';
 
 // Directory → OCI artefact (DESIGN.md §4 "In the registry"): an image manifest with
@@ -161,11 +162,16 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
     saturated = resolve;
   });
   const walking = walkBundle(root);
-  const packing = walking.then((entries) => writeTarGz(entries, layerPath, { signal: stop.signal, onSaturated: saturated }));
+  // What packing sees in each small file, so the checks need not read it again (build-checks.ts).
+  const marks = new Map<string, number>();
+  const onFile = (entry: WalkEntry, content: Buffer): void => {
+    marks.set(entry.path, contentMarks(content));
+  };
+  const packing = walking.then((entries) => writeTarGz(entries, layerPath, { signal: stop.signal, onSaturated: saturated, onFile }));
   packing.then(saturated, saturated);
   const facting = compressorBusy.then(() => gitFacts(root, env));
   const fileLoading = compressorBusy.then(() => import('./bundle-file.ts')).then(({ loadBundleFile }) => loadBundleFile(root));
-  const checking = Promise.all([fileLoading, walking]).then(async ([file, entries]) => (await import('./build-checks.ts')).checkBundleContent(file, entries));
+  const checking = Promise.all([fileLoading, walking]).then(async ([file, entries]) => (await import('./build-checks.ts')).checkBundleContent(file, entries, marks));
   checking.catch(() => stop.abort()); // a broken bundle.yaml or manifest need not wait for a big tree to pack
   const [loaded, checked, packedResult, factsResult] = await Promise.allSettled([fileLoading, checking, packing, facting]);
   try {

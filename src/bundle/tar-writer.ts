@@ -59,31 +59,38 @@ function octal(value: number, width: number): string {
   return `${value.toString(8).padStart(width - 1, '0')}\0`;
 }
 
-function ustarHeader(name: Buffer, prefix: Buffer, type: '0' | '5' | 'x', mode: number, size: number): Buffer {
+/** The bytes every header shares: owner 0, mtime 0, magic "ustar\0" + "00", no devices, no names. */
+const HEADER_TEMPLATE = (() => {
   const h = Buffer.alloc(BLOCK);
-  name.copy(h, 0, 0, NAME_MAX);
-  h.write(octal(mode, 8), 100, 'latin1');
   h.write(octal(0, 8), 108, 'latin1'); // uid
   h.write(octal(0, 8), 116, 'latin1'); // gid
-  h.write(octal(size < OCTAL_SIZE_MAX ? size : 0, 12), 124, 'latin1');
   h.write(octal(0, 12), 136, 'latin1'); // mtime
   h.write(' '.repeat(8), 148, 'latin1'); // checksum placeholder (spaces, per the spec)
-  h.write(type, 156, 'latin1');
   h.write('ustar\0', 257, 'latin1');
   h.write('00', 263, 'latin1');
   // uname (265) and gname (297) stay empty.
   h.write(octal(0, 8), 329, 'latin1'); // devmajor
   h.write(octal(0, 8), 337, 'latin1'); // devminor
-  prefix.copy(h, 345, 0, PREFIX_MAX);
-  let sum = 0;
-  for (const byte of h) sum += byte;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
   return h;
+})();
+
+/** Writes one ustar header block into `target` at `at`. */
+function writeUstarHeader(target: Buffer, at: number, name: Buffer, prefix: Buffer, type: '0' | '5' | 'x', mode: number, size: number): void {
+  HEADER_TEMPLATE.copy(target, at);
+  name.copy(target, at, 0, NAME_MAX);
+  target.write(octal(mode, 8), at + 100, 'latin1');
+  target.write(octal(size < OCTAL_SIZE_MAX ? size : 0, 12), at + 124, 'latin1');
+  target.write(type, at + 156, 'latin1');
+  prefix.copy(target, at + 345, 0, PREFIX_MAX);
+  let sum = 0;
+  for (let i = at; i < at + BLOCK; i++) sum += target[i]!;
+  target.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 'latin1');
 }
 
-function padding(size: number): Buffer {
+/** Zero bytes after `size` bytes of content, up to the next 512-byte block. */
+function paddingOf(size: number): number {
   const rest = size % BLOCK;
-  return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest);
+  return rest === 0 ? 0 : BLOCK - rest;
 }
 
 /** One pax record: "<len> <key>=<value>\n" where <len> counts the whole record, itself included. */
@@ -108,8 +115,19 @@ function splitPath(path: Buffer): { prefix: Buffer; name: Buffer } | undefined {
   return undefined;
 }
 
-/** Header block(s) for one entry: [pax header + pax data +] ustar header. */
-export function entryHeaders(entry: Pick<WalkEntry, 'path' | 'type' | 'mode' | 'size'>): Buffer[] {
+const EMPTY = Buffer.alloc(0);
+const PAX_NAME = Buffer.from('././@PaxHeader');
+
+/** At least the room the header blocks of `entry` take: pax header, pax data, ustar header. */
+function headerRoom(entry: Pick<WalkEntry, 'path'>): number {
+  return 4 * BLOCK + Buffer.byteLength(entry.path) + 64;
+}
+
+/**
+ * Writes the header block(s) for one entry — [pax header + pax data +] ustar header — into
+ * `target` at `at` (with headerRoom(entry) bytes of room); returns the bytes written.
+ */
+function writeEntryHeaders(entry: Pick<WalkEntry, 'path' | 'type' | 'mode' | 'size'>, target: Buffer, at: number): number {
   const tarPath = entry.type === 'directory' ? `${entry.path}/` : entry.path;
   const pathBytes = Buffer.from(tarPath, 'utf8');
   const type = entry.type === 'directory' ? '5' : '0';
@@ -117,13 +135,27 @@ export function entryHeaders(entry: Pick<WalkEntry, 'path' | 'type' | 'mode' | '
   const records: string[] = [];
   if (!split) records.push(paxRecord('path', tarPath));
   if (entry.size >= OCTAL_SIZE_MAX) records.push(paxRecord('size', String(entry.size)));
-  const out: Buffer[] = [];
+  let n = 0;
   if (records.length) {
     const data = Buffer.from(records.join(''), 'utf8');
-    out.push(ustarHeader(Buffer.from('././@PaxHeader'), Buffer.alloc(0), 'x', 0o644, data.length), data, padding(data.length));
+    writeUstarHeader(target, at, PAX_NAME, EMPTY, 'x', 0o644, data.length);
+    n += BLOCK;
+    data.copy(target, at + n);
+    const padded = data.length + paddingOf(data.length);
+    target.fill(0, at + n + data.length, at + n + padded);
+    n += padded;
   }
-  out.push(ustarHeader(split?.name ?? pathBytes.subarray(0, NAME_MAX), split?.prefix ?? Buffer.alloc(0), type, entry.mode, entry.size));
-  return out;
+  writeUstarHeader(target, at + n, split?.name ?? pathBytes.subarray(0, NAME_MAX), split?.prefix ?? EMPTY, type, entry.mode, entry.size);
+  return n + BLOCK;
+}
+
+/** Header block(s) for one entry: [pax header + pax data +] ustar header. */
+export function entryHeaders(entry: Pick<WalkEntry, 'path' | 'type' | 'mode' | 'size'>): Buffer[] {
+  const out = Buffer.alloc(headerRoom(entry));
+  const n = writeEntryHeaders(entry, out, 0);
+  const blocks: Buffer[] = [];
+  for (let i = 0; i < n; i += BLOCK) blocks.push(out.subarray(i, i + BLOCK));
+  return blocks;
 }
 
 function changedWhileReading(entry: WalkEntry): PromoteError {
@@ -133,105 +165,104 @@ function changedWhileReading(entry: WalkEntry): PromoteError {
   });
 }
 
-/** Files up to this size are read whole and batched; larger ones are read 1 MiB at a time. */
+/** Files up to this size are read straight into the batch; larger ones are read 1 MiB at a time. */
 const SMALL_FILE = 64 * 1024;
 
-function readSmallFile(entry: WalkEntry): Buffer {
-  // One byte more than expected, to notice a file that grew since the walk.
-  const buf = Buffer.allocUnsafe(entry.size + 1);
-  const fd = openSync(entry.source, 'r');
-  try {
-    let filled = 0;
-    for (;;) {
-      const n = readSync(fd, buf, filled, buf.length - filled, filled);
-      if (n === 0) break;
-      filled += n;
-      if (filled === buf.length) break;
-    }
-    if (filled !== entry.size) throw changedWhileReading(entry);
-    return buf.subarray(0, entry.size);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Reads `length` bytes at `position` into `buf` (the file must still be as long as the walk saw it). */
-function readFully(fd: number, buf: Buffer, length: number, position: number, entry: WalkEntry): void {
+/** Reads `length` bytes at `position` into `buf` at `offset` (the file must still be as long as the walk saw it). */
+function readFully(fd: number, buf: Buffer, offset: number, length: number, position: number, entry: WalkEntry): void {
   let filled = 0;
   while (filled < length) {
-    const n = readSync(fd, buf, filled, length - filled, position + filled);
+    const n = readSync(fd, buf, offset + filled, length - filled, position + filled);
     if (n === 0) throw changedWhileReading(entry);
     filled += n;
   }
 }
 
+/** Fails when the file has grown past the size the walk saw (one byte more is enough to know). */
+function requireEnd(fd: number, entry: WalkEntry, probe: Buffer): void {
+  if (readSync(fd, probe, 0, 1, entry.size) !== 0) throw changedWhileReading(entry);
+}
+
 /**
- * The tar stream for `entries` (already sorted and normalised), in chunks: headers and small
- * files batched into about 256 KiB, large files 1 MiB at a time in one reused buffer — so each
- * chunk is valid only until the next is asked for (the compressor copies it at once).
+ * The tar stream for `entries` (already sorted and normalised), in chunks that are views of two
+ * reused buffers — each valid only until the next is asked for (the compressor copies it at once):
+ * headers and small files are written straight into a 256 KiB batch, large files come 1 MiB at a
+ * time. No buffer per file or per header: a tree of thousands of small manifests makes no garbage.
+ * `onFile` sees each small file's content (a view, valid during the call).
  *
  * Reads are synchronous: the thread pool is the compressor's, and an asynchronous read queued
  * behind a dozen deflate blocks would stall the producer until they finish (seen in a profile);
  * from the page cache a 1 MiB read takes well under a millisecond.
  */
-function* tarChunks(entries: WalkEntry[]): Generator<Buffer> {
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const add = (b: Buffer): void => {
-    if (b.length) {
-      batch.push(b);
-      batched += b.length;
-    }
-  };
-  const take = (): Buffer => {
-    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-    batch = [];
-    batched = 0;
-    return data;
-  };
+function* tarChunks(entries: WalkEntry[], onFile?: (entry: WalkEntry, content: Buffer) => void): Generator<Buffer> {
+  const batch = Buffer.allocUnsafeSlow(BATCH);
+  const probe = Buffer.allocUnsafe(1);
+  let used = 0;
   let scratch: Buffer | undefined;
   for (const entry of entries) {
-    for (const h of entryHeaders(entry)) add(h);
-    if (entry.type === 'file' && entry.size > 0 && entry.size <= SMALL_FILE) {
-      add(readSmallFile(entry));
-      add(padding(entry.size));
-    } else if (entry.type === 'file' && entry.size > 0) {
-      if (batched) yield take();
-      scratch ??= Buffer.allocUnsafeSlow(READ_CHUNK);
-      const fd = openSync(entry.source, 'r');
-      try {
-        for (let done = 0; done < entry.size; ) {
-          const want = Math.min(READ_CHUNK, entry.size - done);
-          readFully(fd, scratch, want, done, entry);
-          done += want;
-          yield scratch.subarray(0, want);
-        }
-        if (readSync(fd, Buffer.alloc(1), 0, 1, entry.size) !== 0) throw changedWhileReading(entry);
-      } finally {
-        closeSync(fd);
-      }
-      add(padding(entry.size));
+    const room = headerRoom(entry);
+    if (used + room > BATCH) {
+      yield batch.subarray(0, used);
+      used = 0;
     }
-    if (batched >= BATCH) yield take();
+    used += writeEntryHeaders(entry, batch, used);
+    if (entry.type !== 'file' || entry.size === 0) continue;
+    const padded = entry.size + paddingOf(entry.size);
+    const fd = openSync(entry.source, 'r');
+    try {
+      if (entry.size <= SMALL_FILE) {
+        if (used + padded + 1 > BATCH) {
+          yield batch.subarray(0, used);
+          used = 0;
+        }
+        // One read of a byte more than the walk saw: a regular file returns less only at its end,
+        // so getting exactly `size` bytes settles both the content and that it did not grow.
+        const n = readSync(fd, batch, used, entry.size + 1, 0);
+        if (n > entry.size) throw changedWhileReading(entry);
+        if (n < entry.size) {
+          readFully(fd, batch, used + n, entry.size - n, n, entry);
+          requireEnd(fd, entry, probe);
+        }
+        onFile?.(entry, batch.subarray(used, used + entry.size));
+        batch.fill(0, used + entry.size, used + padded);
+        used += padded;
+        continue;
+      }
+      if (used > 0) yield batch.subarray(0, used);
+      used = 0;
+      scratch ??= Buffer.allocUnsafeSlow(READ_CHUNK);
+      for (let done = 0; done < entry.size; ) {
+        const want = Math.min(READ_CHUNK, entry.size - done);
+        readFully(fd, scratch, 0, want, done, entry);
+        done += want;
+        yield scratch.subarray(0, want);
+      }
+      requireEnd(fd, entry, probe);
+    } finally {
+      closeSync(fd);
+    }
+    batch.fill(0, 0, padded - entry.size);
+    used = padded - entry.size;
   }
-  add(Buffer.alloc(2 * BLOCK));
-  yield take();
+  if (used + 2 * BLOCK > BATCH) {
+    yield batch.subarray(0, used);
+    used = 0;
+  }
+  batch.fill(0, used, used + 2 * BLOCK);
+  yield batch.subarray(0, used + 2 * BLOCK);
 }
 
-/**
- * Writes the gzip-compressed tar of `entries` to `outFile`, hashing the compressed bytes as they
- * are written. Memory stays
- * bounded: reading waits for the compressor (block-deflate.ts), which waits for the writes.
- */
 export interface WriteTarGzOptions {
   /** Stops packing early (the caller found another reason to fail). */
   signal?: AbortSignal;
   /** See BlockDeflateOptions.onSaturated. */
   onSaturated?: () => void;
+  /** Sees the content of each file of up to 64 KiB as it is packed (a view, valid during the call). */
+  onFile?: (entry: WalkEntry, content: Buffer) => void;
 }
 
 export async function writeTarGz(entries: WalkEntry[], outFile: string, options: WriteTarGzOptions = {}): Promise<PackResult> {
-  const { signal, onSaturated } = options;
+  const { signal, onSaturated, onFile } = options;
   const hash = createHash('sha256');
   let crc = 0;
   let uncompressedSize = 0;
@@ -247,7 +278,7 @@ export async function writeTarGz(entries: WalkEntry[], outFile: string, options:
   try {
     await write(GZIP_HEADER);
     const deflate = new BlockDeflate(write, { level: GZIP_LEVEL, ...(onSaturated && { onSaturated }) });
-    for (const data of tarChunks(entries)) {
+    for (const data of tarChunks(entries, onFile)) {
       signal?.throwIfAborted();
       crc = crc32(data, crc);
       uncompressedSize += data.length;

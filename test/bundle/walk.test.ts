@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import ignore from 'ignore';
 import { compareBytes, walkBundle } from '../../src/bundle/walk.ts';
 import { isPromoteError } from '../../src/errors.ts';
 import { tempDir } from './helpers.ts';
@@ -57,6 +58,34 @@ test('.promoteignore uses gitignore rules (negation, directories, anchors); .git
   });
   const paths = (await walkBundle(tmp.path)).filter((e) => e.type === 'file').map((e) => e.path);
   assert.deepEqual(paths, ['.promoteignore', 'docs/x/y.md', 'keep.log', 'sub/build/kept']);
+});
+
+test('without .promoteignore, exactly what the rule `.git/` excludes: .git directories at any depth, not a .git file', async () => {
+  await using tmp = await tempDir();
+  await tree(tmp.path, {
+    '.git/HEAD': '',
+    'sub/.git/config': '',
+    'deep/er/.git/objects/x': '',
+    'module/.git': 'gitdir: ../.git/modules/module\n', // a submodule's gitlink is a file
+    'a.git/kept': '',
+    'x/.gitkeep': '',
+    'x/.github/workflow.yaml': '',
+  });
+  const entries = await walkBundle(tmp.path);
+  const matcher = ignore().add('.git/');
+  const expected: string[] = [];
+  const all = ['.git', '.git/HEAD', 'a.git', 'a.git/kept', 'deep', 'deep/er', 'deep/er/.git', 'deep/er/.git/objects', 'deep/er/.git/objects/x', 'module', 'module/.git', 'sub', 'sub/.git', 'sub/.git/config', 'x', 'x/.github', 'x/.github/workflow.yaml', 'x/.gitkeep'];
+  const dirs = new Set(['.git', 'a.git', 'deep', 'deep/er', 'deep/er/.git', 'deep/er/.git/objects', 'module', 'sub', 'sub/.git', 'x', 'x/.github']);
+  for (const p of all) {
+    const parts = p.split('/');
+    const excluded = parts.some((_, i) => {
+      const prefix = parts.slice(0, i + 1).join('/');
+      return matcher.ignores(dirs.has(prefix) ? `${prefix}/` : prefix);
+    });
+    if (!excluded) expected.push(p);
+  }
+  assert.deepEqual(entries.map((e) => e.path), expected);
+  assert.deepEqual(expected, ['a.git', 'a.git/kept', 'deep', 'deep/er', 'module', 'module/.git', 'sub', 'x', 'x/.github', 'x/.github/workflow.yaml', 'x/.gitkeep']);
 });
 
 test('symlink to a file inside the bundle is stored as that file (content and mode)', async () => {
