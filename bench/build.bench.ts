@@ -1,14 +1,16 @@
 // `promote build` against the packing floor `tar -cz | sha256sum` on the same tree, measured side
 // by side, interleaved, in one run (absolute times drift 2× between runs here). Trees: the
-// kube-prometheus fixture (95 files, 5.6 MB) and generated 50 and 200 MiB trees (half
-// incompressible, half YAML text; generated in a temp dir and deleted afterwards). Peak RSS from
-// GNU time. Below ~50 MiB promote's RSS still grows towards V8's external-memory GC threshold;
-// from there on it is flat.
+// kube-prometheus fixture (95 files, 5.6 MB), 5,000 small manifests, and generated 50, 200 and
+// 400 MiB trees (half incompressible, half YAML text; the 400 MiB one is the 200 MiB files twice,
+// hard-linked, so the floor's tar gets --hard-dereference to pack the content twice too, as
+// promote does; all in a temp dir deleted afterwards). Peak RSS from GNU time. Compressed blocks
+// leave their buffers to V8, which collects them in batches of roughly 64 MiB (its external-memory
+// trigger): RSS grows with the bundle until that point, then stays flat — hence 200 → 400 MiB.
 // Targets (issue 2): build ≤ 1.1× the floor; peak memory flat in bundle size.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +70,24 @@ async function generate(dir: string, mib: number): Promise<void> {
   await writeFile(join(dir, 'manifests', 'configmap.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: data}\ndata: {size: big}\n');
 }
 
+/** The tree at `from` twice under `to` (files hard-linked: no disk, same bytes), plus bundle.yaml. */
+async function linkTwice(from: string, to: string): Promise<void> {
+  for (const copy of ['a', 'b']) {
+    for (const top of ['files', 'manifests']) {
+      for (const part of await readdir(join(from, top), { withFileTypes: true })) {
+        if (!part.isDirectory()) continue;
+        const src = join(from, top, part.name);
+        const dst = join(to, top, copy, part.name);
+        await mkdir(dst, { recursive: true });
+        for (const name of await readdir(src)) await link(join(src, name), join(dst, name));
+      }
+    }
+  }
+  await cp(join(from, 'bundle.yaml'), join(to, 'bundle.yaml'));
+  await cp(join(from, 'params.schema.json'), join(to, 'params.schema.json'));
+  await writeFile(join(to, 'manifests', 'configmap.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: data}\ndata: {size: big}\n');
+}
+
 /** Many small manifests, as a config repository has them: 50 directories × 100 YAML files. */
 async function generateSmall(dir: string): Promise<void> {
   for (let d = 0; d < 50; d++) {
@@ -96,6 +116,8 @@ async function main(): Promise<void> {
     await generate(mid, 50);
     const big = join(work, 'generated');
     await generate(big, largeMiB);
+    const double = join(work, 'generated-twice');
+    await linkTwice(big, double);
 
     const rows: string[] = [];
     const floorRss: number[] = [];
@@ -105,6 +127,7 @@ async function main(): Promise<void> {
       ['5,000 small YAML files (4.5 MB)', small, runsSmall],
       ['generated (50 MiB, 53 files)', mid, runsLarge],
       [`generated (${largeMiB} MiB, ${largeMiB + 3} files)`, big, runsLarge],
+      [`generated (${2 * largeMiB} MiB, hard links)`, double, runsLarge],
     ] as Array<[string, string, number]>) {
       const ours: Sample[] = [];
       const floor: Sample[] = [];
@@ -112,7 +135,7 @@ async function main(): Promise<void> {
       measure(process.execPath, [bin, 'build', dir], env);
       for (let i = 0; i < runs; i++) {
         ours.push(measure(process.execPath, [bin, 'build', dir], env));
-        floor.push(measure('sh', ['-c', 'tar -cz -C "$1" . | sha256sum >/dev/null', 'sh', dir], env));
+        floor.push(measure('sh', ['-c', 'tar -cz --hard-dereference -C "$1" . | sha256sum >/dev/null', 'sh', dir], env));
       }
       const [o, f] = [median(ours.map((s) => s.ms)), median(floor.map((s) => s.ms))];
       const [orss, frss] = [median(ours.map((s) => s.rssMiB)), median(floor.map((s) => s.rssMiB))];
@@ -125,7 +148,7 @@ async function main(): Promise<void> {
     console.log(`promote build vs tar -cz | sha256sum, medians of interleaved runs (${runsSmall} small, ${runsLarge} large; Node ${process.version})`);
     console.log(`  ${'tree'.padEnd(38)} ${'promote'.padStart(10)} ${'floor'.padStart(10)} ${'ratio'.padStart(7)}   ${'peak RSS'.padStart(9)} ${'floor RSS'.padStart(9)}`);
     for (const r of rows) console.log(r);
-    console.log(`  promote peak RSS from 50 MiB to ${largeMiB} MiB: ${(promoteRss[3]! - promoteRss[2]!).toFixed(0)} MiB more (flat = no growth with size)`);
+    console.log(`  promote peak RSS: 50 MiB ${promoteRss[2]!.toFixed(0)}, ${largeMiB} MiB ${promoteRss[3]!.toFixed(0)}, ${2 * largeMiB} MiB ${promoteRss[4]!.toFixed(0)} MiB; from ${largeMiB} to ${2 * largeMiB} MiB: ${(promoteRss[4]! - promoteRss[3]!).toFixed(0)} MiB more (flat = no growth with size)`);
     console.log('  targets: ratio ≤ 1.10×; peak memory flat in bundle size');
   } finally {
     await rm(work, { recursive: true, force: true });
