@@ -33,7 +33,7 @@ export class RepositoryClient {
   /** `https://host`; with --insecure it may turn out to be `http://host` (see probeScheme). */
   private baseUrl: string;
   /** --insecure only: the probe, started with the client so its round trip overlaps other start-up work. */
-  private readonly probe: SchemeProbe | undefined;
+  private probe: SchemeProbe | undefined;
 
   constructor(registryHost: string, repository: string, options: RepositoryClientOptions) {
     this.transport = new Transport(options);
@@ -80,8 +80,10 @@ export class RepositoryClient {
   async send(req: HttpRequest, opts: SendOptions): Promise<HttpResponse> {
     const scopes = this.scopesFor(opts);
     if (this.probe) {
-      this.probe.ref();
-      this.baseUrl = `${await this.probe.scheme}://${this.apiHost}`;
+      const probe = this.probe;
+      probe.ref();
+      this.baseUrl = `${await probe.scheme}://${this.apiHost}`;
+      this.probe = undefined;
     }
     req = { ...req, url: this.normalise(req.url) };
     let res: HttpResponse | undefined;

@@ -136,8 +136,10 @@ export function probeScheme(host: string): SchemeProbe {
   // Started as soon as a client is made, so its round trip overlaps other start-up work; a client
   // that is never used (a command failing first) must not keep the process alive for it.
   socket.unref();
+  let settled = false;
   const scheme = new Promise<'http' | 'https'>((resolve) => {
     const done = (answer: 'http' | 'https') => {
+      settled = true;
       socket.destroy();
       resolve(answer);
     };
@@ -148,7 +150,8 @@ export function probeScheme(host: string): SchemeProbe {
       done(plain ? 'http' : 'https');
     });
   });
-  return { scheme, ref: () => socket.ref() };
+  // Only while it waits: ref() on a destroyed socket queues a 'connect' listener that never fires.
+  return { scheme, ref: () => { if (!settled) socket.ref(); } };
 }
 
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);

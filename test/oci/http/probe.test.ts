@@ -68,6 +68,23 @@ test('--insecure: one probe per client, sent as the client is made, however many
   assert.ok(answers.every((a) => a.url.startsWith(`http://${reg.host}/`)));
 });
 
+test('--insecure: requests after the probe add nothing to its socket (no listener piling up on a closed socket)', async (t) => {
+  const reg = await plainHttpRegistry();
+  t.after(() => reg.stop());
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const client = new RepositoryClient(reg.host, 'acme/webapp', { insecure: true, env: {} });
+  for (let i = 0; i < 15; i++) {
+    const res = await client.send({ method: 'HEAD', url: client.url(`blobs/sha256:${'0'.repeat(64)}`) }, { access: 'pull', ok: [200], pass: [404], action: 'checking' });
+    assert.equal(res.status, 404);
+  }
+  await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  assert.deepEqual(warnings, []);
+  assert.equal(reg.tls, 1);
+});
+
 test('--insecure: a client made but never used does not keep the process alive while its probe waits', async (t) => {
   // A peer that takes the connection and never answers: the probe would wait for its 5 s timeout.
   const reg = await plainHttpRegistry({ silent: true });
