@@ -87,6 +87,16 @@ export class BlockDeflate {
     await this.sink(FINAL_BLOCK);
   }
 
+  /**
+   * For a writer that gives up (its input failed, or it was aborted): once this resolves nothing
+   * more reaches the sink, so what the sink writes to may be closed. Blocks still compressing
+   * finish on the thread pool and are dropped.
+   */
+  async abort(reason: unknown): Promise<void> {
+    this.failure ??= reason;
+    await this.sinking;
+  }
+
   private saturated(): void {
     const call = this.onSaturated;
     this.onSaturated = undefined;

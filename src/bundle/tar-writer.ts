@@ -275,9 +275,10 @@ export async function writeTarGz(entries: WalkEntry[], outFile: string, options:
     size += b.length;
     for (let off = 0; off < b.length; ) off += writeSync(out, b, off, b.length - off);
   };
+  let deflate: BlockDeflate | undefined;
   try {
     await write(GZIP_HEADER);
-    const deflate = new BlockDeflate(write, { level: GZIP_LEVEL, ...(onSaturated && { onSaturated }) });
+    deflate = new BlockDeflate(write, { level: GZIP_LEVEL, ...(onSaturated && { onSaturated }) });
     for (const data of tarChunks(entries, onFile)) {
       signal?.throwIfAborted();
       crc = crc32(data, crc);
@@ -289,6 +290,11 @@ export async function writeTarGz(entries: WalkEntry[], outFile: string, options:
     trailer.writeUInt32LE(crc >>> 0, 0);
     trailer.writeUInt32LE(uncompressedSize % 2 ** 32, 4);
     await write(trailer);
+  } catch (err) {
+    // Blocks still on the thread pool would otherwise reach the sink after `out` is closed, and
+    // write into whatever file has since been given its descriptor number.
+    await deflate?.abort(err);
+    throw err;
   } finally {
     closeSync(out);
   }

@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { entryHeaders, writeTarGz } from '../../src/bundle/tar-writer.ts';
 import { readTar } from '../../src/bundle/tar-reader.ts';
 import { walkBundle } from '../../src/bundle/walk.ts';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { isPromoteError } from '../../src/errors.ts';
 import { tempDir } from './helpers.ts';
 
 const LONG_DIR = 'd'.repeat(60);
@@ -82,4 +83,26 @@ test('a file that changes size while it is packed fails the build with its name'
   const entries = await walkBundle(root);
   await writeFile(join(root, 'grows.yaml'), 'a: 1\nb: 2\n');
   await assert.rejects(writeTarGz(entries, join(tmp.path, 'x.tgz')), /grows\.yaml changed size/);
+});
+
+test('a pack that fails while blocks are still compressing writes nothing after it has failed (not into a file opened next)', async () => {
+  // big.bin fills four deflate blocks, all sent to the thread pool; shrunk.yaml then fails the
+  // pack before the event loop turns, so none of them has finished. The file opened right after
+  // the failure normally gets the closed archive's descriptor number (the lowest free one); the blocks then finish (random
+  // data: well within the wait below) and must not be written anywhere.
+  await using tmp = await tempDir();
+  const root = join(tmp.path, 'root');
+  await mkdir(root);
+  await writeFile(join(root, 'big.bin'), randomBytes(2 * 1024 * 1024));
+  await writeFile(join(root, 'shrunk.yaml'), 'a: 1\n'.repeat(1000));
+  const entries = await walkBundle(root);
+  await writeFile(join(root, 'shrunk.yaml'), 'a: 1\n');
+  await assert.rejects(writeTarGz(entries, join(tmp.path, 'out.tgz')), (err) => isPromoteError(err, 'BUNDLE_CHANGED'));
+  const victim = openSync(join(tmp.path, 'victim'), 'w');
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(fstatSync(victim).size, 0);
+  } finally {
+    closeSync(victim);
+  }
 });
