@@ -153,14 +153,11 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   // blocks), loading and checking bundle.yaml, the parameter schema and the manifests (CPU on
   // the main thread), and the git look-ups (child processes). Packing goes first: the rest, and
   // the modules it needs (yaml, ajv: ~30 ms of the main thread), start only once the compressor
-  // holds all the work it can take, so they run while it compresses instead of before.
-  // The build-time checks of issue 4 (build-checks.ts: undeclared `${params.…}`
-  // references, Secret objects) run on bundleFile and the walked entries.
+  // holds all the work it can take, so they run while it compresses instead of before. The
+  // build-time checks of issue 4 (build-checks.ts: undeclared `${params.…}` references, Secret
+  // objects) run on bundleFile and the walked entries.
   const stop = new AbortController();
-  let saturated!: () => void;
-  const compressorBusy = new Promise<void>((resolve) => {
-    saturated = resolve;
-  });
+  const { promise: compressorBusy, resolve: saturated } = Promise.withResolvers<void>();
   const walking = walkBundle(root);
   // What packing sees in each small file, so the checks need not read it again (build-checks.ts).
   const marks = new Map<string, number>();
@@ -168,7 +165,7 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
     marks.set(entry.path, contentMarks(content));
   };
   const packing = walking.then((entries) => writeTarGz(entries, layerPath, { signal: stop.signal, onSaturated: saturated, onFile }));
-  packing.then(saturated, saturated);
+  packing.then(() => saturated(), () => saturated());
   const facting = compressorBusy.then(() => gitFacts(root, env));
   const fileLoading = compressorBusy.then(() => import('./bundle-file.ts')).then(({ loadBundleFile }) => loadBundleFile(root));
   const checking = Promise.all([fileLoading, walking]).then(async ([file, entries]) => (await import('./build-checks.ts')).checkBundleContent(file, entries, marks));
