@@ -38,6 +38,12 @@ export interface GateContext {
   from?: string;
   /** The bundle digest being promoted. */
   candidate: string;
+  /**
+   * parametersDigest() of the values the candidate record would carry (promotion/record.ts):
+   * the other half of the desired state. Absent when the parameters were not resolved (e.g. an
+   * unverified candidate); gates that bind it (approval) then count nothing.
+   */
+  parameters?: string;
   now: Date;
   /** Git identity of whoever promotes, `Name <email>`. */
   promoter: string;

@@ -60,6 +60,15 @@ export function recordDigest(record: PromotionRecord): string {
   return sha256Digest(canonicalJson(record));
 }
 
+/**
+ * The second half of a stage's desired state (bundle digest, parameters digest): the
+ * environment's values and every cluster's merged values, as `promote to` would record them.
+ * A change of it with the same bundle is a configuration change (DESIGN.md §4b); approvals bind it.
+ */
+export function parametersDigest(values: Pick<PromotionRecord, 'parameters' | 'clusters'>): string {
+  return sha256Digest(canonicalJson({ parameters: values.parameters, clusters: values.clusters }));
+}
+
 export function emptyStageState(pipeline: string, stage: string): StageState {
   return { apiVersion: 'promote/v1', kind: 'StageLedger', pipeline, stage, approvals: [] };
 }
