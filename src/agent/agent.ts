@@ -37,7 +37,11 @@ export interface AgentOptions {
   kubeconfig?: string;
   context?: string;
   inventoryNamespace?: string;
-  /** Extracted bundles by digest (default $XDG_CACHE_HOME/promote/bundles). */
+  /**
+   * Extracted bundles by digest (default `<cache root>/bundles`). The replay state is always
+   * under `<cache root>/agent`; the root is PROMOTE_CACHE_DIR, else $XDG_CACHE_HOME/promote,
+   * else ~/.cache/promote.
+   */
   cacheDir?: string;
   log?: (entry: Record<string, unknown>) => void;
   signal?: AbortSignal;
@@ -114,8 +118,12 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
   const target = await openTarget(options.target, options);
   try {
     const { RegistryDesiredSource } = await import('./registry-source.ts');
-    const cacheDir = options.cacheDir ?? join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles');
-    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir });
+    const { promoteCacheRoot } = await import('../cache-root.ts');
+    const root = promoteCacheRoot(options.env);
+    const cacheDir = options.cacheDir ?? join(root, 'bundles');
+    // Before the cache root existed the bundles (and the replay mark) were always here.
+    const legacyStateDirs = [join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles')];
+    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir, stateDir: join(root, 'agent'), legacyStateDirs });
     let reporter: StatusReporter | undefined;
     const keyPath = options.key ?? options.env.PROMOTE_AGENT_KEY;
     if (keyPath) {

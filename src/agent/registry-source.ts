@@ -6,7 +6,7 @@ import type { Registry } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { DesiredSource } from './reconcile.ts';
 import type { DesiredState, Owner } from './target.ts';
-import { writeFileAtomic } from './write-file-atomic.ts';
+import { ReplayState } from './replay-state.ts';
 
 // The real DesiredSource: the stage's promotion record in the bundle's repository. A round that
 // finds the tag unchanged costs one HEAD. A new record is verified (signature by a promotion key,
@@ -23,6 +23,13 @@ export interface RegistrySourceOptions {
   bundleTrust: TrustPolicy;
   /** Extracted bundles, one directory per digest. */
   cacheDir: string;
+  /**
+   * Where the replay state (highest record number accepted) is kept: `<cache root>/agent`.
+   * Default: `cacheDir`. A pre-upgrade `sequence-…` file in `cacheDir` or `legacyStateDirs` is
+   * read once as a floor (replay-state.ts).
+   */
+  stateDir?: string;
+  legacyStateDirs?: string[];
 }
 
 interface RecordPredicate {
@@ -59,30 +66,20 @@ async function readTree(root: string): Promise<{ path: string; content: Uint8Arr
 export class RegistryDesiredSource implements DesiredSource {
   private readonly o: RegistrySourceOptions;
 
+  private readonly replay: ReplayState;
+
   constructor(options: RegistrySourceOptions) {
     this.o = options;
+    this.replay = new ReplayState({
+      dir: options.stateDir ?? options.cacheDir,
+      repository: options.registry.name,
+      owner: options.owner,
+      legacyDirs: [options.cacheDir, ...(options.legacyStateDirs ?? [])],
+    });
   }
 
   get tag(): string {
     return `promotion-${this.o.owner.stage}`;
-  }
-
-  /** Where the highest accepted record number is kept: beside the bundle cache, so it survives a restart. */
-  private sequenceFile(): string {
-    const { pipeline, stage, cluster } = this.o.owner;
-    return join(this.o.cacheDir, `sequence-${encodeURIComponent(pipeline)}-${encodeURIComponent(stage)}-${encodeURIComponent(cluster)}`);
-  }
-
-  private async highestSequence(): Promise<number> {
-    const text = await readFile(this.sequenceFile(), 'utf8').catch(() => '0');
-    const n = Number(text.trim());
-    return Number.isSafeInteger(n) && n > 0 ? n : 0;
-  }
-
-  private async rememberSequence(sequence: number): Promise<void> {
-    // Durable (fsync before rename): a sequence file lost or left empty by a crash would read as
-    // 0 and let an older, validly signed record be replayed after the restart.
-    await writeFileAtomic(this.sequenceFile(), Buffer.from(`${sequence}\n`));
   }
 
   async resolve(): Promise<string | undefined> {
@@ -140,9 +137,9 @@ export class RegistryDesiredSource implements DesiredSource {
     // an older one back (a rollback attack, as TUF calls it). `promote to` numbers a stage's
     // records (ledger compare-and-swap, rollbacks included), so an honest tag never goes back.
     const sequence = typeof p.sequence === 'number' ? p.sequence : 0;
-    const highest = await this.highestSequence();
+    const highest = await this.replay.highest();
     if (sequence < highest) {
-      throw refuse('RECORD_REPLAYED', `the record at ${registry.name}:${this.tag} is number ${sequence} of ${owner.pipeline}/${owner.stage}, older than number ${highest} this agent already accepted: an old record was put back on the tag`, `promote the stage again (promote rollback to go back on purpose); if the ledger was re-created on purpose, delete ${this.sequenceFile()}`, bundle);
+      throw refuse('RECORD_REPLAYED', `the record at ${registry.name}:${this.tag} is number ${sequence} of ${owner.pipeline}/${owner.stage}, older than number ${highest} this agent already accepted: an old record was put back on the tag`, `promote the stage again (promote rollback to go back on purpose); if the ledger was re-created on purpose, delete ${this.replay.path}`, bundle);
     }
 
     await verifyBundle(registry, bundle, this.o.bundleTrust);
@@ -177,7 +174,7 @@ export class RegistryDesiredSource implements DesiredSource {
       params: values,
       promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },
     });
-    if (sequence > highest) await this.rememberSequence(sequence);
+    if (sequence > highest) await this.replay.remember(sequence);
     return {
       owner,
       recordDigest: record,

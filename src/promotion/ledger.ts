@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { promoteCacheRoot } from '../cache-root.ts';
 import { PromoteError } from '../errors.ts';
 import { isGitUrl } from '../pipeline/git-url.ts';
 import type { LedgerSpec } from '../pipeline/pipeline.ts';
@@ -28,7 +29,7 @@ const MAX_ATTEMPTS = 8;
 export interface LedgerOptions {
   /** Environment for git (identity via GIT_AUTHOR_*, HOME for its config). Default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Where clones of remote ledgers are kept (default $PROMOTE_CACHE_DIR or ~/.cache/promote). */
+  /** Where clones of remote ledgers are kept (default: promoteCacheRoot(), under ledgers/). */
   cacheDir?: string;
 }
 
@@ -131,7 +132,7 @@ export class GitLedger {
       if (head === `refs/heads/${branch}`) worktree = top;
       return new GitLedger({ gitDir: top, branch, env, ...(worktree && { worktree }), description: `${top} (branch ${branch})` });
     }
-    const cacheRoot = options.cacheDir ?? env.PROMOTE_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote');
+    const cacheRoot = options.cacheDir ?? promoteCacheRoot(env);
     const gitDir = join(cacheRoot, 'ledgers', createHash('sha256').update(remote).digest('hex').slice(0, 16));
     await mkdir(gitDir, { recursive: true });
     const ledger = new GitLedger({ gitDir, remote, branch: spec.branch ?? '', env, description: `${remote} (branch ${spec.branch ?? 'default'})` });

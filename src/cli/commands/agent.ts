@@ -23,6 +23,13 @@ Phases: Progressing, Converged, Degraded (applied, unhealthy), Drifted, Failed (
 Refused (did not verify). With --once the exit code is 0 for Converged, 4 for Refused, 1 else.
 Logs are JSON lines on stderr; --metrics-address serves /healthz, /readyz and /metrics.
 
+Replay protection: each record carries its stage's sequence number, and the agent refuses a
+record older than the highest it accepted (RecordReplayed), across restarts. That mark is kept
+per repository, pipeline, stage and cluster in <cache root>/agent; the cache root is
+PROMOTE_CACHE_DIR, else $XDG_CACHE_HOME/promote, else ~/.cache/promote. An agent upgraded from a
+version that kept it as <bundles>/sequence-<pipeline>-<stage>-<cluster> reads that file once as
+its floor.
+
 ${REGISTRY_HELP}`,
   positionals: { min: 0, max: 0 },
   options: {
@@ -43,7 +50,7 @@ ${REGISTRY_HELP}`,
     context: { type: 'string', valueName: 'name', description: 'kubeconfig context to use' },
     'inventory-namespace': { type: 'string', valueName: 'namespace', description: "namespace of the agent's inventory ConfigMap (default: the agent's own, else default)" },
     'force-conflicts': { type: 'boolean', description: 'take fields other field managers own (server-side apply force); off by default' },
-    'cache-dir': { type: 'string', valueName: 'dir', description: 'where verified bundles are kept by digest (default ~/.cache/promote/bundles)' },
+    'cache-dir': { type: 'string', valueName: 'dir', description: 'where verified bundles are kept by digest (default <cache root>/bundles)' },
     ...REGISTRY_OPTIONS,
   },
   examples: [
