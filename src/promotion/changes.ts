@@ -26,6 +26,14 @@ export function promotionMutation(record: PromotionRecord): Mutation {
   const digest = recordDigest(record);
   return (current) => {
     if ((current?.recordDigest ?? undefined) !== record.previous) throw stageMoved(record.stage, current, record.previous);
+    // The new record's `previous` links to the stated digest: chaining onto a stage file whose
+    // record no longer hashes to it would sign a hand edit into the chain.
+    if (current?.record && recordDigest(current.record) !== current.recordDigest) {
+      throw new PromoteError('LEDGER_CORRUPT', `the record in the ledger's ${record.stage} stage file does not hash to its recordDigest ${current.recordDigest ?? '(none)'}: the file was edited by hand`, {
+        outcome: 'verification',
+        hint: `promote history ${record.stage} --verify names the commit; restore the file from the commit promote wrote before promoting again`,
+      });
+    }
     if (current?.hold?.held) {
       throw new PromoteError('STAGE_HELD', `stage ${record.stage} was put on hold by ${current.hold.by} while this promotion was being made`, { outcome: 'refused', hint: `promote release ${record.stage} first` });
     }
