@@ -2,6 +2,7 @@ import type { GateResult } from '../pipeline/gate.ts';
 import type { Plan } from '../pipeline/plan.ts';
 import type { PlanDiff } from '../promotion/plan-diff.ts';
 import type { ApproveResult, HistoryItem, HoldResult, PromoteResult, RunStageOutcome } from '../promotion/engine.ts';
+import type { HistoryVerification } from '../promotion/verify-history.ts';
 
 // How promotion results read in a terminal. JSON output is the data itself.
 
@@ -65,4 +66,17 @@ export function historyText(stage: string, items: HistoryItem[]): string {
 export function runText(outcomes: RunStageOutcome[]): string {
   if (!outcomes.length) return 'no stage has promotion: auto';
   return outcomes.map((o) => `${o.stage.padEnd(12)} ${o.result.padEnd(10)} ${short(o.bundle)}${o.message ? `  ${o.message}` : ''}`).join('\n');
+}
+
+function shortDigest(d: string): string {
+  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
+}
+
+/** The one-line summary of `history --verify` (which trust list was used is part of the claim). */
+export function historyVerificationText(v: HistoryVerification): string {
+  if (!v.records) return `history of ${v.stage} verifies: no records yet (${v.commits} commit${v.commits === 1 ? '' : 's'}); signatures would be checked against ${v.trust.source}`;
+  const first = v.entries[0]!.sequence;
+  const range = first === v.head!.sequence ? `number ${first}` : `numbers ${first}–${v.head!.sequence}`;
+  const scope = v.complete ? '' : ` (newest ${v.records} only: --limit stopped the walk; records before number ${first} were not checked)`;
+  return `history of ${v.stage} verifies: ${v.records} record${v.records === 1 ? '' : 's'} (${range}) in ${v.commits} commit${v.commits === 1 ? '' : 's'}, head ${shortDigest(v.head!.record)} at ${v.head!.tag}; signatures checked against ${v.trust.source}${scope}`;
 }

@@ -19,6 +19,7 @@ import {
 } from './engine.ts';
 
 import type { PlanDiff } from './plan-diff.ts';
+import type { HistoryVerification } from './verify-history.ts';
 
 // One call per command (the CLI stays thin): open the project the pipeline names, do the one
 // thing, return plain data. Everything here is also the library API of the engine.
@@ -54,6 +55,13 @@ export async function approveCommand(o: ProjectOptions, stage: string, bundle: s
 
 export async function historyCommand(o: ProjectOptions, stage: string, limit?: number): Promise<HistoryItem[]> {
   return history(await openProject(o), stage, limit);
+}
+
+/** `history --verify`: the stage's record chain, checked across ledger and registry. */
+export async function verifyHistoryCommand(o: ProjectOptions, stage: string, limit?: number): Promise<HistoryVerification> {
+  const project = await openProject(o);
+  const { verifyHistory } = await import('./verify-history.ts');
+  return verifyHistory(project, stage, { ...(limit && { limit }), ...(o.log && { progress: o.log }) });
 }
 
 export async function holdCommand(o: ProjectOptions, stage: string, held: boolean, reason?: string): Promise<HoldResult> {

@@ -1,5 +1,5 @@
 // The promotion module's public surface: the engine, the ledger, records and status reports.
-export { approveCommand, historyCommand, holdCommand, planCommand, rollbackCommand, runCommand, toCommand } from './actions.ts';
+export { approveCommand, historyCommand, verifyHistoryCommand, holdCommand, planCommand, rollbackCommand, runCommand, toCommand } from './actions.ts';
 export type { PlanWithDiff, ProjectOptions } from './actions.ts';
 export { approve, history, historyItem, openProject, planStage, printablePlan, promoteTo, publishedRecord, refusal, rollback, runLoop, runOnce, setHold, sourceRepository, RECORD_DIGEST_ANNOTATION } from './engine.ts';
 export type { ApproveResult, DetailedPlan, EngineOptions, HistoryItem, HoldResult, PlanRequest, Project, PromoteResult, RollbackRequest, RunStageOutcome, ToRequest } from './engine.ts';
@@ -11,5 +11,7 @@ export type { HoldState, PromotionAction, PromotionRecord, StageState } from './
 export { publishStatusReport, readStatusReport, readStatusReports, statusTag } from './status-reports.ts';
 export { planDiff, parameterDifferences } from './plan-diff.ts';
 export type { ParameterDifference, PlanDiff } from './plan-diff.ts';
+export { DEFAULT_VERIFY_LIMIT, verifyHistory } from './verify-history.ts';
+export type { HistoryCheck, HistoryVerification, VerifiedRecordEntry, VerifyHistoryOptions } from './verify-history.ts';
 export { stageSummaries } from './stage-status.ts';
 export type { StageSummary } from './stage-status.ts';

@@ -317,6 +317,18 @@ export class GitLedger {
       .catch(() => undefined);
   }
 
+  /** The stage's state as committed at `commit` (undefined when the file did not exist there). */
+  async stateAt(commit: string, pipeline: string, stage: string): Promise<StageState | undefined> {
+    return this.readAt(commit, pipeline, stage);
+  }
+
+  /** The newest merge commit on the branch, if any: promote only ever appends single-parent commits. */
+  async newestMerge(): Promise<string | undefined> {
+    const tip = await this.tip();
+    if (!tip) return undefined;
+    return (await this.git().raw(['rev-list', '--merges', '-n1', tip])).trim() || undefined;
+  }
+
   /** Every commit that changed one stage, newest first: the audit trail. */
   async history(pipeline: string, stage: string, limit?: number): Promise<HistoryEntry[]> {
     const tip = await this.tip();

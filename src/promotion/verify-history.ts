@@ -1,0 +1,282 @@
+import { relative } from 'node:path';
+import { PromoteError, type Outcome } from '../errors.ts';
+import { PROMOTION_RECORD } from '../oci/media-types.ts';
+import type { Descriptor, Registry } from '../oci/registry.ts';
+import { stageRepository } from '../pipeline/pipeline.ts';
+import type { TrustPolicy } from '../signing/policy.ts';
+import { RECORD_DIGEST_ANNOTATION, type Project } from './engine.ts';
+import type { HistoryEntry } from './ledger.ts';
+import { canonicalJson, recordDigest, stagePath, type PromotionRecord } from './record.ts';
+
+// `promote history <stage> --verify`: the ledger and the registry are both untrusted storage, so
+// history is proved by signatures, link by link (docs/attestations.md, "The record chain"):
+//   - each commit's stage file holds a record whose digest is the file's recordDigest and the
+//     commit's Promotion-Record trailer; a commit without that trailer leaves the record alone;
+//   - record n names record n-1 as `previous` and carries sequence n-1 + 1 (TUF's version
+//     numbers: nothing can be dropped or replayed without breaking a link);
+//   - a record signed by trust.promotions with that very recordDigest is attached to the bundle
+//     in the stage's repository, says the same as the ledger, and names this commit as its
+//     `ledger.commit` (a rewritten commit has another id);
+//   - the branch has no merges, and promotion-<stage> holds the head of the chain.
+// The trust list is today's (the pipeline file as the verifier has it), never the one stored at
+// an old commit: that copy sits in the very storage being checked.
+
+export const DEFAULT_VERIFY_LIMIT = 1000;
+
+export type HistoryCheck =
+  | 'ledger-linear'
+  | 'ledger-file'
+  | 'ledger-trailer'
+  | 'chain-link'
+  | 'sequence'
+  | 'registry-record'
+  | 'record-signature'
+  | 'record-content'
+  | 'ledger-commit'
+  | 'tag-head';
+
+export interface VerifiedRecordEntry {
+  commit: string;
+  action: string;
+  record: string;
+  sequence: number;
+  bundle: string;
+  /** Digest of the signed record manifest in the registry. */
+  published: string;
+  signedBy: string;
+}
+
+export interface HistoryVerification {
+  verified: true;
+  pipeline: string;
+  stage: string;
+  /** Records checked, and commits of the stage file walked. */
+  records: number;
+  commits: number;
+  /** False when --limit stopped the walk before the stage's first record. */
+  complete: boolean;
+  head?: { record: string; sequence: number; commit: string; tag: string; published: string };
+  ledger: { repository: string; branch: string };
+  trust: { source: string; policy: string };
+  /** Oldest first. */
+  entries: VerifiedRecordEntry[];
+}
+
+export interface VerifyHistoryOptions {
+  /** Check at most the newest `limit` records (default DEFAULT_VERIFY_LIMIT). */
+  limit?: number;
+  /** Progress for long walks (stderr). */
+  progress?: (message: string) => void;
+}
+
+function short(d: string): string {
+  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
+}
+
+function broken(check: HistoryCheck, message: string, hint: string, details: { commit?: string; record?: string; sequence?: number; [k: string]: unknown }): PromoteError {
+  return new PromoteError('HISTORY_UNVERIFIED', message, { outcome: 'verification', hint, details: { check, ...details } });
+}
+
+const LEDGER_HINT = 'the ledger is not what promote wrote; compare it with `git log -p` and restore the commit from a trusted clone, or promote the stage again after review';
+
+function same(a: unknown, b: unknown): boolean {
+  return a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b);
+}
+
+interface FoundRecord {
+  manifest: string;
+  signedBy: string;
+  ledgerCommit?: string;
+}
+
+class RegistryRecords {
+  private readonly listed = new Map<string, Promise<Descriptor[]>>();
+  private readonly registry: Registry;
+  private readonly trust: TrustPolicy;
+  private readonly pipeline: string;
+  private readonly stage: string;
+
+  constructor(registry: Registry, trust: TrustPolicy, pipeline: string, stage: string) {
+    this.registry = registry;
+    this.trust = trust;
+    this.pipeline = pipeline;
+    this.stage = stage;
+  }
+
+  /**
+   * The signed record with digest `digest` among the bundle's referrers. The annotation only
+   * narrows the search (it is not signed); what counts is a verifying signature over a statement
+   * whose recordDigest is `digest` and whose content is the ledger's record.
+   */
+  async find(commit: string, record: PromotionRecord, digest: string): Promise<FoundRecord> {
+    const bundle = record.bundle.digest;
+    let list = this.listed.get(bundle);
+    if (!list) {
+      list = this.registry.referrers(bundle, PROMOTION_RECORD);
+      this.listed.set(bundle, list);
+    }
+    const refs = await list;
+    const candidates = refs.filter((r) => r.annotations?.[RECORD_DIGEST_ANNOTATION] === digest || r.annotations?.[RECORD_DIGEST_ANNOTATION] === undefined);
+    const where = `${this.registry.name}`;
+    const ctx = { commit, record: digest, sequence: record.sequence };
+    if (!candidates.length) {
+      throw broken('registry-record', `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) has no signed copy attached to ${short(bundle)} in ${where}: it was deleted from the registry, or never published`, 'if its publish was interrupted, promote the stage again to complete it; otherwise the registry lost or had a record removed: restore it from a copy (promote copy) or investigate who deleted it', ctx);
+    }
+    const { verifyRecord, describePolicy } = await import('../signing/policy.ts');
+    let failure: { check: HistoryCheck; message: string } | undefined;
+    for (const c of candidates) {
+      let v;
+      try {
+        v = await verifyRecord(this.registry, c.digest, this.trust, { stage: this.stage, bundle });
+      } catch (err) {
+        if (!(err instanceof PromoteError) || !(err.outcome === ('verification' satisfies Outcome) || err.code === 'RECORD_NOT_FOUND')) throw err;
+        if (err.code === 'RECORD_NOT_FOUND') failure ??= { check: 'registry-record', message: `is listed among the referrers of ${short(bundle)} but its manifest ${short(c.digest)} is gone` };
+        // A copy that is there but signed by someone else says more than one that is gone.
+        else if (!failure || failure.check === 'registry-record') failure = { check: 'record-signature', message: `is in ${where} as ${short(c.digest)}, but it does not verify against trust.promotions (${describePolicy(this.trust)}): ${err.message}` };
+        continue;
+      }
+      const p = v.statement.predicate as Record<string, unknown> & { recordDigest?: string; ledger?: { commit?: string }; parameters?: { values?: unknown } };
+      if (p.recordDigest !== digest) {
+        failure ??= { check: 'record-content', message: `is signed, but the manifest ${short(c.digest)} carrying its digest states recordDigest ${String(p.recordDigest)}` };
+        continue;
+      }
+      const differs = Object.keys(record).filter((k) => (k === 'parameters' ? !same(p.parameters?.values, record.parameters) : !same(p[k], (record as unknown as Record<string, unknown>)[k])));
+      if (p.pipeline !== this.pipeline || differs.length) {
+        failure ??= { check: 'record-content', message: `is signed as ${short(c.digest)}, but the signed statement and the ledger disagree on ${differs.length ? differs.join(', ') : 'pipeline'}` };
+        continue;
+      }
+      const signedBy = v.signedBy.kind === 'key' ? `key ${v.signedBy.key}` : v.signedBy.subject;
+      return { manifest: c.digest, signedBy, ...(p.ledger?.commit && { ledgerCommit: p.ledger.commit }) };
+    }
+    throw broken(failure!.check, `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) ${failure!.message}`, 'the registry holds no record promote signed for this ledger entry: it was replaced or re-signed by someone else; do not trust this history until it is explained', ctx);
+  }
+}
+
+/** Walks the stage's chain in the ledger and the registry; throws HISTORY_UNVERIFIED (exit 4) at the first thing that does not check out. */
+export async function verifyHistory(project: Project, stageName: string, options: VerifyHistoryOptions = {}): Promise<HistoryVerification> {
+  const { pipeline, ledger } = project;
+  const stage = pipeline.stages.find((s) => s.name === stageName);
+  if (!stage) {
+    throw new PromoteError('STAGE_UNKNOWN', `pipeline ${pipeline.name} has no stage "${stageName}"`, { outcome: 'usage', hint: `stages: ${pipeline.stages.map((s) => s.name).join(', ')}` });
+  }
+  const limit = options.limit ?? DEFAULT_VERIFY_LIMIT;
+  const progress = options.progress ?? (() => {});
+  await ledger.refresh();
+  const trust = (await project.trust()).promotions;
+  const { describePolicy, verifyRecord } = await import('../signing/policy.ts');
+  const repository = stageRepository(pipeline, stage);
+  const registry = await project.registryFor(repository);
+  const records = new RegistryRecords(registry, trust, pipeline.name, stage.name);
+  const file = stagePath(pipeline.name, stage.name);
+
+  const merge = await ledger.newestMerge();
+  if (merge) {
+    throw broken('ledger-linear', `the ledger branch ${ledger.branchName} has a merge commit ${merge.slice(0, 12)}: promote only appends one commit at a time, so its history was rewritten or merged by hand`, LEDGER_HINT, { commit: merge });
+  }
+
+  // Newest first from git; the window is the newest `limit` record commits and what follows them.
+  const log = await ledger.history(pipeline.name, stage.name);
+  let start = log.length;
+  for (let seen = 0; start > 0 && seen < limit; ) {
+    start--;
+    if (log[start]!.trailers['Promotion-Record']) seen++;
+  }
+  // `log` is newest first: the window is log[0..end], walked oldest first.
+  const end = log.length - 1 - start;
+  const window: HistoryEntry[] = log.slice(0, end + 1).reverse();
+  const before = log[end + 1];
+  const complete = before === undefined;
+
+  let prev: { digest: string; sequence: number } | undefined;
+  if (before) {
+    // The link into the window is checked against the ledger's record before it (its own digest
+    // recomputed); that older record's registry copy is outside the limit.
+    const s = await ledger.stateAt(before.commit, pipeline.name, stage.name).catch(() => undefined);
+    if (s?.record) prev = { digest: recordDigest(s.record), sequence: s.record.sequence };
+  }
+
+  const entries: VerifiedRecordEntry[] = [];
+  const total = window.filter((h) => h.trailers['Promotion-Record']).length;
+  for (const h of window) {
+    const at = `commit ${h.commit.slice(0, 12)} (${h.action}: ${h.subject})`;
+    let state;
+    try {
+      state = await ledger.stateAt(h.commit, pipeline.name, stage.name);
+    } catch (err) {
+      if (!(err instanceof PromoteError) || err.code !== 'LEDGER_CORRUPT') throw err;
+      throw broken('ledger-file', `${at}: ${file} is not a stage ledger file`, LEDGER_HINT, { commit: h.commit });
+    }
+    const record = state?.record;
+    const digest = record ? recordDigest(record) : undefined;
+    if (digest !== state?.recordDigest) {
+      throw broken('ledger-file', `${at}: the record in ${file} hashes to ${digest ? short(digest) : 'nothing'}, but the file says recordDigest ${state?.recordDigest ? short(state.recordDigest) : '(none)'}: the file was edited by hand`, LEDGER_HINT, { commit: h.commit, ...(digest && { record: digest }) });
+    }
+    const trailer = h.trailers['Promotion-Record']?.[0];
+    if (!trailer) {
+      if (digest !== prev?.digest) {
+        throw broken('ledger-file', `${at} changed the record in ${file} (to ${digest ? short(digest) : 'nothing'}) without recording a promotion: the file was edited by hand`, LEDGER_HINT, { commit: h.commit, ...(digest && { record: digest }) });
+      }
+      continue;
+    }
+    if (!record || trailer !== digest) {
+      throw broken('ledger-trailer', `${at}: its Promotion-Record trailer says ${short(trailer)}, but ${file} there holds ${digest ? short(digest) : 'no record'}`, LEDGER_HINT, { commit: h.commit, record: trailer });
+    }
+    const ctx = { commit: h.commit, record: digest!, sequence: record.sequence };
+    if (record.pipeline !== pipeline.name || record.stage !== stage.name) {
+      throw broken('ledger-file', `${at}: the record is for ${record.pipeline}/${record.stage}, not ${pipeline.name}/${stage.name}`, LEDGER_HINT, ctx);
+    }
+    if (record.previous !== prev?.digest) {
+      throw broken('chain-link', `${at}: record ${short(digest!)} names ${record.previous ? short(record.previous) : 'no previous record'} as previous, but the stage's record before it is ${prev ? short(prev.digest) : 'none'}: a record was deleted, replaced or inserted`, LEDGER_HINT, ctx);
+    }
+    if ((h.trailers['Previous-Record']?.[0] ?? undefined) !== record.previous) {
+      throw broken('ledger-trailer', `${at}: its Previous-Record trailer does not match the record's previous (${record.previous ? short(record.previous) : 'none'})`, LEDGER_HINT, ctx);
+    }
+    const expected = (prev?.sequence ?? 0) + 1;
+    if (record.sequence !== expected) {
+      throw broken('sequence', `${at}: record ${short(digest!)} is number ${String(record.sequence)}, expected ${expected}`, LEDGER_HINT, ctx);
+    }
+    const found = await records.find(h.commit, record, digest!);
+    if (found.ledgerCommit !== undefined && found.ledgerCommit !== h.commit) {
+      throw broken('ledger-commit', `${at}: the signed record ${short(digest!)} was published from ledger commit ${found.ledgerCommit.slice(0, 12)}, not ${h.commit.slice(0, 12)}: the ledger's history was rewritten (amended, rebased or force-pushed)`, LEDGER_HINT, { ...ctx, signedCommit: found.ledgerCommit });
+    }
+    entries.push({ commit: h.commit, action: h.action, record: digest!, sequence: record.sequence, bundle: record.bundle.digest, published: found.manifest, signedBy: found.signedBy });
+    prev = { digest: digest!, sequence: record.sequence };
+    if (total > 50 && entries.length % 50 === 0) progress(`history --verify ${stage.name}: ${entries.length}/${total} records checked`);
+  }
+
+  // The tag agents follow must hold the chain's head, and the registry must not know a record
+  // the ledger lost.
+  const tag = `promotion-${stage.name}`;
+  const tagged = await registry.resolve(tag);
+  let head: HistoryVerification['head'];
+  const last = entries.at(-1);
+  if (!prev) {
+    if (tagged) throw broken('tag-head', `${registry.name}:${tag} holds a record (${short(tagged.digest)}), but the ledger has none for ${stage.name}: the ledger lost its history`, LEDGER_HINT, {});
+  } else {
+    const headHint = `if a publish was interrupted, promote ${stage.name} again to complete it; otherwise someone moved the tag: promote the stage again after review`;
+    if (!tagged) throw broken('tag-head', `${registry.name} has no ${tag}, but the ledger's head record is ${short(prev.digest)}`, headHint, { record: prev.digest });
+    let p: { recordDigest?: string; sequence?: number };
+    try {
+      p = (await verifyRecord(registry, tagged.digest, trust, { stage: stage.name })).statement.predicate as typeof p;
+    } catch (err) {
+      if (!(err instanceof PromoteError) || err.outcome !== 'verification') throw err;
+      throw broken('tag-head', `${registry.name}:${tag} does not hold a record signed by trust.promotions: ${err.message}`, headHint, { record: prev.digest, tagged: tagged.digest });
+    }
+    if (p.recordDigest !== prev.digest) {
+      throw broken('tag-head', `${registry.name}:${tag} holds record ${p.recordDigest ? short(p.recordDigest) : '(unknown)'} (number ${String(p.sequence)}), not the ledger's head ${short(prev.digest)} (number ${prev.sequence})`, headHint, { record: prev.digest, tagged: tagged.digest });
+    }
+    if (last) head = { record: last.record, sequence: last.sequence, commit: last.commit, tag, published: tagged.digest };
+  }
+  return {
+    verified: true,
+    pipeline: pipeline.name,
+    stage: stage.name,
+    records: entries.length,
+    commits: window.length,
+    complete,
+    ...(head && { head }),
+    ledger: { repository: ledger.remote ?? pipeline.ledger.repository, branch: ledger.branchName },
+    trust: { source: `today's trust.promotions in ${relative(project.root, pipeline.file) || pipeline.file}`, policy: describePolicy(trust) },
+    entries,
+  };
+}
