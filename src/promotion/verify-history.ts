@@ -198,7 +198,7 @@ export async function verifyHistory(project: Project, stageName: string, options
   const entries: VerifiedRecordEntry[] = [];
   const total = window.filter((h) => h.trailers['Promotion-Record']).length;
   for (const h of window) {
-    const at = `commit ${h.commit.slice(0, 12)} (${h.action}: ${h.subject})`;
+    const at = `commit ${h.commit.slice(0, 12)} (${h.action === 'unknown' ? 'not written by promote' : h.action}: ${h.subject})`;
     let state;
     try {
       state = await ledger.stateAt(h.commit, pipeline.name, stage.name);

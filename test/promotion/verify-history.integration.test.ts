@@ -93,7 +93,7 @@ test('a hand-edited ledger stage file, committed and pushed: exit 4 naming that 
 
   const r = await promote(p, ['history', 'dev', '--verify']);
   assert.equal(r.code, 4, r.stdout + r.stderr);
-  assert.match(r.stderr, new RegExp(`^error: commit ${edit.slice(0, 12)} \\(unknown: bump replicas\\): the record in promotions/webapp/dev.yaml hashes to sha256:\\w+…, but the file says recordDigest sha256:\\w+…: the file was edited by hand\\nhint: `));
+  assert.match(r.stderr, new RegExp(`^error: commit ${edit.slice(0, 12)} \\(not written by promote: bump replicas\\): the record in promotions/webapp/dev.yaml hashes to sha256:\\w+…, but the file says recordDigest sha256:\\w+…: the file was edited by hand\\nhint: `));
   const json = JSON.parse((await promote(p, ['history', 'dev', '--verify', '--output', 'json'])).stdout);
   assert.deepEqual([json.error.code, json.error.exitCode, json.error.details.check, json.error.details.commit], ['HISTORY_UNVERIFIED', 4, 'ledger-file', edit]);
 
