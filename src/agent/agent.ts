@@ -31,6 +31,8 @@ export interface AgentOptions {
   once?: boolean;
   selfHeal?: boolean;
   force?: boolean;
+  /** dir targets: take over rendered files that exist but this agent did not write (also `dir:<path>?adopt=true`). */
+  adopt?: boolean;
   healthTimeoutMs?: number;
   /** `host:port` for /healthz, /readyz, /metrics; undefined or '' serves nothing. */
   metricsAddress?: string;
@@ -60,12 +62,23 @@ export function parseAddress(text: string): { host: string; port: number } {
 }
 
 /** Builds the target named by `--target`. Kubernetes code is only loaded when asked for. */
-export async function openTarget(spec: string, options: Pick<AgentOptions, 'cwd' | 'kubeconfig' | 'context' | 'inventoryNamespace' | 'force'>): Promise<Target> {
+export async function openTarget(spec: string, options: Pick<AgentOptions, 'cwd' | 'kubeconfig' | 'context' | 'inventoryNamespace' | 'force' | 'adopt'>): Promise<Target> {
   if (spec.startsWith('dir:')) {
-    const path = spec.slice(4);
+    let path = spec.slice(4);
+    let adopt = options.adopt === true;
+    const query = /\?adopt=(true|false)$/.exec(path);
+    if (query) {
+      path = path.slice(0, query.index);
+      adopt ||= query[1] === 'true';
+    } else if (path.includes('?')) {
+      throw usage(`--target ${spec}: the only option of a dir target is ?adopt=true`, 'e.g. --target dir:/srv/webapp?adopt=true, or --adopt');
+    }
     if (!path) throw usage('--target dir: needs a path', 'e.g. --target dir:/srv/webapp');
     const { DirTarget } = await import('./targets/dir-target.ts');
-    return new DirTarget(resolve(options.cwd, path));
+    return new DirTarget(resolve(options.cwd, path), { adopt });
+  }
+  if (options.adopt) {
+    throw usage('--adopt is for dir: targets', 'on Kubernetes, objects other field managers apply are taken over only with --force-conflicts');
   }
   if (spec === 'kubernetes') {
     const { KubernetesTarget } = await import('./targets/kubernetes/kubernetes-target.ts');

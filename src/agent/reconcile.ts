@@ -27,7 +27,7 @@ export interface ObjectSummary {
   progressing: number;
   degraded: number;
   failed: number;
-  /** Objects that failed, are unhealthy, drifted or were pruned (at most 50). */
+  /** Objects that failed, are unhealthy, drifted, were pruned or adopted (at most 50). */
   notable: { id: string; health?: string; action?: string; reason?: string; message?: string }[];
 }
 
@@ -104,7 +104,7 @@ function summarise(results: ObjectResult[]): ObjectSummary {
     else if (r.health === 'Degraded') s.degraded++;
     else if (r.health === 'Progressing') s.progressing++;
     else s.healthy++;
-    if (r.action === 'failed' || (r.health && r.health !== 'Healthy') || r.action === 'pruned' || r.action === 'skipped') {
+    if (r.action === 'failed' || (r.health && r.health !== 'Healthy') || r.action === 'pruned' || r.action === 'skipped' || r.reason === 'Adopted') {
       if (s.notable.length < MAX_NOTABLE) {
         s.notable.push({ id: r.id, ...(r.health && { health: r.health }), ...(r.action !== 'unchanged' && { action: r.action }), ...(r.reason && { reason: r.reason }), ...(r.message && { message: r.message }) });
       }
@@ -273,6 +273,8 @@ export class Reconciler {
 
   /** The record has not changed: look for drift, correct it unless told not to, check health. */
   private async steady(desired: DesiredState, observed?: Observation): Promise<Omit<RoundResult, 'reported'>> {
+    // Best effort: leftovers of a writer killed mid-apply must not wait for the next change.
+    await this.o.target.sweep?.(desired).catch(() => undefined);
     const seen = observed ?? (await this.o.target.observe(desired));
     if (seen.drift.length > 0) {
       if (this.o.selfHeal === false) {
@@ -338,7 +340,10 @@ export class Reconciler {
       });
     }
     const corrected = drift.length ? `; corrected drift in ${drift.map((d) => d.id).join(', ')}` : '';
-    return this.status_({ phase: 'Converged', reason: drift.length ? 'DriftCorrected' : 'Applied', message: `${base.objects.total} objects applied and healthy${corrected}`, ...base });
+    // Adoption took over something a person or another tool made: the signed report says so.
+    const adopted = [...new Set(results.filter((r) => r.reason === 'Adopted').map((r) => r.id))];
+    const adoptedText = adopted.length ? `; adopted ${adopted.length} existing object${adopted.length === 1 ? '' : 's'}: ${adopted.slice(0, 5).join(', ')}${adopted.length > 5 ? ', …' : ''}` : '';
+    return this.status_({ phase: 'Converged', reason: drift.length ? 'DriftCorrected' : 'Applied', message: `${base.objects.total} objects applied and healthy${corrected}${adoptedText}`, ...base });
   }
 }
 

@@ -100,6 +100,11 @@ export interface Target {
   /** Removes what the inventory owns and `desired` no longer has, then records the new inventory. */
   prune(desired: DesiredState): Promise<PruneResult>;
   health(desired: DesiredState, options: HealthOptions): Promise<HealthResult>;
+  /**
+   * Removes what interrupted writers left behind (temp files whose writer is gone), never a live
+   * writer's; run every round, so a kill during an apply is cleaned up even if nothing changes.
+   */
+  sweep?(desired: DesiredState): Promise<string[]>;
   /** Releases connections; the target is not used afterwards. */
   close?(): Promise<void>;
 }

@@ -1,6 +1,28 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { tempName } from '../temp-file.ts';
+
+/**
+ * Writes `bytes` to a new temp file beside `path` (named for its writer: src/temp-file.ts) and
+ * fsyncs it; returns the temp file's path. On any failure — a full disk half-way through — the
+ * temp file is removed again before the error is thrown, so nothing is left behind.
+ */
+export async function stageFile(path: string, bytes: Uint8Array): Promise<string> {
+  const tmp = join(dirname(path), tempName(basename(path)));
+  try {
+    const handle = await open(tmp, 'wx', 0o644);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return tmp;
+}
 
 /**
  * Writes `bytes` to `path` atomically: a sibling temp file, fsync, rename over the old one, so a
@@ -8,18 +30,21 @@ import { dirname, join } from 'node:path';
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.promote-tmp`);
-  const handle = await open(tmp, 'w', 0o644);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  const tmp = await stageFile(path, bytes);
   try {
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/** fsyncs a directory, so the renames and links made in it survive a power cut. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, realpath, rm, rmdir } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { link, lstat, mkdir, readFile, readdir, realpath, rename, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { PromoteError, isPromoteError } from '../../errors.ts';
+import { isTempName, sweepTemps } from '../../temp-file.ts';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -14,12 +15,21 @@ import type {
   PruneResult,
   Target,
 } from '../target.ts';
-import { writeFileAtomic } from '../write-file-atomic.ts';
+import { stageFile, syncDir, writeFileAtomic } from '../write-file-atomic.ts';
 
-// The embedded default target: a directory on a host. Every write is temp file + fsync + rename
-// in the same directory, so a reader (or a crash) sees the old file or the new one, never half.
-// The inventory records which files this agent owns and their sha256, which is what makes
-// pruning safe (only owned files go) and drift detection cheap (hash, compare).
+// The embedded default target: a directory on a host, which people and other tools may share.
+//
+// Ownership: the inventory lists every file this agent wrote, with the sha256 it wrote. Only
+// those are ever replaced or pruned. A file the render has but the inventory does not list is
+// someone else's: it is left exactly as it is and reported (Failed, reason Conflict) unless the
+// target was told to adopt (`--adopt`, `dir:<path>?adopt=true`), which takes it over and says so
+// in the report. An owned file a human edited is drift, not a foreign file.
+//
+// Writes are two-phase, so a full disk or an I/O error leaves the directory as it was: every
+// changed file is first written to a temp file beside it and fsynced; only when all of them are
+// on disk are they renamed into place (a new file is hard-linked, which fails rather than replace
+// a file created meanwhile). New files are claimed in the inventory (`pending`) before they
+// appear, so a crash between the two cannot leave a file that nobody owns.
 
 export const INVENTORY_FILE = '.promote-inventory.json';
 
@@ -31,6 +41,17 @@ interface Inventory {
   bundleDigest?: string;
   /** Relative path → `sha256:<hex>` of the content this agent wrote. */
   files: Record<string, string>;
+  /**
+   * Files about to be created or adopted, with the content about to be written: owned once the
+   * file holds exactly that content, dropped otherwise (the write never happened, and whatever is
+   * there now is someone else's).
+   */
+  pending?: Record<string, string>;
+}
+
+export interface DirTargetOptions {
+  /** Take over files the render has that exist but were not written by this agent. */
+  adopt?: boolean;
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -44,35 +65,72 @@ function checkPath(path: string): string {
       hint: 'bundle paths must be relative and stay inside the bundle; rebuild the bundle',
     });
   }
+  if (isTempName(basename(norm))) {
+    throw new PromoteError('TARGET_PATH_INVALID', `rendered file "${path}" is named like a promote temp file, which the agent removes when its writer is gone`, {
+      hint: 'rename the file in the bundle',
+    });
+  }
   return norm;
 }
 
-async function readIfExists(path: string): Promise<Buffer | undefined> {
+/** A regular file's bytes; `undefined` when nothing is there; `'other'` for a directory, link, …. */
+async function readLive(path: string): Promise<Buffer | undefined | 'other'> {
   try {
+    const st = await lstat(path);
+    if (!st.isFile()) return 'other';
     return await readFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
     throw err;
   }
+}
+
+function sorted(files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code === 'ENOSPC' ? `no space left on device (ENOSPC)` : e.code === 'EDQUOT' ? 'disk quota exceeded (EDQUOT)' : e.message;
+}
+
+/** One file the apply writes: staged to `tmp`, then renamed (replace) or linked (create) into place. */
+interface PlannedWrite {
+  rel: string;
+  abs: string;
+  digest: string;
+  content: Uint8Array;
+  /** A new file: linked, not renamed, so it cannot replace one created meanwhile. */
+  create: boolean;
+  /** Not owned yet (new or adopted): claimed in the inventory before it is put in place. */
+  claim: boolean;
+  adopted: boolean;
+  existed: boolean;
+  tmp?: string;
 }
 
 export class DirTarget implements Target {
   readonly name: string;
   readonly root: string;
+  readonly adopt: boolean;
 
-  constructor(root: string) {
+  constructor(root: string, options: DirTargetOptions = {}) {
     this.root = root;
+    this.adopt = options.adopt === true;
     this.name = `dir:${root}`;
   }
 
   /**
    * The parent directory of `rel`, created if needed, after checking that it really is inside the
    * target: a symbolic link planted in the target (`manifests -> /etc`) must not redirect a write
-   * or a prune outside it.
+   * or a prune outside it. `made` collects the first directory mkdir had to create.
    */
-  private async safeParent(rel: string, create = true): Promise<string | undefined> {
+  private async safeParent(rel: string, create = true, made?: string[]): Promise<string | undefined> {
     const parent = dirname(join(this.root, rel));
-    if (create) await mkdir(parent, { recursive: true });
+    if (create) {
+      const first = await mkdir(parent, { recursive: true });
+      if (first !== undefined) made?.push(first);
+    }
     let realParent: string;
     try {
       realParent = await realpath(parent);
@@ -91,11 +149,13 @@ export class DirTarget implements Target {
   }
 
   private async readInventory(): Promise<Inventory | undefined> {
-    const bytes = await readIfExists(join(this.root, INVENTORY_FILE));
-    if (!bytes) return undefined;
+    const bytes = await readLive(join(this.root, INVENTORY_FILE));
+    if (bytes === undefined) return undefined;
     try {
+      if (bytes === 'other') throw new Error('not a regular file');
       const inv = JSON.parse(bytes.toString('utf8')) as Inventory;
       if (inv.version !== 1 || typeof inv.files !== 'object' || inv.files === null) throw new Error('unknown inventory version');
+      if (inv.pending !== undefined && (typeof inv.pending !== 'object' || inv.pending === null)) throw new Error('"pending" is not an object');
       return inv;
     } catch (err) {
       throw new PromoteError('TARGET_INVENTORY_INVALID', `${join(this.root, INVENTORY_FILE)} is not a promote inventory`, {
@@ -105,13 +165,25 @@ export class DirTarget implements Target {
     }
   }
 
-  private async writeInventory(desired: DesiredState, files: Record<string, string>, done: { recordDigest?: string; bundleDigest?: string }): Promise<void> {
+  /** What the inventory owns: its files, plus the pending ones whose write did happen. */
+  private async owned(inv: Inventory | undefined): Promise<Record<string, string>> {
+    const files: Record<string, string> = { ...(inv?.files ?? {}) };
+    for (const [path, digest] of Object.entries(inv?.pending ?? {})) {
+      if (files[path] !== undefined) continue;
+      const live = await readLive(join(this.root, path)).catch(() => undefined);
+      if (live instanceof Buffer && sha256(live) === digest) files[path] = digest;
+    }
+    return files;
+  }
+
+  private async writeInventory(owner: Inventory['owner'], files: Record<string, string>, done: { recordDigest?: string; bundleDigest?: string }, pending?: Record<string, string>): Promise<void> {
     const inv: Inventory = {
       version: 1,
-      owner: desired.owner,
+      owner,
       ...(done.recordDigest && { recordDigest: done.recordDigest }),
       ...(done.bundleDigest && { bundleDigest: done.bundleDigest }),
-      files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      files: sorted(files),
+      ...(pending && Object.keys(pending).length > 0 && { pending: sorted(pending) }),
     };
     await writeFileAtomic(join(this.root, INVENTORY_FILE), Buffer.from(`${JSON.stringify(inv, null, 2)}\n`));
   }
@@ -129,65 +201,208 @@ export class DirTarget implements Target {
     }
   }
 
+  /**
+   * Removes temp files left by writers that are gone (killed mid-apply, say) from the directories
+   * this agent writes to; a live writer's — another agent's, a `promote pull`'s — are kept.
+   */
+  async sweep(desired?: DesiredState): Promise<string[]> {
+    const inv = await this.readInventory().catch(() => undefined);
+    const paths = [...Object.keys(inv?.files ?? {}), ...Object.keys(inv?.pending ?? {})];
+    for (const f of desired?.files ?? []) {
+      try {
+        paths.push(checkPath(f.path));
+      } catch {
+        // apply reports it
+      }
+    }
+    const dirs = new Map<string, Set<string>>([['.', new Set([INVENTORY_FILE])]]);
+    for (const p of paths) {
+      const d = dirname(p);
+      if (!dirs.has(d)) dirs.set(d, new Set());
+      dirs.get(d)!.add(basename(p));
+    }
+    const removed: string[] = [];
+    for (const [dir, keep] of dirs) {
+      try {
+        const parent = await this.safeParent(join(dir, 'x'), false);
+        if (!parent) continue;
+        for (const name of await sweepTemps(parent, keep)) removed.push(join(dir, name));
+      } catch {
+        // a directory that leads outside the target is not swept
+      }
+    }
+    return removed;
+  }
+
   async observe(desired: DesiredState): Promise<Observation> {
     const inv = await this.readInventory();
     this.checkOwner(inv, desired);
     if (!inv) return { owned: [], drift: [] };
+    const owned = await this.owned(inv);
     const drift: DriftedObject[] = [];
-    for (const [path, digest] of Object.entries(inv.files)) {
-      const live = await readIfExists(join(this.root, path));
-      if (!live) drift.push({ id: path, kind: 'missing', message: `${path} was removed` });
+    for (const [path, digest] of Object.entries(owned)) {
+      const live = await readLive(join(this.root, path));
+      if (live === undefined) drift.push({ id: path, kind: 'missing', message: `${path} was removed` });
+      else if (live === 'other') drift.push({ id: path, kind: 'modified', message: `${path} was replaced by something that is not a regular file` });
       else if (sha256(live) !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${sha256(live).slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
     }
-    return { owned: Object.keys(inv.files), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift };
+    return { owned: Object.keys(owned), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift };
   }
 
   async apply(desired: DesiredState, _options: ApplyOptions = {}): Promise<ApplyResult> {
     const inv = await this.readInventory();
     this.checkOwner(inv, desired);
+    await mkdir(this.root, { recursive: true });
+    await this.sweep(desired);
+    const owned = await this.owned(inv);
     const objects: ObjectResult[] = [];
-    let writes = 0;
     // Until prune runs, the inventory keeps the old files too: a crash in between still knows them.
-    const files: Record<string, string> = { ...(inv?.files ?? {}) };
+    const files: Record<string, string> = { ...owned };
+    const planned: PlannedWrite[] = [];
+    const made: string[] = [];
     const seen = new Set<string>();
+    let stopped: ObjectResult | undefined;
+
+    // 1. Decide, touching nothing but missing parent directories.
     for (const file of desired.files) {
       const rel = checkPath(file.path);
       if (seen.has(rel)) throw new PromoteError('TARGET_PATH_DUPLICATE', `the render has two files at ${rel}`, { hint: 'rename one of them in the bundle' });
       seen.add(rel);
       const digest = sha256(file.content);
-      await mkdir(this.root, { recursive: true });
       let abs: string;
       try {
-        abs = join((await this.safeParent(rel))!, rel.split(sep).pop()!);
+        abs = join((await this.safeParent(rel, true, made))!, basename(rel));
       } catch (err) {
-        if (!isPromoteError(err)) throw err;
+        if (!isPromoteError(err)) {
+          stopped = { id: rel, action: 'failed', reason: 'WriteFailed', message: `cannot create the directory for ${rel}: ${errnoText(err)}` };
+          break;
+        }
         objects.push({ id: rel, action: 'failed', reason: 'PathEscapes', message: err.message });
         continue;
       }
-      const live = await readIfExists(abs);
-      if (live && sha256(live) === digest) {
-        objects.push({ id: rel, action: 'unchanged', health: 'Healthy' });
+      const live = await readLive(abs);
+      const same = live instanceof Buffer && sha256(live) === digest;
+      if (owned[rel] !== undefined) {
+        if (same) objects.push({ id: rel, action: 'unchanged', health: 'Healthy' });
+        else planned.push({ rel, abs, digest, content: file.content, create: live === undefined, claim: false, adopted: false, existed: live !== undefined });
+        continue;
+      }
+      if (live === undefined) {
+        planned.push({ rel, abs, digest, content: file.content, create: true, claim: true, adopted: false, existed: false });
+      } else if (!this.adopt || live === 'other') {
+        objects.push(this.conflict(rel, live === 'other' ? 'exists and is not a regular file' : 'exists and was not written by this agent'));
+      } else if (same) {
+        files[rel] = digest;
+        objects.push({ id: rel, action: 'unchanged', health: 'Healthy', reason: 'Adopted', message: `${rel} existed with this content and was adopted (adopt is on)` });
       } else {
+        planned.push({ rel, abs, digest, content: file.content, create: false, claim: true, adopted: true, existed: true });
+      }
+    }
+
+    // 2. Stage every write; any failure (a full disk) undoes all of them: the target is unchanged.
+    if (!stopped) {
+      for (const w of planned) {
         try {
-          await writeFileAtomic(abs, file.content);
-          writes++;
-          objects.push({ id: rel, action: live ? 'configured' : 'created', health: 'Healthy' });
+          w.tmp = await stageFile(w.abs, w.content);
         } catch (err) {
-          objects.push({ id: rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${abs}: ${(err as Error).message}` });
-          continue;
+          stopped = { id: w.rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${w.rel}: ${errnoText(err)}` };
+          break;
         }
       }
-      files[rel] = digest;
     }
+    const claims = Object.fromEntries(planned.filter((w) => w.claim).map((w) => [w.rel, w.digest]));
+    if (!stopped && Object.keys(claims).length > 0) {
+      try {
+        await this.writeInventory(desired.owner, files, this.doneOf(inv), claims);
+      } catch (err) {
+        stopped = { id: INVENTORY_FILE, action: 'failed', reason: 'WriteFailed', message: `cannot write ${INVENTORY_FILE}: ${errnoText(err)}` };
+      }
+    }
+    if (stopped) {
+      await Promise.all(planned.map((w) => (w.tmp ? rm(w.tmp, { force: true }) : undefined)));
+      await this.removeMade(made, planned.map((w) => w.abs));
+      stopped.message += `; nothing in ${this.root} was changed`;
+      const untouched = planned.filter((w) => w.rel !== stopped.id).map((w): ObjectResult => ({ id: w.rel, action: 'skipped', reason: 'NotApplied', message: `${w.rel} was not written: the apply stopped` }));
+      return { objects: [...objects, stopped, ...untouched], writes: 0 };
+    }
+
+    // 3. Put every staged file in place.
+    let writes = 0;
+    const parents = new Set<string>();
+    for (const w of planned) {
+      try {
+        if (w.create) await this.createNew(w.tmp!, w.abs);
+        else await rename(w.tmp!, w.abs);
+        w.tmp = undefined;
+        files[w.rel] = w.digest;
+        writes++;
+        parents.add(dirname(w.abs));
+        objects.push({
+          id: w.rel,
+          action: w.existed ? 'configured' : 'created',
+          health: 'Healthy',
+          ...(w.adopted && { reason: 'Adopted', message: `${w.rel} existed before this agent and was adopted (adopt is on): replaced` }),
+        });
+      } catch (err) {
+        objects.push((err as NodeJS.ErrnoException).code === 'EEXIST'
+          ? this.conflict(w.rel, 'appeared while the agent was writing and was not written by this agent')
+          : { id: w.rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${w.rel}: ${errnoText(err)}` });
+      } finally {
+        if (w.tmp) await rm(w.tmp, { force: true });
+      }
+    }
+    for (const p of parents) await syncDir(p).catch(() => undefined);
+
     // The record is marked applied only by prune, after the whole render is in place: a crash
     // before that leaves the old record in the inventory, and the next round applies again.
-    const changed = !inv || JSON.stringify(Object.entries(files).sort()) !== JSON.stringify(Object.entries(inv.files).sort());
+    const changed = !inv || Object.keys(claims).length > 0 || JSON.stringify(Object.entries(files).sort()) !== JSON.stringify(Object.entries(inv.files).sort()) || inv.pending !== undefined;
     if (changed) {
-      await mkdir(this.root, { recursive: true });
-      await this.writeInventory(desired, files, { ...(inv?.recordDigest && { recordDigest: inv.recordDigest }), ...(inv?.bundleDigest && { bundleDigest: inv.bundleDigest }) });
+      await this.writeInventory(desired.owner, files, this.doneOf(inv));
       writes++;
     }
     return { objects, writes };
+  }
+
+  private doneOf(inv: Inventory | undefined): { recordDigest?: string; bundleDigest?: string } {
+    return { ...(inv?.recordDigest && { recordDigest: inv.recordDigest }), ...(inv?.bundleDigest && { bundleDigest: inv.bundleDigest }) };
+  }
+
+  private conflict(rel: string, why: string): ObjectResult {
+    return {
+      id: rel,
+      action: 'failed',
+      reason: 'Conflict',
+      message: `${rel} ${why} (${INVENTORY_FILE} does not list it): left untouched; move it away, or run the agent with --adopt to take it over`,
+    };
+  }
+
+  /** Links the staged file into place: unlike rename, this fails (EEXIST) instead of replacing a file someone just created. */
+  private async createNew(tmp: string, abs: string): Promise<void> {
+    try {
+      await link(tmp, abs);
+      await rm(tmp, { force: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
+      // A file system without hard links: check, then rename (a narrow window, but no worse).
+      if ((await readLive(abs)) !== undefined) throw Object.assign(new Error(`${abs} exists`), { code: 'EEXIST' });
+      await rename(tmp, abs);
+    }
+  }
+
+  /** Removes the directories this apply created for files it then did not write (if still empty). */
+  private async removeMade(made: string[], files: string[]): Promise<void> {
+    for (const top of made) {
+      const below = files.map((f) => dirname(f)).filter((d) => d === top || d.startsWith(`${top}${sep}`)).sort((a, b) => b.length - a.length);
+      for (let dir of below) {
+        while (dir.length >= top.length) {
+          await rmdir(dir).catch(() => undefined);
+          if (dir === top) break;
+          dir = dirname(dir);
+        }
+      }
+      await rmdir(top).catch(() => undefined);
+    }
   }
 
   async prune(desired: DesiredState): Promise<PruneResult> {
@@ -198,14 +413,14 @@ export class DirTarget implements Target {
     const pruned: string[] = [];
     const kept: ObjectResult[] = [];
     const files: Record<string, string> = {};
-    for (const [path, digest] of Object.entries(inv.files)) {
+    for (const [path, digest] of Object.entries(await this.owned(inv))) {
       if (keep.has(path)) {
         files[path] = digest;
         continue;
       }
       try {
         const parent = await this.safeParent(path, false);
-        if (parent) await rm(join(parent, path.split(sep).pop()!), { force: true });
+        if (parent) await rm(join(parent, basename(path)), { force: true });
       } catch (err) {
         if (isPromoteError(err)) {
           kept.push({ id: path, action: 'skipped', reason: 'PathEscapes', message: err.message });
@@ -217,8 +432,8 @@ export class DirTarget implements Target {
       pruned.push(path);
     }
     const done = inv.recordDigest === desired.recordDigest && inv.bundleDigest === desired.bundleDigest;
-    if (pruned.length === 0 && kept.length === 0 && done) return { pruned, kept, writes: 0 };
-    await this.writeInventory(desired, files, { recordDigest: desired.recordDigest, bundleDigest: desired.bundleDigest });
+    if (pruned.length === 0 && kept.length === 0 && done && inv.pending === undefined) return { pruned, kept, writes: 0 };
+    await this.writeInventory(desired.owner, files, { recordDigest: desired.recordDigest, bundleDigest: desired.bundleDigest });
     return { pruned, kept, writes: pruned.length + 1 };
   }
 

@@ -14,9 +14,10 @@ parameters against the bundle's schema; only then is it rendered and applied. An
 not verify is refused and nothing is applied: the target keeps its last good state.
 
 Targets: dir:<path> writes the rendered files atomically and prunes files it no longer owns;
-kubernetes uses server-side apply (field manager "promote"), CRDs and Namespaces first, an
-inventory ConfigMap for pruning, and health by kind. Drift is corrected each round unless
---no-self-heal. After each change the agent publishes a signed status report (tag
+a file there that it did not write is never overwritten or deleted (Failed, reason Conflict)
+unless --adopt (or dir:<path>?adopt=true) lets it take such files over. kubernetes uses
+server-side apply (field manager "promote"), CRDs and Namespaces first, an inventory ConfigMap
+for pruning, and health by kind. Drift is corrected each round unless --no-self-heal. After each change the agent publishes a signed status report (tag
 status-<stage>-<cluster>) that the converged and soak gates read.
 
 Phases: Progressing, Converged, Degraded (applied, unhealthy), Drifted, Failed (could not apply),
@@ -50,6 +51,7 @@ ${REGISTRY_HELP}`,
     context: { type: 'string', valueName: 'name', description: 'kubeconfig context to use' },
     'inventory-namespace': { type: 'string', valueName: 'namespace', description: "namespace of the agent's inventory ConfigMap (default: the agent's own, else default)" },
     'force-conflicts': { type: 'boolean', description: 'take fields other field managers own (server-side apply force); off by default' },
+    adopt: { type: 'boolean', description: 'dir targets: take over rendered files that exist but the agent did not write (also dir:<path>?adopt=true); reported' },
     'cache-dir': { type: 'string', valueName: 'dir', description: 'where verified bundles are kept by digest (default <cache root>/bundles)' },
     ...REGISTRY_OPTIONS,
   },
@@ -99,6 +101,7 @@ ${REGISTRY_HELP}`,
         once,
         selfHeal: !flag(args, 'no-self-heal'),
         force: flag(args, 'force-conflicts'),
+        adopt: flag(args, 'adopt'),
         registry: await registryOptions(ctx, args),
         promotionKeys: listOption(args, 'promotion-key'),
         bundleKeys: listOption(args, 'bundle-key'),
