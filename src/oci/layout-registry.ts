@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPromoteError, PromoteError } from '../errors.ts';
+import { sweepTemps, tempName } from '../temp-file.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
 import { checkBytes, sha256Digest, sizeMismatch, VerifyingStream } from './digest.ts';
 import { ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST } from './media-types.ts';
@@ -69,9 +69,6 @@ function notFound(code: string, message: string, hint: string): PromoteError {
   return new PromoteError(code, message, { hint });
 }
 
-function tempName(): string {
-  return `.promote-tmp-${randomUUID()}`;
-}
 
 export class LayoutRegistry implements Registry {
   readonly name: string;
@@ -101,17 +98,24 @@ export class LayoutRegistry implements Registry {
     }
   }
 
+  private swept = false;
+
   /** Creates the layout skeleton on first write (idempotent, safe against a concurrent creator). */
   private async ensureLayout(): Promise<void> {
+    if (!this.swept) {
+      // Temp files of a writer killed mid-push (kill -9 runs no cleanup); a live writer's stay.
+      this.swept = true;
+      await sweepTemps(this.path);
+    }
     if (await this.exists()) return;
     await mkdir(join(this.path, 'blobs', 'sha256'), { recursive: true });
     await this.atomicWrite(join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
   }
 
   private async atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
-    const tmp = join(this.path, tempName());
+    const tmp = join(this.path, tempName(basename(target)));
     try {
-      await writeFile(tmp, bytes);
+      await writeFile(tmp, bytes, { flag: 'wx' });
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
@@ -190,7 +194,7 @@ export class LayoutRegistry implements Registry {
     await this.ensureLayout();
     const target = this.blobPath(descriptor.digest);
     await mkdir(join(target, '..'), { recursive: true });
-    const tmp = join(this.path, tempName());
+    const tmp = join(this.path, tempName('blob'));
     try {
       const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content();
       const verify = new VerifyingStream({ digest: descriptor.digest, size: descriptor.size }, `blob ${descriptor.digest}`, 'the content being stored');

@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { parseBundleConfig, type BundleConfig } from '../bundle/config.ts';
 import { extractBundleLayer, type ExtractLimits, type ExtractSummary } from '../bundle/extract.ts';
@@ -8,6 +8,7 @@ import { openRegistry, type RegistryOptions } from './open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
 import type { Descriptor, ImageManifest, Registry } from './registry.ts';
 import { onInterrupt } from '../cleanup.ts';
+import { sweepTemps, tempName } from '../temp-file.ts';
 
 // Pull: resolve a tag once, then work by digest only (a tag moving mid-pull cannot mix two
 // bundles). The manifest, the config and the content layer are each verified against their
@@ -83,12 +84,16 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
       details: { path: out },
     });
   }
-  // The first directory mkdir had to create (if any) is removed again on failure, too.
+  // The directories mkdir had to create (if any) are removed again on failure — only while empty:
+  // a concurrent pull or agent may have put its own output there meanwhile.
   const madeParent = await mkdir(dirname(out), { recursive: true });
+  // What a pull killed with -9 left beside its output (its writer is gone; live ones are kept).
+  await sweepTemps(dirname(out));
   let tmp: string | undefined;
   let forget: (() => void) | undefined;
   try {
-    tmp = await mkdtemp(join(dirname(out), `.${basename(out)}.promote-pull-`));
+    tmp = join(dirname(out), tempName(basename(out), 'promote-pull'));
+    await mkdir(tmp);
     forget = onInterrupt(() => rm(tmp!, { recursive: true, force: true }));
     await chmod(tmp, 0o755);
     const stream = await registry.fetchBlob(bundle.layer);
@@ -98,7 +103,11 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
     return summary;
   } catch (err) {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
-    if (madeParent !== undefined) await rm(madeParent, { recursive: true, force: true });
+    if (madeParent !== undefined) {
+      for (let d = dirname(out); d.length >= madeParent.length; d = dirname(d)) {
+        if (!(await rmdir(d).then(() => true, () => false))) break;
+      }
+    }
     throw err;
   } finally {
     forget?.();

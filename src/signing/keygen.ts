@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { chmod, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { PromoteError } from '../errors.ts';
+import { tempName } from '../temp-file.ts';
 import { encryptCosignKey } from './cosign-key-file.ts';
 import { generateSigningKeyPair, keyHint } from './keys.ts';
 
@@ -35,20 +36,33 @@ async function writeFileSafely(path: string, data: string, mode: number, force: 
       throw new PromoteError('KEY_WRITE_FAILED', `cannot write ${path}: ${err.code ?? err.message}`, { cause: err });
     });
     try {
-      await fh.writeFile(data);
-      await fh.chmod(mode); // the umask may have narrowed or (for 0644) kept the mode; set it exactly
-    } finally {
-      await fh.close();
+      try {
+        await fh.writeFile(data);
+        await fh.chmod(mode); // the umask may have narrowed or (for 0644) kept the mode; set it exactly
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      // O_EXCL made the file ours: a half-written key (a full disk) must not stay and block a retry.
+      await rm(path, { force: true });
+      throw new PromoteError('KEY_WRITE_FAILED', `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     return;
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  // Named for its writer (src/temp-file.ts): a restarted process with the same pid cannot collide
+  // with a leftover, and a failed write (a full disk) removes it.
+  const tmp = join(dirname(path), tempName(basename(path)));
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(mode);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
   try {
     await rename(tmp, path);

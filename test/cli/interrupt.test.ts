@@ -47,7 +47,7 @@ function interruptWhen(args: string[], cwd: string, env: NodeJS.ProcessEnv, dir:
   });
 }
 
-test('SIGINT mid-build and mid-pull exits 130 and leaves no temporary directory (build temp in TMPDIR, .<out>.promote-pull-* beside the output)', async (t) => {
+test('SIGINT mid-build and mid-pull exits 130 and leaves no temporary directory (build temp in TMPDIR, .<out>.<writer>.promote-pull beside the output)', async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'promote-interrupt-'));
   t.after(() => rm(work, { recursive: true, force: true }));
   const src = join(work, 'big');
@@ -62,7 +62,7 @@ test('SIGINT mid-build and mid-pull exits 130 and leaves no temporary directory 
   assert.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('promote-')), [], 'no build temp directory is left in TMPDIR');
 
   await build(src, { ociLayout: join(work, 'layout'), tag: 'big' });
-  const pulled = await interruptWhen(['pull', 'oci:layout:big', '-o', 'out'], work, env, work, /^\.out\.promote-pull-/);
+  const pulled = await interruptWhen(['pull', 'oci:layout:big', '-o', 'out'], work, env, work, /^\.out\..*\.promote-pull$/);
   assert.ok(pulled.interrupted, `the pull finished before it could be interrupted: ${pulled.stderr}`);
   assert.equal(pulled.code, 130, pulled.stderr);
   const left = (await readdir(work)).filter((n) => n.includes('promote-pull') || n === 'out');
