@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import type { RenderedFile } from './render.ts';
@@ -30,7 +30,8 @@ export async function writeRendered(files: readonly RenderedFile[], out: string)
       await writeFile(path, f.content);
     }
     const existing = await stat(target).catch(() => undefined);
-    if (existing) await rm(target, { recursive: true });
+    // Checked empty above; rmdir (never rm -r) fails if another process has written there since.
+    if (existing) await rmdir(target);
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
