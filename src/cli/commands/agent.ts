@@ -17,8 +17,9 @@ Targets: dir:<path> writes the rendered files atomically and prunes files it no 
 a file there that it did not write is never overwritten or deleted (Failed, reason Conflict)
 unless --adopt (or dir:<path>?adopt=true) lets it take such files over. kubernetes uses
 server-side apply (field manager "promote"), CRDs and Namespaces first, an inventory ConfigMap
-for pruning, and health by kind. Drift is corrected each round unless --no-self-heal. After each change the agent publishes a signed status report (tag
-status-<stage>-<cluster>) that the converged and soak gates read.
+for pruning, and health by kind. Drift is corrected each round unless --no-self-heal. After
+each change the agent publishes a signed status report (tag status-<stage>-<cluster>) that the
+converged and soak gates read.
 
 Phases: Progressing, Converged, Degraded (applied, unhealthy), Drifted, Failed (could not apply),
 Refused (did not verify). With --once the exit code is 0 for Converged, 4 for Refused, 1 else.
