@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { PromoteError } from '../errors.ts';
+import { redactDeep } from '../redact.ts';
 import type { AgentPhase, AgentStatus, Reconciler, RoundResult } from './reconcile.ts';
 
 // The agent's main loop: a round every interval, exponential backoff while rounds fail, and a
@@ -89,7 +90,7 @@ export class AgentMetrics {
 }
 
 function defaultLog(entry: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify(entry)}\n`);
+  process.stderr.write(`${JSON.stringify(redactDeep(entry))}\n`);
 }
 
 /** Delay before the next round after `failures` failed rounds in a row. */
