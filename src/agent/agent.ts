@@ -34,6 +34,8 @@ export interface AgentOptions {
   /** dir targets: take over rendered files that exist but this agent did not write (also `dir:<path>?adopt=true`). */
   adopt?: boolean;
   healthTimeoutMs?: number;
+  /** /healthz fails once a round runs longer than this (see AgentLoopOptions.stallAfterMs). */
+  stallAfterMs?: number;
   /** `host:port` for /healthz, /readyz, /metrics; undefined or '' serves nothing. */
   metricsAddress?: string;
   kubeconfig?: string;
@@ -163,6 +165,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       reconciler,
       owner,
       intervalMs: options.intervalMs ?? 30_000,
+      ...(options.stallAfterMs !== undefined && { stallAfterMs: options.stallAfterMs }),
       ...(options.once && { once: true }),
       ...(listen && { listen }),
       ...(options.log && { log: options.log }),

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { PromoteError } from '../errors.ts';
+import { redactDeep } from '../redact.ts';
 import type { AgentPhase, AgentStatus, Reconciler, RoundResult } from './reconcile.ts';
 
 // The agent's main loop: a round every interval, exponential backoff while rounds fail, and a
@@ -12,6 +13,11 @@ export interface AgentLoopOptions {
   intervalMs: number;
   /** Ceiling of the backoff after failed rounds (default 5 min). */
   maxBackoffMs?: number;
+  /**
+   * /healthz turns 503 once a round has been running this long (default: 3 × interval, at least
+   * 10 min, so a round waiting out its health timeout or a slow download is not killed).
+   */
+  stallAfterMs?: number;
   /** One round, then return. */
   once?: boolean;
   /** Serve /healthz, /readyz and /metrics here (port 0 picks one). */
@@ -89,7 +95,7 @@ export class AgentMetrics {
 }
 
 function defaultLog(entry: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify(entry)}\n`);
+  process.stderr.write(`${JSON.stringify(redactDeep(entry))}\n`);
 }
 
 /** Delay before the next round after `failures` failed rounds in a row. */
@@ -98,13 +104,27 @@ export function nextDelay(intervalMs: number, failures: number, maxBackoffMs = 3
   return Math.min(Math.max(intervalMs, 1000) * 2 ** Math.min(failures, 20), Math.max(maxBackoffMs, intervalMs));
 }
 
-function startServer(options: AgentLoopOptions, metrics: AgentMetrics, state: { ready: boolean; lastRoundEnd: number; status?: AgentStatus }): Promise<Server> {
+interface LoopState {
+  ready: boolean;
+  /** When the running round started; 0 between rounds (waiting, backing off). */
+  roundStartedAt: number;
+  status?: AgentStatus;
+}
+
+export function stallAfter(options: Pick<AgentLoopOptions, 'intervalMs' | 'stallAfterMs'>): number {
+  return options.stallAfterMs ?? Math.max(3 * options.intervalMs, 600_000);
+}
+
+function startServer(options: AgentLoopOptions, metrics: AgentMetrics, state: LoopState): Promise<Server> {
+  const limit = stallAfter(options);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      // Alive while rounds keep finishing; a wedged loop (hung request) turns this red.
-      const stale = state.lastRoundEnd > 0 && Date.now() - state.lastRoundEnd > Math.max(options.intervalMs, options.maxBackoffMs ?? 300_000) * 3 + 600_000;
-      res.writeHead(stale ? 503 : 200, { 'content-type': 'text/plain' }).end(stale ? 'reconcile loop stalled\n' : 'ok\n');
+      // Alive while rounds keep finishing. Time between rounds is the loop's own choice (interval,
+      // backoff) and never counts; a round that does not end — the first one included — does.
+      const running = state.roundStartedAt > 0 ? Date.now() - state.roundStartedAt : 0;
+      const stalled = running > limit;
+      res.writeHead(stalled ? 503 : 200, { 'content-type': 'text/plain' }).end(stalled ? `reconcile loop stalled: the current round has been running for ${Math.round(running / 1000)} s (limit ${Math.round(limit / 1000)} s)\n` : 'ok\n');
     } else if (path === '/readyz') {
       res.writeHead(state.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(state.ready ? `ok ${state.status?.phase ?? ''}\n` : 'first round not finished\n');
     } else if (path === '/metrics') {
@@ -144,18 +164,19 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentStatus | undefined> {
   const log = options.log ?? defaultLog;
   const metrics = new AgentMetrics(options.owner);
-  const state: { ready: boolean; lastRoundEnd: number; status?: AgentStatus } = { ready: false, lastRoundEnd: 0 };
+  const state: LoopState = { ready: false, roundStartedAt: 0 };
   const server = options.listen ? await startServer(options, metrics, state) : undefined;
   let failures = 0;
   try {
     for (;;) {
       const started = process.hrtime.bigint();
+      state.roundStartedAt = Date.now();
       const result = await options.reconciler.round();
+      state.roundStartedAt = 0;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observe(result, seconds);
       state.status = result.status;
       state.ready = true;
-      state.lastRoundEnd = Date.now();
       const s = result.status;
       const bad = s.phase === 'Failed' || s.phase === 'Refused' || result.error !== undefined;
       failures = bad ? failures + 1 : 0;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { runCleanups } from '../cleanup.ts';
 import { PromoteError } from '../errors.ts';
+import { redact } from '../redact.ts';
 import type { Command, CommandContext, OptionSpec, OutputFormat, ParsedArgs } from './command.ts';
 import { printError, printResult, type Streams } from './output.ts';
 
@@ -238,7 +239,7 @@ export async function main(argv: string[], io?: MainIO): Promise<number> {
       color: io.stdoutIsTTY && !io.env.NO_COLOR,
       progress(message) {
         if (!progressEnabled) return;
-        const line = message.slice(0, 120);
+        const line = redact(message).slice(0, 120);
         io.stderr.write(`\r${line.padEnd(lastProgressLength)}`);
         lastProgressLength = line.length;
       },
@@ -247,7 +248,7 @@ export async function main(argv: string[], io?: MainIO): Promise<number> {
           io.stderr.write(`\r${''.padEnd(lastProgressLength)}\r`);
           lastProgressLength = 0;
         }
-        io.stderr.write(`${message}\n`);
+        io.stderr.write(`${redact(message)}\n`);
       },
     };
     const result = await command.run(ctx, args);

@@ -12,6 +12,7 @@ export const REGISTRY_OPTIONS: Record<string, OptionSpec> = {
   'ca-file': { type: 'string', valueName: 'pem', description: "trust the CA certificates in this PEM file (a private registry's CA)" },
   username: { type: 'string', short: 'u', valueName: 'name', description: 'registry user (default: PROMOTE_REGISTRY_USERNAME, then ~/.docker/config.json)' },
   'password-stdin': { type: 'boolean', description: 'read the registry password (or token) from standard input' },
+  timeout: { type: 'string', valueName: 'duration', description: 'give up on a registry request (retries included) after this long (default: PROMOTE_REGISTRY_TIMEOUT, else 5m)' },
 };
 
 export const REGISTRY_HELP =
@@ -35,6 +36,13 @@ async function readStdin(): Promise<string> {
 export async function registryOptions(ctx: CommandContext, args: ParsedArgs): Promise<RegistryOptions> {
   const options: RegistryOptions = { env: ctx.env, cwd: ctx.cwd };
   if (args.values.insecure === true) options.insecure = true;
+  const timeout = args.values.timeout;
+  if (typeof timeout === 'string') {
+    const { parseDuration } = await import('../pipeline/duration.ts');
+    const ms = parseDuration(timeout);
+    if (ms === undefined || ms <= 0) throw new PromoteError('USAGE', `--timeout must be a duration, not "${timeout}"`, { outcome: 'usage', hint: 'e.g. --timeout 30s or --timeout 15m' });
+    options.timeoutMs = ms;
+  }
   const ca = args.values['ca-file'];
   if (typeof ca === 'string') {
     const { resolve } = await import('node:path');

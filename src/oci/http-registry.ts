@@ -37,6 +37,7 @@ export class HttpRegistry implements Registry {
       ...(options.insecure !== undefined && { insecure: options.insecure }),
       ...(options.caFile !== undefined && { caFile: options.caFile }),
       ...(options.retry !== undefined && { retry: options.retry }),
+      timeoutMs: options.timeoutMs ?? registryTimeout(options.env ?? process.env),
       ...(options.username !== undefined && { username: options.username }),
       ...(options.password !== undefined && { password: options.password }),
       ...(options.dockerConfig !== undefined && { dockerConfig: options.dockerConfig }),
@@ -206,6 +207,20 @@ export class HttpRegistry implements Registry {
     });
     await discard(res.body);
   }
+}
+
+/** PROMOTE_REGISTRY_TIMEOUT (`30s`, `15m`), else the transport's default. */
+export function registryTimeout(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.PROMOTE_REGISTRY_TIMEOUT;
+  if (text === undefined || text === '') return undefined;
+  // `90s`, `5m`, `1h30m` (the duration syntax of pipelines, which this layer cannot import).
+  const ms = /^(?:\d+(?:\.\d+)?(?:ms|[smh]))+$/.test(text.trim())
+    ? [...text.matchAll(/(\d+(?:\.\d+)?)(ms|[smh])/g)].reduce((sum, [, n, unit]) => sum + Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms']!, 0)
+    : undefined;
+  if (ms === undefined || ms <= 0) {
+    throw new PromoteError('USAGE', `PROMOTE_REGISTRY_TIMEOUT=${text} is not a duration`, { outcome: 'usage', hint: 'write it like 30s, 5m or 1h' });
+  }
+  return ms;
 }
 
 /** RFC 8288 `Link: </v2/...?last=x&n=100>; rel="next"`, resolved against the request URL. */

@@ -25,6 +25,11 @@ export interface RegistryOptions {
   monolithicMax?: number;
   /** HTTP only: PATCH large blobs in chunks of this size (default: one streamed PATCH). */
   chunkSize?: number;
+  /**
+   * HTTP only: overall deadline of each registry request, retries and body included (default
+   * PROMOTE_REGISTRY_TIMEOUT from `env`, else 5 minutes).
+   */
+  timeoutMs?: number;
 }
 
 export async function openRegistry(ref: Reference | string, options: RegistryOptions = {}): Promise<Registry> {

@@ -637,7 +637,13 @@ async function newestBundle(project: Project, stage: Stage): Promise<string | un
   const tags = (await registry.listTags()).filter((t) => !reserved.test(t));
   let best: { digest: string; created: string } | undefined;
   for (const tag of tags) {
-    const fetched = await registry.fetchManifest(tag).catch(() => undefined);
+    // A tag deleted since the listing is skipped; a registry failing to answer is not "no bundle":
+    // skipping it would promote an older one.
+    const { isNotFound } = await import('../signing/cosign-signature.ts');
+    const fetched = await registry.fetchManifest(tag).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
     if (!fetched) continue;
     const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
     if (m.config?.mediaType !== BUNDLE_CONFIG) continue;

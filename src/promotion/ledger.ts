@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { promoteCacheRoot } from '../cache-root.ts';
 import { PromoteError } from '../errors.ts';
 import { isGitUrl } from '../pipeline/git-url.ts';
+import { formatDuration, parseDuration } from '../pipeline/duration.ts';
+import { redact, splitUrlCredential } from '../redact.ts';
 import type { LedgerSpec } from '../pipeline/pipeline.ts';
 import { withDirectoryLock } from './lock.ts';
 import { canonicalJson, emptyStageState, stagePath, type StageState } from './record.ts';
@@ -25,12 +27,16 @@ import { canonicalJson, emptyStageState, stagePath, type StageState } from './re
 
 const ZERO = '0'.repeat(40);
 const MAX_ATTEMPTS = 8;
+/** Each git command must finish within this (PROMOTE_GIT_TIMEOUT): a remote that stalls must not hang a promotion. */
+export const DEFAULT_GIT_TIMEOUT_MS = 120_000;
 
 export interface LedgerOptions {
   /** Environment for git (identity via GIT_AUTHOR_*, HOME for its config). Default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Where clones of remote ledgers are kept (default: promoteCacheRoot(), under ledgers/). */
   cacheDir?: string;
+  /** Deadline of each git command, in ms (default $PROMOTE_GIT_TIMEOUT, else DEFAULT_GIT_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /** What a mutation wants committed. */
@@ -72,9 +78,34 @@ export interface GitIdentity {
   text: string;
 }
 
-function gitError(err: unknown, what: string, hint?: string): PromoteError {
-  const message = (err instanceof Error ? err.message : String(err)).trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+function gitError(err: unknown, what: string, hint?: string, timeoutMs?: number): PromoteError {
+  // git quotes the URL it talked to, credentials included: never let them into a message.
+  const text = redact((err instanceof Error ? err.message : String(err)).trim());
+  if ((err as { plugin?: unknown })?.plugin === 'timeout') {
+    return new PromoteError('LEDGER_TIMEOUT', `${what}: git did not finish within ${timeoutMs ? formatDuration(timeoutMs) : 'PROMOTE_GIT_TIMEOUT'}`, {
+      cause: err,
+      hint: 'the ledger remote is not answering (or answering too slowly); check the network, or raise PROMOTE_GIT_TIMEOUT (e.g. 5m)',
+    });
+  }
+  const found = staleLock(text);
+  const lock = found && normalize(found);
+  if (lock) {
+    return new PromoteError('LEDGER_LOCKED', `${what}: git cannot lock a ref because ${lock} exists`, {
+      cause: err,
+      hint: `another git process is updating the ledger, or one crashed and left its lock behind: if no git process is running there, remove ${lock} and run the command again`,
+      details: { lockFile: lock },
+    });
+  }
+  const message = text.split('\n').filter(Boolean).slice(-3).join(' / ');
   return new PromoteError('LEDGER_GIT_FAILED', `${what}: ${message}`, { cause: err, hint: hint ?? 'check that git works in the ledger repository (run with --debug for the cause)' });
+}
+
+/**
+ * The lock file named by git's "Unable to create '<ref>.lock': File exists" (a crashed or
+ * running git), which is not a lost compare-and-swap ("is at X but expected Y", "fetch first").
+ */
+function staleLock(message: string): string | undefined {
+  return /Unable to create '([^']+\.lock)': File exists/.exec(message)?.[1];
 }
 
 function isMissingObject(err: unknown): boolean {
@@ -82,13 +113,14 @@ function isMissingObject(err: unknown): boolean {
 }
 
 function isRejectedPush(err: unknown): boolean {
+  if (staleLock(String((err as Error)?.message ?? err))) return false;
   return /\[rejected\]|non-fast-forward|fetch first|\(stale info\)|failed to push some refs|cannot lock ref|failed to update ref/i.test(String((err as Error)?.message ?? err));
 }
 
 export class GitLedger {
   /** Where the stage files are committed: the user's repository, or our clone of the remote. */
   readonly gitDir: string;
-  /** The remote URL (or path of a bare repository), when the ledger is not local. */
+  /** The remote URL (or path of a bare repository), when the ledger is not local; never with credentials in it. */
   readonly remote: string | undefined;
   readonly description: string;
   private branch: string;
@@ -98,15 +130,18 @@ export class GitLedger {
    * moved in between, it is refused and the retry fetches.
    */
   private fresh = false;
+  /** The environment for git: the caller's, plus the remote's credentials as per-command config. */
   private readonly env: NodeJS.ProcessEnv;
+  private readonly timeoutMs: number;
   /** A non-bare local repository whose checked-out branch we update: keep its files in step. */
   private readonly worktree: string | undefined;
 
-  private constructor(init: { gitDir: string; remote?: string; branch: string; env: NodeJS.ProcessEnv; worktree?: string; description: string }) {
+  private constructor(init: { gitDir: string; remote?: string; branch: string; env: NodeJS.ProcessEnv; timeoutMs: number; worktree?: string; description: string }) {
     this.gitDir = init.gitDir;
     this.remote = init.remote;
     this.branch = init.branch;
     this.env = init.env;
+    this.timeoutMs = init.timeoutMs;
     this.worktree = init.worktree;
     this.description = init.description;
   }
@@ -120,22 +155,28 @@ export class GitLedger {
    * or a path to a bare repository, is cloned into the cache and pushed back to.
    */
   static async open(spec: LedgerSpec, options: LedgerOptions = {}): Promise<GitLedger> {
-    const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
-    const remote = isGitUrl(spec.repository) || (await isBareRepository(spec.repository, env)) ? spec.repository : undefined;
-    if (!remote) {
-      const top = await topLevel(spec.repository, env);
-      const git = makeGit(top, env);
+    let env: NodeJS.ProcessEnv = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+    const timeoutMs = options.timeoutMs ?? gitTimeout(env);
+    const remoteSpec = isGitUrl(spec.repository) || (await isBareRepository(spec.repository, env, timeoutMs)) ? spec.repository : undefined;
+    if (!remoteSpec) {
+      const top = await topLevel(spec.repository, env, timeoutMs);
+      const git = makeGit(top, env, timeoutMs);
       let branch = spec.branch;
       let worktree: string | undefined;
       const head = (await git.raw(['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
       if (!branch) branch = head.startsWith('refs/heads/') ? head.slice('refs/heads/'.length) : 'main';
       if (head === `refs/heads/${branch}`) worktree = top;
-      return new GitLedger({ gitDir: top, branch, env, ...(worktree && { worktree }), description: `${top} (branch ${branch})` });
+      return new GitLedger({ gitDir: top, branch, env, timeoutMs, ...(worktree && { worktree }), description: `${top} (branch ${branch})` });
     }
+    // Credentials in the URL (https://user:TOKEN@host/…) never reach the clone's config, a
+    // message or the cache's name: git gets them per command through the environment.
+    const credential = splitUrlCredential(remoteSpec);
+    const remote = credential?.url ?? remoteSpec;
+    if (credential) env = withHttpCredential(env, remote, credential.username, credential.password);
     const cacheRoot = options.cacheDir ?? promoteCacheRoot(env);
     const gitDir = join(cacheRoot, 'ledgers', createHash('sha256').update(remote).digest('hex').slice(0, 16));
     await mkdir(gitDir, { recursive: true });
-    const ledger = new GitLedger({ gitDir, remote, branch: spec.branch ?? '', env, description: `${remote} (branch ${spec.branch ?? 'default'})` });
+    const ledger = new GitLedger({ gitDir, remote, branch: spec.branch ?? '', env, timeoutMs, description: `${remote} (branch ${spec.branch ?? 'default'})` });
     await withDirectoryLock(gitDir, `ledger cache ${gitDir}`, async () => {
       const git = ledger.git();
       if (!(await exists(join(gitDir, 'HEAD')))) {
@@ -150,8 +191,8 @@ export class GitLedger {
       // The remote's URL may have changed meaning (a path vs. URL); always point origin at it.
       await git.raw(['config', 'remote.origin.url', remote]);
       if (!ledger.branch) {
-        const out = await git.raw(['ls-remote', '--symref', remote, 'HEAD']).catch((e) => {
-          throw gitError(e, `cannot reach the ledger remote ${remote}`, 'check the URL and your git credentials for it');
+        const out = await git.raw(['ls-remote', '--symref', 'origin', 'HEAD']).catch((e) => {
+          throw gitError(e, `cannot reach the ledger remote ${remote}`, 'check the URL and your git credentials for it', timeoutMs);
         });
         const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(out);
         ledger.branch = m ? m[1]! : 'main';
@@ -161,7 +202,7 @@ export class GitLedger {
   }
 
   private git(): SimpleGit {
-    return makeGit(this.gitDir, this.env);
+    return makeGit(this.gitDir, this.env, this.timeoutMs);
   }
 
   private get ref(): string {
@@ -202,7 +243,7 @@ export class GitLedger {
         await this.git().raw(['update-ref', '-d', this.ref]).catch(() => undefined);
         return;
       }
-      throw gitError(err, `cannot fetch the ledger from ${this.remote}`, 'check the URL, the network and your git credentials for the ledger remote');
+      throw gitError(err, `cannot fetch the ledger from ${this.remote}`, 'check the URL, the network and your git credentials for the ledger remote', this.timeoutMs);
     }
   }
 
@@ -272,7 +313,7 @@ export class GitLedger {
       await writeFile(file, renderStageState(change.state));
       const msg = join(tmp, 'message');
       await writeFile(msg, commitMessage(change));
-      const git = makeGit(this.gitDir, { ...this.env, GIT_INDEX_FILE: join(tmp, 'index') });
+      const git = makeGit(this.gitDir, { ...this.env, GIT_INDEX_FILE: join(tmp, 'index') }, this.timeoutMs);
       await git.raw(base ? ['read-tree', base] : ['read-tree', '--empty']);
       const blob = (await git.raw(['hash-object', '-w', '--path', path, file])).trim();
       await git.raw(['update-index', '--add', '--cacheinfo', `100644,${blob},${path}`]);
@@ -295,15 +336,15 @@ export class GitLedger {
         await git.raw(['update-ref', '-m', 'promote', `refs/heads/${this.branch}`, commit, base ?? ZERO]);
         return true;
       } catch (err) {
-        if (isRejectedPush(err) || /but expected|reference already exists|is at .* but expected/i.test(String((err as Error).message))) return false;
-        throw gitError(err, 'cannot update the ledger branch');
+        if (!staleLock(String((err as Error).message)) && (isRejectedPush(err) || /but expected|reference already exists|is at .* but expected/i.test(String((err as Error).message)))) return false;
+        throw gitError(err, 'cannot update the ledger branch', undefined, this.timeoutMs);
       }
     }
     try {
       await git.raw(['push', '--quiet', '--porcelain', 'origin', `${commit}:refs/heads/${this.branch}`]);
     } catch (err) {
       if (isRejectedPush(err)) return false;
-      throw gitError(err, `cannot push the ledger to ${this.remote}`, 'check your write access to the ledger remote; nothing was promoted');
+      throw gitError(err, `cannot push the ledger to ${this.remote}`, 'check your write access to the ledger remote; nothing was promoted', this.timeoutMs);
     }
     await git.raw(['update-ref', this.ref, commit]);
     return true;
@@ -367,12 +408,47 @@ const TRUSTED_ENV = {
 };
 const UNUSED_ENV = new Set(['EDITOR', 'VISUAL', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'PAGER', 'GIT_PAGER', 'GIT_EXTERNAL_DIFF', 'PREFIX', 'GIT_TEMPLATE_DIR']);
 
-function makeGit(dir: string, fullEnv: NodeJS.ProcessEnv): SimpleGit {
+/** PROMOTE_GIT_TIMEOUT (`30s`, `5m`) or the default. */
+function gitTimeout(env: NodeJS.ProcessEnv): number {
+  const text = env.PROMOTE_GIT_TIMEOUT;
+  if (text === undefined || text === '') return DEFAULT_GIT_TIMEOUT_MS;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    throw new PromoteError('USAGE', `PROMOTE_GIT_TIMEOUT=${text} is not a duration`, { outcome: 'usage', hint: 'write it like 30s, 2m or 1h' });
+  }
+  return ms;
+}
+
+/**
+ * Adds an Authorization header for `url`'s origin as config carried in the environment
+ * (GIT_CONFIG_COUNT/KEY/VALUE, git ≥ 2.31): not on a command line (`ps` shows those), not in
+ * the clone's config, and not through git's credential helpers (which would store it).
+ */
+function withHttpCredential(env: NodeJS.ProcessEnv, url: string, username: string, password: string): NodeJS.ProcessEnv {
+  const n = Number(env.GIT_CONFIG_COUNT ?? 0) || 0;
+  return {
+    ...env,
+    GIT_CONFIG_COUNT: String(n + 1),
+    [`GIT_CONFIG_KEY_${n}`]: `http.${new URL(url).origin}/.extraHeader`,
+    [`GIT_CONFIG_VALUE_${n}`]: `Authorization: Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
+  };
+}
+
+function makeGit(dir: string, fullEnv: NodeJS.ProcessEnv, timeoutMs: number): SimpleGit {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(fullEnv)) if (v !== undefined && !UNUSED_ENV.has(k.toUpperCase())) env[k] = v;
+  // The deadline below stops git itself; its HTTP helper (git-remote-http) is a child of git's
+  // that would live on, waiting on a silent server (and holding our pipes open). curl's own
+  // stall limit makes it give up on the same schedule, unless the user set one.
+  if (env.GIT_HTTP_LOW_SPEED_LIMIT === undefined && env.GIT_HTTP_LOW_SPEED_TIME === undefined) {
+    env.GIT_HTTP_LOW_SPEED_LIMIT = '1';
+    env.GIT_HTTP_LOW_SPEED_TIME = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+  }
   const allowEnvironment = Object.keys(env);
   return (
-    simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, trimmed: false, unsafe: TRUSTED_ENV, allowEnvironment })
+    // An overall deadline per git command: output does not reset it (a remote trickling bytes
+    // would otherwise hold the promotion, and the ledger lock, for ever).
+    simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, trimmed: false, unsafe: TRUSTED_ENV, allowEnvironment, timeout: { block: timeoutMs, stdOut: false, stdErr: false } })
       .env(env)
       // simple-git's completion plugin sleeps 50 ms after any command that printed nothing
       // (update-ref, read-tree, config …): half the cost of a promotion. An empty chunk, sent
@@ -392,22 +468,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function isBareRepository(path: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+async function isBareRepository(path: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<boolean> {
   try {
     if (!(await stat(path)).isDirectory()) return false;
   } catch {
     return false;
   }
-  const out = await makeGit(path, env)
+  const out = await makeGit(path, env, timeoutMs)
     .raw(['rev-parse', '--is-bare-repository'])
     .catch(() => 'false');
   return out.trim() === 'true';
 }
 
-async function topLevel(path: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function topLevel(path: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
   try {
     if (!(await stat(path)).isDirectory()) throw new Error('not a directory');
-    return (await makeGit(path, env).raw(['rev-parse', '--show-toplevel'])).trim();
+    return (await makeGit(path, env, timeoutMs).raw(['rev-parse', '--show-toplevel'])).trim();
   } catch (err) {
     throw new PromoteError('LEDGER_NOT_A_REPOSITORY', `the ledger ${path} is not a git repository`, {
       cause: err,

@@ -1,7 +1,8 @@
 // A loopback HTTP proxy in front of a *real* registry that injects faults chosen per request:
 // an HTTP error status, a dropped connection, a corrupted response body (a registry that lies),
-// or a delay (a registry far away, for benchmarks). Everything else is forwarded untouched, except Location headers, which are rewritten
-// to point back at the proxy so a client keeps talking through it.
+// a body trickled a byte at a time (a stalled proxy), or a delay (a registry far away, for
+// benchmarks). Everything else is forwarded untouched, except Location headers, which are
+// rewritten to point back at the proxy so a client keeps talking through it.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 
@@ -22,7 +23,9 @@ export type Fault =
   /** Forward, and add (or replace) these headers on the real response. */
   | { addHeaders: Record<string, string> }
   /** Forward after this many milliseconds: one network round trip per request (benchmarks). */
-  | { delayMs: number };
+  | { delayMs: number }
+  /** Forward the real headers, then the body one byte every `trickleMs`: never idle, and very slow. */
+  | { trickleMs: number };
 
 export interface FaultProxy {
   host: string;
@@ -94,6 +97,20 @@ export async function startFaultProxy(target: string, rule: (req: ProxiedRequest
       seen.push({ method, path, status: up.statusCode ?? 0 });
       res.writeHead(up.statusCode ?? 502, outHeaders);
       if (fault && 'corruptBody' in fault) up.pipe(corrupter()).pipe(res);
+      else if (fault && 'trickleMs' in fault) {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.once('end', () => {
+          const body = Buffer.concat(chunks);
+          let i = 0;
+          const timer = setInterval(() => {
+            if (i >= body.length || res.destroyed) { clearInterval(timer); if (!res.destroyed) res.end(); return; }
+            res.write(body.subarray(i, i + 1));
+            i++;
+          }, fault.trickleMs);
+          res.once('close', () => clearInterval(timer));
+        });
+      }
       else if (fault && 'cutBody' in fault) {
         up.once('data', (chunk: Buffer) => {
           up.pause();

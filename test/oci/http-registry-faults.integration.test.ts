@@ -48,18 +48,18 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
     };
   };
 
-  test('a 500 on the upload PUT mid-upload is retried with a fresh session, then succeeds', async () => {
+  test('a 500 on the upload PUT is followed by asking the session where it stands, and the same session completes', async () => {
     const r = through('faults/put');
     const b = blob('application/octet-stream', randomBytes(50_000));
     faultOnce((q) => q.method === 'PUT' && q.path.includes('digest='), { status: 500 });
     fx.proxy.seen.length = 0;
     assert.deepEqual(await r.pushBlob(b.descriptor, b.bytes), { uploaded: true });
     const calls = fx.proxy.seen.map((s) => `${s.method} ${s.status}`);
-    assert.deepEqual(calls, ['HEAD 404', 'POST 202', 'PUT 500', 'DELETE 204', 'POST 202', 'PUT 201']);
+    assert.deepEqual(calls, ['HEAD 404', 'POST 202', 'PUT 500', 'GET 204', 'PUT 201']);
     assert.deepEqual(await open(fx.reg, 'faults/put').fetchBlobBytes(b.descriptor), b.bytes);
   });
 
-  test('a connection reset during a chunked upload restarts the upload, which then completes', async () => {
+  test('a connection reset during a chunked upload resumes the session at the offset it reports, which then completes', async () => {
     const r = through('faults/patch', { monolithicMax: 10, chunkSize: 20_000 });
     const b = blob('application/octet-stream', randomBytes(70_000));
     let patches = 0;
@@ -67,6 +67,9 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
     fx.proxy.seen.length = 0;
     await r.pushBlob(b.descriptor, b.bytes);
     assert.ok(fx.proxy.seen.some((s) => s.method === 'PATCH' && s.status === 0));
+    // One session throughout: no second POST, and no chunk sent twice after the reset.
+    assert.equal(fx.proxy.seen.filter((s) => s.method === 'POST').length, 1);
+    assert.deepEqual(fx.proxy.seen.map((s) => `${s.method} ${s.status}`), ['HEAD 404', 'POST 202', 'PATCH 202', 'PATCH 0', 'GET 204', 'PATCH 202', 'PATCH 202', 'PUT 201']);
     assert.deepEqual(await open(fx.reg, 'faults/patch').fetchBlobBytes(b.descriptor), b.bytes);
   });
 
@@ -96,8 +99,10 @@ describe('HttpRegistry through a fault-injecting proxy (real registry behind it)
       return true;
     });
     assert.equal(fx.proxy.seen.filter((s) => s.method === 'PUT').length, 3);
-    // Every abandoned session was cancelled.
-    assert.equal(fx.proxy.seen.filter((s) => s.method === 'DELETE').length, 3);
+    // One session, asked twice where it stood, then cancelled.
+    assert.equal(fx.proxy.seen.filter((s) => s.method === 'POST').length, 1);
+    assert.equal(fx.proxy.seen.filter((s) => s.method === 'GET').length, 2);
+    assert.equal(fx.proxy.seen.filter((s) => s.method === 'DELETE').length, 1);
     fx.rule = () => undefined;
   });
 

@@ -43,6 +43,7 @@ ${REGISTRY_HELP}`,
     once: { type: 'boolean', description: 'one round, then exit with its phase' },
     'no-self-heal': { type: 'boolean', description: 'report drift as Drifted instead of correcting it' },
     'health-timeout': { type: 'string', valueName: 'duration', description: 'how long to wait for health before reporting Degraded', default: '2m' },
+    'stall-timeout': { type: 'string', valueName: 'duration', description: '/healthz answers 503 once a round has run this long (default: 3 × --interval, at least 10m)' },
     key: { type: 'string', short: 'k', valueName: 'file', description: 'private key that signs status reports (default: PROMOTE_AGENT_KEY; password: PROMOTE_PASSWORD)' },
     repository: { type: 'string', valueName: 'repository', description: "the bundle repository, when there is no pipeline file (in a cluster)" },
     'promotion-key': { type: 'string', multiple: true, valueName: 'pem', description: 'public key trusted to sign promotion records (instead of the pipeline\'s trust.promotions)' },
@@ -83,6 +84,7 @@ ${REGISTRY_HELP}`,
     const target = required('target');
     const intervalMs = duration('interval', 1000);
     const healthTimeoutMs = duration('health-timeout', 0);
+    const stallAfterMs = stringOption(args, 'stall-timeout') === undefined ? undefined : duration('stall-timeout', 1000);
     const once = flag(args, 'once');
     const controller = new AbortController();
     const stop = (): void => controller.abort();
@@ -99,6 +101,7 @@ ${REGISTRY_HELP}`,
         target,
         intervalMs,
         healthTimeoutMs,
+        ...(stallAfterMs !== undefined && { stallAfterMs }),
         once,
         selfHeal: !flag(args, 'no-self-heal'),
         force: flag(args, 'force-conflicts'),

@@ -20,8 +20,13 @@ import { PromoteError } from '../../errors.ts';
 // client by a bare TLS handshake (no HTTP request, so nothing shows up in the registry's logs).
 //
 // Retries (exponential backoff with full jitter, Retry-After honoured) are done here only for
-// requests that can be replayed safely; an upload session's PATCH cannot, so upload.ts restarts
-// the whole session instead.
+// requests that can be replayed safely; an upload session's PATCH cannot, so upload.ts asks the
+// session how far it got and continues from there.
+//
+// Every request has an overall deadline (TransportOptions.timeoutMs: --timeout,
+// PROMOTE_REGISTRY_TIMEOUT), retries and the response body included. The idle timer alone is
+// reset by every byte, so a registry (or proxy) trickling a byte a second would hold a command,
+// or an agent's round, for ever.
 
 /** A request body: bytes, or a function opening a fresh stream for each attempt. */
 export type RequestBody = Uint8Array | (() => Readable);
@@ -58,7 +63,13 @@ export interface TransportOptions {
   insecure?: boolean;
   caFile?: string;
   retry?: Partial<RetryPolicy>;
+  /** Overall deadline of one request, retries and body included (default DEFAULT_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
+
+export const DEFAULT_TIMEOUT_MS = 300_000;
+/** Error code of a request that ran past its deadline (never retried: the time is spent). */
+const DEADLINE = 'PROMOTE_DEADLINE';
 
 const USER_AGENT = 'promote (+https://github.com/opencontainers/distribution-spec)';
 
@@ -178,6 +189,13 @@ export function networkError(err: unknown, url: string, insecure: boolean): Prom
   const code = errorCode(err) ?? '';
   const { host, origin } = new URL(url);
   const details = { url: origin, code };
+  if (code === DEADLINE) {
+    return new PromoteError('REGISTRY_TIMEOUT', `the registry at ${origin} did not finish answering within ${(err as Error).message.replace(/^.*within /, '')}`, {
+      cause: err,
+      details,
+      hint: 'the registry (or a proxy in front of it) is stalled or very slow; retry later, or allow more time with --timeout or PROMOTE_REGISTRY_TIMEOUT (e.g. 15m)',
+    });
+  }
   if (TLS_CODES.test(code)) {
     const plainHttp = code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG';
     return new PromoteError('REGISTRY_TLS', `TLS handshake with the registry at ${host} failed (${code})`, {
@@ -228,7 +246,7 @@ function timeoutError(code: string, message: string): Error {
  * error when the body stream fails (e.g. a VerifyingStream refusing content), else with the
  * socket error.
  */
-function exchange(url: string, method: string, headers: Record<string, string>, body: Uint8Array | Readable | undefined, caFile: string | undefined, insecure: boolean): Promise<IncomingMessage> {
+function exchange(url: string, method: string, headers: Record<string, string>, body: Uint8Array | Readable | undefined, caFile: string | undefined, insecure: boolean, deadline: { at: number; text: string }): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const https = url.startsWith('https:');
     const req = (https ? httpsRequest : httpRequest)(url, {
@@ -242,6 +260,17 @@ function exchange(url: string, method: string, headers: Record<string, string>, 
       settled = true;
       reject(err);
     };
+    // Armed until the response body is done: it bounds the caller's reading too. Unref'd, as the
+    // socket it guards keeps the process alive while it matters.
+    let response: IncomingMessage | undefined;
+    const overdue = setTimeout(() => {
+      const err = timeoutError(DEADLINE, `${method} ${new URL(url).pathname} did not finish within ${deadline.text}`);
+      // Whoever is reading the body meets the registry error, not a bare socket error.
+      if (response) response.destroy(networkError(err, url, insecure));
+      req.destroy(err);
+    }, Math.max(0, deadline.at - Date.now()));
+    overdue.unref();
+    req.once('close', () => { if (!response) clearTimeout(overdue); });
     let connectTimer: NodeJS.Timeout | undefined = setTimeout(() => req.destroy(timeoutError('ETIMEDOUT', `no connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
     const connected = () => { clearTimeout(connectTimer); connectTimer = undefined; };
     req.on('socket', (socket) => {
@@ -252,6 +281,8 @@ function exchange(url: string, method: string, headers: Record<string, string>, 
     req.on('error', (err) => { connected(); fail(err); });
     req.on('response', (res) => {
       connected();
+      response = res;
+      res.once('close', () => clearTimeout(overdue));
       if (settled) { res.resume(); return; }
       settled = true;
       // The server answered before taking the whole body (an early 401/4xx): stop sending, and
@@ -275,11 +306,13 @@ export class Transport {
   readonly insecure: boolean;
   private readonly caFile: string | undefined;
   private readonly retry: RetryPolicy;
+  readonly timeoutMs: number;
 
   constructor(options: TransportOptions = {}) {
     this.insecure = options.insecure ?? false;
     this.caFile = options.caFile;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   get retryPolicy(): RetryPolicy {
@@ -294,6 +327,9 @@ export class Transport {
   async send(req: HttpRequest): Promise<HttpResponse> {
     const retryable = req.retry ?? req.method !== 'PATCH';
     const attempts = retryable ? Math.max(1, this.retry.attempts) : 1;
+    const deadline = { at: Date.now() + this.timeoutMs, text: formatMs(this.timeoutMs) };
+    /** Another attempt only when its backoff still ends before the deadline. */
+    const timeLeftFor = (delay: number) => Date.now() + delay < deadline.at;
     for (let n = 1; ; n++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
       let body: Uint8Array | Readable | undefined;
@@ -304,10 +340,10 @@ export class Transport {
         body = req.body();
       }
       try {
-        const res = await exchange(req.url, req.method, headers, body, this.caFile, this.insecure);
+        const res = await exchange(req.url, req.method, headers, body, this.caFile, this.insecure, deadline);
         const status = res.statusCode ?? 0;
-        if (n < attempts && (status === 429 || status >= 500)) {
-          const delay = backoffDelay(n, this.retry, flattenHeaders(res.headers)['retry-after']);
+        const delay = n < attempts && (status === 429 || status >= 500) ? backoffDelay(n, this.retry, flattenHeaders(res.headers)['retry-after']) : undefined;
+        if (delay !== undefined && timeLeftFor(delay)) {
           await discard(res);
           await sleep(delay);
           continue;
@@ -317,13 +353,20 @@ export class Transport {
         if (body instanceof Readable && !body.destroyed) body.destroy();
         if (err instanceof PromoteError) throw err;
         if (n < attempts && isRetryableNetworkError(err)) {
-          await sleep(backoffDelay(n, this.retry));
-          continue;
+          const delay = backoffDelay(n, this.retry);
+          if (timeLeftFor(delay)) {
+            await sleep(delay);
+            continue;
+          }
         }
         throw networkError(err, req.url, this.insecure);
       }
     }
   }
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`;
 }
 
 /** Reads at most `max` bytes of a response body as text (for error bodies), discarding the rest. */

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPromoteError, PromoteError } from '../../errors.ts';
 import { checkBytes, VerifyingStream } from '../digest.ts';
@@ -10,9 +10,8 @@ import { backoffDelay, discard, isRetryableNetworkError } from './transport.ts';
 // (REGISTRY-NOTES.md): POST opens a session; a body on that POST is ignored, so small blobs go
 // POST + PUT ?digest= with the body (2 requests, the curl floor); large ones stream in PATCHes
 // then a PUT ?digest=. Every PATCH answers with a new Location and older ones are dead, so the
-// newest is always followed. A session that fails part-way cannot be resumed reliably (the
-// registry appends whatever arrived), so on a transient failure it is cancelled (DELETE) and
-// the upload starts over with a fresh stream, a bounded number of times.
+// newest is always followed. The registry appends whatever arrived, so after a failure the
+// session is asked what it holds and the upload goes on from there (see uploadBlob).
 
 export interface UploadOptions {
   /** Blobs up to this size go in one PUT; larger ones are PATCHed. */
@@ -50,7 +49,8 @@ export function isTransientUploadFailure(err: unknown): boolean {
 
 export async function startSession(client: RepositoryClient, action: string, query = '', extraScopes: string[] = []): Promise<{ status: number; location: string }> {
   const url = client.url(`blobs/uploads/${query}`);
-  const res = await client.send({ method: 'POST', url, headers: { 'content-length': '0' }, retry: false }, {
+  // Opening a session again is harmless (an unused one is purged), so a 5xx here is retried.
+  const res = await client.send({ method: 'POST', url, headers: { 'content-length': '0' }, retry: true }, {
     access: 'push', scopes: extraScopes, ok: [201, 202], action,
   });
   await discard(res.body);
@@ -92,71 +92,160 @@ async function patch(client: RepositoryClient, location: string, body: Uint8Arra
   return client.resolveLocation(res.headers.location, location, action);
 }
 
-async function uploadOnce(client: RepositoryClient, desc: Descriptor, content: BlobContent, opts: UploadOptions, action: string): Promise<void> {
-  const { location: first } = await startSession(client, action);
-  let location = first;
+/** Where a session stands: its newest Location and how many bytes it holds. */
+interface Session {
+  location: string;
+  offset: number;
+}
+
+/** The content from byte `offset` on, digest-checked over the whole of it (a resumed stream re-reads and drops the head). */
+function contentFrom(content: BlobContent, desc: Descriptor, offset: number, where: string): Uint8Array | (() => Readable) {
+  if (content instanceof Uint8Array) return content.subarray(offset);
+  return () => {
+    const all = verified(content, desc, where);
+    if (offset === 0) return all;
+    let skip = offset;
+    const tail = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        if (skip >= chunk.length) { skip -= chunk.length; done(); return; }
+        const rest = chunk.subarray(skip);
+        skip = 0;
+        done(null, rest);
+      },
+    });
+    all.on('error', (err) => tail.destroy(err));
+    tail.on('close', () => all.destroy());
+    return all.pipe(tail);
+  };
+}
+
+/** Sends what `session` lacks and commits; moves `session` forward as chunks land. */
+async function sendRest(client: RepositoryClient, desc: Descriptor, content: BlobContent, opts: UploadOptions, session: Session, action: string): Promise<void> {
   const where = `the content given for ${client.name}`;
+  const chunked = opts.chunkSize !== undefined && desc.size > opts.chunkSize;
+  const remaining = desc.size - session.offset;
+  if (!chunked && desc.size <= opts.monolithicMax) {
+    await putFinal(client, session.location, desc, contentFrom(content, desc, session.offset, where), remaining, action);
+    return;
+  }
+  if (!chunked) {
+    // One streamed PATCH (what skopeo does), then an empty PUT to commit.
+    if (remaining > 0) {
+      session.location = await patch(client, session.location, contentFrom(content, desc, session.offset, where), session.offset, remaining, action);
+      session.offset = desc.size;
+    }
+    await putFinal(client, session.location, desc, new Uint8Array(0), 0, action);
+    return;
+  }
+  // Fixed-size chunks; the last one travels with the PUT. Memory: one chunk.
+  const chunkSize = opts.chunkSize!;
+  const from = contentFrom(content, desc, session.offset, where);
+  const source = from instanceof Uint8Array ? Readable.from([Buffer.from(from.buffer, from.byteOffset, from.byteLength)]) : from();
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   try {
-    const chunked = opts.chunkSize !== undefined && desc.size > opts.chunkSize;
-    if (!chunked && desc.size <= opts.monolithicMax) {
-      const body = content instanceof Uint8Array ? content : () => verified(content, desc, where);
-      await putFinal(client, location, desc, body, desc.size, action);
-      return;
-    }
-    if (!chunked) {
-      // One streamed PATCH (what skopeo does), then an empty PUT to commit.
-      location = await patch(client, location, () => verified(() => openContent(content), desc, where), 0, desc.size, action);
-      await putFinal(client, location, desc, new Uint8Array(0), 0, action);
-      return;
-    }
-    // Fixed-size chunks; the last one travels with the PUT. Memory: one chunk.
-    const chunkSize = opts.chunkSize!;
-    const source = verified(() => openContent(content), desc, where);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let offset = 0;
-    try {
-      for await (const piece of source as AsyncIterable<Buffer>) {
-        pending.push(piece);
-        pendingBytes += piece.length;
-        while (pendingBytes > chunkSize) {
-          const all = Buffer.concat(pending, pendingBytes);
-          const chunk = all.subarray(0, chunkSize);
-          pending = [all.subarray(chunkSize)];
-          pendingBytes -= chunkSize;
-          location = await patch(client, location, chunk, offset, chunk.length, action);
-          offset += chunk.length;
-        }
+    for await (const piece of source as AsyncIterable<Buffer>) {
+      pending.push(piece);
+      pendingBytes += piece.length;
+      while (pendingBytes > chunkSize) {
+        const all = Buffer.concat(pending, pendingBytes);
+        const chunk = all.subarray(0, chunkSize);
+        pending = [all.subarray(chunkSize)];
+        pendingBytes -= chunkSize;
+        session.location = await patch(client, session.location, chunk, session.offset, chunk.length, action);
+        session.offset += chunk.length;
       }
-    } finally {
-      source.destroy();
     }
-    // The stream ended without error, so the VerifyingStream has checked digest and size.
-    const last = Buffer.concat(pending, pendingBytes);
-    await putFinal(client, location, desc, last, last.length, action);
-  } catch (err) {
-    await cancelSession(client, location);
-    throw err;
+  } finally {
+    source.destroy();
+  }
+  // The stream ended without error, so the VerifyingStream has checked digest and size.
+  const last = Buffer.concat(pending, pendingBytes);
+  await putFinal(client, session.location, desc, last, last.length, action);
+}
+
+/**
+ * After a failed request: how far the session got (distribution-spec "Resuming an upload":
+ * GET the upload URL, whose Range says which bytes it holds), 'gone' when the registry no
+ * longer knows it (it may have completed), undefined when it cannot be told. distribution
+ * writes "0-0" both for nothing and for one byte; it is read as nothing, and the one-byte case
+ * ends in DIGEST_INVALID on commit, which uploadBlob answers with a fresh session.
+ */
+async function sessionStatus(client: RepositoryClient, session: Session, action: string): Promise<Session | 'gone' | undefined> {
+  let res;
+  try {
+    res = await client.send({ method: 'GET', url: session.location }, { access: 'push', ok: [204], pass: [404], action });
+  } catch {
+    return undefined;
+  }
+  await discard(res.body);
+  if (res.status === 404) return 'gone';
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(res.headers.range ?? '');
+  const end = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(end)) return undefined;
+  return { location: client.resolveLocation(res.headers.location ?? session.location, session.location, action), offset: end === 0 ? 0 : end + 1 };
+}
+
+async function blobExists(client: RepositoryClient, digest: string, action: string): Promise<boolean> {
+  try {
+    const res = await client.send({ method: 'HEAD', url: client.url(`blobs/${digest}`) }, { access: 'pull', ok: [200], pass: [404], action });
+    await discard(res.body);
+    return res.status === 200;
+  } catch {
+    return false;
   }
 }
 
-/** Uploads a blob the repository lacks, restarting the session on transient failures. */
+/**
+ * Uploads a blob the repository lacks. A transient failure (5xx, 429, a reset) is not the end
+ * of the session: after a backoff the session is asked how far it got and the upload continues
+ * from there, so a registry failing every few requests still gets the blob; only a session the
+ * registry lost (or cannot describe) is started again. Bounded: `attempts` failures in a row
+ * without progress give up.
+ */
 export async function uploadBlob(client: RepositoryClient, desc: Descriptor, content: BlobContent, opts: UploadOptions): Promise<void> {
   const action = `uploading blob ${desc.digest}`;
   if (content instanceof Uint8Array) checkBytes(desc, content, `blob ${desc.digest}`, `the content given for ${client.name}`);
   const policy = client.transport.retryPolicy;
-  for (let attempt = 1; ; attempt++) {
+  let session: Session | undefined;
+  let resumed = false;
+  let failures = 0;
+  let total = 0;
+  for (;;) {
+    const before = session?.offset ?? -1;
     try {
-      await uploadOnce(client, desc, content, opts, action);
+      session ??= { location: (await startSession(client, action)).location, offset: 0 };
+      await sendRest(client, desc, content, opts, session, action);
       return;
     } catch (err) {
-      if (attempt >= policy.attempts || !isTransientUploadFailure(err)) {
-        if (attempt > 1 && isPromoteError(err) && !err.message.includes('attempts')) {
-          throw new PromoteError(err.code, `${err.message} (gave up after ${attempt} attempts)`, { hint: err.hint, cause: err, outcome: err.outcome, details: { ...err.details, attempts: attempt } });
+      // Our content was checked before it was sent, so a digest the registry disputes after a
+      // resume means the session kept bytes it did not report: start a clean one.
+      const transient = isTransientUploadFailure(err) || (resumed && isPromoteError(err, 'DIGEST_INVALID'));
+      total++;
+      failures = session && session.offset > before ? 1 : failures + 1;
+      if (!transient || failures >= policy.attempts) {
+        if (session) await cancelSession(client, session.location);
+        if (total > 1 && isPromoteError(err) && !err.message.includes('attempts')) {
+          throw new PromoteError(err.code, `${err.message} (gave up after ${total} attempts)`, { hint: err.hint, cause: err, outcome: err.outcome, details: { ...err.details, attempts: total } });
         }
         throw err;
       }
-      await sleep(backoffDelay(attempt, policy));
+      await sleep(backoffDelay(failures, policy));
+      if (!session) continue;
+      const status = isPromoteError(err, 'DIGEST_INVALID') ? undefined : await sessionStatus(client, session, action);
+      if (status === 'gone' && (await blobExists(client, desc.digest, action))) return; // the commit landed; its answer was lost
+      if (status && status !== 'gone') {
+        if (status.offset > desc.size) status.offset = -1;
+        if (status.offset >= 0) {
+          if (status.offset > session.offset) failures = 0;
+          session = status;
+          resumed = true;
+          continue;
+        }
+      }
+      if (status !== 'gone') await cancelSession(client, session.location);
+      session = undefined;
+      resumed = false;
     }
   }
 }
