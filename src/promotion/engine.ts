@@ -634,7 +634,9 @@ export async function approve(project: Project, stageName: string, bundle: strin
   try {
     const { attachBundle } = await import('../signing/attestation.ts');
     const { APPROVAL } = await import('../oci/media-types.ts');
-    const attached = await attachBundle(source, { mediaType: subject.mediaType, digest, size: subject.size }, kept.statement as Parameters<typeof attachBundle>[2], APPROVAL_PREDICATE_TYPE, {
+    // Canonical key order: the ledger stores it so, and the same bytes make the same artefact.
+    const statementJson = JSON.parse(canonicalJson(kept.statement)) as Parameters<typeof attachBundle>[2];
+    const attached = await attachBundle(source, { mediaType: subject.mediaType, digest, size: subject.size }, statementJson, APPROVAL_PREDICATE_TYPE, {
       artifactType: APPROVAL,
       now: new Date(kept.at),
       annotations: { 'dev.promote.approval.pipeline': pipeline.name, 'dev.promote.approval.stage': stage.name },
