@@ -1,9 +1,9 @@
+import { createPublicKey } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { keyHint } from '../signing/keys.ts';
 import { loadTrustPolicy } from '../signing/policy.ts';
 import { keyFingerprint } from '../signing/trusted-signer.ts';
-import { createPublicKey } from 'node:crypto';
-import { keyHint } from '../signing/keys.ts';
 import { loadPipeline, projectRoot } from './load.ts';
 
 // `promote push --sign`: a signature by a key the project's own pipelines do not list under
