@@ -103,6 +103,8 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
   let pipelineName = options.pipeline;
   let promotionTrust;
   let bundleTrust;
+  /** Who may sign status reports, when the pipeline file says: the agent's key must be among them. */
+  let reportTrust: { policy: Awaited<ReturnType<typeof loadTrustPolicy>>; list: string; file: string } | undefined;
   if (repository) {
     if (!pipelineName || pipelineName.includes('/') || /\.ya?ml$/.test(pipelineName)) {
       throw usage('--repository needs --pipeline <name>: records are checked to be for that pipeline', 'e.g. --pipeline webapp --repository registry.example.com/acme/webapp');
@@ -127,6 +129,8 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
     const baseDir = projectRoot(file);
     promotionTrust = await loadTrustPolicy(options.promotionKeys?.length ? options.promotionKeys : pipeline.trust.promotions, { baseDir });
     bundleTrust = await loadTrustPolicy(options.bundleKeys?.length ? options.bundleKeys : pipeline.trust.bundles, { baseDir });
+    const agents = pipeline.trust.agents.length > 0;
+    reportTrust = { policy: await loadTrustPolicy(agents ? pipeline.trust.agents : pipeline.trust.promotions, { baseDir }), list: agents ? 'trust.agents' : 'trust.promotions (the pipeline has no trust.agents)', file };
   }
   const owner: Owner = { pipeline: pipelineName!, stage: options.stage, cluster: options.cluster };
   const registry = await openRegistry(repository, { env: options.env, cwd: options.cwd, ...options.registry });
@@ -144,6 +148,11 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
     if (keyPath) {
       const { loadSigner } = await import('../signing/signer.ts');
       const signer = await loadSigner(resolve(options.cwd, keyPath), { env: options.env, interactive: options.interactive ?? false });
+      // Reports no gate will count are noise that looks like health: refuse to start instead.
+      if (reportTrust) {
+        const { requireTrustedSigner } = await import('../signing/trusted-signer.ts');
+        requireTrustedSigner(signer, reportTrust.policy, { list: reportTrust.list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
+      }
       const { RegistryStatusReporter } = await import('./status-reporter.ts');
       reporter = new RegistryStatusReporter(registry, signer, repository, owner);
     } else {

@@ -45,7 +45,9 @@ export function promoteText(r: PromoteResult): string {
 }
 
 export function approveText(r: ApproveResult): string {
-  return r.alreadyApproved ? `${r.by} had already approved ${r.bundle} for ${r.stage}` : `approved ${r.bundle} for ${r.stage} as ${r.by} (ledger commit ${r.commit?.slice(0, 12)})`;
+  const head = r.alreadyApproved ? `${r.by} had already approved ${r.bundle} for ${r.stage}` : `approved ${r.bundle} for ${r.stage} as ${r.by} (ledger commit ${r.commit?.slice(0, 12)})`;
+  if (!r.signed) return `${head}\nunsigned: the pipeline has no trust.approvers, so this approval is not authenticated`;
+  return [head, `signed with key ${r.key}, parameters ${r.parameters}`, ...(r.attached ? [`attached to the bundle as ${r.attached.digest}`] : [])].join('\n');
 }
 
 export function holdText(r: HoldResult): string {

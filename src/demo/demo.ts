@@ -80,7 +80,7 @@ export interface DemoResult {
   repository: string;
   ledger: string;
   clusters: Record<string, string>;
-  keys: { ci: string; promoter: string; agent: string; password: 'PROMOTE_PASSWORD' | 'COSIGN_PASSWORD' | 'demo' };
+  keys: { ci: string; promoter: string; agent: string; approver: string; password: 'PROMOTE_PASSWORD' | 'COSIGN_PASSWORD' | 'demo' };
   releases: DemoRelease[];
   steps: DemoStep[];
   /** The bundle digest each stage's record names at the end. */
@@ -98,6 +98,7 @@ interface Keys {
   ci: LocalKeySigner;
   promoter: LocalKeySigner;
   agent: LocalKeySigner;
+  approver: LocalKeySigner;
   files: DemoResult['keys'];
   created: string[];
 }
@@ -205,8 +206,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 1. Keys first (a wrong password must fail before anything is reset): the CI key signs
   //    bundles, the promoter's key signs records, the agents' key signs status reports.
   const keys = await demoKeys(projectDir, pipeline, options.env);
-  const keyNames = [...new Set([keys.files.ci, keys.files.promoter, keys.files.agent])];
-  step('keygen', `${keys.created.length ? 'created' : 'reusing'} ${keyNames.join(', ')} (CI, promoter, agents) — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}", for the demo only (PROMOTE_PASSWORD sets your own)` : `password from ${keys.files.password}`}`);
+  const keyNames = [...new Set([keys.files.ci, keys.files.promoter, keys.files.agent, keys.files.approver])];
+  step('keygen', `${keys.created.length ? 'created' : 'reusing'} ${keyNames.join(', ')} (CI, promoter, agents, approver) — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}", for the demo only (PROMOTE_PASSWORD sets your own)` : `password from ${keys.files.password}`}`);
 
   // 2. Start from nothing: the demo's own state under <project>/.promote, never anything else.
   const removed: string[] = [];
@@ -220,11 +221,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await run('git', ['init', '-q', '-b', pipeline.ledger.branch ?? 'main', pipeline.ledger.repository]);
   step('reset', removed.length ? `removed the last run's state: ${removed.join(', ')} (keys are kept)` : `fresh state under ${show(state)}`);
 
-  // Two engines: the promoter, and a second person who approves (separation of duties).
+  // Two engines: the promoter, and a second person who approves with their own key (separation
+  // of duties is between the two keys; the git identities only name them in the ledger's log).
   const registryOptions: RegistryOptions = { ...options.registryOptions, env: options.env, cwd: projectDir };
   const openAs = async (who: { name: string; email: string }): Promise<Project> => {
     const env = gitEnv(options.env, who);
-    const p = await engine.openProject({ cwd: projectDir, env, pipeline: pipelineFile, signer: keys.promoter, registry: registryOptions, log: () => undefined });
+    const p = await engine.openProject({ cwd: projectDir, env, pipeline: pipelineFile, signer: keys.promoter, approverSigner: keys.approver, registry: registryOptions, log: () => undefined });
     if (!options.registry) return p;
     return { ...p, pipeline, registry: await openRegistry(pipeline.repository, registryOptions) };
   };
@@ -350,7 +352,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     step(`to ${third}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
   }
   const approved1 = await engine.approve(approver, third, v1.digest, 'demo: reviewed the plan');
-  step('approve', `${approved1.by} approved ${short(v1.digest)} for ${third} (the promoter's own approval would not count: separateDuties)`);
+  step('approve', `${approved1.by} approved ${short(v1.digest)} for ${third}, signed with ${keys.files.approver} (it binds the bundle and the ${third} parameters; one signed with the promoter's key would not count: separateDuties)`);
   {
     const { result } = await promoteSoaked(third);
     step(`to ${third}`, `${third} ← ${short(result.bundle)} by ${PROMOTER.name}: ${gateList(result)}`);
@@ -393,7 +395,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   step('agents', await converge(second, v2.digest));
   const approved2 = await engine.approve(approver, third, v2.digest, 'demo: new colour approved');
-  step('approve', `${approved2.by} approved ${short(v2.digest)} for ${third}`);
+  step('approve', `${approved2.by} approved ${short(v2.digest)} for ${third}, signed with ${keys.files.approver}`);
   {
     const { result } = await promoteSoaked(third);
     step(`to ${third}`, `${third} ← ${short(result.bundle)}: ${gateList(result)}`);
@@ -563,13 +565,15 @@ async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv
   const promoterPub = pub(pipeline.trust.promotions, 'promotions');
   // Status reports are signed by trust.agents (default: the promotion signers).
   const agentPub = pipeline.trust.agents.length ? pub(pipeline.trust.agents, 'agents') : pub(pipeline.trust.promotions, 'promotions', 1);
+  // Approvals are signed by trust.approvers: the demo's separateDuties gate needs it.
+  const approverPub = pub(pipeline.trust.approvers, 'approvers');
   const fromEnv = passwordFromEnv(env);
   const password = fromEnv ?? DEMO_PASSWORD;
   const source: DemoResult['keys']['password'] = fromEnv === undefined ? 'demo' : env.PROMOTE_PASSWORD !== undefined ? 'PROMOTE_PASSWORD' : 'COSIGN_PASSWORD';
   const created: string[] = [];
   const signers = new Map<string, LocalKeySigner>();
   // scrypt makes each key ~0.5 s to create or open: all of them at once (libuv's thread pool).
-  await Promise.all([...new Set([ciPub, promoterPub, agentPub])].map(async (p) => {
+  await Promise.all([...new Set([ciPub, promoterPub, agentPub, approverPub])].map(async (p) => {
     const base = resolve(root, p.replace(/\.pub$/, ''));
     const [hasKey, hasPub] = await Promise.all([exists(`${base}.key`), exists(`${base}.pub`)]);
     if (!hasKey && !hasPub) {
@@ -598,7 +602,8 @@ async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv
     ci: signers.get(ciPub)!,
     promoter: signers.get(promoterPub)!,
     agent: signers.get(agentPub)!,
-    files: { ci: ciPub.replace(/\.pub$/, '.key'), promoter: promoterPub.replace(/\.pub$/, '.key'), agent: agentPub.replace(/\.pub$/, '.key'), password: source },
+    approver: signers.get(approverPub)!,
+    files: { ci: ciPub.replace(/\.pub$/, '.key'), promoter: promoterPub.replace(/\.pub$/, '.key'), agent: agentPub.replace(/\.pub$/, '.key'), approver: approverPub.replace(/\.pub$/, '.key'), password: source },
     created,
   };
 }

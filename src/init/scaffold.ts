@@ -6,7 +6,7 @@ import { PromoteError } from '../errors.ts';
 
 // `promote init [dir]`: a project that is valid the moment it exists — one bundle (bundle.yaml,
 // a parameter schema, manifests that use it), three environments, a pipeline between them, the
-// three key pairs the pipeline trusts, and a local ledger. It has the same shape as the example
+// four key pairs the pipeline trusts, and a local ledger. It has the same shape as the example
 // at the top of the promote repository, so `promote demo --project <dir>` runs on it unchanged.
 
 const run = promisify(execFile);
@@ -42,7 +42,7 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
-const KEYS = ['ci', 'promoter', 'agent'] as const;
+const KEYS = ['ci', 'promoter', 'agent', 'approver'] as const;
 
 function files(name: string): Record<string, string> {
   const b = `bundles/${name}`;
@@ -188,6 +188,7 @@ spec:
     bundles: [keys/ci.pub]
     promotions: [keys/promoter.pub]
     agents: [keys/agent.pub]
+    approvers: [keys/approver.pub]    # or {key: keys/alex.pub, name: Alex, email: alex@example.com}
   stages:
     - name: dev
       environment: dev

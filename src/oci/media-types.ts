@@ -17,6 +17,7 @@ export const BUNDLE_CONFIG = 'application/vnd.promote.bundle.config.v1+json';
 export const BUNDLE_CONTENT = 'application/vnd.promote.bundle.content.v1.tar+gzip';
 export const PROMOTION_RECORD = 'application/vnd.promote.promotion.v1+json';
 export const STATUS_REPORT = 'application/vnd.promote.status.v1+json';
+export const APPROVAL = 'application/vnd.promote.approval.v1+json';
 
 export const COSIGN_SIMPLESIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGSTORE_BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';

@@ -95,8 +95,11 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
     for (const f of pipelineFiles) {
       const file = join(pipelineDir, f);
       try {
-        await loadPipeline(file);
+        const pipeline = await loadPipeline(file);
         report.pipelines.push(file);
+        if (!pipeline.trust.approvers.length && pipeline.stages.some((s) => s.gates.some((g) => g.type === 'approval'))) {
+          report.notes.push(`${file}: approvals are unauthenticated: without trust.approvers an approval is an unsigned ledger commit anyone can write under any name, counted for count only (list the approvers' public keys under spec.trust.approvers to have them signed)`);
+        }
       } catch (err) {
         problems.push(...asProblems(err, file));
       }

@@ -22,14 +22,44 @@ export interface StatusObservation {
   verified?: boolean;
 }
 
-/** An approval recorded in the ledger by `promote approve`. */
+/**
+ * An approval as the ledger holds it (`promote approve`). The ledger is untrusted storage: for a
+ * pipeline with trust.approvers only `statement` counts, once the engine has verified it (`check`).
+ */
 export interface Approval {
   bundle: string;
-  /** Git identity, `Name <email>`. */
+  /** The approver's git identity, `Name <email>`: all an unsigned approval has, and nothing more than a claim. */
   by: string;
   at: string;
   comment?: string;
+  /** parametersDigest() the approval binds (signed approvals). */
+  parameters?: string;
+  /** Fingerprint of the key that signed, as stored: to spot a repeated approval, never to count one. */
+  signer?: string;
+  /** The signed approval statement (Sigstore bundle JSON: DSSE, in-toto; signing/approval.ts); absent when unsigned. */
+  statement?: unknown;
+  /** Set by the engine from verifying `statement` against trust.approvers; whatever the ledger says here is discarded. */
+  check?: ApprovalCheck;
 }
+
+/** The engine's verification of one approval: what a valid signature says it approves, by whom. */
+export type ApprovalCheck =
+  | {
+      verified: true;
+      pipeline: string;
+      stage: string;
+      bundle: string;
+      parameters: string;
+      /** Who signed, for people: the trust.approvers entry's name and email, else its key file. */
+      approver: string;
+      /** The signing key's fingerprint, or the keyless `subject (issuer)`: what separateDuties compares. */
+      identity: string;
+      /** What `from` may name: the entry's name, email, `Name <email>`, key file. */
+      names: string[];
+      /** One person, however many keys: the entry's email, else `identity`. */
+      person: string;
+    }
+  | { verified: false; reason: string };
 
 export interface GateContext {
   pipeline: string;
@@ -47,11 +77,18 @@ export interface GateContext {
   now: Date;
   /** Git identity of whoever promotes, `Name <email>`. */
   promoter: string;
+  /**
+   * The promoter's signing identity (key fingerprint, as in ApprovalCheck.identity), when known:
+   * `promote to` knows it, `promote plan` without a key does not.
+   */
+  promoterKey?: string;
+  /** The pipeline has trust.approvers: only approvals whose signature verified (`check`) count. */
+  approvalsSigned?: boolean;
   /** Clusters of the upstream stage's environment: each must report. */
   fromClusters: string[];
   /** Latest status report per cluster of the upstream stage. */
   reports: StatusObservation[];
-  /** Approvals recorded for this stage (any bundle: gates filter by candidate). */
+  /** Approvals recorded for this stage (any bundle: gates filter by candidate), checked by the engine. */
   approvals: Approval[];
   /** `--force` with its reason: only the manual gate looks at it. */
   force?: { reason: string };

@@ -7,7 +7,7 @@ import { validateProjectDocument } from '../params/project-schemas.ts';
 import type { ReportProblem } from './gate.ts';
 import { isGitUrl } from './git-url.ts';
 import { GATE_KINDS } from './gates/index.ts';
-import type { GateSpec, Pipeline, Stage, TrustEntry, TrustSpec } from './pipeline.ts';
+import type { ApproverEntry, GateSpec, Pipeline, Stage, TrustEntry, TrustSpec } from './pipeline.ts';
 
 // Loading `pipelines/<name>.yaml`. Everything wrong with the file is reported at once, each
 // problem at its file:line:column (changesets' config validation): malformed fields, unknown
@@ -20,7 +20,7 @@ const STAGE_FIELDS = ['name', 'environment', 'from', 'repository', 'gates', 'pro
 // Problems only this loader can find (the JSON Schema cannot see other files or the graph).
 // When the schema already failed, these are added to its problems; the loader's own structural
 // complaints would repeat the schema's, so they are left out then.
-const SEMANTIC_RULES = new Set(['environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', 'gate-window-timezone', 'satisfiable']);
+const SEMANTIC_RULES = new Set(['approval-needs-approvers', 'environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', 'gate-window-timezone', 'satisfiable']);
 
 export interface LoadPipelineOptions {
   /** Names of the environments that exist; default: the files in `<root>/environments/`. */
@@ -118,22 +118,23 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     if (ledger[key] !== undefined && (typeof ledger[key] !== 'string' || !(ledger[key] as string).trim())) report(`/spec/ledger/${key}`, { message: `ledger.${key} must be a non-empty string`, rule: 'type', expected: 'string' });
   }
 
-  const trust: TrustSpec = { bundles: [], promotions: [], agents: [] };
+  const trust: TrustSpec = { bundles: [], promotions: [], agents: [], approvers: [] };
   const trustRaw = spec.trust === undefined ? {} : spec.trust;
   if (!isMap(trustRaw)) report('/spec/trust', { message: 'trust must be a mapping', rule: 'type', expected: '{bundles: [keys], promotions: [keys]}' });
   else {
     for (const key of Object.keys(trustRaw)) {
-      if (key !== 'bundles' && key !== 'promotions' && key !== 'agents') {
-        report(`/spec/trust/${key}`, { message: `unknown trust list "${key}"`, rule: 'additionalProperties', expected: 'bundles, promotions or agents' });
+      if (key !== 'bundles' && key !== 'promotions' && key !== 'agents' && key !== 'approvers') {
+        report(`/spec/trust/${key}`, { message: `unknown trust list "${key}"`, rule: 'additionalProperties', expected: 'bundles, promotions, agents or approvers' });
         continue;
       }
       const list = trustRaw[key];
-      const entries = Array.isArray(list) ? list.map((e) => trustEntry(e, options.root)) : [];
+      const entries = Array.isArray(list) ? list.map((e) => trustEntry(e, key === 'approvers')) : [];
       if (!Array.isArray(list) || entries.some((e) => e === undefined)) {
-        report(`/spec/trust/${key}`, { message: `trust.${key} must list public key files or keyless identities`, rule: 'type', expected: 'e.g. [keys/ci.pub] or [{keyless: {issuer, subject}}]' });
+        report(`/spec/trust/${key}`, { message: `trust.${key} must list public key files or keyless identities`, rule: 'type', expected: key === 'approvers' ? 'e.g. [keys/alex.pub] or [{key: keys/alex.pub, name: Alex, email: alex@example.com}]' : 'e.g. [keys/ci.pub] or [{keyless: {issuer, subject}}]' });
         continue;
       }
-      trust[key] = entries as TrustEntry[];
+      if (key === 'approvers') trust.approvers = entries as ApproverEntry[];
+      else trust[key] = entries as TrustEntry[];
     }
   }
 
@@ -207,6 +208,7 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
       });
     });
     checkGraph(stages, stagesRaw, report);
+    if (!trust.approvers.length) checkApprovalIdentities(stages, report);
   }
   if (schemaProblems.length) {
     const seen = new Set(schemaProblems.map((p) => `${p.line}:${p.pointer}`));
@@ -233,13 +235,14 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
   };
 }
 
-function trustEntry(e: unknown, root: string): TrustEntry | undefined {
+function trustEntry(e: unknown, person: boolean): ApproverEntry | undefined {
   const path = typeof e === 'string' ? e : isMap(e) && typeof e.key === 'string' ? e.key : undefined;
+  // Approver entries may say whose key it is: evidence then names the person, `from` matches it.
+  const who = person && isMap(e) ? { ...(typeof e.name === 'string' && e.name.trim() && { name: e.name.trim() }), ...(typeof e.email === 'string' && e.email.trim() && { email: e.email.trim() }) } : {};
   // Kept as written: relative to the project root, which is where the trust policy loader
   // resolves them, and how evidence should name them ("signed by key keys/ci.pub").
-  void root;
-  if (path !== undefined && path.trim()) return { key: path };
-  if (isMap(e) && isMap(e.keyless)) return { keyless: e.keyless as Extract<TrustEntry, { keyless: unknown }>['keyless'] };
+  if (path !== undefined && path.trim()) return { key: path, ...who };
+  if (isMap(e) && isMap(e.keyless)) return { keyless: e.keyless as Extract<TrustEntry, { keyless: unknown }>['keyless'], ...who };
   return undefined;
 }
 
@@ -248,6 +251,27 @@ function resolveRepository(repository: string, root: string): string {
   if (!repository.startsWith('oci:')) return repository;
   const path = repository.slice(4);
   return `oci:${isAbsolute(path) ? path : resolve(root, path)}`;
+}
+
+/**
+ * Without trust.approvers an approval is a git commit whose author anyone can set: `from` and
+ * `separateDuties` would compare strings an attacker chooses, so they are refused rather than
+ * enforced in name only.
+ */
+function checkApprovalIdentities(stages: Stage[], report: ReportProblem): void {
+  stages.forEach((s, i) => {
+    s.gates.forEach((g, j) => {
+      if (g.type !== 'approval') return;
+      for (const field of ['separateDuties', 'from'] as const) {
+        if (field === 'separateDuties' ? !g.separateDuties : g.from === undefined) continue;
+        report(`/spec/stages/${i}/gates/${j}/approval/${field}`, {
+          message: `stage "${s.name}": approval ${field} needs signed approvals, and the pipeline has no trust.approvers (unsigned approvals carry no identity to compare)`,
+          rule: 'approval-needs-approvers',
+          hint: 'list the approvers\' public keys under spec.trust.approvers (e.g. approvers: [keys/alex.pub]; promote keygen alex writes the pair), or remove ' + field,
+        });
+      }
+    });
+  });
 }
 
 /** Upstream references, cycles, and gates that need an upstream. */

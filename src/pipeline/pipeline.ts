@@ -25,9 +25,9 @@ export interface SoakGateSpec {
 export interface ApprovalGateSpec {
   type: 'approval';
   count: number;
-  /** Identities (email or name) whose approvals count; every approver when absent. */
+  /** Approvers (email, name or key file of a trust.approvers entry) whose approvals count; all of trust.approvers when absent. */
   from?: string[];
-  /** The promoter's own approval does not count. */
+  /** An approval signed with the promoter's own signing key does not count. */
   separateDuties: boolean;
 }
 
@@ -64,6 +64,14 @@ export interface Stage {
 /** A trusted signer: a public key file (as written: relative to the project root) or a Sigstore keyless identity. */
 export type TrustEntry = { key: string } | { keyless: { issuer?: string; issuerRegExp?: string; subject?: string; subjectRegExp?: string } };
 
+/** Who the holder of an approver key is (trust.approvers only): shown in evidence, matched by `from`. */
+export interface Person {
+  name?: string;
+  email?: string;
+}
+
+export type ApproverEntry = TrustEntry & Person;
+
 export interface TrustSpec {
   /** Who may sign bundles. */
   bundles: TrustEntry[];
@@ -71,6 +79,8 @@ export interface TrustSpec {
   promotions: TrustEntry[];
   /** Who may sign status reports (agents); empty = the promotion signers. */
   agents: TrustEntry[];
+  /** Who may sign approvals; empty = approvals are unsigned git commits, counted for `count` only. */
+  approvers: ApproverEntry[];
 }
 
 export interface LedgerSpec {

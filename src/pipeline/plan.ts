@@ -54,6 +54,12 @@ export interface PlanInput {
   signature?: CheckResult;
   /** Parameter validation against the candidate's schema, when the engine did it. */
   parameters?: CheckResult;
+  /** parametersDigest() of the candidate's values, when resolved (GateContext.parameters). */
+  parametersDigest?: string;
+  /** GateContext.promoterKey: the promoter's signing key fingerprint, when known. */
+  promoterKey?: string;
+  /** GateContext.approvalsSigned: the pipeline has trust.approvers. */
+  approvalsSigned?: boolean;
 }
 
 export interface Blocker {
@@ -156,8 +162,11 @@ export function assemblePlan(input: PlanInput): Plan {
       stage: stage.name,
       ...(stage.from && { from: stage.from }),
       candidate,
+      ...(input.parametersDigest && { parameters: input.parametersDigest }),
       now: input.now,
       promoter: input.promoter,
+      ...(input.promoterKey && { promoterKey: input.promoterKey }),
+      ...(input.approvalsSigned && { approvalsSigned: true }),
       fromClusters: input.fromClusters,
       reports: input.reports,
       approvals: view.approvals,

@@ -10,7 +10,7 @@ import { stageRepository, type Pipeline, type Stage } from '../pipeline/pipeline
 import { assemblePlan, planOutcome, type CheckResult, type Plan, type PlanAction, type StageView } from '../pipeline/plan.ts';
 import { approvalMutation, holdMutation, promotionMutation } from './changes.ts';
 import { GitLedger, type HistoryEntry } from './ledger.ts';
-import { activeHold, canonicalJson, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
+import { activeHold, canonicalJson, parametersDigest, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
 import { readStatusReports } from './status-reports.ts';
 import type { PipelineTrust, TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -38,6 +38,8 @@ export interface EngineOptions {
   cacheDir?: string;
   /** Replaces loading the promoter's key (tests). */
   signer?: Signer;
+  /** Replaces loading the approver's key for approve() (tests, the demo). */
+  approverSigner?: Signer;
 }
 
 export interface Project {
@@ -58,7 +60,7 @@ export async function openProject(options: EngineOptions): Promise<Project> {
   const file = await findPipelineFile(options.cwd, options.pipeline);
   const pipeline = await loadPipeline(file);
   const root = projectRoot(file);
-  const ledger = await GitLedger.open(pipeline.ledger, { env: options.env, ...(options.cacheDir && { cacheDir: options.cacheDir }) });
+  const ledger = await GitLedger.open(pipeline.ledger, { env: options.env, identityDir: root, ...(options.cacheDir && { cacheDir: options.cacheDir }) });
   const registries = new Map<string, Promise<Registry>>();
   const registryFor = (repository: string) => {
     let r = registries.get(repository);
@@ -245,6 +247,8 @@ export interface PlanRequest {
   action?: PlanAction;
   /** Skip signature and parameter checks (the planner still reports gates). */
   skipVerification?: boolean;
+  /** Fingerprint of the promoter's signing key, when loaded (separateDuties compares approvals with it). */
+  promoterKey?: string;
 }
 
 export interface DetailedPlan extends Plan {
@@ -291,6 +295,13 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     // A bundle that is not signed by a trusted key is not even read further.
     if (signature.passed) facts = await checkParameters(project, sourceRegistry, stage, candidate);
   }
+  // The ledger's approvals are claims until their signatures verify against trust.approvers.
+  const trust = await project.trust();
+  const { approvalsSigned, checkApprovals } = await import('./approvals.ts');
+  const signedApprovals = approvalsSigned(trust.approvers);
+  views[stage.name]!.approvals = checkApprovals(views[stage.name]!.approvals, trust.approvers, pipeline.trust.approvers);
+  // i11-config populates this through PlanInput
+  const parameters = facts?.values ? parametersDigest({ parameters: facts.values.environment, clusters: facts.values.clusters }) : undefined;
   const plan = assemblePlan({
     pipeline,
     stage: stage.name,
@@ -304,6 +315,9 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     ...(request.force && { force: request.force }),
     ...(signature && { signature }),
     ...(facts && { parameters: facts.parameters }),
+    ...(parameters && { parametersDigest: parameters }),
+    ...(request.promoterKey && { promoterKey: request.promoterKey }),
+    approvalsSigned: signedApprovals,
   });
   return { ...plan, promoter, sourceRepository: source, ...(facts && { facts }), ...(state && { state }) };
 }
@@ -346,18 +360,51 @@ export interface PromoteResult {
   ledgerAttempts?: number;
 }
 
-async function loadPromoterSigner(project: Project): Promise<Signer> {
-  if (project.options.signer) return project.options.signer;
-  const key = project.options.key ?? project.options.env.PROMOTE_KEY;
-  if (!key) {
-    throw new PromoteError('PROMOTER_KEY_MISSING', 'promotion records are signed, and no promoter key was given', {
-      outcome: 'usage',
-      hint: 'pass --key <private key> or set PROMOTE_KEY (promote keygen promoter creates one; its .pub belongs in trust.promotions)',
-    });
+const promoterSigners = new WeakMap<Project, Promise<Signer>>();
+
+/** The promoter's key, refused (exit 4) unless trust.promotions holds it: checked before anything is written. */
+function loadPromoterSigner(project: Project): Promise<Signer> {
+  // Loaded once per project: `promote run` promotes several stages with one key (one password prompt).
+  let signer = promoterSigners.get(project);
+  if (!signer) {
+    signer = loadTrustedPromoterSigner(project);
+    promoterSigners.set(project, signer);
+    signer.catch(() => promoterSigners.delete(project));
   }
+  return signer;
+}
+
+async function loadTrustedPromoterSigner(project: Project): Promise<Signer> {
+  const key = project.options.key ?? project.options.env.PROMOTE_KEY;
+  let signer = project.options.signer;
+  if (!signer) {
+    if (!key) {
+      throw new PromoteError('PROMOTER_KEY_MISSING', 'promotion records are signed, and no promoter key was given', {
+        outcome: 'usage',
+        hint: 'pass --key <private key> or set PROMOTE_KEY (promote keygen promoter creates one; its .pub belongs in trust.promotions)',
+      });
+    }
+    signer = await loadKey(project, key);
+  }
+  const { requireTrustedSigner } = await import('../signing/trusted-signer.ts');
+  requireTrustedSigner(signer, (await project.trust()).promotions, { list: 'trust.promotions', signs: 'promotion records', refusedBy: 'every agent', pipelineFile: project.pipeline.file, ...(!project.options.signer && key && { keyPath: key }) });
+  return signer;
+}
+
+async function loadKey(project: Project, key: string): Promise<Signer> {
   const { resolve } = await import('node:path');
   const { loadSigner } = await import('../signing/signer.ts');
   return loadSigner(resolve(project.options.cwd, key), { env: project.options.env, interactive: project.options.interactive ?? false });
+}
+
+/** Whether a promoter key is configured at all (`promote run` checks it once, up front, when it is). */
+function promoterKeyGiven(project: Project): boolean {
+  return !!(project.options.signer ?? project.options.key ?? project.options.env.PROMOTE_KEY);
+}
+
+async function signerFingerprint(signer: Signer): Promise<string> {
+  const { keyFingerprint } = await import('../signing/trusted-signer.ts');
+  return keyFingerprint(signer.publicKeyPem);
 }
 
 /** What `promotion-<stage>` holds: its manifest digest and the ledger record digest it carries. One GET. */
@@ -440,7 +487,10 @@ export interface ToRequest {
 /** `promote to`: every check, then the ledger commit, then the signed record. */
 export async function promoteTo(project: Project, request: ToRequest): Promise<PromoteResult> {
   const { pipeline, ledger } = project;
-  const plan = await planStage(project, { stage: request.stage, ...(request.bundle && { bundle: request.bundle }), ...(request.force && { force: request.force }), action: request.action ?? 'promote' });
+  // The key first: an untrusted key is refused before anything is written, and separateDuties
+  // compares approvals with it.
+  const signer = await loadPromoterSigner(project);
+  const plan = await planStage(project, { stage: request.stage, ...(request.bundle && { bundle: request.bundle }), ...(request.force && { force: request.force }), action: request.action ?? 'promote', promoterKey: await signerFingerprint(signer) });
   const state = plan.state;
 
   // Already there: finish an interrupted publish (idempotent, keyed on the record digest).
@@ -455,16 +505,12 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
     }
     // Completing a publish signs a record: only for a bundle that still verifies today.
     if (plan.signature && !plan.signature.passed) throw refusal({ ...plan, blockers: plan.blockers.filter((b) => b.outcome === 'verification' || b.outcome === 'usage') });
-    const signer = await loadPromoterSigner(project);
     const subject = plan.facts?.descriptor ?? (await subjectDescriptor(await project.registryFor(plan.sourceRepository), state.record.bundle.digest));
     const done = await publish(project, plan.sourceRepository, state.record, state.recordDigest, subject, signer);
     return { ...base, action: state.record.action, completed: true, published: done };
   }
   if (!plan.allowed) throw refusal(plan);
   const facts = plan.facts!;
-  // Load the key before the point of no return: a missing key must not leave a ledger commit
-  // without its published record.
-  const signer = await loadPromoterSigner(project);
   const stage = requireStage(pipeline, plan.stage);
   const action: PromotionAction = plan.action === 'rollback' ? 'rollback' : plan.action === 'auto' ? 'auto' : 'promotion';
   const record: PromotionRecord = {
@@ -515,20 +561,93 @@ export interface ApproveResult {
   at: string;
   commit?: string;
   alreadyApproved: boolean;
+  /** False for a pipeline without trust.approvers: the approval is an unauthenticated git commit. */
+  signed: boolean;
+  /** Fingerprint of the approver's key (signed approvals). */
+  key?: string;
+  /** The parameters digest the signed approval binds. */
+  parameters?: string;
+  /** The approval statement attached to the bundle in the registry (signed approvals). */
+  attached?: { repository: string; digest: string };
 }
 
+/**
+ * `promote approve`. With trust.approvers: verifies the bundle and its parameters for the stage,
+ * signs an approval statement (signing/approval.ts) with the approver's key — refused, exit 4,
+ * before anything is written unless trust.approvers holds it — commits it to the ledger and
+ * attaches it to the bundle. Without trust.approvers: an unsigned approval (a git commit).
+ */
 export async function approve(project: Project, stageName: string, bundle: string, comment?: string): Promise<ApproveResult> {
-  const stage = requireStage(project.pipeline, stageName);
-  const source = await project.registryFor(sourceRepository(project.pipeline, stage));
-  const digest = await resolveCandidate(project, bundle, sourceRepository(project.pipeline, stage));
-  if (!(await source.resolve(digest))) {
+  const { pipeline, ledger } = project;
+  const stage = requireStage(pipeline, stageName);
+  const sourceRepo = sourceRepository(pipeline, stage);
+  const source = await project.registryFor(sourceRepo);
+  const digest = await resolveCandidate(project, bundle, sourceRepo);
+  const subject = await source.resolve(digest);
+  if (!subject) {
     throw new PromoteError('BUNDLE_NOT_FOUND', `${source.name}@${digest} does not exist: there is nothing to approve`, { outcome: 'usage', hint: 'approve the digest promote plan shows as the candidate' });
   }
-  const who = (await project.ledger.identity()).text;
+  const trust = await project.trust();
+  const [{ approvalsSigned, approverKeyMissing, checkApprovals, signedApprovalMutation }, { requireTrustedSigner, keyFingerprint }] = await Promise.all([import('./approvals.ts'), import('../signing/trusted-signer.ts')]);
+  const signed = approvalsSigned(trust.approvers);
+  const keyPath = project.options.key ?? project.options.env.PROMOTE_APPROVER_KEY;
+  let signer = project.options.approverSigner;
+  if (!signer && keyPath) signer = await loadKey(project, keyPath);
+  const role = { list: 'trust.approvers', signs: 'approvals', refusedBy: 'the approval gate', pipelineFile: pipeline.file, ...(!project.options.approverSigner && keyPath && { keyPath }) };
+  if (signer) requireTrustedSigner(signer, trust.approvers, role);
+  else if (signed) throw approverKeyMissing(pipeline.file);
+  const who = await ledger.identity();
   const at = (project.options.now ?? (() => new Date()))().toISOString();
-  const approval: Approval = { bundle: digest, by: who, at, ...(comment && { comment }) };
-  const result = await project.ledger.update(project.pipeline.name, stage.name, approvalMutation(project.pipeline.name, stage.name, approval));
-  return { pipeline: project.pipeline.name, stage: stage.name, bundle: digest, by: who, at, ...(result && { commit: result.commit }), alreadyApproved: !result };
+  const base = { pipeline: pipeline.name, stage: stage.name, bundle: digest, by: who.text, at };
+  if (!signed) {
+    const approval: Approval = { bundle: digest, by: who.text, at, ...(comment && { comment }) };
+    const result = await ledger.update(pipeline.name, stage.name, approvalMutation(pipeline.name, stage.name, approval));
+    return { ...base, ...(result && { commit: result.commit }), alreadyApproved: !result, signed: false };
+  }
+  // An approval is signed only for what verifies: the bundle's signature, and the parameters the
+  // stage would be promoted with, whose digest it binds.
+  await ledger.refresh();
+  const signature = await checkSignature(project, source, digest);
+  if (!signature.passed) throw new PromoteError(signature.code ?? 'BUNDLE_NOT_VERIFIED', signature.summary, { outcome: signature.outcome ?? 'verification', ...(signature.hint && { hint: signature.hint }) });
+  const facts = await checkParameters(project, source, stage, digest);
+  if (!facts.parameters.passed || !facts.values) {
+    const p = facts.parameters;
+    throw new PromoteError(p.code ?? 'PARAMETERS_INVALID', p.summary, { outcome: p.outcome ?? 'verification', ...(p.hint && { hint: p.hint }), ...(p.problems && { problems: p.problems }) });
+  }
+  const parameters = parametersDigest({ parameters: facts.values.environment, clusters: facts.values.clusters });
+  const { signApproval, APPROVAL_PREDICATE_TYPE } = await import('../signing/approval.ts');
+  const statement = await signApproval({
+    pipeline: pipeline.name,
+    stage: stage.name,
+    bundle: { repository: stageRepository(pipeline, stage), digest },
+    parameters: { digest: parameters },
+    approver: { name: who.name, email: who.email },
+    approvedAt: at,
+    ...(comment && { comment }),
+  }, signer!);
+  const fingerprint = keyFingerprint(signer!.publicKeyPem);
+  const [approval] = checkApprovals([{ bundle: digest, by: who.text, at, ...(comment && { comment }), parameters, signer: fingerprint, statement }], trust.approvers, pipeline.trust.approvers);
+  let kept: Approval = approval!;
+  const result = await ledger.update(pipeline.name, stage.name, signedApprovalMutation(pipeline.name, stage.name, approval!, trust.approvers, pipeline.trust.approvers, (a) => (kept = a)));
+  // The registry's copy is attached after the ledger commit (the ledger copy is the one the gate
+  // counts); attaching the kept statement with its own time is idempotent, so a re-run repairs it.
+  try {
+    const { attachBundle } = await import('../signing/attestation.ts');
+    const { APPROVAL } = await import('../oci/media-types.ts');
+    // Canonical key order: the ledger stores it so, and the same bytes make the same artefact.
+    const statementJson = JSON.parse(canonicalJson(kept.statement)) as Parameters<typeof attachBundle>[2];
+    const attached = await attachBundle(source, { mediaType: subject.mediaType, digest, size: subject.size }, statementJson, APPROVAL_PREDICATE_TYPE, {
+      artifactType: APPROVAL,
+      now: new Date(kept.at),
+      annotations: { 'dev.promote.approval.pipeline': pipeline.name, 'dev.promote.approval.stage': stage.name },
+    });
+    return { ...base, by: kept.by, at: kept.at, ...(result && { commit: result.commit }), alreadyApproved: !result, signed: true, key: fingerprint, parameters, attached: { repository: sourceRepo, digest: attached.descriptor.digest } };
+  } catch (err) {
+    throw new PromoteError('APPROVAL_PUBLISH_FAILED', `the approval of ${digest} for ${stage.name} is in the ledger (and counts), but attaching its signed statement to the bundle in ${source.name} failed: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'run the same promote approve again: it finds the approval in the ledger and only attaches it',
+    });
+  }
 }
 
 export interface HoldResult {
@@ -655,6 +774,8 @@ async function newestBundle(project: Project, stage: Stage): Promise<string | un
 
 /** One pass of `promote run`: every `promotion: auto` stage, upstream first. Never forces. */
 export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
+  // A configured key that trust.promotions lacks would be refused at every stage: say so once, exit 4.
+  if (promoterKeyGiven(project)) await loadPromoterSigner(project);
   const out: RunStageOutcome[] = [];
   for (const stage of stageOrder(project.pipeline)) {
     if (stage.promotion !== 'auto') continue;

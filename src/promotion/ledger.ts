@@ -37,6 +37,11 @@ export interface LedgerOptions {
   cacheDir?: string;
   /** Deadline of each git command, in ms (default $PROMOTE_GIT_TIMEOUT, else DEFAULT_GIT_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * Whose repository config names the committer of a remote ledger (see identity()): the
+   * project's directory, i.e. the checkout holding the pipeline file. Default: the cache clone.
+   */
+  identityDir?: string;
 }
 
 /** What a mutation wants committed. */
@@ -135,9 +140,11 @@ export class GitLedger {
   private readonly timeoutMs: number;
   /** A non-bare local repository whose checked-out branch we update: keep its files in step. */
   private readonly worktree: string | undefined;
+  private readonly identityDir: string;
 
-  private constructor(init: { gitDir: string; remote?: string; branch: string; env: NodeJS.ProcessEnv; timeoutMs: number; worktree?: string; description: string }) {
+  private constructor(init: { gitDir: string; remote?: string; branch: string; env: NodeJS.ProcessEnv; timeoutMs: number; worktree?: string; description: string; identityDir?: string }) {
     this.gitDir = init.gitDir;
+    this.identityDir = init.remote ? (init.identityDir ?? init.gitDir) : init.gitDir;
     this.remote = init.remote;
     this.branch = init.branch;
     this.env = init.env;
@@ -176,7 +183,7 @@ export class GitLedger {
     const cacheRoot = options.cacheDir ?? promoteCacheRoot(env);
     const gitDir = join(cacheRoot, 'ledgers', createHash('sha256').update(remote).digest('hex').slice(0, 16));
     await mkdir(gitDir, { recursive: true });
-    const ledger = new GitLedger({ gitDir, remote, branch: spec.branch ?? '', env, timeoutMs, description: `${remote} (branch ${spec.branch ?? 'default'})` });
+    const ledger = new GitLedger({ gitDir, remote, branch: spec.branch ?? '', env, timeoutMs, description: `${remote} (branch ${spec.branch ?? 'default'})`, ...(options.identityDir && { identityDir: options.identityDir }) });
     await withDirectoryLock(gitDir, `ledger cache ${gitDir}`, async () => {
       const git = ledger.git();
       if (!(await exists(join(gitDir, 'HEAD')))) {
@@ -209,11 +216,23 @@ export class GitLedger {
     return this.remote ? `refs/remotes/origin/${this.branch}` : `refs/heads/${this.branch}`;
   }
 
-  /** The promoter: git's author identity. Refuses git's guessed identities (user@host). */
+  /**
+   * Who commits: git's author identity, with git's own precedence (`git var GIT_AUTHOR_IDENT`,
+   * as `git commit` resolves it): GIT_AUTHOR_* over the repository's config over the global one.
+   * "The repository" is where the commit lands for a local ledger; for a remote ledger, whose
+   * commits are made in a cache clone nobody configures, it is the project's checkout (the one
+   * holding the pipeline file, `identityDir`), where a repository-local user.name/email lives.
+   * Refuses git's guessed identities (user@host). This names who did it in the ledger's log; it
+   * authenticates nothing (signed approvals and records do that).
+   */
   async identity(): Promise<GitIdentity> {
+    return this.ident('GIT_AUTHOR_IDENT');
+  }
+
+  private async ident(which: 'GIT_AUTHOR_IDENT' | 'GIT_COMMITTER_IDENT'): Promise<GitIdentity> {
     let out: string;
     try {
-      out = await this.git().raw(['-c', 'user.useConfigOnly=true', 'var', 'GIT_AUTHOR_IDENT']);
+      out = await makeGit(this.identityDir, this.env, this.timeoutMs).raw(['-c', 'user.useConfigOnly=true', 'var', which]);
     } catch (err) {
       throw new PromoteError('GIT_IDENTITY_MISSING', 'git has no identity to record as the promoter: every ledger commit names who did it', {
         cause: err,
@@ -224,6 +243,13 @@ export class GitLedger {
     const m = /^(.*) <([^>]*)> \d+ [+-]\d{4}$/.exec(out.trim());
     if (!m) throw new PromoteError('GIT_IDENTITY_MISSING', `git reported an identity promote cannot read: ${out.trim()}`, { outcome: 'usage', hint: 'set user.name and user.email in git config' });
     return { name: m[1]!, email: m[2]!, text: `${m[1]} <${m[2]}>` };
+  }
+
+  /** For commit-tree in a cache clone: the identities identity() resolved in the project, made explicit. */
+  private async commitEnv(): Promise<NodeJS.ProcessEnv> {
+    if (this.identityDir === this.gitDir) return {};
+    const [author, committer] = await Promise.all([this.ident('GIT_AUTHOR_IDENT'), this.ident('GIT_COMMITTER_IDENT')]);
+    return { GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email, GIT_COMMITTER_NAME: committer.name, GIT_COMMITTER_EMAIL: committer.email };
   }
 
   /** Brings the local view up to date with the remote (no-op for a local ledger). */
@@ -285,6 +311,7 @@ export class GitLedger {
    */
   async update(pipeline: string, stage: string, mutate: Mutation): Promise<CommitResult | undefined> {
     await this.identity();
+    const identityEnv = await this.commitEnv();
     const run = async (): Promise<CommitResult | undefined> => {
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         if (!(attempt === 1 && this.fresh)) await this.fetch();
@@ -292,7 +319,7 @@ export class GitLedger {
         const base = await this.tip();
         const change = mutate(await this.readAt(base, pipeline, stage), attempt);
         if (!change) return undefined;
-        const commit = await this.buildCommit(base, stagePath(pipeline, stage), change);
+        const commit = await this.buildCommit(base, stagePath(pipeline, stage), change, identityEnv);
         if (await this.swap(base, commit)) {
           await this.syncWorktree(stagePath(pipeline, stage));
           return { commit, attempts: attempt };
@@ -306,14 +333,14 @@ export class GitLedger {
     return this.remote ? withDirectoryLock(this.gitDir, `ledger cache ${this.gitDir}`, run) : run();
   }
 
-  private async buildCommit(base: string | undefined, path: string, change: LedgerChange): Promise<string> {
+  private async buildCommit(base: string | undefined, path: string, change: LedgerChange, identityEnv: NodeJS.ProcessEnv): Promise<string> {
     const tmp = await mkdtemp(join(tmpdir(), 'promote-ledger-'));
     try {
       const file = join(tmp, 'stage.yaml');
       await writeFile(file, renderStageState(change.state));
       const msg = join(tmp, 'message');
       await writeFile(msg, commitMessage(change));
-      const git = makeGit(this.gitDir, { ...this.env, GIT_INDEX_FILE: join(tmp, 'index') }, this.timeoutMs);
+      const git = makeGit(this.gitDir, { ...this.env, ...identityEnv, GIT_INDEX_FILE: join(tmp, 'index') }, this.timeoutMs);
       await git.raw(base ? ['read-tree', base] : ['read-tree', '--empty']);
       const blob = (await git.raw(['hash-object', '-w', '--path', path, file])).trim();
       await git.raw(['update-index', '--add', '--cacheinfo', `100644,${blob},${path}`]);

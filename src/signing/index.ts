@@ -41,6 +41,12 @@ export {
   verifyStatementBundle,
 } from './attestation.ts';
 
+// Approvals
+export type { ApprovalPredicate, VerifiedApproval } from './approval.ts';
+export { APPROVAL_PREDICATE_TYPE, signApproval, verifyApproval } from './approval.ts';
+export type { SignerRole } from './trusted-signer.ts';
+export { keyFingerprint, signerTrusted, requireTrustedSigner, untrustedSignerError } from './trusted-signer.ts';
+
 // Policy: the one place every path verifies through
 export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations, VerifiedPromotion } from './policy.ts';
 export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport, verifyPromotion, VerificationCache } from './policy.ts';

@@ -34,10 +34,12 @@ export interface TrustPolicy {
   trustedRoot?: TrustedRoot;
 }
 
-/** `trust:` of a pipeline: who may build bundles and who may sign promotion records. */
+/** `trust:` of a pipeline: who may build bundles, sign promotion records and sign approvals. */
 export interface PipelineTrust {
   bundles: TrustPolicy;
   promotions: TrustPolicy;
+  /** Empty when the pipeline has no trust.approvers (approvals are then unsigned). */
+  approvers: TrustPolicy;
 }
 
 /** One entry of a trust list in the pipeline YAML (schemas/pipeline.schema.json `trustList`). */
@@ -64,10 +66,11 @@ export async function loadTrustPolicy(entries: TrustEntry[] | undefined, options
   return { keys, identities, ...(options.trustedRoot && { trustedRoot: options.trustedRoot }) };
 }
 
-export async function loadPipelineTrust(trust: { bundles?: TrustEntry[]; promotions?: TrustEntry[] } | undefined, options: LoadTrustOptions): Promise<PipelineTrust> {
+export async function loadPipelineTrust(trust: { bundles?: TrustEntry[]; promotions?: TrustEntry[]; approvers?: TrustEntry[] } | undefined, options: LoadTrustOptions): Promise<PipelineTrust> {
   return {
     bundles: await loadTrustPolicy(trust?.bundles, options),
     promotions: await loadTrustPolicy(trust?.promotions, options),
+    approvers: await loadTrustPolicy(trust?.approvers, options),
   };
 }
 
@@ -281,7 +284,7 @@ export interface VerifiedPromotion {
  * by `trust.promotions` and is for this stage, AND the bundle it names (its OCI subject) is
  * signed by `trust.bundles`. The bundle digest comes from the verified record, never a tag.
  */
-export async function verifyPromotion(registry: Registry, stage: string, trust: PipelineTrust, options: { cache?: VerificationCache } = {}): Promise<VerifiedPromotion> {
+export async function verifyPromotion(registry: Registry, stage: string, trust: Pick<PipelineTrust, 'bundles' | 'promotions'>, options: { cache?: VerificationCache } = {}): Promise<VerifiedPromotion> {
   const record = await verifyRecord(registry, `promotion-${stage}`, trust.promotions, { stage });
   const digest = record.subject?.digest ?? record.statement.predicate.bundle?.digest;
   if (!digest) {

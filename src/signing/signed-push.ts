@@ -16,6 +16,8 @@ export interface SignedPushOptions extends PushOptions {
 
 export interface SignedPushResult extends PushResult {
   signature: SignResult;
+  /** PEM of the public key that verifies the signature. */
+  publicKey: string;
 }
 
 export async function pushAndSign(dir: string, target: string, options: SignedPushOptions): Promise<SignedPushResult> {
@@ -25,5 +27,5 @@ export async function pushAndSign(dir: string, target: string, options: SignedPu
   const ref = parseReference(pushed.reference);
   const registry = await openRegistry(ref, options);
   const signature = await signBundle(registry, ref.digest!, signer, repositoryName(ref));
-  return { ...pushed, signature };
+  return { ...pushed, signature, publicKey: signer.publicKeyPem };
 }

@@ -173,7 +173,7 @@ test('promote init, then promote validate, then promote demo --project on the ne
   const env = cleanEnv({ PROMOTE_PASSWORD: 'correct horse' });
   const made = JSON.parse((await promote(['init', 'shop', '--name', 'webapp', '--output', 'json'], dir, env)).stdout) as { files: string[]; keys: string[] };
   assert.ok(made.files.includes('pipelines/webapp.yaml'));
-  assert.deepEqual(made.keys, ['keys/ci.key', 'keys/ci.pub', 'keys/promoter.key', 'keys/promoter.pub', 'keys/agent.key', 'keys/agent.pub']);
+  assert.deepEqual(made.keys, ['keys/ci.key', 'keys/ci.pub', 'keys/promoter.key', 'keys/promoter.pub', 'keys/agent.key', 'keys/agent.pub', 'keys/approver.key', 'keys/approver.pub']);
   const project = join(dir, 'shop');
 
   const report = JSON.parse((await promote(['validate', '--output', 'json'], project, env)).stdout) as { bundle?: { name: string }; environments: { parametersChecked: boolean }[] };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GateContext, StatusObservation } from '../../src/pipeline/gate.ts';
+import type { Approval, GateContext, StatusObservation } from '../../src/pipeline/gate.ts';
 import { approvalGate } from '../../src/pipeline/gates/approval.ts';
 import { convergedGate } from '../../src/pipeline/gates/converged.ts';
 import { manualGate } from '../../src/pipeline/gates/manual.ts';
@@ -61,27 +61,78 @@ test('soak measures from each report\'s since: passes at exactly the duration, f
   assert.deepEqual(parse(soakGate, '1h30m'), { type: 'soak', duration: '1h30m', milliseconds: 5_400_000 });
 });
 
-test('approval counts distinct approvers of this digest, honours from and separateDuties, and says who was not counted', () => {
-  const spec = parse(approvalGate, { count: 2, from: ['alice@example.com', 'Bob', 'pat@example.com'], separateDuties: true });
-  const gate = approvalGate.create(spec);
-  const approvals = [
-    { bundle: D1, by: 'Alice <alice@example.com>', at: '2026-03-30T08:00:00Z' },
-    { bundle: D1, by: 'Alice A. <ALICE@example.com>', at: '2026-03-30T08:05:00Z' },
-    { bundle: D1, by: 'Pat <pat@example.com>', at: '2026-03-30T08:06:00Z' },
-    { bundle: D1, by: 'Mallory <m@example.com>', at: '2026-03-30T08:07:00Z' },
-    { bundle: D2, by: 'Bob <bob@example.com>', at: '2026-03-30T08:08:00Z' },
+const P1 = `sha256:${'a'.repeat(64)}`;
+const P2 = `sha256:${'b'.repeat(64)}`;
+const PAT_KEY = `sha256:${'9'.repeat(64)}`;
+
+/** A ledger approval with the engine's verification result (plain data: the engine's job is tested in test/promotion/approvals.integration.test.ts). */
+function signedApproval(who: { name: string; email: string; key: string }, over: Partial<Extract<NonNullable<Approval['check']>, { verified: true }>> = {}, at = '2026-03-30T08:00:00Z'): Approval {
+  const check = { verified: true as const, pipeline: 'webapp', stage: 'production', bundle: D1, parameters: P1, approver: `${who.name} <${who.email}> (key keys/${who.name.toLowerCase()}.pub)`, identity: who.key, names: [`${who.name} <${who.email}>`, who.name, who.email, `keys/${who.name.toLowerCase()}.pub`], person: who.email, ...over };
+  return { bundle: check.bundle, by: `${who.name} <${who.email}>`, at, parameters: check.parameters, statement: {}, check };
+}
+
+const ALICE = { name: 'Alice', email: 'alice@example.com', key: `sha256:${'3'.repeat(64)}` };
+const BOB = { name: 'Bob', email: 'bob@example.com', key: `sha256:${'4'.repeat(64)}` };
+const MALLORY = { name: 'Mallory', email: 'm@example.com', key: `sha256:${'5'.repeat(64)}` };
+const PAT = { name: 'Pat', email: 'pat@example.com', key: PAT_KEY };
+
+test('approval (signed, plain data): counts distinct verified approvers of this digest, these parameters, this stage and pipeline; honours from and separateDuties; says who was not counted and why', () => {
+  const gate = approvalGate.create(parse(approvalGate, { count: 2, from: ['alice@example.com', 'Bob', 'keys/pat.pub'], separateDuties: true }));
+  const signedCtx = (approvals: Approval[]) => ctx({ approvals, approvalsSigned: true, parameters: P1, promoterKey: PAT_KEY });
+  const approvals: Approval[] = [
+    signedApproval(ALICE),
+    signedApproval({ ...ALICE, key: `sha256:${'6'.repeat(64)}` }), // Alice's second key: one person
+    signedApproval(PAT),
+    signedApproval(MALLORY),
+    signedApproval(BOB, { parameters: P2 }),
+    signedApproval(BOB, { stage: 'staging' }),
+    signedApproval(BOB, { pipeline: 'other' }),
+    { ...signedApproval(BOB, { bundle: D2 }), bundle: D1 },
+    { bundle: D1, by: 'Bob <bob@example.com>', at: 'x' , check: { verified: false, reason: 'is unsigned' } },
+    { bundle: D1, by: 'Bob <bob@example.com>', at: 'x', statement: {}, check: { verified: false, reason: 'is not signed by a key or identity in trust.approvers' } },
+    signedApproval(BOB, { bundle: D2 }),
   ];
-  const short = gate.evaluate(ctx({ approvals }));
+  const short = gate.evaluate(signedCtx(approvals));
   assert.equal(short.passed, false);
   assert.match(short.summary, /^1\/2 approvals/);
-  const ignored = (short.evidence.ignored as { by: string; why: string }[]).map((i) => i.why);
-  assert.deepEqual(ignored, ['already approved (counted once)', 'is the promoter (separateDuties)', 'not among the allowed approvers']);
-  const enough = gate.evaluate(ctx({ approvals: [...approvals, { bundle: D1, by: 'Bob <bob@example.com>', at: '2026-03-30T09:00:00Z' }] }));
+  assert.deepEqual((short.evidence.ignored as { why: string }[]).map((i) => i.why), [
+    'already approved (counted once)',
+    "is signed with the promoter's own key (separateDuties)",
+    'is not among the allowed approvers (from)',
+    `approves parameters ${P2.slice(0, 19)}, not ${P1.slice(0, 19)} (the parameters changed since)`,
+    'approves it for stage staging, not production (replayed)',
+    'approves it for pipeline other, not webapp (replayed)',
+    `is signed for bundle ${D2.slice(0, 19)}, not ${D1.slice(0, 19)}`,
+    'is unsigned',
+    'is not signed by a key or identity in trust.approvers',
+  ]);
+  assert.equal(short.evidence.authenticated, true);
+  const enough = gate.evaluate(signedCtx([...approvals, signedApproval(BOB)]));
   assert.equal(enough.passed, true);
-  assert.deepEqual((enough.evidence.approvers as { by: string }[]).map((a) => a.by), ['Alice <alice@example.com>', 'Bob <bob@example.com>']);
-  // Without separateDuties the promoter's own approval counts.
-  const self = approvalGate.create(parse(approvalGate, { count: 1 })).evaluate(ctx({ approvals: [{ bundle: D1, by: 'Pat <pat@example.com>', at: 'x' }] }));
+  assert.deepEqual((enough.evidence.approvers as { key: string }[]).map((a) => a.key), [ALICE.key, BOB.key]);
+  // Without the candidate's parameters digest nothing can be matched, so nothing counts.
+  assert.equal(gate.evaluate(ctx({ approvals: [...approvals, signedApproval(BOB)], approvalsSigned: true, promoterKey: PAT_KEY })).passed, false);
+  // Without separateDuties an approval signed with the promoter's key counts.
+  const self = approvalGate.create(parse(approvalGate, { count: 1 })).evaluate(signedCtx([signedApproval(PAT)]));
   assert.equal(self.passed, true);
+});
+
+test('approval (unsigned, plain data): counts git authors for count only and says so; from and separateDuties fail closed', () => {
+  const approvals: Approval[] = [
+    { bundle: D1, by: 'Alice <alice@example.com>', at: '2026-03-30T08:00:00Z' },
+    { bundle: D1, by: 'Alice A. <ALICE@example.com>', at: '2026-03-30T08:05:00Z' },
+    { bundle: D2, by: 'Bob <bob@example.com>', at: '2026-03-30T08:08:00Z' },
+    // A hand-edited `check` is ignored in unsigned mode too (it counts as the author it names, once).
+    { bundle: D1, by: 'Alice <alice@example.com>', at: 'x', check: { verified: true, pipeline: 'webapp', stage: 'production', bundle: D1, parameters: P1, approver: 'Eve', identity: 'e', names: [], person: 'eve' } },
+  ];
+  const one = approvalGate.create(parse(approvalGate, { count: 1 })).evaluate(ctx({ approvals }));
+  assert.equal(one.passed, true);
+  assert.match(one.summary, /not authenticated/);
+  assert.equal(one.evidence.authenticated, false);
+  assert.equal(approvalGate.create(parse(approvalGate, { count: 2 })).evaluate(ctx({ approvals })).passed, false, 'Alice counts once');
+  const dutiful = approvalGate.create(parse(approvalGate, { count: 1, separateDuties: true })).evaluate(ctx({ approvals }));
+  assert.equal(dutiful.passed, false);
+  assert.match(dutiful.summary, /separateDuties needs signed approvals: add trust.approvers/);
 });
 
 test('manual never passes on its own; --force with a reason passes it and records the reason', () => {

@@ -139,3 +139,26 @@ test('findPipelineFile asks which pipeline when there are several, and suggests 
   await assert.rejects(findPipelineFile(dir), (e: PromoteError) => e.code === 'PIPELINE_NOT_FOUND' && /api, webapp/.test(e.hint!));
   await assert.rejects(findPipelineFile(dir, 'webap'), (e: PromoteError) => /did you mean --pipeline webapp/.test(e.hint!));
 });
+
+test('separateDuties and from need trust.approvers: without it they are errors at their lines naming the fix; with it approver entries keep who holds each key', async (t) => {
+  const gates = `  stages:
+    - name: dev
+      environment: dev
+    - name: production
+      environment: production
+      from: dev
+      gates:
+        - {approval: {count: 1, separateDuties: true}}
+        - {approval: {count: 1, from: [alex@example.com]}}
+        - {approval: {count: 1}}
+`;
+  const { file } = await project(t, `apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: webapp}\nspec:\n  repository: localhost:5000/acme/webapp\n${gates}`);
+  const problems = await problemsOf(file);
+  assert.deepEqual(problems.map((p) => `${p.line} ${p.rule} ${p.pointer}`), ['13 approval-needs-approvers /spec/stages/1/gates/0/approval/separateDuties', '14 approval-needs-approvers /spec/stages/1/gates/1/approval/from']);
+  assert.match(problems[0]!.message, /separateDuties needs signed approvals, and the pipeline has no trust.approvers/);
+  assert.match(problems[0]!.hint!, /spec.trust.approvers \(e.g. approvers: \[keys\/alex.pub\]/);
+
+  const signed = await project(t, `apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: webapp}\nspec:\n  repository: localhost:5000/acme/webapp\n  trust:\n    approvers: [keys/sam.pub, {key: keys/alex.pub, name: Alex, email: alex@example.com}, {keyless: {issuer: https://accounts.example.com, subject: kim@example.com}, name: Kim}]\n${gates}`);
+  const pipeline = await loadPipeline(signed.file);
+  assert.deepEqual(pipeline.trust.approvers, [{ key: 'keys/sam.pub' }, { key: 'keys/alex.pub', name: 'Alex', email: 'alex@example.com' }, { keyless: { issuer: 'https://accounts.example.com', subject: 'kim@example.com' }, name: 'Kim' }]);
+});

@@ -11,7 +11,7 @@ const pipeline: Pipeline = {
   name: 'webapp',
   repository: 'localhost:5000/acme/webapp',
   ledger: { repository: '/tmp/ledger' },
-  trust: { bundles: [], promotions: [], agents: [] },
+  trust: { bundles: [], promotions: [], agents: [], approvers: [] },
   file: '/tmp/pipelines/webapp.yaml',
   stages: [
     { name: 'dev', environment: 'dev', promotion: 'auto', gates: [], initialHold: false, source: { file: 'x' } },

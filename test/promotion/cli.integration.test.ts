@@ -89,7 +89,7 @@ test('promote to / plan / run --once / hold / release / approve / history / roll
   const ghost = await promote(p, ['approve', 'production', `sha256:${'0'.repeat(64)}`]);
   assert.equal(ghost.code, 2);
   assert.match(ghost.stderr, /does not exist: there is nothing to approve/);
-  const approved = await promote(p, ['approve', 'production', d1, '--comment', 'CAB-1'], { GIT_AUTHOR_NAME: 'Ann', GIT_AUTHOR_EMAIL: 'ann@example.com' });
+  const approved = await promote(p, ['approve', 'production', d1, '--comment', 'CAB-1', '--key', p.approverKeyFile], { GIT_AUTHOR_NAME: 'Ann', GIT_AUTHOR_EMAIL: 'ann@example.com' });
   assert.equal(approved.code, 0, approved.stderr);
   assert.equal((await promote(p, ['to', 'production', '--force'])).code, 2, '--force needs --reason');
   const forced = await promote(p, ['to', 'production', '--force', '--reason', 'release train 42']);

@@ -29,9 +29,9 @@ after(async () => {
 const MONDAY = new Date('2026-03-30T10:00:00Z'); // 12:00 CEST: inside Mon-Fri 09:00-16:00 Berlin
 const SATURDAY = new Date('2026-03-28T10:00:00Z');
 
-function engineFor(p: TestProject, clock: { now: Date }, who?: { name: string; email: string }, signer?: Signer) {
+function engineFor(p: TestProject, clock: { now: Date }, who?: { name: string; email: string }, signer?: Signer, approverSigner?: Signer) {
   const env = who ? { ...p.env, GIT_AUTHOR_NAME: who.name, GIT_AUTHOR_EMAIL: who.email, GIT_COMMITTER_NAME: who.name, GIT_COMMITTER_EMAIL: who.email } : p.env;
-  const options: EngineOptions = { cwd: p.dir, env, registry: { insecure: true }, signer: signer ?? p.promoter, now: () => clock.now, cacheDir: join(p.dir, '..', `cache-${who?.name ?? 'pat'}`) };
+  const options: EngineOptions = { cwd: p.dir, env, registry: { insecure: true }, signer: signer ?? p.promoter, approverSigner: approverSigner ?? p.promoter, now: () => clock.now, cacheDir: join(p.dir, '..', `cache-${who?.name ?? 'pat'}`) };
   return openProject(options);
 }
 
@@ -107,8 +107,9 @@ test('dev → staging → production with a real registry and real git: each gat
   await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /approval 1 separateDuties: 0\/1 approvals/)));
   assert.deepEqual(await snapshot(p), beforeApprovals, 'too few approvals: nothing changed');
   await approve(pat, 'production', d1);
-  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /Pat <pat@example.com> is the promoter \(separateDuties\)/)));
-  await approve(await engineFor(p, clock, { name: 'Ann', email: 'ann@example.com' }), 'production', d1, 'looks good');
+  // Pat's approval is signed with the key Pat promotes with: separateDuties does not count it.
+  await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err) => assert.match(said(err), /Pat <pat@example.com> \(key keys\/promoter.pub\) is signed with the promoter's own key \(separateDuties\)/)));
+  await approve(await engineFor(p, clock, { name: 'Ann', email: 'ann@example.com' }, undefined, p.approver), 'production', d1, 'looks good');
   clock.now = SATURDAY;
   const beforeWindow = await snapshot(p);
   await assert.rejects(promoteTo(pat, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (err, gates) => {
@@ -121,7 +122,7 @@ test('dev → staging → production with a real registry and real git: each gat
   clock.now = MONDAY;
   const prod = await promoteTo(pat, { stage: 'production' });
   assert.deepEqual(prod.gates.map((g) => [g.type, g.passed]), [['converged', true], ['approval', true], ['window', true]]);
-  assert.match(prod.gates[1]!.summary, /Ann <ann@example.com>/);
+  assert.match(prod.gates[1]!.summary, /Alex <alex@example.com> \(key keys\/approver.pub\)/);
 
   // Running it again changes nothing: the record is committed and published.
   const again = await promoteTo(pat, { stage: 'production' });

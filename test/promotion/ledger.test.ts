@@ -211,3 +211,28 @@ test('two processes promote production at the same moment, 20 times: exactly one
   assert.equal((await check.read('webapp', 'production'))?.record?.sequence, ROUNDS);
   assert.equal(git(remote, env, 'rev-list', '--merges', '--count', 'main').trim(), '0');
 });
+
+test("a remote ledger's commits carry git's own identity precedence, resolved in the project checkout: repository config over global, GIT_AUTHOR_* over both", async (t) => {
+  const dir = await tempDir(t);
+  const env = isolatedEnv(dir);
+  await writeFile(env.GIT_CONFIG_GLOBAL!, '[user]\n\tname = Global\n\temail = global@example.com\n');
+  const remote = await bareRemote(dir, env);
+  // The project: a checkout with its own repository-local identity (what `git commit` there would use).
+  const project = await localRepo(dir, { ...env, GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x' });
+  git(project, env, 'config', 'user.name', 'Local');
+  git(project, env, 'config', 'user.email', 'local@example.com');
+  const author = () => git(remote, env, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', 'main').trim();
+  const open = (e: NodeJS.ProcessEnv, identityDir?: string) => GitLedger.open({ repository: remote, branch: 'main' }, { env: e, cacheDir: join(dir, 'cache'), ...(identityDir && { identityDir }) });
+
+  const ledger = await open(env, project);
+  assert.equal((await ledger.identity()).text, 'Local <local@example.com>');
+  await ledger.update('webapp', 'dev', holdMutation('webapp', 'dev', true, 'Local', 'now'));
+  assert.equal(author(), 'Local <local@example.com>|Local <local@example.com>', 'the repository config wins over the global one, for author and committer');
+
+  const overridden = await open({ ...env, GIT_AUTHOR_NAME: 'Env', GIT_AUTHOR_EMAIL: 'env@example.com' }, project);
+  await overridden.update('webapp', 'dev', holdMutation('webapp', 'dev', false, 'Env', 'now'));
+  assert.equal(author(), 'Env <env@example.com>|Local <local@example.com>', 'GIT_AUTHOR_* overrides both; the committer stays the configured one, as with git commit');
+
+  // The cache clone alone has no repository config: without the project, the global identity is all there is.
+  assert.equal((await (await open(env)).identity()).text, 'Global <global@example.com>');
+});

@@ -29,6 +29,11 @@ export interface TestProject {
   agent: LocalKeySigner;
   /** Path of the promoter's encrypted private key (password ""), for CLI runs. */
   promoterKeyFile: string;
+  /** Alex, listed in trust.approvers with the promoter Pat (unless created with `unsignedApprovals`). */
+  approver: LocalKeySigner;
+  approverKeyFile: string;
+  /** The stranger's private key file: trusted for nothing. */
+  strangerKeyFile: string;
   registry: Registry;
   /** Builds bundle variant `n` (a different digest each), pushes it, signs it with `signer` unless null. */
   push(n: number, signer?: LocalKeySigner | null, schema?: object): Promise<string>;
@@ -36,14 +41,14 @@ export interface TestProject {
 
 const ENVIRONMENTS: Record<string, string[]> = { dev: ['dev-1'], staging: ['staging-eu-1', 'staging-us-1'], production: ['prod-eu-1'] };
 
-export const PIPELINE = (repository: string, ledger: string, productionGates: string, agents = false, productionRepository = '') => `apiVersion: promote/v1
+export const PIPELINE = (repository: string, ledger: string, productionGates: string, agents = false, productionRepository = '', approvers = true) => `apiVersion: promote/v1
 kind: Pipeline
 metadata: {name: webapp}
 spec:
   repository: ${repository}
 ${ledger ? `  ledger: {repository: ${ledger}, branch: main}\n` : ''}  trust:
     bundles: [keys/ci.pub]
-    promotions: [keys/promoter.pub]${agents ? '\n    agents: [keys/agent.pub]' : ''}
+    promotions: [keys/promoter.pub]${agents ? '\n    agents: [keys/agent.pub]' : ''}${approvers ? '\n    approvers: [{key: keys/approver.pub, name: Alex, email: alex@example.com}, {key: keys/promoter.pub, name: Pat, email: pat@example.com}]' : ''}
   stages:
     - {name: dev, environment: dev, promotion: auto}
     - name: staging
@@ -59,7 +64,7 @@ ${ledger ? `  ledger: {repository: ${ledger}, branch: main}\n` : ''}  trust:
 
 export const PRODUCTION_GATES = '[{converged: {}}, {approval: {count: 1, separateDuties: true}}, {window: {days: [Mon, Tue, Wed, Thu, Fri], hours: "09:00-16:00", timezone: Europe/Berlin}}]';
 
-export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean; localLedger?: boolean; productionRepository?: string } = {}): Promise<TestProject> {
+export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean; localLedger?: boolean; productionRepository?: string; unsignedApprovals?: boolean } = {}): Promise<TestProject> {
   const env = { ...isolatedEnv(dir, { name: 'Pat', email: 'pat@example.com' }), PROMOTE_PASSWORD: '' };
   const ledgerRemote = await bareRemote(dir, env);
   const project = join(dir, 'project');
@@ -71,18 +76,26 @@ export async function createProject(dir: string, registryHost: string, options: 
     await writeFile(join(project, 'environments', `${name}.yaml`), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: ${name}}\nspec:\n  parameters: {namespace: ${name}, replicas: ${name === 'production' ? 3 : 1}}\n  clusters:\n${clusters.map((c) => `    - name: ${c}\n`).join('')}`);
   }
   const repository = `${registryHost}/acme/${options.name ?? 'webapp'}`;
-  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, options.localLedger ? '' : ledgerRemote, options.productionGates ?? PRODUCTION_GATES, options.agents, options.productionRepository));
+  await writeFile(join(project, 'pipelines', 'webapp.yaml'), PIPELINE(repository, options.localLedger ? '' : ledgerRemote, options.productionGates ?? PRODUCTION_GATES, options.agents, options.productionRepository, !options.unsignedApprovals));
   const signer = () => new LocalKeySigner(generateSigningKeyPair().privateKey);
   const ci = signer();
   const promoterPair = generateSigningKeyPair();
   const promoter = new LocalKeySigner(promoterPair.privateKey);
-  const stranger = signer();
+  const strangerPair = generateSigningKeyPair();
+  const stranger = new LocalKeySigner(strangerPair.privateKey);
+  const approverPair = generateSigningKeyPair();
+  const approver = new LocalKeySigner(approverPair.privateKey);
   const agent = signer();
   await writeFile(join(project, 'keys', 'agent.pub'), agent.publicKeyPem);
   await writeFile(join(project, 'keys', 'ci.pub'), ci.publicKeyPem);
   await writeFile(join(project, 'keys', 'promoter.pub'), promoter.publicKeyPem);
-  const promoterKeyFile = join(project, 'keys', 'promoter.key');
-  await writeFile(promoterKeyFile, await encryptCosignKey(promoterPair.privateKey.export({ type: 'pkcs8', format: 'der' }), '', { N: 32768, r: 8, p: 1 }));
+  await writeFile(join(project, 'keys', 'approver.pub'), approver.publicKeyPem);
+  const keyFile = async (name: string, pair: ReturnType<typeof generateSigningKeyPair>) => {
+    const file = join(project, 'keys', `${name}.key`);
+    await writeFile(file, await encryptCosignKey(pair.privateKey.export({ type: 'pkcs8', format: 'der' }), '', { N: 32768, r: 8, p: 1 }));
+    return file;
+  };
+  const [promoterKeyFile, approverKeyFile, strangerKeyFile] = await Promise.all([keyFile('promoter', promoterPair), keyFile('approver', approverPair), keyFile('stranger', strangerPair)]);
   const registryOptions = { insecure: options.insecure ?? true, env };
   const registry = await openRegistry(repository, registryOptions);
   return {
@@ -95,6 +108,9 @@ export async function createProject(dir: string, registryHost: string, options: 
     stranger,
     agent,
     promoterKeyFile,
+    approver,
+    approverKeyFile,
+    strangerKeyFile,
     registry,
     async push(n, signBy = ci, schema) {
       const src = join(dir, `bundle-${n}`);

@@ -5,20 +5,29 @@ import { PROMOTION_OPTIONS, projectOptions } from '../promotion-options.ts';
 export const command: Command = {
   name: 'approve',
   summary: "record your approval of a bundle digest for a stage (counted by the stage's approval gate)",
-  usage: 'promote approve <stage> <digest|ref> [--comment <text>] [options]',
+  usage: 'promote approve <stage> <digest|ref> --key <file> [--comment <text>] [options]',
   description: `
-Commits an approval to the ledger, authored by your git identity (user.name / user.email, or
-GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL). The approval gate counts distinct approvers of exactly this
-digest; with separateDuties: true the promoter's own approval does not count. Approving twice
-changes nothing.`,
+When the pipeline lists trust.approvers, an approval is a signed statement (DSSE, in-toto) that
+binds the pipeline, the stage, the bundle digest and the digest of the parameters the stage would
+run it with: promote verifies the bundle's signature and validates those parameters, signs with
+--key (refused with exit 4, nothing written, unless its public key is in trust.approvers), commits
+the signed approval to the ledger and attaches it to the bundle in the registry. The approval
+gate counts distinct approver keys whose approval verifies for exactly this digest and these
+parameters; with separateDuties: true an approval signed with the promoter's key does not count.
+A change of the stage's parameters needs a new approval. Approving twice changes nothing.
+
+Without trust.approvers an approval is an unsigned ledger commit authored by your git identity
+(repository config, then global, GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL overriding both): anyone can
+write one under any name, so it counts for count only, and from / separateDuties are refused.`,
   positionals: { min: 2, max: 2 },
   options: {
-    comment: { type: 'string', short: 'm', valueName: 'text', description: 'a note kept with the approval in the ledger commit' },
+    key: { type: 'string', short: 'k', valueName: 'file', description: "your private key, whose .pub is in trust.approvers (default: PROMOTE_APPROVER_KEY; password: PROMOTE_PASSWORD or a prompt)" },
+    comment: { type: 'string', short: 'm', valueName: 'text', description: 'a note kept in the signed approval and the ledger commit' },
     ...PROMOTION_OPTIONS,
   },
   examples: [
-    { title: 'Approve the digest staging runs for production', command: 'promote approve production sha256:4f1c…' },
-    { title: 'With a note for the audit trail', command: 'promote approve production sha256:4f1c… --comment "CAB-231 approved"' },
+    { title: 'Approve the digest staging runs for production, signed with your key', command: 'promote approve production sha256:4f1c… --key keys/alex.key' },
+    { title: 'With a note for the audit trail', command: 'promote approve production sha256:4f1c… --key keys/alex.key --comment "CAB-231 approved"' },
   ],
   async run(ctx, args) {
     const { approveCommand } = await import('../../promotion/actions.ts');

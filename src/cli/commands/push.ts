@@ -16,7 +16,7 @@ ${REGISTRY_HELP}`,
   options: {
     ...REGISTRY_OPTIONS,
     'bundle-version': { type: 'string', valueName: 'version', description: 'set org.opencontainers.image.version (e.g. 1.4.0)' },
-    sign: { type: 'boolean', description: 'sign the pushed digest (cosign-compatible) with --key; see promote sign --help' },
+    sign: { type: 'boolean', description: "sign the pushed digest (cosign-compatible) with --key; warns when the project's pipelines do not list the key in trust.bundles" },
     key: { type: 'string', short: 'k', valueName: 'file', description: 'private key for --sign (password: PROMOTE_PASSWORD/COSIGN_PASSWORD or a prompt)' },
   },
   examples: [
@@ -41,6 +41,9 @@ ${REGISTRY_HELP}`,
       const { pushAndSign } = await import('../../signing/signed-push.ts');
       const signed = await pushAndSign(dir, target, { ...options, ...(version !== undefined && { version }), key, passwords: { env: ctx.env, interactive: ctx.interactive } });
       ctx.log(`signed ${signed.reference} (${signed.signature.signatureTag})`);
+      const { bundleSignerWarning } = await import('../../pipeline/bundle-signer-trust.ts');
+      const warning = await bundleSignerWarning(ctx.cwd, dir, signed.publicKey);
+      if (warning) ctx.log(warning);
       return { data: signed, text: signed.reference };
     }
     const result = await pushBundle(dir, target, { ...options, ...(version !== undefined && { version }) });

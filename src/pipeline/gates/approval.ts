@@ -1,11 +1,18 @@
-import type { Gate, GateContext, GateKind, GateResult } from '../gate.ts';
+import type { Approval, Gate, GateContext, GateKind, GateResult } from '../gate.ts';
 import { identityKey, identityMatches } from '../gate.ts';
 import type { ApprovalGateSpec } from '../pipeline.ts';
 import { short } from './converged.ts';
 
 // `approval: {count: 2, from: [alice@example.com, bob], separateDuties: true}`: at least `count`
-// distinct people approved *this digest* for this stage. The same person approving twice counts
-// once; with separateDuties the promoter's own approval does not count (four-eyes principle).
+// distinct people approved *this digest with these parameters* for this stage of this pipeline.
+// With trust.approvers only approvals whose signature the engine verified count, and the person
+// is the signing key (or keyless identity), never the git author, which anyone can set; the same
+// person approving twice counts once; with separateDuties an approval signed with the promoter's
+// own key does not count (four-eyes principle). Without trust.approvers an approval is an unsigned
+// git commit: counted by author for `count`, and the summary says it is unauthenticated (the
+// loader refuses `from` and separateDuties there, and this gate fails closed if they get through).
+
+type Ignored = { by: string; why: string };
 
 class ApprovalGate implements Gate {
   readonly spec: ApprovalGateSpec;
@@ -15,29 +22,60 @@ class ApprovalGate implements Gate {
 
   evaluate(ctx: GateContext): GateResult {
     const { count, from, separateDuties } = this.spec;
-    const counted = new Map<string, { by: string; at: string }>();
-    const ignored: { by: string; why: string }[] = [];
+    const signed = ctx.approvalsSigned === true;
+    const counted = new Map<string, { by: string; at: string; key?: string }>();
+    const ignored: Ignored[] = [];
+    const gate = `approval ${count}${from ? ` from [${from.join(', ')}]` : ''}${separateDuties ? ' separateDuties' : ''}`;
+    if (!signed && (from || separateDuties)) {
+      const summary = `${from ? 'from' : 'separateDuties'} needs signed approvals: add trust.approvers to the pipeline`;
+      return { gate, type: 'approval', passed: false, summary, evidence: { required: count, ...(from && { from }), separateDuties, authenticated: false, approvers: [], ignored } };
+    }
     for (const a of ctx.approvals) {
-      if (a.bundle !== ctx.candidate) continue;
-      const key = identityKey(a.by);
-      if (from && !from.some((w) => identityMatches(a.by, w))) {
-        ignored.push({ by: a.by, why: 'not among the allowed approvers' });
-      } else if (separateDuties && key === identityKey(ctx.promoter)) {
-        ignored.push({ by: a.by, why: 'is the promoter (separateDuties)' });
-      } else if (counted.has(key)) {
-        ignored.push({ by: a.by, why: 'already approved (counted once)' });
-      } else {
-        counted.set(key, { by: a.by, at: a.at });
+      if (!signed) {
+        if (a.bundle !== ctx.candidate) continue;
+        const key = identityKey(a.by);
+        if (counted.has(key)) ignored.push({ by: a.by, why: 'already approved (counted once)' });
+        else counted.set(key, { by: a.by, at: a.at });
+        continue;
       }
+      const c = a.check;
+      if (!c?.verified) {
+        if (a.bundle === ctx.candidate) ignored.push({ by: a.by, why: c ? c.reason : 'unsigned' });
+        continue;
+      }
+      if (c.bundle !== ctx.candidate) {
+        // Approvals of other bundles are history; one filed under this bundle but signed for another is a forgery.
+        if (a.bundle === ctx.candidate) ignored.push({ by: c.approver, why: `is signed for bundle ${short(c.bundle)}, not ${short(ctx.candidate)}` });
+        continue;
+      }
+      const why = this.refusal(ctx, c);
+      if (why) ignored.push({ by: c.approver, why });
+      else if (counted.has(c.person)) ignored.push({ by: c.approver, why: 'already approved (counted once)' });
+      else counted.set(c.person, { by: c.approver, at: a.at, key: c.identity });
     }
     const approvers = [...counted.values()];
     const passed = approvers.length >= count;
-    const gate = `approval ${count}${from ? ` from [${from.join(', ')}]` : ''}${separateDuties ? ' separateDuties' : ''}`;
     const names = approvers.map((a) => a.by).join(', ');
+    const notCounted = ignored.length ? `; not counted: ${ignored.map((i) => `${i.by} ${i.why}`).join('; ')}` : '';
+    const caveat = signed
+      ? separateDuties && !ctx.promoterKey ? ' (separateDuties is checked against the promoter\'s key by promote to)' : ''
+      : ' (unsigned approvals: the pipeline has no trust.approvers, so they are not authenticated)';
     const summary = passed
-      ? `${approvers.length}/${count} approvals of ${short(ctx.candidate)}: ${names}`
-      : `${approvers.length}/${count} approvals of ${short(ctx.candidate)}${names ? ` (${names})` : ''}${ignored.length ? `; not counted: ${ignored.map((i) => `${i.by} ${i.why}`).join('; ')}` : ''}`;
-    return { gate, type: 'approval', passed, summary, evidence: { required: count, ...(from && { from }), separateDuties, approvers, ignored } };
+      ? `${approvers.length}/${count} approvals of ${short(ctx.candidate)}: ${names}${caveat}`
+      : `${approvers.length}/${count} approvals of ${short(ctx.candidate)}${names ? ` (${names})` : ''}${notCounted}${caveat}`;
+    return { gate, type: 'approval', passed, summary, evidence: { required: count, ...(from && { from }), separateDuties, authenticated: signed, approvers, ignored } };
+  }
+
+  /** Why a validly signed approval of the candidate does not count here, if it does not. */
+  private refusal(ctx: GateContext, c: Extract<NonNullable<Approval['check']>, { verified: true }>): string | undefined {
+    const { from, separateDuties } = this.spec;
+    if (c.pipeline !== ctx.pipeline) return `approves it for pipeline ${c.pipeline}, not ${ctx.pipeline} (replayed)`;
+    if (c.stage !== ctx.stage) return `approves it for stage ${c.stage}, not ${ctx.stage} (replayed)`;
+    if (!ctx.parameters) return 'cannot be matched: the candidate\'s parameters were not resolved';
+    if (c.parameters !== ctx.parameters) return `approves parameters ${short(c.parameters)}, not ${short(ctx.parameters)} (the parameters changed since)`;
+    if (from && !from.some((w) => c.names.some((n) => identityMatches(n, w)))) return 'is not among the allowed approvers (from)';
+    if (separateDuties && ctx.promoterKey && c.identity === ctx.promoterKey) return 'is signed with the promoter\'s own key (separateDuties)';
+    return undefined;
   }
 }
 
@@ -63,7 +101,7 @@ export const approvalGate: GateKind<ApprovalGateSpec> = {
     }
     const from = value.from;
     if (from !== undefined && (!Array.isArray(from) || from.length === 0 || !from.every((f) => typeof f === 'string' && f.trim()))) {
-      report(`${pointer}/from`, { message: 'from must be a non-empty list of identities (email or name)', rule: 'type', expected: 'list of strings', actual: JSON.stringify(from) });
+      report(`${pointer}/from`, { message: 'from must be a non-empty list of approvers (email, name or key file of trust.approvers)', rule: 'type', expected: 'list of strings', actual: JSON.stringify(from) });
       ok = false;
     }
     if (Array.isArray(from) && typeof count === 'number' && from.length < count) {
