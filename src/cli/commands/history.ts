@@ -7,7 +7,8 @@ export const command: Command = {
   usage: 'promote history <stage> [--limit N] [options]',
   description: `
 Reads the git log of promotions/<pipeline>/<stage>.yaml in the ledger, newest first: the audit
-trail is the git history itself, so \`git log\` shows the same commits.`,
+trail is the git history itself, so \`git log\` shows the same commits. A configuration change
+(action configure) lists the JSON pointers whose values changed (its Parameters-Changed trailers).`,
   positionals: { min: 1, max: 1 },
   options: {
     limit: { type: 'string', short: 'n', valueName: 'N', description: 'show at most N entries' },
