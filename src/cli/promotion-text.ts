@@ -82,7 +82,8 @@ export function historyText(stage: string, items: HistoryItem[]): string {
   if (!items.length) return `no history for ${stage} yet`;
   const out: string[] = [];
   for (const h of items) {
-    out.push(`${h.at}  ${h.action.padEnd(9)} ${short(h.bundle)}${h.from ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
+    // A configuration change keeps its bundle: nothing came from upstream.
+    out.push(`${h.at}  ${h.action.padEnd(9)} ${short(h.bundle)}${h.from && h.action !== 'configure' ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
     if (h.parametersChanged?.length) out.push(`    parameters changed: ${h.parametersChanged.join(', ')}`);
     for (const g of h.gates) out.push(`    ${g}`);
     if (h.reason) out.push(`    reason: ${h.reason}`);
