@@ -40,12 +40,11 @@ export function promotionMutation(record: PromotionRecord): Mutation {
       ['Promoted-Bundle', record.bundle.digest],
       ['Promoted-From', record.from ?? '(none)'],
       ['Promotion-Record', digest],
-      ['Parameters-Digest', parametersDigest(record)],
-      ...changed.map((c): [string, string] => ['Parameters-Changed', c]),
       ...record.gates.map((g): [string, string] => ['Gate-Evidence', `${g.gate}: ${g.applicable === false ? 'n/a' : g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'fail'} — ${g.summary}`]),
     ];
     if (record.force) trailers.push(['Forced-Reason', record.force.reason]);
     if (record.previous) trailers.push(['Previous-Record', record.previous]);
+    trailers.push(['Parameters-Digest', parametersDigest(record)], ...changed.map((c): [string, string] => ['Parameters-Changed', c]));
     const listed = changed.length > 4 ? `${changed.slice(0, 3).join(', ')} and ${changed.length - 3} more` : changed.join(', ');
     const subject =
       record.action === 'configure'
