@@ -33,9 +33,17 @@ export interface ClusterStatus {
   inSync: boolean;
   /** Drift the agent last saw: left alone (self-heal off) or corrected in its last change. */
   drift: 'none' | 'drifted' | 'corrected' | 'unknown';
-  /** The cluster runs or reports another bundle than desired. */
+  /** The cluster runs or reports another bundle, or another record of it (older parameters), than desired. */
   behind: boolean;
   stale: boolean;
+  /**
+   * The stage's environment file against its current record: `pending` when its parameters
+   * changed and were not promoted yet, `invalid` when they break the bundle's schema (the stage
+   * keeps running its last good record). Absent before the stage's first record.
+   */
+  parameters?: 'current' | 'pending' | 'invalid' | 'unknown';
+  /** Why the parameters are invalid (or could not be checked). */
+  parametersProblem?: string;
 }
 
 export interface PipelineStatus {
@@ -75,6 +83,9 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
       };
       const desired = summary.bundle ? { bundle: summary.bundle, ...(summary.published?.digest && { record: summary.published.digest }) } : undefined;
       const trusted = observed !== undefined && observed.verified !== false;
+      // A configuration change keeps the bundle and replaces the record: a cluster is in step
+      // only on the record now published (when both sides name one).
+      const sameRecord = !observed?.record || !desired?.record || observed.record === desired.record;
       rows.push({
         stage: stage.name,
         environment: stage.environment,
@@ -83,10 +94,12 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
         publishGap: summary.publishGap,
         held: summary.held,
         ...(observed && { observed }),
-        inSync: trusted && desired !== undefined && observed.bundle === desired.bundle && observed.phase === 'Converged',
+        inSync: trusted && desired !== undefined && observed.bundle === desired.bundle && sameRecord && observed.phase === 'Converged',
         drift: !observed ? 'unknown' : observed.phase === 'Drifted' ? 'drifted' : observed.reason === 'DriftCorrected' ? 'corrected' : 'none',
-        behind: desired !== undefined && (!observed || observed.bundle !== desired.bundle),
+        behind: desired !== undefined && (!observed || observed.bundle !== desired.bundle || !sameRecord),
         stale: observed !== undefined && observed.observedAt !== '' && now.getTime() - Date.parse(observed.observedAt) > staleAfter,
+        ...(summary.parameters && { parameters: summary.parameters.state }),
+        ...(summary.parameters?.summary && { parametersProblem: summary.parameters.summary }),
       });
     });
   }
@@ -120,11 +133,13 @@ export function statusTable(status: PipelineStatus): string {
     const notes: string[] = [];
     if (c.held) notes.push('held');
     if (c.publishGap) notes.push('record not published: run promote to again');
+    if (c.parameters === 'pending') notes.push(`parameters pending: promote to ${c.stage}`);
+    if (c.parameters === 'invalid') notes.push(`parameters invalid (runs its last good record): promote plan ${c.stage}`);
     if (!c.observed) notes.push(c.desired ? 'no report yet' : '');
     else {
       if (c.observed.verified === false) notes.push(`untrusted report: ${c.observed.reason ?? ''}`.trim());
       else if (c.observed.phase !== 'Converged' && c.observed.reason) notes.push(c.observed.reason);
-      if (c.behind) notes.push('runs another bundle');
+      if (c.behind) notes.push(c.desired && c.observed.bundle === c.desired.bundle ? 'runs an older record of this bundle' : 'runs another bundle');
       if (c.stale) notes.push(`last report ${ago(c.observed.observedAt, now)} ago`);
     }
     return [c.stage, c.cluster, short(c.desired?.bundle), short(c.observed?.bundle), c.observed?.phase ?? '-', ago(c.observed?.since, now), c.drift === 'none' || c.drift === 'unknown' ? '-' : c.drift, notes.filter(Boolean).join('; ')];

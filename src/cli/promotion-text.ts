@@ -9,26 +9,51 @@ import type { HistoryVerification } from '../promotion/verify-history.ts';
 const short = (d?: string) => (d ? d.slice(0, 19) : '-');
 
 function gateLines(gates: GateResult[]): string[] {
-  return gates.map((g) => `  ${g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`);
+  return gates.map((g) => `  ${g.applicable === false ? 'n/a ' : g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`);
 }
+
+/** A parameter value as the plan shows it: JSON, a secret by its reference's name. */
+function shownValue(v: unknown): string {
+  if (v === undefined) return '(unset)';
+  const ref = (v as { secretRef?: { name?: unknown; key?: unknown } } | null)?.secretRef;
+  if (ref && typeof ref === 'object' && Object.keys(v as object).length === 1) return `secret ${String(ref.name)}${ref.key !== undefined ? `/${String(ref.key)}` : ''}`;
+  return JSON.stringify(v);
+}
+
+const CANDIDATE_SOURCE: Record<string, (plan: Plan) => string> = {
+  'from-stage': (plan) => ` (what ${plan.from} runs)`,
+  current: (plan) => ` (the bundle ${plan.stage} runs now)`,
+};
 
 export function planText(plan: Plan & { diff?: PlanDiff }): string {
   const out = [`plan ${plan.pipeline}/${plan.stage} (environment ${plan.environment})`];
   out.push(`  now:       ${plan.current ?? '(nothing promoted yet)'}`);
-  out.push(`  candidate: ${plan.candidate ?? '(none)'}${plan.candidateSource === 'from-stage' ? ` (what ${plan.from} runs)` : ''}`);
-  if (plan.upToDate) out.push('  the candidate is already what the stage runs');
+  out.push(`  candidate: ${plan.candidate ?? '(none)'}${CANDIDATE_SOURCE[plan.candidateSource ?? '']?.(plan) ?? ''}`);
+  if (plan.currentParameters || plan.parametersDigest) out.push(`  parameters digest: ${short(plan.currentParameters)} now, ${short(plan.parametersDigest)} after`);
+  if (plan.upToDate) out.push('  the candidate is already what the stage runs, with the same parameters');
+  if (plan.change === 'configuration') {
+    out.push('  configuration change: the same bundle with new parameters');
+    if (plan.parameters?.passed === false) out.push(`  the stage keeps running its last good record (${short(plan.current)} with parameters ${short(plan.currentParameters)}) until they are fixed`);
+  }
   if (plan.signature) out.push(`  ${plan.signature.passed ? 'pass' : 'FAIL'}  signature: ${plan.signature.summary}`);
   if (plan.parameters) out.push(`  ${plan.parameters.passed ? 'pass' : 'FAIL'}  parameters: ${plan.parameters.summary}`);
   if (plan.gates.length) out.push('gates:', ...gateLines(plan.gates));
   if (plan.diff) {
-    const fmt = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
     out.push(plan.diff.parameters.length ? 'parameters (now → after):' : 'parameters: unchanged');
-    for (const d of plan.diff.parameters) out.push(`  ${d.path}: ${fmt(d.before)} → ${fmt(d.after)}`);
-    out.push(plan.diff.changedFiles.length ? `rendered files that change: ${plan.diff.changedFiles.join(', ')}` : 'rendered files: unchanged');
-    if (plan.diff.manifests) out.push(plan.diff.manifests.trimEnd());
+    for (const d of plan.diff.parameters) out.push(`  ${d.pointer}: ${shownValue(d.before)} → ${shownValue(d.after)}`);
+    for (const c of plan.diff.clusters) {
+      // A cluster's own overrides that changed (the environment's changes are listed above).
+      const own = c.parameters.filter((d) => !plan.diff!.parameters.some((e) => e.pointer === d.pointer));
+      if (own.length) out.push(`cluster ${c.cluster} parameters (now → after):`, ...own.map((d) => `  ${d.pointer}: ${shownValue(d.before)} → ${shownValue(d.after)}`));
+      if (!c.changedFiles.length) out.push(`cluster ${c.cluster}: rendered files unchanged`);
+      else if (c.sameAs) out.push(`cluster ${c.cluster}: the same rendered change as ${c.sameAs}`);
+      else out.push(`cluster ${c.cluster}: rendered files that change: ${c.changedFiles.join(', ')}`, c.manifests.trimEnd());
+    }
   }
   if (plan.blockers.length) out.push('would be refused:', ...plan.blockers.map((b) => `  - ${b.message}${b.hint ? ` (${b.hint})` : ''}`));
-  else out.push(plan.upToDate ? 'nothing to do' : `promote to ${plan.stage} would promote ${plan.candidate}`);
+  else if (plan.upToDate) out.push('nothing to do');
+  else if (plan.change === 'configuration') out.push(`promote to ${plan.stage} would record ${plan.candidate} again with the new parameters (action configure)`);
+  else out.push(`promote to ${plan.stage} would promote ${plan.candidate}`);
   return out.join('\n');
 }
 
@@ -36,7 +61,9 @@ export function promoteText(r: PromoteResult): string {
   if (r.upToDate) return `${r.stage} already runs ${r.bundle} (record ${short(r.record)}, published at ${r.published?.tag})`;
   const head = r.completed
     ? `finished publishing the record of ${r.bundle} in ${r.stage} (record ${short(r.record)})`
-    : `${r.action === 'rollback' ? 'rolled back' : 'promoted'} ${r.bundle} to ${r.stage}${r.from ? ` from ${r.from}` : ''}`;
+    : r.action === 'configure'
+      ? `configured ${r.stage}: ${r.bundle} with new parameters${r.parametersChanged?.length ? ` (${r.parametersChanged.join(', ')})` : ''}`
+      : `${r.action === 'rollback' ? 'rolled back' : 'promoted'} ${r.bundle} to ${r.stage}${r.from ? ` from ${r.from}` : ''}`;
   const out = [head];
   if (!r.completed && r.gates.length) out.push(...gateLines(r.gates));
   if (r.commit) out.push(`ledger commit ${r.commit.slice(0, 12)}${r.ledgerAttempts && r.ledgerAttempts > 1 ? ` (after ${r.ledgerAttempts} attempts)` : ''}`);
@@ -58,7 +85,9 @@ export function historyText(stage: string, items: HistoryItem[]): string {
   if (!items.length) return `no history for ${stage} yet`;
   const out: string[] = [];
   for (const h of items) {
-    out.push(`${h.at}  ${h.action.padEnd(9)} ${short(h.bundle)}${h.from ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
+    // A configuration change keeps its bundle: nothing came from upstream.
+    out.push(`${h.at}  ${h.action.padEnd(9)} ${short(h.bundle)}${h.from && h.action !== 'configure' ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
+    if (h.parametersChanged?.length) out.push(`    parameters changed: ${h.parametersChanged.join(', ')}`);
     for (const g of h.gates) out.push(`    ${g}`);
     if (h.reason) out.push(`    reason: ${h.reason}`);
   }

@@ -105,6 +105,11 @@ export interface GateResult {
   evidence: Record<string, unknown>;
   /** Set when a failing gate was overridden with --force (the reason is in the record). */
   overridden?: boolean;
+  /**
+   * Set (false) when the gate does not apply to this change and was not evaluated: upstream
+   * `converged`/`soak` for a configuration change, whose bundle did not come from upstream.
+   */
+  applicable?: false;
 }
 
 /** An instantiated gate: a spec from the pipeline plus the logic that judges it. */

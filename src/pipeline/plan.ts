@@ -4,7 +4,8 @@ import { createGate } from './gates/index.ts';
 import { findStage, type Pipeline } from './pipeline.ts';
 
 // The pure planner: plain data in, a plan out (changesets' assembleReleasePlan). It decides
-// which digest would move into a stage and whether it may, with every reason; it reads no file,
+// which digest would move into a stage — or, when the digest is the one the stage runs, whether
+// its parameters changed (a configuration change) — and whether it may, with every reason; it reads no file,
 // no registry and no clock of its own. The engine gathers the facts, calls this, and only then
 // (promote to) changes anything — so `promote plan` shows exactly what `promote to` would do.
 
@@ -14,6 +15,8 @@ export interface StageView {
   current?: string;
   /** Digest of the current promotion record. */
   record?: string;
+  /** parametersDigest() of the current record: the other half of what the stage runs. */
+  parameters?: string;
   /** Every bundle digest the stage has ever been promoted to, oldest first. */
   history: string[];
   hold?: { by: string; at: string; reason?: string };
@@ -54,8 +57,11 @@ export interface PlanInput {
   signature?: CheckResult;
   /** Parameter validation against the candidate's schema, when the engine did it. */
   parameters?: CheckResult;
-  /** parametersDigest() of the candidate's values, when resolved (GateContext.parameters). */
-  parametersDigest?: string;
+  /**
+   * parametersDigest() of the values a record of the candidate would carry (the stage's
+   * environment now, resolved against the candidate's schema), when the engine resolved them.
+   */
+  candidateParameters?: string;
   /** GateContext.promoterKey: the promoter's signing key fingerprint, when known. */
   promoterKey?: string;
   /** GateContext.approvalsSigned: the pipeline has trust.approvers. */
@@ -78,9 +84,19 @@ export interface Plan {
   from?: string;
   /** The digest that would move, when one could be chosen. */
   candidate?: string;
-  candidateSource?: 'from-stage' | 'explicit' | 'rollback';
+  /** `current`: a first stage without --bundle takes the bundle it runs now (with today's parameters). */
+  candidateSource?: 'from-stage' | 'explicit' | 'rollback' | 'current';
   /** What the stage runs now. */
   current?: string;
+  /** parametersDigest() of the current record. */
+  currentParameters?: string;
+  /** parametersDigest() of the values the candidate record would carry. */
+  parametersDigest?: string;
+  /**
+   * `configuration`: the candidate is the bundle the stage runs, with parameters that differ
+   * from (or, failing the schema, cannot become) those of its current record. `none`: up to date.
+   */
+  change?: 'promotion' | 'configuration' | 'none';
   /** The candidate is already the stage's current record: nothing would change. */
   upToDate: boolean;
   signature?: CheckResult;
@@ -142,6 +158,11 @@ export function assemblePlan(input: PlanInput): Plan {
     candidate = fromView.current;
     candidateSource = 'from-stage';
     if (!candidate) blockers.push({ code: 'NOTHING_TO_PROMOTE', outcome: 'refused', message: `stage ${stage.from} has no promotion yet, so there is nothing to move into ${stage.name}`, hint: `promote to ${stage.from} first` });
+  } else if (view.current) {
+    // A first stage has no upstream to take from: without --bundle it means "the bundle it runs
+    // now, with its environment's parameters as they are today" — a configuration change or nothing.
+    candidate = view.current;
+    candidateSource = 'current';
   } else {
     blockers.push({ code: 'CANDIDATE_REQUIRED', outcome: 'usage', message: `stage ${stage.name} is the first stage: say which bundle to promote`, hint: `promote to ${stage.name} --bundle <repository>@sha256:…` });
   }
@@ -149,7 +170,13 @@ export function assemblePlan(input: PlanInput): Plan {
     blockers.push({ code: 'ROLLBACK_TARGET_UNKNOWN', outcome: 'refused', message: `stage ${stage.name} has no earlier record to roll back to`, hint: `promote history ${stage.name}` });
   }
 
-  const upToDate = candidate !== undefined && candidate === view.current;
+  // The desired state is (bundle, parameters). The same bundle with other parameters — or with
+  // parameters that no longer satisfy its schema — is a configuration change, never "up to date".
+  const sameBundle = candidate !== undefined && candidate === view.current;
+  const configuration =
+    sameBundle && (input.parameters?.passed === false || (input.candidateParameters !== undefined && view.parameters !== undefined && input.candidateParameters !== view.parameters));
+  const upToDate = sameBundle && !configuration;
+  const change: Plan['change'] = candidate === undefined ? undefined : upToDate ? 'none' : configuration ? 'configuration' : 'promotion';
 
   for (const [check, code] of [[input.signature, 'BUNDLE_NOT_VERIFIED'], [input.parameters, 'PARAMETERS_INVALID']] as const) {
     if (check && !check.passed) blockers.push({ code: check.code ?? code, outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }), ...(check.problems?.length && { problems: check.problems }) });
@@ -162,7 +189,7 @@ export function assemblePlan(input: PlanInput): Plan {
       stage: stage.name,
       ...(stage.from && { from: stage.from }),
       candidate,
-      ...(input.parametersDigest && { parameters: input.parametersDigest }),
+      ...(input.candidateParameters && { parameters: input.candidateParameters }),
       now: input.now,
       promoter: input.promoter,
       ...(input.promoterKey && { promoterKey: input.promoterKey }),
@@ -173,6 +200,12 @@ export function assemblePlan(input: PlanInput): Plan {
       ...(force && { force }),
     };
     for (const spec of stage.gates) {
+      // converged/soak judge how the bundle fared upstream. When the bundle is the one the stage
+      // already runs, nothing new comes from upstream: they do not apply, and the plan says why.
+      if (sameBundle && (spec.type === 'converged' || spec.type === 'soak')) {
+        gates.push(notApplicable(spec.type === 'soak' ? `soak ${spec.duration}` : 'converged', spec.type, candidate, configuration));
+        continue;
+      }
       const result = createGate(spec).evaluate(ctx);
       // A forced promotion overrides failing gates, and the record says so: break-glass, logged.
       if (!result.passed && force && input.action !== 'auto') result.overridden = true;
@@ -200,6 +233,9 @@ export function assemblePlan(input: PlanInput): Plan {
     ...(candidate && { candidate }),
     ...(candidateSource && candidate && { candidateSource }),
     ...(view.current && { current: view.current }),
+    ...(view.parameters && { currentParameters: view.parameters }),
+    ...(input.candidateParameters && { parametersDigest: input.candidateParameters }),
+    ...(change && { change }),
     upToDate,
     ...(input.signature && { signature: input.signature }),
     ...(input.parameters && { parameters: input.parameters }),
@@ -208,6 +244,14 @@ export function assemblePlan(input: PlanInput): Plan {
     allowed: blockers.length === 0,
     ...(force && { force }),
   };
+}
+
+function notApplicable(gate: string, type: 'converged' | 'soak', candidate: string, configuration: boolean): GateResult {
+  const bundle = candidate.slice(0, 19);
+  const summary = configuration
+    ? `not applicable to a configuration change: the bundle (${bundle}) did not change, so there is nothing new from upstream to ${type === 'soak' ? 'soak' : 'converge on'}`
+    : `not applicable: the stage already runs ${bundle}`;
+  return { gate, type, passed: true, applicable: false, summary, evidence: { applicable: false, reason: configuration ? 'configuration-change' : 'up-to-date', bundle: candidate } };
 }
 
 /** The outcome a refused plan exits with: usage before verification before refused. */

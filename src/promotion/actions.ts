@@ -29,7 +29,7 @@ export type ProjectOptions = Pick<EngineOptions, 'cwd' | 'env' | 'pipeline' | 'r
 
 export type PlanWithDiff = Plan & { diff?: PlanDiff };
 
-/** The plan, plus the rendered diff when there is a verified candidate that differs from now. */
+/** The plan, plus the rendered diff (per cluster) when there is a verified candidate that differs from now. */
 export async function planCommand(o: ProjectOptions, stage: string, bundle?: string, withDiff = true): Promise<PlanWithDiff> {
   const project = await openProject(o);
   const plan = await planStage(project, { stage, ...(bundle && { bundle }) });
@@ -38,8 +38,9 @@ export async function planCommand(o: ProjectOptions, stage: string, bundle?: str
   if (withDiff && plan.candidate && values && plan.signature?.passed && !plan.upToDate) {
     const { planDiff } = await import('./plan-diff.ts');
     const record = plan.state?.record;
-    const now = record && { registry: await project.registryFor(record.bundle.repository), digest: record.bundle.digest, parameters: record.parameters };
-    printable.diff = await planDiff(plan.stage, plan.environment, now, { registry: await project.registryFor(plan.sourceRepository), digest: plan.candidate, parameters: values.environment });
+    const now = record && { registry: await project.registryFor(record.bundle.repository), digest: record.bundle.digest, parameters: record.parameters, clusters: record.clusters };
+    const candidate = { registry: await project.registryFor(plan.sourceRepository), digest: plan.candidate, parameters: values.environment, clusters: values.clusters };
+    printable.diff = await planDiff({ stage: plan.stage, environment: plan.environment, secrets: values.secrets }, now, candidate);
   }
   return printable;
 }

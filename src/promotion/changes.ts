@@ -1,7 +1,8 @@
 import { PromoteError } from '../errors.ts';
 import type { Approval } from '../pipeline/gate.ts';
 import type { LedgerChange, Mutation } from './ledger.ts';
-import { emptyStageState, recordDigest, type PromotionRecord, type StageState } from './record.ts';
+import { changedParameters, describeChange } from './parameter-diff.ts';
+import { emptyStageState, parametersDigest, recordDigest, type PromotionRecord, type StageState } from './record.ts';
 
 // The ledger mutations of the engine, each a compare-and-swap precondition plus the new stage
 // state and its commit message. They run again on the fresh state whenever another commit landed
@@ -38,22 +39,30 @@ export function promotionMutation(record: PromotionRecord): Mutation {
       throw new PromoteError('STAGE_HELD', `stage ${record.stage} was put on hold by ${current.hold.by} while this promotion was being made`, { outcome: 'refused', hint: `promote release ${record.stage} first` });
     }
     const state: StageState = { ...(current ?? emptyStageState(record.pipeline, record.stage)), record, recordDigest: digest };
-    const verb = record.action === 'rollback' ? 'roll back' : 'promote';
+    // Named against the record this one replaces (the compare-and-swap above made sure it is
+    // the stage's current one): pointers only, never values, so no secret reaches the log.
+    const changed = current?.record ? changedParameters(current.record, record).map(describeChange) : [];
+    const verb = record.action === 'rollback' ? 'roll back' : record.action === 'configure' ? 'configure' : 'promote';
     const trailers: [string, string][] = [
       ['Promote-Action', record.action],
       ['Promoted-Bundle', record.bundle.digest],
       ['Promoted-From', record.from ?? '(none)'],
       ['Promotion-Record', digest],
-      ...record.gates.map((g): [string, string] => ['Gate-Evidence', `${g.gate}: ${g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'fail'} — ${g.summary}`]),
+      ...record.gates.map((g): [string, string] => ['Gate-Evidence', `${g.gate}: ${g.applicable === false ? 'n/a' : g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'fail'} — ${g.summary}`]),
     ];
     if (record.force) trailers.push(['Forced-Reason', record.force.reason]);
     if (record.previous) trailers.push(['Previous-Record', record.previous]);
-    return {
-      state,
-      subject: `${verb} ${record.pipeline}/${record.stage}: ${shortDigest(record.bundle.digest)}${record.from ? ` from ${record.from}` : ''}`,
-      body: `Bundle ${record.bundle.repository}@${record.bundle.digest} entered ${record.stage} (environment ${record.environment}).`,
-      trailers,
-    } satisfies LedgerChange;
+    trailers.push(['Parameters-Digest', parametersDigest(record)], ...changed.map((c): [string, string] => ['Parameters-Changed', c]));
+    const listed = changed.length > 4 ? `${changed.slice(0, 3).join(', ')} and ${changed.length - 3} more` : changed.join(', ');
+    const subject =
+      record.action === 'configure'
+        ? `configure ${record.pipeline}/${record.stage}: parameters changed${listed ? ` (${listed})` : ''}, bundle ${shortDigest(record.bundle.digest)}`
+        : `${verb} ${record.pipeline}/${record.stage}: ${shortDigest(record.bundle.digest)}${record.from ? ` from ${record.from}` : ''}${changed.length ? ', parameters changed' : ''}`;
+    const body =
+      record.action === 'configure'
+        ? `Bundle ${record.bundle.repository}@${record.bundle.digest} stays in ${record.stage} (environment ${record.environment}) with new parameters.`
+        : `Bundle ${record.bundle.repository}@${record.bundle.digest} entered ${record.stage} (environment ${record.environment}).`;
+    return { state, subject, body, trailers } satisfies LedgerChange;
   };
 }
 

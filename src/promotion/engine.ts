@@ -10,7 +10,7 @@ import { stageRepository, type Pipeline, type Stage } from '../pipeline/pipeline
 import { assemblePlan, planOutcome, type CheckResult, type Plan, type PlanAction, type StageView } from '../pipeline/plan.ts';
 import { approvalMutation, holdMutation, promotionMutation } from './changes.ts';
 import { GitLedger, type HistoryEntry } from './ledger.ts';
-import { activeHold, canonicalJson, parametersDigest, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
+import { activeHold, canonicalJson, parametersDigest, RECORD_ACTIONS, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
 import { readStatusReports } from './status-reports.ts';
 import type { PipelineTrust, TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -105,7 +105,7 @@ function requireStage(pipeline: Pipeline, name: string): Stage {
 async function stageView(project: Project, stage: Stage, state: StageState | undefined): Promise<StageView> {
   const history = await project.ledger.history(project.pipeline.name, stage.name);
   const promoted = history
-    .filter((h) => ['promotion', 'rollback', 'auto'].includes(h.action))
+    .filter((h) => RECORD_ACTIONS.includes(h.action))
     .map((h) => h.trailers['Promoted-Bundle']?.[0])
     .filter((d): d is string => !!d)
     .reverse();
@@ -113,6 +113,7 @@ async function stageView(project: Project, stage: Stage, state: StageState | und
   return {
     ...(state?.record && { current: state.record.bundle.digest }),
     ...(state?.recordDigest && { record: state.recordDigest }),
+    ...(state?.record && { parameters: parametersDigest(state.record) }),
     history: promoted,
     ...(hold && { hold }),
     approvals: state?.approvals ?? [],
@@ -147,17 +148,22 @@ async function environmentClusters(project: Project, environment: string): Promi
   return env.clusters.length ? env.clusters.map((c) => c.name) : [environment];
 }
 
-interface BundleFacts {
+export interface BundleFacts {
   descriptor: Descriptor;
   parameters: CheckResult;
-  values?: { environment: Record<string, unknown>; clusters: { name: string; parameters: Record<string, unknown> }[] };
+  values?: {
+    environment: Record<string, unknown>;
+    clusters: { name: string; parameters: Record<string, unknown> }[];
+    /** The schema's secret pointers: diffs show what is there by reference name only. */
+    secrets: string[];
+  };
 }
 
 /**
  * Validates the stage's parameters against the schema in the bundle's *config* blob: the
  * manifest and a few KiB of config, never the content layer (promotion is O(1) in bundle size).
  */
-async function checkParameters(project: Project, registry: Registry, stage: Stage, digest: string): Promise<BundleFacts> {
+export async function checkParameters(project: Project, registry: Registry, stage: Stage, digest: string): Promise<BundleFacts> {
   const fetched = await registry.fetchManifest(digest);
   const manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
   const descriptor: Descriptor = { mediaType: fetched.descriptor.mediaType || manifest.mediaType || OCI_MANIFEST, digest, size: fetched.descriptor.size };
@@ -221,7 +227,7 @@ async function checkParameters(project: Project, registry: Registry, stage: Stag
   return {
     descriptor,
     parameters: { passed: true, summary: `environment ${env.name} (${env.clusters.length || 1} cluster${env.clusters.length === 1 ? '' : 's'}) satisfies the parameter schema of ${config.name}`, evidence: { schemaDigest: schema.digest, environment: env.file } },
-    values: { environment, clusters },
+    values: { environment, clusters, secrets: schema.secrets },
   };
 }
 
@@ -279,12 +285,16 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   const source = action === 'rollback' ? stageRepository(pipeline, stage) : sourceRepository(pipeline, stage);
   const sourceRegistry = await project.registryFor(source);
   const explicit = request.bundle ? await resolveCandidate(project, request.bundle, source) : undefined;
-  // The planner picks the default candidate itself; it is looked up here only to verify it.
-  const candidate = explicit ?? (action !== 'rollback' && upstream ? views[upstream.name]!.current : undefined);
+  // The planner picks the default candidate itself (what `from` runs; for a first stage, what it
+  // runs itself); it is looked up here only to verify it.
+  const candidate = explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined);
+  // The bundle the stage already runs: the planner judges no upstream gate on it (nothing new
+  // comes from upstream), so its status reports are not read.
+  const sameBundle = candidate !== undefined && candidate === state?.record?.bundle.digest;
 
   let reports: StatusObservation[] = [];
   let fromClusters: string[] = [];
-  if (upstream && candidate && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
+  if (upstream && candidate && !sameBundle && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
     fromClusters = await environmentClusters(project, upstream.environment);
     reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust(), pipeline.name);
   }
@@ -294,14 +304,17 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     signature = await checkSignature(project, sourceRegistry, candidate);
     // A bundle that is not signed by a trusted key is not even read further.
     if (signature.passed) facts = await checkParameters(project, sourceRegistry, stage, candidate);
+  } else if (candidate && sameBundle) {
+    // A pre-check (promote run) still needs the other half of the desired state to tell a
+    // configuration change from "up to date"; `to` verifies everything again before signing.
+    facts = await checkParameters(project, sourceRegistry, stage, candidate);
   }
   // The ledger's approvals are claims until their signatures verify against trust.approvers.
   const trust = await project.trust();
   const { approvalsSigned, checkApprovals } = await import('./approvals.ts');
   const signedApprovals = approvalsSigned(trust.approvers);
   views[stage.name]!.approvals = checkApprovals(views[stage.name]!.approvals, trust.approvers, pipeline.trust.approvers);
-  // i11-config populates this through PlanInput
-  const parameters = facts?.values ? parametersDigest({ parameters: facts.values.environment, clusters: facts.values.clusters }) : undefined;
+  const values = facts?.values;
   const plan = assemblePlan({
     pipeline,
     stage: stage.name,
@@ -315,7 +328,7 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     ...(request.force && { force: request.force }),
     ...(signature && { signature }),
     ...(facts && { parameters: facts.parameters }),
-    ...(parameters && { parametersDigest: parameters }),
+    ...(values && { candidateParameters: parametersDigest({ parameters: values.environment, clusters: values.clusters }) }),
     ...(request.promoterKey && { promoterKey: request.promoterKey }),
     approvalsSigned: signedApprovals,
   });
@@ -358,6 +371,10 @@ export interface PromoteResult {
   upToDate?: boolean;
   gates: Plan['gates'];
   ledgerAttempts?: number;
+  /** parametersDigest() of the record: with `bundle`, the stage's desired state. */
+  parameters?: string;
+  /** JSON pointers whose value changed against the record before (as in the ledger's trailers). */
+  parametersChanged?: string[];
 }
 
 const promoterSigners = new WeakMap<Project, Promise<Signer>>();
@@ -512,7 +529,7 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
   if (!plan.allowed) throw refusal(plan);
   const facts = plan.facts!;
   const stage = requireStage(pipeline, plan.stage);
-  const action: PromotionAction = plan.action === 'rollback' ? 'rollback' : plan.action === 'auto' ? 'auto' : 'promotion';
+  const action: PromotionAction = plan.action === 'rollback' ? 'rollback' : plan.change === 'configuration' ? 'configure' : plan.action === 'auto' ? 'auto' : 'promotion';
   const record: PromotionRecord = {
     apiVersion: 'promote/v1',
     kind: 'PromotionRecord',
@@ -534,6 +551,8 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
   const digest = recordDigest(record);
   const committed = await ledger.update(pipeline.name, stage.name, promotionMutation(record));
   const published = await publish(project, plan.sourceRepository, record, digest, facts.descriptor, signer, committed?.commit);
+  const { changedParameters, describeChange } = await import('./parameter-diff.ts');
+  const changed = state?.record ? changedParameters(state.record, record).map(describeChange) : [];
   return {
     pipeline: pipeline.name,
     stage: stage.name,
@@ -544,6 +563,8 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
     ...(committed && { commit: committed.commit, ledgerAttempts: committed.attempts }),
     published,
     gates: plan.gates,
+    parameters: parametersDigest(record),
+    ...(changed.length && { parametersChanged: changed }),
   };
 }
 
@@ -679,6 +700,8 @@ export interface HistoryItem {
   record?: string;
   gates: string[];
   reason?: string;
+  /** JSON pointers whose value changed against the record before (`Parameters-Changed:`). */
+  parametersChanged?: string[];
 }
 
 export function historyItem(h: HistoryEntry): HistoryItem {
@@ -697,6 +720,7 @@ export function historyItem(h: HistoryEntry): HistoryItem {
     ...(t['Promotion-Record']?.[0] && { record: t['Promotion-Record'][0] }),
     gates: t['Gate-Evidence'] ?? [],
     ...(reason && { reason }),
+    ...(t['Parameters-Changed']?.length && { parametersChanged: t['Parameters-Changed'] }),
   };
 }
 
@@ -718,7 +742,7 @@ export async function rollback(project: Project, request: RollbackRequest): Prom
   const stage = requireStage(project.pipeline, request.stage);
   await project.ledger.refresh();
   const entries = (await project.ledger.history(project.pipeline.name, stage.name))
-    .filter((h) => ['promotion', 'rollback', 'auto'].includes(h.action))
+    .filter((h) => RECORD_ACTIONS.includes(h.action))
     .map((h) => h.trailers['Promoted-Bundle']?.[0])
     .filter((d): d is string => !!d);
   let target = request.to ? await resolveCandidate(project, request.to, stageRepository(project.pipeline, stage)) : undefined;
@@ -743,7 +767,8 @@ export async function rollback(project: Project, request: RollbackRequest): Prom
 
 export interface RunStageOutcome {
   stage: string;
-  result: 'promoted' | 'up-to-date' | 'waiting' | 'held' | 'nothing' | 'refused' | 'error';
+  /** `configured`: a configuration change (same bundle, new parameters) was promoted. */
+  result: 'promoted' | 'configured' | 'up-to-date' | 'waiting' | 'held' | 'nothing' | 'refused' | 'error';
   bundle?: string;
   message?: string;
   record?: string;
@@ -806,7 +831,7 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
         continue;
       }
       const r = await promoteTo(project, { stage: stage.name, action: 'auto', ...(bundle && { bundle }) });
-      out.push({ stage: stage.name, result: 'promoted', bundle: r.bundle, ...(r.record && { record: r.record }) });
+      out.push({ stage: stage.name, result: r.action === 'configure' ? 'configured' : 'promoted', bundle: r.bundle, ...(r.record && { record: r.record }) });
     } catch (err) {
       if (err instanceof PromoteError && (err.outcome === 'refused' || err.outcome === 'verification')) {
         out.push({ stage: stage.name, result: 'refused', message: err.message });

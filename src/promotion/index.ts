@@ -9,8 +9,10 @@ export { approvalMutation, holdMutation, promotionMutation, stageMoved } from '.
 export { canonicalJson, emptyStageState, recordDigest, stagePath } from './record.ts';
 export type { HoldState, PromotionAction, PromotionRecord, StageState } from './record.ts';
 export { publishStatusReport, readStatusReport, readStatusReports, statusTag } from './status-reports.ts';
-export { planDiff, parameterDifferences } from './plan-diff.ts';
-export type { ParameterDifference, PlanDiff } from './plan-diff.ts';
+export { planDiff } from './plan-diff.ts';
+export { changedParameters, parameterDifferences } from './parameter-diff.ts';
+export type { ClusterDiff, PlanDiff } from './plan-diff.ts';
+export type { ParameterChange, ParameterDifference } from './parameter-diff.ts';
 export { DEFAULT_VERIFY_LIMIT, verifyHistory } from './verify-history.ts';
 export type { HistoryCheck, HistoryVerification, VerifiedRecordEntry, VerifyHistoryOptions } from './verify-history.ts';
 export { stageSummaries } from './stage-status.ts';

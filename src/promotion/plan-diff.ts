@@ -2,82 +2,107 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Registry } from '../oci/registry.ts';
+import { parameterDifferences, type ParameterDifference } from './parameter-diff.ts';
 
-// The rendered difference a promotion would make to a stage: the parameters, and the manifests
-// an agent would apply now versus after. Unlike `to`, this downloads both bundles' content (a
-// preview is worth it; a promotion never pays it).
+// The rendered difference a promotion would make to a stage: the parameters, and — cluster by
+// cluster — the files each agent would apply now versus after, rendered exactly as the agent
+// renders them (that cluster's merged parameters, `${promote.cluster}` set). Unlike `to`, this
+// downloads the bundles' content (a preview is worth it; a promotion never pays it); a
+// configuration change downloads its one bundle once.
 
-export interface ParameterDifference {
-  path: string;
-  before?: unknown;
-  after?: unknown;
+export interface ClusterDiff {
+  cluster: string;
+  /** The cluster's merged parameters, now → after. */
+  parameters: ParameterDifference[];
+  changedFiles: string[];
+  /** Unified diff of the cluster's rendered files (now → after). */
+  manifests: string;
+  /** An earlier cluster whose rendered diff is the same, byte for byte (text output prints it once). */
+  sameAs?: string;
 }
 
 export interface PlanDiff {
+  /** The environment's own parameters (a record's `parameters`), now → after. */
   parameters: ParameterDifference[];
-  changedFiles: string[];
-  /** Unified diff of the rendered files (current → candidate). */
-  manifests: string;
+  /** One per cluster the stage's agents run on. */
+  clusters: ClusterDiff[];
 }
 
 export interface RenderSide {
   /** Where this bundle is (the stage's repository now, the source repository for the candidate). */
   registry: Registry;
   digest: string;
+  /** The environment's values (a record's `parameters`). */
   parameters: Record<string, unknown>;
+  /** Each cluster's merged values (a record's `clusters`); empty for an environment without clusters. */
+  clusters: { name: string; parameters: Record<string, unknown> }[];
 }
 
-function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else if (prefix) out.set(prefix, value);
+export interface PlanDiffTarget {
+  stage: string;
+  environment: string;
+  /** The candidate schema's secret pointers: shown by reference name only. */
+  secrets?: string[];
 }
 
-export function parameterDifferences(before: Record<string, unknown>, after: Record<string, unknown>): ParameterDifference[] {
-  const a = new Map<string, unknown>();
-  const b = new Map<string, unknown>();
-  flatten(before, '', a);
-  flatten(after, '', b);
-  const out: ParameterDifference[] = [];
-  for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {
-    const x = a.get(path);
-    const y = b.get(path);
-    if (JSON.stringify(x) === JSON.stringify(y)) continue;
-    out.push({ path, ...(a.has(path) && { before: x }), ...(b.has(path) && { after: y }) });
-  }
-  return out;
+interface Extracted {
+  files: import('../bundle/sources.ts').BundleSources['files'];
+  layout: { manifests: string; files?: string };
 }
 
-async function render(side: RenderSide, stage: string, environment: string, dir: string): Promise<Map<string, string>> {
-  const { registry } = side;
+async function extract(side: RenderSide, dir: string): Promise<Extracted> {
   const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
-  const { renderBundleDirectory } = await import('../bundle/render-environment.ts');
-  const bundle = await resolveBundle(registry, side.digest);
-  await extractBundle(registry, bundle, dir);
-  const { decodeText } = await import('../bundle/render.ts');
+  const { readBundleSources } = await import('../bundle/sources.ts');
+  await extractBundle(side.registry, await resolveBundle(side.registry, side.digest), dir);
+  const { bundle, files } = await readBundleSources(dir);
+  return { files, layout: { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) } };
+}
+
+async function render(bundle: Extracted, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues): Promise<Map<string, string>> {
+  const { decodeText, renderFiles } = await import('../bundle/render.ts');
   const { sha256Digest } = await import('../oci/digest.ts');
-  const files = await renderBundleDirectory(dir, side.parameters, { stage, environment, digest: side.digest });
+  const files = renderFiles(bundle.files, bundle.layout, { params, promote: builtins });
   // Files shipped verbatim diff as text when they are text; binaries by size and digest.
   const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
   return new Map(files.map((f) => [f.path, show(f.content)]));
 }
 
-export async function planDiff(stage: string, environment: string, current: RenderSide | undefined, candidate: RenderSide): Promise<PlanDiff> {
+/** The values one cluster's agent renders with: its entry in the record, else the environment's. */
+function valuesFor(side: RenderSide, cluster: string): Record<string, unknown> {
+  return side.clusters.find((c) => c.name === cluster)?.parameters ?? side.parameters;
+}
+
+export async function planDiff(target: PlanDiffTarget, current: RenderSide | undefined, candidate: RenderSide): Promise<PlanDiff> {
   const { createTwoFilesPatch } = await import('diff');
   const tmp = await mkdtemp(join(tmpdir(), 'promote-plan-'));
   try {
-    const after = await render(candidate, stage, environment, join(tmp, 'candidate'));
-    const before = current ? await render(current, stage, environment, join(tmp, 'current')) : new Map<string, string>();
-    const patches: string[] = [];
-    const changedFiles: string[] = [];
-    for (const path of [...new Set([...before.keys(), ...after.keys()])].sort()) {
-      const a = before.get(path) ?? '';
-      const b = after.get(path) ?? '';
-      if (a === b) continue;
-      changedFiles.push(path);
-      patches.push(createTwoFilesPatch(`now/${path}`, `after/${path}`, a, b, undefined, undefined, { context: 3 }).replace(/^=+\n/, ''));
+    const after = await extract(candidate, join(tmp, 'candidate'));
+    const before = current ? (current.digest === candidate.digest ? after : await extract(current, join(tmp, 'current'))) : undefined;
+    // An environment without clusters is one target, which the agent runs as the environment's name.
+    const clusters = candidate.clusters.length ? candidate.clusters.map((c) => c.name) : [target.environment];
+    const out: ClusterDiff[] = [];
+    const seen = new Map<string, string>();
+    for (const cluster of clusters) {
+      const afterValues = valuesFor(candidate, cluster);
+      const beforeValues = current ? valuesFor(current, cluster) : {};
+      const builtins = (digest: string) => ({ stage: target.stage, environment: target.environment, cluster, digest });
+      const a = before && current ? await render(before, beforeValues, builtins(current.digest)) : new Map<string, string>();
+      const b = await render(after, afterValues, builtins(candidate.digest));
+      const patches: string[] = [];
+      const changedFiles: string[] = [];
+      for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+        const x = a.get(path) ?? '';
+        const y = b.get(path) ?? '';
+        if (x === y) continue;
+        changedFiles.push(path);
+        patches.push(createTwoFilesPatch(`now/${path}`, `after/${path}`, x, y, undefined, undefined, { context: 3 }).replace(/^=+\n/, ''));
+      }
+      const manifests = patches.join('');
+      const sameAs = seen.get(manifests);
+      if (sameAs === undefined) seen.set(manifests, cluster);
+      out.push({ cluster, parameters: parameterDifferences(beforeValues, afterValues, target.secrets), changedFiles, manifests, ...(sameAs !== undefined && { sameAs }) });
     }
-    return { parameters: parameterDifferences(current?.parameters ?? {}, candidate.parameters), changedFiles, manifests: patches.join('') };
+    return { parameters: parameterDifferences(current?.parameters ?? {}, candidate.parameters, target.secrets), clusters: out };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -11,7 +11,11 @@ export { canonicalJson };
 // digest (sha256 of its canonical JSON) is what ties the two together and what a re-run of an
 // interrupted publish is keyed on.
 
-export type PromotionAction = 'promotion' | 'rollback' | 'auto';
+/** `configure`: the same bundle with new parameters (a configuration change, DESIGN.md §4b). */
+export type PromotionAction = 'promotion' | 'rollback' | 'auto' | 'configure';
+
+/** The ledger actions that put a record in a stage (the others: approval, hold, release). */
+export const RECORD_ACTIONS: readonly string[] = ['promotion', 'rollback', 'auto', 'configure'];
 
 export interface PromotionRecord {
   apiVersion: 'promote/v1';

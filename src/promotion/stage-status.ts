@@ -1,10 +1,27 @@
+import { isPromoteError } from '../errors.ts';
 import { stageOrder } from '../pipeline/load.ts';
-import { publishedRecord, type Project } from './engine.ts';
-import { activeHold } from './record.ts';
+import type { Stage } from '../pipeline/pipeline.ts';
+import { checkParameters, publishedRecord, type Project } from './engine.ts';
+import { activeHold, parametersDigest, type PromotionRecord } from './record.ts';
 
 // The desired side of `promote status`: per stage, what the ledger says it runs and whether the
 // registry's signed record agrees. A ledger commit whose record was never published (the publish
-// failed after the commit) shows as a gap until `promote to <stage>` is run again.
+// failed after the commit) shows as a gap until `promote to <stage>` is run again. The stage's
+// environment file is resolved against the schema of the bundle it runs, so a change nobody has
+// promoted yet shows as "parameters pending" and one that breaks the schema as "invalid" (the
+// stage keeps running its last good record either way).
+
+/** The stage's environment now, against the parameters of its current record. */
+export interface ParametersState {
+  /** `current`: the record carries them; `pending`: they changed (a configuration change to promote); `invalid`: they break the bundle's schema; `unknown`: could not be checked. */
+  state: 'current' | 'pending' | 'invalid' | 'unknown';
+  /** parametersDigest() of the record. */
+  recorded: string;
+  /** parametersDigest() of the environment now, when valid. */
+  environment?: string;
+  /** Why invalid or unknown. */
+  summary?: string;
+}
 
 export interface StageSummary {
   stage: string;
@@ -23,6 +40,21 @@ export interface StageSummary {
   published?: { digest: string; record?: string };
   /** True when the ledger has a record the registry does not publish (re-run `promote to`). */
   publishGap: boolean;
+  parameters?: ParametersState;
+}
+
+async function parametersState(project: Project, stage: Stage, record: PromotionRecord): Promise<ParametersState> {
+  const recorded = parametersDigest(record);
+  try {
+    // The bundle's manifest and config (the schema), never its content: two small reads.
+    const facts = await checkParameters(project, await project.registryFor(record.bundle.repository), stage, record.bundle.digest);
+    if (!facts.values) return { state: 'invalid', recorded, summary: facts.parameters.summary };
+    const environment = parametersDigest({ parameters: facts.values.environment, clusters: facts.values.clusters });
+    return { state: environment === recorded ? 'current' : 'pending', recorded, environment };
+  } catch (err) {
+    if (!isPromoteError(err)) throw err;
+    return { state: 'unknown', recorded, summary: err.message };
+  }
 }
 
 export async function stageSummaries(project: Project): Promise<StageSummary[]> {
@@ -42,6 +74,7 @@ export async function stageSummaries(project: Project): Promise<StageSummary[]> 
       ...(hold && { hold }),
       ...(published && { published }),
       publishGap: state?.recordDigest !== undefined && published?.record !== state.recordDigest,
+      ...(state?.record && { parameters: await parametersState(project, stage, state.record) }),
     });
   }
   return out;

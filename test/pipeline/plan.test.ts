@@ -71,7 +71,7 @@ test('plan (plain data): a candidate that never ran in from, a held stage, and n
   assert.match(held.blockers[0]!.message, /held by Ops <ops@x> since .*: freeze/);
   const nothing = assemblePlan(input({ ledger: {} }));
   assert.equal(nothing.blockers[0]!.code, 'NOTHING_TO_PROMOTE');
-  const first = assemblePlan(input({ stage: 'dev' }));
+  const first = assemblePlan(input({ stage: 'dev', ledger: {} }));
   assert.equal(first.blockers[0]!.code, 'CANDIDATE_REQUIRED');
   assert.equal(planOutcome(first), 'usage');
   assert.equal(assemblePlan(input({ stage: 'dev', candidate: D3 })).allowed, true, 'a first stage takes any bundle');
@@ -94,12 +94,79 @@ test('plan (plain data): rollback picks from the stage\'s own history, separateD
   assert.equal(assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D3, ledger })).blockers[0]!.code, 'ROLLBACK_TARGET_UNKNOWN');
 });
 
-test('plan diff (plain data): parameter differences by dotted path, added and removed values named', async () => {
-  const { parameterDifferences } = await import('../../src/promotion/plan-diff.ts');
-  assert.deepEqual(parameterDifferences({ replicas: 2, db: { host: 'a', port: 5432 }, old: true }, { replicas: 3, db: { host: 'a', port: 5433 }, hostname: 'x' }), [
-    { path: 'db.port', before: 5432, after: 5433 },
-    { path: 'hostname', after: 'x' },
-    { path: 'old', before: true },
-    { path: 'replicas', before: 2, after: 3 },
+test('plan diff (plain data): parameter differences by JSON pointer, added and removed values named, secrets by reference only', async () => {
+  const { parameterDifferences } = await import('../../src/promotion/parameter-diff.ts');
+  assert.deepEqual(parameterDifferences({ replicas: 2, db: { host: 'a', port: 5432 }, old: true, 'a/b': 1 }, { replicas: 3, db: { host: 'a', port: 5433 }, hostname: 'x', 'a/b': 2 }), [
+    { pointer: '/a~1b', before: 1, after: 2 },
+    { pointer: '/db/port', before: 5432, after: 5433 },
+    { pointer: '/hostname', after: 'x' },
+    { pointer: '/old', before: true },
+    { pointer: '/replicas', before: 2, after: 3 },
   ]);
+  // A reference is one value (its name and key), never walked into; a literal where the schema
+  // says secret (a record older than the schema) is masked, never shown.
+  const ref = (name: string) => ({ secretRef: { name, key: 'password' } });
+  assert.deepEqual(parameterDifferences({ db: { password: ref('db-old') } }, { db: { password: ref('db-new') } }, ['/db/password']), [{ pointer: '/db/password', before: ref('db-old'), after: ref('db-new') }]);
+  const masked = parameterDifferences({ tokens: ['s3cr3t-1'] }, { tokens: ['s3cr3t-2'] }, ['/tokens']);
+  assert.deepEqual(masked, [{ pointer: '/tokens', before: '(secret value, not shown)', after: '(secret value, not shown)' }]);
+  assert.doesNotMatch(JSON.stringify(masked), /s3cr3t/);
+});
+
+test('changed parameters (plain data): the environment\'s pointers, and a cluster override\'s with its cluster', async () => {
+  const { changedParameters, describeChange } = await import('../../src/promotion/parameter-diff.ts');
+  const before = { parameters: { replicas: 1, hostname: 'a' }, clusters: [{ name: 'eu', parameters: { replicas: 1, hostname: 'a' } }, { name: 'us', parameters: { replicas: 1, hostname: 'a' } }] };
+  const after = { parameters: { replicas: 2, hostname: 'a' }, clusters: [{ name: 'eu', parameters: { replicas: 2, hostname: 'a' } }, { name: 'us', parameters: { replicas: 2, hostname: 'us.a' } }] };
+  assert.deepEqual(changedParameters(before, after).map(describeChange), ['/hostname (cluster us)', '/replicas']);
+  assert.deepEqual(changedParameters(before, before), []);
+});
+
+const P1 = `sha256:${'a'.repeat(64)}`;
+const P2 = `sha256:${'b'.repeat(64)}`;
+
+test('plan (plain data): the same bundle with other parameters is a configuration change; upstream converged/soak do not apply and say why', () => {
+  const ledger = { dev: { current: D2, history: [D1, D2], approvals: [] }, staging: { current: D2, parameters: P1, history: [D1, D2], approvals: [] } };
+  const plan = assemblePlan(input({ ledger, reports: [], candidateParameters: P2, parameters: { passed: true, summary: 'ok' } }));
+  assert.equal(plan.change, 'configuration');
+  assert.equal(plan.upToDate, false);
+  assert.equal(plan.allowed, true, 'no upstream report is needed: the bundle did not change');
+  assert.equal(plan.parametersDigest, P2);
+  assert.equal(plan.currentParameters, P1);
+  assert.deepEqual(plan.gates.map((g) => [g.gate, g.passed, g.applicable]), [['converged', true, false], ['soak 15m', true, false]]);
+  assert.match(plan.gates[0]!.summary, /not applicable to a configuration change: the bundle \(sha256:2+\) did not change/);
+  assert.equal(plan.gates[1]!.evidence.reason, 'configuration-change');
+  const same = assemblePlan(input({ ledger, reports: [], candidateParameters: P1, parameters: { passed: true, summary: 'ok' } }));
+  assert.equal(same.change, 'none');
+  assert.equal(same.upToDate, true);
+  assert.equal(same.allowed, true);
+  // A new bundle is a promotion whatever its parameters: upstream gates judge it as ever.
+  const promotion = assemblePlan(input({ candidateParameters: P2 }));
+  assert.equal(promotion.change, 'promotion');
+  assert.equal(promotion.gates.every((g) => g.applicable === undefined), true);
+});
+
+test('plan (plain data): approval, window, manual and hold still apply to a configuration change', () => {
+  const ledger = { staging: { current: D2, history: [D2], approvals: [] }, production: { current: D2, parameters: P1, history: [D2], approvals: [] } };
+  const plan = assemblePlan(input({ stage: 'production', ledger, reports: [], candidateParameters: P2 }));
+  assert.equal(plan.change, 'configuration');
+  assert.deepEqual(plan.gates.map((g) => [g.type, g.passed]), [['approval', false], ['manual', false]]);
+  assert.equal(plan.allowed, false);
+  const held = assemblePlan(input({ stage: 'production', ledger: { ...ledger, production: { ...ledger.production, hold: { by: 'Ops <ops@x>', at: 'x' } } }, reports: [], candidateParameters: P2 }));
+  assert.equal(held.blockers[0]!.code, 'STAGE_HELD');
+});
+
+test('plan (plain data): a first stage without --bundle means the bundle it runs now: a configuration change, nothing to do, or refused when its parameters broke', () => {
+  const ledger = { dev: { current: D2, parameters: P1, history: [D1, D2], approvals: [] } };
+  const changed = assemblePlan(input({ stage: 'dev', ledger, candidateParameters: P2 }));
+  assert.equal(changed.candidate, D2);
+  assert.equal(changed.candidateSource, 'current');
+  assert.equal(changed.change, 'configuration');
+  assert.equal(changed.allowed, true);
+  const nothing = assemblePlan(input({ stage: 'dev', ledger, candidateParameters: P1 }));
+  assert.equal(nothing.upToDate, true);
+  assert.equal(nothing.allowed, true);
+  const broken = assemblePlan(input({ stage: 'dev', ledger, parameters: { passed: false, summary: 'replicas must be >= 1', outcome: 'verification', code: 'PARAMETERS_INVALID' } }));
+  assert.equal(broken.change, 'configuration', 'never "up to date" with parameters the bundle refuses');
+  assert.equal(broken.upToDate, false);
+  assert.equal(planOutcome(broken), 'verification');
+  assert.equal(assemblePlan(input({ stage: 'dev', ledger: {} })).blockers[0]!.code, 'CANDIDATE_REQUIRED', 'nothing runs yet: say which bundle');
 });

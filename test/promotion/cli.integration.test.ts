@@ -81,7 +81,7 @@ test('promote to / plan / run --once / hold / release / approve / history / roll
   // The preview: what production would run, rendered, against what it runs now (nothing yet).
   const preview = await promote(p, ['plan', 'production']);
   assert.equal(preview.code, 3, 'approval and manual gates block');
-  assert.match(preview.stdout, /parameters \(now → after\):\n  namespace: \(unset\) → "production"\n  replicas: \(unset\) → 3\n/);
+  assert.match(preview.stdout, /parameters \(now → after\):\n  \/namespace: \(unset\) → "production"\n  \/replicas: \(unset\) → 3\n/);
   assert.match(preview.stdout, /\+\+\+ after\/manifests\/deployment.yaml\n[^]*\+  namespace: production\n[^]*\+  replicas: 3\n/);
   const manual = await promote(p, ['to', 'production']);
   assert.equal(manual.code, 3);

@@ -8,7 +8,8 @@ export const command: Command = {
   usage: 'promote history <stage> [--limit N] [--verify] [options]',
   description: `
 Reads the git log of promotions/<pipeline>/<stage>.yaml in the ledger, newest first: the audit
-trail is the git history itself, so \`git log\` shows the same commits.
+trail is the git history itself, so \`git log\` shows the same commits. A configuration change
+(action configure) lists the JSON pointers whose values changed (its Parameters-Changed trailers).
 
 --verify proves the history instead of listing it. Records form a hash chain per stage (each
 names the previous record's digest and the next sequence number), and neither the ledger nor the

@@ -8,12 +8,19 @@ export const command: Command = {
   summary: 'show what `promote to <stage>` would do: the digest, its signature and parameters, every gate with evidence',
   usage: 'promote plan <stage> [--bundle <ref>] [options]',
   description: `
-Resolves the candidate (default: the digest the stage's \`from\` stage runs now), verifies its
-signature under the pipeline's trust policy, validates the stage's parameters against the
-bundle's schema (read from the bundle's config blob, never its content), and evaluates every
-gate, and shows the rendered difference (parameters and manifests) between what the stage runs
-now and what it would run (--no-diff skips it: the diff downloads both bundles). Changes nothing anywhere. Exits 0 when the promotion would go ahead, else with the exit
-code \`promote to\` would refuse with (3 gate or policy, 4 verification).
+Resolves the candidate (default: the digest the stage's \`from\` stage runs now; for the first
+stage, the bundle it runs now), verifies its signature under the pipeline's trust policy,
+validates the stage's parameters against the bundle's schema (read from the bundle's config
+blob, never its content), evaluates every gate, and shows the difference between what the stage
+runs now and what it would run: the parameters by JSON pointer (secrets by reference name,
+never a value), and per cluster the rendered files that cluster's agent would apply (its merged
+parameters, \${promote.cluster} set). --no-diff skips the rendered diff (it downloads the bundles).
+
+The same bundle with other parameters is a configuration change (recorded with action
+configure): upstream converged/soak gates do not apply to it and are shown as n/a; parameters
+that no longer satisfy the schema are reported (exit 4) while the stage keeps its last good
+record. Changes nothing anywhere. Exits 0 when the promotion would go ahead or there is nothing
+to do, else with the exit code \`promote to\` would refuse with (3 gate or policy, 4 verification).
 
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
@@ -26,6 +33,7 @@ ${REGISTRY_HELP}`,
     { title: 'What would move into staging, and would the gates let it?', command: 'promote plan staging' },
     { title: 'Plan a specific bundle for the first stage', command: 'promote plan dev --bundle registry.example.com/acme/webapp@sha256:4f1c…' },
     { title: 'Gate results as JSON for a CI check', command: 'promote plan production --output json' },
+    { title: 'After editing environments/dev.yaml: the configuration change, per cluster', command: 'promote plan dev' },
   ],
   async run(ctx, args) {
     const { planCommand } = await import('../../promotion/actions.ts');

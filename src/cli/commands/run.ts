@@ -11,8 +11,9 @@ export const command: Command = {
 For each stage with promotion: auto, upstream first: the first stage takes the newest bundle
 in the repository; later stages take what their \`from\` stage runs, once their gates pass. Each
 promotion is exactly \`promote to\` (signature, parameters, gates, ledger, signed record), and
-never forced. Held stages are skipped. Without --once it runs until interrupted, one pass every
---interval; each pass prints one line per stage (waiting, promoted, held, …).
+never forced; a stage whose environment's parameters changed while its bundle did not gets a
+configuration change (configured). Held stages are skipped. Without --once it runs until interrupted, one pass every
+--interval; each pass prints one line per stage (waiting, promoted, configured, held, …).
 
 ${REGISTRY_HELP}`,
   positionals: { min: 0, max: 0 },

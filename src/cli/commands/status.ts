@@ -12,7 +12,10 @@ the stage runs (DESIRED), the bundle the cluster's agent last reported (OBSERVED
 (Converged, Degraded, Drifted, Failed, Refused, …) and how long it has held. Reports are read
 from the status-<stage>-<cluster> tags and verified against the pipeline's trust.agents (or the
 promotion signers); an untrusted report is shown as such. DESIRED/OBSERVED are the first 12 hex
-digits of the digests; --output json has them whole.
+digits of the digests; --output json has them whole. NOTE says "parameters pending" when the
+stage's environment file no longer matches the parameters of its record (promote to applies
+them), "parameters invalid" when they break the bundle's schema (the stage keeps its last good
+record), and "runs an older record" when a cluster has not converged on the latest record yet.
 
 ${REGISTRY_HELP}`,
   positionals: { min: 0, max: 1 },

@@ -16,6 +16,12 @@ promotion to the ledger (compare-and-swap: if someone else moved the stage meanw
 promotion is refused with exit 3, never merged) and publish the signed record (DSSE in-toto,
 subject = the bundle) at tag promotion-<stage> in the bundle's repository.
 
+When the candidate is the bundle the stage runs and only the stage's parameters changed (its
+environment file, with each cluster's overrides), this is a configuration change: a new record
+with the same bundle and the new parameters, action configure, through the gates that apply to
+it (approval, window, manual, hold; not upstream converged/soak). For the first stage, leaving
+out --bundle means that: its bundle with today's parameters ("already runs" when unchanged).
+
 Metadata only: bundle content is never downloaded or re-uploaded — except into a stage that
 names its own repository (a separate production registry): there the bundle is copied with its
 signatures (mounted where the registry allows) before the record is published next to it.
@@ -25,7 +31,7 @@ record and only publishes it.
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
   options: {
-    bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:…, <repository>@sha256:… or <repository>:<tag> (required for the first stage)' },
+    bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:…, <repository>@sha256:… or <repository>:<tag> (first stage: default the bundle it runs)' },
     ...KEY_OPTION,
     ...FORCE_OPTIONS,
     ...PROMOTION_OPTIONS,
@@ -33,6 +39,7 @@ ${REGISTRY_HELP}`,
   examples: [
     { title: 'Promote what dev runs into staging', command: 'promote to staging --key keys/promoter.key' },
     { title: 'Start a bundle on its way: promote it into the first stage', command: 'promote to dev --bundle registry.example.com/acme/webapp@sha256:4f1c… --key keys/promoter.key' },
+    { title: 'Promote an edited environments/dev.yaml (same bundle, new parameters)', command: 'promote to dev --key keys/promoter.key' },
     { title: 'Break glass: override failing gates, with the reason on record', command: 'promote to production --force --reason "INC-4711 hotfix" --key keys/promoter.key' },
     { title: 'In CI, key from the environment, result as JSON', command: 'PROMOTE_KEY=/secrets/promoter.key promote to staging --output json' },
   ],
