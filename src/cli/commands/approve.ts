@@ -10,7 +10,8 @@ export const command: Command = {
 Commits an approval to the ledger, authored by your git identity (user.name / user.email, or
 GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL). The approval gate counts distinct approvers of exactly this
 digest; with separateDuties: true the promoter's own approval does not count. Approving twice
-changes nothing.`,
+changes nothing. The digest may be shortened to its first 12 or more hex digits (as promote
+status prints them) when exactly one bundle the ledger or the repository's tags know starts so.`,
   positionals: { min: 2, max: 2 },
   options: {
     comment: { type: 'string', short: 'm', valueName: 'text', description: 'a note kept with the approval in the ledger commit' },
