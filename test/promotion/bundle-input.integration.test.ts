@@ -67,6 +67,7 @@ describe('bundles named as promote printed them (CLI, OCI layout, git ledger)', 
   });
 
   it('a 12-digit digest as status prints it (with or without sha256:) names the bundle for plan, to, approve and rollback --to', async () => {
+    await ok(['to', 'dev', '--bundle', d1, ...KEY]); // (already done by the test above when it passed)
     const status = await ok(['status']);
     const short = new RegExp(`^dev\\s+dev-1\\s+([0-9a-f]{12})\\s`, 'm').exec(status.stdout)?.[1];
     assert.equal(short, d1.slice(7, 19), status.stdout);
