@@ -112,6 +112,10 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
     if (!options.promotionKeys?.length || !options.bundleKeys?.length) {
       throw usage('--repository needs --promotion-key and --bundle-key: nothing is applied without verifying it', 'pass the public keys of the promoter and of CI (both repeatable)');
     }
+    // The repository goes into every signed status report: an `oci:` path relative to where the
+    // agent happened to start would name nothing to whoever reads the report.
+    const { parseReference, repositoryName, resolveLayout } = await import('../oci/reference.ts');
+    repository = repositoryName(resolveLayout(parseReference(repository), options.cwd));
     promotionTrust = await loadTrustPolicy(options.promotionKeys, { baseDir: options.cwd });
     bundleTrust = await loadTrustPolicy(options.bundleKeys, { baseDir: options.cwd });
   } else {

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
+import type { RegistryOptions } from '../oci/open.ts';
 import { readYamlFile } from '../params/document.ts';
 import { loadEnvironment, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
@@ -86,6 +87,8 @@ export interface RenderSourceOptions {
   /** Write the rendered files here (all or nothing) instead of returning a stream. */
   out?: string;
   cwd: string;
+  /** How to reach the registry of a pushed bundle (--insecure, --ca-file, credentials). */
+  registry?: RegistryOptions;
 }
 
 export interface RenderSourceResult {
@@ -170,7 +173,7 @@ export async function renderSource(options: RenderSourceOptions): Promise<Render
   const { tmpdir } = await import('node:os');
   const tmp = await mkdtemp(join(tmpdir(), 'promote-render-'));
   try {
-    const pulled = await pullBundle(options.source, { cwd: options.cwd, out: join(tmp, 'bundle') });
+    const pulled = await pullBundle(options.source, { ...options.registry, cwd: options.cwd, out: join(tmp, 'bundle') });
     if (options.root === undefined) options = { ...options, root: options.cwd };
     return await renderDirectory(options, pulled.out, { digest: pulled.digest, reference: pulled.reference });
   } finally {

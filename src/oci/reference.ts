@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 
 // Reference grammar from distribution/reference (the one docker, skopeo and oras accept), plus
@@ -119,6 +120,22 @@ export function parseReference(input: string): Reference {
 /** The name without tag or digest: `host/repo` or `oci:path`. */
 export function repositoryName(ref: Reference): string {
   return ref.transport === 'layout' ? `oci:${ref.path}` : `${ref.registry}/${ref.repository}`;
+}
+
+/**
+ * `ref` with a relative `oci:` path made absolute against `base`: the caller's working directory
+ * for a reference given on the command line, the pipeline file's directory for spec.repository.
+ * Two spellings of one layout (`oci:./r`, `oci:/abs/r`) then compare equal.
+ */
+export function resolveLayout(ref: Reference, base: string): Reference {
+  if (ref.transport !== 'layout') return ref;
+  return { ...ref, path: isAbsolute(ref.path) ? resolve(ref.path) : resolve(base, ref.path) };
+}
+
+/** Whether two references name the same repository (layout paths resolved against `base`). */
+export function sameRepository(a: Reference | string, b: Reference | string, base: string): boolean {
+  const name = (r: Reference | string) => repositoryName(resolveLayout(typeof r === 'string' ? parseReference(r) : r, base));
+  return name(a) === name(b);
 }
 
 export function formatReference(ref: Reference): string {

@@ -1,9 +1,10 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { isPromoteError, PromoteError, type Problem } from '../errors.ts';
 import { environmentPath, listEnvironments, loadEnvironmentFile, type Environment } from './environment.ts';
 import { parameterSchema, type ParameterSchema } from './parameter-schema.ts';
 import { environmentProblems } from './parameters.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
 
 // `promote validate`: every document of a project checked at once — pipelines (their schema and
 // graph, by the pipeline loader), environments (their schema), every environment's parameters
@@ -22,11 +23,22 @@ export interface ValidateProjectOptions {
 
 export interface ValidationReport {
   root: string;
-  bundle?: { dir: string; name: string; schema: string };
+  /** The bundle environments were checked against (when there is one). */
+  bundle?: CheckedBundle;
+  /** Every bundle checked, when the project's pipelines tie it to several (bundles/<name>/). */
+  bundles?: CheckedBundle[];
   pipelines: string[];
-  environments: { name: string; file: string; clusters: string[]; parametersChecked: boolean }[];
+  environments: { name: string; file: string; clusters: string[]; parametersChecked: boolean; bundles?: string[] }[];
   /** Notes for humans (what was not checked, and why). */
   notes: string[];
+}
+
+export interface CheckedBundle {
+  dir: string;
+  name: string;
+  schema: string;
+  /** The pipelines that promote it (when the pipelines chose it among several). */
+  pipelines?: string[];
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -38,12 +50,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The project's bundle when it keeps exactly one under bundles/<name>/ (the layout `promote init` makes). */
-async function onlyBundleUnder(dir: string): Promise<string | undefined> {
-  const names = await readdir(dir).catch(() => [] as string[]);
+/** Every bundles/<name>/ that holds a bundle.yaml (the layout `promote init` makes), sorted. */
+async function bundlesUnder(dir: string): Promise<string[]> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
   const found: string[] = [];
   for (const n of names) if (await exists(join(dir, n, 'bundle.yaml'))) found.push(join(dir, n));
-  return found.length === 1 ? found[0] : undefined;
+  return found;
 }
 
 function asProblems(err: unknown, file: string): Problem[] {
@@ -54,6 +66,45 @@ function asProblems(err: unknown, file: string): Problem[] {
   throw err;
 }
 
+interface LoadedBundle extends CheckedBundle {
+  schema: string;
+  parameters: ParameterSchema;
+}
+
+/** A bundle's own checks (references declared, no Secret values); its schema, or undefined when broken. */
+async function checkBundle(bundleDir: string, problems: Problem[]): Promise<LoadedBundle | undefined> {
+  try {
+    const { readBundleSources } = await import('../bundle/sources.ts');
+    const { referenceProblems } = await import('../bundle/references.ts');
+    const { secretObjectProblems } = await import('../bundle/secrets.ts');
+    const { bundle, files } = await readBundleSources(bundleDir);
+    const schema = parameterSchema(bundle.parameterSchema, join(bundleDir, bundle.spec.parameters));
+    const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
+    problems.push(...referenceProblems(files, layout, schema.effective).map((p) => ({ ...p, file: join(bundleDir, p.file ?? '') })));
+    if (!bundle.spec.allowSecrets) problems.push(...secretObjectProblems(files, layout).map((p) => ({ ...p, file: join(bundleDir, p.file ?? ''), hint: 'keep secret values out of the bundle (secret store / External Secrets, Sealed Secrets, SOPS), or set spec.allowSecrets: true' })));
+    return { dir: bundleDir, name: bundle.spec.name, schema: schema.source, parameters: schema };
+  } catch (err) {
+    problems.push(...asProblems(err, join(bundleDir, 'bundle.yaml')));
+    return undefined;
+  }
+}
+
+/** The last path component of a repository (`host/acme/webapp`, `oci:/…/registry/webapp`): `webapp`. */
+function repositoryLeaf(repository: string): string {
+  return repository.replace(/^oci:/, '').split('/').filter(Boolean).at(-1) ?? '';
+}
+
+/**
+ * The bundle a pipeline promotes, among several: the one named like the pipeline or like the
+ * last component of its repository (what `promote init` writes: bundles/<name>, pipeline <name>,
+ * repository …/<name>). Undefined when none or more than one fits.
+ */
+function bundleOf(pipeline: Pipeline, bundles: { dir: string; name: string }[]): { dir: string; name: string } | undefined {
+  const names = new Set([pipeline.name, repositoryLeaf(pipeline.repository)]);
+  const fits = bundles.filter((b) => names.has(b.name) || names.has(basename(b.dir)));
+  return fits.length === 1 ? fits[0] : undefined;
+}
+
 export async function validateProject(options: ValidateProjectOptions): Promise<ValidationReport> {
   // Paths in problems stay as the user spelt the root, so `promote validate` in a project prints
   // environments/dev.yaml:3:5 rather than an absolute path.
@@ -61,28 +112,8 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
   const problems: Problem[] = [];
   const report: ValidationReport = { root: resolve(root), pipelines: [], environments: [], notes: [] };
 
-  // The bundle first: its schema is what environments are checked against.
-  const bundleDir = options.bundleDir ? options.bundleDir : (await exists(join(root, 'bundle.yaml'))) ? root : await onlyBundleUnder(join(root, 'bundles'));
-  let schema: ParameterSchema | undefined;
-  if (bundleDir) {
-    try {
-      const { readBundleSources } = await import('../bundle/sources.ts');
-      const { referenceProblems } = await import('../bundle/references.ts');
-      const { secretObjectProblems } = await import('../bundle/secrets.ts');
-      const { bundle, files } = await readBundleSources(bundleDir);
-      schema = parameterSchema(bundle.parameterSchema, join(bundleDir, bundle.spec.parameters));
-      report.bundle = { dir: bundleDir, name: bundle.spec.name, schema: schema.source };
-      const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-      problems.push(...referenceProblems(files, layout, schema.effective).map((p) => ({ ...p, file: join(bundleDir, p.file ?? '') })));
-      if (!bundle.spec.allowSecrets) problems.push(...secretObjectProblems(files, layout).map((p) => ({ ...p, file: join(bundleDir, p.file ?? ''), hint: 'keep secret values out of the bundle (secret store / External Secrets, Sealed Secrets, SOPS), or set spec.allowSecrets: true' })));
-    } catch (err) {
-      problems.push(...asProblems(err, join(bundleDir, 'bundle.yaml')));
-    }
-  } else {
-    report.notes.push(`no bundle.yaml in ${root} or one bundles/<name>/ (pass --bundle <dir>): environment parameters were checked for shape only, not against a parameter schema`);
-  }
-
-  // Pipelines, by the pipeline loader (schema, stage graph, environments that exist).
+  // Pipelines, by the pipeline loader (schema, stage graph, environments that exist). First,
+  // because in a project with several bundles they say which bundle each environment serves.
   const pipelineDir = join(root, 'pipelines');
   let pipelineFiles: string[] = [];
   try {
@@ -90,21 +121,86 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
   } catch {
     report.notes.push(`no pipelines/ in ${root}`);
   }
+  const pipelines: Pipeline[] = [];
+  let pipelinesBroken = false;
   if (pipelineFiles.length) {
     const { loadPipeline } = await import('../pipeline/load.ts');
     for (const f of pipelineFiles) {
       const file = join(pipelineDir, f);
       try {
         const pipeline = await loadPipeline(file);
+        pipelines.push(pipeline);
         report.pipelines.push(file);
         if (!pipeline.trust.approvers.length && pipeline.stages.some((s) => s.gates.some((g) => g.type === 'approval'))) {
           report.notes.push(`${file}: approvals are unauthenticated: without trust.approvers an approval is an unsigned ledger commit anyone can write under any name, counted for count only (list the approvers' public keys under spec.trust.approvers to have them signed)`);
         }
       } catch (err) {
+        pipelinesBroken = true;
         problems.push(...asProblems(err, file));
       }
     }
   }
+
+  // The bundle(s) whose schema environments must satisfy: --bundle, else <root>/bundle.yaml, else
+  // the only bundles/<name>/; with several, the ones the pipelines promote, each checked against
+  // the environments of its pipelines' stages.
+  const single = options.bundleDir ?? ((await exists(join(root, 'bundle.yaml'))) ? root : undefined);
+  const candidates = single ? [single] : await bundlesUnder(join(root, 'bundles'));
+  /** For each environment name, the bundles it must satisfy; `*` stands for every environment. */
+  const contracts = new Map<string, LoadedBundle[]>();
+  if (candidates.length === 1) {
+    const b = await checkBundle(candidates[0]!, problems);
+    if (b) {
+      report.bundle = { dir: b.dir, name: b.name, schema: b.schema };
+      contracts.set('*', [b]);
+    }
+  } else if (candidates.length > 1) {
+    const loaded: LoadedBundle[] = [];
+    for (const dir of candidates) {
+      const b = await checkBundle(dir, problems);
+      if (b) loaded.push(b);
+    }
+    const tied = pipelines.map((p) => ({ pipeline: p, bundle: bundleOf(p, loaded) as LoadedBundle | undefined }));
+    const untied = tied.filter((t) => !t.bundle).map((t) => t.pipeline.name);
+    const shown = candidates.map((d) => relative(root, d) || d);
+    if (loaded.length < candidates.length) {
+      report.notes.push(`environment parameters were not checked: fix the bundle problems first (or pass --bundle ${shown[0]})`);
+    } else if (!pipelines.length || untied.length) {
+      if (pipelinesBroken) report.notes.push(`environment parameters were not checked: with ${candidates.length} bundles, the pipelines say which one each environment serves; fix them first (or pass --bundle ${shown[0]})`);
+      else {
+        const why = pipelines.length ? `pipeline${untied.length === 1 ? '' : 's'} ${untied.join(', ')} promote${untied.length === 1 ? 's' : ''} none of them by name` : 'no pipeline says which one it promotes';
+        throw new PromoteError('BUNDLE_AMBIGUOUS', `${root} has ${candidates.length} bundles (${shown.join(', ')}) and ${why}: which schema must the environments satisfy?`, {
+          outcome: 'usage',
+          hint: `choose one: ${shown.map((s) => `promote validate --bundle ${s}`).join(' | ')} (a pipeline promotes the bundle named like it or like the last part of its repository)`,
+          details: { bundles: shown, ...(untied.length && { pipelines: untied }) },
+          problems,
+        });
+      }
+    } else {
+      const chosen = [...new Set(tied.map((t) => t.bundle!))];
+      const all = chosen.length === 1;
+      report.bundles = chosen.map((b) => ({ dir: b.dir, name: b.name, schema: b.schema, pipelines: tied.filter((t) => t.bundle === b).map((t) => t.pipeline.name) }));
+      if (all) {
+        contracts.set('*', chosen);
+        report.bundle = report.bundles[0]!;
+      }
+      for (const t of tied) {
+        for (const stage of t.pipeline.stages) {
+          const list = contracts.get(stage.environment) ?? [];
+          if (!list.includes(t.bundle!)) list.push(t.bundle!);
+          contracts.set(stage.environment, list);
+        }
+      }
+      for (const b of report.bundles) {
+        const by = `pipeline${b.pipelines!.length === 1 ? '' : 's'} ${b.pipelines!.join(', ')}`;
+        report.notes.push(all ? `${relative(root, b.dir) || b.dir} of ${candidates.length} bundles: ${by} promote${b.pipelines!.length === 1 ? 's' : ''} it` : `${relative(root, b.dir) || b.dir}: checked against the environments of ${by}, which promote${b.pipelines!.length === 1 ? 's' : ''} it`);
+      }
+    }
+  }
+  if (!candidates.length) {
+    report.notes.push(`no bundle.yaml in ${root} or bundles/<name>/ (pass --bundle <dir>): environment parameters were checked for shape only, not against a parameter schema`);
+  }
+  const several = candidates.length > 1;
 
   // Environments: their own shape, then their parameters against the bundle's schema.
   const names = options.environment ? [options.environment] : await listEnvironments(root);
@@ -121,8 +217,13 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
       } else problems.push(...asProblems(err, file));
       continue;
     }
-    if (schema) problems.push(...environmentProblems(env, schema));
-    report.environments.push({ name, file, clusters: env.clusters.map((c) => c.name), parametersChecked: schema !== undefined });
+    const against = contracts.get('*') ?? contracts.get(name) ?? [];
+    for (const b of against) {
+      const found = environmentProblems(env, b.parameters);
+      problems.push(...(several ? found.map((p) => ({ ...p, message: `bundle ${b.name}: ${p.message}` })) : found));
+    }
+    if ((report.bundles?.length ?? 0) > 1 && !against.length) report.notes.push(`environment ${name} is in no stage of any pipeline, so no bundle's schema is its contract: checked for shape only`);
+    report.environments.push({ name, file, clusters: env.clusters.map((c) => c.name), parametersChecked: against.length > 0, ...(several && against.length && { bundles: against.map((b) => b.name) }) });
   }
 
   if (problems.length) {

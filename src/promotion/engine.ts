@@ -2,13 +2,14 @@ import { isPromoteError, PromoteError, type Outcome, type Problem } from '../err
 import { sha256Digest } from '../oci/digest.ts';
 import { BUNDLE_CONFIG, OCI_MANIFEST, PROMOTION_RECORD } from '../oci/media-types.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
-import { isValidDigest, parseReference, repositoryName } from '../oci/reference.ts';
+import { formatReference, isValidDigest, parseReference, repositoryName, resolveLayout, sameRepository } from '../oci/reference.ts';
 import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
 import { type Approval, type StatusObservation } from '../pipeline/gate.ts';
 import { findPipelineFile, loadPipeline, projectRoot, stageOrder } from '../pipeline/load.ts';
 import { stageRepository, type Pipeline, type Stage } from '../pipeline/pipeline.ts';
 import { assemblePlan, planOutcome, type CheckResult, type Plan, type PlanAction, type StageView } from '../pipeline/plan.ts';
 import { approvalMutation, holdMutation, promotionMutation } from './changes.ts';
+import { parseDigestInput, pickDigest } from './digest-input.ts';
 import { GitLedger, type HistoryEntry } from './ledger.ts';
 import { activeHold, canonicalJson, parametersDigest, RECORD_ACTIONS, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
 import { readStatusReports } from './status-reports.ts';
@@ -126,12 +127,54 @@ export function sourceRepository(pipeline: Pipeline, stage: Stage): string {
   return stageRepository(pipeline, upstream ?? stage);
 }
 
-/** `--bundle`: a digest, `repo@digest` or `repo:tag` of `repository`. */
-async function resolveCandidate(project: Project, bundle: string, repository: string): Promise<string> {
-  if (isValidDigest(bundle)) return bundle;
-  const ref = parseReference(bundle);
-  if (repositoryName(ref) !== repositoryName(parseReference(repository))) {
-    throw new PromoteError('BUNDLE_OTHER_REPOSITORY', `${bundle} is not in ${repository}, where this stage takes its bundles from`, {
+/** The bundle digests promote can see for `stages` in `registry`: their ledger, and the repository's tags. */
+async function knownDigests(project: Project, registry: Registry, stages: Stage[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const stage of stages) {
+    const state = await project.ledger.read(project.pipeline.name, stage.name);
+    if (state?.record) out.push(state.record.bundle.digest);
+    for (const a of state?.approvals ?? []) out.push(a.bundle);
+    for (const h of await project.ledger.history(project.pipeline.name, stage.name)) {
+      out.push(...(h.trailers['Promoted-Bundle'] ?? []), ...(h.trailers['Approved-Bundle'] ?? []));
+    }
+  }
+  const { isNotFound } = await import('../signing/cosign-signature.ts');
+  const tags = await registry.listTags().catch((err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)));
+  // `sha256-<hex>[.sig|.att]` tags name the bundle they are about (signatures, the tag-schema
+  // referrers index): free candidates. Every other tag that is not promote's own is resolved.
+  const plain: string[] = [];
+  for (const tag of tags) {
+    const m = /^sha256-([0-9a-f]{64})(?:\.|$)/.exec(tag);
+    if (m) out.push(`sha256:${m[1]}`);
+    else if (!/^(promotion|status)-/.test(tag)) plain.push(tag);
+  }
+  const { forEachConcurrently } = await import('../oci/concurrency.ts');
+  await forEachConcurrently(plain, 4, async (tag) => {
+    const desc = await registry.resolve(tag);
+    if (desc) out.push(desc.digest);
+  });
+  return out.filter(isValidDigest);
+}
+
+/**
+ * A bundle the user named for `repository` (`--bundle`, `approve`, `rollback --to`): a digest, a
+ * unique digest prefix of at least 12 hex digits (among the digests `stages` know and the
+ * repository's tags), `repo@digest` or `repo:tag`. A relative `oci:` path is the caller's (their
+ * working directory), as `promote push` printed it; spec.repository was resolved against the
+ * pipeline's directory when it was loaded.
+ */
+async function resolveCandidate(project: Project, bundle: string, repository: string, stages: Stage[]): Promise<string> {
+  const digest = parseDigestInput(bundle);
+  if (digest) {
+    if (digest.full) return `sha256:${digest.hex}`;
+    const registry = await project.registryFor(repository);
+    const searched = `the ledger of ${stages.map((s) => s.name).join(' and ')} and the tags of the repository`;
+    return pickDigest(digest, await knownDigests(project, registry, stages), repository, searched);
+  }
+  const ref = resolveLayout(parseReference(bundle), project.options.cwd);
+  if (!sameRepository(ref, repository, project.root)) {
+    const shown = ref.transport === 'layout' && formatReference(ref) !== bundle ? `${bundle} (${repositoryName(ref)})` : bundle;
+    throw new PromoteError('BUNDLE_OTHER_REPOSITORY', `${shown} is not in ${repository}, where this stage takes its bundles from`, {
       outcome: 'usage',
       hint: `promotion never re-uploads content on its own: copy it first (promote copy ${bundle} ${repository}), then promote it by digest`,
     });
@@ -140,6 +183,12 @@ async function resolveCandidate(project: Project, bundle: string, repository: st
   const desc = await (await project.registryFor(repository)).resolve(ref.tag ?? 'latest');
   if (!desc) throw new PromoteError('BUNDLE_NOT_FOUND', `${bundle} does not exist`, { outcome: 'usage', hint: 'push it first (promote push), or give the digest promote push printed' });
   return desc.digest;
+}
+
+/** The stage and the one it takes bundles from: whose ledger knows a candidate's digest. */
+function withUpstream(pipeline: Pipeline, stage: Stage): Stage[] {
+  const upstream = stage.from ? pipeline.stages.find((s) => s.name === stage.from) : undefined;
+  return upstream ? [stage, upstream] : [stage];
 }
 
 async function environmentClusters(project: Project, environment: string): Promise<string[]> {
@@ -234,6 +283,10 @@ export async function checkParameters(project: Project, registry: Registry, stag
 async function checkSignature(project: Project, registry: Registry, digest: string): Promise<CheckResult> {
   const { verifyBundle, describePolicy } = await import('../signing/policy.ts');
   const trust = await project.trust();
+  // A digest that is not there has no signature either; saying so would send the user to sign it.
+  if (!(await registry.resolve(digest))) {
+    return { passed: false, outcome: 'usage', code: 'BUNDLE_NOT_FOUND', summary: `bundle ${digest} is not in ${registry.name}`, hint: 'check the digest (promote push prints it; promote history <stage> lists the ones promoted), or push or copy the bundle there first' };
+  }
   try {
     const v = await verifyBundle(registry, digest, trust.bundles);
     const by = v.signatures.map((s) => (s.kind === 'cosign' ? `key ${s.key}` : s.signedBy.kind === 'key' ? `key ${s.signedBy.key}` : `${s.signedBy.subject}`));
@@ -284,7 +337,7 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   // A rollback's digest is one the stage ran: it is in the stage's own repository already.
   const source = action === 'rollback' ? stageRepository(pipeline, stage) : sourceRepository(pipeline, stage);
   const sourceRegistry = await project.registryFor(source);
-  const explicit = request.bundle ? await resolveCandidate(project, request.bundle, source) : undefined;
+  const explicit = request.bundle ? await resolveCandidate(project, request.bundle, source, action === 'rollback' ? [stage] : withUpstream(pipeline, stage)) : undefined;
   // The planner picks the default candidate itself (what `from` runs; for a first stage, what it
   // runs itself); it is looked up here only to verify it.
   const candidate = explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined);
@@ -472,7 +525,7 @@ async function publish(project: Project, sourceRepo: string, record: PromotionRe
     ledger: { repository: project.ledger.remote ?? project.pipeline.ledger.repository, branch: project.ledger.branchName, ...(commit && { commit }) },
   };
   try {
-    if (record.bundle.repository !== sourceRepo && !(await registry.resolve(record.bundle.digest))) {
+    if (!sameRepository(record.bundle.repository, sourceRepo, project.root) && !(await registry.resolve(record.bundle.digest))) {
       const { copyArtifact } = await import('../oci/copy.ts');
       const from = parseReference(sourceRepo);
       const to = parseReference(record.bundle.repository);
@@ -603,7 +656,7 @@ export async function approve(project: Project, stageName: string, bundle: strin
   const stage = requireStage(pipeline, stageName);
   const sourceRepo = sourceRepository(pipeline, stage);
   const source = await project.registryFor(sourceRepo);
-  const digest = await resolveCandidate(project, bundle, sourceRepo);
+  const digest = await resolveCandidate(project, bundle, sourceRepo, withUpstream(pipeline, stage));
   const subject = await source.resolve(digest);
   if (!subject) {
     throw new PromoteError('BUNDLE_NOT_FOUND', `${source.name}@${digest} does not exist: there is nothing to approve`, { outcome: 'usage', hint: 'approve the digest promote plan shows as the candidate' });
@@ -745,7 +798,7 @@ export async function rollback(project: Project, request: RollbackRequest): Prom
     .filter((h) => RECORD_ACTIONS.includes(h.action))
     .map((h) => h.trailers['Promoted-Bundle']?.[0])
     .filter((d): d is string => !!d);
-  let target = request.to ? await resolveCandidate(project, request.to, stageRepository(project.pipeline, stage)) : undefined;
+  let target = request.to ? await resolveCandidate(project, request.to, stageRepository(project.pipeline, stage), [stage]) : undefined;
   if (target && !entries.includes(target)) {
     throw new PromoteError('ROLLBACK_TARGET_UNKNOWN', `${target} was never promoted to ${stage.name}: a rollback returns to an earlier record of the same stage`, {
       outcome: 'refused',

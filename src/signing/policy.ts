@@ -194,6 +194,16 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
     }
     if (!sigManifest && descs.length === 0) {
       const what = options.reference && !options.reference.endsWith(digest) ? `${options.reference} (resolved to ${digest})` : `${registry.name}@${digest}`;
+      // Nothing signed it because it is not there: say that, or the user is sent to sign it.
+      // Asked only here, so a signed bundle costs no extra request.
+      if (!(await registry.resolve(digest))) {
+        const given = options.reference && !options.reference.endsWith(digest) ? ` (${options.reference})` : '';
+        throw new PromoteError('BUNDLE_NOT_FOUND', `bundle ${digest}${given} is not in ${registry.name}`, {
+          outcome: 'usage',
+          hint: 'check the digest (promote push prints it) and the repository; a bundle pushed elsewhere must be copied here first (promote copy)',
+          details: { digest, ...(options.reference && { reference: options.reference }) },
+        });
+      }
       throw verificationFailed(
         'signature-present',
         `${what} has no signature: no cosign signature manifest at ${`sha256-${digest.slice(7)}.sig`} and no Sigstore bundle referrer`,

@@ -22,7 +22,7 @@ export async function verifiedRender(options: RenderSourceOptions, policy: Trust
       hint: 'render a reference (repo:tag, repo@sha256:…, oci:<layout>:tag) with --verify, or drop --verify for a local directory',
     });
   }
-  const verification = await verifyReference(options.source, policy, { ...registry, cwd: options.cwd });
+  const verification = await verifyReference(options.source, policy, { ...registry, ...options.registry, cwd: options.cwd });
   const { renderSource } = await import('../bundle/render-environment.ts');
   const rendered = await renderSource({ ...options, source: verification.reference });
   return { ...rendered, verification };

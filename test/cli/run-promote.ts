@@ -26,6 +26,11 @@ export function promote(args: string[], options: { cwd?: string; input?: string;
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, ms: Date.now() - started, killed }); });
+    // A command that never reads its input (most) may exit before the pipe takes it: EPIPE then
+    // says nothing about the command, which is judged by its exit code and output.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin.end(options.input ?? '');
   });
 }

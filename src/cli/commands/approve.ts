@@ -14,7 +14,9 @@ run it with: promote verifies the bundle's signature and validates those paramet
 the signed approval to the ledger and attaches it to the bundle in the registry. The approval
 gate counts distinct approver keys whose approval verifies for exactly this digest and these
 parameters; with separateDuties: true an approval signed with the promoter's key does not count.
-A change of the stage's parameters needs a new approval. Approving twice changes nothing.
+A change of the stage's parameters needs a new approval. Approving twice changes nothing. The
+digest may be shortened to its first 12 or more hex digits (as promote status prints them) when
+exactly one bundle the ledger or the repository's tags know starts so.
 
 Without trust.approvers an approval is an unsigned ledger commit authored by your git identity
 (repository config, then global, GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL overriding both): anyone can

@@ -25,7 +25,7 @@ to do, else with the exit code \`promote to\` would refuse with (3 gate or polic
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
   options: {
-    bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:…, <repository>@sha256:… or <repository>:<tag>' },
+    bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:… (or its first 12+ hex digits, as status prints them), <repository>@sha256:… or <repository>:<tag>' },
     'no-diff': { type: 'boolean', description: 'skip the rendered diff (only the checks and gates)' },
     ...PROMOTION_OPTIONS,
   },

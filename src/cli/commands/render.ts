@@ -1,4 +1,5 @@
 import { stringOption, type Command } from '../command.ts';
+import { REGISTRY_HELP, REGISTRY_OPTIONS, registryOptions } from '../registry-options.ts';
 import { VERIFY_OPTIONS, verifyPolicy } from '../verify-options.ts';
 
 export const command: Command = {
@@ -20,7 +21,8 @@ problem is found (exit 4). Environments come from <dir>/environments if it exist
 Signatures are checked only with --verify (as \`promote verify\` does: --key, or keyless
 --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]): a tag is resolved once,
 that digest is verified, and the bundle is rendered from that digest; when it does not verify,
-render exits 4 and prints and writes nothing. Without --verify, only digests are checked.`,
+render exits 4 and prints and writes nothing. Without --verify, only digests are checked.
+${REGISTRY_HELP}`,
   options: {
     env: { type: 'string', short: 'e', valueName: 'name', description: 'the environment (environments/<name>.yaml); required' },
     cluster: { type: 'string', short: 'c', valueName: 'name', description: "merge this cluster's parameter overrides (and set ${promote.cluster})" },
@@ -28,6 +30,7 @@ render exits 4 and prints and writes nothing. Without --verify, only digests are
     root: { type: 'string', valueName: 'dir', description: 'project root holding environments/ and pipelines/' },
     out: { type: 'string', short: 'o', valueName: 'dir', description: 'write the rendered files into this new or empty directory instead of stdout' },
     ...VERIFY_OPTIONS,
+    ...REGISTRY_OPTIONS,
   },
   positionals: { min: 0, max: 1 },
   examples: [
@@ -49,6 +52,7 @@ render exits 4 and prints and writes nothing. Without --verify, only digests are
     const stage = stringOption(args, 'stage');
     const root = stringOption(args, 'root');
     const out = stringOption(args, 'out');
+    const registry = await registryOptions(ctx, args);
     const render = policy
       ? async (o: import('../../bundle/render-environment.ts').RenderSourceOptions) => (await import('../../signing/verified-render.ts')).verifiedRender(o, policy, { env: ctx.env, cwd: ctx.cwd })
       : async (o: import('../../bundle/render-environment.ts').RenderSourceOptions) => (await import('../../bundle/render-environment.ts')).renderSource(o);
@@ -56,6 +60,7 @@ render exits 4 and prints and writes nothing. Without --verify, only digests are
       source: args.positionals[0] ?? '.',
       environment: env,
       cwd: ctx.cwd,
+      registry,
       ...(cluster !== undefined && { cluster }),
       ...(stage !== undefined && { stage }),
       ...(root !== undefined && { root }),

@@ -16,7 +16,7 @@ gates. Gates usually fail for an old digest (its upstream has moved on): then --
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
   options: {
-    to: { type: 'string', valueName: 'digest', description: 'the earlier digest to return to (must appear in the stage history)' },
+    to: { type: 'string', valueName: 'digest', description: 'the earlier digest to return to, or its first 12+ hex digits (must appear in the stage history)' },
     steps: { type: 'string', valueName: 'N', description: 'go back N distinct bundles (default 1)' },
     ...KEY_OPTION,
     ...FORCE_OPTIONS,

@@ -31,7 +31,7 @@ record and only publishes it.
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
   options: {
-    bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:…, <repository>@sha256:… or <repository>:<tag> (first stage: default the bundle it runs)' },
+    bundle: { type: 'string', short: 'b', valueName: 'ref', description: 'the candidate: sha256:… (or its first 12+ hex digits, as status prints them), <repository>@sha256:… or <repository>:<tag> (first stage: default the bundle it runs)' },
     ...KEY_OPTION,
     ...FORCE_OPTIONS,
     ...PROMOTION_OPTIONS,

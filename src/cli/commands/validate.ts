@@ -14,10 +14,14 @@ JSON pointer, the schema rule, what was expected and what was found:
     secret properties must be {secretRef: {name, key}} references — values are never printed);
   - the bundle's manifests: every \${params.…} declared, no Secret carrying data/stringData.
 [dir] is the project root (default: the current directory); the bundle is <dir>/bundle.yaml,
-else the only <dir>/bundles/<name>/bundle.yaml, unless --bundle names another directory. Exit 4 when anything is invalid.`,
+else the only <dir>/bundles/<name>/bundle.yaml, unless --bundle names another directory. With
+several bundles/<name>/, each pipeline's environments are checked against the bundle it promotes
+(the one named like the pipeline or like the last part of its repository), and every problem
+names its bundle; when a pipeline promotes none of them by name, validate lists them and exits 2
+(choose with --bundle). Exit 4 when anything is invalid.`,
   options: {
     env: { type: 'string', short: 'e', valueName: 'name', description: 'check only this environment (environments/<name>.yaml)' },
-    bundle: { type: 'string', valueName: 'dir', description: 'the bundle directory whose parameter schema environments must satisfy (default: [dir] if it holds bundle.yaml)' },
+    bundle: { type: 'string', valueName: 'dir', description: 'the bundle directory whose parameter schema environments must satisfy (default: [dir] if it holds bundle.yaml, else the one bundles/<name>/ each pipeline promotes)' },
   },
   positionals: { min: 0, max: 1 },
   examples: [
@@ -39,10 +43,12 @@ else the only <dir>/bundles/<name>/bundle.yaml, unless --bundle names another di
       ...(bundleDir !== undefined && { bundleDir: local(bundleDir) }),
     });
     for (const note of report.notes) ctx.log(`note: ${note}`);
+    const bundles = report.bundles ?? (report.bundle ? [report.bundle] : []);
+    const schemaOf = (names: string[] | undefined) => (names && bundles.length > 1 ? `the schema${names.length === 1 ? '' : 's'} of bundle${names.length === 1 ? '' : 's'} ${names.join(', ')}` : 'the bundle schema');
     const lines = [
-      ...(report.bundle ? [`bundle ${report.bundle.name}: manifests reference only declared parameters; schema ${report.bundle.schema} is valid`] : []),
+      ...bundles.map((b) => `bundle ${b.name}: manifests reference only declared parameters; schema ${b.schema} is valid`),
       ...report.pipelines.map((p) => `pipeline ${p}: valid`),
-      ...report.environments.map((e) => `environment ${e.name}: valid${e.parametersChecked ? ' (parameters satisfy the bundle schema' + (e.clusters.length ? ` for clusters ${e.clusters.join(', ')})` : ')') : ' (shape only)'}`),
+      ...report.environments.map((e) => `environment ${e.name}: valid${e.parametersChecked ? ` (parameters satisfy ${schemaOf(e.bundles)}` + (e.clusters.length ? ` for clusters ${e.clusters.join(', ')})` : ')') : ' (shape only)'}`),
     ];
     return { data: report, text: lines.join('\n') || 'nothing to validate' };
   },
