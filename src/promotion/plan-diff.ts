@@ -54,12 +54,15 @@ async function render(side: RenderSide, stage: string, environment: string, dir:
   const { renderBundleDirectory } = await import('../bundle/render-environment.ts');
   const bundle = await resolveBundle(registry, side.digest);
   await extractBundle(registry, bundle, dir);
-  const { decodeText } = await import('../bundle/render.ts');
-  const { sha256Digest } = await import('../oci/digest.ts');
+  const { decodeText, isOnDisk } = await import('../bundle/render.ts');
+  const { fileSha256Digest, sha256Digest } = await import('../oci/digest.ts');
   const files = await renderBundleDirectory(dir, side.parameters, { stage, environment, digest: side.digest });
   // Files shipped verbatim diff as text when they are text; binaries by size and digest.
   const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
-  return new Map(files.map((f) => [f.path, show(f.content)]));
+  const out = new Map<string, string>();
+  // A shipped file stays on disk (it may be hundreds of MiB): it diffs by size and digest.
+  for (const f of files) out.set(f.path, isOnDisk(f) ? `(file: ${f.size} bytes, ${await fileSha256Digest(f.source)})\n` : show(f.content));
+  return out;
 }
 
 export async function planDiff(stage: string, environment: string, current: RenderSide | undefined, candidate: RenderSide): Promise<PlanDiff> {

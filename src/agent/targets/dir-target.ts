@@ -12,8 +12,10 @@ import type {
   Observation,
   ObjectResult,
   PruneResult,
+  RenderedFile,
   Target,
 } from '../target.ts';
+import { fileSha256Digest } from '../../oci/digest.ts';
 import { writeFileAtomic } from '../write-file-atomic.ts';
 
 // The embedded default target: a directory on a host. Every write is temp file + fsync + rename
@@ -54,6 +56,20 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
     throw err;
   }
+}
+
+/** The digest of a live file, streamed (never read whole: shipped files can be large). */
+async function digestIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await fileSha256Digest(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+    throw err;
+  }
+}
+
+function desiredDigest(file: RenderedFile): Promise<string> | string {
+  return 'source' in file ? fileSha256Digest(file.source) : sha256(file.content);
 }
 
 export class DirTarget implements Target {
@@ -135,9 +151,9 @@ export class DirTarget implements Target {
     if (!inv) return { owned: [], drift: [] };
     const drift: DriftedObject[] = [];
     for (const [path, digest] of Object.entries(inv.files)) {
-      const live = await readIfExists(join(this.root, path));
+      const live = await digestIfExists(join(this.root, path));
       if (!live) drift.push({ id: path, kind: 'missing', message: `${path} was removed` });
-      else if (sha256(live) !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${sha256(live).slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
+      else if (live !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${live.slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
     }
     return { owned: Object.keys(inv.files), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift };
   }
@@ -154,7 +170,7 @@ export class DirTarget implements Target {
       const rel = checkPath(file.path);
       if (seen.has(rel)) throw new PromoteError('TARGET_PATH_DUPLICATE', `the render has two files at ${rel}`, { hint: 'rename one of them in the bundle' });
       seen.add(rel);
-      const digest = sha256(file.content);
+      const digest = await desiredDigest(file);
       await mkdir(this.root, { recursive: true });
       let abs: string;
       try {
@@ -164,12 +180,12 @@ export class DirTarget implements Target {
         objects.push({ id: rel, action: 'failed', reason: 'PathEscapes', message: err.message });
         continue;
       }
-      const live = await readIfExists(abs);
-      if (live && sha256(live) === digest) {
+      const live = await digestIfExists(abs);
+      if (live === digest) {
         objects.push({ id: rel, action: 'unchanged', health: 'Healthy' });
       } else {
         try {
-          await writeFileAtomic(abs, file.content);
+          await writeFileAtomic(abs, 'source' in file ? { source: file.source } : file.content);
           writes++;
           objects.push({ id: rel, action: live ? 'configured' : 'created', health: 'Healthy' });
         } catch (err) {
