@@ -102,3 +102,11 @@ test('a schema nested 20,000 levels deep is refused with a clear error (exit 4),
     assert.match(result.stderr, /the bundle config of .* nests more than 128 levels deep/);
   }
 });
+
+test('a manifest over BUNDLE_MAX_MANIFEST_BYTES is refused before it is read (exit 4, naming the file and the limit)', async (t) => {
+  const dir = await makeProject(t, { 'manifests/huge.yaml': `data: "${'x'.repeat(4 * 1024 * 1024)}"\n` });
+  const result = await run(['render', '.', '--env', 'dev'], dir);
+  assert.equal(result.code, 4, result.stderr);
+  assert.match(result.stderr, /the manifest manifests\/huge\.yaml is 4\.0 MiB, over the limit of 4 MiB for one manifest/);
+  assert.match(result.stderr, /spec\.files/);
+});
