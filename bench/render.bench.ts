@@ -59,7 +59,7 @@ async function child(kind: 'render' | 'parse-dump'): Promise<void> {
   const op =
     kind === 'render'
       ? () => {
-          for (const f of renderFiles(files, { manifests: 'manifests/' }, ctx)) sink += (f.content as string).length + (f.documents?.length ?? 0);
+          for (const f of renderFiles(files, { manifests: 'manifests/' }, ctx)) sink += ('content' in f ? (f.content as string).length : 0) + (f.documents?.length ?? 0);
         }
       : () => {
           for (const f of files) for (const d of parseAllDocuments(decoder.decode(f.content)) as ReturnType<typeof parseAllDocuments> & unknown[]) sink += d.toString().length;

@@ -50,13 +50,14 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
-async function readTree(root: string): Promise<{ path: string; content: Uint8Array }[]> {
-  const out: { path: string; content: Uint8Array }[] = [];
+/** The files of an extracted bundle (paths and sizes only: readRenderInput reads what it renders). */
+async function listTree(root: string): Promise<{ path: string; source: string; size: number }[]> {
+  const out: { path: string; source: string; size: number }[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push({ path: relative(root, p).split(sep).join('/'), content: await readFile(p) });
+      else if (e.isFile()) out.push({ path: relative(root, p).split(sep).join('/'), source: p, size: (await stat(p)).size });
     }
   };
   await walk(root);
@@ -168,9 +169,11 @@ export class RegistryDesiredSource implements DesiredSource {
         details: { bundle },
       });
     }
-    const { renderFiles } = await import('../bundle/render.ts');
+    const { renderFiles, isOnDisk } = await import('../bundle/render.ts');
+    const { readRenderInput } = await import('../bundle/sources.ts');
     const layout = { manifests: resolved.config.manifests, ...(resolved.config.files !== undefined && { files: resolved.config.files }) };
-    const rendered = renderFiles(await readTree(dir), layout, {
+    const input = await readRenderInput(await listTree(dir), layout, `bundle ${registry.name}@${bundle}`);
+    const rendered = renderFiles(input, layout, {
       params: values,
       promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },
     });
@@ -179,7 +182,7 @@ export class RegistryDesiredSource implements DesiredSource {
       owner,
       recordDigest: record,
       bundleDigest: bundle,
-      files: rendered.map((f) => ({ path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
+      files: rendered.map((f) => (isOnDisk(f) ? { path: f.path, source: f.source, size: f.size } : { path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
     };
   }
 }

@@ -3,13 +3,28 @@
 // parameters, so the same loop drives a directory on a host and a Kubernetes cluster.
 
 /** One file the renderer produced; `documents` are its parsed YAML documents (manifests only). */
-export interface RenderedFile {
+export interface InMemoryFile {
   /** Relative POSIX path inside the bundle, e.g. `manifests/deployment.yaml`. */
   path: string;
   content: Uint8Array;
   /** Parsed documents of a YAML manifest, in order; absent for verbatim files. */
   documents?: unknown[];
 }
+
+/**
+ * A file shipped verbatim, left in the verified bundle cache: a target streams it from `source`
+ * (hashing and copying), so the size of shipped files never becomes memory (issue 12 §13).
+ */
+export interface OnDiskFile {
+  path: string;
+  /** Absolute path to stream the content from. */
+  source: string;
+  size: number;
+  content?: never;
+  documents?: never;
+}
+
+export type RenderedFile = InMemoryFile | OnDiskFile;
 
 /** Who the desired state belongs to: used for inventories and owner labels. */
 export interface Owner {

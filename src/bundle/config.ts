@@ -1,4 +1,5 @@
 import { PromoteError } from '../errors.ts';
+import { checkDepth } from '../oci/json-depth.ts';
 
 // The bundle config blob (`application/vnd.promote.bundle.config.v1+json`). It carries the
 // parameter schema itself so that `validate`, `plan` and `to` read a few KiB and never the
@@ -28,6 +29,7 @@ export function parseBundleConfig(bytes: Uint8Array, where: string): BundleConfi
     throw invalidConfig(where, `it is not JSON (${(err as Error).message})`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidConfig(where, 'it is not a JSON object');
+  checkDepth(value, `the bundle config of ${where}`);
   const c = value as Record<string, unknown>;
   for (const key of ['name', 'created', 'manifests'] as const) {
     if (typeof c[key] !== 'string') throw invalidConfig(where, `"${key}" is missing or not a string`);

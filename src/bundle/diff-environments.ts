@@ -2,6 +2,7 @@ import { createTwoFilesPatch } from 'diff';
 import { resolve } from 'node:path';
 import { projectRootFor, renderEnvironment, type RenderEnvironmentResult } from './render-environment.ts';
 import { readBundleSources } from './sources.ts';
+import { isOnDisk, type RenderedFile } from './render.ts';
 
 // `promote diff-env A B`: what differs between two environments. By construction that is only
 // parameters (and the built-ins that name the environment), so the answer comes twice: the
@@ -66,9 +67,11 @@ export function parameterChanges(a: RenderEnvironmentResult, b: RenderEnvironmen
   return out;
 }
 
-function text(content: string | Uint8Array | undefined): string {
-  if (content === undefined) return '';
-  return typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
+function text(file: RenderedFile | undefined): string {
+  if (file === undefined) return '';
+  // A shipped file is passed through unread, the same file for both environments.
+  if (isOnDisk(file)) return `(shipped file ${file.source}, ${file.size} bytes)\n`;
+  return typeof file.content === 'string' ? file.content : Buffer.from(file.content).toString('utf8');
 }
 
 /**
@@ -90,8 +93,8 @@ export async function diffEnvironments(options: { bundleDir: string; root?: stri
   const patches: string[] = [];
   const changedFiles: string[] = [];
   for (const p of paths) {
-    const ta = text(filesA.get(p)?.content);
-    const tb = text(filesB.get(p)?.content);
+    const ta = text(filesA.get(p));
+    const tb = text(filesB.get(p));
     if (ta === tb) continue;
     changedFiles.push(p);
     patches.push(createTwoFilesPatch(`${label(sa)}/${p}`, `${label(sb)}/${p}`, ta, tb, undefined, undefined, { context: 3 }).replace(/^=+\n/, ''));

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { PromoteError } from '../errors.ts';
+import { BUNDLE_MAX_ENTRIES, BUNDLE_MAX_FILE_BYTES, BUNDLE_MAX_PATH_BYTES, BUNDLE_MAX_PATHS_BYTES, BUNDLE_MAX_TOTAL_BYTES } from './limits.ts';
 import { readTar, type TarEntryHeader } from './tar-reader.ts';
 
 // Unpacks bundle content (tar+gzip) into a directory the caller has just created, refusing
@@ -12,22 +13,22 @@ import { readTar, type TarEntryHeader } from './tar-reader.ts';
 // renames it into place only after the whole blob verified, so a refusal leaves nothing behind.
 //
 // Refused (error code BUNDLE_ENTRY_REFUSED, exit 4): absolute paths, `..` components, backslashes,
-// NUL, duplicate paths, symbolic and hard links, devices, FIFOs and other special types.
-// Limits (documented in README "Bundles"; options can lower or raise them):
+// NUL, symbolic and hard links, devices, FIFOs and other special types, and paths that collide:
+// one that appears twice (`a` and `a/` are the same path), a file where another entry needs a
+// directory (`a` then `a/b`, or `a/b` then `a`). Linux compares names byte for byte, so `A` and
+// `a` are two paths, not a collision; nothing here folds case.
+// Limits: src/bundle/limits.ts (documented in README "Bundles"; options can lower or raise them).
 
-/** Largest single file: 256 MiB. Config files are small; this stops a decompression bomb early. */
-export const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
-/** Largest total of all file contents: 1 GiB. */
-export const MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
-/** Most entries (files + directories): 100,000. */
-export const MAX_ENTRIES = 100_000;
-/** Longest path in bytes: 4,096 (PATH_MAX on Linux). */
-export const MAX_PATH_BYTES = 4096;
+export const MAX_ENTRY_BYTES = BUNDLE_MAX_FILE_BYTES;
+export const MAX_TOTAL_BYTES = BUNDLE_MAX_TOTAL_BYTES;
+export const MAX_ENTRIES = BUNDLE_MAX_ENTRIES;
+export const MAX_PATH_BYTES = BUNDLE_MAX_PATH_BYTES;
 
 export interface ExtractLimits {
   maxEntryBytes?: number;
   maxTotalBytes?: number;
   maxEntries?: number;
+  maxPathsBytes?: number;
 }
 
 export interface ListedEntry {
@@ -86,7 +87,7 @@ function checkType(h: TarEntryHeader, what: string): 'file' | 'directory' {
 function tooLarge(what: string, message: string): PromoteError {
   return new PromoteError('BUNDLE_TOO_LARGE', `${what} ${message}`, {
     outcome: 'verification',
-    hint: 'bundles are configuration, not data; the limits are in README "Bundles"',
+    hint: 'bundles are configuration, not data: the limits (README "Bundles") are fixed, so ship large data another way (an image, a volume) or split the bundle',
   });
 }
 
@@ -104,7 +105,16 @@ async function processLayer(
   const maxEntry = limits.maxEntryBytes ?? MAX_ENTRY_BYTES;
   const maxTotal = limits.maxTotalBytes ?? MAX_TOTAL_BYTES;
   const maxEntries = limits.maxEntries ?? MAX_ENTRIES;
-  const seen = new Set<string>();
+  const maxPathsBytes = limits.maxPathsBytes ?? BUNDLE_MAX_PATHS_BYTES;
+  // Every path seen, explicit or implied by a deeper one ('implied' = a directory no entry named).
+  const seen = new Map<string, 'file' | 'directory' | 'implied'>();
+  let pathsBytes = 0;
+  const remember = (path: string, kind: 'file' | 'directory' | 'implied'): void => {
+    seen.set(path, kind);
+    pathsBytes += Buffer.byteLength(path);
+    if (seen.size > maxEntries) throw tooLarge(what, `has more than ${maxEntries} entries (directories its paths imply included)`);
+    if (pathsBytes > maxPathsBytes) throw tooLarge(what, `has more than ${maxPathsBytes} bytes of paths in all`);
+  };
   const summary: ExtractSummary = { files: 0, directories: 0, bytes: 0, entries: [] };
   const onEntry = async (h: TarEntryHeader, body: AsyncGenerator<Buffer>): Promise<void> => {
     const type = checkType(h, what);
@@ -113,9 +123,19 @@ async function processLayer(
       if (type === 'directory') return; // "./", as `tar -C dir .` writes it
       throw refused(h.path, 'names no file', what);
     }
-    if (seen.has(path)) throw refused(path, 'appears twice', what);
-    seen.add(path);
-    if (seen.size > maxEntries) throw tooLarge(what, `has more than ${maxEntries} entries`);
+    for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1)) {
+      const parent = path.slice(0, slash);
+      const kind = seen.get(parent);
+      if (kind === 'file') throw refused(path, `is under "${parent}", which is a file`, what);
+      if (kind === undefined) remember(parent, 'implied');
+    }
+    const earlier = seen.get(path);
+    if (earlier === 'file' || earlier === 'directory') {
+      throw refused(path, earlier === type ? 'appears twice' : `appears twice, as a ${earlier} and as a ${type}`, what);
+    }
+    if (earlier === 'implied' && type === 'file') throw refused(path, 'is a file, but earlier entries are inside a directory of that name', what);
+    if (earlier === 'implied') seen.set(path, type);
+    else remember(path, type);
     if (h.size > maxEntry) throw tooLarge(what, `has a file "${path}" of ${h.size} bytes, over the limit of ${maxEntry}`);
     summary.bytes += h.size;
     if (summary.bytes > maxTotal) throw tooLarge(what, `unpacks to more than ${maxTotal} bytes`);

@@ -2,7 +2,7 @@ import { visit } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
 import { resolveSchemaPath } from '../params/schema-path.ts';
 import { isManifestPath, parseManifest, positionAt, textPosition } from './manifest-yaml.ts';
-import { decodeText, roleOf, type BundleLayout, type SourceFile } from './render.ts';
+import { decodeText, isOnDisk, roleOf, type BundleLayout, type RenderInput } from './render.ts';
 import { hasTemplateSyntax, scanReferences, type TemplateReference } from './template.ts';
 
 // Build-time check (DESIGN.md §4): every `${params.…}` in manifests/ must name a property the
@@ -30,7 +30,7 @@ function check(ref: TemplateReference, schema: Record<string, unknown>): { messa
 }
 
 /** Every reference problem in the bundle's manifests (empty when all are declared). */
-export function referenceProblems(files: readonly SourceFile[], layout: BundleLayout, schema: Record<string, unknown>): Problem[] {
+export function referenceProblems(files: readonly RenderInput[], layout: BundleLayout, schema: Record<string, unknown>): Problem[] {
   const problems: Problem[] = [];
   const report = (file: string, pos: { line: number; column: number }, ref: TemplateReference) => {
     const bad = check(ref, schema);
@@ -38,6 +38,7 @@ export function referenceProblems(files: readonly SourceFile[], layout: BundleLa
   };
   for (const f of files) {
     if (roleOf(f.path, layout) !== 'manifests') continue;
+    if (isOnDisk(f)) continue; // a shipped file: never rendered, so never checked
     const text = decodeText(f.content);
     if (text === undefined || !hasTemplateSyntax(text)) continue;
     if (!isManifestPath(f.path)) {
@@ -69,7 +70,7 @@ export function referenceProblems(files: readonly SourceFile[], layout: BundleLa
  * (and every malformed reference). Pass the *effective* parameter schema (parameter-schema.ts),
  * so secret properties resolve to their {secretRef: {name, key}} shape.
  */
-export function checkReferences(files: readonly SourceFile[], layout: BundleLayout, schema: Record<string, unknown>): void {
+export function checkReferences(files: readonly RenderInput[], layout: BundleLayout, schema: Record<string, unknown>): void {
   const problems = referenceProblems(files, layout, schema);
   if (problems.length === 0) return;
   const n = problems.length;

@@ -6,7 +6,7 @@ import { readYamlFile } from '../params/document.ts';
 import { loadEnvironment, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
 import { leafPaths, resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
-import { renderFiles, toYamlStream, type BuiltinValues, type RenderedFile } from './render.ts';
+import { isOnDisk, renderFiles, toYamlStream, type BuiltinValues, type RenderedFile } from './render.ts';
 import { writeRendered } from './render-output.ts';
 import { readBundleSources, type BundleSources } from './sources.ts';
 
@@ -55,7 +55,7 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
   const environment = await loadEnvironment(req.root ?? req.bundleDir, req.environment);
   const parameters = resolveParameters(environment, schema, req.cluster);
   let digest = req.digest;
-  if (digest === undefined && !req.sources && files.some((f) => Buffer.from(f.content).includes('${promote.digest}'))) {
+  if (digest === undefined && !req.sources && files.some((f) => !isOnDisk(f) && Buffer.from(f.content).includes('${promote.digest}'))) {
     // The agent renders with the digest it was promoted; a source directory's is what it builds to.
     const { buildBundle } = await import('./build.ts');
     const built = await buildBundle(req.bundleDir);

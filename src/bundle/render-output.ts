@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
-import type { RenderedFile } from './render.ts';
+import { isOnDisk, type RenderedFile } from './render.ts';
 
 // Writing a render to a directory for `promote render -o <dir>`: all or nothing. Files go to a
 // temporary sibling first and the directory appears by rename, so a failed or interrupted render
@@ -27,7 +27,9 @@ export async function writeRendered(files: readonly RenderedFile[], out: string)
     for (const f of files) {
       const path = join(tmp, f.path);
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, f.content);
+      // A shipped file is streamed from the extracted bundle, never read whole.
+      if (isOnDisk(f)) await copyFile(f.source, path);
+      else await writeFile(path, f.content);
     }
     const existing = await stat(target).catch(() => undefined);
     // Checked empty above; rmdir (never rm -r) fails if another process has written there since.

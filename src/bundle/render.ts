@@ -20,6 +20,23 @@ export interface SourceFile {
   content: Uint8Array;
 }
 
+/**
+ * A shipped file left on disk (under spec.files): the renderer never reads it, and whoever
+ * writes the render streams it from `source`, so a bundle of large files costs no memory.
+ */
+export interface OnDiskFile {
+  path: string;
+  /** Absolute path of the file to stream from. */
+  source: string;
+  size: number;
+}
+
+export type RenderInput = SourceFile | OnDiskFile;
+
+export function isOnDisk(file: RenderInput | RenderedFile): file is OnDiskFile | OnDiskRenderedFile {
+  return 'source' in file;
+}
+
 /** Where a bundle keeps what (bundle.yaml spec.manifests / spec.files). */
 export interface BundleLayout {
   manifests: string;
@@ -39,7 +56,7 @@ export interface RenderContext {
   promote: BuiltinValues;
 }
 
-export interface RenderedFile {
+export interface InMemoryRenderedFile {
   /** Bundle-relative path, as in the source (`manifests/…`, `files/…`). */
   path: string;
   /** manifest: YAML/JSON with `documents`; text: substituted text; verbatim: bytes as shipped. */
@@ -48,6 +65,15 @@ export interface RenderedFile {
   /** The manifest's documents as plain objects, in order (empty documents left out). */
   documents?: unknown[];
 }
+
+/** A shipped file passed through unread (see OnDiskFile). */
+export interface OnDiskRenderedFile extends OnDiskFile {
+  kind: 'verbatim';
+  content?: never;
+  documents?: never;
+}
+
+export type RenderedFile = InMemoryRenderedFile | OnDiskRenderedFile;
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -260,7 +286,7 @@ function renderText(path: string, text: string, ctx: RenderContext, problems: Pr
  * (bundle.yaml, the schema) left out. Output is in byte order of the paths. Throws RENDER_FAILED
  * (exit 4) with every problem — nothing half-rendered is ever returned.
  */
-export function renderFiles(files: readonly SourceFile[], layout: BundleLayout, ctx: RenderContext): RenderedFile[] {
+export function renderFiles(files: readonly RenderInput[], layout: BundleLayout, ctx: RenderContext): RenderedFile[] {
   const problems: Problem[] = [];
   const out: RenderedFile[] = [];
   const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
@@ -268,9 +294,11 @@ export function renderFiles(files: readonly SourceFile[], layout: BundleLayout, 
     const role = roleOf(f.path, layout);
     if (role === undefined) continue;
     if (role === 'files') {
-      out.push({ path: f.path, kind: 'verbatim', content: f.content });
+      out.push(isOnDisk(f) ? { ...f, kind: 'verbatim' } : { path: f.path, kind: 'verbatim', content: f.content });
       continue;
     }
+    // Readers load every file under spec.manifests (within BUNDLE_MAX_MANIFEST_BYTES): it is rendered.
+    if (isOnDisk(f)) throw new Error(`internal: ${f.path} is under spec.manifests but was not read`);
     const text = decodeText(f.content);
     if (text === undefined) out.push({ path: f.path, kind: 'verbatim', content: f.content });
     else if (isManifestPath(f.path)) out.push(renderManifest(f.path, text, ctx, problems));
@@ -288,7 +316,7 @@ export function renderFiles(files: readonly SourceFile[], layout: BundleLayout, 
 }
 
 /** A rendered file's bytes (what a directory target writes; UTF-8 for rendered text). */
-export function contentBytes(file: RenderedFile): Uint8Array {
+export function contentBytes(file: InMemoryRenderedFile): Uint8Array {
   return typeof file.content === 'string' ? new TextEncoder().encode(file.content) : file.content;
 }
 
@@ -296,7 +324,7 @@ export function contentBytes(file: RenderedFile): Uint8Array {
 export function toYamlStream(rendered: readonly RenderedFile[]): string {
   const parts: string[] = [];
   for (const f of rendered) {
-    if (f.kind !== 'manifest' || typeof f.content !== 'string') continue;
+    if (f.kind !== 'manifest' || isOnDisk(f) || typeof f.content !== 'string') continue;
     if (/\.json$/i.test(f.path)) {
       for (const d of f.documents ?? []) parts.push(`---\n# Source: ${f.path}\n${JSON.stringify(d, null, 2)}\n`);
       continue;

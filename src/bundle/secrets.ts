@@ -1,7 +1,7 @@
 import { isMap, isScalar, type Document } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
 import { isManifestPath, parseManifest, positionAt } from './manifest-yaml.ts';
-import { decodeText, roleOf, type BundleLayout, type SourceFile } from './render.ts';
+import { decodeText, isOnDisk, roleOf, type BundleLayout, type RenderInput } from './render.ts';
 
 // Secrets stay out of bundles: a bundle is pushed to a registry, copied, cached and kept for
 // ever, so a Kubernetes Secret carrying `data` or `stringData` in it is a leaked secret. The
@@ -25,10 +25,11 @@ function nonEmpty(node: unknown): boolean {
 }
 
 /** Every Secret object with data/stringData among the manifests, as problems (file:line). */
-export function secretObjectProblems(files: readonly SourceFile[], layout: BundleLayout): Problem[] {
+export function secretObjectProblems(files: readonly RenderInput[], layout: BundleLayout): Problem[] {
   const problems: Problem[] = [];
   for (const f of files) {
     if (roleOf(f.path, layout) !== 'manifests' || !isManifestPath(f.path)) continue;
+    if (isOnDisk(f)) continue; // a shipped file: never rendered, so never checked
     const text = decodeText(f.content);
     if (text === undefined || !/\bSecret\b/.test(text)) continue;
     const manifest = parseManifest(f.path, text);
@@ -58,7 +59,7 @@ export function secretObjectProblems(files: readonly SourceFile[], layout: Bundl
 }
 
 /** Throws SECRET_IN_BUNDLE (exit 4) unless allowed or there are none. */
-export function checkSecretObjects(files: readonly SourceFile[], layout: BundleLayout, allowSecrets: boolean): void {
+export function checkSecretObjects(files: readonly RenderInput[], layout: BundleLayout, allowSecrets: boolean): void {
   if (allowSecrets) return;
   const problems = secretObjectProblems(files, layout);
   if (problems.length === 0) return;

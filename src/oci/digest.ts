@@ -10,6 +10,14 @@ export function sha256Digest(bytes: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
+/** `sha256:<hex>` of a file, streamed (a shipped file can be hundreds of MiB). */
+export async function fileSha256Digest(path: string): Promise<string> {
+  const { createReadStream } = await import('node:fs');
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+
 export function digestHex(digest: string): string {
   return checkDigest(digest).slice(digest.indexOf(':') + 1);
 }

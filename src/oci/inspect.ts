@@ -2,6 +2,7 @@ import { parseBundleConfig } from '../bundle/config.ts';
 import { listBundleLayer, type ListedEntry } from '../bundle/extract.ts';
 import { wrapError } from '../errors.ts';
 import { digestHex } from './digest.ts';
+import { checkDepth } from './json-depth.ts';
 import { BUNDLE_CONFIG, BUNDLE_CONTENT } from './media-types.ts';
 import { openRegistry, type RegistryOptions } from './open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
@@ -49,6 +50,7 @@ export async function inspect(reference: string, options: InspectOptions = {}): 
     const fetched = await registry.fetchManifest(referenceTarget(ref));
     const digest = fetched.descriptor.digest;
     const manifest = JSON.parse(fetched.bytes.toString('utf8')) as Partial<ImageManifest>;
+    checkDepth(manifest, `the manifest ${digest}`); // it is printed (JSON.stringify recurses)
     const result: InspectResult = {
       reference: formatReference(withDigest(ref, digest)),
       digest,

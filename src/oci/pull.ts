@@ -5,6 +5,7 @@ import { extractBundleLayer, type ExtractLimits, type ExtractSummary } from '../
 import { PromoteError, wrapError } from '../errors.ts';
 import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from './media-types.ts';
 import { openRegistry, type RegistryOptions } from './open.ts';
+import { checkDepth } from './json-depth.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
 import type { Descriptor, ImageManifest, Registry } from './registry.ts';
 import { onInterrupt } from '../cleanup.ts';
@@ -47,6 +48,7 @@ export async function resolveBundle(registry: Registry, target: string): Promise
   } catch {
     throw notABundle(where, 'its manifest is not JSON');
   }
+  checkDepth(manifest, `the manifest of ${where}`);
   const mediaType = manifest.mediaType ?? fetched.descriptor.mediaType;
   if (mediaType !== OCI_MANIFEST) throw notABundle(where, `its manifest is ${mediaType}, not an OCI image manifest`);
   if (manifest.artifactType !== BUNDLE_ARTIFACT && manifest.config?.mediaType !== BUNDLE_CONFIG) {

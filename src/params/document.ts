@@ -4,7 +4,8 @@ import { PromoteError, type Problem } from '../errors.ts';
 import { DEFAULT_DOCUMENT_MAX_BYTES, formatBytes, MAX_ALIAS_COUNT, type DocumentLimits } from './limits.ts';
 import { pointerSegments } from './pointer.ts';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { schemaProblems, schemaValidator } from './schema-validator.ts';
+import { schemaProblems, schemaValidator } from './schema-validator.ts';import { checkDepth } from '../oci/json-depth.ts';
+
 
 // Loading the project's YAML documents (bundle.yaml, environments, pipelines). The parsed value
 // keeps a path back to the source, so every later complaint — a schema rule, a secret given as a
@@ -125,6 +126,7 @@ export function parseYaml(text: string, file: string, limits: DocumentLimits = {
     }
     throw invalid(file, 'not valid YAML', [{ file, rule: 'yaml-syntax', message: (err as Error).message }], 'fix the YAML');
   }
+  checkDepth(value, file);
   return {
     file,
     value: value === undefined ? null : value,

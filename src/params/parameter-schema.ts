@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { PromoteError } from '../errors.ts';
+import { checkDepth } from '../oci/json-depth.ts';
 import { schemaDigest, schemaValidator, SECRET_KEYWORD } from './schema-validator.ts';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 
@@ -119,6 +120,8 @@ function transform(schema: unknown, valuePosition: boolean, pointer: string, sec
 
 /** Applies promote's rules to a parameter schema and compiles it (cached by digest). */
 export function parameterSchema(schema: object, source: string): ParameterSchema {
+  // Before anything below recurses into it (transform, the digest, ajv's compiler).
+  checkDepth(schema, `parameter schema ${source}`);
   if (!isObject(schema)) {
     throw new PromoteError('SCHEMA_INVALID', `${source} is not a valid JSON Schema: the top level must be an object`, {
       outcome: 'verification',

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Ajv2020, ErrorObject, Format, Options, ValidateFunction } from 'ajv/dist/2020.js';
 import { PromoteError } from '../errors.ts';
+import { checkSchemaPatterns, isLinearRegExp, linearRegExp } from './linear-regexp.ts';
 import { validate as generatedMetaValidator } from './generated/meta-schema-validator.ts';
 
 export { schemaProblems } from './schema-problems.ts';
@@ -21,8 +22,13 @@ export { schemaProblems } from './schema-problems.ts';
 /** Secret markers: `writeOnly` (JSON Schema's own) or our explicit vendor keyword. */
 export const SECRET_KEYWORD = 'x-promote-secret';
 
-/** The options every validator is compiled with (also those of the generated validators). */
-export const AJV_OPTIONS = { strict: true, allErrors: true, verbose: true, useDefaults: true, allowUnionTypes: true } as const satisfies Options;
+/**
+ * The options every validator is compiled with (also those of the generated validators).
+ * `allowMatchingProperties`: ajv's strict check that no declared property matches a
+ * patternProperties key runs the pattern with native RegExp at compile time, which a crafted
+ * pattern could make backtrack for ever; the overlap it warns about is legal JSON Schema.
+ */
+export const AJV_OPTIONS = { strict: true, allErrors: true, verbose: true, useDefaults: true, allowUnionTypes: true, allowMatchingProperties: true } as const satisfies Options;
 
 const META_SCHEMA_ID = 'https://json-schema.org/draft/2020-12/schema';
 const validateAgainstMetaSchema = generatedMetaValidator as unknown as ValidateFunction;
@@ -48,6 +54,8 @@ let ajvClass: typeof Ajv2020 | undefined;
 export function configureAjv(ajv: Ajv2020): void {
   const { fullFormats } = require('ajv-formats/dist/formats') as { fullFormats: Record<string, Format> };
   for (const [name, format] of Object.entries(fullFormats)) ajv.addFormat(name, format);
+  // A value of format "regex" is one RE2 can run (see linear-regexp.ts), like the patterns.
+  ajv.addFormat('regex', isLinearRegExp);
   ajv.addKeyword({ keyword: SECRET_KEYWORD, schemaType: 'boolean' });
 }
 
@@ -68,7 +76,7 @@ function validateSchemaFast(this: Ajv2020, original: Ajv2020['validateSchema'], 
 function newAjv(): Ajv2020 {
   ajvClass ??= (require('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020 }).Ajv2020;
   // One instance per schema: two versions of a bundle's schema may share an $id.
-  const ajv = new ajvClass(AJV_OPTIONS);
+  const ajv = new ajvClass({ ...AJV_OPTIONS, code: { regExp: linearRegExp } });
   configureAjv(ajv);
   const original = ajv.validateSchema;
   ajv.validateSchema = function (this: Ajv2020, schema: object, throwOrLogError?: boolean) {
@@ -112,6 +120,8 @@ export function schemaValidator(schema: object, source: SchemaSource = {}): Vali
     cache.set(digest, hit);
     return hit;
   }
+  // Refused with its pointer before ajv compiles anything with it.
+  checkSchemaPatterns(schema, source.file ?? 'the schema');
   let validate: ValidateFunction;
   try {
     validate = newAjv().compile(schema);

@@ -59,12 +59,15 @@ async function extract(side: RenderSide, dir: string): Promise<Extracted> {
 }
 
 async function render(bundle: Extracted, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues): Promise<Map<string, string>> {
-  const { decodeText, renderFiles } = await import('../bundle/render.ts');
-  const { sha256Digest } = await import('../oci/digest.ts');
+  const { decodeText, isOnDisk, renderFiles } = await import('../bundle/render.ts');
+  const { fileSha256Digest, sha256Digest } = await import('../oci/digest.ts');
   const files = renderFiles(bundle.files, bundle.layout, { params, promote: builtins });
   // Files shipped verbatim diff as text when they are text; binaries by size and digest.
   const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
-  return new Map(files.map((f) => [f.path, show(f.content)]));
+  const out = new Map<string, string>();
+  // A shipped file stays on disk (it may be hundreds of MiB): it diffs by size and digest.
+  for (const f of files) out.set(f.path, isOnDisk(f) ? `(file: ${f.size} bytes, ${await fileSha256Digest(f.source)})\n` : show(f.content));
+  return out;
 }
 
 /** The values one cluster's agent renders with: its entry in the record, else the environment's. */

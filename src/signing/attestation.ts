@@ -7,7 +7,8 @@ import { isNotFound } from './cosign-signature.ts';
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, signStatement, type Statement } from './dsse.ts';
 import type { Signer } from './signer.ts';
 import { verifySigstoreBundle, type SignedBy, type SigstoreTrust } from './sigstore-bundle-verify.ts';
-import { verificationFailed } from './verification-error.ts';
+import { verificationFailed } from './verification-error.ts';import { checkDepth } from '../oci/json-depth.ts';
+
 
 // Signed statements about a bundle, stored next to it: promotion records (the engine) and status
 // reports (agents). Each is an in-toto statement in a DSSE envelope in a Sigstore bundle v0.3,
@@ -205,6 +206,7 @@ export function verifyStatementBundle<P = Record<string, unknown>>(bundle: unkno
   } catch {
     throw verificationFailed('payload-type', `${source}: the signed payload is not JSON`, 'the statement was not written by promote or cosign', { source });
   }
+  checkDepth(stmt, `the statement of ${source}`); // its values are canonicalised (recursively)
   if (!Array.isArray(stmt.subject) || typeof stmt.predicateType !== 'string') {
     throw verificationFailed('payload-type', `${source}: the signed payload is not an in-toto statement (no subject or predicateType)`, 'the statement was not written by promote or cosign', { source });
   }

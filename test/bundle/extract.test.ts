@@ -94,3 +94,9 @@ test('listing applies the same checks and writes nothing', async () => {
   await assert.rejects(listBundleLayer(Readable.from([craftTarGz([{ name: '../x', content: '' }])]), 'test'), /climbs out/);
   assert.equal(existsSync('x'), false);
 });
+
+test('directories a path implies count as entries, and all paths together are limited in bytes', async () => {
+  // One entry, three implied directories: four entries in all.
+  await expectRefused([{ name: 'a/b/c/file', content: '' }], 'BUNDLE_TOO_LARGE', /more than 3 entries \(directories its paths imply included\)/, { maxEntries: 3 });
+  await expectRefused([{ name: 'x'.repeat(60), content: '' }, { name: 'y'.repeat(60), content: '' }], 'BUNDLE_TOO_LARGE', /more than 100 bytes of paths in all/, { maxPathsBytes: 100 });
+});

@@ -13,8 +13,10 @@ import type {
   Observation,
   ObjectResult,
   PruneResult,
+  RenderedFile,
   Target,
 } from '../target.ts';
+import { fileSha256Digest } from '../../oci/digest.ts';
 import { stageFile, syncDir, writeFileAtomic } from '../write-file-atomic.ts';
 
 // The embedded default target: a directory on a host, which people and other tools may share.
@@ -85,6 +87,25 @@ async function readLive(path: string): Promise<Buffer | undefined | 'other'> {
   }
 }
 
+/**
+ * What is at `path`, by digest, streamed (never read whole: shipped files can be large):
+ * undefined when nothing is there, 'other' when it is not a regular file.
+ */
+async function liveDigest(path: string): Promise<string | undefined | 'other'> {
+  try {
+    const st = await lstat(path);
+    if (!st.isFile()) return 'other';
+    return await fileSha256Digest(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+function desiredDigest(file: RenderedFile): Promise<string> | string {
+  return 'source' in file ? fileSha256Digest(file.source) : sha256(file.content);
+}
+
 function sorted(files: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -99,7 +120,7 @@ interface PlannedWrite {
   rel: string;
   abs: string;
   digest: string;
-  content: Uint8Array;
+  content: Uint8Array | { source: string };
   /** A new file: linked, not renamed, so it cannot replace one created meanwhile. */
   create: boolean;
   /** Not owned yet (new or adopted): claimed in the inventory before it is put in place. */
@@ -170,8 +191,8 @@ export class DirTarget implements Target {
     const files: Record<string, string> = { ...(inv?.files ?? {}) };
     for (const [path, digest] of Object.entries(inv?.pending ?? {})) {
       if (files[path] !== undefined) continue;
-      const live = await readLive(join(this.root, path)).catch(() => undefined);
-      if (live instanceof Buffer && sha256(live) === digest) files[path] = digest;
+      const live = await liveDigest(join(this.root, path)).catch(() => undefined);
+      if (live === digest) files[path] = digest;
     }
     return files;
   }
@@ -241,10 +262,10 @@ export class DirTarget implements Target {
     const owned = await this.owned(inv);
     const drift: DriftedObject[] = [];
     for (const [path, digest] of Object.entries(owned)) {
-      const live = await readLive(join(this.root, path));
+      const live = await liveDigest(join(this.root, path));
       if (live === undefined) drift.push({ id: path, kind: 'missing', message: `${path} was removed` });
       else if (live === 'other') drift.push({ id: path, kind: 'modified', message: `${path} was replaced by something that is not a regular file` });
-      else if (sha256(live) !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${sha256(live).slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
+      else if (live !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${live.slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
     }
     return { owned: Object.keys(owned), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift };
   }
@@ -268,7 +289,7 @@ export class DirTarget implements Target {
       const rel = checkPath(file.path);
       if (seen.has(rel)) throw new PromoteError('TARGET_PATH_DUPLICATE', `the render has two files at ${rel}`, { hint: 'rename one of them in the bundle' });
       seen.add(rel);
-      const digest = sha256(file.content);
+      const digest = await desiredDigest(file);
       let abs: string;
       try {
         abs = join((await this.safeParent(rel, true, made))!, basename(rel));
@@ -280,22 +301,22 @@ export class DirTarget implements Target {
         objects.push({ id: rel, action: 'failed', reason: 'PathEscapes', message: err.message });
         continue;
       }
-      const live = await readLive(abs);
-      const same = live instanceof Buffer && sha256(live) === digest;
+      const live = await liveDigest(abs);
+      const same = live === digest;
       if (owned[rel] !== undefined) {
         if (same) objects.push({ id: rel, action: 'unchanged', health: 'Healthy' });
-        else planned.push({ rel, abs, digest, content: file.content, create: live === undefined, claim: false, adopted: false, existed: live !== undefined });
+        else planned.push({ rel, abs, digest, content: 'source' in file ? { source: file.source } : file.content, create: live === undefined, claim: false, adopted: false, existed: live !== undefined });
         continue;
       }
       if (live === undefined) {
-        planned.push({ rel, abs, digest, content: file.content, create: true, claim: true, adopted: false, existed: false });
+        planned.push({ rel, abs, digest, content: 'source' in file ? { source: file.source } : file.content, create: true, claim: true, adopted: false, existed: false });
       } else if (!this.adopt || live === 'other') {
         objects.push(this.conflict(rel, live === 'other' ? 'exists and is not a regular file' : 'exists and was not written by this agent'));
       } else if (same) {
         files[rel] = digest;
         objects.push({ id: rel, action: 'unchanged', health: 'Healthy', reason: 'Adopted', message: `${rel} existed with this content and was adopted (adopt is on)` });
       } else {
-        planned.push({ rel, abs, digest, content: file.content, create: false, claim: true, adopted: true, existed: true });
+        planned.push({ rel, abs, digest, content: 'source' in file ? { source: file.source } : file.content, create: false, claim: true, adopted: true, existed: true });
       }
     }
 
@@ -385,7 +406,7 @@ export class DirTarget implements Target {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
       // A file system without hard links: check, then rename (a narrow window, but no worse).
-      if ((await readLive(abs)) !== undefined) throw Object.assign(new Error(`${abs} exists`), { code: 'EEXIST' });
+      if ((await liveDigest(abs)) !== undefined) throw Object.assign(new Error(`${abs} exists`), { code: 'EEXIST' });
       await rename(tmp, abs);
     }
   }
