@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { PromoteError } from '../errors.ts';
+import { entryPathProblem, MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_TOTAL_BYTES } from './limits.ts';
 import { readTar, type TarEntryHeader } from './tar-reader.ts';
 
 // Unpacks bundle content (tar+gzip) into a directory the caller has just created, refusing
@@ -13,16 +14,9 @@ import { readTar, type TarEntryHeader } from './tar-reader.ts';
 //
 // Refused (error code BUNDLE_ENTRY_REFUSED, exit 4): absolute paths, `..` components, backslashes,
 // NUL, duplicate paths, symbolic and hard links, devices, FIFOs and other special types.
-// Limits (documented in README "Bundles"; options can lower or raise them):
-
-/** Largest single file: 256 MiB. Config files are small; this stops a decompression bomb early. */
-export const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
-/** Largest total of all file contents: 1 GiB. */
-export const MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
-/** Most entries (files + directories): 100,000. */
-export const MAX_ENTRIES = 100_000;
-/** Longest path in bytes: 4,096 (PATH_MAX on Linux). */
-export const MAX_PATH_BYTES = 4096;
+// Limits (documented in README "Bundles"; options can lower or raise them) live in limits.ts,
+// shared with `promote build`, which refuses at build what would be refused here.
+export { MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_PATH_BYTES, MAX_TOTAL_BYTES } from './limits.ts';
 
 export interface ExtractLimits {
   maxEntryBytes?: number;
@@ -55,13 +49,12 @@ function refused(path: string, why: string, what: string): PromoteError {
 
 /** Checks a stored path and returns its normal form ('a/b', no './', no trailing '/'; '' for the root). */
 export function safeEntryPath(raw: string, what: string): string {
-  if (raw.includes('\0')) throw refused(raw, 'contains a NUL byte', what);
-  if (raw.includes('\\')) throw refused(raw, 'contains a backslash (a path separator on Windows)', what);
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) throw refused(raw, 'is an absolute path', what);
-  if (Buffer.byteLength(raw) > MAX_PATH_BYTES) throw refused(raw.slice(0, 80), `is longer than ${MAX_PATH_BYTES} bytes`, what);
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw refused(raw, 'climbs out of the bundle with ".."', what);
-  return parts.join('/');
+  const problem = entryPathProblem(raw);
+  if (problem) throw refused(raw.length > 80 ? raw.slice(0, 80) : raw, problem, what);
+  return raw
+    .split('/')
+    .filter((p) => p !== '' && p !== '.')
+    .join('/');
 }
 
 function checkType(h: TarEntryHeader, what: string): 'file' | 'directory' {
