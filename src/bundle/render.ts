@@ -1,6 +1,6 @@
 import { Document, isMap, isSeq, visit, type Scalar } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
-import { isManifestPath, MANIFEST_MAX_ALIAS_COUNT, parseManifest, positionAt, textPosition, type ParsedManifest } from './manifest-yaml.ts';
+import { isManifestPath, manifestValues, notUtf8At, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
 import { expandString, hasTemplateSyntax, soleReference, type Lookup, type TemplateReference } from './template.ts';
 
 // The renderer (DESIGN.md §4): turns a bundle's source files plus one set of parameters into the
@@ -146,8 +146,9 @@ function refOffset(text: string, node: Scalar, ref: TemplateReference): number {
 }
 
 /** Renders one YAML manifest file; problems are collected, not thrown. */
-function renderManifest(path: string, text: string, ctx: RenderContext, problems: Problem[]): RenderedFile {
-  const manifest = parseManifest(path, text);
+function renderManifest(path: string, bytes: Uint8Array, ctx: RenderContext, problems: Problem[]): RenderedFile {
+  const manifest = readManifest(path, bytes);
+  const { text } = manifest;
   if (manifest.problems.length) {
     problems.push(...manifest.problems);
     return { path, kind: 'manifest', content: text };
@@ -187,14 +188,12 @@ function renderManifest(path: string, text: string, ctx: RenderContext, problems
     }
     if (problems.length > before) return { path, kind: 'manifest', content: text };
   }
-  let documents: unknown[];
-  try {
-    documents = manifest.documents.map((d) => d.toJS({ maxAliasCount: MANIFEST_MAX_ALIAS_COUNT })).filter((d) => d !== null && d !== undefined);
-  } catch (err) {
-    problems.push({ file: path, rule: 'maxAliasCount', message: `cannot expand the YAML: ${(err as Error).message}`, hint: 'write the values out instead of nesting anchors' });
+  const expanded = manifestValues(manifest);
+  if ('problem' in expanded) {
+    problems.push(expanded.problem);
     return { path, kind: 'manifest', content: text };
   }
-  return { path, kind: 'manifest', content: applyEdits(text, edits), documents };
+  return { path, kind: 'manifest', content: applyEdits(text, edits), documents: expanded.values };
 }
 
 /** The source edit for a scalar whose string value changed, keeping its style where possible. */
@@ -255,8 +254,30 @@ function renderText(path: string, text: string, ctx: RenderContext, problems: Pr
 }
 
 /**
- * Renders a bundle's files: manifests/ with the parameters (YAML and JSON as documents, other
- * text by the same textual substitution, binary verbatim), files/ verbatim, anything else
+ * A file of manifests/ that is not UTF-8 text is shipped verbatim; if it holds a reference, that
+ * reference would silently stay unrendered (a Latin-1 config file, say): a problem instead.
+ */
+export function unrenderedReference(path: string, content: Uint8Array): Problem | undefined {
+  const bytes = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  const at = ['${params.', '${promote.'].map((s) => bytes.indexOf(s)).filter((i) => i >= 0);
+  if (at.length === 0) return undefined;
+  const bad = notUtf8At(content);
+  const offset = Math.min(...at);
+  let line = 1;
+  for (let i = bytes.indexOf(10); i !== -1 && i < offset; i = bytes.indexOf(10, i + 1)) line++;
+  return {
+    file: path,
+    line,
+    rule: 'encoding',
+    message: `the file is not UTF-8 text${bad ? ` (from line ${bad.line}, column ${bad.column})` : ''}, so its references would be shipped unrendered`,
+    hint: 'save it as UTF-8, or move it to files/ (shipped verbatim) and write no ${params.…} in it',
+  };
+}
+
+/**
+ * Renders a bundle's files: manifests/ with the parameters (YAML and JSON as documents — one
+ * that is not UTF-8 or not valid YAML is a problem, never skipped —, other text by the same
+ * textual substitution, binary verbatim unless it holds a reference), files/ verbatim, anything else
  * (bundle.yaml, the schema) left out. Output is in byte order of the paths. Throws RENDER_FAILED
  * (exit 4) with every problem — nothing half-rendered is ever returned.
  */
@@ -271,14 +292,26 @@ export function renderFiles(files: readonly SourceFile[], layout: BundleLayout, 
       out.push({ path: f.path, kind: 'verbatim', content: f.content });
       continue;
     }
+    if (isManifestPath(f.path)) {
+      out.push(renderManifest(f.path, f.content, ctx, problems));
+      continue;
+    }
     const text = decodeText(f.content);
-    if (text === undefined) out.push({ path: f.path, kind: 'verbatim', content: f.content });
-    else if (isManifestPath(f.path)) out.push(renderManifest(f.path, text, ctx, problems));
-    else out.push(renderText(f.path, text, ctx, problems));
+    if (text !== undefined) out.push(renderText(f.path, text, ctx, problems));
+    else {
+      const unrendered = unrenderedReference(f.path, f.content);
+      if (unrendered) problems.push(unrendered);
+      out.push({ path: f.path, kind: 'verbatim', content: f.content });
+    }
   }
   if (problems.length) {
     const n = problems.length;
-    throw new PromoteError('RENDER_FAILED', `cannot render the bundle: ${n} problem${n === 1 ? '' : 's'}`, {
+    // The first problem is part of the message, not only of `problems`: the agent's status
+    // report carries the message alone, and "1 problem" would tell an operator nothing.
+    const first = problems[0]!;
+    const where = [first.file, first.line, first.column].filter((x) => x !== undefined).join(':');
+    const more = n > 1 ? ` (and ${n - 1} more problem${n === 2 ? '' : 's'})` : '';
+    throw new PromoteError('RENDER_FAILED', `cannot render the bundle: ${where ? `${where}: ` : ''}${first.message}${more}`, {
       outcome: 'verification',
       problems,
       hint: 'every ${params.…} must have a value in the environment (or a default in the schema); objects and lists can only replace a whole unquoted scalar',
