@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PromoteError } from '../errors.ts';
 import { canonicalJsonBytes } from '../oci/canonical-json.ts';
@@ -24,8 +23,9 @@ import { contentMarks } from './content-marks.ts';
 import type { LoadedBundleFile } from './bundle-file.ts';
 import type { BundleConfig } from './config.ts';
 import { writeTarGz } from './tar-writer.ts';
-import { walkBundle, type WalkEntry } from './walk.ts';
+import { walkBundle, type ExcludedEntry, type WalkEntry } from './walk.ts';
 import { disposeOnInterrupt } from '../cleanup.ts';
+import { git, gitEnv, inGitWorkTree } from './git.ts';
 
 // Directory → OCI artefact (DESIGN.md §4 "In the registry"): an image manifest with
 // artifactType application/vnd.promote.bundle.v1, the config blob (name, created, the parameter
@@ -41,13 +41,19 @@ import { disposeOnInterrupt } from '../cleanup.ts';
 //   untracked changes (otherwise the content is not that revision, and the annotation would lie).
 //   Using the last commit *of the directory* rather than HEAD keeps the digest unchanged by
 //   commits elsewhere in the repository: an unchanged bundle is the same artefact.
-// - `source` = the `origin` remote URL with any credentials removed.
+// - `source` only when given (BuildOptions.source, `--source`, or PROMOTE_SOURCE), without
+//   credentials, query or fragment. Never taken from the clone's remote: https, ssh, a path or a
+//   file:// URL name the same repository, and no normal form can equate them all (mirrors,
+//   insteadOf rewrites, local paths differ per machine), so a remote URL in the manifest would
+//   make one tree build to different digests (issue 11 §5) — and could carry a token.
 
 export interface BuildOptions {
   /** Environment for SOURCE_DATE_EPOCH and git (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** `org.opencontainers.image.version` and the config's `version`. */
   version?: string;
+  /** `org.opencontainers.image.source` (default: PROMOTE_SOURCE from env, else none). */
+  source?: string;
   /** Where the temporary layer file goes (default os.tmpdir()). */
   tmpDir?: string;
 }
@@ -68,6 +74,8 @@ export interface BuiltBundle {
   };
   files: number;
   directories: number;
+  /** What the walk left out, and why (.gitignore, .promoteignore). */
+  excluded: ExcludedEntry[];
   annotations: Record<string, string>;
   /** Removes the temporary layer file. */
   dispose(): Promise<void>;
@@ -77,41 +85,30 @@ export interface BuiltBundle {
 interface GitFacts {
   time?: number;
   revision?: string;
-  source?: string;
 }
 
-function git(dir: string, args: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  return new Promise((done) => {
-    execFile('git', ['-C', dir, ...args], { env, encoding: 'utf8', maxBuffer: 1024 * 1024 }, (err, stdout) => {
-      done(err ? undefined : stdout.trim());
-    });
-  });
-}
-
-/** Removes `user:password@` from URLs; scp-like `git@host:path` has no secret and stays. */
+/**
+ * A URL fit for an annotation: any `user[:password]@` of a `scheme://` URL removed (up to the
+ * last `@` before the path, so a password holding `@` or `:` goes too), and the query and
+ * fragment dropped (`?private_token=…`). scp-like `git@host:path` names a login, not a secret.
+ */
 export function withoutCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
-}
-
-/** Is `dir` inside a git work tree? Looked up as git does (a `.git` file or directory upwards). */
-function inGitWorkTree(dir: string): boolean {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, '.git'))) return true;
-    if (dirname(d) === d) return false;
-  }
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (!scheme) return url.replace(/[?#].*$/s, '');
+  const rest = url.slice(scheme[0].length).replace(/[?#].*$/s, '');
+  const slash = rest.indexOf('/');
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  const at = authority.lastIndexOf('@');
+  return scheme[0] + (at < 0 ? rest : rest.slice(at + 1));
 }
 
 async function gitFacts(dir: string, env: NodeJS.ProcessEnv): Promise<GitFacts> {
-  // Outside git there is nothing to ask: three git processes cost more CPU than a small build.
+  // Outside git there is nothing to ask: two git processes cost more CPU than a small build.
   if (!inGitWorkTree(dir)) return {};
-  // Never let the user's pager, config prompts or a foreign GIT_DIR steer these read-only calls.
-  const gitEnv: NodeJS.ProcessEnv = { ...env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat' };
-  delete gitEnv.GIT_DIR;
-  delete gitEnv.GIT_WORK_TREE;
-  const [last, status, origin] = await Promise.all([
-    git(dir, ['log', '-1', '--format=%H %ct', '--', '.'], gitEnv),
-    git(dir, ['status', '--porcelain', '--', '.'], gitEnv),
-    git(dir, ['remote', 'get-url', 'origin'], gitEnv),
+  const safeEnv = gitEnv(env);
+  const [last, status] = await Promise.all([
+    git(dir, ['log', '-1', '--format=%H %ct', '--', '.'], safeEnv),
+    git(dir, ['status', '--porcelain', '--', '.'], safeEnv),
   ]);
   const facts: GitFacts = {};
   const match = last ? /^([0-9a-f]{40,64}) (\d+)$/.exec(last) : null;
@@ -119,7 +116,6 @@ async function gitFacts(dir: string, env: NodeJS.ProcessEnv): Promise<GitFacts> 
     facts.time = Number(match[2]);
     if (status === '') facts.revision = match[1]!;
   }
-  if (origin) facts.source = withoutCredentials(origin);
   return facts;
 }
 
@@ -158,7 +154,8 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   // objects) run on bundleFile and the walked entries.
   const stop = new AbortController();
   const { promise: compressorBusy, resolve: saturated } = Promise.withResolvers<void>();
-  const walking = walkBundle(root);
+  const excluded: ExcludedEntry[] = [];
+  const walking = walkBundle(root, { env, onExcluded: (e) => excluded.push(e) });
   // What packing sees in each small file, so the checks need not read it again (build-checks.ts).
   const marks = new Map<string, number>();
   const onFile = (entry: WalkEntry, content: Buffer): void => {
@@ -182,6 +179,8 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
     const packed = packedResult.value;
     const facts = factsResult.value;
     const created = rfc3339(epoch ?? facts.time ?? 0);
+    const givenSource = options.source ?? env.PROMOTE_SOURCE;
+    const source = givenSource ? withoutCredentials(givenSource.trim()) : undefined;
     const { spec } = bundleFile;
     const config: BundleConfig = {
       name: spec.name,
@@ -198,7 +197,7 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
     const annotations: Record<string, string> = {
       [ANNOTATION_CREATED]: created,
       [ANNOTATION_TITLE]: spec.name,
-      ...(facts.source !== undefined && { [ANNOTATION_SOURCE]: facts.source }),
+      ...(source !== undefined && { [ANNOTATION_SOURCE]: source }),
       ...(facts.revision !== undefined && { [ANNOTATION_REVISION]: facts.revision }),
       ...(options.version !== undefined && { [ANNOTATION_VERSION]: options.version }),
     };
@@ -229,6 +228,7 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
       },
       files: packed.files,
       directories: packed.directories,
+      excluded,
       annotations,
       dispose,
       [Symbol.asyncDispose]: dispose,
@@ -251,6 +251,8 @@ export interface BuildSummary {
   directories: number;
   layer: { digest: string; size: number; uncompressedSize: number };
   annotations: Record<string, string>;
+  /** Paths left out of the bundle and why (`.git/` is always left out and not listed). */
+  excluded: ExcludedEntry[];
   /** `oci:<dir>@sha256:…` when written to an OCI layout. */
   reference?: string;
 }
@@ -280,6 +282,7 @@ export async function build(dir: string, options: BuildCommandOptions = {}): Pro
       directories: built.directories,
       layer: { digest: built.layer.descriptor.digest, size: built.layer.descriptor.size, uncompressedSize: built.layer.uncompressedSize },
       annotations: built.annotations,
+      excluded: built.excluded,
     };
     if (options.ociLayout !== undefined) {
       const { LayoutRegistry } = await import('../oci/layout-registry.ts');

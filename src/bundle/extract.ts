@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { PromoteError } from '../errors.ts';
-import { BUNDLE_MAX_ENTRIES, BUNDLE_MAX_FILE_BYTES, BUNDLE_MAX_PATH_BYTES, BUNDLE_MAX_PATHS_BYTES, BUNDLE_MAX_TOTAL_BYTES } from './limits.ts';
+import { BUNDLE_MAX_ENTRIES, BUNDLE_MAX_FILE_BYTES, BUNDLE_MAX_PATH_BYTES, BUNDLE_MAX_PATHS_BYTES, BUNDLE_MAX_TOTAL_BYTES, entryPathProblem } from './limits.ts';
 import { readTar, type TarEntryHeader } from './tar-reader.ts';
 
 // Unpacks bundle content (tar+gzip) into a directory the caller has just created, refusing
@@ -17,7 +17,8 @@ import { readTar, type TarEntryHeader } from './tar-reader.ts';
 // one that appears twice (`a` and `a/` are the same path), a file where another entry needs a
 // directory (`a` then `a/b`, or `a/b` then `a`). Linux compares names byte for byte, so `A` and
 // `a` are two paths, not a collision; nothing here folds case.
-// Limits: src/bundle/limits.ts (documented in README "Bundles"; options can lower or raise them).
+// Limits: src/bundle/limits.ts (documented in README "Bundles"; options can lower or raise them),
+// shared with `promote build`, which refuses at build what would be refused here.
 
 export const MAX_ENTRY_BYTES = BUNDLE_MAX_FILE_BYTES;
 export const MAX_TOTAL_BYTES = BUNDLE_MAX_TOTAL_BYTES;
@@ -56,13 +57,12 @@ function refused(path: string, why: string, what: string): PromoteError {
 
 /** Checks a stored path and returns its normal form ('a/b', no './', no trailing '/'; '' for the root). */
 export function safeEntryPath(raw: string, what: string): string {
-  if (raw.includes('\0')) throw refused(raw, 'contains a NUL byte', what);
-  if (raw.includes('\\')) throw refused(raw, 'contains a backslash (a path separator on Windows)', what);
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) throw refused(raw, 'is an absolute path', what);
-  if (Buffer.byteLength(raw) > MAX_PATH_BYTES) throw refused(raw.slice(0, 80), `is longer than ${MAX_PATH_BYTES} bytes`, what);
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw refused(raw, 'climbs out of the bundle with ".."', what);
-  return parts.join('/');
+  const problem = entryPathProblem(raw);
+  if (problem) throw refused(raw.length > 80 ? raw.slice(0, 80) : raw, problem, what);
+  return raw
+    .split('/')
+    .filter((p) => p !== '' && p !== '.')
+    .join('/');
 }
 
 function checkType(h: TarEntryHeader, what: string): 'file' | 'directory' {

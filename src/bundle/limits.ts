@@ -1,6 +1,7 @@
 // The documented limits of a bundle (README "Bundles"), in one place so that every path that
 // reads a bundle — pull, inspect, render, the agent — and the build that must refuse what they
-// refuse agree on them. They bound memory, not just disk: what is streamed (file contents) may be
+// refuse agree on them (issue 12 §16: an artefact that was built, signed and promoted is never
+// turned away at the cluster). They bound memory, not just disk: what is streamed (file contents) may be
 // large; what is held or parsed whole (paths, manifests) is bounded much more tightly, so that
 // reading any bundle within these limits stays under BUNDLE_READ_RSS_GOAL_BYTES of memory.
 
@@ -29,3 +30,19 @@ export const BUNDLE_MAX_MANIFESTS_TOTAL_BYTES = 16 * 1024 * 1024;
 
 /** The memory budget these limits are chosen for (the agent's Deployment allows 512 Mi). */
 export const BUNDLE_READ_RSS_GOAL_BYTES = 256 * 1024 * 1024;
+
+/** Alias expansions per manifest document (yaml's maxAliasCount): real manifests share anchors, a "billion laughs" does not get far. */
+export const MAX_MANIFEST_ALIAS_COUNT = 1000;
+
+/**
+ * Why a bundle-relative path can never be an entry of a bundle, or undefined when it can: the
+ * rules pull applies to every tar entry (extract.ts) and build to every file it walks.
+ */
+export function entryPathProblem(path: string): string | undefined {
+  if (path.includes('\0')) return 'contains a NUL byte';
+  if (path.includes('\\')) return 'contains a backslash (a path separator on Windows)';
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'is an absolute path';
+  if (Buffer.byteLength(path) > BUNDLE_MAX_PATH_BYTES) return `is longer than ${BUNDLE_MAX_PATH_BYTES} bytes`;
+  if (path.split('/').includes('..')) return 'climbs out of the bundle with ".."';
+  return undefined;
+}

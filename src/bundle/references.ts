@@ -1,7 +1,7 @@
 import { visit } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
 import { resolveSchemaPath } from '../params/schema-path.ts';
-import { isManifestPath, parseManifest, positionAt, textPosition } from './manifest-yaml.ts';
+import { isManifestPath, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
 import { decodeText, isOnDisk, roleOf, type BundleLayout, type RenderInput } from './render.ts';
 import { hasTemplateSyntax, scanReferences, type TemplateReference } from './template.ts';
 
@@ -29,38 +29,53 @@ function check(ref: TemplateReference, schema: Record<string, unknown>): { messa
   };
 }
 
-/** Every reference problem in the bundle's manifests (empty when all are declared). */
-export function referenceProblems(files: readonly RenderInput[], layout: BundleLayout, schema: Record<string, unknown>): Problem[] {
-  const problems: Problem[] = [];
-  const report = (file: string, pos: { line: number; column: number }, ref: TemplateReference) => {
+function reporter(problems: Problem[], schema: Record<string, unknown>) {
+  return (file: string, pos: { line: number; column: number }, ref: TemplateReference) => {
     const bad = check(ref, schema);
     if (bad) problems.push({ file, ...pos, rule: 'undeclared-reference', actual: ref.text, ...bad });
   };
+}
+
+/** Reference problems in a manifest read without problems (readManifest). */
+export function manifestReferenceProblems(manifest: ParsedManifest, schema: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
+  if (!hasTemplateSyntax(manifest.text)) return problems;
+  const report = reporter(problems, schema);
+  for (const doc of manifest.documents) {
+    visit(doc, {
+      Scalar(_key, node) {
+        if (typeof node.value !== 'string' || !node.range || !hasTemplateSyntax(node.value)) return;
+        for (const ref of scanReferences(node.value)) {
+          const i = manifest.text.indexOf(ref.text, node.range[0]);
+          report(manifest.path, positionAt(manifest, i >= 0 && i < node.range[2] ? i : node.range[0]), ref);
+        }
+      },
+    });
+  }
+  return problems;
+}
+
+/** Reference problems in another text file of manifests/ (substituted as text). */
+export function textReferenceProblems(path: string, text: string, schema: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
+  const report = reporter(problems, schema);
+  for (const ref of scanReferences(text)) report(path, textPosition(text, ref.index), ref);
+  return problems;
+}
+
+/** Every reference problem in the bundle's manifests (empty when all are declared); a manifest that cannot be read reports why. */
+export function referenceProblems(files: readonly RenderInput[], layout: BundleLayout, schema: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
   for (const f of files) {
     if (roleOf(f.path, layout) !== 'manifests') continue;
     if (isOnDisk(f)) continue; // a shipped file: never rendered, so never checked
+    if (isManifestPath(f.path)) {
+      const manifest = readManifest(f.path, f.content);
+      problems.push(...(manifest.problems.length ? manifest.problems : manifestReferenceProblems(manifest, schema)));
+      continue;
+    }
     const text = decodeText(f.content);
-    if (text === undefined || !hasTemplateSyntax(text)) continue;
-    if (!isManifestPath(f.path)) {
-      for (const ref of scanReferences(text)) report(f.path, textPosition(text, ref.index), ref);
-      continue;
-    }
-    const manifest = parseManifest(f.path, text);
-    if (manifest.problems.length) {
-      problems.push(...manifest.problems);
-      continue;
-    }
-    for (const doc of manifest.documents) {
-      visit(doc, {
-        Scalar(_key, node) {
-          if (typeof node.value !== 'string' || !node.range || !hasTemplateSyntax(node.value)) return;
-          for (const ref of scanReferences(node.value)) {
-            const i = text.indexOf(ref.text, node.range[0]);
-            report(f.path, positionAt(manifest, i >= 0 && i < node.range[2] ? i : node.range[0]), ref);
-          }
-        },
-      });
-    }
+    if (text !== undefined && hasTemplateSyntax(text)) problems.push(...textReferenceProblems(f.path, text, schema));
   }
   return problems;
 }

@@ -141,14 +141,20 @@ export function streamHeader(r: Pick<RenderSourceResult, 'bundle' | 'environment
   const where = r.cluster ? `environment ${r.environment}, cluster ${r.cluster}` : `environment ${r.environment}`;
   const lines = [`# promote render: ${r.reference ?? `bundle ${r.bundle}`} for ${where} (stage ${r.stage})`, '# parameters:'];
   const defaults = new Set(r.defaults);
-  const paths = leafPaths(r.parameters);
-  const width = Math.max(0, ...paths.map((p) => p.length));
-  for (const p of paths) {
-    let v: unknown = r.parameters;
-    for (const seg of p.split('.')) v = (v as Record<string, unknown>)[seg];
-    lines.push(`#   ${`${p}:`.padEnd(width + 1)} ${JSON.stringify(v)}${defaults.has(p) ? '  (default)' : ''}`);
-  }
-  if (paths.length === 0) lines.push('#   (none)');
+  // Walked by segments, not by splitting dotted paths: a key may hold a "." (a label "1.10") or
+  // a line break, which must neither lose the value nor end the comment.
+  const leaves: { path: string; shown: string; value: unknown }[] = [];
+  const walk = (v: unknown, segments: string[]): void => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) {
+      for (const [k, x] of Object.entries(v)) walk(x, [...segments, k]);
+    } else if (segments.length) {
+      leaves.push({ path: segments.join('.'), shown: segments.map((k) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k))).join('.'), value: v });
+    }
+  };
+  walk(r.parameters, []);
+  const width = Math.max(0, ...leaves.map((l) => l.shown.length));
+  for (const l of leaves) lines.push(`#   ${`${l.shown}:`.padEnd(width + 1)} ${JSON.stringify(l.value)}${defaults.has(l.path) ? '  (default)' : ''}`);
+  if (leaves.length === 0) lines.push('#   (none)');
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,6 +1,6 @@
-import { Document, isMap, isSeq, visit, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, visit, type Scalar } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
-import { isManifestPath, MANIFEST_MAX_ALIAS_COUNT, parseManifest, positionAt, textPosition, type ParsedManifest } from './manifest-yaml.ts';
+import { isManifestPath, manifestValues, notUtf8At, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
 import { expandString, hasTemplateSyntax, soleReference, type Lookup, type TemplateReference } from './template.ts';
 
 // The renderer (DESIGN.md §4): turns a bundle's source files plus one set of parameters into the
@@ -124,33 +124,57 @@ function lookupIn(ctx: RenderContext): Lookup {
 }
 
 // Plain scalars that are not strings: YAML 1.2 core (how promote reads manifests), plus what
-// YAML 1.1 reads as booleans or numbers (kubectl's parser): a rendered string that looks like
-// one of these is quoted, so every consumer reads the same string.
+// YAML 1.1 reads as booleans, numbers, timestamps or merge/value keys (kubectl's parser and many
+// controllers'): a rendered string that looks like one of these is quoted, so every consumer
+// reads the same string (issue 12 §17). The 1.1 patterns are the spec's own
+// (yaml.org/type/{bool,int,float,null,timestamp,merge,value}.html), which some readers apply
+// more loosely ("1.2.3" is a float by the letter of float.html): quoting a string too many is
+// harmless, one too few is not.
 const CORE_NON_STRING = /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
-const YAML11_NON_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|=)$/;
+const YAML11_NON_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0b[01_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[-+]?[0-9][0-9_]*(?:\.[0-9_.]*)?(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)?\.[0-9_.]*(?:[eE][-+]?[0-9]+)?|=|<<)$/;
+const YAML11_TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?$/;
+
+/** Does every YAML reader we know read `text` back as exactly the string `s` (yaml's 1.1 and 1.2 schemas)? */
+function readsBackAs(text: string, s: string, flow: boolean): boolean {
+  for (const version of ['1.1', '1.2'] as const) {
+    const doc = parseDocument(flow ? `[${text}]` : text, { version });
+    if (doc.errors.length || doc.warnings.length) return false;
+    const node = flow ? (isSeq(doc.contents) && doc.contents.items.length === 1 ? doc.contents.items[0] : undefined) : doc.contents;
+    if (!isScalar(node) || node.value !== s) return false;
+  }
+  return true;
+}
 
 /** Can `s` be written as a plain scalar (in block or, if `flow`, flow context) and read back as this string? */
 function plainSafe(s: string, flow: boolean): boolean {
-  if (s === '' || s !== s.trim() || CORE_NON_STRING.test(s) || YAML11_NON_STRING.test(s)) return false;
+  if (s === '' || s !== s.trim() || CORE_NON_STRING.test(s) || YAML11_NON_STRING.test(s) || YAML11_TIMESTAMP.test(s)) return false;
   if (/[\n\r\t]|: |\s#|:$/.test(s) || (flow && /[,[\]{}]/.test(s))) return false;
   if (/^[-?:,[\]{}!&*|>'"%@`#]/.test(s)) return false;
-  return !/[\u0000-\u001f\u007f-\u009f\ufeff]/.test(s);
+  if (/[\u0000-\u001f\u007f-\u009f\ufeff]/.test(s)) return false;
+  return readsBackAs(s, s, flow);
+}
+
+/** A scalar as YAML text that reads back as exactly it, under YAML 1.1 and 1.2 alike. */
+function scalarText(v: unknown, flow: boolean): string {
+  if (typeof v === 'string') return plainSafe(v, flow) ? v : JSON.stringify(v);
+  if (typeof v === 'number' && !Number.isFinite(v)) return v > 0 ? '.inf' : v < 0 ? '-.inf' : '.nan';
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** A flow mapping key: as a value, and never plain with a ":" (which a reader may take for the key's end). */
+function keyText(k: string): string {
+  return plainSafe(k, true) && !k.includes(':') ? k : JSON.stringify(k);
 }
 
 /**
  * A value as one line of YAML that parses back to exactly it: plain where that is safe, flow
- * style for objects and lists (`{app: web, tier: front}`), JSON (valid YAML) as the fallback.
+ * style for objects and lists (`{app: web, tier: front}`), every string inside — values and
+ * keys — held to the same rule as a top-level one.
  */
 function yamlText(v: unknown, flow: boolean): string {
-  if (typeof v === 'string') return plainSafe(v, flow) ? v : JSON.stringify(v);
-  if (typeof v === 'number' && !Number.isFinite(v)) return v > 0 ? '.inf' : v < 0 ? '-.inf' : '.nan';
-  if (v !== null && typeof v === 'object') {
-    const doc = new Document(v, { version: '1.2' });
-    if (isMap(doc.contents) || isSeq(doc.contents)) doc.contents.flow = true;
-    const text = doc.toString({ lineWidth: 0, flowCollectionPadding: false }).trimEnd();
-    if (!text.includes('\n')) return text;
-  }
-  return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => yamlText(x, true)).join(', ')}]`;
+  if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${keyText(k)}: ${yamlText(x, true)}`).join(', ')}}`;
+  return scalarText(v, flow);
 }
 
 interface Edit {
@@ -172,8 +196,9 @@ function refOffset(text: string, node: Scalar, ref: TemplateReference): number {
 }
 
 /** Renders one YAML manifest file; problems are collected, not thrown. */
-function renderManifest(path: string, text: string, ctx: RenderContext, problems: Problem[]): RenderedFile {
-  const manifest = parseManifest(path, text);
+function renderManifest(path: string, bytes: Uint8Array, ctx: RenderContext, problems: Problem[]): RenderedFile {
+  const manifest = readManifest(path, bytes);
+  const { text } = manifest;
   if (manifest.problems.length) {
     problems.push(...manifest.problems);
     return { path, kind: 'manifest', content: text };
@@ -213,14 +238,12 @@ function renderManifest(path: string, text: string, ctx: RenderContext, problems
     }
     if (problems.length > before) return { path, kind: 'manifest', content: text };
   }
-  let documents: unknown[];
-  try {
-    documents = manifest.documents.map((d) => d.toJS({ maxAliasCount: MANIFEST_MAX_ALIAS_COUNT })).filter((d) => d !== null && d !== undefined);
-  } catch (err) {
-    problems.push({ file: path, rule: 'maxAliasCount', message: `cannot expand the YAML: ${(err as Error).message}`, hint: 'write the values out instead of nesting anchors' });
+  const expanded = manifestValues(manifest);
+  if ('problem' in expanded) {
+    problems.push(expanded.problem);
     return { path, kind: 'manifest', content: text };
   }
-  return { path, kind: 'manifest', content: applyEdits(text, edits), documents };
+  return { path, kind: 'manifest', content: applyEdits(text, edits), documents: expanded.values };
 }
 
 /** The source edit for a scalar whose string value changed, keeping its style where possible. */
@@ -281,8 +304,30 @@ function renderText(path: string, text: string, ctx: RenderContext, problems: Pr
 }
 
 /**
- * Renders a bundle's files: manifests/ with the parameters (YAML and JSON as documents, other
- * text by the same textual substitution, binary verbatim), files/ verbatim, anything else
+ * A file of manifests/ that is not UTF-8 text is shipped verbatim; if it holds a reference, that
+ * reference would silently stay unrendered (a Latin-1 config file, say): a problem instead.
+ */
+export function unrenderedReference(path: string, content: Uint8Array): Problem | undefined {
+  const bytes = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  const at = ['${params.', '${promote.'].map((s) => bytes.indexOf(s)).filter((i) => i >= 0);
+  if (at.length === 0) return undefined;
+  const bad = notUtf8At(content);
+  const offset = Math.min(...at);
+  let line = 1;
+  for (let i = bytes.indexOf(10); i !== -1 && i < offset; i = bytes.indexOf(10, i + 1)) line++;
+  return {
+    file: path,
+    line,
+    rule: 'encoding',
+    message: `the file is not UTF-8 text${bad ? ` (from line ${bad.line}, column ${bad.column})` : ''}, so its references would be shipped unrendered`,
+    hint: 'save it as UTF-8, or move it to files/ (shipped verbatim) and write no ${params.…} in it',
+  };
+}
+
+/**
+ * Renders a bundle's files: manifests/ with the parameters (YAML and JSON as documents — one
+ * that is not UTF-8 or not valid YAML is a problem, never skipped —, other text by the same
+ * textual substitution, binary verbatim unless it holds a reference), files/ verbatim, anything else
  * (bundle.yaml, the schema) left out. Output is in byte order of the paths. Throws RENDER_FAILED
  * (exit 4) with every problem — nothing half-rendered is ever returned.
  */
@@ -299,14 +344,26 @@ export function renderFiles(files: readonly RenderInput[], layout: BundleLayout,
     }
     // Readers load every file under spec.manifests (within BUNDLE_MAX_MANIFEST_BYTES): it is rendered.
     if (isOnDisk(f)) throw new Error(`internal: ${f.path} is under spec.manifests but was not read`);
+    if (isManifestPath(f.path)) {
+      out.push(renderManifest(f.path, f.content, ctx, problems));
+      continue;
+    }
     const text = decodeText(f.content);
-    if (text === undefined) out.push({ path: f.path, kind: 'verbatim', content: f.content });
-    else if (isManifestPath(f.path)) out.push(renderManifest(f.path, text, ctx, problems));
-    else out.push(renderText(f.path, text, ctx, problems));
+    if (text !== undefined) out.push(renderText(f.path, text, ctx, problems));
+    else {
+      const unrendered = unrenderedReference(f.path, f.content);
+      if (unrendered) problems.push(unrendered);
+      out.push({ path: f.path, kind: 'verbatim', content: f.content });
+    }
   }
   if (problems.length) {
     const n = problems.length;
-    throw new PromoteError('RENDER_FAILED', `cannot render the bundle: ${n} problem${n === 1 ? '' : 's'}`, {
+    // The first problem is part of the message, not only of `problems`: the agent's status
+    // report carries the message alone, and "1 problem" would tell an operator nothing.
+    const first = problems[0]!;
+    const where = [first.file, first.line, first.column].filter((x) => x !== undefined).join(':');
+    const more = n > 1 ? ` (and ${n - 1} more problem${n === 2 ? '' : 's'})` : '';
+    throw new PromoteError('RENDER_FAILED', `cannot render the bundle: ${where ? `${where}: ` : ''}${first.message}${more}`, {
       outcome: 'verification',
       problems,
       hint: 'every ${params.…} must have a value in the environment (or a default in the schema); objects and lists can only replace a whole unquoted scalar',

@@ -1,15 +1,28 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { PromoteError } from '../errors.ts';
+import { formatBytes } from '../params/limits.ts';
+import { git, gitEnv, inGitWorkTree } from './git.ts';
+import { BUNDLE_MAX_ENTRIES, BUNDLE_MAX_FILE_BYTES, BUNDLE_MAX_PATHS_BYTES, BUNDLE_MAX_TOTAL_BYTES, entryPathProblem } from './limits.ts';
 
 // Walks a bundle directory into the exact, sorted list of entries the tar writer packs.
 //
 // Policy (also in README "Bundles"):
+// - What git ignores stays out (issue 12 §9: a git-ignored `.env` must not reach a signed
+//   artefact). Inside a git work tree git itself answers (`git ls-files --others --ignored
+//   --exclude-standard`): every .gitignore from the repository root down, .git/info/exclude and
+//   core.excludesFile, and a *tracked* file is never ignored — so a build from a working copy
+//   holds what a clean clone's build holds. Outside a work tree (an exported tarball, git
+//   missing) the .gitignore files inside the bundle are applied as git would apply them.
 // - `.promoteignore` at the bundle root, gitignore syntax (the `ignore` package implements git's
-//   matching rules). An excluded directory is not descended into, so, as in git, a later `!rule`
-//   cannot re-include a file below it. `.git/` is always excluded.
+//   matching rules), excludes more; its `!rule` re-includes what git ignores (a generated
+//   directory, say). An excluded directory is not descended into, so, as in git, a later `!rule`
+//   cannot re-include a file below it. `.git/` is always excluded. Every exclusion but `.git/` is
+//   reported (onExcluded), so the build summary says what was left out and why.
+// - The limits and path rules `promote pull` applies (limits.ts) are applied here, from the
+//   metadata, before a byte of content is read: what builds, pulls.
 // - Only regular files and directories. Device files, sockets and FIFOs are refused by name: a
 //   bundle is data that must mean the same thing on every machine.
 // - Symbolic links are *resolved*, never stored as links: a link whose target is a regular file
@@ -31,6 +44,23 @@ export interface WalkEntry {
   size: number;
   /** Absolute path the content is read from: the link target for a resolved symbolic link. */
   source: string;
+}
+
+/** A path the walk left out, and why. */
+export interface ExcludedEntry {
+  path: string;
+  type: 'file' | 'directory';
+  /** `gitignore`: git ignores it (and .promoteignore does not re-include it); `promoteignore`: .promoteignore excludes it. */
+  reason: 'gitignore' | 'promoteignore';
+  /** The rule, as `git check-ignore -v` reports it: `<file>:<line>:<pattern>` (`.promoteignore: <pattern>` for ours). */
+  rule?: string;
+}
+
+export interface WalkOptions {
+  /** Environment for git (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Hears of every path left out (not `.git/`), in walk order. */
+  onExcluded?: (entry: ExcludedEntry) => void;
 }
 
 function walkError(code: string, message: string, hint: string, path: string): PromoteError {
@@ -70,23 +100,80 @@ function kindOf(st: { isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): b
   return 'neither a regular file nor a directory';
 }
 
-/** `(relative path, is a directory) → excluded?` from .promoteignore, with `.git/` always excluded. */
-async function loadIgnore(root: string): Promise<(rel: string, isDir: boolean) => boolean> {
-  let rules: string;
+type Exclusion = Omit<ExcludedEntry, 'path' | 'type'>;
+
+/** `.promoteignore` rules: `ignored` (excluded), `unignored` (a `!rule` re-includes it), or neither. */
+async function loadPromoteIgnore(root: string): Promise<Ignore | undefined> {
   try {
-    rules = await readFile(join(root, IGNORE_FILE), 'utf8');
+    return ignore().add(await readFile(join(root, IGNORE_FILE), 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    // No ignore file: the one rule `.git/` is a directory named .git at any depth. Said directly,
-    // it saves the matcher's work on every path of a tree of thousands of files.
-    return (rel, isDir) => isDir && (rel === '.git' || rel.endsWith('/.git'));
+    return undefined;
   }
-  const ig: Ignore = ignore().add('.git/').add(rules);
-  return (rel, isDir) => ig.ignores(isDir ? `${rel}/` : rel);
+}
+
+const isGitDir = (rel: string, isDir: boolean): boolean => isDir && (rel === '.git' || rel.endsWith('/.git'));
+
+/**
+ * What git ignores under `root`, asked of git itself: ignored untracked paths (a directory as
+ * `dir/`, its content not listed), with the rule that ignores each. Undefined outside a work
+ * tree or when git cannot answer (not installed, a repository it refuses to read, a bundle
+ * directory that is itself ignored): then the .gitignore files inside the bundle apply.
+ */
+async function gitIgnored(root: string, env: NodeJS.ProcessEnv): Promise<Map<string, string> | undefined> {
+  if (!inGitWorkTree(root)) return undefined;
+  const safeEnv = gitEnv(env);
+  const listed = await git(root, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory', '--', '.'], safeEnv, { raw: true });
+  if (listed === undefined) return undefined;
+  const paths = listed.split('\0').filter((p) => p !== '');
+  const out = new Map<string, string>(paths.map((p) => [p, '']));
+  if (paths.length === 0) return out;
+  const why = await git(root, ['check-ignore', '-z', '-v', '--stdin'], safeEnv, { input: paths.join('\0') + '\0', raw: true });
+  const fields = (why ?? '').split('\0');
+  for (let i = 0; i + 3 < fields.length; i += 4) {
+    if (out.has(fields[i + 3]!)) out.set(fields[i + 3]!, `${fields[i]}:${fields[i + 1]}:${fields[i + 2]}`);
+  }
+  return out;
+}
+
+/** The .gitignore files met on the way down, applied as git does: the deepest rule that matches decides. */
+class GitignoreFiles {
+  private readonly levels: { base: string; rules: Ignore; file: string; patterns: string[] }[] = [];
+
+  /** Reads `<dirRel>/.gitignore` if there is one; returns how many levels to pop when leaving the directory. */
+  enter(dirAbs: string, dirRel: string): number {
+    let text: string;
+    try {
+      text = readFileSync(join(dirAbs, '.gitignore'), 'utf8');
+    } catch {
+      return 0;
+    }
+    const patterns = text.split(/\r?\n/);
+    this.levels.push({ base: dirRel, rules: ignore().add(text), file: dirRel ? `${dirRel}/.gitignore` : '.gitignore', patterns });
+    return 1;
+  }
+
+  leave(n: number): void {
+    this.levels.length -= n;
+  }
+
+  test(rel: string, isDir: boolean): string | undefined {
+    for (let i = this.levels.length - 1; i >= 0; i--) {
+      const level = this.levels[i]!;
+      const local = level.base ? rel.slice(level.base.length + 1) : rel;
+      const r = level.rules.test(isDir ? `${local}/` : local);
+      if (r.unignored) return undefined;
+      if (r.ignored) {
+        const line = r.rule ? level.patterns.indexOf(r.rule.pattern) + 1 : 0;
+        return `${level.file}:${line}:${r.rule?.pattern ?? ''}`;
+      }
+    }
+    return undefined;
+  }
 }
 
 /** Lists the entries of the bundle rooted at `root`, sorted, with every policy above applied. */
-export async function walkBundle(root: string): Promise<WalkEntry[]> {
+export async function walkBundle(root: string, options: WalkOptions = {}): Promise<WalkEntry[]> {
   let rootReal: string;
   try {
     rootReal = await realpath(root);
@@ -97,8 +184,49 @@ export async function walkBundle(root: string): Promise<WalkEntry[]> {
     if (err instanceof PromoteError) throw err;
     throw walkError('BUNDLE_NOT_FOUND', `bundle directory ${root} does not exist`, 'give the bundle directory (the one holding bundle.yaml)', root);
   }
-  const isExcluded = await loadIgnore(rootReal);
+  const [promoteIgnore, byGit] = await Promise.all([loadPromoteIgnore(rootReal), gitIgnored(rootReal, options.env ?? process.env)]);
+  const gitignoreFiles = byGit === undefined ? new GitignoreFiles() : undefined;
+
+  /** Why `rel` stays out, if it does. `reincluded`: a parent was re-included by a .promoteignore `!rule`. */
+  function exclusion(rel: string, isDir: boolean, reincluded: boolean): (Exclusion & { reincluded?: boolean }) | undefined {
+    const ours = promoteIgnore?.test(isDir ? `${rel}/` : rel);
+    if (ours?.ignored) return { reason: 'promoteignore', ...(ours.rule && { rule: `${IGNORE_FILE}: ${ours.rule.pattern}` }) };
+    if (reincluded) return undefined;
+    const rule = byGit ? byGit.get(isDir ? `${rel}/` : rel) : gitignoreFiles!.test(rel, isDir);
+    if (rule === undefined) return undefined;
+    if (ours?.unignored) return { reason: 'gitignore', reincluded: true };
+    return { reason: 'gitignore', ...(rule !== '' && { rule }) };
+  }
+
   const entries: WalkEntry[] = [];
+  const links: { entry: WalkEntry; targetRel: string }[] = [];
+  let total = 0;
+  let pathBytes = 0;
+  const tooLarge = (rel: string, why: string): PromoteError =>
+    new PromoteError('BUNDLE_TOO_LARGE', `cannot build: ${why}`, {
+      outcome: 'verification',
+      hint: `bundles are configuration, not data, and \`promote pull\` refuses what is over its limits (README "Bundles"): leave it out with ${IGNORE_FILE}, or ship the data another way`,
+      problems: [{ file: rel, rule: 'maxBytes', message: why }],
+      details: { path: rel },
+    });
+  function add(entry: WalkEntry): void {
+    const problem = entryPathProblem(entry.path) ?? (entry.path.includes('\ufffd') ? 'is not valid UTF-8 (the bundle format stores UTF-8 names)' : undefined);
+    if (problem) {
+      throw new PromoteError('BUNDLE_PATH_REFUSED', `cannot build: the path "${entry.path}" ${problem}, which \`promote pull\` refuses`, {
+        outcome: 'verification',
+        hint: `rename it, or leave it out with ${IGNORE_FILE}`,
+        problems: [{ file: entry.path, rule: 'path', message: `the path ${problem}` }],
+        details: { path: entry.path },
+      });
+    }
+    pathBytes += Buffer.byteLength(entry.path);
+    if (pathBytes > BUNDLE_MAX_PATHS_BYTES) throw tooLarge(entry.path, `the paths of the bundle's entries come to more than ${formatBytes(BUNDLE_MAX_PATHS_BYTES)} (reached at ${entry.path})`);
+    if (entries.length + 1 > BUNDLE_MAX_ENTRIES) throw tooLarge(entry.path, `the bundle has more than ${BUNDLE_MAX_ENTRIES} entries (files and directories)`);
+    if (entry.size > BUNDLE_MAX_FILE_BYTES) throw tooLarge(entry.path, `${entry.path} is ${formatBytes(entry.size)}, over the ${formatBytes(BUNDLE_MAX_FILE_BYTES)} limit for one file`);
+    total += entry.size;
+    if (total > BUNDLE_MAX_TOTAL_BYTES) throw tooLarge(entry.path, `the files add up to more than ${formatBytes(BUNDLE_MAX_TOTAL_BYTES)} (reached at ${entry.path})`);
+    entries.push(entry);
+  }
 
   async function resolveLink(abs: string, rel: string): Promise<WalkEntry> {
     let target: string;
@@ -128,34 +256,34 @@ export async function walkBundle(root: string): Promise<WalkEntry[]> {
     if (!st.isFile()) {
       throw walkError('BUNDLE_SPECIAL_FILE', `symbolic link ${rel} points at ${kindOf(st)} (${targetRel})`, `remove it or add "${rel}" to ${IGNORE_FILE}`, rel);
     }
-    if (targetRel.split('/').some((_, i, parts) => isExcluded(parts.slice(0, i + 1).join('/'), i < parts.length - 1))) {
-      throw walkError(
-        'BUNDLE_SYMLINK_EXCLUDED',
-        `symbolic link ${rel} points at ${targetRel}, which ${IGNORE_FILE} or .git/ excludes`,
-        `a link cannot bring excluded content into a bundle; remove the link or add "${rel}" to ${IGNORE_FILE}`,
-        rel,
-      );
-    }
-    return { path: rel, type: 'file', mode: normalisedMode('file', st.mode), size: st.size, source: target };
+    const entry: WalkEntry = { path: rel, type: 'file', mode: normalisedMode('file', st.mode), size: st.size, source: target };
+    links.push({ entry, targetRel });
+    return entry;
   }
 
   // Synchronous readdir/lstat on purpose: metadata calls take microseconds, while each async
   // call is a thread-pool round trip — 5,000 small files walked 4× faster this way. Nothing else
   // waits on the main thread at this point (packing starts when the walk is done).
-  async function visit(dirAbs: string, dirRel: string): Promise<void> {
+  async function visit(dirAbs: string, dirRel: string, reincluded: boolean): Promise<void> {
+    const levels = gitignoreFiles?.enter(dirAbs, dirRel) ?? 0;
     const names = readdirSync(dirAbs).sort(compareBytes);
     for (const name of names) {
       const abs = join(dirAbs, name);
       const rel = dirRel ? `${dirRel}/${name}` : name;
       const st = lstatSync(abs);
-      if (isExcluded(rel, st.isDirectory())) continue;
+      if (isGitDir(rel, st.isDirectory())) continue;
+      const out = exclusion(rel, st.isDirectory(), reincluded);
+      if (out && !out.reincluded) {
+        options.onExcluded?.({ path: rel, type: st.isDirectory() ? 'directory' : 'file', reason: out.reason, ...(out.rule && { rule: out.rule }) });
+        continue;
+      }
       if (st.isDirectory()) {
-        entries.push({ path: rel, type: 'directory', mode: 0o755, size: 0, source: abs });
-        await visit(abs, rel);
+        add({ path: rel, type: 'directory', mode: 0o755, size: 0, source: abs });
+        await visit(abs, rel, reincluded || out?.reincluded === true);
       } else if (st.isFile()) {
-        entries.push({ path: rel, type: 'file', mode: normalisedMode('file', st.mode), size: st.size, source: abs });
+        add({ path: rel, type: 'file', mode: normalisedMode('file', st.mode), size: st.size, source: abs });
       } else if (st.isSymbolicLink()) {
-        entries.push(await resolveLink(abs, rel));
+        add(await resolveLink(abs, rel));
       } else {
         throw walkError(
           'BUNDLE_SPECIAL_FILE',
@@ -165,9 +293,24 @@ export async function walkBundle(root: string): Promise<WalkEntry[]> {
         );
       }
     }
+    gitignoreFiles?.leave(levels);
   }
 
-  await visit(rootReal, '');
+  await visit(rootReal, '', false);
+  // A link may only stand for a file the walk itself packs: never for one git, .promoteignore or
+  // the .git/ rule leaves out (a link must not smuggle an ignored .env in under another name).
+  const linkEntries = new Set(links.map((l) => l.entry));
+  const packed = new Set(entries.filter((e) => e.type === 'file' && !linkEntries.has(e)).map((e) => e.path));
+  for (const { entry, targetRel } of links) {
+    if (!packed.has(targetRel)) {
+      throw walkError(
+        'BUNDLE_SYMLINK_EXCLUDED',
+        `symbolic link ${entry.path} points at ${targetRel}, which ${IGNORE_FILE}, .gitignore or .git/ excludes`,
+        `a link cannot bring excluded content into a bundle; remove the link or add "${entry.path}" to ${IGNORE_FILE}`,
+        entry.path,
+      );
+    }
+  }
   // Siblings were visited in byte order, but "a/b" must still sort after "a-b" and "a.txt":
   // sort the whole list once by full path.
   return entries.sort((a, b) => compareBytes(a.path, b.path));

@@ -71,17 +71,19 @@ interface LoadedBundle extends CheckedBundle {
   parameters: ParameterSchema;
 }
 
-/** A bundle's own checks (references declared, no Secret values); its schema, or undefined when broken. */
+/** A bundle's own checks (build's content checks: readable manifests, references declared, no Secret values); its schema, or undefined when broken. */
 async function checkBundle(bundleDir: string, problems: Problem[]): Promise<LoadedBundle | undefined> {
   try {
     const { readBundleSources } = await import('../bundle/sources.ts');
-    const { referenceProblems } = await import('../bundle/references.ts');
-    const { secretObjectProblems } = await import('../bundle/secrets.ts');
+    const { contentProblems } = await import('../bundle/build-checks.ts');
     const { bundle, files } = await readBundleSources(bundleDir);
     const schema = parameterSchema(bundle.parameterSchema, join(bundleDir, bundle.spec.parameters));
     const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-    problems.push(...referenceProblems(files, layout, schema.effective).map((p) => ({ ...p, file: join(bundleDir, p.file ?? '') })));
-    if (!bundle.spec.allowSecrets) problems.push(...secretObjectProblems(files, layout).map((p) => ({ ...p, file: join(bundleDir, p.file ?? ''), hint: 'keep secret values out of the bundle (secret store / External Secrets, Sealed Secrets, SOPS), or set spec.allowSecrets: true' })));
+    // The checks `promote build` makes, so what validates is what builds.
+    const found = contentProblems(files, { layout, schema: schema.effective, allowSecrets: bundle.spec.allowSecrets });
+    problems.push(
+      ...found.map((p) => ({ ...p, file: join(bundleDir, p.file ?? ''), ...(p.rule === 'no-secrets' && { hint: 'keep secret values out of the bundle (secret store / External Secrets, Sealed Secrets, SOPS), or set spec.allowSecrets: true' }) })),
+    );
     return { dir: bundleDir, name: bundle.spec.name, schema: schema.source, parameters: schema };
   } catch (err) {
     problems.push(...asProblems(err, join(bundleDir, 'bundle.yaml')));

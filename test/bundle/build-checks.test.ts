@@ -18,18 +18,18 @@ test('contentMarks: which checks a file needs, by a byte search', () => {
   assert.equal(contentMarks(Buffer.from('kind: ConfigMap\ndata: {a: b}\n')), 0);
 });
 
-test('the checks trust the marks packing found: a file marked clean is not read again, a marked one is', async () => {
+test('the checks trust the marks packing found: a non-YAML file marked clean is not read again, a marked one is (every YAML manifest is read: it must parse)', async () => {
   await using tmp = await tempDir();
   const dir = await copyFixture(tmp.path);
-  const bad = join(dir, 'manifests', 'extra.yaml');
-  await writeFile(bad, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: "${params.undeclared}"}\n');
+  const bad = join(dir, 'manifests', 'extra.conf');
+  await writeFile(bad, 'a = ${params.undeclared}\n');
   const file = await loadBundleFile(dir);
   const entries = await walkBundle(dir);
   await assert.rejects(checkBundleContent(file, entries), (e) => isPromoteError(e, 'UNDECLARED_REFERENCE'), 'no marks: read and checked');
-  await assert.rejects(checkBundleContent(file, entries, new Map([['manifests/extra.yaml', MAY_REFERENCE]])), (e) => isPromoteError(e, 'UNDECLARED_REFERENCE'));
+  await assert.rejects(checkBundleContent(file, entries, new Map([['manifests/extra.conf', MAY_REFERENCE]])), (e) => isPromoteError(e, 'UNDECLARED_REFERENCE'));
   // Marked clean and gone from disk: passing proves it was not read.
   await rm(bad);
-  await checkBundleContent(file, entries, new Map([['manifests/extra.yaml', 0]]));
+  await checkBundleContent(file, entries, new Map([['manifests/extra.conf', 0]]));
 });
 
 test('a build still finds an undeclared reference in a manifest too large for packing to mark (over 64 KiB)', async () => {

@@ -90,7 +90,7 @@ test('created comes from SOURCE_DATE_EPOCH; a malformed value is a usage error',
   });
 });
 
-test('git facts: created from the last commit of the directory, revision only when clean, source without credentials', async () => {
+test('git facts: created from the last commit of the directory, revision only when clean; source never from the remote, only given, without credentials', async () => {
   await using tmp = await tempDir();
   const repo = join(tmp.path, 'repo');
   await mkdir(repo);
@@ -117,7 +117,14 @@ test('git facts: created from the last commit of the directory, revision only wh
     await using built = await buildBundle(dir, { env });
     assert.equal(built.config.value.created, '2024-01-02T03:04:05Z');
     assert.equal(built.annotations['org.opencontainers.image.revision'], commit);
-    assert.equal(built.annotations['org.opencontainers.image.source'], 'https://git.example.com/acme/config.git');
+    assert.equal(built.annotations['org.opencontainers.image.source'], undefined, 'the clone URL is not an input of the digest');
+    assert.ok(!built.manifest.bytes.toString().includes('s3cret'));
+  }
+  {
+    await using given = await buildBundle(dir, { env: { ...env, PROMOTE_SOURCE: 'https://ci-bot:s3cret@git.example.com/acme/config.git?private_token=t0k#x' } });
+    assert.equal(given.annotations['org.opencontainers.image.source'], 'https://git.example.com/acme/config.git');
+    await using flag = await buildBundle(dir, { env, source: 'https://a:b@c@git.example.com/acme/config' });
+    assert.equal(flag.annotations['org.opencontainers.image.source'], 'https://git.example.com/acme/config', 'a password holding @ goes too');
   }
   await writeFile(join(dir, 'manifests', 'service.yaml'), 'changed: true\n');
   await using dirty = await buildBundle(dir, { env });

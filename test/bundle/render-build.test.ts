@@ -27,7 +27,7 @@ test('promote build refuses an undeclared ${params.…} with file:line:column (e
   const r = spawnSync(process.execPath, [bin, 'build', dir], { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: '0' } });
   assert.equal(r.status, 4, r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /error: cannot build webapp: 1 undeclared reference in the manifests/);
+  assert.match(r.stderr, /error: cannot build webapp: 1 undeclared reference \(1 problem\)/);
   assert.match(r.stderr, /manifests\/extra\.yaml:5:14: \$\{params\.namespce\} refers to parameter "namespce", which the parameter schema does not declare .* — did you mean \$\{params\.namespace\}\?/);
 });
 

@@ -16,6 +16,7 @@ ${REGISTRY_HELP}`,
   options: {
     ...REGISTRY_OPTIONS,
     'bundle-version': { type: 'string', valueName: 'version', description: 'set org.opencontainers.image.version (e.g. 1.4.0)' },
+    source: { type: 'string', valueName: 'url', description: 'set org.opencontainers.image.source (default: $PROMOTE_SOURCE; never the clone URL); credentials are removed' },
     sign: { type: 'boolean', description: "sign the pushed digest (cosign-compatible) with --key; warns when the project's pipelines do not list the key in trust.bundles" },
     key: { type: 'string', short: 'k', valueName: 'file', description: 'private key for --sign (password: PROMOTE_PASSWORD/COSIGN_PASSWORD or a prompt)' },
   },
@@ -32,6 +33,7 @@ ${REGISTRY_HELP}`,
     const dir = second === undefined ? '.' : first!;
     const target = second ?? first!;
     const version = stringOption(args, 'bundle-version');
+    const source = stringOption(args, 'source');
     const options = await registryOptions(ctx, args);
     ctx.progress(`pushing to ${target}…`);
     const key = stringOption(args, 'key');
@@ -39,14 +41,14 @@ ${REGISTRY_HELP}`,
       const { PromoteError } = await import('../../errors.ts');
       if (args.values.sign !== true || key === undefined) throw new PromoteError('USAGE', '--sign and --key go together', { outcome: 'usage', hint: 'promote push <dir> <repository> --sign --key <private key>' });
       const { pushAndSign } = await import('../../signing/signed-push.ts');
-      const signed = await pushAndSign(dir, target, { ...options, ...(version !== undefined && { version }), key, passwords: { env: ctx.env, interactive: ctx.interactive } });
+      const signed = await pushAndSign(dir, target, { ...options, ...(version !== undefined && { version }), ...(source !== undefined && { source }), key, passwords: { env: ctx.env, interactive: ctx.interactive } });
       ctx.log(`signed ${signed.reference} (${signed.signature.signatureTag})`);
       const { bundleSignerWarning } = await import('../../pipeline/bundle-signer-trust.ts');
       const warning = await bundleSignerWarning(ctx.cwd, dir, signed.publicKey);
       if (warning) ctx.log(warning);
       return { data: signed, text: signed.reference };
     }
-    const result = await pushBundle(dir, target, { ...options, ...(version !== undefined && { version }) });
+    const result = await pushBundle(dir, target, { ...options, ...(version !== undefined && { version }), ...(source !== undefined && { source }) });
     ctx.log(result.unchanged ? 'already there: nothing to upload' : `uploaded ${result.uploaded} blob(s), ${result.skipped} already present`);
     return { data: result, text: result.reference };
   },
