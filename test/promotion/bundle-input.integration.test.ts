@@ -25,6 +25,8 @@ async function ok(args: string[], cwd = dir): Promise<Run> {
   return r;
 }
 const KEY = ['--key', 'keys/promoter.key'];
+// init lists keys/approver.pub in trust.approvers: approvals are signed with it.
+const APPROVER_KEY = ['--key', 'keys/approver.key'];
 
 before(async () => {
   base = await mkdtemp(join(tmpdir(), 'promote-bundle-input-'));
@@ -74,7 +76,7 @@ describe('bundles named as promote printed them (CLI, OCI layout, git ledger)', 
 
     const plan = await run(['plan', 'staging', '--bundle', short!, '--no-diff', '--output', 'json']);
     assert.equal(JSON.parse(plan.stdout).candidate, d1, plan.stderr);
-    const approved = await ok(['approve', 'production', `sha256:${short}`, '--output', 'json']);
+    const approved = await ok(['approve', 'production', `sha256:${short}`, ...APPROVER_KEY, '--output', 'json']);
     assert.equal(JSON.parse(approved.stdout).bundle, d1);
 
     await ok(['to', 'dev', '--bundle', d2.slice(0, 19), ...KEY]);
@@ -87,7 +89,7 @@ describe('bundles named as promote printed them (CLI, OCI layout, git ledger)', 
     const none = await run(['to', 'dev', '--bundle', 'sha256:000000000000', ...KEY]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, new RegExp(`error: no bundle in oci:${dir}/\\.promote/registry/${name} has a digest starting sha256:000000000000 \\(looked in the ledger of dev and the tags of the repository\\)\\nhint: use the full digest`));
-    const tooShort = await run(['approve', 'production', 'sha256:' + d1.slice(7, 13), '--output', 'json']);
+    const tooShort = await run(['approve', 'production', 'sha256:' + d1.slice(7, 13), ...APPROVER_KEY, '--output', 'json']);
     assert.equal(tooShort.code, 2);
     assert.equal(JSON.parse(tooShort.stdout).error.code, 'DIGEST_TOO_SHORT');
     const rollback = await run(['rollback', 'dev', '--to', 'f'.repeat(12), ...KEY]);
