@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { SIGSTORE_BUNDLE_V03 } from '../oci/media-types.ts';
-import type { Descriptor, Registry } from '../oci/registry.ts';
+import type { Descriptor, FetchedManifest, Registry } from '../oci/registry.ts';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   PROMOTION_PREDICATE_TYPE,
@@ -13,7 +13,7 @@ import {
   type StatusPredicate,
   type VerifiedStatement,
 } from './attestation.ts';
-import { readSignatureManifest } from './cosign-signature.ts';
+import { isNotFound, readSignatureManifest } from './cosign-signature.ts';
 import { verifyCosignLayer, type CandidateFailure, type VerifiedCosignSignature } from './cosign-verify.ts';
 import { readVerificationKey, type VerificationKey } from './keys.ts';
 import { describeIdentity, type KeylessIdentity, type SignedBy } from './sigstore-bundle-verify.ts';
@@ -142,6 +142,8 @@ export interface VerifyBundleOptions {
   reference?: string;
   /** Also look for Sigstore bundles as referrers when the classic signatures do not verify (default true). */
   referrers?: boolean;
+  /** The artefact's manifest, when the caller already fetched it (by tag: its digest is computed from these bytes). */
+  manifest?: FetchedManifest;
 }
 
 function bestFailure(failures: CandidateFailure[]): CandidateFailure | undefined {
@@ -153,6 +155,7 @@ function bestFailure(failures: CandidateFailure[]): CandidateFailure | undefined
 }
 
 const HINTS: Record<string, string> = {
+  subject: 'the artefact itself is missing or altered; only its signature is there — do not deploy it, push it again from a trusted source',
   'signature-format': 'the signature is not in a format cosign or promote writes; re-sign the bundle',
   'signature-encoding': 'the stored signature is corrupted (base64 or DER); re-sign the bundle with `promote sign`',
   signature: 'check that --key is the public key of the signer; if it is, the signed content was changed after signing',
@@ -165,9 +168,11 @@ const HINTS: Record<string, string> = {
 /**
  * Verifies that `digest` in `registry` is signed by someone `policy` trusts: some cosign classic
  * signature (tag `sha256-<hex>.sig`) or Sigstore bundle referrer verifies with a trusted key or
- * identity AND names exactly this digest. Throws a verification PromoteError (exit 4) naming the
- * check that failed. Requests when a classic signature exists: signature manifest + one payload
- * blob per signature (the caller resolved the tag: one more).
+ * identity AND names exactly this digest, AND the artefact's manifest is there with bytes that hash
+ * to this digest — a signature proves nothing about an artefact that is absent, or whose bytes
+ * were swapped in storage. Throws a verification PromoteError (exit 4) naming the check that
+ * failed. Requests when a classic signature exists: the manifest by digest (none when the caller
+ * passes `manifest`), signature manifest, one payload blob per signature.
  */
 export async function verifyBundle(registry: Registry, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
   requireSomeTrust(policy, 'bundles');
@@ -175,6 +180,7 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
   const hit = options.cache?.get(cacheKey);
   if (hit) return { ...hit, cached: true };
 
+  await requireSubject(registry, digest, options);
   const verified: VerifiedSignature[] = [];
   const failures: CandidateFailure[] = [];
   const sigManifest = await readSignatureManifest(registry, digest);
@@ -215,6 +221,23 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
   const result: BundleVerification = { digest, signatures: verified };
   options.cache?.set(cacheKey, result);
   return result;
+}
+
+/** The signed artefact's manifest exists and its bytes hash to `digest` (fetchManifest checks that). */
+async function requireSubject(registry: Registry, digest: string, options: VerifyBundleOptions): Promise<void> {
+  if (options.manifest?.descriptor.digest === digest) return;
+  const what = `${registry.name}@${digest}`;
+  try {
+    await registry.fetchManifest(digest);
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw verificationFailed('subject', `${what} does not exist: there is a signature for it, but no artefact`, HINTS.subject!, { digest }, err);
+    }
+    if (err instanceof PromoteError && err.code === 'BLOB_DIGEST_MISMATCH') {
+      throw verificationFailed('subject', `the manifest the registry returns for ${what} is not that artefact: ${err.message}`, HINTS.subject!, { digest }, err);
+    }
+    throw err;
+  }
 }
 
 async function verifyReferrerBundle(registry: Registry, desc: Descriptor, digest: string, policy: TrustPolicy): Promise<{ signature: VerifiedBundleSignature } | CandidateFailure> {
