@@ -39,6 +39,7 @@ else the only <dir>/bundles/<name>/bundle.yaml, unless --bundle names another di
       ...(bundleDir !== undefined && { bundleDir: local(bundleDir) }),
     });
     for (const note of report.notes) ctx.log(`note: ${note}`);
+    for (const warning of report.warnings) ctx.log(`warning: ${warning}`);
     const lines = [
       ...(report.bundle ? [`bundle ${report.bundle.name}: manifests reference only declared parameters; schema ${report.bundle.schema} is valid`] : []),
       ...report.pipelines.map((p) => `pipeline ${p}: valid`),
