@@ -2,7 +2,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
-import type { AgentStatus, StatusReporter } from './reconcile.ts';
+import type { AgentStatus } from './reconcile.ts';
+import type { RegistryStatusReporter } from './status-reporter.ts';
 import type { Owner, Target } from './target.ts';
 
 // `promote agent`: wires the registry, trust, the target and the reporter into a Reconciler and
@@ -142,8 +143,12 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
     const cacheDir = options.cacheDir ?? join(root, 'bundles');
     // Before the cache root existed the bundles (and the replay mark) were always here.
     const legacyStateDirs = [join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles')];
-    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir, stateDir: join(root, 'agent'), legacyStateDirs });
-    let reporter: StatusReporter | undefined;
+    const { ReplayState } = await import('./replay-state.ts');
+    let reporter: RegistryStatusReporter | undefined;
+    // A lost cache must not forget the replay mark: the agent's own last signed report names the
+    // record sequence it had accepted, and nobody without its key can raise or forge that.
+    const replay = new ReplayState({ dir: join(root, 'agent'), repository: registry.name, owner, legacyDirs: [cacheDir, ...legacyStateDirs], recover: async () => (await reporter?.ownLast())?.recordSequence ?? 0 });
+    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir, replay });
     const keyPath = options.key ?? options.env.PROMOTE_AGENT_KEY;
     if (keyPath) {
       const { loadSigner } = await import('../signing/signer.ts');
@@ -154,7 +159,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
         requireTrustedSigner(signer, reportTrust.policy, { list: reportTrust.list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
       }
       const { RegistryStatusReporter } = await import('./status-reporter.ts');
-      reporter = new RegistryStatusReporter(registry, signer, repository, owner);
+      reporter = new RegistryStatusReporter(registry, signer, repository, owner, replay);
     } else {
       (options.log ?? ((e) => process.stderr.write(`${JSON.stringify(e)}\n`)))({ time: new Date().toISOString(), level: 'warn', msg: 'no --key (or PROMOTE_AGENT_KEY): status reports are not published, so converged and soak gates cannot see this cluster' });
     }
