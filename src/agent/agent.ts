@@ -97,7 +97,7 @@ export async function openTarget(spec: string, options: Pick<AgentOptions, 'cwd'
 
 export async function runAgent(options: AgentOptions): Promise<AgentStatus | undefined> {
   const { openRegistry } = await import('../oci/open.ts');
-  const { loadTrustPolicy } = await import('../signing/policy.ts');
+  const { loadTrustPolicy, scopedPolicy } = await import('../signing/policy.ts');
   // A bad --metrics-address is a usage error now, not after the registry and the cluster were reached.
   const listen = options.metricsAddress ? parseAddress(options.metricsAddress) : undefined;
   let repository = options.repository;
@@ -156,7 +156,8 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       // Reports no gate will count are noise that looks like health: refuse to start instead.
       if (reportTrust) {
         const { requireTrustedSigner } = await import('../signing/trusted-signer.ts');
-        requireTrustedSigner(signer, reportTrust.policy, { list: reportTrust.list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
+        // Only the entries bound to this stage and cluster: the gates refuse any other key's reports.
+        requireTrustedSigner(signer, scopedPolicy(reportTrust.policy, owner), { list: `${reportTrust.list} for ${owner.stage}/${owner.cluster}`, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
       }
       const { RegistryStatusReporter } = await import('./status-reporter.ts');
       reporter = new RegistryStatusReporter(registry, signer, repository, owner, replay);

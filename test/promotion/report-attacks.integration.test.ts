@@ -95,6 +95,12 @@ test("an agent key bound to dev-1 cannot vouch for staging's clusters: productio
   assert.equal(converged.passed, false);
   assert.match(converged.summary, /staging-eu-1: status report not counted: the report at status-staging-staging-eu-1 is signed by key keys\/dev-1\.pub, which may report only for cluster dev-1, not staging\/staging-eu-1/);
 
+  // dev-1's key cannot even start an agent for a staging cluster: nothing it signed would count.
+  const wrongAgent = await promote(p, ['agent', '--stage', 'staging', '--cluster', 'staging-eu-1', '--target', `dir:${join(base, 'scope-out')}`, '--once', '--key', 'keys/dev-1.key', '--output', 'json']);
+  assert.equal(wrongAgent.code, 4, wrongAgent.stdout + wrongAgent.stderr);
+  assert.equal(JSON.parse(wrongAgent.stdout).error.code, 'SIGNING_KEY_UNTRUSTED');
+  assert.match(JSON.parse(wrongAgent.stdout).error.message, /is not in trust\.agents for staging\/staging-eu-1/);
+
   // The staging agents' own key is bound to those clusters: its reports count.
   for (const c of ['staging-eu-1', 'staging-us-1']) await report(p, 'staging', c, d1, staging);
   const honest = await promote(p, ['to', 'production']);
