@@ -155,9 +155,10 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       const signer = await loadSigner(resolve(options.cwd, keyPath), { env: options.env, interactive: options.interactive ?? false });
       // Reports no gate will count are noise that looks like health: refuse to start instead.
       if (reportTrust) {
-        const { requireTrustedSigner } = await import('../signing/trusted-signer.ts');
+        const { requireTrustedSigner, signerTrusted } = await import('../signing/trusted-signer.ts');
         // Only the entries bound to this stage and cluster: the gates refuse any other key's reports.
-        requireTrustedSigner(signer, scopedPolicy(reportTrust.policy, owner), { list: `${reportTrust.list} for ${owner.stage}/${owner.cluster}`, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
+        const list = signerTrusted(signer, reportTrust.policy) ? `${reportTrust.list} for ${owner.stage}/${owner.cluster} (its entry binds it to other clusters or stages)` : reportTrust.list;
+        requireTrustedSigner(signer, scopedPolicy(reportTrust.policy, owner), { list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
       }
       const { RegistryStatusReporter } = await import('./status-reporter.ts');
       reporter = new RegistryStatusReporter(registry, signer, repository, owner, replay);

@@ -99,7 +99,7 @@ test("an agent key bound to dev-1 cannot vouch for staging's clusters: productio
   const wrongAgent = await promote(p, ['agent', '--stage', 'staging', '--cluster', 'staging-eu-1', '--target', `dir:${join(base, 'scope-out')}`, '--once', '--key', 'keys/dev-1.key', '--output', 'json']);
   assert.equal(wrongAgent.code, 4, wrongAgent.stdout + wrongAgent.stderr);
   assert.equal(JSON.parse(wrongAgent.stdout).error.code, 'SIGNING_KEY_UNTRUSTED');
-  assert.match(JSON.parse(wrongAgent.stdout).error.message, /is not in trust\.agents for staging\/staging-eu-1/);
+  assert.match(JSON.parse(wrongAgent.stdout).error.message, /is not in trust\.agents for staging\/staging-eu-1 \(its entry binds it to other clusters or stages\)/);
 
   // The staging agents' own key is bound to those clusters: its reports count.
   for (const c of ['staging-eu-1', 'staging-us-1']) await report(p, 'staging', c, d1, staging);
