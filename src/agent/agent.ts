@@ -2,7 +2,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
-import type { AgentStatus, StatusReporter } from './reconcile.ts';
+import type { AgentStatus } from './reconcile.ts';
+import type { RegistryStatusReporter } from './status-reporter.ts';
 import type { Owner, Target } from './target.ts';
 
 // `promote agent`: wires the registry, trust, the target and the reporter into a Reconciler and
@@ -96,7 +97,7 @@ export async function openTarget(spec: string, options: Pick<AgentOptions, 'cwd'
 
 export async function runAgent(options: AgentOptions): Promise<AgentStatus | undefined> {
   const { openRegistry } = await import('../oci/open.ts');
-  const { loadTrustPolicy } = await import('../signing/policy.ts');
+  const { loadTrustPolicy, scopedPolicy } = await import('../signing/policy.ts');
   // A bad --metrics-address is a usage error now, not after the registry and the cluster were reached.
   const listen = options.metricsAddress ? parseAddress(options.metricsAddress) : undefined;
   let repository = options.repository;
@@ -146,19 +147,25 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
     const cacheDir = options.cacheDir ?? join(root, 'bundles');
     // Before the cache root existed the bundles (and the replay mark) were always here.
     const legacyStateDirs = [join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles')];
-    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir, stateDir: join(root, 'agent'), legacyStateDirs });
-    let reporter: StatusReporter | undefined;
+    const { ReplayState } = await import('./replay-state.ts');
+    let reporter: RegistryStatusReporter | undefined;
+    // A lost cache must not forget the replay mark: the agent's own last signed report names the
+    // record sequence it had accepted, and nobody without its key can raise or forge that.
+    const replay = new ReplayState({ dir: join(root, 'agent'), repository: registry.name, owner, legacyDirs: [cacheDir, ...legacyStateDirs], recover: async () => (await reporter?.ownLast())?.recordSequence ?? 0 });
+    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir, replay });
     const keyPath = options.key ?? options.env.PROMOTE_AGENT_KEY;
     if (keyPath) {
       const { loadSigner } = await import('../signing/signer.ts');
       const signer = await loadSigner(resolve(options.cwd, keyPath), { env: options.env, interactive: options.interactive ?? false });
       // Reports no gate will count are noise that looks like health: refuse to start instead.
       if (reportTrust) {
-        const { requireTrustedSigner } = await import('../signing/trusted-signer.ts');
-        requireTrustedSigner(signer, reportTrust.policy, { list: reportTrust.list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
+        const { requireTrustedSigner, signerTrusted } = await import('../signing/trusted-signer.ts');
+        // Only the entries bound to this stage and cluster: the gates refuse any other key's reports.
+        const list = signerTrusted(signer, reportTrust.policy) ? `${reportTrust.list} for ${owner.stage}/${owner.cluster} (its entry binds it to other clusters or stages)` : reportTrust.list;
+        requireTrustedSigner(signer, scopedPolicy(reportTrust.policy, owner), { list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
       }
       const { RegistryStatusReporter } = await import('./status-reporter.ts');
-      reporter = new RegistryStatusReporter(registry, signer, repository, owner);
+      reporter = new RegistryStatusReporter(registry, signer, repository, owner, replay);
     } else {
       (options.log ?? ((e) => process.stderr.write(`${JSON.stringify(e)}\n`)))({ time: new Date().toISOString(), level: 'warn', msg: 'no --key (or PROMOTE_AGENT_KEY): status reports are not published, so converged and soak gates cannot see this cluster' });
     }

@@ -30,6 +30,8 @@ export interface RegistrySourceOptions {
    */
   stateDir?: string;
   legacyStateDirs?: string[];
+  /** The replay state to use instead of one made from stateDir (agent.ts shares it with the reporter). */
+  replay?: ReplayState;
 }
 
 interface RecordPredicate {
@@ -71,7 +73,7 @@ export class RegistryDesiredSource implements DesiredSource {
 
   constructor(options: RegistrySourceOptions) {
     this.o = options;
-    this.replay = new ReplayState({
+    this.replay = options.replay ?? new ReplayState({
       dir: options.stateDir ?? options.cacheDir,
       repository: options.registry.name,
       owner: options.owner,

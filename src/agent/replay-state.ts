@@ -6,7 +6,8 @@ import type { Owner } from './target.ts';
 import { writeFileAtomic } from './write-file-atomic.ts';
 
 // An agent's replay state: the highest record sequence it accepted for one (repository,
-// pipeline, stage, cluster) — TUF's rule that a version never goes back. Keyed by all four, so
+// pipeline, stage, cluster) — TUF's rule that a version never goes back — and the number of the
+// last status report it published (reports count up too; docs/agent.md). Keyed by all four, so
 // two projects that both call their stage "dev" and their cluster "dev-1" cannot raise (or
 // lower) each other's mark when they share a cache root.
 //
@@ -24,6 +25,8 @@ interface StateFile {
   stage: string;
   cluster: string;
   sequence: number;
+  /** The number of the last status report this agent published (absent before its first). */
+  report?: number;
 }
 
 export interface ReplayStateOptions {
@@ -34,6 +37,12 @@ export interface ReplayStateOptions {
   owner: Owner;
   /** Directories that may hold a pre-upgrade `sequence-…` file, read as a floor. */
   legacyDirs?: string[];
+  /**
+   * When there is no state file (the cache was lost): the record sequence the agent's own last
+   * signed report says it had accepted, read as a floor. Whoever can move tags cannot raise or
+   * invent it without the agent's key.
+   */
+  recover?: () => Promise<number>;
 }
 
 function legacyName(owner: Owner): string {
@@ -54,22 +63,40 @@ export class ReplayState {
 
   /** The highest sequence accepted so far (0 when none). */
   async highest(): Promise<number> {
-    const text = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
-    if (text !== undefined) return this.parse(text);
-    const floor = await this.legacyFloor();
-    if (floor > 0) await this.remember(floor);
-    return floor;
+    return (await this.read()).sequence;
+  }
+
+  /** The number of the last status report published (0 when none, or when the state was lost). */
+  async lastReport(): Promise<number> {
+    return (await this.read()).report ?? 0;
   }
 
   async remember(sequence: number): Promise<void> {
+    await this.write({ ...(await this.read()), sequence });
+  }
+
+  /** Called before a report numbered `n` is published, so a number is never used twice. */
+  async rememberReport(n: number): Promise<void> {
+    await this.write({ ...(await this.read()), report: n });
+  }
+
+  private async read(): Promise<{ sequence: number; report?: number }> {
+    const text = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    if (text !== undefined) return this.parse(text);
+    const floor = Math.max(await this.legacyFloor(), (await this.o.recover?.()) ?? 0);
+    if (floor > 0) await this.write({ sequence: floor });
+    return { sequence: floor };
+  }
+
+  private async write(fields: { sequence: number; report?: number }): Promise<void> {
     const { owner, repository } = this.o;
-    const state: StateFile = { apiVersion: 'promote/v1', kind: 'AgentReplayState', repository, pipeline: owner.pipeline, stage: owner.stage, cluster: owner.cluster, sequence };
+    const state: StateFile = { apiVersion: 'promote/v1', kind: 'AgentReplayState', repository, pipeline: owner.pipeline, stage: owner.stage, cluster: owner.cluster, sequence: fields.sequence, ...(fields.report !== undefined && { report: fields.report }) };
     // Durable (fsync before rename): a state file lost or left empty by a crash would read as
     // "nothing accepted" and let an older, validly signed record be replayed after the restart.
     await writeFileAtomic(this.path, Buffer.from(`${JSON.stringify(state, null, 2)}\n`));
   }
 
-  private parse(text: string): number {
+  private parse(text: string): { sequence: number; report?: number } {
     const { owner, repository } = this.o;
     let state: Partial<StateFile> | undefined;
     try {
@@ -77,14 +104,15 @@ export class ReplayState {
     } catch {
       state = undefined;
     }
-    const ok = state?.kind === 'AgentReplayState' && state.repository === repository && state.pipeline === owner.pipeline && state.stage === owner.stage && state.cluster === owner.cluster && Number.isSafeInteger(state.sequence) && state.sequence! >= 0;
+    const ok = state?.kind === 'AgentReplayState' && state.repository === repository && state.pipeline === owner.pipeline && state.stage === owner.stage && state.cluster === owner.cluster && Number.isSafeInteger(state.sequence) && state.sequence! >= 0 &&
+      (state.report === undefined || (Number.isSafeInteger(state.report) && state.report >= 0));
     if (!ok) {
       // Reading garbage as 0 would silently re-open the door to replays: refuse instead.
       throw new PromoteError('AGENT_STATE_CORRUPT', `the agent's replay state ${this.path} is not the state of ${repository} ${owner.pipeline}/${owner.stage}/${owner.cluster}`, {
         hint: `it holds the highest promotion record number this agent accepted; restore it, or delete it only if you know the stage's current record number is the newest (the agent then accepts the tag's record as the new floor)`,
       });
     }
-    return state!.sequence!;
+    return { sequence: state!.sequence!, ...(state!.report !== undefined && { report: state!.report }) };
   }
 
   private async legacyFloor(): Promise<number> {

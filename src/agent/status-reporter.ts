@@ -1,14 +1,17 @@
+import { isPromoteError } from '../errors.ts';
 import type { Descriptor, Registry } from '../oci/registry.ts';
 import type { StatusPredicate } from '../signing/attestation.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { AgentStatus, StatusReporter } from './reconcile.ts';
+import type { ReplayState } from './replay-state.ts';
 
 // Publishes each status as a signed report at `status-<stage>-<cluster>`, attached to the bundle
 // it is about, through the engine's own writer (src/promotion/status-reports.ts), so what the
 // `converged` and `soak` gates read is exactly what agents write.
 
-export function toPredicate(s: AgentStatus, repository?: string): StatusPredicate {
+export function toPredicate(s: AgentStatus, repository?: string, numbers: { sequence?: number; recordSequence?: number } = {}): StatusPredicate {
   return {
+    ...numbers,
     pipeline: s.pipeline,
     stage: s.stage,
     cluster: s.cluster,
@@ -27,33 +30,75 @@ export function toPredicate(s: AgentStatus, repository?: string): StatusPredicat
   };
 }
 
+/** What this agent's own last report (verified with its own key) says. */
+export interface OwnReport {
+  phase: string;
+  record?: string;
+  since: string;
+  sequence: number;
+  recordSequence: number;
+}
+
 export class RegistryStatusReporter implements StatusReporter {
   private readonly registry: Registry;
   private readonly signer: Signer;
   private readonly repository: string | undefined;
   private readonly subjects = new Map<string, Descriptor>();
-  private readonly owner: { stage: string; cluster: string } | undefined;
+  private readonly owner: { pipeline: string; stage: string; cluster: string } | undefined;
+  private readonly state: ReplayState | undefined;
+  private own: Promise<OwnReport | undefined> | undefined;
+  private sequence: number | undefined;
 
-  /** `owner` lets a restarted agent read its last report back (to keep `since`). */
-  constructor(registry: Registry, signer: Signer, repository?: string, owner?: { stage: string; cluster: string }) {
+  /**
+   * `owner` lets a restarted agent read its last report back; `state` numbers its reports and
+   * bounds what it takes from that report (agent.ts passes the one the record source uses).
+   */
+  constructor(registry: Registry, signer: Signer, repository?: string, owner?: { pipeline: string; stage: string; cluster: string }, state?: ReplayState) {
     this.registry = registry;
     this.signer = signer;
     this.owner = owner;
     this.repository = repository;
+    this.state = state;
   }
 
   /**
-   * Our own last report, to carry `since` over a restart. Verified with this agent's own key: the
-   * next report is signed with whatever `since` is kept, so an unsigned report someone put on the
-   * tag ("Converged since 2001") would otherwise be laundered into a trusted one and skip a soak.
+   * The report on our status tag, if it is ours: verified with this agent's own key and about this
+   * pipeline, stage and cluster. Read once. It may be an older report of ours put back on the
+   * tag: good as a floor (record sequence, report number), never as the newest.
+   */
+  ownLast(): Promise<OwnReport | undefined> {
+    this.own ??= (async () => {
+      if (!this.owner) return undefined;
+      const { pipeline, stage, cluster } = this.owner;
+      const [{ statusTag }, { verifyStatusReport }, { parseVerificationKey }] = await Promise.all([import('../promotion/status-reports.ts'), import('../signing/policy.ts'), import('../signing/keys.ts')]);
+      const own = { keys: [parseVerificationKey(this.signer.publicKeyPem, "this agent's key")], identities: [] };
+      let p: StatusPredicate;
+      try {
+        p = (await verifyStatusReport(this.registry, statusTag(stage, cluster), own)).statement.predicate;
+      } catch (err) {
+        // Nothing there, or not ours: no floor. A registry that cannot be reached fails the round.
+        if (isPromoteError(err) && (err.code === 'RECORD_NOT_FOUND' || err.outcome === 'verification')) return undefined;
+        throw err;
+      }
+      if (p.pipeline !== pipeline || p.stage !== stage || p.cluster !== cluster) return undefined;
+      const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 0);
+      return { phase: p.phase, since: p.since, ...(p.record && { record: p.record }), sequence: count(p.sequence), recordSequence: count(p.recordSequence) };
+    })();
+    return this.own;
+  }
+
+  /**
+   * Our own last report, to carry `since` over a restart — only when it is the last report this
+   * agent's local state says it published. Verified with this agent's own key: the next report is
+   * signed with whatever `since` is kept, so a report someone put on the tag ("Converged since
+   * 2001", or our own older "Converged" from before a flap) would otherwise be laundered into a
+   * fresh one and skip a soak. No local state (the cache was lost): the clock starts again.
    */
   async previous(): Promise<{ phase: string; record?: string; since: string } | undefined> {
-    if (!this.owner) return undefined;
-    const [{ readStatusReport }, { parseVerificationKey }] = await Promise.all([import('../promotion/status-reports.ts'), import('../signing/keys.ts')]);
-    const own = { keys: [parseVerificationKey(this.signer.publicKeyPem, "this agent's key")], identities: [] };
-    const seen = await readStatusReport(this.registry, this.owner.stage, this.owner.cluster, own);
-    if (!seen || seen.verified !== true || !seen.since) return undefined;
-    return { phase: seen.phase, since: seen.since, ...(seen.record && { record: seen.record }) };
+    const own = await this.ownLast();
+    const published = (await this.state?.lastReport()) ?? 0;
+    if (!own || !own.since || published === 0 || own.sequence !== published) return undefined;
+    return { phase: own.phase, since: own.since, ...(own.record && { record: own.record }) };
   }
 
   async report(status: AgentStatus): Promise<void> {
@@ -64,7 +109,17 @@ export class RegistryStatusReporter implements StatusReporter {
       if (!subject) return; // the bundle is gone: nothing to attach a report to
       this.subjects.set(status.bundle, subject);
     }
+    const numbers: { sequence?: number; recordSequence?: number } = {};
+    if (this.state) {
+      // Count up from the higher of our local state and our own report on the tag, and remember
+      // the number before publishing: a number is never used twice, even across a crash.
+      this.sequence ??= Math.max(await this.state.lastReport(), (await this.ownLast())?.sequence ?? 0);
+      this.sequence += 1;
+      await this.state.rememberReport(this.sequence);
+      numbers.sequence = this.sequence;
+      numbers.recordSequence = await this.state.highest();
+    }
     const { publishStatusReport } = await import('../promotion/status-reports.ts');
-    await publishStatusReport(this.registry, subject, toPredicate(status, this.repository), this.signer);
+    await publishStatusReport(this.registry, subject, toPredicate(status, this.repository, numbers), this.signer);
   }
 }

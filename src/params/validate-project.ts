@@ -31,6 +31,8 @@ export interface ValidationReport {
   environments: { name: string; file: string; clusters: string[]; parametersChecked: boolean; bundles?: string[] }[];
   /** Notes for humans (what was not checked, and why). */
   notes: string[];
+  /** Valid, but weaker than it looks (e.g. an agent key that may report for every cluster). */
+  warnings: string[];
 }
 
 export interface CheckedBundle {
@@ -107,12 +109,26 @@ function bundleOf(pipeline: Pipeline, bundles: { dir: string; name: string }[]):
   return fits.length === 1 ? fits[0] : undefined;
 }
 
+/**
+ * A trust.agents entry without clusters/stages is a fleet-wide key: whoever holds it (any one
+ * agent, on any one cluster) can sign "Converged" for every cluster of every stage.
+ */
+type AgentEntry = ({ key: string } | { keyless: { subject?: string; subjectRegExp?: string } }) & { clusters?: string[]; stages?: string[] };
+
+function agentKeyWarnings(pipeline: { trust: { agents: AgentEntry[] } }, file: string, out: string[]): void {
+  pipeline.trust.agents.forEach((a, i) => {
+    if (a.clusters || a.stages) return;
+    const who = 'key' in a ? a.key : `keyless ${a.keyless.subject ?? a.keyless.subjectRegExp ?? ''}`;
+    out.push(`${file}: trust.agents[${i}] (${who}) is not bound to clusters or stages: any agent holding it can vouch for every cluster; give each agent its own key, e.g. {key: keys/dev-1.pub, clusters: [dev-1]}`);
+  });
+}
+
 export async function validateProject(options: ValidateProjectOptions): Promise<ValidationReport> {
   // Paths in problems stay as the user spelt the root, so `promote validate` in a project prints
   // environments/dev.yaml:3:5 rather than an absolute path.
   const root = options.root;
   const problems: Problem[] = [];
-  const report: ValidationReport = { root: resolve(root), pipelines: [], environments: [], notes: [] };
+  const report: ValidationReport = { root: resolve(root), pipelines: [], environments: [], notes: [], warnings: [] };
 
   // Pipelines, by the pipeline loader (schema, stage graph, environments that exist). First,
   // because in a project with several bundles they say which bundle each environment serves.
@@ -132,6 +148,7 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
       try {
         const pipeline = await loadPipeline(file);
         pipelines.push(pipeline);
+        agentKeyWarnings(pipeline, file, report.warnings);
         report.pipelines.push(file);
         if (!pipeline.trust.approvers.length && pipeline.stages.some((s) => s.gates.some((g) => g.type === 'approval'))) {
           report.notes.push(`${file}: approvals are unauthenticated: without trust.approvers an approval is an unsigned ledger commit anyone can write under any name, counted for count only (list the approvers' public keys under spec.trust.approvers to have them signed)`);

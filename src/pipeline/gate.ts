@@ -20,6 +20,8 @@ export interface StatusObservation {
   reason?: string;
   /** False when the report's signature could not be verified; such a report never counts. */
   verified?: boolean;
+  /** The report's number among its cluster's reports (agents count up, across restarts). */
+  sequence?: number;
 }
 
 /**
@@ -88,6 +90,8 @@ export interface GateContext {
   fromClusters: string[];
   /** Latest status report per cluster of the upstream stage. */
   reports: StatusObservation[];
+  /** A report observed longer ago than this does not count (pipeline `reports.maxAge`; default DEFAULT_REPORT_MAX_AGE). */
+  reportMaxAgeMs?: number;
   /** Approvals recorded for this stage (any bundle: gates filter by candidate), checked by the engine. */
   approvals: Approval[];
   /** `--force` with its reason: only the manual gate looks at it. */

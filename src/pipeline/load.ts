@@ -5,9 +5,10 @@ import { didYouMean } from '../params/did-you-mean.ts';
 import { readYamlFile, type ParsedDocument } from '../params/document.ts';
 import { validateProjectDocument } from '../params/project-schemas.ts';
 import type { ReportProblem } from './gate.ts';
+import { parseDuration } from './duration.ts';
 import { isGitUrl } from './git-url.ts';
 import { GATE_KINDS } from './gates/index.ts';
-import type { ApproverEntry, GateSpec, Pipeline, Stage, TrustEntry, TrustSpec } from './pipeline.ts';
+import { DEFAULT_REPORT_MAX_AGE, type AgentEntry, type AgentScope, type ApproverEntry, type GateSpec, type Person, type Pipeline, type Stage, type TrustEntry, type TrustSpec } from './pipeline.ts';
 
 // Loading `pipelines/<name>.yaml`. Everything wrong with the file is reported at once, each
 // problem at its file:line:column (changesets' config validation): malformed fields, unknown
@@ -20,7 +21,7 @@ const STAGE_FIELDS = ['name', 'environment', 'from', 'repository', 'gates', 'pro
 // Problems only this loader can find (the JSON Schema cannot see other files or the graph).
 // When the schema already failed, these are added to its problems; the loader's own structural
 // complaints would repeat the schema's, so they are left out then.
-const SEMANTIC_RULES = new Set(['approval-needs-approvers', 'environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', 'gate-window-timezone', 'satisfiable']);
+const SEMANTIC_RULES = new Set(['agent-scope-stage', 'approval-needs-approvers', 'environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', 'gate-window-timezone', 'satisfiable']);
 
 export interface LoadPipelineOptions {
   /** Names of the environments that exist; default: the files in `<root>/environments/`. */
@@ -128,7 +129,7 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
         continue;
       }
       const list = trustRaw[key];
-      const entries = Array.isArray(list) ? list.map((e) => trustEntry(e, key === 'approvers')) : [];
+      const entries = Array.isArray(list) ? list.map((e, i) => trustEntry(e, key === 'approvers', key === 'agents' ? { report, at: `/spec/trust/agents/${i}` } : undefined)) : [];
       if (!Array.isArray(list) || entries.some((e) => e === undefined)) {
         report(`/spec/trust/${key}`, { message: `trust.${key} must list public key files or keyless identities`, rule: 'type', expected: key === 'approvers' ? 'e.g. [keys/alex.pub] or [{key: keys/alex.pub, name: Alex, email: alex@example.com}]' : 'e.g. [keys/ci.pub] or [{keyless: {issuer, subject}}]' });
         continue;
@@ -136,6 +137,16 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
       if (key === 'approvers') trust.approvers = entries as ApproverEntry[];
       else trust[key] = entries as TrustEntry[];
     }
+  }
+
+  let reports = DEFAULT_REPORT_MAX_AGE;
+  if (spec.reports !== undefined) {
+    const raw = isMap(spec.reports) ? spec.reports.maxAge : undefined;
+    const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
+    if (!isMap(spec.reports) || Object.keys(spec.reports).some((k) => k !== 'maxAge')) report('/spec/reports', { message: 'reports takes only maxAge', rule: 'type', expected: '{maxAge: 30m}', actual: JSON.stringify(spec.reports) });
+    else if (raw === undefined) reports = DEFAULT_REPORT_MAX_AGE;
+    else if (ms === undefined || ms <= 0) report('/spec/reports/maxAge', { message: 'reports.maxAge is how old a status report may be and still count for a gate', rule: 'pattern', expected: 'a positive duration such as 30m', actual: JSON.stringify(raw) });
+    else reports = { maxAge: (raw as string).trim(), maxAgeMs: ms };
   }
 
   const stagesRaw = spec.stages;
@@ -209,6 +220,11 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     });
     checkGraph(stages, stagesRaw, report);
     if (!trust.approvers.length) checkApprovalIdentities(stages, report);
+    trust.agents.forEach((a, i) => {
+      for (const name of a.stages ?? []) {
+        if (!stages.some((st) => st.name === name)) report(`/spec/trust/agents/${i}/stages`, { message: `trust.agents binds a key to stage "${name}", which the pipeline does not have`, rule: 'agent-scope-stage', expected: `one of ${stages.map((st) => st.name).join(', ')}` });
+      }
+    });
   }
   if (schemaProblems.length) {
     const seen = new Set(schemaProblems.map((p) => `${p.line}:${p.pointer}`));
@@ -230,19 +246,33 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     repository: resolveRepository(repository, options.root),
     ledger: { repository: isGitUrl(ledgerRepo) ? ledgerRepo : resolve(options.root, ledgerRepo), ...(typeof ledger.branch === 'string' && { branch: ledger.branch }) },
     trust,
+    reports,
     stages,
     file: doc.file,
   };
 }
 
-function trustEntry(e: unknown, person: boolean): ApproverEntry | undefined {
+function trustEntry(e: unknown, person: boolean, agent?: { report: ReportProblem; at: string }): (ApproverEntry & AgentEntry) | undefined {
   const path = typeof e === 'string' ? e : isMap(e) && typeof e.key === 'string' ? e.key : undefined;
   // Approver entries may say whose key it is: evidence then names the person, `from` matches it.
-  const who = person && isMap(e) ? { ...(typeof e.name === 'string' && e.name.trim() && { name: e.name.trim() }), ...(typeof e.email === 'string' && e.email.trim() && { email: e.email.trim() }) } : {};
+  const who: Person = person && isMap(e) ? { ...(typeof e.name === 'string' && e.name.trim() && { name: e.name.trim() }), ...(typeof e.email === 'string' && e.email.trim() && { email: e.email.trim() }) } : {};
+  // Agent keys may be bound to the clusters and/or stages they report for (checked by the gates).
+  const scope: AgentScope = {};
+  if (agent && isMap(e)) {
+    for (const field of ['clusters', 'stages'] as const) {
+      const v = e[field];
+      if (v === undefined) continue;
+      if (!Array.isArray(v) || v.length === 0 || v.some((n) => typeof n !== 'string' || !NAME_RE.test(n))) {
+        agent.report(`${agent.at}/${field}`, { message: `${field} lists the ${field} this agent key may report for`, rule: 'type', expected: `a non-empty list of ${field === 'clusters' ? 'cluster' : 'stage'} names`, actual: JSON.stringify(v) });
+        continue;
+      }
+      scope[field] = v as string[];
+    }
+  }
   // Kept as written: relative to the project root, which is where the trust policy loader
   // resolves them, and how evidence should name them ("signed by key keys/ci.pub").
-  if (path !== undefined && path.trim()) return { key: path, ...who };
-  if (isMap(e) && isMap(e.keyless)) return { keyless: e.keyless as Extract<TrustEntry, { keyless: unknown }>['keyless'], ...who };
+  if (path !== undefined && path.trim()) return { key: path, ...who, ...scope };
+  if (isMap(e) && isMap(e.keyless)) return { keyless: e.keyless as Extract<TrustEntry, { keyless: unknown }>['keyless'], ...who, ...scope };
   return undefined;
 }
 

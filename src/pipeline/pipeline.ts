@@ -72,13 +72,24 @@ export interface Person {
 
 export type ApproverEntry = TrustEntry & Person;
 
+/**
+ * Whom an agent key may report for (trust.agents only). Absent fields mean "every": a plain key
+ * is a fleet-wide shared key, and any agent holding it can vouch for every cluster.
+ */
+export interface AgentScope {
+  clusters?: string[];
+  stages?: string[];
+}
+
+export type AgentEntry = TrustEntry & AgentScope;
+
 export interface TrustSpec {
   /** Who may sign bundles. */
   bundles: TrustEntry[];
   /** Who may sign promotion records. */
   promotions: TrustEntry[];
-  /** Who may sign status reports (agents); empty = the promotion signers. */
-  agents: TrustEntry[];
+  /** Who may sign status reports (agents), each optionally bound to clusters/stages; empty = the promotion signers. */
+  agents: AgentEntry[];
   /** Who may sign approvals; empty = approvals are unsigned git commits, counted for `count` only. */
   approvers: ApproverEntry[];
 }
@@ -96,10 +107,19 @@ export interface Pipeline {
   repository: string;
   ledger: LedgerSpec;
   trust: TrustSpec;
+  /** `spec.reports`: how old a status report may be and still count for a gate (default DEFAULT_REPORT_MAX_AGE). */
+  reports?: { maxAge: string; maxAgeMs: number };
   stages: Stage[];
   /** The pipeline file, absolute. */
   file: string;
 }
+
+/**
+ * Agents re-publish an unchanged status every 10 minutes (agent/reconcile.ts `reportEveryMs`):
+ * three missed re-publishes and a report no longer counts — the agent is gone, or an old report
+ * was put back on its tag.
+ */
+export const DEFAULT_REPORT_MAX_AGE = { maxAge: '30m', maxAgeMs: 30 * 60_000 };
 
 export function findStage(pipeline: Pipeline, name: string): Stage | undefined {
   return pipeline.stages.find((s) => s.name === name);

@@ -196,6 +196,7 @@ export function assemblePlan(input: PlanInput): Plan {
       ...(input.approvalsSigned && { approvalsSigned: true }),
       fromClusters: input.fromClusters,
       reports: input.reports,
+      ...(pipeline.reports && { reportMaxAgeMs: pipeline.reports.maxAgeMs }),
       approvals: view.approvals,
       ...(force && { force }),
     };

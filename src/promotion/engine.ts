@@ -349,7 +349,9 @@ export async function planStage(project: Project, request: PlanRequest): Promise
   let fromClusters: string[] = [];
   if (upstream && candidate && !sameBundle && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
     fromClusters = await environmentClusters(project, upstream.environment);
-    reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust(), pipeline.name);
+    const [{ ReportMarks }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('../cache-root.ts'), import('node:path')]);
+    const marks = new ReportMarks(join(promoteCacheRoot(project.options.env), 'gates'));
+    reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust(), pipeline.name, { marks });
   }
   let signature: CheckResult | undefined;
   let facts: BundleFacts | undefined;

@@ -5,7 +5,8 @@ import type { Descriptor, Registry } from '../oci/registry.ts';
 import type { StatusObservation } from '../pipeline/gate.ts';
 import { readAttachedBundle, signAndAttach, statement, STATUS_PREDICATE_TYPE, type AttachedStatement, type StatusPredicate } from '../signing/attestation.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
-import { verifyStatusReport } from '../signing/policy.ts';
+import { signerMaySpeakFor, verifyStatusReport } from '../signing/policy.ts';
+import type { ReportMarks } from './report-marks.ts';
 import type { Signer } from '../signing/signer.ts';
 
 // Status reports: what an agent observed in one cluster, stored in the bundle's repository as a
@@ -41,7 +42,17 @@ function observation(cluster: string, p: StatusPredicate, verified: boolean | un
     ...(p.reason !== undefined && { reason: p.reason }),
     ...((p.record ?? record) !== undefined && { record: p.record ?? record }),
     ...(verified !== undefined && { verified }),
+    ...(typeof p.sequence === 'number' && { sequence: p.sequence }),
   };
+}
+
+function refused(cluster: string, p: StatusPredicate | undefined, reason: string): StatusObservation {
+  return { cluster, phase: 'Refused', bundle: p?.bundle?.digest ?? '', since: '', observedAt: p?.observedAt ?? '', reason, verified: false };
+}
+
+export interface ReadStatusOptions {
+  /** The newest report seen per cluster: one numbered lower is refused, a higher one raises the mark. */
+  marks?: ReportMarks;
 }
 
 function decodeUnverified(bundle: unknown): StatusPredicate | undefined {
@@ -60,20 +71,27 @@ function decodeUnverified(bundle: unknown): StatusPredicate | undefined {
  * whose signature does not verify is returned with `verified: false` (gates refuse it, and the
  * evidence says why); without one, reports are read unverified.
  */
-export async function readStatusReport(registry: Registry, stage: string, cluster: string, policy?: TrustPolicy, pipeline?: string): Promise<StatusObservation | undefined> {
+export async function readStatusReport(registry: Registry, stage: string, cluster: string, policy?: TrustPolicy, pipeline?: string, options: ReadStatusOptions = {}): Promise<StatusObservation | undefined> {
   const tag = statusTag(stage, cluster);
   if (policy && (policy.keys.length || policy.identities.length)) {
     try {
       const v = await verifyStatusReport(registry, tag, policy);
-      if (v.statement.predicate.cluster !== cluster || v.statement.predicate.stage !== stage) {
-        return { cluster, phase: 'Refused', bundle: v.statement.predicate.bundle?.digest ?? '', since: '', observedAt: '', reason: `the report at ${tag} is about ${v.statement.predicate.stage}/${v.statement.predicate.cluster}`, verified: false };
-      }
+      const p = v.statement.predicate;
+      if (p.cluster !== cluster || p.stage !== stage) return refused(cluster, p, `the report at ${tag} is about ${p.stage}/${p.cluster}`);
       // One agent key often serves several pipelines: a report copied from another pipeline's
       // repository (same stage and cluster names, same bundle) must not pass this one's gates.
-      if (pipeline !== undefined && v.statement.predicate.pipeline !== pipeline) {
-        return { cluster, phase: 'Refused', bundle: v.statement.predicate.bundle?.digest ?? '', since: '', observedAt: '', reason: `the report at ${tag} is about pipeline ${JSON.stringify(v.statement.predicate.pipeline ?? null)}, not ${pipeline}`, verified: false };
+      if (pipeline !== undefined && p.pipeline !== pipeline) return refused(cluster, p, `the report at ${tag} is about pipeline ${JSON.stringify(p.pipeline ?? null)}, not ${pipeline}`);
+      // A trusted agent key speaks only for the clusters and stages trust.agents binds it to.
+      const may = signerMaySpeakFor(policy, v.signedBy, { stage, cluster });
+      if (!may.ok) return refused(cluster, p, `the report at ${tag} is ${may.reason}`);
+      // The signed statement is about its OCI subject; the bundle the predicate names must be it.
+      if (p.bundle?.digest !== v.subject?.digest) return refused(cluster, p, `the report at ${tag} says it runs ${p.bundle?.digest ?? 'nothing'} but is signed about ${v.subject?.digest ?? 'nothing'}`);
+      if (options.marks) {
+        const sequence = typeof p.sequence === 'number' && Number.isSafeInteger(p.sequence) ? p.sequence : 0;
+        const seen = await options.marks.see({ repository: registry.name, pipeline: pipeline ?? p.pipeline ?? '', stage, cluster }, sequence);
+        if (sequence < seen) return refused(cluster, p, `the report at ${tag} is number ${sequence}, older than number ${seen} already seen from ${cluster}: an old report was put back on the tag`);
       }
-      return observation(cluster, v.statement.predicate, true);
+      return observation(cluster, p, true);
     } catch (err) {
       if (err instanceof PromoteError && err.code === 'RECORD_NOT_FOUND') return undefined;
       if (err instanceof PromoteError && err.outcome === 'verification') {
@@ -93,7 +111,7 @@ export async function readStatusReport(registry: Registry, stage: string, cluste
   }
 }
 
-export async function readStatusReports(registry: Registry, stage: string, clusters: string[], policy?: TrustPolicy, pipeline?: string): Promise<StatusObservation[]> {
-  const out = await Promise.all(clusters.map((c) => readStatusReport(registry, stage, c, policy, pipeline)));
+export async function readStatusReports(registry: Registry, stage: string, clusters: string[], policy?: TrustPolicy, pipeline?: string, options: ReadStatusOptions = {}): Promise<StatusObservation[]> {
+  const out = await Promise.all(clusters.map((c) => readStatusReport(registry, stage, c, policy, pipeline, options)));
   return out.filter((o): o is StatusObservation => o !== undefined);
 }

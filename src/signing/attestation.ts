@@ -74,6 +74,10 @@ export interface StatusPredicate {
   since: string;
   reason?: string;
   message?: string;
+  /** The report's number among this cluster's reports: 1, 2, … across the agent's restarts. */
+  sequence?: number;
+  /** The highest promotion-record sequence the agent has accepted for its stage (its replay mark). */
+  recordSequence?: number;
   [field: string]: unknown;
 }
 

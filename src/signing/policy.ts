@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { SIGSTORE_BUNDLE_V03 } from '../oci/media-types.ts';
-import type { Descriptor, Registry } from '../oci/registry.ts';
+import type { Descriptor, FetchedManifest, Registry } from '../oci/registry.ts';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   PROMOTION_PREDICATE_TYPE,
@@ -13,10 +13,10 @@ import {
   type StatusPredicate,
   type VerifiedStatement,
 } from './attestation.ts';
-import { readSignatureManifest } from './cosign-signature.ts';
+import { isNotFound, readSignatureManifest } from './cosign-signature.ts';
 import { verifyCosignLayer, type CandidateFailure, type VerifiedCosignSignature } from './cosign-verify.ts';
 import { readVerificationKey, type VerificationKey } from './keys.ts';
-import { describeIdentity, type KeylessIdentity, type SignedBy } from './sigstore-bundle-verify.ts';
+import { describeIdentity, identityMatches, type KeylessIdentity, type SignedBy } from './sigstore-bundle-verify.ts';
 import type { TrustedRoot } from './trusted-root.ts';
 import { CHECK_ORDER, failedCheck, verificationFailed } from './verification-error.ts';
 
@@ -26,10 +26,19 @@ import { CHECK_ORDER, failedCheck, verificationFailed } from './verification-err
 
 export type { KeylessIdentity };
 
+/**
+ * What a signer may speak for (trust.agents: the clusters and/or stages an agent key reports
+ * for). Absent fields mean "every".
+ */
+export interface SignerScope {
+  clusters?: string[];
+  stages?: string[];
+}
+
 /** Who may sign: public keys and/or keyless identities (with the root they chain to). */
 export interface TrustPolicy {
-  keys: VerificationKey[];
-  identities: KeylessIdentity[];
+  keys: (VerificationKey & { scope?: SignerScope })[];
+  identities: (KeylessIdentity & { scope?: SignerScope })[];
   /** Default: the public-good Sigstore root shipped with @sigstore/tuf (offline). */
   trustedRoot?: TrustedRoot;
 }
@@ -43,7 +52,7 @@ export interface PipelineTrust {
 }
 
 /** One entry of a trust list in the pipeline YAML (schemas/pipeline.schema.json `trustList`). */
-export type TrustEntry = string | { key: string } | { keyless: KeylessIdentity };
+export type TrustEntry = string | (({ key: string } | { keyless: KeylessIdentity }) & SignerScope);
 
 export interface LoadTrustOptions {
   /** Directory relative key paths are resolved against (the repository root). */
@@ -52,18 +61,52 @@ export interface LoadTrustOptions {
 }
 
 export async function loadTrustPolicy(entries: TrustEntry[] | undefined, options: LoadTrustOptions): Promise<TrustPolicy> {
-  const keys: VerificationKey[] = [];
-  const identities: KeylessIdentity[] = [];
+  const keys: TrustPolicy['keys'] = [];
+  const identities: TrustPolicy['identities'] = [];
   for (const entry of entries ?? []) {
+    const scope = typeof entry === 'string' ? undefined : scopeOf(entry);
     if (typeof entry === 'string' || 'key' in entry) {
       const path = typeof entry === 'string' ? entry : entry.key;
       const key = await readVerificationKey(isAbsolute(path) ? path : resolve(options.baseDir, path));
-      keys.push({ ...key, source: path });
+      keys.push({ ...key, source: path, ...(scope && { scope }) });
     } else {
-      identities.push(entry.keyless);
+      identities.push({ ...entry.keyless, ...(scope && { scope }) });
     }
   }
   return { keys, identities, ...(options.trustedRoot && { trustedRoot: options.trustedRoot }) };
+}
+
+function scopeOf(entry: SignerScope): SignerScope | undefined {
+  if (entry.clusters === undefined && entry.stages === undefined) return undefined;
+  return { ...(entry.clusters && { clusters: entry.clusters }), ...(entry.stages && { stages: entry.stages }) };
+}
+
+function scopeAllows(scope: SignerScope | undefined, about: { stage: string; cluster: string }): boolean {
+  return (!scope?.clusters || scope.clusters.includes(about.cluster)) && (!scope?.stages || scope.stages.includes(about.stage));
+}
+
+function describeScope(scope: SignerScope | undefined): string {
+  if (!scope) return 'every cluster';
+  return [scope.clusters && `cluster${scope.clusters.length === 1 ? '' : 's'} ${scope.clusters.join(', ')}`, scope.stages && `stage${scope.stages.length === 1 ? '' : 's'} ${scope.stages.join(', ')}`].filter(Boolean).join(' of ');
+}
+
+/**
+ * Whether the verified signer may speak for `about` (a status report's stage and cluster): some
+ * entry of `policy` that is this signer — the same key, or a keyless identity it matches — is
+ * unscoped or names both. A trusted key does not make its holder trusted for every cluster.
+ */
+export function signerMaySpeakFor(policy: TrustPolicy, signedBy: SignedBy, about: { stage: string; cluster: string }): { ok: true } | { ok: false; reason: string } {
+  const entries = signedBy.kind === 'key'
+    ? policy.keys.filter((k) => k.hint === signedBy.hint)
+    : policy.identities.filter((i) => identityMatches(i, signedBy.subject, signedBy.issuer));
+  if (entries.some((e) => scopeAllows(e.scope, about))) return { ok: true };
+  const who = signedBy.kind === 'key' ? `key ${signedBy.key}` : `${signedBy.subject} (issuer ${signedBy.issuer})`;
+  return { ok: false, reason: `signed by ${who}, which may report only for ${entries.map((e) => describeScope(e.scope)).join(' or ') || 'nothing'}, not ${about.stage}/${about.cluster}` };
+}
+
+/** The part of `policy` that may speak for `about`: what an agent's own key must be in before it reports. */
+export function scopedPolicy(policy: TrustPolicy, about: { stage: string; cluster: string }): TrustPolicy {
+  return { ...policy, keys: policy.keys.filter((k) => scopeAllows(k.scope, about)), identities: policy.identities.filter((i) => scopeAllows(i.scope, about)) };
 }
 
 export async function loadPipelineTrust(trust: { bundles?: TrustEntry[]; promotions?: TrustEntry[]; approvers?: TrustEntry[] } | undefined, options: LoadTrustOptions): Promise<PipelineTrust> {
@@ -142,6 +185,8 @@ export interface VerifyBundleOptions {
   reference?: string;
   /** Also look for Sigstore bundles as referrers when the classic signatures do not verify (default true). */
   referrers?: boolean;
+  /** The artefact's manifest, when the caller already fetched it (by tag: its digest is computed from these bytes). */
+  manifest?: FetchedManifest;
 }
 
 function bestFailure(failures: CandidateFailure[]): CandidateFailure | undefined {
@@ -153,6 +198,7 @@ function bestFailure(failures: CandidateFailure[]): CandidateFailure | undefined
 }
 
 const HINTS: Record<string, string> = {
+  subject: 'the artefact itself is missing or altered; only its signature is there — do not deploy it, push it again from a trusted source',
   'signature-format': 'the signature is not in a format cosign or promote writes; re-sign the bundle',
   'signature-encoding': 'the stored signature is corrupted (base64 or DER); re-sign the bundle with `promote sign`',
   signature: 'check that --key is the public key of the signer; if it is, the signed content was changed after signing',
@@ -165,9 +211,11 @@ const HINTS: Record<string, string> = {
 /**
  * Verifies that `digest` in `registry` is signed by someone `policy` trusts: some cosign classic
  * signature (tag `sha256-<hex>.sig`) or Sigstore bundle referrer verifies with a trusted key or
- * identity AND names exactly this digest. Throws a verification PromoteError (exit 4) naming the
- * check that failed. Requests when a classic signature exists: signature manifest + one payload
- * blob per signature (the caller resolved the tag: one more).
+ * identity AND names exactly this digest, AND the artefact's manifest is there with bytes that hash
+ * to this digest — a signature proves nothing about an artefact that is absent, or whose bytes
+ * were swapped in storage. Throws a verification PromoteError (exit 4) naming the check that
+ * failed. Requests when a classic signature exists: the manifest by digest (none when the caller
+ * passes `manifest`), signature manifest, one payload blob per signature.
  */
 export async function verifyBundle(registry: Registry, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
   requireSomeTrust(policy, 'bundles');
@@ -175,6 +223,7 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
   const hit = options.cache?.get(cacheKey);
   if (hit) return { ...hit, cached: true };
 
+  await requireSubject(registry, digest, options);
   const verified: VerifiedSignature[] = [];
   const failures: CandidateFailure[] = [];
   const sigManifest = await readSignatureManifest(registry, digest);
@@ -225,6 +274,23 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
   const result: BundleVerification = { digest, signatures: verified };
   options.cache?.set(cacheKey, result);
   return result;
+}
+
+/** The signed artefact's manifest exists and its bytes hash to `digest` (fetchManifest checks that). */
+async function requireSubject(registry: Registry, digest: string, options: VerifyBundleOptions): Promise<void> {
+  if (options.manifest?.descriptor.digest === digest) return;
+  const what = `${registry.name}@${digest}`;
+  try {
+    await registry.fetchManifest(digest);
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw verificationFailed('subject', `${what} does not exist: there is a signature for it, but no artefact`, HINTS.subject!, { digest }, err);
+    }
+    if (err instanceof PromoteError && err.code === 'BLOB_DIGEST_MISMATCH') {
+      throw verificationFailed('subject', `the manifest the registry returns for ${what} is not that artefact: ${err.message}`, HINTS.subject!, { digest }, err);
+    }
+    throw err;
+  }
 }
 
 async function verifyReferrerBundle(registry: Registry, desc: Descriptor, digest: string, policy: TrustPolicy): Promise<{ signature: VerifiedBundleSignature } | CandidateFailure> {

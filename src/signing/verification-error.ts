@@ -10,6 +10,8 @@ export type VerificationCheck =
   | 'key-type'
   /** No signature (no `.sig` manifest, no Sigstore bundle referrer) exists for the digest. */
   | 'signature-present'
+  /** The signed artefact's manifest is not in the registry, or its bytes do not hash to its digest. */
+  | 'subject'
   /** The signature manifest or a Sigstore bundle is not in a shape we can read. */
   | 'signature-format'
   /** Base64 or DER of a signature is corrupted. */
@@ -29,6 +31,7 @@ export type VerificationCheck =
 
 const CODES: Record<VerificationCheck, string> = {
   'key-type': 'KEY_UNSUPPORTED',
+  subject: 'SUBJECT_INVALID',
   'signature-present': 'SIGNATURE_MISSING',
   'signature-format': 'SIGNATURE_FORMAT_INVALID',
   'signature-encoding': 'SIGNATURE_MALFORMED',
@@ -44,6 +47,7 @@ const CODES: Record<VerificationCheck, string> = {
 export const CHECK_ORDER: VerificationCheck[] = [
   'signature-present',
   'key-type',
+  'subject',
   'signature-format',
   'signature-encoding',
   'trust-root',

@@ -2,7 +2,8 @@ import { resolve as resolvePath } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
-import type { Registry } from '../oci/registry.ts';
+import type { FetchedManifest, Registry } from '../oci/registry.ts';
+import { isNotFound } from './cosign-signature.ts';
 import { readVerificationKey } from './keys.ts';
 import { verifyBundle, type TrustPolicy, type VerificationCache, type VerifiedSignature } from './policy.ts';
 import type { KeylessIdentity } from './sigstore-bundle-verify.ts';
@@ -51,17 +52,23 @@ export async function verifyReference(reference: string, policy: TrustPolicy, op
   const ref = parseReference(reference);
   const registry = options.registry ?? (await openRegistry(ref, options));
   let digest = ref.digest;
+  let manifest: FetchedManifest | undefined;
   if (!digest) {
+    // One GET by tag: the digest is computed from the bytes received, so the manifest need not
+    // be fetched again by digest for verifyBundle's subject check.
     const target = referenceTarget(ref);
-    const found = await registry.resolve(target);
-    if (!found) {
+    try {
+      manifest = await registry.fetchManifest(target);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
       throw new PromoteError('MANIFEST_NOT_FOUND', `${reference} does not exist`, {
         hint: 'check the repository and tag; `promote push` prints the reference it pushed',
+        cause: err,
       });
     }
-    digest = found.digest;
+    digest = manifest.descriptor.digest;
   }
-  const verified = await verifyBundle(registry, digest, policy, { reference, ...(options.cache && { cache: options.cache }) });
+  const verified = await verifyBundle(registry, digest, policy, { reference, ...(manifest && { manifest }), ...(options.cache && { cache: options.cache }) });
   return {
     reference: formatReference(withDigest(ref, digest)),
     digest,

@@ -44,6 +44,21 @@ test('converged passes only when every upstream cluster reports Converged on the
   assert.equal(gate.evaluate(ctx({ fromClusters: [] })).passed, false, 'no clusters proves nothing');
 });
 
+test('converged and soak refuse a report observed longer ago than reports.maxAge (default 30m), or claiming a future observation', () => {
+  const converged = convergedGate.create(parse(convergedGate, {}));
+  const soak = soakGate.create(parse(soakGate, '15m'));
+  const old = ctx({ reports: [report('eu-1'), report('us-1', { observedAt: '2026-03-30T09:29:00Z' })] });
+  for (const gate of [converged, soak]) {
+    const r = gate.evaluate(old);
+    assert.equal(r.passed, false, gate.spec.type);
+    assert.match(r.summary, /us-1: the report was observed 31m ago, outside reports\.maxAge 30m: the agent stopped reporting, or an old report was put back on its tag/);
+  }
+  assert.equal(converged.evaluate(ctx({ reports: [report('eu-1'), report('us-1', { observedAt: '2026-03-30T09:31:00Z' })] })).passed, true, '29m old still counts');
+  assert.equal(converged.evaluate({ ...old, reportMaxAgeMs: 60 * 60_000 }).passed, true, 'configurable');
+  const future = converged.evaluate(ctx({ reports: [report('eu-1'), report('us-1', { observedAt: '2026-03-30T11:00:00Z' })] }));
+  assert.match(future.summary, /us-1: the report claims to be observed 1h in the future/);
+});
+
 test('soak measures from each report\'s since: passes at exactly the duration, fails before with the time to go', () => {
   const gate = soakGate.create(parse(soakGate, '15m'));
   const since = '2026-03-30T09:45:00Z';

@@ -43,7 +43,7 @@ async function ok(p: TestProject, args: string[]): Promise<Run> {
 async function report(p: TestProject, stage: string, cluster: string, digest: string) {
   const desc = (await p.registry.resolve(digest))!;
   const since = new Date(Date.now() - 2 * 3_600_000).toISOString();
-  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase: 'Converged', bundle: { repository: p.repository, digest }, since, observedAt: since }, p.promoter);
+  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase: 'Converged', bundle: { repository: p.repository, digest }, since, observedAt: new Date().toISOString() }, p.promoter);
 }
 
 async function environment(p: TestProject, name: string, parameters: string, clusters: string) {

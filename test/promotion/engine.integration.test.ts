@@ -35,9 +35,10 @@ function engineFor(p: TestProject, clock: { now: Date }, who?: { name: string; e
   return openProject(options);
 }
 
+/** As an agent publishes it: observed recently (agents re-publish every 10 minutes), in that phase since `since`. */
 async function report(p: TestProject, stage: string, cluster: string, digest: string, since: Date, phase: 'Converged' | 'Degraded' = 'Converged', signer: Signer = p.promoter) {
   const desc = (await p.registry.resolve(digest))!;
-  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: p.repository, digest }, since: since.toISOString(), observedAt: since.toISOString() }, signer);
+  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: p.repository, digest }, since: since.toISOString(), observedAt: new Date(Math.max(since.getTime(), MONDAY.getTime() - 60_000)).toISOString() }, signer);
 }
 
 /** The error's message and every listed problem: what a user reads. */

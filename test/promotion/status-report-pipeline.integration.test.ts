@@ -31,7 +31,7 @@ const MONDAY = new Date('2026-03-30T10:00:00Z');
 async function report(p: TestProject, pipeline: string, digest: string) {
   const desc = (await p.registry.resolve(digest))!;
   const since = new Date(MONDAY.getTime() - 3600_000).toISOString();
-  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline, stage: 'dev', cluster: 'dev-1', phase: 'Converged', bundle: { repository: p.repository, digest }, since, observedAt: since }, p.promoter);
+  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline, stage: 'dev', cluster: 'dev-1', phase: 'Converged', bundle: { repository: p.repository, digest }, since, observedAt: new Date(MONDAY.getTime() - 60_000).toISOString() }, p.promoter);
 }
 
 test("a trusted Converged report about another pipeline does not pass this pipeline's converged gate; one about this pipeline does", async () => {

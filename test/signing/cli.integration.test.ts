@@ -170,6 +170,31 @@ describe('promote keygen / sign / verify against a real registry', () => {
     assert.ok(v.stderr.includes(`resolved to ${moved}`), v.stderr);
   });
 
+  test('verify fails the subject check when the signed manifest was deleted, or its stored bytes replaced by another artefact\'s (only the .sig is left)', async () => {
+    const r = repo('acme/subject');
+    const digest = await pushArtefact(r, 'subject', '1');
+    const other = await pushArtefact(r, 'other', '2');
+    assert.equal((await promote(['sign', `${reg.host}/acme/subject@${digest}`, '--key', 'ci.key', '--insecure'])).code, 0);
+    assert.equal((await promote(['verify', `${reg.host}/acme/subject@${digest}`, '--key', 'ci.pub', '--insecure'])).code, 0);
+
+    // Whoever can write the registry's storage swaps the signed manifest's bytes for another's.
+    const blob = (d: string) => join(reg.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', d.slice(7, 9), d.slice(7), 'data');
+    const original = await readFile(blob(digest));
+    await writeFile(blob(digest), await readFile(blob(other)));
+    const swapped = await promote(['verify', `${reg.host}/acme/subject@${digest}`, '--key', 'ci.pub', '--insecure']);
+    assertFailedCheck(swapped, 'subject', 'SUBJECT_INVALID');
+    assert.match(swapped.stderr, /is not that artefact/);
+    await writeFile(blob(digest), original);
+
+    // The manifest deleted through the API: the signature tag alone must not verify.
+    const del = await fetch(`${reg.url}/v2/acme/subject/manifests/${digest}`, { method: 'DELETE' });
+    assert.equal(del.status, 202, await del.text());
+    const gone = await promote(['verify', `${reg.host}/acme/subject@${digest}`, '--key', 'ci.pub', '--insecure']);
+    assertFailedCheck(gone, 'subject', 'SUBJECT_INVALID');
+    assert.match(gone.stderr, /does not exist: there is a signature for it, but no artefact/);
+    await assertFailedCheckJson(['verify', `${reg.host}/acme/subject@${digest}`, '--key', 'ci.pub', '--insecure'], 'subject', 'SUBJECT_INVALID');
+  });
+
   test('verify with an unsupported public key type exits 4 naming the key-type check', async () => {
     const { publicKey } = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 });
     await writeFile(join(work, 'dsa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));

@@ -171,10 +171,16 @@ test('a tag moved while verifying: the digest resolved first is the one verified
   const { verifyReference } = await import('../../src/signing/verify-reference.ts');
   const { reg, a, b } = await setup();
   await signBundle(reg, a, ci.signer, 'r');
-  // The registry moves tag 1.0 to the unsigned b right after answering the first resolve.
+  // The registry moves tag 1.0 to the unsigned b right after answering the first lookup of it.
   const resolve = reg.resolve.bind(reg);
   reg.resolve = async (reference: string) => {
     const answer = await resolve(reference);
+    if (reference === '1.0') reg.tags.set('1.0', b);
+    return answer;
+  };
+  const fetchManifest = reg.fetchManifest.bind(reg);
+  reg.fetchManifest = async (reference: string) => {
+    const answer = await fetchManifest(reference);
     if (reference === '1.0') reg.tags.set('1.0', b);
     return answer;
   };

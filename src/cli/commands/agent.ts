@@ -30,7 +30,9 @@ record older than the highest it accepted (RecordReplayed), across restarts. Tha
 per repository, pipeline, stage and cluster in <cache root>/agent; the cache root is
 PROMOTE_CACHE_DIR, else $XDG_CACHE_HOME/promote, else ~/.cache/promote. An agent upgraded from a
 version that kept it as <bundles>/sequence-<pipeline>-<stage>-<cluster> reads that file once as
-its floor.
+its floor. With no state at all (a new pod), the floor is the record number its own last
+signed report names. Reports are numbered too, and a restart keeps the last report's since only
+when that report is the newest this agent's state says it published.
 
 ${REGISTRY_HELP}`,
   positionals: { min: 0, max: 0 },

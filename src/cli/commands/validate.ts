@@ -45,6 +45,7 @@ names its bundle; when a pipeline promotes none of them by name, validate lists 
     for (const note of report.notes) ctx.log(`note: ${note}`);
     const bundles = report.bundles ?? (report.bundle ? [report.bundle] : []);
     const schemaOf = (names: string[] | undefined) => (names && bundles.length > 1 ? `the schema${names.length === 1 ? '' : 's'} of bundle${names.length === 1 ? '' : 's'} ${names.join(', ')}` : 'the bundle schema');
+    for (const warning of report.warnings) ctx.log(`warning: ${warning}`);
     const lines = [
       ...bundles.map((b) => `bundle ${b.name}: manifests reference only declared parameters; schema ${b.schema} is valid`),
       ...report.pipelines.map((p) => `pipeline ${p}: valid`),

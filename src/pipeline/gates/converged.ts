@@ -1,16 +1,25 @@
 import type { Gate, GateContext, GateKind, GateResult } from '../gate.ts';
-import type { ConvergedGateSpec } from '../pipeline.ts';
+import { formatDuration } from '../duration.ts';
+import { DEFAULT_REPORT_MAX_AGE, type ConvergedGateSpec } from '../pipeline.ts';
 
 // `converged`: every cluster of the upstream stage reports `Converged` on this very digest.
 // A missing report is a failure, never "no news is good news": an agent that never ran has
-// proved nothing.
+// proved nothing. Nor does an old one: every signed report stays valid for ever, so a report
+// observed longer ago than `reports.maxAge` (agents re-publish every 10 minutes) is refused —
+// the agent is gone, or an old report was put back on its tag.
 
 export function convergedEvidence(ctx: GateContext) {
   const byCluster = new Map(ctx.reports.map((r) => [r.cluster, r]));
+  const maxAge = ctx.reportMaxAgeMs ?? DEFAULT_REPORT_MAX_AGE.maxAgeMs;
   return ctx.fromClusters.map((cluster) => {
     const r = byCluster.get(cluster);
     if (!r) return { cluster, ok: false, phase: 'NoReport', why: 'no status report from this cluster' };
-    if (r.verified === false) return { cluster, ok: false, phase: r.phase, why: 'status report signature not trusted' };
+    if (r.verified === false) return { cluster, ok: false, phase: r.phase, why: r.phase === 'Refused' && r.reason ? `status report not counted: ${r.reason}` : 'status report signature not trusted' };
+    const age = ctx.now.getTime() - Date.parse(r.observedAt);
+    if (!(Math.abs(age) <= maxAge)) {
+      const when = Number.isNaN(age) ? `has an unreadable observedAt ${JSON.stringify(r.observedAt)}` : age > 0 ? `was observed ${formatDuration(age)} ago` : `claims to be observed ${formatDuration(-age)} in the future`;
+      return { cluster, ok: false, phase: r.phase, observedAt: r.observedAt, why: `the report ${when}, outside reports.maxAge ${formatDuration(maxAge)}: the agent stopped reporting, or an old report was put back on its tag` };
+    }
     if (r.bundle !== ctx.candidate) return { cluster, ok: false, phase: r.phase, bundle: r.bundle, why: 'runs another bundle' };
     if (r.phase !== 'Converged') return { cluster, ok: false, phase: r.phase, bundle: r.bundle, since: r.since, why: r.reason ?? `phase is ${r.phase}` };
     return { cluster, ok: true, phase: r.phase, bundle: r.bundle, since: r.since, observedAt: r.observedAt };
