@@ -45,6 +45,7 @@ export async function checkLayerContract(dir: string, config: BundleConfig, wher
     throw new PromoteError('BUNDLE_LAYER_MISMATCH', `${where}: the content layer's bundle.yaml does not describe the bundle its config blob describes: ${err.message}`, {
       outcome: 'verification',
       cause: err,
+      problems: err.problems,
       hint: 'promote build always ships a valid bundle.yaml matching the config; the artefact was crafted or damaged. Rebuild it with promote build',
     });
   }
