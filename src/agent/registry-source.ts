@@ -150,6 +150,7 @@ export class RegistryDesiredSource implements DesiredSource {
     const resolved = await resolveBundle(registry, bundle);
     const dir = join(this.o.cacheDir, bundle.replace(':', '-'));
     // Extraction is all-or-nothing and digest-checked, so a directory that exists is complete.
+    const { bundleContract, checkLayerContract } = await import('../bundle/layer-contract.ts');
     if (!(await exists(dir))) {
       try {
         await extractBundle(registry, resolved, dir);
@@ -157,10 +158,14 @@ export class RegistryDesiredSource implements DesiredSource {
         // Another agent sharing the cache extracted the same digest first: that copy is as good.
         if (!(isPromoteError(err) && err.code === 'OUTPUT_EXISTS') || !(await exists(dir))) throw err;
       }
+    } else {
+      // A cache entry may predate the layer check (extractBundle does it for new ones).
+      await checkLayerContract(dir, resolved.config, `bundle ${registry.name}@${bundle}`);
     }
+    const contract = bundleContract(resolved.config);
 
     const { parameterSchema } = await import('../params/parameter-schema.ts');
-    const schema = parameterSchema(resolved.config.parameterSchema, `${registry.name}@${bundle}:parameters`);
+    const schema = parameterSchema(contract.parameterSchema, `${registry.name}@${bundle}:parameters`);
     if (!schema.validate(values)) {
       const { schemaProblems } = await import('../params/schema-problems.ts');
       const problems = schemaProblems(schema.validate.errors ?? []);
@@ -173,9 +178,8 @@ export class RegistryDesiredSource implements DesiredSource {
     }
     const { renderFiles, isOnDisk } = await import('../bundle/render.ts');
     const { readRenderInput } = await import('../bundle/sources.ts');
-    const layout = { manifests: resolved.config.manifests, ...(resolved.config.files !== undefined && { files: resolved.config.files }) };
-    const input = await readRenderInput(await listTree(dir), layout, `bundle ${registry.name}@${bundle}`);
-    const rendered = renderFiles(input, layout, {
+    const input = await readRenderInput(await listTree(dir), contract.layout, `bundle ${registry.name}@${bundle}`);
+    const rendered = renderFiles(input, contract.layout, {
       params: values,
       promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },
     });

@@ -26,6 +26,8 @@ export interface ClusterStatus {
   desired?: { bundle: string; record?: string };
   /** The ledger has a record the registry does not publish yet (re-run `promote to`). */
   publishGap: boolean;
+  /** How promotion-<stage> disagrees with the ledger's head (absent when they agree). */
+  tagDisagreement?: string;
   held: boolean;
   /** The cluster's last status report, if any. */
   observed?: Omit<StatusObservation, 'cluster'>;
@@ -92,6 +94,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
         cluster,
         ...(desired && { desired }),
         publishGap: summary.publishGap,
+        ...(summary.tagDisagreement && { tagDisagreement: summary.tagDisagreement }),
         held: summary.held,
         ...(observed && { observed }),
         inSync: trusted && desired !== undefined && observed.bundle === desired.bundle && sameRecord && observed.phase === 'Converged',
@@ -132,7 +135,8 @@ export function statusTable(status: PipelineStatus): string {
   const lines = status.clusters.map((c) => {
     const notes: string[] = [];
     if (c.held) notes.push('held');
-    if (c.publishGap) notes.push('record not published: run promote to again');
+    if (c.tagDisagreement) notes.push(c.tagDisagreement);
+    else if (c.publishGap) notes.push('record not published: run promote to again');
     if (c.parameters === 'pending') notes.push(`parameters pending: promote to ${c.stage}`);
     if (c.parameters === 'invalid') notes.push(`parameters invalid (runs its last good record): promote plan ${c.stage}`);
     if (!c.observed) notes.push(c.desired ? 'no report yet' : '');

@@ -38,16 +38,6 @@ export interface RenderEnvironmentResult {
   files: RenderedFile[];
 }
 
-/**
- * For the agent: render a pulled (extracted) bundle directory with the parameters of its
- * promotion record and the built-ins of its stage and cluster. Nothing is looked up elsewhere.
- */
-export async function renderBundleDirectory(dir: string, params: Record<string, unknown>, builtins: BuiltinValues): Promise<RenderedFile[]> {
-  const { bundle, files } = await readBundleSources(dir);
-  const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-  return renderFiles(files, layout, { params, promote: builtins });
-}
-
 export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<RenderEnvironmentResult> {
   const sources = req.sources ?? (await readBundleSources(req.bundleDir));
   const { bundle, files } = sources;

@@ -67,6 +67,7 @@ export function promoteText(r: PromoteResult): string {
   const out = [head];
   if (!r.completed && r.gates.length) out.push(...gateLines(r.gates));
   if (r.commit) out.push(`ledger commit ${r.commit.slice(0, 12)}${r.ledgerAttempts && r.ledgerAttempts > 1 ? ` (after ${r.ledgerAttempts} attempts)` : ''}`);
+  if (r.superseded) out.push(`a newer record of ${r.stage} (#${r.superseded.sequence}) was published meanwhile: the tag keeps it; this record is in the ledger and attached to its bundle`);
   if (r.published) out.push(`record ${r.published.digest} at tag ${r.published.tag}`);
   return out.join('\n');
 }

@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { parseBundleConfig, type BundleConfig } from '../bundle/config.ts';
 import { extractBundleLayer, type ExtractLimits, type ExtractSummary } from '../bundle/extract.ts';
+import { checkLayerContract } from '../bundle/layer-contract.ts';
 import { PromoteError, wrapError } from '../errors.ts';
 import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from './media-types.ts';
 import { openRegistry, type RegistryOptions } from './open.ts';
@@ -100,6 +101,8 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
     await chmod(tmp, 0o755);
     const stream = await registry.fetchBlob(bundle.layer);
     const summary = await extractBundleLayer(stream, tmp, `bundle ${registry.name}@${bundle.digest}`, limits);
+    // Before it lands anywhere: a layer that describes another bundle than its config is refused.
+    await checkLayerContract(tmp, bundle.config, `bundle ${registry.name}@${bundle.digest}`);
     if (state === true) await rmdir(out);
     await rename(tmp, out);
     return summary;

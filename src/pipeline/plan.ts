@@ -17,7 +17,7 @@ export interface StageView {
   record?: string;
   /** parametersDigest() of the current record: the other half of what the stage runs. */
   parameters?: string;
-  /** Every bundle digest the stage has ever been promoted to, oldest first. */
+  /** Bundle digests the stage ran, as far as the plan needs them (a rollback target, an explicit candidate of the next stage), each proved by a signed record. */
   history: string[];
   hold?: { by: string; at: string; reason?: string };
   approvals: Approval[];
@@ -66,6 +66,8 @@ export interface PlanInput {
   promoterKey?: string;
   /** GateContext.approvalsSigned: the pipeline has trust.approvers. */
   approvalsSigned?: boolean;
+  /** The ledger records this plan builds on, each checked against its signature: a failed one refuses (exit 4). */
+  ledgerChecks?: CheckResult[];
 }
 
 export interface Blocker {
@@ -178,6 +180,9 @@ export function assemblePlan(input: PlanInput): Plan {
   const upToDate = sameBundle && !configuration;
   const change: Plan['change'] = candidate === undefined ? undefined : upToDate ? 'none' : configuration ? 'configuration' : 'promotion';
 
+  for (const check of input.ledgerChecks ?? []) {
+    if (!check.passed) blockers.push({ code: check.code ?? 'LEDGER_RECORD_UNVERIFIED', outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }) });
+  }
   for (const [check, code] of [[input.signature, 'BUNDLE_NOT_VERIFIED'], [input.parameters, 'PARAMETERS_INVALID']] as const) {
     if (check && !check.passed) blockers.push({ code: check.code ?? code, outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }), ...(check.problems?.length && { problems: check.problems }) });
   }

@@ -1,3 +1,4 @@
+import type { SerializedBundle } from '@sigstore/bundle';
 import { PromoteError } from '../errors.ts';
 import type { Approval } from '../pipeline/gate.ts';
 import type { LedgerChange, Mutation } from './ledger.ts';
@@ -23,9 +24,14 @@ export function stageMoved(stage: string, current: StageState | undefined, expec
   });
 }
 
-export function promotionMutation(record: PromotionRecord): Mutation {
+/**
+ * `sign(base)` signs the record for a commit on `base` (signed-record.ts): the stage file keeps
+ * the statement, so whatever is published later is these bytes; `signed` receives the one
+ * committed. The engine always signs; without `sign` the file holds the bare record.
+ */
+export function promotionMutation(record: PromotionRecord, sign?: (base: string | undefined) => Promise<SerializedBundle>, signed?: (statement: SerializedBundle) => void): Mutation {
   const digest = recordDigest(record);
-  return (current) => {
+  return async (current, _attempt, base) => {
     if ((current?.recordDigest ?? undefined) !== record.previous) throw stageMoved(record.stage, current, record.previous);
     // The new record's `previous` links to the stated digest: chaining onto a stage file whose
     // record no longer hashes to it would sign a hand edit into the chain.
@@ -38,7 +44,11 @@ export function promotionMutation(record: PromotionRecord): Mutation {
     if (current?.hold?.held) {
       throw new PromoteError('STAGE_HELD', `stage ${record.stage} was put on hold by ${current.hold.by} while this promotion was being made`, { outcome: 'refused', hint: `promote release ${record.stage} first` });
     }
-    const state: StageState = { ...(current ?? emptyStageState(record.pipeline, record.stage)), record, recordDigest: digest };
+    // Signed last, once nothing can refuse: a refused promotion leaves no signature anywhere.
+    const statement = sign && (await sign(base));
+    if (statement) signed?.(statement);
+    const { statement: _stale, ...kept } = current ?? emptyStageState(record.pipeline, record.stage);
+    const state: StageState = { ...kept, record, recordDigest: digest, ...(statement && { statement }) };
     // Named against the record this one replaces (the compare-and-swap above made sure it is
     // the stage's current one): pointers only, never values, so no secret reaches the log.
     const changed = current?.record ? changedParameters(current.record, record).map(describeChange) : [];

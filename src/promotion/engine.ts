@@ -4,6 +4,7 @@ import { BUNDLE_CONFIG, OCI_MANIFEST, PROMOTION_RECORD } from '../oci/media-type
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, isValidDigest, parseReference, repositoryName, resolveLayout, sameRepository } from '../oci/reference.ts';
 import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
+import type { SerializedBundle } from '@sigstore/bundle';
 import { type Approval, type StatusObservation } from '../pipeline/gate.ts';
 import { findPipelineFile, loadPipeline, projectRoot, stageOrder } from '../pipeline/load.ts';
 import { stageRepository, type Pipeline, type Stage } from '../pipeline/pipeline.ts';
@@ -13,15 +14,17 @@ import { parseDigestInput, pickDigest } from './digest-input.ts';
 import { GitLedger, type HistoryEntry } from './ledger.ts';
 import { activeHold, canonicalJson, parametersDigest, RECORD_ACTIONS, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
 import { readStatusReports } from './status-reports.ts';
+import { findSignedRecord, publishStatement, readTaggedRecord, signRecord, verifiedStageRecord, RECORD_DIGEST_ANNOTATION, type PublishedStatement, type VerifiedStageRecord } from './signed-record.ts';
 import type { PipelineTrust, TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
 
-// The promotion engine: plan → verify → gates → ledger → signed record. Every check that can
-// refuse happens before anything is written; the ledger commit (compare-and-swap) is the point
-// of no return, and the record published afterwards is keyed on the ledger record's digest, so
-// a publish that failed after the commit is completed by simply running `promote to` again.
+// The promotion engine: plan → verify → gates → signed record → ledger → registry. Every check
+// that can refuse happens before anything is written; the record is signed from verified facts
+// only (signed-record.ts: never from ledger text) and committed with its statement; the ledger
+// commit (compare-and-swap) is the point of no return, and a publish that failed after it is
+// completed by running `promote to` again, which uploads the statement the ledger keeps.
 
-export const RECORD_DIGEST_ANNOTATION = 'dev.promote.record.digest';
+export { RECORD_DIGEST_ANNOTATION } from './signed-record.ts';
 
 export interface EngineOptions {
   cwd: string;
@@ -102,23 +105,38 @@ function requireStage(pipeline: Pipeline, name: string): Stage {
   return stage;
 }
 
-/** Approvals of a stage plus every bundle it ever held, from its state and its git log. */
-async function stageView(project: Project, stage: Stage, state: StageState | undefined): Promise<StageView> {
-  const history = await project.ledger.history(project.pipeline.name, stage.name);
-  const promoted = history
-    .filter((h) => RECORD_ACTIONS.includes(h.action))
-    .map((h) => h.trailers['Promoted-Bundle']?.[0])
-    .filter((d): d is string => !!d)
-    .reverse();
+/**
+ * A stage as the planner sees it: its current record only as far as a signature proves it
+ * (`head`), its hold and approvals (approvals are verified by the engine, holds only ever refuse).
+ * `history` holds the bundles this plan asked about that a signed record shows the stage ran.
+ */
+function stageView(project: Project, stage: Stage, state: StageState | undefined, head: VerifiedStageRecord | undefined, history: string[] = []): StageView {
   const hold = activeHold(project.pipeline, stage, state);
   return {
-    ...(state?.record && { current: state.record.bundle.digest }),
-    ...(state?.recordDigest && { record: state.recordDigest }),
-    ...(state?.record && { parameters: parametersDigest(state.record) }),
-    history: promoted,
+    ...(head && { current: head.record.bundle.digest, record: head.digest, parameters: parametersDigest(head.record) }),
+    history,
     ...(hold && { hold }),
     approvals: state?.approvals ?? [],
   };
+}
+
+/** The stage's current record, proved (signed-record.ts), or the check that failed. */
+async function verifiedHead(project: Project, stage: Stage, state: StageState | undefined): Promise<{ head?: VerifiedStageRecord; problem?: CheckResult }> {
+  try {
+    const registry = await project.registryFor(stageRepository(project.pipeline, stage));
+    const head = await verifiedStageRecord(registry, (await project.trust()).promotions, project.pipeline.name, stage.name, state);
+    return head ? { head } : {};
+  } catch (err) {
+    if (!isPromoteError(err, 'LEDGER_RECORD_UNVERIFIED')) throw err;
+    return { problem: { passed: false, outcome: 'verification', code: err.code, summary: err.message, ...(err.hint && { hint: err.hint }) } };
+  }
+}
+
+/** Whether a record signed by trust.promotions shows `stage` ran `digest` (its head, else the bundle's referrers). */
+async function ranIn(project: Project, stage: Stage, head: VerifiedStageRecord | undefined, digest: string): Promise<boolean> {
+  if (head?.record.bundle.digest === digest) return true;
+  const registry = await project.registryFor(stageRepository(project.pipeline, stage));
+  return (await findSignedRecord(registry, (await project.trust()).promotions, project.pipeline.name, stage.name, digest)) !== undefined;
 }
 
 /** The repository a stage's candidates come from: its `from` stage's, or its own for a first stage. */
@@ -314,6 +332,8 @@ export interface DetailedPlan extends Plan {
   /** Internal facts `to` needs; not printed. */
   facts?: BundleFacts;
   state?: StageState;
+  /** The stage's current record as a signature proves it. */
+  head?: VerifiedStageRecord;
   promoter: string;
   /** Where the candidate was verified (and is copied from when the stage has its own repository). */
   sourceRepository: string;
@@ -330,20 +350,30 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     (err: unknown) => (isPromoteError(err, 'GIT_IDENTITY_MISSING') ? '(no git identity)' : Promise.reject(err)),
   );
   const state = await ledger.read(pipeline.name, stage.name);
-  const views: Record<string, StageView> = { [stage.name]: await stageView(project, stage, state) };
-  const upstream = stage.from ? requireStage(pipeline, stage.from) : undefined;
-  if (upstream) views[upstream.name] = await stageView(project, upstream, await ledger.read(pipeline.name, upstream.name));
   const action = request.action ?? 'promote';
   // A rollback's digest is one the stage ran: it is in the stage's own repository already.
   const source = action === 'rollback' ? stageRepository(pipeline, stage) : sourceRepository(pipeline, stage);
   const sourceRegistry = await project.registryFor(source);
   const explicit = request.bundle ? await resolveCandidate(project, request.bundle, source, action === 'rollback' ? [stage] : withUpstream(pipeline, stage)) : undefined;
+  // The ledger is an index: what the stage runs, what upstream runs, what a stage ever ran are
+  // taken from signed records (signed-record.ts), never from the stage files' text.
+  const own = await verifiedHead(project, stage, state);
+  const ledgerChecks: CheckResult[] = own.problem ? [own.problem] : [];
+  const views: Record<string, StageView> = {
+    [stage.name]: stageView(project, stage, state, own.head, action === 'rollback' && explicit && (await ranIn(project, stage, own.head, explicit)) ? [explicit] : []),
+  };
+  const upstream = stage.from ? requireStage(pipeline, stage.from) : undefined;
+  if (upstream) {
+    const up = await verifiedHead(project, upstream, await ledger.read(pipeline.name, upstream.name));
+    if (up.problem && !explicit) ledgerChecks.push(up.problem);
+    views[upstream.name] = stageView(project, upstream, undefined, up.head, explicit && action !== 'rollback' && (await ranIn(project, upstream, up.head, explicit)) ? [explicit] : []);
+  }
   // The planner picks the default candidate itself (what `from` runs; for a first stage, what it
   // runs itself); it is looked up here only to verify it.
   const candidate = explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined);
   // The bundle the stage already runs: the planner judges no upstream gate on it (nothing new
   // comes from upstream), so its status reports are not read.
-  const sameBundle = candidate !== undefined && candidate === state?.record?.bundle.digest;
+  const sameBundle = candidate !== undefined && candidate === own.head?.record.bundle.digest;
 
   let reports: StatusObservation[] = [];
   let fromClusters: string[] = [];
@@ -386,8 +416,9 @@ export async function planStage(project: Project, request: PlanRequest): Promise
     ...(values && { candidateParameters: parametersDigest({ parameters: values.environment, clusters: values.clusters }) }),
     ...(request.promoterKey && { promoterKey: request.promoterKey }),
     approvalsSigned: signedApprovals,
+    ledgerChecks,
   });
-  return { ...plan, promoter, sourceRepository: source, ...(facts && { facts }), ...(state && { state }) };
+  return { ...plan, promoter, sourceRepository: source, ...(facts && { facts }), ...(state && { state }), ...(own.head && { head: own.head }) };
 }
 
 /** The refusal of a plan that may not proceed: every blocker in one message, exit 2/3/4. */
@@ -405,7 +436,7 @@ export function refusal(plan: Plan): PromoteError {
 }
 
 export function printablePlan(plan: Plan): Plan {
-  const { facts: _f, state: _s, promoter: _p, sourceRepository: _r, ...rest } = plan as DetailedPlan;
+  const { facts: _f, state: _s, head: _h, promoter: _p, sourceRepository: _r, ...rest } = plan as DetailedPlan;
   return rest;
 }
 
@@ -423,6 +454,8 @@ export interface PromoteResult {
   published?: { tag: string; digest: string };
   /** True when this run only finished publishing a record an earlier run committed. */
   completed?: boolean;
+  /** A newer record of the stage reached promotion-<stage> first (a concurrent promotion): ours is in the ledger and attached to its bundle, the tag holds the newer one. */
+  superseded?: { record: string; sequence: number };
   upToDate?: boolean;
   gates: Plan['gates'];
   ledgerAttempts?: number;
@@ -493,39 +526,15 @@ export async function publishedRecord(project: Project, stage: string): Promise<
   }
 }
 
-/** Whether the manifest `digest` (what promotion-<stage> holds) is the signed record `recordDigest` of `bundle`. */
-async function publishedVerifies(project: Project, stage: string, digest: string, bundle: string, recordDigest: string): Promise<boolean> {
-  const { verifyRecord } = await import('../signing/policy.ts');
-  const registry = await project.registryFor(stageRepository(project.pipeline, requireStage(project.pipeline, stage)));
-  try {
-    const v = await verifyRecord(registry, digest, (await project.trust()).promotions, { stage, bundle });
-    const p = v.statement.predicate as { pipeline?: string; recordDigest?: string };
-    return p.pipeline === project.pipeline.name && p.recordDigest === recordDigest;
-  } catch (err) {
-    // Not a record we trust (bad signature, not an attestation at all): publish it again. A
-    // registry that cannot be reached is a failure to report, not a reason to re-sign.
-    if (err instanceof PromoteError && !err.code.startsWith('REGISTRY_')) return false;
-    throw err;
-  }
-}
-
 /**
  * Puts the record where the stage's agents read it: in the stage's repository. When that is not
  * where the bundle came from (a separate production registry), the bundle is copied there first
  * with its signatures (blobs mounted where the registry allows): idempotent, so a re-run that
- * completes a failed publish simply finds it there.
+ * completes a failed publish simply finds it there. What is uploaded is the statement signed
+ * before the ledger commit; nothing is signed here.
  */
-async function publish(project: Project, sourceRepo: string, record: PromotionRecord, digest: string, subject: Descriptor, signer: Signer, commit?: string): Promise<{ tag: string; digest: string }> {
+async function publish(project: Project, sourceRepo: string, record: PromotionRecord, statement: SerializedBundle): Promise<PublishedStatement> {
   const registry = await project.registryFor(record.bundle.repository);
-  const { signAndAttach, statement, PROMOTION_PREDICATE_TYPE } = await import('../signing/attestation.ts');
-  const tag = `promotion-${record.stage}`;
-  const predicate = {
-    ...record,
-    parameters: { digest: sha256Digest(canonicalJson(record.parameters)), values: record.parameters },
-    ...(record.action === 'rollback' && { rollback: true }),
-    recordDigest: digest,
-    ledger: { repository: project.ledger.remote ?? project.pipeline.ledger.repository, branch: project.ledger.branchName, ...(commit && { commit }) },
-  };
   try {
     if (!sameRepository(record.bundle.repository, sourceRepo, project.root) && !(await registry.resolve(record.bundle.digest))) {
       const { copyArtifact } = await import('../oci/copy.ts');
@@ -534,19 +543,40 @@ async function publish(project: Project, sourceRepo: string, record: PromotionRe
       const mountFrom = from.transport === 'registry' && to.transport === 'registry' && from.registry === to.registry ? from.repository : undefined;
       await copyArtifact(await project.registryFor(sourceRepo), registry, record.bundle.digest, undefined, mountFrom);
     }
-    const attached = await signAndAttach(registry, subject, statement({ name: record.bundle.repository, digest: record.bundle.digest }, PROMOTION_PREDICATE_TYPE, predicate), signer, {
-      artifactType: PROMOTION_RECORD,
-      tag,
-      annotations: { [RECORD_DIGEST_ANNOTATION]: digest },
-    });
-    return { tag, digest: attached.descriptor.digest };
+    const subject = await subjectDescriptor(registry, record.bundle.digest);
+    return await publishStatement(registry, (await project.trust()).promotions, subject, record, statement);
   } catch (err) {
+    const digest = recordDigest(record);
     throw new PromoteError('RECORD_PUBLISH_FAILED', `the promotion of ${record.bundle.digest} to ${record.stage} is recorded in the ledger, but publishing its signed record failed: ${(err as Error).message}`, {
       cause: err,
       hint: `run the same promote command again: it finds the ledger record (${digest.slice(0, 19)}…) and only publishes it`,
       details: { record: digest },
     });
   }
+}
+
+/**
+ * After a publish: `promotion-<stage>` must not be behind the ledger's head. Two promotions can
+ * race to the tag (the registry has no conditional tag update), and the older one can land last;
+ * whoever finishes re-reads the ledger and republishes its head's signed statement. Bounded:
+ * each further round needs yet another promotion to have landed meanwhile.
+ */
+async function settleTag(project: Project, stage: Stage): Promise<PublishedStatement | undefined> {
+  const { pipeline, ledger } = project;
+  const registry = await project.registryFor(stageRepository(pipeline, stage));
+  const trust = (await project.trust()).promotions;
+  let last: PublishedStatement | undefined;
+  for (let round = 0; round < 5; round++) {
+    await ledger.refresh();
+    const state = await ledger.read(pipeline.name, stage.name);
+    // A head that does not verify is never published (status and history --verify show it).
+    const head = await verifiedStageRecord(registry, trust, pipeline.name, stage.name, state).catch((err: unknown) => (isPromoteError(err, 'LEDGER_RECORD_UNVERIFIED') ? undefined : Promise.reject(err)));
+    if (!head?.statement) return last;
+    const tagged = await readTaggedRecord(registry, trust, pipeline.name, stage.name);
+    if (tagged?.record === head.digest || (tagged?.sequence ?? -1) >= head.record.sequence) return last;
+    last = await publish(project, sourceRepository(pipeline, stage), head.record, head.statement);
+  }
+  return last;
 }
 
 export interface ToRequest {
@@ -556,34 +586,38 @@ export interface ToRequest {
   action?: 'promote' | 'rollback' | 'auto';
 }
 
-/** `promote to`: every check, then the ledger commit, then the signed record. */
+/** `promote to`: every check, then the signed record into the ledger, then into the registry. */
 export async function promoteTo(project: Project, request: ToRequest): Promise<PromoteResult> {
   const { pipeline, ledger } = project;
   // The key first: an untrusted key is refused before anything is written, and separateDuties
   // compares approvals with it.
   const signer = await loadPromoterSigner(project);
   const plan = await planStage(project, { stage: request.stage, ...(request.bundle && { bundle: request.bundle }), ...(request.force && { force: request.force }), action: request.action ?? 'promote', promoterKey: await signerFingerprint(signer) });
-  const state = plan.state;
+  const head = plan.head;
+  const stage = requireStage(pipeline, plan.stage);
 
-  // Already there: finish an interrupted publish (idempotent, keyed on the record digest).
-  if (plan.upToDate && state?.record && state.recordDigest && plan.action !== 'rollback') {
-    const published = await publishedRecord(project, plan.stage);
-    const base = { pipeline: pipeline.name, stage: plan.stage, bundle: state.record.bundle.digest, ...(state.record.from && { from: state.record.from }), record: state.recordDigest, gates: state.record.gates };
-    // The annotation is only a cheap hint (it is not signed): "already published" also needs the
-    // manifest on the tag to be a record signed by trust.promotions for this very ledger record,
-    // or a forged or broken tag would be reported as fine and never repaired.
-    if (published?.record === state.recordDigest && (await publishedVerifies(project, plan.stage, published.digest, state.record.bundle.digest, state.recordDigest))) {
-      return { ...base, action: 'none', upToDate: true, published: { tag: `promotion-${plan.stage}`, digest: published.digest } };
+  // Already there: finish an interrupted publish with the statement the ledger keeps (signed
+  // before its commit, verified by planStage). Nothing is signed on this path.
+  if (plan.upToDate && head && plan.action !== 'rollback') {
+    const registry = await project.registryFor(head.record.bundle.repository);
+    const tagged = await readTaggedRecord(registry, (await project.trust()).promotions, pipeline.name, plan.stage);
+    const base = { pipeline: pipeline.name, stage: plan.stage, bundle: head.record.bundle.digest, ...(head.record.from && { from: head.record.from }), record: head.digest, gates: head.record.gates };
+    if (tagged?.record === head.digest) {
+      return { ...base, action: 'none', upToDate: true, published: { tag: `promotion-${plan.stage}`, digest: tagged.manifest } };
     }
-    // Completing a publish signs a record: only for a bundle that still verifies today.
     if (plan.signature && !plan.signature.passed) throw refusal({ ...plan, blockers: plan.blockers.filter((b) => b.outcome === 'verification' || b.outcome === 'usage') });
-    const subject = plan.facts?.descriptor ?? (await subjectDescriptor(await project.registryFor(plan.sourceRepository), state.record.bundle.digest));
-    const done = await publish(project, plan.sourceRepository, state.record, state.recordDigest, subject, signer);
-    return { ...base, action: state.record.action, completed: true, published: done };
+    if (!head.statement) {
+      throw new PromoteError('RECORD_STATEMENT_MISSING', `the ledger's record of ${plan.stage} (${head.digest.slice(0, 19)}…) was written before the ledger kept signed statements, and ${registry.name}:promotion-${plan.stage} does not hold it`, {
+        outcome: 'verification',
+        hint: `its signed copy is attached to ${head.record.bundle.digest.slice(0, 19)}…; promote the stage again (another bundle, or a rollback) to publish a new record`,
+      });
+    }
+    const done = await publish(project, plan.sourceRepository, head.record, head.statement);
+    const settled = await settleTag(project, stage);
+    return { ...base, action: head.record.action, completed: true, published: settled ?? done, ...(done.superseded && { superseded: done.superseded }) };
   }
   if (!plan.allowed) throw refusal(plan);
   const facts = plan.facts!;
-  const stage = requireStage(pipeline, plan.stage);
   const action: PromotionAction = plan.action === 'rollback' ? 'rollback' : plan.change === 'configuration' ? 'configure' : plan.action === 'auto' ? 'auto' : 'promotion';
   const record: PromotionRecord = {
     apiVersion: 'promote/v1',
@@ -600,14 +634,22 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
     promotedAt: (project.options.now ?? (() => new Date()))().toISOString(),
     gates: plan.gates,
     ...(plan.force && { force: plan.force }),
-    ...(state?.recordDigest && { previous: state.recordDigest }),
-    sequence: (state?.record?.sequence ?? 0) + 1,
+    // The chain continues from the record a signature proves, never from the stage file's text.
+    ...(head && { previous: head.digest }),
+    sequence: (head?.record.sequence ?? 0) + 1,
   };
   const digest = recordDigest(record);
-  const committed = await ledger.update(pipeline.name, stage.name, promotionMutation(record));
-  const published = await publish(project, plan.sourceRepository, record, digest, facts.descriptor, signer, committed?.commit);
+  const link = { repository: ledger.remote ?? pipeline.ledger.repository, branch: ledger.branchName };
+  let statement: SerializedBundle | undefined;
+  const committed = await ledger.update(
+    pipeline.name,
+    stage.name,
+    promotionMutation(record, (parent) => signRecord(record, { ...link, ...(parent && { parent }) }, signer), (s) => (statement = s)),
+  );
+  const done = await publish(project, plan.sourceRepository, record, statement!);
+  const settled = await settleTag(project, stage);
   const { changedParameters, describeChange } = await import('./parameter-diff.ts');
-  const changed = state?.record ? changedParameters(state.record, record).map(describeChange) : [];
+  const changed = head ? changedParameters(head.record, record).map(describeChange) : [];
   return {
     pipeline: pipeline.name,
     stage: stage.name,
@@ -616,7 +658,8 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
     action,
     record: digest,
     ...(committed && { commit: committed.commit, ledgerAttempts: committed.attempts }),
-    published,
+    published: settled ?? done,
+    ...(done.superseded && { superseded: done.superseded }),
     gates: plan.gates,
     parameters: parametersDigest(record),
     ...(changed.length && { parametersChanged: changed }),

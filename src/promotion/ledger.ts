@@ -55,11 +55,11 @@ export interface LedgerChange {
 }
 
 /**
- * Computes the change from the stage's state at the tip the commit will be built on. Called
- * again after every lost race; throws (a PromoteError) to refuse, returns undefined when there
- * is nothing to commit.
+ * Computes the change from the stage's state at the tip (`base`) the commit will be built on.
+ * Called again after every lost race; throws (a PromoteError) to refuse, returns undefined when
+ * there is nothing to commit.
  */
-export type Mutation = (current: StageState | undefined, attempt: number) => LedgerChange | undefined;
+export type Mutation = (current: StageState | undefined, attempt: number, base: string | undefined) => LedgerChange | undefined | Promise<LedgerChange | undefined>;
 
 export interface CommitResult {
   commit: string;
@@ -317,7 +317,7 @@ export class GitLedger {
         if (!(attempt === 1 && this.fresh)) await this.fetch();
         this.fresh = false;
         const base = await this.tip();
-        const change = mutate(await this.readAt(base, pipeline, stage), attempt);
+        const change = await mutate(await this.readAt(base, pipeline, stage), attempt, base);
         if (!change) return undefined;
         const commit = await this.buildCommit(base, stagePath(pipeline, stage), change, identityEnv);
         if (await this.swap(base, commit)) {
@@ -388,6 +388,12 @@ export class GitLedger {
   /** The stage's state as committed at `commit` (undefined when the file did not exist there). */
   async stateAt(commit: string, pipeline: string, stage: string): Promise<StageState | undefined> {
     return this.readAt(commit, pipeline, stage);
+  }
+
+  /** The parent of `commit` (undefined for a root commit). */
+  async parentOf(commit: string): Promise<string | undefined> {
+    const out = await this.git().raw(['rev-list', '--parents', '-n1', commit]);
+    return out.trim().split(/\s+/)[1];
   }
 
   /** The newest merge commit on the branch, if any: promote only ever appends single-parent commits. */

@@ -53,9 +53,12 @@ interface Extracted {
 async function extract(side: RenderSide, dir: string): Promise<Extracted> {
   const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
   const { readBundleSources } = await import('../bundle/sources.ts');
-  await extractBundle(side.registry, await resolveBundle(side.registry, side.digest), dir);
-  const { bundle, files } = await readBundleSources(dir);
-  return { files, layout: { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) } };
+  const { bundleContract } = await import('../bundle/layer-contract.ts');
+  const resolved = await resolveBundle(side.registry, side.digest);
+  await extractBundle(side.registry, resolved, dir);
+  const { files } = await readBundleSources(dir);
+  // The layout the agent renders with: the config's (extractBundle proved the layer agrees).
+  return { files, layout: bundleContract(resolved.config).layout };
 }
 
 async function render(bundle: Extracted, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues): Promise<Map<string, string>> {

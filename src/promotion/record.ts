@@ -7,9 +7,8 @@ export { canonicalJson };
 
 // The promotion record: the immutable fact "bundle D, with parameters P, entered stage S at
 // time T, by X, because gates G passed". The same object is the stage file's `record` in the
-// git ledger and the predicate of the signed in-toto statement published in the registry; its
-// digest (sha256 of its canonical JSON) is what ties the two together and what a re-run of an
-// interrupted publish is keyed on.
+// git ledger and the predicate of the signed in-toto statement (kept beside it in the stage file
+// and published in the registry); its digest (sha256 of its canonical JSON) ties them together.
 
 /** `configure`: the same bundle with new parameters (a configuration change, DESIGN.md §4b). */
 export type PromotionAction = 'promotion' | 'rollback' | 'auto' | 'configure';
@@ -55,6 +54,11 @@ export interface StageState {
   stage: string;
   record?: PromotionRecord;
   recordDigest?: string;
+  /**
+   * The signed promotion statement of `record` (Sigstore bundle JSON), signed before the commit:
+   * what the registry publishes, byte for byte, and what proves `record` (signed-record.ts).
+   */
+  statement?: import('@sigstore/bundle').SerializedBundle;
   /** The last hold/release; absent means "as the pipeline says" (stage.hold). */
   hold?: HoldState;
   approvals: Approval[];

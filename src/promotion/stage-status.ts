@@ -1,8 +1,10 @@
 import { isPromoteError } from '../errors.ts';
 import { stageOrder } from '../pipeline/load.ts';
 import type { Stage } from '../pipeline/pipeline.ts';
-import { checkParameters, publishedRecord, type Project } from './engine.ts';
+import { stageRepository } from '../pipeline/pipeline.ts';
+import { checkParameters, type Project } from './engine.ts';
 import { activeHold, parametersDigest, type PromotionRecord } from './record.ts';
+import { readTaggedRecord } from './signed-record.ts';
 
 // The desired side of `promote status`: per stage, what the ledger says it runs and whether the
 // registry's signed record agrees. A ledger commit whose record was never published (the publish
@@ -36,10 +38,12 @@ export interface StageSummary {
   promotedAt?: string;
   held: boolean;
   hold?: { by: string; at: string; reason?: string };
-  /** The artefact at promotion-<stage>, and the record digest it carries. */
-  published?: { digest: string; record?: string };
+  /** The artefact at promotion-<stage>, and the record (and number) it carries when signed by trust.promotions. */
+  published?: { digest: string; record?: string; sequence?: number };
   /** True when the ledger has a record the registry does not publish (re-run `promote to`). */
   publishGap: boolean;
+  /** How promotion-<stage> disagrees with the ledger's head, in words (absent when they agree). */
+  tagDisagreement?: string;
   parameters?: ParametersState;
 }
 
@@ -57,12 +61,25 @@ async function parametersState(project: Project, stage: Stage, record: Promotion
   }
 }
 
+function tagDisagreement(stage: string, sequence: number | undefined, record: string | undefined, tagged: Awaited<ReturnType<typeof readTaggedRecord>>): string | undefined {
+  const tag = `promotion-${stage}`;
+  if (!record) return tagged ? `${tag} holds a record, the ledger none` : undefined;
+  if (!tagged) return `${tag} is missing: the ledger's head is record #${sequence}; run promote to ${stage} to publish it`;
+  if (tagged.record === undefined) return `${tag} does not hold a record signed by trust.promotions (${tagged.problem ?? 'unverified'}); run promote to ${stage} to republish the ledger's head`;
+  if (tagged.record === record) return undefined;
+  if ((tagged.sequence ?? 0) < (sequence ?? 0)) return `${tag} holds record #${tagged.sequence}, behind the ledger's head #${sequence}; run promote to ${stage} to republish it`;
+  return `${tag} holds record #${tagged.sequence}, the ledger's head is #${sequence}: the ledger lost records or was rewritten; check promote history ${stage} --verify`;
+}
+
 export async function stageSummaries(project: Project): Promise<StageSummary[]> {
   await project.ledger.refresh();
   const out: StageSummary[] = [];
   for (const stage of stageOrder(project.pipeline)) {
     const state = await project.ledger.read(project.pipeline.name, stage.name);
-    const published = await publishedRecord(project, stage.name);
+    // The tag is read as a signed record (its number too), never by its unsigned annotation.
+    const tagged = await readTaggedRecord(await project.registryFor(stageRepository(project.pipeline, stage)), (await project.trust()).promotions, project.pipeline.name, stage.name);
+    const published = tagged && { digest: tagged.manifest, ...(tagged.record && { record: tagged.record }), ...(tagged.sequence !== undefined && { sequence: tagged.sequence }) };
+    const disagreement = tagDisagreement(stage.name, state?.record?.sequence, state?.recordDigest, tagged);
     const hold = activeHold(project.pipeline, stage, state);
     out.push({
       stage: stage.name,
@@ -74,6 +91,7 @@ export async function stageSummaries(project: Project): Promise<StageSummary[]> 
       ...(hold && { hold }),
       ...(published && { published }),
       publishGap: state?.recordDigest !== undefined && published?.record !== state.recordDigest,
+      ...(disagreement && { tagDisagreement: disagreement }),
       ...(state?.record && { parameters: await parametersState(project, stage, state.record) }),
     });
   }

@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { PromoteError, type Outcome } from '../errors.ts';
+import { PromoteError, isPromoteError, type Outcome } from '../errors.ts';
 import { PROMOTION_RECORD } from '../oci/media-types.ts';
 import type { Descriptor, Registry } from '../oci/registry.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
@@ -7,6 +7,7 @@ import type { TrustPolicy } from '../signing/policy.ts';
 import { RECORD_DIGEST_ANNOTATION, type Project } from './engine.ts';
 import type { HistoryEntry } from './ledger.ts';
 import { canonicalJson, recordDigest, stagePath, type PromotionRecord } from './record.ts';
+import { verifyRecordStatement } from './signed-record.ts';
 
 // `promote history <stage> --verify`: the ledger and the registry are both untrusted storage, so
 // history is proved by signatures, link by link (docs/attestations.md, "The record chain"):
@@ -15,8 +16,10 @@ import { canonicalJson, recordDigest, stagePath, type PromotionRecord } from './
 //   - record n names record n-1 as `previous` and carries sequence n-1 + 1 (TUF's version
 //     numbers: nothing can be dropped or replayed without breaking a link);
 //   - a record signed by trust.promotions with that very recordDigest is attached to the bundle
-//     in the stage's repository, says the same as the ledger, and names this commit as its
-//     `ledger.commit` (a rewritten commit has another id);
+//     in the stage's repository and says the same as the ledger; the stage file's own copy of
+//     the statement verifies too; the record names the commit it was built on (`ledger.parent`,
+//     signed before the commit; older records name the commit itself, `ledger.commit`), so
+//     rewriting any commit before a record gives that record's commit another parent;
 //   - the branch has no merges, and promotion-<stage> holds the head of the chain.
 // The trust list is today's (the pipeline file as the verifier has it), never the one stored at
 // an old commit: that copy sits in the very storage being checked.
@@ -33,6 +36,7 @@ export type HistoryCheck =
   | 'record-signature'
   | 'record-content'
   | 'ledger-commit'
+  | 'ledger-signature'
   | 'tag-head';
 
 export interface VerifiedRecordEntry {
@@ -87,6 +91,8 @@ interface FoundRecord {
   manifest: string;
   signedBy: string;
   ledgerCommit?: string;
+  /** `ledger.parent`: the branch tip the record's commit was built on (records signed before their commit). */
+  ledgerParent?: string;
 }
 
 class RegistryRecords {
@@ -135,7 +141,7 @@ class RegistryRecords {
         else if (!failure || failure.check === 'registry-record') failure = { check: 'record-signature', message: `is in ${where} as ${short(c.digest)}, but it does not verify against trust.promotions (${describePolicy(this.trust)}): ${err.message}` };
         continue;
       }
-      const p = v.statement.predicate as Record<string, unknown> & { recordDigest?: string; ledger?: { commit?: string }; parameters?: { values?: unknown } };
+      const p = v.statement.predicate as Record<string, unknown> & { recordDigest?: string; ledger?: { commit?: string; parent?: string }; parameters?: { values?: unknown } };
       if (p.recordDigest !== digest) {
         failure ??= { check: 'record-content', message: `is signed, but the manifest ${short(c.digest)} carrying its digest states recordDigest ${String(p.recordDigest)}` };
         continue;
@@ -146,7 +152,7 @@ class RegistryRecords {
         continue;
       }
       const signedBy = v.signedBy.kind === 'key' ? `key ${v.signedBy.key}` : v.signedBy.subject;
-      return { manifest: c.digest, signedBy, ...(p.ledger?.commit && { ledgerCommit: p.ledger.commit }) };
+      return { manifest: c.digest, signedBy, ...(p.ledger?.commit && { ledgerCommit: p.ledger.commit }), ...(p.ledger?.parent && { ledgerParent: p.ledger.parent }) };
     }
     throw broken(failure!.check, `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) ${failure!.message}`, 'the registry holds no record promote signed for this ledger entry: it was replaced or re-signed by someone else; do not trust this history until it is explained', ctx);
   }
@@ -238,6 +244,20 @@ export async function verifyHistory(project: Project, stageName: string, options
     const found = await records.find(h.commit, record, digest!);
     if (found.ledgerCommit !== undefined && found.ledgerCommit !== h.commit) {
       throw broken('ledger-commit', `${at}: the signed record ${short(digest!)} was published from ledger commit ${found.ledgerCommit.slice(0, 12)}, not ${h.commit.slice(0, 12)}: the ledger's history was rewritten (amended, rebased or force-pushed)`, LEDGER_HINT, { ...ctx, signedCommit: found.ledgerCommit });
+    }
+    if (found.ledgerParent !== undefined) {
+      const parent = await ledger.parentOf(h.commit);
+      if (parent !== found.ledgerParent) {
+        throw broken('ledger-commit', `${at}: the signed record ${short(digest!)} was committed on top of ledger commit ${found.ledgerParent.slice(0, 12)}, but this commit's parent is ${parent ? parent.slice(0, 12) : 'none'}: the ledger's history was rewritten (amended, rebased or force-pushed)`, LEDGER_HINT, { ...ctx, signedParent: found.ledgerParent, ...(parent && { parent }) });
+      }
+    }
+    if (state!.statement !== undefined) {
+      try {
+        await verifyRecordStatement(state!.statement, trust, pipeline.name, stage.name, record, `the statement in ${file} at ${h.commit.slice(0, 12)}`);
+      } catch (err) {
+        if (!isPromoteError(err, 'LEDGER_RECORD_UNVERIFIED')) throw err;
+        throw broken('ledger-signature', `${at}: ${err.message}`, LEDGER_HINT, ctx);
+      }
     }
     entries.push({ commit: h.commit, action: h.action, record: digest!, sequence: record.sequence, bundle: record.bundle.digest, published: found.manifest, signedBy: found.signedBy });
     prev = { digest: digest!, sequence: record.sequence };

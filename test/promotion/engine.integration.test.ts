@@ -204,15 +204,27 @@ test('refusals exit 3 or 4 and change nothing anywhere: unsigned, untrusted key,
   assert.equal((await promoteTo(pat, { stage: 'dev', bundle: elsewhere })).bundle, elsewhere);
 });
 
-test('a publish that fails after the ledger commit is completed by running promote to again (keyed on the record digest)', async () => {
+test('a publish that fails after the ledger commit is completed by running promote to again, uploading the statement the ledger keeps', async () => {
   const p = await createProject(join(base, 'publish'), registry.host, { name: 'publish' });
   const clock = { now: MONDAY };
-  const broken: Signer = { publicKeyPem: p.promoter.publicKeyPem, hint: p.promoter.hint, sign: async () => Promise.reject(new Error('HSM unavailable')) };
   const d1 = await p.push(1);
-  const failing = await engineFor(p, clock, undefined, broken);
+  // The record is signed before the ledger commit: a signer that fails leaves nothing anywhere.
+  const broken: Signer = { publicKeyPem: p.promoter.publicKeyPem, hint: p.promoter.hint, sign: async () => Promise.reject(new Error('HSM unavailable')) };
+  const before = await snapshot(p);
+  await assert.rejects(promoteTo(await engineFor(p, clock, undefined, broken), { stage: 'dev', bundle: d1 }), refusedWith('RECORD_SIGN_FAILED', 1));
+  assert.deepEqual(await snapshot(p), before, 'nothing committed or published');
+  // A registry that refuses the record's manifest (only that) fails the publish after the commit.
+  const failing = await engineFor(p, clock);
+  const registryFor = failing.registryFor;
+  failing.registryFor = async (repository) => {
+    const r = await registryFor(repository);
+    return Object.assign(Object.create(r) as typeof r, { pushManifest: (bytes: Uint8Array, mediaType: string, tag?: string) => (tag?.startsWith('promotion-') ? Promise.reject(new Error('503 Service Unavailable')) : r.pushManifest(bytes, mediaType, tag)) });
+  };
   await assert.rejects(promoteTo(failing, { stage: 'dev', bundle: d1 }), refusedWith('RECORD_PUBLISH_FAILED', 1, (err) => assert.match(err.hint!, /run the same promote command again/)));
   assert.equal(await p.registry.resolve('promotion-dev'), undefined, 'nothing published');
-  const pat = await engineFor(p, clock);
+  // Completing it signs nothing (it uploads the statement signed before the commit): a signer
+  // that cannot sign completes it.
+  const pat = await engineFor(p, clock, undefined, broken);
   const gap = (await stageSummaries(pat)).find((s) => s.stage === 'dev')!;
   assert.equal(gap.publishGap, true, 'status shows the gap');
   assert.equal(gap.bundle, d1);

@@ -87,7 +87,7 @@ test('compare-and-swap: when another stage moved first, the commit is rebuilt on
   let seen = 0;
   const result = await b.update('webapp', 'production', (current, attempt) => {
     seen = attempt;
-    return promotionMutation(testRecord({ digest: D1 }))(current, attempt);
+    return promotionMutation(testRecord({ digest: D1 }))(current, attempt, undefined);
   });
   // b built its first commit on the tip it had fetched; the remote refused the push (a moved
   // on), so b fetched, re-ran the mutation on the new state and pushed on top.

@@ -154,15 +154,19 @@ test('a record deleted from the real registry, or replaced by one re-signed with
 test('a ledger commit rewritten (amend + force push on the bare remote), or the newest one dropped: exit 4', async () => {
   const { p, records } = await honestHistory('rewritten', 'layout');
   const work = clone(p, 'rewritten-clone');
-  // Same tree, same trailers, another author date: only the commit id changes.
+  // The third promotion's commit amended (same tree, same trailers, another date: only its id
+  // changes), the rollback after it replayed on top: the rollback's record was signed for a
+  // commit on the original, so its commit now has another parent than it names.
+  git(work, p.env, 'reset', '--quiet', '--hard', 'HEAD~1');
   git(work, { ...p.env, GIT_COMMITTER_DATE: '2001-01-01T00:00:00Z' }, 'commit', '--quiet', '--amend', '--no-edit', '--date', '2001-01-01T00:00:00Z');
+  git(work, p.env, 'cherry-pick', '--allow-empty', records[3]!.commit!);
   git(work, p.env, 'push', '--quiet', '--force', 'origin', 'main');
-  const amended = git(work, p.env, 'rev-parse', 'HEAD').trim();
-  assert.notEqual(amended, records[3]!.commit);
+  const replayed = git(work, p.env, 'rev-parse', 'HEAD').trim();
+  assert.notEqual(replayed, records[3]!.commit);
   const r = await promote(p, ['history', 'dev', '--verify', '--output', 'json']);
   assert.equal(r.code, 4, r.stdout);
   const e = JSON.parse(r.stdout).error;
-  assert.deepEqual([e.details.check, e.details.commit, e.details.signedCommit], ['ledger-commit', amended, records[3]!.commit]);
+  assert.deepEqual([e.details.check, e.details.commit, e.details.signedParent], ['ledger-commit', replayed, records[2]!.commit]);
   assert.match(e.message, /history was rewritten/);
 
   // Dropping the newest promotion: the chain is intact, but promotion-dev holds a newer record.

@@ -50,7 +50,8 @@ test('the same schema in a pushed bundle: render of the reference answers at onc
     { name: 'params.schema.json', content: JSON.stringify(EVIL) },
     { name: 'manifests/cm.yaml', content: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' },
   ]);
-  await pushCrafted(new LayoutRegistry(layout), 'evil', { layer, config: { parameterSchema: EVIL } });
+  // The config says what the layer's bundle.yaml says (no files/): only the schema is hostile.
+  await pushCrafted(new LayoutRegistry(layout), 'evil', { layer, config: { parameterSchema: EVIL, files: undefined } });
   const rendered = await run(['render', `oci:${layout}:evil`, '--env', 'dev'], dir);
   assert.equal(rendered.code, 4, rendered.stderr);
   assert.match(rendered.stderr, /\/spec\/parameters\/name: does not match the required pattern/);
