@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin', 'promote.js');
-const kubePrometheus = join(root, '..', 'shared', 'fixtures', 'kube-prometheus', 'manifests');
+const kubePrometheus = join(root, 'test', 'fixtures', 'kube-prometheus', 'manifests');
 const runsSmall = Number(process.env.BENCH_RUNS ?? 7);
 const runsLarge = Number(process.env.BENCH_RUNS_LARGE ?? 3);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 200);

@@ -21,7 +21,7 @@ import { openRegistry } from '../src/oci/open.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin', 'promote.js');
-const kubePrometheus = fileURLToPath(new URL('../../shared/fixtures/kube-prometheus/manifests', import.meta.url));
+const kubePrometheus = fileURLToPath(new URL('../test/fixtures/kube-prometheus/manifests', import.meta.url));
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 10);
 const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' };

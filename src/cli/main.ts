@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { runCleanups } from '../cleanup.ts';
 import { PromoteError } from '../errors.ts';
@@ -43,6 +42,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   demo: { summary: 'the whole flow on the embedded defaults: build, sign, promote dev → staging → production, agents, gates, drift, rollback', load: () => import('./commands/demo.ts') },
   init: { summary: 'scaffold a project: a bundle with its parameter schema, three environments, a pipeline, keys', load: () => import('./commands/init.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
+  version: { summary: 'print the version, the commit it was built from and the Node.js runtime', load: () => import('./commands/version.ts') },
 };
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
@@ -50,12 +50,6 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   debug: { type: 'boolean', description: 'show stack traces and causes of errors' },
   help: { type: 'boolean', short: 'h', description: 'show help for the command' },
 };
-
-/** The package version, read only when asked (src/cli and dist/cli both sit two levels below it). */
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function optionLines(options: Record<string, OptionSpec>): string[] {
   const rows = Object.entries(options).map(([name, o]) => {
@@ -98,7 +92,7 @@ export function mainHelp(): string {
     '',
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),
-    '      --version             print the version',
+    '      --version             print the version, commit and Node.js runtime (= promote version)',
     '',
     'Exit codes: 0 done, 1 failed, 2 usage, 3 refused by a gate or policy, 4 verification failed.',
     "Run 'promote <command> --help' for a command's options and examples.",
@@ -203,8 +197,7 @@ export async function main(argv: string[], io?: MainIO): Promise<number> {
     }
     argv = [topic, '--help'];
   } else if (first === '--version' || first === '-v') {
-    io.stdout.write(wantsJson ? `${JSON.stringify({ version: version() })}\n` : `promote ${version()}\n`);
-    return 0;
+    argv = ['version', ...argv.slice(1)];
   }
   const name = argv[0]!;
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

@@ -1,26 +1,21 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readAsset } from '../assets.ts';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { ParsedDocument } from './document.ts';
 import { validateDocumentWith } from './document.ts';
 import * as generated from './generated/project-schema-validators.ts';
 
 // The JSON Schemas of promote's own documents live in schemas/ at the package root (shipped in
-// the npm package, and referenced by editors via `# yaml-language-server: $schema=…`). The same
-// relative path works from src/params/ in a checkout and from dist/params/ when installed.
+// the npm package and embedded in the binary: src/assets.ts; editors reference them via
+// `# yaml-language-server: $schema=…`).
 
 export type ProjectSchemaName = 'bundle' | 'environment' | 'pipeline';
 
 const loaded = new Map<ProjectSchemaName, object>();
 
-export function projectSchemaPath(name: ProjectSchemaName): string {
-  return fileURLToPath(new URL(`../../schemas/${name}.schema.json`, import.meta.url));
-}
-
 export function projectSchema(name: ProjectSchemaName): object {
   let schema = loaded.get(name);
   if (!schema) {
-    schema = JSON.parse(readFileSync(projectSchemaPath(name), 'utf8')) as object;
+    schema = JSON.parse(readAsset(`schemas/${name}.schema.json`)) as object;
     loaded.set(name, schema);
   }
   return schema;

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 // and hand-crafted tar archives for the refusal tests.
 
 export const FIXTURE = fileURLToPath(new URL('../fixtures/bundle-small', import.meta.url));
-export const KUBE_PROMETHEUS = fileURLToPath(new URL('../../../shared/fixtures/kube-prometheus/manifests', import.meta.url));
+export const KUBE_PROMETHEUS = fileURLToPath(new URL('../fixtures/kube-prometheus/manifests', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/promote.js', import.meta.url));
 
 export interface TempDir {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isPromoteError } from '../../src/errors.ts';
 import { parseYaml } from '../../src/params/document.ts';
-import { projectSchema, projectSchemaPath, validateProjectDocument, type ProjectSchemaName } from '../../src/params/project-schemas.ts';
+import { projectSchema, validateProjectDocument, type ProjectSchemaName } from '../../src/params/project-schemas.ts';
 
 const NAMES: ProjectSchemaName[] = ['bundle', 'environment', 'pipeline'];
 
@@ -19,7 +19,7 @@ function problemsOf(name: ProjectSchemaName, yaml: string) {
 
 test('each project schema is JSON Schema 2020-12 with an $id, usable by editors', () => {
   for (const name of NAMES) {
-    const raw = JSON.parse(readFileSync(projectSchemaPath(name), 'utf8')) as Record<string, unknown>;
+    const raw = JSON.parse(readFileSync(new URL(`../../schemas/${name}.schema.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
     assert.equal(raw.$schema, 'https://json-schema.org/draft/2020-12/schema');
     assert.match(String(raw.$id), new RegExp(`^urn:promote:schema:v1:${name}$`));
     assert.equal(projectSchema(name), projectSchema(name), 'loaded once');
