@@ -73,7 +73,9 @@ export function promoteText(r: PromoteResult): string {
 }
 
 export function approveText(r: ApproveResult): string {
-  const head = r.alreadyApproved ? `${r.by} had already approved ${r.bundle} for ${r.stage}` : `approved ${r.bundle} for ${r.stage} as ${r.by} (ledger commit ${r.commit?.slice(0, 12)})`;
+  // A signed approval counts as the key's trust.approvers entry; the git author only made the commit.
+  const as = r.approver ? `${r.approver}${r.approver.includes(r.by) ? '' : `; committed by ${r.by}`}` : r.by;
+  const head = r.alreadyApproved ? `${as} had already approved ${r.bundle} for ${r.stage}` : `approved ${r.bundle} for ${r.stage} as ${as} (ledger commit ${r.commit?.slice(0, 12)})`;
   if (!r.signed) return `${head}\nunsigned: the pipeline has no trust.approvers, so this approval is not authenticated`;
   return [head, `signed with key ${r.key}, parameters ${r.parameters}`, ...(r.attached ? [`attached to the bundle as ${r.attached.digest}`] : [])].join('\n');
 }

@@ -684,6 +684,8 @@ export interface ApproveResult {
   signed: boolean;
   /** Fingerprint of the approver's key (signed approvals). */
   key?: string;
+  /** Who the approval counts as: the trust.approvers entry its signature verified against (signed approvals). */
+  approver?: string;
   /** The parameters digest the signed approval binds. */
   parameters?: string;
   /** The approval statement attached to the bundle in the registry (signed approvals). */
@@ -760,7 +762,8 @@ export async function approve(project: Project, stageName: string, bundle: strin
       now: new Date(kept.at),
       annotations: { 'dev.promote.approval.pipeline': pipeline.name, 'dev.promote.approval.stage': stage.name },
     });
-    return { ...base, by: kept.by, at: kept.at, ...(result && { commit: result.commit }), alreadyApproved: !result, signed: true, key: fingerprint, parameters, attached: { repository: sourceRepo, digest: attached.descriptor.digest } };
+    const approver = approval!.check?.verified ? approval!.check.approver : undefined;
+    return { ...base, by: kept.by, at: kept.at, ...(result && { commit: result.commit }), alreadyApproved: !result, signed: true, key: fingerprint, ...(approver && { approver }), parameters, attached: { repository: sourceRepo, digest: attached.descriptor.digest } };
   } catch (err) {
     throw new PromoteError('APPROVAL_PUBLISH_FAILED', `the approval of ${digest} for ${stage.name} is in the ledger (and counts), but attaching its signed statement to the bundle in ${source.name} failed: ${(err as Error).message}`, {
       cause: err,
