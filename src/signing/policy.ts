@@ -243,16 +243,6 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
     }
     if (!sigManifest && descs.length === 0) {
       const what = options.reference && !options.reference.endsWith(digest) ? `${options.reference} (resolved to ${digest})` : `${registry.name}@${digest}`;
-      // Nothing signed it because it is not there: say that, or the user is sent to sign it.
-      // Asked only here, so a signed bundle costs no extra request.
-      if (!(await registry.resolve(digest))) {
-        const given = options.reference && !options.reference.endsWith(digest) ? ` (${options.reference})` : '';
-        throw new PromoteError('BUNDLE_NOT_FOUND', `bundle ${digest}${given} is not in ${registry.name}`, {
-          outcome: 'usage',
-          hint: 'check the digest (promote push prints it) and the repository; a bundle pushed elsewhere must be copied here first (promote copy)',
-          details: { digest, ...(options.reference && { reference: options.reference }) },
-        });
-      }
       throw verificationFailed(
         'signature-present',
         `${what} has no signature: no cosign signature manifest at ${`sha256-${digest.slice(7)}.sig`} and no Sigstore bundle referrer`,
@@ -284,6 +274,18 @@ async function requireSubject(registry: Registry, digest: string, options: Verif
     await registry.fetchManifest(digest);
   } catch (err) {
     if (isNotFound(err)) {
+      // A signature without its artefact is an attack or a broken copy (exit 4); no artefact and
+      // no signature is a digest that is simply not here (exit 2), and must be told as such.
+      const signed = (await readSignatureManifest(registry, digest)) !== undefined || (options.referrers !== false && (await registry.referrers(digest, SIGSTORE_BUNDLE_V03)).length > 0);
+      if (!signed) {
+        const given = options.reference && !options.reference.endsWith(digest) ? ` (${options.reference})` : '';
+        throw new PromoteError('BUNDLE_NOT_FOUND', `bundle ${digest}${given} is not in ${registry.name}`, {
+          outcome: 'usage',
+          hint: 'check the digest (promote push prints it) and the repository; a bundle pushed elsewhere must be copied here first (promote copy)',
+          details: { digest, ...(options.reference && { reference: options.reference }) },
+          cause: err,
+        });
+      }
       throw verificationFailed('subject', `${what} does not exist: there is a signature for it, but no artefact`, HINTS.subject!, { digest }, err);
     }
     if (err instanceof PromoteError && err.code === 'BLOB_DIGEST_MISMATCH') {
