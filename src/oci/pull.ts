@@ -96,8 +96,10 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
   let forget: (() => void) | undefined;
   try {
     tmp = join(dirname(out), tempName(basename(out), 'promote-pull'));
+    // Registered before the directory exists: a Ctrl-C that lands between mkdir and the line
+    // after it must still remove it.
+    forget = onInterrupt(() => removeStaging(tmp!));
     await mkdir(tmp);
-    forget = onInterrupt(() => rm(tmp!, { recursive: true, force: true }));
     await chmod(tmp, 0o755);
     const stream = await registry.fetchBlob(bundle.layer);
     const summary = await extractBundleLayer(stream, tmp, `bundle ${registry.name}@${bundle.digest}`, limits);
@@ -117,6 +119,20 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
   } finally {
     forget?.();
   }
+}
+
+/**
+ * Removes an interrupted pull's staging directory. Extraction may still have a write or a
+ * recursive mkdir in flight on the thread pool, which can re-create a path just removed: remove,
+ * let in-flight operations land, and check, a few times, before the process exits.
+ */
+async function removeStaging(dir: string): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await rm(dir, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 20));
+    if (!(await stat(dir).then(() => true, () => false))) return;
+  }
+  throw new Error(`${dir} keeps reappearing`);
 }
 
 export interface PullOptions extends RegistryOptions {
