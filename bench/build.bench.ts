@@ -1,7 +1,8 @@
 // `promote build` against the packing floor `tar -cz | sha256sum` on the same tree, measured side
 // by side, interleaved, in one run (absolute times drift 2× between runs here). Trees: the
 // kube-prometheus fixture (95 files, 5.6 MB), 5,000 small manifests, and generated 50, 200 and
-// 400 MiB trees (half incompressible, half YAML text; the 400 MiB one is the 200 MiB files twice,
+// 400 MiB trees (half incompressible, half YAML text, 14 MiB of it as manifests: readers allow 16
+// MiB of manifests in all; the 400 MiB one is the 200 MiB files twice,
 // hard-linked, so the floor's tar gets --hard-dereference to pack the content twice too, as
 // promote does; all in a temp dir deleted afterwards). Peak RSS from GNU time. Compressed blocks
 // leave their buffers to V8, which collects them in batches of roughly 64 MiB (its external-memory
@@ -51,19 +52,32 @@ async function bundleDir(dir: string, name: string, withFiles = false): Promise<
 }
 
 /**
- * 1 MiB files: even-numbered ones random bytes under files/ (shipped verbatim), odd ones YAML text
- * cut from kube-prometheus under manifests/ (so the build checks read them too).
+ * A valid manifest of at most `max` bytes carrying `text` (a cut of kube-prometheus, which is
+ * not YAML on its own) as a ConfigMap's block scalar: build refuses what does not parse.
  */
+function yamlPart(name: string, text: Buffer, max: number): Buffer {
+  const body = text.toString('utf8').split('\n').map((l) => `    ${l}`).join('\n');
+  const yaml = Buffer.from(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\ndata:\n  text: |2\n${body}`); // |2: the cut may begin indented
+  return yaml.subarray(0, yaml.lastIndexOf(10, max - 1) + 1);
+}
+
+/**
+ * 1 MiB files: even-numbered ones random bytes under files/ (shipped verbatim), odd ones YAML text
+ * cut from kube-prometheus, as block scalars: under manifests/ (so the build checks parse them
+ * too) while the manifests stay within the 16 MiB readers hold at once, under files/ after that.
+ */
+const MANIFEST_PARTS = 28;
+
 async function generate(dir: string, mib: number): Promise<void> {
   await mkdir(join(dir, 'files'), { recursive: true });
   const names = (await readdir(kubePrometheus)).filter((n) => n.endsWith('.yaml'));
   const text = Buffer.concat(await Promise.all(names.map((n) => readFile(join(kubePrometheus, n)))));
   const mibBytes = 1024 * 1024;
   for (let i = 0; i < mib; i++) {
-    const sub = join(dir, i % 2 === 0 ? 'files' : 'manifests', `part-${String(Math.floor(i / 50)).padStart(2, '0')}`);
+    const sub = join(dir, i % 2 === 0 || i >= MANIFEST_PARTS ? 'files' : 'manifests', `part-${String(Math.floor(i / 50)).padStart(2, '0')}`);
     await mkdir(sub, { recursive: true });
     const offset = (i * 7919 * 1024) % Math.max(1, text.length - mibBytes);
-    const content = i % 2 === 0 ? randomBytes(mibBytes) : text.subarray(offset, offset + mibBytes);
+    const content = i % 2 === 0 ? randomBytes(mibBytes) : yamlPart(`part-${i}`, text.subarray(offset, offset + mibBytes), mibBytes);
     await writeFile(join(sub, `file-${String(i).padStart(4, '0')}.${i % 2 === 0 ? 'bin' : 'yaml'}`), content);
   }
   await bundleDir(dir, 'generated', true);
@@ -77,7 +91,8 @@ async function linkTwice(from: string, to: string): Promise<void> {
       for (const part of await readdir(join(from, top), { withFileTypes: true })) {
         if (!part.isDirectory()) continue;
         const src = join(from, top, part.name);
-        const dst = join(to, top, copy, part.name);
+        // The second copy's manifests go under files/: manifests are limited to 16 MiB in all.
+        const dst = join(to, top === 'manifests' && copy === 'b' ? 'files' : top, copy, part.name);
         await mkdir(dst, { recursive: true });
         for (const name of await readdir(src)) await link(join(src, name), join(dst, name));
       }
@@ -150,6 +165,24 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(r);
     console.log(`  promote peak RSS: 50 MiB ${promoteRss[2]!.toFixed(0)}, ${largeMiB} MiB ${promoteRss[3]!.toFixed(0)}, ${2 * largeMiB} MiB ${promoteRss[4]!.toFixed(0)} MiB; from ${largeMiB} to ${2 * largeMiB} MiB: ${(promoteRss[4]! - promoteRss[3]!).toFixed(0)} MiB more (flat = no growth with size)`);
     console.log('  targets: ratio ≤ 1.10×; peak memory flat in bundle size');
+    // The share of the build-time checks (build-checks.ts), which parse every manifest with the
+    // yaml package (issue 12 §16) on the main thread while packing compresses on the pool.
+    const { checkBundleContent } = await import('../src/bundle/build-checks.ts');
+    const { loadBundleFile } = await import('../src/bundle/bundle-file.ts');
+    const { walkBundle } = await import('../src/bundle/walk.ts');
+    const checks: string[] = [];
+    for (const [label, dir] of [['kube-prometheus', kp], ['5,000 small', small]] as const) {
+      const file = await loadBundleFile(dir);
+      const entries = await walkBundle(dir, { env });
+      const ms: number[] = [];
+      for (let i = 0; i <= runsSmall; i++) {
+        const t0 = process.hrtime.bigint();
+        await checkBundleContent(file, entries);
+        if (i > 0) ms.push(Number(process.hrtime.bigint() - t0) / 1e6); // the first run warms the JIT
+      }
+      checks.push(`${label} ${(median(ms) / 1000).toFixed(3)} s`);
+    }
+    console.log(`  of which the manifest checks (every manifest parsed by yaml; in-process, warm, median): ${checks.join(', ')}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
