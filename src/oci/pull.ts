@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { parseBundleConfig, type BundleConfig } from '../bundle/config.ts';
 import { extractBundleLayer, type ExtractLimits, type ExtractSummary } from '../bundle/extract.ts';
@@ -9,6 +9,7 @@ import { checkDepth } from './json-depth.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
 import type { Descriptor, ImageManifest, Registry } from './registry.ts';
 import { onInterrupt } from '../cleanup.ts';
+import { removeTree } from '../remove-tree.ts';
 import { sweepTemps, tempName } from '../temp-file.ts';
 
 // Pull: resolve a tag once, then work by digest only (a tag moving mid-pull cannot mix two
@@ -96,7 +97,7 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
   try {
     tmp = join(dirname(out), tempName(basename(out), 'promote-pull'));
     await mkdir(tmp);
-    forget = onInterrupt(() => rm(tmp!, { recursive: true, force: true }));
+    forget = onInterrupt(() => removeTree(tmp!));
     await chmod(tmp, 0o755);
     const stream = await registry.fetchBlob(bundle.layer);
     const summary = await extractBundleLayer(stream, tmp, `bundle ${registry.name}@${bundle.digest}`, limits);
@@ -104,7 +105,7 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
     await rename(tmp, out);
     return summary;
   } catch (err) {
-    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    if (tmp !== undefined) await removeTree(tmp);
     if (madeParent !== undefined) {
       for (let d = dirname(out); d.length >= madeParent.length; d = dirname(d)) {
         if (!(await rmdir(d).then(() => true, () => false))) break;
