@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { removeTree } from './remove-tree.ts';
 
 // Temporary files and directories that promote writes *beside* its output (so the final rename
 // is atomic) carry their writer in the name: `.<name>.<pid>-<space>-<instance>.<random>.<kind>`.
@@ -88,7 +89,7 @@ export async function sweepTemps(dir: string, keep: ReadonlySet<string> = new Se
       const st = await lstat(path);
       if (!abandoned(name, st.mtimeMs)) continue;
       if (st.isDirectory() && !name.endsWith('.promote-pull')) continue;
-      await rm(path, { recursive: true, force: true });
+      await removeTree(path);
       removed.push(name);
     } catch {
       // gone already, or not ours to remove: leave it

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PromoteError, isPromoteError } from '../errors.ts';
 import type { Registry } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
@@ -50,20 +50,6 @@ function refuse(code: string, message: string, hint: string, bundle?: string): P
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
-}
-
-/** The files of an extracted bundle (paths and sizes only: readRenderInput reads what it renders). */
-async function listTree(root: string): Promise<{ path: string; source: string; size: number }[]> {
-  const out: { path: string; source: string; size: number }[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push({ path: relative(root, p).split(sep).join('/'), source: p, size: (await stat(p)).size });
-    }
-  };
-  await walk(root);
-  return out;
 }
 
 export class RegistryDesiredSource implements DesiredSource {
@@ -177,8 +163,8 @@ export class RegistryDesiredSource implements DesiredSource {
       });
     }
     const { renderFiles, isOnDisk } = await import('../bundle/render.ts');
-    const { readRenderInput } = await import('../bundle/sources.ts');
-    const input = await readRenderInput(await listTree(dir), contract.layout, `bundle ${registry.name}@${bundle}`);
+    const { listExtractedFiles, readRenderInput } = await import('../bundle/sources.ts');
+    const input = await readRenderInput(listExtractedFiles(dir), contract.layout, `bundle ${registry.name}@${bundle}`);
     const rendered = renderFiles(input, contract.layout, {
       params: values,
       promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },

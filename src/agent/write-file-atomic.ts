@@ -1,26 +1,27 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readFileChunks } from '../oci/digest.ts';
 import { tempName } from '../temp-file.ts';
 
 /**
  * Writes `content` to a new temp file beside `path` (named for its writer: src/temp-file.ts) and
  * fsyncs it; returns the temp file's path. `{ source }` streams the content from that file (a
  * shipped file can be hundreds of MiB). On any failure — a full disk half-way through — the temp
- * file is removed again before the error is thrown, so nothing is left behind.
+ * file is removed again before the error is thrown, so nothing is left behind. `sync: false`
+ * leaves the fsync to the caller (syncFiles), who must not rename the file into place before it.
  */
-export async function stageFile(path: string, content: Uint8Array | { source: string }): Promise<string> {
+export async function stageFile(path: string, content: Uint8Array | { source: string }, options: { sync?: boolean } = {}): Promise<string> {
   const tmp = join(dirname(path), tempName(basename(path)));
   try {
     const handle = await open(tmp, 'wx', 0o644);
     try {
       if (content instanceof Uint8Array) await handle.writeFile(content);
       else {
-        for await (const chunk of createReadStream(content.source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+        await readFileChunks(content.source, async (chunk) => {
           for (let off = 0; off < chunk.length; ) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
-        }
+        });
       }
-      await handle.sync();
+      if (options.sync !== false) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -29,6 +30,36 @@ export async function stageFile(path: string, content: Uint8Array | { source: st
     throw err;
   }
   return tmp;
+}
+
+/** How many fsyncs are in flight at once: enough for the file system to commit them together. */
+const SYNC_CONCURRENCY = 16;
+
+/**
+ * fsyncs every file of `paths`, several at a time: one after the other, each fsync waits for its
+ * own journal commit (99,000 small files made an agent round take half an hour); concurrent ones
+ * share commits. Returns the first failure (which file, and the error) once all have finished.
+ */
+export async function syncFiles(paths: readonly string[]): Promise<{ index: number; error: unknown } | undefined> {
+  let next = 0;
+  let failure: { index: number; error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < paths.length && !failure) {
+      const index = next++;
+      try {
+        const handle = await open(paths[index]!, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (error) {
+        failure ??= { index, error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SYNC_CONCURRENCY, paths.length) }, worker));
+  return failure;
 }
 
 /**

@@ -44,6 +44,7 @@ export interface ExtractSummary {
   directories: number;
   /** Sum of file sizes. */
   bytes: number;
+  /** Every entry, in archive order: listed only (listBundleLayer); extracting keeps none in memory. */
   entries: ListedEntry[];
 }
 
@@ -142,8 +143,8 @@ async function processLayer(
     const entry: ListedEntry = { path, type, mode: type === 'directory' || h.mode & 0o111 ? 0o755 : 0o644, size: h.size };
     if (type === 'file') summary.files++;
     else summary.directories++;
-    summary.entries.push(entry);
     if (write) await write(entry, body);
+    else summary.entries.push(entry);
   };
   try {
     await pipeline(source, createGunzip({ chunkSize: 64 * 1024 }), (tar: AsyncIterable<Buffer>) => readTar(tar, onEntry));

@@ -8,7 +8,7 @@ import { parameterSchema, type ParameterSchema } from '../params/parameter-schem
 import { leafPaths, resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
 import { isOnDisk, renderFiles, toYamlStream, type BuiltinValues, type RenderedFile } from './render.ts';
 import { writeRendered } from './render-output.ts';
-import { readBundleSources, type BundleSources } from './sources.ts';
+import { readBundleSources, readExtractedBundleSources, type BundleSources } from './sources.ts';
 
 // "What would an agent apply?" for a bundle directory, an environment and optionally a cluster:
 // the environment loaded from `<root>/environments/<name>.yaml`, its parameters (merged with the
@@ -165,7 +165,8 @@ export async function renderSource(options: RenderSourceOptions): Promise<Render
     });
   }
   const { pullBundle } = await import('../oci/pull.ts');
-  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { mkdtemp } = await import('node:fs/promises');
+  const { removeTree } = await import('../remove-tree.ts');
   const { tmpdir } = await import('node:os');
   const tmp = await mkdtemp(join(tmpdir(), 'promote-render-'));
   try {
@@ -173,7 +174,7 @@ export async function renderSource(options: RenderSourceOptions): Promise<Render
     if (options.root === undefined) options = { ...options, root: options.cwd };
     return await renderDirectory(options, pulled.out, { digest: pulled.digest, reference: pulled.reference });
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTree(tmp);
   }
 }
 
@@ -182,6 +183,8 @@ async function renderDirectory(options: RenderSourceOptions, bundleDir: string, 
   const stage = options.stage ?? (await stageFor(root, options.environment)) ?? options.environment;
   const result = await renderEnvironment({
     bundleDir,
+    // A pulled bundle is rendered as it was packed, as the agent renders it (no ignore rules again).
+    ...(pulled && { sources: await readExtractedBundleSources(bundleDir) }),
     root,
     environment: options.environment,
     stage,

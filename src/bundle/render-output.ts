@@ -1,6 +1,7 @@
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rename, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
+import { removeTree } from '../remove-tree.ts';
 import { isOnDisk, type RenderedFile } from './render.ts';
 
 // Writing a render to a directory for `promote render -o <dir>`: all or nothing. Files go to a
@@ -24,9 +25,14 @@ export async function writeRendered(files: readonly RenderedFile[], out: string)
   await mkdir(dirname(target), { recursive: true });
   const tmp = await mkdtemp(join(dirname(target), '.promote-render-'));
   try {
+    const made = new Set<string>();
     for (const f of files) {
       const path = join(tmp, f.path);
-      await mkdir(dirname(path), { recursive: true });
+      const dir = dirname(path);
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        made.add(dir);
+      }
       // A shipped file is streamed from the extracted bundle, never read whole.
       if (isOnDisk(f)) await copyFile(f.source, path);
       else await writeFile(path, f.content);
@@ -36,7 +42,7 @@ export async function writeRendered(files: readonly RenderedFile[], out: string)
     if (existing) await rmdir(target);
     await rename(tmp, target);
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTree(tmp);
     throw err;
   }
   return files.map((f) => f.path);

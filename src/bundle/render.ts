@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, parseDocument, visit, type Scalar } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
 import { isManifestPath, manifestValues, notUtf8At, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
+import { compareBytes } from './walk.ts';
 import { expandString, hasTemplateSyntax, soleReference, type Lookup, type TemplateReference } from './template.ts';
 
 // The renderer (DESIGN.md §4): turns a bundle's source files plus one set of parameters into the
@@ -334,7 +335,7 @@ export function unrenderedReference(path: string, content: Uint8Array): Problem 
 export function renderFiles(files: readonly RenderInput[], layout: BundleLayout, ctx: RenderContext): RenderedFile[] {
   const problems: Problem[] = [];
   const out: RenderedFile[] = [];
-  const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  const sorted = [...files].sort((a, b) => compareBytes(a.path, b.path));
   for (const f of sorted) {
     const role = roleOf(f.path, layout);
     if (role === undefined) continue;

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { parseBundleConfig, type BundleConfig } from '../bundle/config.ts';
 import { extractBundleLayer, type ExtractLimits, type ExtractSummary } from '../bundle/extract.ts';
@@ -10,6 +10,7 @@ import { checkDepth } from './json-depth.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
 import type { Descriptor, ImageManifest, Registry } from './registry.ts';
 import { onInterrupt } from '../cleanup.ts';
+import { removeTree } from '../remove-tree.ts';
 import { sweepTemps, tempName } from '../temp-file.ts';
 
 // Pull: resolve a tag once, then work by digest only (a tag moving mid-pull cannot mix two
@@ -109,7 +110,7 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
     await rename(tmp, out);
     return summary;
   } catch (err) {
-    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    if (tmp !== undefined) await removeTree(tmp);
     if (madeParent !== undefined) {
       for (let d = dirname(out); d.length >= madeParent.length; d = dirname(d)) {
         if (!(await rmdir(d).then(() => true, () => false))) break;
@@ -128,7 +129,7 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
  */
 async function removeStaging(dir: string): Promise<void> {
   for (let i = 0; i < 5; i++) {
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
     await new Promise((r) => setTimeout(r, 20));
     if (!(await stat(dir).then(() => true, () => false))) return;
   }

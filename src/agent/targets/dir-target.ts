@@ -17,7 +17,7 @@ import type {
   Target,
 } from '../target.ts';
 import { fileSha256Digest } from '../../oci/digest.ts';
-import { stageFile, syncDir, writeFileAtomic } from '../write-file-atomic.ts';
+import { stageFile, syncDir, syncFiles, writeFileAtomic } from '../write-file-atomic.ts';
 
 // The embedded default target: a directory on a host, which people and other tools may share.
 //
@@ -72,7 +72,8 @@ function checkPath(path: string): string {
       hint: 'rename the file in the bundle',
     });
   }
-  return norm;
+  // The caller's own string when it is already normal: one copy of each of 100,000 paths, not two.
+  return norm === path ? path : norm;
 }
 
 /** A regular file's bytes; `undefined` when nothing is there; `'other'` for a directory, link, …. */
@@ -110,9 +111,34 @@ function sorted(files: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+function sameFiles(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/** Files staged at once: enough to keep the thread pool busy, few enough for the fd limit. */
+const STAGE_CONCURRENCY = 8;
+
+/** Runs `fn` over `items`, `limit` at a time, in order of start; stops starting once `fn` returns false. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<boolean>): Promise<void> {
+  let next = 0;
+  let go = true;
+  const worker = async (): Promise<void> => {
+    while (go && next < items.length) if (!(await fn(items[next++]!))) go = false;
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 function errnoText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   return e.code === 'ENOSPC' ? `no space left on device (ENOSPC)` : e.code === 'EDQUOT' ? 'disk quota exceeded (EDQUOT)' : e.message;
+}
+
+/** Where a file's parent directory really is: `escapesTo` when a symbolic link leads it outside the target. */
+interface ParentCheck {
+  parent: string | undefined;
+  escapesTo?: string;
 }
 
 /** One file the apply writes: staged to `tmp`, then renamed (replace) or linked (create) into place. */
@@ -146,8 +172,27 @@ export class DirTarget implements Target {
    * target: a symbolic link planted in the target (`manifests -> /etc`) must not redirect a write
    * or a prune outside it. `made` collects the first directory mkdir had to create.
    */
-  private async safeParent(rel: string, create = true, made?: string[]): Promise<string | undefined> {
+  private async safeParent(rel: string, create = true, made?: string[], checked?: Map<string, Promise<ParentCheck>>): Promise<string | undefined> {
     const parent = dirname(join(this.root, rel));
+    let found = checked?.get(parent);
+    if (!found) {
+      // One apply asks for the same few directories 99,000 times: each is checked once per apply.
+      found = this.checkParent(parent, create, made);
+      if (checked) {
+        checked.set(parent, found);
+        found.catch(() => checked.delete(parent));
+      }
+    }
+    const { escapesTo } = await found;
+    if (escapesTo !== undefined) {
+      throw new PromoteError('TARGET_PATH_ESCAPES', `${join(this.root, rel)} leads outside ${this.root} (through a symbolic link to ${escapesTo})`, {
+        hint: 'remove the symbolic link from the target directory; the agent only writes inside it',
+      });
+    }
+    return (await found).parent;
+  }
+
+  private async checkParent(parent: string, create: boolean, made?: string[]): Promise<ParentCheck> {
     if (create) {
       const first = await mkdir(parent, { recursive: true });
       if (first !== undefined) made?.push(first);
@@ -156,17 +201,13 @@ export class DirTarget implements Target {
     try {
       realParent = await realpath(parent);
     } catch (err) {
-      if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return { parent: undefined };
       throw err;
     }
     const realRoot = await realpath(this.root);
     const inside = relative(realRoot, realParent);
-    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
-      throw new PromoteError('TARGET_PATH_ESCAPES', `${join(this.root, rel)} leads outside ${this.root} (through a symbolic link to ${realParent})`, {
-        hint: 'remove the symbolic link from the target directory; the agent only writes inside it',
-      });
-    }
-    return parent;
+    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) return { parent, escapesTo: realParent };
+    return { parent };
   }
 
   private async readInventory(): Promise<Inventory | undefined> {
@@ -282,6 +323,7 @@ export class DirTarget implements Target {
     const planned: PlannedWrite[] = [];
     const made: string[] = [];
     const seen = new Set<string>();
+    const checked = new Map<string, Promise<ParentCheck>>();
     let stopped: ObjectResult | undefined;
 
     // 1. Decide, touching nothing but missing parent directories.
@@ -292,7 +334,7 @@ export class DirTarget implements Target {
       const digest = await desiredDigest(file);
       let abs: string;
       try {
-        abs = join((await this.safeParent(rel, true, made))!, basename(rel));
+        abs = join((await this.safeParent(rel, true, made, checked))!, basename(rel));
       } catch (err) {
         if (!isPromoteError(err)) {
           stopped = { id: rel, action: 'failed', reason: 'WriteFailed', message: `cannot create the directory for ${rel}: ${errnoText(err)}` };
@@ -320,16 +362,24 @@ export class DirTarget implements Target {
       }
     }
 
-    // 2. Stage every write; any failure (a full disk) undoes all of them: the target is unchanged.
+    // 2. Stage every write, then fsync the staged files together (one after the other, 99,000
+    // fsyncs made a round take half an hour); any failure (a full disk) undoes all of them: the target
+    // is unchanged. Nothing is renamed into place before every temp file is on disk.
     if (!stopped) {
-      for (const w of planned) {
+      await eachLimited(planned, STAGE_CONCURRENCY, async (w) => {
+        if (stopped) return false;
         try {
-          w.tmp = await stageFile(w.abs, w.content);
+          w.tmp = await stageFile(w.abs, w.content, { sync: false });
+          return true;
         } catch (err) {
-          stopped = { id: w.rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${w.rel}: ${errnoText(err)}` };
-          break;
+          stopped ??= { id: w.rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${w.rel}: ${errnoText(err)}` };
+          return false;
         }
-      }
+      });
+    }
+    if (!stopped) {
+      const failed = await syncFiles(planned.map((w) => w.tmp!));
+      if (failed) stopped = { id: planned[failed.index]!.rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${planned[failed.index]!.rel}: ${errnoText(failed.error)}` };
     }
     const claims = Object.fromEntries(planned.filter((w) => w.claim).map((w) => [w.rel, w.digest]));
     if (!stopped && Object.keys(claims).length > 0) {
@@ -343,7 +393,8 @@ export class DirTarget implements Target {
       await Promise.all(planned.map((w) => (w.tmp ? rm(w.tmp, { force: true }) : undefined)));
       await this.removeMade(made, planned.map((w) => w.abs));
       stopped.message += `; nothing in ${this.root} was changed`;
-      const untouched = planned.filter((w) => w.rel !== stopped.id).map((w): ObjectResult => ({ id: w.rel, action: 'skipped', reason: 'NotApplied', message: `${w.rel} was not written: the apply stopped` }));
+      const failedId = stopped.id;
+      const untouched = planned.filter((w) => w.rel !== failedId).map((w): ObjectResult => ({ id: w.rel, action: 'skipped', reason: 'NotApplied', message: `${w.rel} was not written: the apply stopped` }));
       return { objects: [...objects, stopped, ...untouched], writes: 0 };
     }
 
@@ -376,7 +427,7 @@ export class DirTarget implements Target {
 
     // The record is marked applied only by prune, after the whole render is in place: a crash
     // before that leaves the old record in the inventory, and the next round applies again.
-    const changed = !inv || Object.keys(claims).length > 0 || JSON.stringify(Object.entries(files).sort()) !== JSON.stringify(Object.entries(inv.files).sort()) || inv.pending !== undefined;
+    const changed = !inv || Object.keys(claims).length > 0 || !sameFiles(files, inv.files) || inv.pending !== undefined;
     if (changed) {
       await this.writeInventory(desired.owner, files, this.doneOf(inv));
       writes++;
