@@ -6,17 +6,22 @@ import { tempName } from '../temp-file.ts';
 /**
  * Writes `content` to a new temp file beside `path` (named for its writer: src/temp-file.ts) and
  * fsyncs it; returns the temp file's path. `{ source }` streams the content from that file (a
- * shipped file can be hundreds of MiB). On any failure — a full disk half-way through — the temp
+ * shipped file can be hundreds of MiB); `{ text }` writes the strings in turn, so a large document
+ * (an inventory of 100,000 files) is never one string and one Buffer at once. On any failure — a full disk half-way through — the temp
  * file is removed again before the error is thrown, so nothing is left behind. `sync: false`
  * leaves the fsync to the caller (syncFiles), who must not rename the file into place before it.
  */
-export async function stageFile(path: string, content: Uint8Array | { source: string }, options: { sync?: boolean } = {}): Promise<string> {
+export type StagedContent = Uint8Array | { source: string } | { text: Iterable<string> };
+
+export async function stageFile(path: string, content: StagedContent, options: { sync?: boolean } = {}): Promise<string> {
   const tmp = join(dirname(path), tempName(basename(path)));
   try {
     const handle = await open(tmp, 'wx', 0o644);
     try {
       if (content instanceof Uint8Array) await handle.writeFile(content);
-      else {
+      else if ('text' in content) {
+        for (const part of content.text) await handle.writeFile(part);
+      } else {
         await readFileChunks(content.source, async (chunk) => {
           for (let off = 0; off < chunk.length; ) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
         });
@@ -66,7 +71,7 @@ export async function syncFiles(paths: readonly string[]): Promise<{ index: numb
  * Writes `content` to `path` atomically: a sibling temp file, fsync, rename over the old one, so a
  * reader (or a crash) sees the old content or the new, never half of it or an empty file.
  */
-export async function writeFileAtomic(path: string, content: Uint8Array | { source: string }): Promise<void> {
+export async function writeFileAtomic(path: string, content: StagedContent): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = await stageFile(path, content);
   try {

@@ -107,8 +107,23 @@ function desiredDigest(file: RenderedFile): Promise<string> | string {
   return 'source' in file ? fileSha256Digest(file.source) : sha256(file.content);
 }
 
-function sorted(files: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+/**
+ * `"files": { path: digest, … }` as JSON.stringify(…, null, 2) writes it at the second level,
+ * sorted by path, in parts of a thousand entries: an inventory of 100,000 files is never held as
+ * one string (nor a sorted copy of the map built first, as Object.fromEntries would).
+ */
+function* mapText(key: string, files: Record<string, string>): Generator<string> {
+  const paths = Object.keys(files).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (paths.length === 0) {
+    yield `  ${JSON.stringify(key)}: {}`;
+    return;
+  }
+  yield `  ${JSON.stringify(key)}: {\n`;
+  for (let i = 0; i < paths.length; i += 1000) {
+    const part = paths.slice(i, i + 1000).map((p) => `    ${JSON.stringify(p)}: ${JSON.stringify(files[p])}`);
+    yield `${i > 0 ? ',\n' : ''}${part.join(',\n')}`;
+  }
+  yield '\n  }';
 }
 
 function sameFiles(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -144,7 +159,6 @@ interface ParentCheck {
 /** One file the apply writes: staged to `tmp`, then renamed (replace) or linked (create) into place. */
 interface PlannedWrite {
   rel: string;
-  abs: string;
   digest: string;
   content: Uint8Array | { source: string };
   /** A new file: linked, not renamed, so it cannot replace one created meanwhile. */
@@ -239,15 +253,23 @@ export class DirTarget implements Target {
   }
 
   private async writeInventory(owner: Inventory['owner'], files: Record<string, string>, done: { recordDigest?: string; bundleDigest?: string }, pending?: Record<string, string>): Promise<void> {
-    const inv: Inventory = {
+    const head: Omit<Inventory, 'files' | 'pending'> = {
       version: 1,
       owner,
       ...(done.recordDigest && { recordDigest: done.recordDigest }),
       ...(done.bundleDigest && { bundleDigest: done.bundleDigest }),
-      files: sorted(files),
-      ...(pending && Object.keys(pending).length > 0 && { pending: sorted(pending) }),
     };
-    await writeFileAtomic(join(this.root, INVENTORY_FILE), Buffer.from(`${JSON.stringify(inv, null, 2)}\n`));
+    // The same text as JSON.stringify(inventory, null, 2), the two maps sorted by path.
+    function* text(): Generator<string> {
+      yield `${JSON.stringify(head, null, 2).slice(0, -2)},\n`;
+      yield* mapText('files', files);
+      if (pending && Object.keys(pending).length > 0) {
+        yield ',\n';
+        yield* mapText('pending', pending);
+      }
+      yield '\n}\n';
+    }
+    await writeFileAtomic(join(this.root, INVENTORY_FILE), { text: text() });
   }
 
   private checkOwner(inv: Inventory | undefined, desired: DesiredState): void {
@@ -347,18 +369,18 @@ export class DirTarget implements Target {
       const same = live === digest;
       if (owned[rel] !== undefined) {
         if (same) objects.push({ id: rel, action: 'unchanged', health: 'Healthy' });
-        else planned.push({ rel, abs, digest, content: 'source' in file ? { source: file.source } : file.content, create: live === undefined, claim: false, adopted: false, existed: live !== undefined });
+        else planned.push({ rel, digest, content: 'source' in file ? file : file.content, create: live === undefined, claim: false, adopted: false, existed: live !== undefined });
         continue;
       }
       if (live === undefined) {
-        planned.push({ rel, abs, digest, content: 'source' in file ? { source: file.source } : file.content, create: true, claim: true, adopted: false, existed: false });
+        planned.push({ rel, digest, content: 'source' in file ? file : file.content, create: true, claim: true, adopted: false, existed: false });
       } else if (!this.adopt || live === 'other') {
         objects.push(this.conflict(rel, live === 'other' ? 'exists and is not a regular file' : 'exists and was not written by this agent'));
       } else if (same) {
         files[rel] = digest;
         objects.push({ id: rel, action: 'unchanged', health: 'Healthy', reason: 'Adopted', message: `${rel} existed with this content and was adopted (adopt is on)` });
       } else {
-        planned.push({ rel, abs, digest, content: 'source' in file ? { source: file.source } : file.content, create: false, claim: true, adopted: true, existed: true });
+        planned.push({ rel, digest, content: 'source' in file ? file : file.content, create: false, claim: true, adopted: true, existed: true });
       }
     }
 
@@ -369,7 +391,7 @@ export class DirTarget implements Target {
       await eachLimited(planned, STAGE_CONCURRENCY, async (w) => {
         if (stopped) return false;
         try {
-          w.tmp = await stageFile(w.abs, w.content, { sync: false });
+          w.tmp = await stageFile(this.pathOf(w.rel), w.content, { sync: false });
           return true;
         } catch (err) {
           stopped ??= { id: w.rel, action: 'failed', reason: 'WriteFailed', message: `cannot write ${w.rel}: ${errnoText(err)}` };
@@ -391,7 +413,7 @@ export class DirTarget implements Target {
     }
     if (stopped) {
       await Promise.all(planned.map((w) => (w.tmp ? rm(w.tmp, { force: true }) : undefined)));
-      await this.removeMade(made, planned.map((w) => w.abs));
+      await this.removeMade(made, planned.map((w) => this.pathOf(w.rel)));
       stopped.message += `; nothing in ${this.root} was changed`;
       const failedId = stopped.id;
       const untouched = planned.filter((w) => w.rel !== failedId).map((w): ObjectResult => ({ id: w.rel, action: 'skipped', reason: 'NotApplied', message: `${w.rel} was not written: the apply stopped` }));
@@ -403,12 +425,13 @@ export class DirTarget implements Target {
     const parents = new Set<string>();
     for (const w of planned) {
       try {
-        if (w.create) await this.createNew(w.tmp!, w.abs);
-        else await rename(w.tmp!, w.abs);
+        const abs = this.pathOf(w.rel);
+        if (w.create) await this.createNew(w.tmp!, abs);
+        else await rename(w.tmp!, abs);
         w.tmp = undefined;
         files[w.rel] = w.digest;
         writes++;
-        parents.add(dirname(w.abs));
+        parents.add(dirname(abs));
         objects.push({
           id: w.rel,
           action: w.existed ? 'configured' : 'created',
@@ -433,6 +456,11 @@ export class DirTarget implements Target {
       writes++;
     }
     return { objects, writes };
+  }
+
+  /** Where `rel` (checked by checkPath, its parent by safeParent) is: not kept per planned write, 100,000 of them. */
+  private pathOf(rel: string): string {
+    return join(this.root, rel);
   }
 
   private doneOf(inv: Inventory | undefined): { recordDigest?: string; bundleDigest?: string } {
