@@ -76,32 +76,22 @@ function checkPath(path: string): string {
   return norm === path ? path : norm;
 }
 
-/** A regular file's bytes; `undefined` when nothing is there; `'other'` for a directory, link, …. */
-async function readLive(path: string): Promise<Buffer | undefined | 'other'> {
+/**
+ * `read(path)` of the regular file at `path`; undefined when nothing is there, 'other' when it is
+ * not a regular file (a directory, a link, …): never followed, never read.
+ */
+async function readRegular<T>(path: string, read: (path: string) => Promise<T>): Promise<T | undefined | 'other'> {
   try {
-    const st = await lstat(path);
-    if (!st.isFile()) return 'other';
-    return await readFile(path);
+    if (!(await lstat(path)).isFile()) return 'other';
+    return await read(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
     throw err;
   }
 }
 
-/**
- * What is at `path`, by digest, streamed (never read whole: shipped files can be large):
- * undefined when nothing is there, 'other' when it is not a regular file.
- */
-async function liveDigest(path: string): Promise<string | undefined | 'other'> {
-  try {
-    const st = await lstat(path);
-    if (!st.isFile()) return 'other';
-    return await fileSha256Digest(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
+/** What is at `path`, by digest, streamed (never read whole: shipped files can be large). */
+const liveDigest = (path: string) => readRegular(path, fileSha256Digest);
 
 function desiredDigest(file: RenderedFile): Promise<string> | string {
   return 'source' in file ? fileSha256Digest(file.source) : sha256(file.content);
@@ -225,7 +215,7 @@ export class DirTarget implements Target {
   }
 
   private async readInventory(): Promise<Inventory | undefined> {
-    const bytes = await readLive(join(this.root, INVENTORY_FILE));
+    const bytes = await readRegular(join(this.root, INVENTORY_FILE), (p) => readFile(p));
     if (bytes === undefined) return undefined;
     try {
       if (bytes === 'other') throw new Error('not a regular file');
