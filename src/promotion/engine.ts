@@ -14,7 +14,7 @@ import { parseDigestInput, pickDigest } from './digest-input.ts';
 import { GitLedger, type HistoryEntry } from './ledger.ts';
 import { activeHold, canonicalJson, parametersDigest, RECORD_ACTIONS, recordDigest, type PromotionAction, type PromotionRecord, type StageState } from './record.ts';
 import { readStatusReports } from './status-reports.ts';
-import { findSignedRecord, publishStatement, readTaggedRecord, signRecord, verifiedStageRecord, RECORD_DIGEST_ANNOTATION, type PublishedStatement, type VerifiedStageRecord } from './signed-record.ts';
+import { findSignedRecord, publishStatement, readTaggedRecord, signRecord, verifiedStageRecord, type PublishedStatement, type VerifiedStageRecord } from './signed-record.ts';
 import type { PipelineTrust, TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
 
@@ -510,20 +510,6 @@ function promoterKeyGiven(project: Project): boolean {
 async function signerFingerprint(signer: Signer): Promise<string> {
   const { keyFingerprint } = await import('../signing/trusted-signer.ts');
   return keyFingerprint(signer.publicKeyPem);
-}
-
-/** What `promotion-<stage>` holds: its manifest digest and the ledger record digest it carries. One GET. */
-export async function publishedRecord(project: Project, stage: string): Promise<{ digest: string; record?: string } | undefined> {
-  const registry = await project.registryFor(stageRepository(project.pipeline, requireStage(project.pipeline, stage)));
-  try {
-    const fetched = await registry.fetchManifest(`promotion-${stage}`);
-    const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
-    return { digest: fetched.descriptor.digest, ...(m.annotations?.[RECORD_DIGEST_ANNOTATION] && { record: m.annotations[RECORD_DIGEST_ANNOTATION] }) };
-  } catch (err) {
-    const { isNotFound } = await import('../signing/cosign-signature.ts');
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
 }
 
 /**

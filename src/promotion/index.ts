@@ -1,7 +1,7 @@
 // The promotion module's public surface: the engine, the ledger, records and status reports.
 export { approveCommand, historyCommand, verifyHistoryCommand, holdCommand, planCommand, rollbackCommand, runCommand, toCommand } from './actions.ts';
 export type { PlanWithDiff, ProjectOptions } from './actions.ts';
-export { approve, history, historyItem, openProject, planStage, printablePlan, promoteTo, publishedRecord, refusal, rollback, runLoop, runOnce, setHold, sourceRepository, RECORD_DIGEST_ANNOTATION } from './engine.ts';
+export { approve, history, historyItem, openProject, planStage, printablePlan, promoteTo, refusal, rollback, runLoop, runOnce, setHold, sourceRepository, RECORD_DIGEST_ANNOTATION } from './engine.ts';
 export type { ApproveResult, DetailedPlan, EngineOptions, HistoryItem, HoldResult, PlanRequest, Project, PromoteResult, RollbackRequest, RunStageOutcome, ToRequest } from './engine.ts';
 export { GitLedger, commitMessage, renderStageState } from './ledger.ts';
 export type { CommitResult, GitIdentity, HistoryEntry, LedgerChange, LedgerOptions, Mutation } from './ledger.ts';
