@@ -1,10 +1,9 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import ignore, { type Ignore } from 'ignore';
 import { PromoteError } from '../errors.ts';
 import { formatBytes } from '../params/limits.ts';
-import { git, gitEnv, inGitWorkTree } from './git.ts';
+import { GitignoreFiles, gitIgnored, IGNORE_FILE, loadPromoteIgnore } from './ignore-rules.ts';
 import { BUNDLE_MAX_ENTRIES, BUNDLE_MAX_FILE_BYTES, BUNDLE_MAX_PATHS_BYTES, BUNDLE_MAX_TOTAL_BYTES, entryPathProblem } from './limits.ts';
 
 // Walks a bundle directory into the exact, sorted list of entries the tar writer packs.
@@ -33,7 +32,6 @@ import { BUNDLE_MAX_ENTRIES, BUNDLE_MAX_FILE_BYTES, BUNDLE_MAX_PATHS_BYTES, BUND
 // - Modes are normalised: 0755 for directories and for files with any execute bit, else 0644.
 // - Order is the byte order of the UTF-8 path, independent of locale and file-system order.
 
-export const IGNORE_FILE = '.promoteignore';
 
 export interface WalkEntry {
   /** Path relative to the bundle root, '/'-separated, without a leading './' or trailing '/'. */
@@ -102,75 +100,7 @@ function kindOf(st: { isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): b
 
 type Exclusion = Omit<ExcludedEntry, 'path' | 'type'>;
 
-/** `.promoteignore` rules: `ignored` (excluded), `unignored` (a `!rule` re-includes it), or neither. */
-async function loadPromoteIgnore(root: string): Promise<Ignore | undefined> {
-  try {
-    return ignore().add(await readFile(join(root, IGNORE_FILE), 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return undefined;
-  }
-}
-
 const isGitDir = (rel: string, isDir: boolean): boolean => isDir && (rel === '.git' || rel.endsWith('/.git'));
-
-/**
- * What git ignores under `root`, asked of git itself: ignored untracked paths (a directory as
- * `dir/`, its content not listed), with the rule that ignores each. Undefined outside a work
- * tree or when git cannot answer (not installed, a repository it refuses to read, a bundle
- * directory that is itself ignored): then the .gitignore files inside the bundle apply.
- */
-async function gitIgnored(root: string, env: NodeJS.ProcessEnv): Promise<Map<string, string> | undefined> {
-  if (!inGitWorkTree(root)) return undefined;
-  const safeEnv = gitEnv(env);
-  const listed = await git(root, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory', '--', '.'], safeEnv, { raw: true });
-  if (listed === undefined) return undefined;
-  const paths = listed.split('\0').filter((p) => p !== '');
-  const out = new Map<string, string>(paths.map((p) => [p, '']));
-  if (paths.length === 0) return out;
-  const why = await git(root, ['check-ignore', '-z', '-v', '--stdin'], safeEnv, { input: paths.join('\0') + '\0', raw: true });
-  const fields = (why ?? '').split('\0');
-  for (let i = 0; i + 3 < fields.length; i += 4) {
-    if (out.has(fields[i + 3]!)) out.set(fields[i + 3]!, `${fields[i]}:${fields[i + 1]}:${fields[i + 2]}`);
-  }
-  return out;
-}
-
-/** The .gitignore files met on the way down, applied as git does: the deepest rule that matches decides. */
-class GitignoreFiles {
-  private readonly levels: { base: string; rules: Ignore; file: string; patterns: string[] }[] = [];
-
-  /** Reads `<dirRel>/.gitignore` if there is one; returns how many levels to pop when leaving the directory. */
-  enter(dirAbs: string, dirRel: string): number {
-    let text: string;
-    try {
-      text = readFileSync(join(dirAbs, '.gitignore'), 'utf8');
-    } catch {
-      return 0;
-    }
-    const patterns = text.split(/\r?\n/);
-    this.levels.push({ base: dirRel, rules: ignore().add(text), file: dirRel ? `${dirRel}/.gitignore` : '.gitignore', patterns });
-    return 1;
-  }
-
-  leave(n: number): void {
-    this.levels.length -= n;
-  }
-
-  test(rel: string, isDir: boolean): string | undefined {
-    for (let i = this.levels.length - 1; i >= 0; i--) {
-      const level = this.levels[i]!;
-      const local = level.base ? rel.slice(level.base.length + 1) : rel;
-      const r = level.rules.test(isDir ? `${local}/` : local);
-      if (r.unignored) return undefined;
-      if (r.ignored) {
-        const line = r.rule ? level.patterns.indexOf(r.rule.pattern) + 1 : 0;
-        return `${level.file}:${line}:${r.rule?.pattern ?? ''}`;
-      }
-    }
-    return undefined;
-  }
-}
 
 /** Lists the entries of the bundle rooted at `root`, sorted, with every policy above applied. */
 export async function walkBundle(root: string, options: WalkOptions = {}): Promise<WalkEntry[]> {
