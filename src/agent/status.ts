@@ -55,7 +55,7 @@ export interface PipelineStatus {
 }
 
 export async function pipelineStatus(options: StatusOptions): Promise<PipelineStatus> {
-  const { openProject } = await import('../promotion/engine.ts');
+  const { openProject } = await import('../promotion/project.ts');
   const { stageSummaries } = await import('../promotion/stage-status.ts');
   const { readStatusReport } = await import('../promotion/status-reports.ts');
   const { loadEnvironment } = await import('../params/environment.ts');

@@ -1,7 +1,11 @@
 import type { GateResult } from '../pipeline/gate.ts';
 import type { Plan } from '../pipeline/plan.ts';
 import type { PlanDiff } from '../promotion/plan-diff.ts';
-import type { ApproveResult, HistoryItem, HoldResult, PromoteResult, RunStageOutcome } from '../promotion/engine.ts';
+import type { ApproveResult } from '../promotion/approve.ts';
+import type { HistoryItem } from '../promotion/history.ts';
+import type { HoldResult } from '../promotion/hold.ts';
+import type { RunStageOutcome } from '../promotion/run.ts';
+import type { PromoteResult } from '../promotion/to.ts';
 import type { HistoryVerification } from '../promotion/verify-history.ts';
 
 // How promotion results read in a terminal. JSON output is the data itself.

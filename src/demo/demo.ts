@@ -7,7 +7,8 @@ import type { Target } from '../agent/target.ts';
 import { isPromoteError, PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
-import type { Project, PromoteResult } from '../promotion/engine.ts';
+import type { Project } from '../promotion/project.ts';
+import type { PromoteResult } from '../promotion/to.ts';
 import type { LocalKeySigner } from '../signing/signer.ts';
 import { isGitUrl } from '../pipeline/git-url.ts';
 import { clusterAgent } from './cluster-agents.ts';
@@ -162,9 +163,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     narrate(`${at.padStart(6)}  ${name.padEnd(10)} ${detail}`);
   };
 
-  const [{ findPipelineFile, loadPipeline, projectRoot }, engine, { openRegistry }, { parseReference, formatReference, repositoryName }] = await Promise.all([
+  const [{ findPipelineFile, loadPipeline, projectRoot }, { openProject }, { promoteTo }, { runOnce }, { approve }, { rollback }, { openRegistry }, { parseReference, formatReference, repositoryName }] = await Promise.all([
     import('../pipeline/load.ts'),
-    import('../promotion/engine.ts'),
+    import('../promotion/project.ts'),
+    import('../promotion/to.ts'),
+    import('../promotion/run.ts'),
+    import('../promotion/approve.ts'),
+    import('../promotion/rollback.ts'),
     import('../oci/open.ts'),
     import('../oci/reference.ts'),
   ]);
@@ -226,7 +231,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const registryOptions: RegistryOptions = { ...options.registryOptions, env: options.env, cwd: projectDir };
   const openAs = async (who: { name: string; email: string }): Promise<Project> => {
     const env = gitEnv(options.env, who);
-    const p = await engine.openProject({ cwd: projectDir, env, pipeline: pipelineFile, signer: keys.promoter, approverSigner: keys.approver, registry: registryOptions, log: () => undefined });
+    const p = await openProject({ cwd: projectDir, env, pipeline: pipelineFile, signer: keys.promoter, approverSigner: keys.approver, registry: registryOptions, log: () => undefined });
     if (!options.registry) return p;
     return { ...p, pipeline, registry: await openRegistry(pipeline.repository, registryOptions) };
   };
@@ -295,7 +300,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
   const promoteSoaked = async (stageName: string, project = promoter): Promise<{ result: PromoteResult; waited: number }> => {
     const waited = await soakWait(stageName);
-    return { result: await engine.promoteTo(project, { stage: stageName }), waited };
+    return { result: await promoteTo(project, { stage: stageName }), waited };
   };
   const gateList = (r: PromoteResult): string => r.gates.map((g) => `${g.gate} ✓`).join(', ');
 
@@ -314,7 +319,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // 4. dev is `promotion: auto`: one pass of the controller takes the new signed bundle.
   const autoPass = async (digest: string): Promise<string> => {
-    const outcomes = await engine.runOnce(promoter);
+    const outcomes = await runOnce(promoter);
     const mine = outcomes.find((o) => o.stage === first);
     if (mine?.result !== 'promoted' || mine.bundle !== digest) {
       throw new PromoteError('DEMO_AUTO_FAILED', `promote run --once did not promote ${short(digest)} to ${first}: ${mine?.result ?? 'no outcome'} ${mine?.message ?? ''}`, { hint: 'the state is left in .promote/ to look at (promote status, promote history <stage>); promote demo --debug shows the cause' });
@@ -325,7 +330,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // 5. staging: refused while dev has not converged.
   try {
-    await engine.promoteTo(promoter, { stage: second });
+    await promoteTo(promoter, { stage: second });
     throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${second} was accepted before ${first} converged`, { hint: `check the gates of ${second} in the pipeline: the demo expects converged (and soak) there` });
   } catch (err) {
     step(`to ${second}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
@@ -346,12 +351,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 7. production: refused without an approval by someone other than the promoter.
   await soakWait(third);
   try {
-    await engine.promoteTo(promoter, { stage: third });
+    await promoteTo(promoter, { stage: third });
     throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${third} was accepted without an approval`, { hint: `the demo expects an approval gate on ${third} in the pipeline` });
   } catch (err) {
     step(`to ${third}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
   }
-  const approved1 = await engine.approve(approver, third, v1.digest, 'demo: reviewed the plan');
+  const approved1 = await approve(approver, third, v1.digest, 'demo: reviewed the plan');
   step('approve', `${approved1.by} approved ${short(v1.digest)} for ${third}, signed with ${keys.files.approver} (it binds the bundle and the ${third} parameters; one signed with the promoter's key would not count: separateDuties)`);
   {
     const { result } = await promoteSoaked(third);
@@ -394,7 +399,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     step(`to ${second}`, `${second} ← ${short(result.bundle)}: ${gateList(result)}`);
   }
   step('agents', await converge(second, v2.digest));
-  const approved2 = await engine.approve(approver, third, v2.digest, 'demo: new colour approved');
+  const approved2 = await approve(approver, third, v2.digest, 'demo: new colour approved');
   step('approve', `${approved2.by} approved ${short(v2.digest)} for ${third}, signed with ${keys.files.approver}`);
   {
     const { result } = await promoteSoaked(third);
@@ -406,14 +411,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   //    now, so only a forced rollback, with its reason in the ledger, may go back.
   let refusedWithoutForce = '';
   try {
-    await engine.rollback(promoter, { stage: third });
+    await rollback(promoter, { stage: third });
     throw new PromoteError('DEMO_NOT_REFUSED', `the rollback of ${third} passed its gates unexpectedly`, { hint: `the demo expects converged gates on ${third}, so that only a forced rollback may go back` });
   } catch (err) {
     refusedWithoutForce = refusalLine(err);
     step('rollback', `refused (exit 3): ${refusedWithoutForce}`, 'refused');
   }
   const reason = `demo: 1.1 is rolled back — ${v2src.after ? `colour ${v2src.after}` : 'it'} rejected by design review`;
-  const back = await engine.rollback(promoter, { stage: third, force: { reason } });
+  const back = await rollback(promoter, { stage: third, force: { reason } });
   step('rollback', `--force --reason "${reason}": ${third} ← ${short(back.bundle)} (1.0); the reason is in the ledger and the signed record`);
   step('agents', await converge(third, v1.digest));
 

@@ -1,22 +1,12 @@
 import type { Plan } from '../pipeline/plan.ts';
-import {
-  approve,
-  history,
-  openProject,
-  planStage,
-  printablePlan,
-  promoteTo,
-  rollback,
-  runLoop,
-  runOnce,
-  setHold,
-  type ApproveResult,
-  type EngineOptions,
-  type HistoryItem,
-  type HoldResult,
-  type PromoteResult,
-  type RunStageOutcome,
-} from './engine.ts';
+import { approve, type ApproveResult } from './approve.ts';
+import { history, type HistoryItem } from './history.ts';
+import { setHold, type HoldResult } from './hold.ts';
+import { planStage, printablePlan } from './plan.ts';
+import { openProject, type EngineOptions } from './project.ts';
+import { rollback } from './rollback.ts';
+import { runLoop, runOnce, type RunStageOutcome } from './run.ts';
+import { promoteTo, type PromoteResult } from './to.ts';
 
 import type { PlanDiff } from './plan-diff.ts';
 import type { HistoryVerification } from './verify-history.ts';

@@ -29,8 +29,7 @@ export function stageMoved(stage: string, current: StageState | undefined, expec
  * the statement, so whatever is published later is these bytes; `signed` receives the one
  * committed. The engine always signs; without `sign` the file holds the bare record.
  */
-export function promotionMutation(record: PromotionRecord, sign?: (base: string | undefined) => Promise<SerializedBundle>, signed?: (statement: SerializedBundle) => void): Mutation {
-  const digest = recordDigest(record);
+export function promotionMutation(record: PromotionRecord, sign?: (base: string | undefined) => Promise<SerializedBundle>, signed?: (statement: SerializedBundle) => void, digest = recordDigest(record)): Mutation {
   return async (current, _attempt, base) => {
     if ((current?.recordDigest ?? undefined) !== record.previous) throw stageMoved(record.stage, current, record.previous);
     // The new record's `previous` links to the stated digest: chaining onto a stage file whose

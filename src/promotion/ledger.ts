@@ -229,7 +229,21 @@ export class GitLedger {
     return this.ident('GIT_AUTHOR_IDENT');
   }
 
-  private async ident(which: 'GIT_AUTHOR_IDENT' | 'GIT_COMMITTER_IDENT'): Promise<GitIdentity> {
+  // Read once per ledger (one operation asks for it while planning and again while committing);
+  // a failure is not kept, so fixing git's config and retrying works.
+  private readonly idents = new Map<string, Promise<GitIdentity>>();
+
+  private ident(which: 'GIT_AUTHOR_IDENT' | 'GIT_COMMITTER_IDENT'): Promise<GitIdentity> {
+    let known = this.idents.get(which);
+    if (!known) {
+      known = this.readIdent(which);
+      this.idents.set(which, known);
+      known.catch(() => this.idents.delete(which));
+    }
+    return known;
+  }
+
+  private async readIdent(which: 'GIT_AUTHOR_IDENT' | 'GIT_COMMITTER_IDENT'): Promise<GitIdentity> {
     let out: string;
     try {
       out = await makeGit(this.identityDir, this.env, this.timeoutMs).raw(['-c', 'user.useConfigOnly=true', 'var', which]);

@@ -2,7 +2,8 @@ import { isPromoteError } from '../errors.ts';
 import { stageOrder } from '../pipeline/load.ts';
 import type { Stage } from '../pipeline/pipeline.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
-import { checkParameters, type Project } from './engine.ts';
+import { checkParameters } from './bundle-checks.ts';
+import type { Project } from './project.ts';
 import { activeHold, parametersDigest, type PromotionRecord } from './record.ts';
 import { readTaggedRecord } from './signed-record.ts';
 

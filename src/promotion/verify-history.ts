@@ -4,7 +4,7 @@ import { PROMOTION_RECORD } from '../oci/media-types.ts';
 import type { Descriptor, Registry } from '../oci/registry.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
-import type { Project } from './engine.ts';
+import type { Project } from './project.ts';
 import { RECORD_DIGEST_ANNOTATION } from './signed-record.ts';
 import type { HistoryEntry } from './ledger.ts';
 import { canonicalJson, recordDigest, stagePath, type PromotionRecord } from './record.ts';

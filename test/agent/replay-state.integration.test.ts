@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openProject, promoteTo, type PromoteResult } from '../../src/promotion/engine.ts';
+import { openProject } from '../../src/promotion/project.ts';
+import { promoteTo, type PromoteResult } from '../../src/promotion/to.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, type TestProject } from '../promotion/project.ts';
 import { agentOnce } from './agent-once.ts';

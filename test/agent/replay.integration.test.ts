@@ -6,7 +6,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openProject, promoteTo } from '../../src/promotion/engine.ts';
+import { openProject } from '../../src/promotion/project.ts';
+import { promoteTo } from '../../src/promotion/to.ts';
 import { publishStatusReport, readStatusReport } from '../../src/promotion/status-reports.ts';
 import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
@@ -49,7 +50,7 @@ test('the agent refuses an older signed record put back on the tag (RecordReplay
   if (variant !== undefined) assert.equal(await readFile(join(out, 'files', 'variant.txt'), 'utf8'), variant, 'the target still runs the newer bundle');
 
   // Going back on purpose is a new record (number 3) and is applied.
-  const { rollback } = await import('../../src/promotion/engine.ts');
+  const { rollback } = await import('../../src/promotion/rollback.ts');
   await rollback(eng, { stage: 'dev', steps: 1, force: { reason: 'test: back to d1' } });
   const back = await agentOnce(p, out);
   assert.equal(back?.phase, 'Converged', JSON.stringify(back));

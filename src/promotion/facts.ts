@@ -1,0 +1,157 @@
+import { isPromoteError } from '../errors.ts';
+import type { StatusObservation } from '../pipeline/gate.ts';
+import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
+import type { CheckResult, PlanAction, StageView } from '../pipeline/plan.ts';
+import { checkParameters, checkSignature, type BundleFacts } from './bundle-checks.ts';
+import { resolveCandidate, sourceRepository, withUpstream } from './candidate.ts';
+import { activeHold, parametersDigest, type StageState } from './record.ts';
+import { findSignedRecord, verifiedStageRecord, type VerifiedStageRecord } from './signed-record.ts';
+import { readStatusReports } from './status-reports.ts';
+import type { Project, StageLookup } from './project.ts';
+
+// Fact gathering: everything the gates and the record need, read from the ledger, the registry
+// and the project's files, in one place. The pure planner (pipeline/plan.ts) then decides from
+// these facts alone. The ledger is an index: what a stage runs, what upstream runs and what a
+// stage ever ran are taken from signed records (signed-record.ts), never from the stage files' text.
+
+export interface FactsRequest {
+  action: PlanAction;
+  /** The bundle the user named (`--bundle`, a rollback target). */
+  bundle?: string;
+  /** Skip signature and parameter checks (the planner still reports gates). */
+  skipVerification?: boolean;
+}
+
+export interface Facts {
+  /** Who would promote: the git identity (a placeholder without one: `plan` works without it). */
+  promoter: string;
+  /** The stage's ledger file. */
+  state?: StageState;
+  /** The stage's current record as a signature proves it. */
+  head?: VerifiedStageRecord;
+  /** Where the candidate is verified (and copied from when the stage has its own repository). */
+  sourceRepository: string;
+  /** The candidate the user named, resolved to a digest. */
+  explicit?: string;
+  /** The planner's view of the stage and of its upstream stage. */
+  views: Record<string, StageView>;
+  /** Ledger records that failed their signature check. */
+  ledgerChecks: CheckResult[];
+  reports: StatusObservation[];
+  fromClusters: string[];
+  signature?: CheckResult;
+  bundle?: BundleFacts;
+  /** The pipeline has trust.approvers: the views' approvals were checked against it. */
+  approvalsSigned: boolean;
+}
+
+export async function gatherFacts(project: Project, target: StageLookup, request: FactsRequest): Promise<Facts> {
+  const { pipeline, ledger } = project;
+  const { stage, upstream } = target;
+  const { action } = request;
+  await ledger.refresh();
+  // `plan` works without a git identity (a CI check); `to` refuses before writing (ledger.update).
+  const promoter = await ledger.identity().then(
+    (i) => i.text,
+    (err: unknown) => (isPromoteError(err, 'GIT_IDENTITY_MISSING') ? '(no git identity)' : Promise.reject(err)),
+  );
+  const state = await ledger.read(pipeline.name, stage.name);
+  // A rollback's digest is one the stage ran: it is in the stage's own repository already.
+  const source = action === 'rollback' ? stageRepository(pipeline, stage) : sourceRepository(pipeline, target);
+  const sourceRegistry = await project.registryFor(source);
+  const explicit = request.bundle ? await resolveCandidate(project, request.bundle, source, action === 'rollback' ? [stage] : withUpstream(target)) : undefined;
+  const own = await verifiedHead(project, stage, state);
+  const ledgerChecks: CheckResult[] = own.problem ? [own.problem] : [];
+  const views: Record<string, StageView> = {
+    [stage.name]: stageView(project, stage, state, own.head, action === 'rollback' && explicit && (await ranIn(project, stage, own.head, explicit)) ? [explicit] : []),
+  };
+  if (upstream) {
+    const up = await verifiedHead(project, upstream, await ledger.read(pipeline.name, upstream.name));
+    if (up.problem && !explicit) ledgerChecks.push(up.problem);
+    views[upstream.name] = stageView(project, upstream, undefined, up.head, explicit && action !== 'rollback' && (await ranIn(project, upstream, up.head, explicit)) ? [explicit] : []);
+  }
+  // The planner picks the default candidate itself (what `from` runs; for a first stage, what it
+  // runs itself); it is looked up here only to verify it.
+  const candidate = explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined);
+  // The bundle the stage already runs: the planner judges no upstream gate on it (nothing new
+  // comes from upstream), so its status reports are not read.
+  const sameBundle = candidate !== undefined && candidate === own.head?.record.bundle.digest;
+
+  let reports: StatusObservation[] = [];
+  let fromClusters: string[] = [];
+  if (upstream && candidate && !sameBundle && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
+    fromClusters = await environmentClusters(project, upstream.environment);
+    const [{ ReportMarks }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('../cache-root.ts'), import('node:path')]);
+    const marks = new ReportMarks(join(promoteCacheRoot(project.options.env), 'gates'));
+    reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust(), pipeline.name, { marks });
+  }
+  let signature: CheckResult | undefined;
+  let bundle: BundleFacts | undefined;
+  if (candidate && !request.skipVerification) {
+    signature = await checkSignature(project, sourceRegistry, candidate);
+    // A bundle that is not signed by a trusted key is not even read further.
+    if (signature.passed) bundle = await checkParameters(project, sourceRegistry, stage, candidate);
+  } else if (candidate && sameBundle) {
+    // A pre-check (promote run) still needs the other half of the desired state to tell a
+    // configuration change from "up to date"; `to` verifies everything again before signing.
+    bundle = await checkParameters(project, sourceRegistry, stage, candidate);
+  }
+  // The ledger's approvals are claims until their signatures verify against trust.approvers.
+  const trust = await project.trust();
+  const { approvalsSigned, checkApprovals } = await import('./approvals.ts');
+  views[stage.name]!.approvals = checkApprovals(views[stage.name]!.approvals, trust.approvers, pipeline.trust.approvers);
+  return {
+    promoter,
+    ...(state && { state }),
+    ...(own.head && { head: own.head }),
+    sourceRepository: source,
+    ...(explicit && { explicit }),
+    views,
+    ledgerChecks,
+    reports,
+    fromClusters,
+    ...(signature && { signature }),
+    ...(bundle && { bundle }),
+    approvalsSigned: approvalsSigned(trust.approvers),
+  };
+}
+
+/**
+ * A stage as the planner sees it: its current record only as far as a signature proves it
+ * (`head`), its hold and approvals (approvals are verified here, holds only ever refuse).
+ * `history` holds the bundles this plan asked about that a signed record shows the stage ran.
+ */
+function stageView(project: Project, stage: Stage, state: StageState | undefined, head: VerifiedStageRecord | undefined, history: string[] = []): StageView {
+  const hold = activeHold(project.pipeline, stage, state);
+  return {
+    ...(head && { current: head.record.bundle.digest, record: head.digest, parameters: parametersDigest(head.record) }),
+    history,
+    ...(hold && { hold }),
+    approvals: state?.approvals ?? [],
+  };
+}
+
+/** The stage's current record, proved (signed-record.ts), or the check that failed. */
+async function verifiedHead(project: Project, stage: Stage, state: StageState | undefined): Promise<{ head?: VerifiedStageRecord; problem?: CheckResult }> {
+  try {
+    const registry = await project.registryFor(stageRepository(project.pipeline, stage));
+    const head = await verifiedStageRecord(registry, (await project.trust()).promotions, project.pipeline.name, stage.name, state);
+    return head ? { head } : {};
+  } catch (err) {
+    if (!isPromoteError(err, 'LEDGER_RECORD_UNVERIFIED')) throw err;
+    return { problem: { passed: false, outcome: 'verification', code: err.code, summary: err.message, ...(err.hint && { hint: err.hint }) } };
+  }
+}
+
+/** Whether a record signed by trust.promotions shows `stage` ran `digest` (its head, else the bundle's referrers). */
+async function ranIn(project: Project, stage: Stage, head: VerifiedStageRecord | undefined, digest: string): Promise<boolean> {
+  if (head?.record.bundle.digest === digest) return true;
+  const registry = await project.registryFor(stageRepository(project.pipeline, stage));
+  return (await findSignedRecord(registry, (await project.trust()).promotions, project.pipeline.name, stage.name, digest)) !== undefined;
+}
+
+async function environmentClusters(project: Project, environment: string): Promise<string[]> {
+  const { loadEnvironment } = await import('../params/environment.ts');
+  const env = await loadEnvironment(project.root, environment);
+  return env.clusters.length ? env.clusters.map((c) => c.name) : [environment];
+}

@@ -1,0 +1,105 @@
+import { PromoteError } from '../errors.ts';
+import { BUNDLE_CONFIG } from '../oci/media-types.ts';
+import type { ImageManifest } from '../oci/registry.ts';
+import { stageOrder } from '../pipeline/load.ts';
+import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
+import { planFor } from './plan.ts';
+import { lookupStage, type Project } from './project.ts';
+import { loadPromoterSigner, promoterKeyGiven } from './signing-keys.ts';
+import { promote } from './to.ts';
+
+// `promote run`: every `promotion: auto` stage, upstream first, promoted when its gates let it;
+// a stage that waits, is held or has nothing new is reported and left alone. Never forces.
+
+export interface RunStageOutcome {
+  stage: string;
+  /** `configured`: a configuration change (same bundle, new parameters) was promoted. */
+  result: 'promoted' | 'configured' | 'up-to-date' | 'waiting' | 'held' | 'nothing' | 'refused' | 'error';
+  bundle?: string;
+  message?: string;
+  record?: string;
+}
+
+/** The newest signed-able bundle in the repository: tags that are not promote's own, newest `created`. */
+async function newestBundle(project: Project, stage: Stage): Promise<string | undefined> {
+  const registry = await project.registryFor(stageRepository(project.pipeline, stage));
+  const reserved = /^(sha256-|promotion-|status-)/;
+  const tags = (await registry.listTags()).filter((t) => !reserved.test(t));
+  let best: { digest: string; created: string } | undefined;
+  for (const tag of tags) {
+    // A tag deleted since the listing is skipped; a registry failing to answer is not "no bundle":
+    // skipping it would promote an older one.
+    const { isNotFound } = await import('../signing/cosign-signature.ts');
+    const fetched = await registry.fetchManifest(tag).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (!fetched) continue;
+    const m = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
+    if (m.config?.mediaType !== BUNDLE_CONFIG) continue;
+    const created = m.annotations?.['org.opencontainers.image.created'] ?? '';
+    if (!best || created > best.created) best = { digest: fetched.descriptor.digest, created };
+  }
+  return best?.digest;
+}
+
+/** One pass of `promote run`: every `promotion: auto` stage, upstream first. Never forces. */
+export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
+  // A configured key that trust.promotions lacks would be refused at every stage: say so once, exit 4.
+  if (promoterKeyGiven(project)) await loadPromoterSigner(project);
+  const out: RunStageOutcome[] = [];
+  for (const stage of stageOrder(project.pipeline)) {
+    if (stage.promotion !== 'auto') continue;
+    const target = lookupStage(project.pipeline, stage.name);
+    try {
+      let bundle: string | undefined;
+      if (!stage.from) {
+        bundle = await newestBundle(project, stage);
+        if (!bundle) {
+          out.push({ stage: stage.name, result: 'nothing', message: 'no bundle in the repository yet' });
+          continue;
+        }
+      }
+      const plan = await planFor(project, target, { action: 'auto', ...(bundle && { bundle }), skipVerification: true });
+      if (plan.blockers.some((b) => b.code === 'STAGE_HELD')) {
+        out.push({ stage: stage.name, result: 'held', message: plan.blockers.find((b) => b.code === 'STAGE_HELD')!.message });
+        continue;
+      }
+      if (!plan.candidate) {
+        out.push({ stage: stage.name, result: 'nothing', message: plan.blockers[0]?.message ?? 'nothing to promote' });
+        continue;
+      }
+      if (plan.upToDate) {
+        out.push({ stage: stage.name, result: 'up-to-date', bundle: plan.candidate });
+        continue;
+      }
+      if (!plan.allowed) {
+        out.push({ stage: stage.name, result: 'waiting', bundle: plan.candidate, message: plan.blockers.map((b) => b.message).join('; ') });
+        continue;
+      }
+      const r = await promote(project, target, { action: 'auto', ...(bundle && { bundle }) });
+      out.push({ stage: stage.name, result: r.action === 'configure' ? 'configured' : 'promoted', bundle: r.bundle, ...(r.record && { record: r.record }) });
+    } catch (err) {
+      if (err instanceof PromoteError && (err.outcome === 'refused' || err.outcome === 'verification')) {
+        out.push({ stage: stage.name, result: 'refused', message: err.message });
+      } else {
+        out.push({ stage: stage.name, result: 'error', message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+  return out;
+}
+
+/** `promote run`: passes every `intervalMs` until `signal` aborts. */
+export async function runLoop(project: Project, intervalMs: number, signal: AbortSignal, onPass: (outcomes: RunStageOutcome[]) => void): Promise<void> {
+  while (!signal.aborted) {
+    onPass(await runOnce(project));
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, intervalMs);
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
