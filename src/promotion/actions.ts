@@ -1,8 +1,7 @@
-import type { Plan } from '../pipeline/plan.ts';
 import { approve, type ApproveResult } from './approve.ts';
 import { history, type HistoryItem } from './history.ts';
 import { setHold, type HoldResult } from './hold.ts';
-import { planStage, printablePlan } from './plan.ts';
+import { planStage, printablePlan, type PrintablePlan } from './plan.ts';
 import { openProject, type EngineOptions } from './project.ts';
 import { rollback } from './rollback.ts';
 import { runLoop, runOnce, type RunStageOutcome } from './run.ts';
@@ -17,7 +16,7 @@ import type { HistoryVerification } from './verify-history.ts';
 /** What a command passes in: the engine's options minus those only tests set. */
 export type ProjectOptions = Pick<EngineOptions, 'cwd' | 'env' | 'pipeline' | 'registry' | 'key' | 'interactive' | 'log'>;
 
-export type PlanWithDiff = Plan & { diff?: PlanDiff };
+export type PlanWithDiff = PrintablePlan & { diff?: PlanDiff };
 
 /** The plan, plus the rendered diff (per cluster) when there is a verified candidate that differs from now. */
 export async function planCommand(o: ProjectOptions, stage: string, bundle?: string, withDiff = true): Promise<PlanWithDiff> {

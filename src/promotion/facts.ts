@@ -18,8 +18,6 @@ export interface FactsRequest {
   action: PlanAction;
   /** The bundle the user named (`--bundle`, a rollback target). */
   bundle?: string;
-  /** Skip signature and parameter checks (the planner still reports gates). */
-  skipVerification?: boolean;
 }
 
 export interface Facts {
@@ -87,14 +85,10 @@ export async function gatherFacts(project: Project, target: StageLookup, request
   }
   let signature: CheckResult | undefined;
   let bundle: BundleFacts | undefined;
-  if (candidate && !request.skipVerification) {
+  if (candidate) {
     signature = await checkSignature(project, sourceRegistry, candidate);
     // A bundle that is not signed by a trusted key is not even read further.
     if (signature.passed) bundle = await checkParameters(project, sourceRegistry, stage, candidate);
-  } else if (candidate && sameBundle) {
-    // A pre-check (promote run) still needs the other half of the desired state to tell a
-    // configuration change from "up to date"; `to` verifies everything again before signing.
-    bundle = await checkParameters(project, sourceRegistry, stage, candidate);
   }
   // The ledger's approvals are claims until their signatures verify against trust.approvers.
   const trust = await project.trust();

@@ -1,28 +1,34 @@
 import { PromoteError, type Outcome, type Problem } from '../errors.ts';
+import { stageRepository, type Pipeline, type Stage } from '../pipeline/pipeline.ts';
 import { assemblePlan, planOutcome, type Plan, type PlanAction } from '../pipeline/plan.ts';
 import type { BundleFacts } from './bundle-checks.ts';
-import { gatherFacts } from './facts.ts';
+import { gatherFacts, type Facts } from './facts.ts';
 import { clock, lookupStage, type Project, type StageLookup } from './project.ts';
-import { parametersDigest, type StageState } from './record.ts';
+import { parametersDigest, type PromotionRecord, type StageState } from './record.ts';
 import type { VerifiedStageRecord } from './signed-record.ts';
 
-// `promote plan`: the facts (facts.ts), then the pure planner's verdict on them. Writes nothing;
-// `promote to` acts on exactly this plan.
+// `promote plan`: the facts (facts.ts), then the pure planner's verdict on them, and the
+// unsigned record a promotion would write (changesets' shape: the planner returns exactly what
+// the applier consumes). Writes nothing; `promote to` signs, commits and publishes this record.
 
 export interface PlanRequest {
   stage: string;
   bundle?: string;
   force?: { reason: string };
   action?: PlanAction;
-  /** Skip signature and parameter checks (the planner still reports gates). */
-  skipVerification?: boolean;
   /** Fingerprint of the promoter's signing key, when loaded (separateDuties compares approvals with it). */
   promoterKey?: string;
   /** The operation's time (gates judge windows and soak times at it); default: the project's clock, read now. */
   now?: Date;
 }
 
-export interface DetailedPlan extends Plan {
+/** What `promote plan` prints: the planner's verdict and the record `promote to` would write. */
+export interface PrintablePlan extends Plan {
+  /** The unsigned record `promote to` would commit and publish now; absent when it would write none (refused, up to date). */
+  record?: PromotionRecord;
+}
+
+export interface DetailedPlan extends PrintablePlan {
   /** Internal facts `to` needs; not printed. */
   facts?: BundleFacts;
   state?: StageState;
@@ -43,7 +49,8 @@ export async function planFor(project: Project, target: StageLookup, request: Om
   const { pipeline } = project;
   const { stage } = target;
   const action = request.action ?? 'promote';
-  const facts = await gatherFacts(project, target, { action, ...(request.bundle && { bundle: request.bundle }), ...(request.skipVerification && { skipVerification: true }) });
+  const now = request.now ?? clock(project);
+  const facts = await gatherFacts(project, target, { action, ...(request.bundle && { bundle: request.bundle }) });
   const values = facts.bundle?.values;
   const plan = assemblePlan({
     pipeline,
@@ -54,7 +61,7 @@ export async function planFor(project: Project, target: StageLookup, request: Om
     reports: facts.reports,
     fromClusters: facts.fromClusters,
     promoter: facts.promoter,
-    now: request.now ?? clock(project),
+    now,
     ...(request.force && { force: request.force }),
     ...(facts.signature && { signature: facts.signature }),
     ...(facts.bundle && { parameters: facts.bundle.parameters }),
@@ -63,7 +70,40 @@ export async function planFor(project: Project, target: StageLookup, request: Om
     approvalsSigned: facts.approvalsSigned,
     ledgerChecks: facts.ledgerChecks,
   });
-  return { ...plan, promoter: facts.promoter, sourceRepository: facts.sourceRepository, ...(facts.bundle && { facts: facts.bundle }), ...(facts.state && { state: facts.state }), ...(facts.head && { head: facts.head }) };
+  const record = writesRecord(plan, facts.head) ? draftRecord(pipeline, stage, plan, facts, now) : undefined;
+  return { ...plan, ...(record && { record }), promoter: facts.promoter, sourceRepository: facts.sourceRepository, ...(facts.bundle && { facts: facts.bundle }), ...(facts.state && { state: facts.state }), ...(facts.head && { head: facts.head }) };
+}
+
+/** Whether `promote to` would write a new record: allowed, and not a stage already there (a rollback to the bundle it runs is a new record). */
+function writesRecord(plan: Plan, head: VerifiedStageRecord | undefined): boolean {
+  return plan.allowed && !(plan.upToDate && head && plan.action !== 'rollback');
+}
+
+/** The record a promotion of this plan commits: verified facts only, chained onto the record a signature proves. */
+function draftRecord(pipeline: Pipeline, stage: Stage, plan: Plan, facts: Facts, now: Date): PromotionRecord {
+  const values = facts.bundle?.values;
+  // An allowed plan has a candidate whose signature and parameters passed.
+  if (!plan.candidate || !values) throw new PromoteError('INTERNAL', `the plan for ${stage.name} allows a promotion without verified parameters`, { hint: 'this is a bug in promote: please report it' });
+  const { head } = facts;
+  return {
+    apiVersion: 'promote/v1',
+    kind: 'PromotionRecord',
+    pipeline: pipeline.name,
+    stage: stage.name,
+    environment: stage.environment,
+    action: plan.action === 'rollback' ? 'rollback' : plan.change === 'configuration' ? 'configure' : plan.action === 'auto' ? 'auto' : 'promotion',
+    bundle: { repository: stageRepository(pipeline, stage), digest: plan.candidate },
+    ...(stage.from && { from: stage.from }),
+    parameters: values.environment,
+    clusters: values.clusters,
+    promotedBy: facts.promoter,
+    promotedAt: now.toISOString(),
+    gates: plan.gates,
+    ...(plan.force && { force: plan.force }),
+    // The chain continues from the record a signature proves, never from the stage file's text.
+    ...(head && { previous: head.digest }),
+    sequence: (head?.record.sequence ?? 0) + 1,
+  };
 }
 
 /** The refusal of a plan that may not proceed: every blocker in one message, exit 2/3/4. */
@@ -80,7 +120,7 @@ export function refusal(plan: Plan): PromoteError {
   });
 }
 
-export function printablePlan(plan: Plan): Plan {
+export function printablePlan(plan: PrintablePlan): PrintablePlan {
   const { facts: _f, state: _s, head: _h, promoter: _p, sourceRepository: _r, ...rest } = plan as DetailedPlan;
   return rest;
 }

@@ -3,10 +3,11 @@ import { BUNDLE_CONFIG } from '../oci/media-types.ts';
 import type { ImageManifest } from '../oci/registry.ts';
 import { stageOrder } from '../pipeline/load.ts';
 import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
+import type { Blocker, Plan } from '../pipeline/plan.ts';
 import { planFor } from './plan.ts';
 import { lookupStage, type Project } from './project.ts';
-import { loadPromoterSigner, promoterKeyGiven } from './signing-keys.ts';
-import { promote } from './to.ts';
+import { loadPromoterSigner, promoterKeyGiven, signerFingerprint } from './signing-keys.ts';
+import { applyPlan } from './to.ts';
 
 // `promote run`: every `promotion: auto` stage, upstream first, promoted when its gates let it;
 // a stage that waits, is held or has nothing new is reported and left alone. Never forces.
@@ -43,10 +44,17 @@ async function newestBundle(project: Project, stage: Stage): Promise<string | un
   return best?.digest;
 }
 
+/** Whether a blocker is the candidate's signature failing, or the parameters of a bundle the stage does not run yet. */
+function failedCandidateCheck(plan: Plan, blocker: Blocker): boolean {
+  if (plan.signature && !plan.signature.passed && blocker.message === plan.signature.summary) return true;
+  return plan.candidate !== plan.current && !!plan.parameters && !plan.parameters.passed && blocker.message === plan.parameters.summary;
+}
+
 /** One pass of `promote run`: every `promotion: auto` stage, upstream first. Never forces. */
 export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
   // A configured key that trust.promotions lacks would be refused at every stage: say so once, exit 4.
-  if (promoterKeyGiven(project)) await loadPromoterSigner(project);
+  const signer = promoterKeyGiven(project) ? await loadPromoterSigner(project) : undefined;
+  const promoterKey = signer && (await signerFingerprint(signer));
   const out: RunStageOutcome[] = [];
   for (const stage of stageOrder(project.pipeline)) {
     if (stage.promotion !== 'auto') continue;
@@ -60,7 +68,8 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
           continue;
         }
       }
-      const plan = await planFor(project, target, { action: 'auto', ...(bundle && { bundle }), skipVerification: true });
+      // One plan per stage and pass: what decides the outcome is what gets committed.
+      const plan = await planFor(project, target, { action: 'auto', ...(bundle && { bundle }), ...(promoterKey && { promoterKey }) });
       if (plan.blockers.some((b) => b.code === 'STAGE_HELD')) {
         out.push({ stage: stage.name, result: 'held', message: plan.blockers.find((b) => b.code === 'STAGE_HELD')!.message });
         continue;
@@ -73,11 +82,15 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
         out.push({ stage: stage.name, result: 'up-to-date', bundle: plan.candidate });
         continue;
       }
-      if (!plan.allowed) {
-        out.push({ stage: stage.name, result: 'waiting', bundle: plan.candidate, message: plan.blockers.map((b) => b.message).join('; ') });
+      // Gates, holds and the ledger may pass on a later pass: the stage waits. A candidate that
+      // fails its own checks (signature, parameters of a new bundle) is refused as promote to
+      // refuses it, after the key (no key, no further).
+      const waiting = plan.blockers.filter((b) => !failedCandidateCheck(plan, b));
+      if (waiting.length) {
+        out.push({ stage: stage.name, result: 'waiting', bundle: plan.candidate, message: waiting.map((b) => b.message).join('; ') });
         continue;
       }
-      const r = await promote(project, target, { action: 'auto', ...(bundle && { bundle }) });
+      const r = await applyPlan(project, target, plan, signer ?? (await loadPromoterSigner(project)));
       out.push({ stage: stage.name, result: r.action === 'configure' ? 'configured' : 'promoted', bundle: r.bundle, ...(r.record && { record: r.record }) });
     } catch (err) {
       if (err instanceof PromoteError && (err.outcome === 'refused' || err.outcome === 'verification')) {

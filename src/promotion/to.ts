@@ -1,13 +1,13 @@
 import type { SerializedBundle } from '@sigstore/bundle';
 import { PromoteError } from '../errors.ts';
-import { stageRepository } from '../pipeline/pipeline.ts';
 import type { Plan } from '../pipeline/plan.ts';
 import { promotionMutation } from './changes.ts';
-import { planFor, refusal } from './plan.ts';
-import { clock, lookupStage, type Project, type StageLookup } from './project.ts';
+import { planFor, refusal, type DetailedPlan } from './plan.ts';
+import { lookupStage, type Project, type StageLookup } from './project.ts';
 import { publish, settleTag } from './publish.ts';
-import { parametersDigest, recordDigest, type PromotionAction, type PromotionRecord } from './record.ts';
+import { parametersDigest, recordDigest, type PromotionAction } from './record.ts';
 import { readTaggedRecord, signRecord } from './signed-record.ts';
+import type { Signer } from '../signing/signer.ts';
 import { loadPromoterSigner, signerFingerprint } from './signing-keys.ts';
 
 // `promote to`: plan → verify → gates → signed record → ledger → registry. Every check that can
@@ -53,16 +53,23 @@ export async function promoteTo(project: Project, request: ToRequest): Promise<P
   return promote(project, lookupStage(project.pipeline, request.stage), request);
 }
 
-/** promoteTo() for a stage the caller has looked up already (rollback, run). */
+/** promoteTo() for a stage the caller has looked up already (rollback). */
 export async function promote(project: Project, target: StageLookup, request: Omit<ToRequest, 'stage'>): Promise<PromoteResult> {
-  const { pipeline, ledger } = project;
-  const { stage } = target;
-  // One time for the whole operation: the gates judge at it and the record carries it.
-  const now = clock(project);
   // The key first: an untrusted key is refused before anything is written, and separateDuties
   // compares approvals with it.
   const signer = await loadPromoterSigner(project);
-  const plan = await planFor(project, target, { ...(request.bundle && { bundle: request.bundle }), ...(request.force && { force: request.force }), action: request.action ?? 'promote', promoterKey: await signerFingerprint(signer), now });
+  const plan = await planFor(project, target, { ...(request.bundle && { bundle: request.bundle }), ...(request.force && { force: request.force }), action: request.action ?? 'promote', promoterKey: await signerFingerprint(signer) });
+  return applyPlan(project, target, plan, signer);
+}
+
+/**
+ * Carries out a plan (planFor() with the signer's fingerprint as promoterKey): refuses it unless
+ * allowed; signs, commits and publishes exactly the record it carries; or, for a stage already
+ * there, completes an interrupted publish.
+ */
+export async function applyPlan(project: Project, target: StageLookup, plan: DetailedPlan, signer: Signer): Promise<PromoteResult> {
+  const { pipeline, ledger } = project;
+  const { stage } = target;
   const head = plan.head;
 
   // Already there: finish an interrupted publish with the statement the ledger keeps (signed
@@ -86,27 +93,8 @@ export async function promote(project: Project, target: StageLookup, request: Om
     return { ...base, action: head.record.action, completed: true, published: settled ?? done, ...(done.superseded && { superseded: done.superseded }) };
   }
   if (!plan.allowed) throw refusal(plan);
-  const facts = plan.facts!;
-  const action: PromotionAction = plan.action === 'rollback' ? 'rollback' : plan.change === 'configuration' ? 'configure' : plan.action === 'auto' ? 'auto' : 'promotion';
-  const record: PromotionRecord = {
-    apiVersion: 'promote/v1',
-    kind: 'PromotionRecord',
-    pipeline: pipeline.name,
-    stage: stage.name,
-    environment: stage.environment,
-    action,
-    bundle: { repository: stageRepository(pipeline, stage), digest: plan.candidate! },
-    ...(stage.from && { from: stage.from }),
-    parameters: facts.values!.environment,
-    clusters: facts.values!.clusters,
-    promotedBy: plan.promoter,
-    promotedAt: now.toISOString(),
-    gates: plan.gates,
-    ...(plan.force && { force: plan.force }),
-    // The chain continues from the record a signature proves, never from the stage file's text.
-    ...(head && { previous: head.digest }),
-    sequence: (head?.record.sequence ?? 0) + 1,
-  };
+  // The plan's record as it is: what `promote plan` showed is what is signed and committed.
+  const record = plan.record!;
   const digest = recordDigest(record);
   const link = { repository: ledger.remote ?? pipeline.ledger.repository, branch: ledger.branchName };
   let statement: SerializedBundle | undefined;
@@ -124,7 +112,7 @@ export async function promote(project: Project, target: StageLookup, request: Om
     stage: stage.name,
     bundle: record.bundle.digest,
     ...(record.from && { from: record.from }),
-    action,
+    action: record.action,
     record: digest,
     ...(committed && { commit: committed.commit, ledgerAttempts: committed.attempts }),
     published: settled ?? done,

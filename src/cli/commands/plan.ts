@@ -21,6 +21,8 @@ configure): upstream converged/soak gates do not apply to it and are shown as n/
 that no longer satisfy the schema are reported (exit 4) while the stage keeps its last good
 record. Changes nothing anywhere. Exits 0 when the promotion would go ahead or there is nothing
 to do, else with the exit code \`promote to\` would refuse with (3 gate or policy, 4 verification).
+With --output json, \`record\` is the unsigned promotion record \`promote to\` would sign, commit
+and publish (absent when it would write none).
 
 ${REGISTRY_HELP}`,
   positionals: { min: 1, max: 1 },
