@@ -5,7 +5,7 @@ import type { TrustPolicy } from '../signing/policy.ts';
 import type { Approval, ApprovalCheck } from '../pipeline/gate.ts';
 import type { ApproverEntry } from '../pipeline/pipeline.ts';
 import { PromoteError } from '../errors.ts';
-import type { Mutation } from './ledger.ts';
+import type { Mutation } from './ledger-change.ts';
 import { emptyStageState } from './record.ts';
 
 // Approvals as facts for the approval gate. The ledger is untrusted storage, so each approval it

@@ -1,7 +1,7 @@
 import type { SerializedBundle } from '@sigstore/bundle';
 import { PromoteError } from '../errors.ts';
 import type { Approval } from '../pipeline/gate.ts';
-import type { LedgerChange, Mutation } from './ledger.ts';
+import type { LedgerChange, Mutation } from './ledger-change.ts';
 import { changedParameters, describeChange } from './parameter-diff.ts';
 import { emptyStageState, parametersDigest, recordDigest, type PromotionRecord, type StageState } from './record.ts';
 

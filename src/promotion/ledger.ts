@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { join } from 'node:path';
+import type { SimpleGit } from 'simple-git';
+import { parse as parseYaml } from 'yaml';
 import { promoteCacheRoot } from '../cache-root.ts';
 import { PromoteError } from '../errors.ts';
 import { isGitUrl } from '../pipeline/git-url.ts';
-import { formatDuration, parseDuration } from '../pipeline/duration.ts';
-import { redact, splitUrlCredential } from '../redact.ts';
+import { splitUrlCredential } from '../redact.ts';
 import type { LedgerSpec } from '../pipeline/pipeline.ts';
+import { commitMessage, renderStageState, type LedgerChange, type Mutation } from './ledger-change.ts';
+import { exists, gitError, gitTimeout, isBareRepository, isMissingObject, isRejectedPush, makeGit, staleLock, topLevel, withHttpCredential } from './ledger-git.ts';
 import { withDirectoryLock } from './lock.ts';
-import { canonicalJson, emptyStageState, stagePath, type StageState } from './record.ts';
+import { emptyStageState, stagePath, type StageState } from './record.ts';
 
 // The ledger: a git repository where `promotions/<pipeline>/<stage>.yaml` holds each stage's
 // current state and every promotion, approval, rollback and hold is one commit whose trailers
@@ -24,18 +25,20 @@ import { canonicalJson, emptyStageState, stagePath, type StageState } from './re
 // someone else committed first: we fetch, run the caller's mutation again on the new state, and
 // either commit on top (their change did not touch what ours depends on) or let the mutation
 // refuse. Nothing is ever merged, so no promotion can be lost.
+//
+// Size: one class, because the compare-and-swap (update → buildCommit → swap → syncWorktree),
+// the fetch before it and the reads share the clone, the branch ref and its lock; running git
+// is in ledger-git.ts, what a commit says in ledger-change.ts.
 
 const ZERO = '0'.repeat(40);
 const MAX_ATTEMPTS = 8;
-/** Each git command must finish within this (PROMOTE_GIT_TIMEOUT): a remote that stalls must not hang a promotion. */
-export const DEFAULT_GIT_TIMEOUT_MS = 120_000;
 
 export interface LedgerOptions {
   /** Environment for git (identity via GIT_AUTHOR_*, HOME for its config). Default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Where clones of remote ledgers are kept (default: promoteCacheRoot(), under ledgers/). */
   cacheDir?: string;
-  /** Deadline of each git command, in ms (default $PROMOTE_GIT_TIMEOUT, else DEFAULT_GIT_TIMEOUT_MS). */
+  /** Deadline of each git command, in ms (default $PROMOTE_GIT_TIMEOUT, else ledger-git.ts's DEFAULT_GIT_TIMEOUT_MS). */
   timeoutMs?: number;
   /**
    * Whose repository config names the committer of a remote ledger (see identity()): the
@@ -43,23 +46,6 @@ export interface LedgerOptions {
    */
   identityDir?: string;
 }
-
-/** What a mutation wants committed. */
-export interface LedgerChange {
-  state: StageState;
-  /** First line of the commit message. */
-  subject: string;
-  body?: string;
-  /** In order; a key may repeat (one `Gate-Evidence:` per gate). */
-  trailers: [string, string][];
-}
-
-/**
- * Computes the change from the stage's state at the tip (`base`) the commit will be built on.
- * Called again after every lost race; throws (a PromoteError) to refuse, returns undefined when
- * there is nothing to commit.
- */
-export type Mutation = (current: StageState | undefined, attempt: number, base: string | undefined) => LedgerChange | undefined | Promise<LedgerChange | undefined>;
 
 export interface CommitResult {
   commit: string;
@@ -81,45 +67,6 @@ export interface GitIdentity {
   email: string;
   /** `Name <email>`. */
   text: string;
-}
-
-function gitError(err: unknown, what: string, hint?: string, timeoutMs?: number): PromoteError {
-  // git quotes the URL it talked to, credentials included: never let them into a message.
-  const text = redact((err instanceof Error ? err.message : String(err)).trim());
-  if ((err as { plugin?: unknown })?.plugin === 'timeout') {
-    return new PromoteError('LEDGER_TIMEOUT', `${what}: git did not finish within ${timeoutMs ? formatDuration(timeoutMs) : 'PROMOTE_GIT_TIMEOUT'}`, {
-      cause: err,
-      hint: 'the ledger remote is not answering (or answering too slowly); check the network, or raise PROMOTE_GIT_TIMEOUT (e.g. 5m)',
-    });
-  }
-  const found = staleLock(text);
-  const lock = found && normalize(found);
-  if (lock) {
-    return new PromoteError('LEDGER_LOCKED', `${what}: git cannot lock a ref because ${lock} exists`, {
-      cause: err,
-      hint: `another git process is updating the ledger, or one crashed and left its lock behind: if no git process is running there, remove ${lock} and run the command again`,
-      details: { lockFile: lock },
-    });
-  }
-  const message = text.split('\n').filter(Boolean).slice(-3).join(' / ');
-  return new PromoteError('LEDGER_GIT_FAILED', `${what}: ${message}`, { cause: err, hint: hint ?? 'check that git works in the ledger repository (run with --debug for the cause)' });
-}
-
-/**
- * The lock file named by git's "Unable to create '<ref>.lock': File exists" (a crashed or
- * running git), which is not a lost compare-and-swap ("is at X but expected Y", "fetch first").
- */
-function staleLock(message: string): string | undefined {
-  return /Unable to create '([^']+\.lock)': File exists/.exec(message)?.[1];
-}
-
-function isMissingObject(err: unknown): boolean {
-  return /does not exist|exists on disk, but not in|invalid object name|not a valid object name|bad revision|unknown revision|Not a valid object/i.test(String((err as Error)?.message ?? err));
-}
-
-function isRejectedPush(err: unknown): boolean {
-  if (staleLock(String((err as Error)?.message ?? err))) return false;
-  return /\[rejected\]|non-fast-forward|fetch first|\(stale info\)|failed to push some refs|cannot lock ref|failed to update ref/i.test(String((err as Error)?.message ?? err));
 }
 
 export class GitLedger {
@@ -437,121 +384,4 @@ export class GitLedger {
         return { commit, author, date, subject, action: trailers['Promote-Action']?.[0] ?? 'unknown', trailers };
       });
   }
-}
-
-// simple-git guards against untrusted input reaching git; here every argument is ours and the
-// environment is the user's own (or ours: GIT_INDEX_FILE), so what they rely on for their git
-// (GIT_CONFIG_GLOBAL, GIT_SSL_CAINFO, GIT_SSH_COMMAND for an SSH ledger remote, an askpass
-// helper, identity via GIT_AUTHOR_*) passes through rather than being silently stripped. What
-// the ledger's plumbing never uses (editors, pagers, external diff, templates) is dropped, so an
-// EDITOR set by the user's shell or by npm does not make simple-git refuse the command.
-const TRUSTED_ENV = {
-  allowUnsafeConfigPaths: true,
-  allowUnsafeConfigEnvCount: true,
-  allowUnsafeSshCommand: true,
-  allowUnsafeAskPass: true,
-  allowUnsafeGitProxy: true,
-  allowUnsafeExec: true,
-};
-const UNUSED_ENV = new Set(['EDITOR', 'VISUAL', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'PAGER', 'GIT_PAGER', 'GIT_EXTERNAL_DIFF', 'PREFIX', 'GIT_TEMPLATE_DIR']);
-
-/** PROMOTE_GIT_TIMEOUT (`30s`, `5m`) or the default. */
-function gitTimeout(env: NodeJS.ProcessEnv): number {
-  const text = env.PROMOTE_GIT_TIMEOUT;
-  if (text === undefined || text === '') return DEFAULT_GIT_TIMEOUT_MS;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) {
-    throw new PromoteError('USAGE', `PROMOTE_GIT_TIMEOUT=${text} is not a duration`, { outcome: 'usage', hint: 'write it like 30s, 2m or 1h' });
-  }
-  return ms;
-}
-
-/**
- * Adds an Authorization header for `url`'s origin as config carried in the environment
- * (GIT_CONFIG_COUNT/KEY/VALUE, git ≥ 2.31): not on a command line (`ps` shows those), not in
- * the clone's config, and not through git's credential helpers (which would store it).
- */
-function withHttpCredential(env: NodeJS.ProcessEnv, url: string, username: string, password: string): NodeJS.ProcessEnv {
-  const n = Number(env.GIT_CONFIG_COUNT ?? 0) || 0;
-  return {
-    ...env,
-    GIT_CONFIG_COUNT: String(n + 1),
-    [`GIT_CONFIG_KEY_${n}`]: `http.${new URL(url).origin}/.extraHeader`,
-    [`GIT_CONFIG_VALUE_${n}`]: `Authorization: Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
-  };
-}
-
-function makeGit(dir: string, fullEnv: NodeJS.ProcessEnv, timeoutMs: number): SimpleGit {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(fullEnv)) if (v !== undefined && !UNUSED_ENV.has(k.toUpperCase())) env[k] = v;
-  // The deadline below stops git itself; its HTTP helper (git-remote-http) is a child of git's
-  // that would live on, waiting on a silent server (and holding our pipes open). curl's own
-  // stall limit makes it give up on the same schedule, unless the user set one.
-  if (env.GIT_HTTP_LOW_SPEED_LIMIT === undefined && env.GIT_HTTP_LOW_SPEED_TIME === undefined) {
-    env.GIT_HTTP_LOW_SPEED_LIMIT = '1';
-    env.GIT_HTTP_LOW_SPEED_TIME = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-  }
-  const allowEnvironment = Object.keys(env);
-  return (
-    // An overall deadline per git command: output does not reset it (a remote trickling bytes
-    // would otherwise hold the promotion, and the ledger lock, for ever).
-    simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, trimmed: false, unsafe: TRUSTED_ENV, allowEnvironment, timeout: { block: timeoutMs, stdOut: false, stdErr: false } })
-      .env(env)
-      // simple-git's completion plugin sleeps 50 ms after any command that printed nothing
-      // (update-ref, read-tree, config …): half the cost of a promotion. An empty chunk, sent
-      // once its listeners are attached, tells it output was seen; the bytes collected are the same.
-      .outputHandler((_cmd, stdout) => {
-        setImmediate(() => stdout.emit('data', Buffer.alloc(0)));
-      })
-  );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function isBareRepository(path: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<boolean> {
-  try {
-    if (!(await stat(path)).isDirectory()) return false;
-  } catch {
-    return false;
-  }
-  const out = await makeGit(path, env, timeoutMs)
-    .raw(['rev-parse', '--is-bare-repository'])
-    .catch(() => 'false');
-  return out.trim() === 'true';
-}
-
-async function topLevel(path: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
-  try {
-    if (!(await stat(path)).isDirectory()) throw new Error('not a directory');
-    return (await makeGit(path, env, timeoutMs).raw(['rev-parse', '--show-toplevel'])).trim();
-  } catch (err) {
-    throw new PromoteError('LEDGER_NOT_A_REPOSITORY', `the ledger ${path} is not a git repository`, {
-      cause: err,
-      outcome: 'usage',
-      hint: 'run `git init` there, or set spec.ledger.repository in the pipeline to a git URL or repository path',
-    });
-  }
-}
-
-/** Deterministic YAML: sorted keys, so a stage file's diff shows only what changed. */
-export function renderStageState(state: StageState): string {
-  return `# Written by promote: the current state of stage ${state.stage} of pipeline ${state.pipeline}.\n# History: promote history ${state.stage} (git log of this file).\n${stringifyYaml(JSON.parse(canonicalJson(state)), { lineWidth: 0 })}`;
-}
-
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
-}
-
-export function commitMessage(change: LedgerChange): string {
-  const parts = [oneLine(change.subject)];
-  if (change.body?.trim()) parts.push(change.body.trim());
-  if (change.trailers.length) parts.push(change.trailers.map(([k, v]) => `${k}: ${oneLine(v)}`).join('\n'));
-  return `${parts.join('\n\n')}\n`;
 }

@@ -1,13 +1,10 @@
 import { relative } from 'node:path';
-import { PromoteError, isPromoteError, type Outcome } from '../errors.ts';
-import { PROMOTION_RECORD } from '../oci/media-types.ts';
-import type { Descriptor, Registry } from '../oci/registry.ts';
+import { PromoteError, isPromoteError } from '../errors.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
-import type { TrustPolicy } from '../signing/policy.ts';
-import type { Project } from './project.ts';
-import { RECORD_DIGEST_ANNOTATION } from './signed-record.ts';
+import { broken, RegistryRecords, short } from './history-records.ts';
 import type { HistoryEntry } from './ledger.ts';
-import { canonicalJson, recordDigest, stagePath, type PromotionRecord } from './record.ts';
+import { lookupStage, type Project } from './project.ts';
+import { recordDigest, stagePath } from './record.ts';
 import { verifyRecordStatement } from './signed-record.ts';
 
 // `promote history <stage> --verify`: the ledger and the registry are both untrusted storage, so
@@ -26,19 +23,6 @@ import { verifyRecordStatement } from './signed-record.ts';
 // an old commit: that copy sits in the very storage being checked.
 
 export const DEFAULT_VERIFY_LIMIT = 1000;
-
-export type HistoryCheck =
-  | 'ledger-linear'
-  | 'ledger-file'
-  | 'ledger-trailer'
-  | 'chain-link'
-  | 'sequence'
-  | 'registry-record'
-  | 'record-signature'
-  | 'record-content'
-  | 'ledger-commit'
-  | 'ledger-signature'
-  | 'tag-head';
 
 export interface VerifiedRecordEntry {
   commit: string;
@@ -74,98 +58,12 @@ export interface VerifyHistoryOptions {
   progress?: (message: string) => void;
 }
 
-function short(d: string): string {
-  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
-}
-
-function broken(check: HistoryCheck, message: string, hint: string, details: { commit?: string; record?: string; sequence?: number; [k: string]: unknown }): PromoteError {
-  return new PromoteError('HISTORY_UNVERIFIED', message, { outcome: 'verification', hint, details: { check, ...details } });
-}
-
 const LEDGER_HINT = 'the ledger is not what promote wrote; compare it with `git log -p` and restore the commit from a trusted clone, or promote the stage again after review';
-
-function same(a: unknown, b: unknown): boolean {
-  return a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b);
-}
-
-interface FoundRecord {
-  manifest: string;
-  signedBy: string;
-  ledgerCommit?: string;
-  /** `ledger.parent`: the branch tip the record's commit was built on (records signed before their commit). */
-  ledgerParent?: string;
-}
-
-class RegistryRecords {
-  private readonly listed = new Map<string, Promise<Descriptor[]>>();
-  private readonly registry: Registry;
-  private readonly trust: TrustPolicy;
-  private readonly pipeline: string;
-  private readonly stage: string;
-
-  constructor(registry: Registry, trust: TrustPolicy, pipeline: string, stage: string) {
-    this.registry = registry;
-    this.trust = trust;
-    this.pipeline = pipeline;
-    this.stage = stage;
-  }
-
-  /**
-   * The signed record with digest `digest` among the bundle's referrers. The annotation only
-   * narrows the search (it is not signed); what counts is a verifying signature over a statement
-   * whose recordDigest is `digest` and whose content is the ledger's record.
-   */
-  async find(commit: string, record: PromotionRecord, digest: string): Promise<FoundRecord> {
-    const bundle = record.bundle.digest;
-    let list = this.listed.get(bundle);
-    if (!list) {
-      list = this.registry.referrers(bundle, PROMOTION_RECORD);
-      this.listed.set(bundle, list);
-    }
-    const refs = await list;
-    const candidates = refs.filter((r) => r.annotations?.[RECORD_DIGEST_ANNOTATION] === digest || r.annotations?.[RECORD_DIGEST_ANNOTATION] === undefined);
-    const where = `${this.registry.name}`;
-    const ctx = { commit, record: digest, sequence: record.sequence };
-    if (!candidates.length) {
-      throw broken('registry-record', `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) has no signed copy attached to ${short(bundle)} in ${where}: it was deleted from the registry, or never published`, 'if its publish was interrupted, promote the stage again to complete it; otherwise the registry lost or had a record removed: restore it from a copy (promote copy) or investigate who deleted it', ctx);
-    }
-    const { verifyRecord, describePolicy } = await import('../signing/policy.ts');
-    let failure: { check: HistoryCheck; message: string } | undefined;
-    for (const c of candidates) {
-      let v;
-      try {
-        v = await verifyRecord(this.registry, c.digest, this.trust, { stage: this.stage, bundle });
-      } catch (err) {
-        if (!(err instanceof PromoteError) || !(err.outcome === ('verification' satisfies Outcome) || err.code === 'RECORD_NOT_FOUND')) throw err;
-        if (err.code === 'RECORD_NOT_FOUND') failure ??= { check: 'registry-record', message: `is listed among the referrers of ${short(bundle)} but its manifest ${short(c.digest)} is gone` };
-        // A copy that is there but signed by someone else says more than one that is gone.
-        else if (!failure || failure.check === 'registry-record') failure = { check: 'record-signature', message: `is in ${where} as ${short(c.digest)}, but it does not verify against trust.promotions (${describePolicy(this.trust)}): ${err.message}` };
-        continue;
-      }
-      const p = v.statement.predicate as Record<string, unknown> & { recordDigest?: string; ledger?: { commit?: string; parent?: string }; parameters?: { values?: unknown } };
-      if (p.recordDigest !== digest) {
-        failure ??= { check: 'record-content', message: `is signed, but the manifest ${short(c.digest)} carrying its digest states recordDigest ${String(p.recordDigest)}` };
-        continue;
-      }
-      const differs = Object.keys(record).filter((k) => (k === 'parameters' ? !same(p.parameters?.values, record.parameters) : !same(p[k], (record as unknown as Record<string, unknown>)[k])));
-      if (p.pipeline !== this.pipeline || differs.length) {
-        failure ??= { check: 'record-content', message: `is signed as ${short(c.digest)}, but the signed statement and the ledger disagree on ${differs.length ? differs.join(', ') : 'pipeline'}` };
-        continue;
-      }
-      const signedBy = v.signedBy.kind === 'key' ? `key ${v.signedBy.key}` : v.signedBy.subject;
-      return { manifest: c.digest, signedBy, ...(p.ledger?.commit && { ledgerCommit: p.ledger.commit }), ...(p.ledger?.parent && { ledgerParent: p.ledger.parent }) };
-    }
-    throw broken(failure!.check, `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) ${failure!.message}`, 'the registry holds no record promote signed for this ledger entry: it was replaced or re-signed by someone else; do not trust this history until it is explained', ctx);
-  }
-}
 
 /** Walks the stage's chain in the ledger and the registry; throws HISTORY_UNVERIFIED (exit 4) at the first thing that does not check out. */
 export async function verifyHistory(project: Project, stageName: string, options: VerifyHistoryOptions = {}): Promise<HistoryVerification> {
   const { pipeline, ledger } = project;
-  const stage = pipeline.stages.find((s) => s.name === stageName);
-  if (!stage) {
-    throw new PromoteError('STAGE_UNKNOWN', `pipeline ${pipeline.name} has no stage "${stageName}"`, { outcome: 'usage', hint: `stages: ${pipeline.stages.map((s) => s.name).join(', ')}` });
-  }
+  const { stage } = lookupStage(pipeline, stageName);
   const limit = options.limit ?? DEFAULT_VERIFY_LIMIT;
   const progress = options.progress ?? (() => {});
   await ledger.refresh();
