@@ -7,8 +7,8 @@ import { validateProjectDocument } from '../params/project-schemas.ts';
 import type { ReportProblem } from './gate.ts';
 import { parseDuration } from './duration.ts';
 import { isGitUrl } from './git-url.ts';
-import { GATE_KINDS } from './gates/index.ts';
-import { DEFAULT_REPORT_MAX_AGE, type AgentEntry, type AgentScope, type ApproverEntry, type GateSpec, type Person, type Pipeline, type Stage, type TrustEntry, type TrustSpec } from './pipeline.ts';
+import { GATE_KINDS, gateKind, type GateSpec } from './gates/kinds.ts';
+import { DEFAULT_REPORT_MAX_AGE, type AgentEntry, type AgentScope, type ApproverEntry, type Person, type Pipeline, type Stage, type TrustEntry, type TrustSpec } from './pipeline.ts';
 
 // Loading `pipelines/<name>.yaml`. Everything wrong with the file is reported at once, each
 // problem at its file:line:column (changesets' config validation): malformed fields, unknown
@@ -198,12 +198,14 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
           let value: unknown;
           if (typeof g === 'string') type = g;
           else if (isMap(g) && Object.keys(g).length === 1) [[type, value]] = Object.entries(g) as [[string, unknown]];
-          if (!type || !Object.hasOwn(GATE_KINDS, type)) {
-            const near = type ? didYouMean(type, Object.keys(GATE_KINDS)) : undefined;
-            report(gat, { message: type ? `unknown gate "${type}"` : 'a gate is a one-key mapping', rule: 'gate-type', expected: `one of ${Object.keys(GATE_KINDS).join(', ')}`, ...(near && { hint: `did you mean "${near}"?` }) });
+          const kind = type ? gateKind(type) : undefined;
+          if (!type || !kind) {
+            const types = GATE_KINDS.map((k) => k.type);
+            const near = type ? didYouMean(type, types) : undefined;
+            report(gat, { message: type ? `unknown gate "${type}"` : 'a gate is a one-key mapping', rule: 'gate-type', expected: `one of ${types.join(', ')}`, ...(near && { hint: `did you mean "${near}"?` }) });
             return;
           }
-          const parsed = GATE_KINDS[type as GateSpec['type']].parse(value, typeof g === 'string' ? gat : `${gat}/${type}`, report);
+          const parsed = kind.parse(value, typeof g === 'string' ? gat : `${gat}/${type}`, report);
           if (parsed) gates.push(parsed);
         });
       }
@@ -321,7 +323,7 @@ function checkGraph(stages: Stage[], raw: unknown[], report: ReportProblem): voi
       }
     } else {
       s.gates.forEach((g, j) => {
-        if (g.type === 'converged' || g.type === 'soak') {
+        if (gateKind(g.type)?.upstream) {
           report(`${at}/gates/${j}`, { message: `stage "${s.name}" has no from stage, so its ${g.type} gate has nothing to observe`, rule: 'gate-needs-from', hint: 'add from: <upstream stage>, or remove the gate' });
         }
       });

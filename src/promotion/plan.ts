@@ -45,7 +45,7 @@ export async function planFor(project: Project, target: StageLookup, request: Om
   const action = request.action ?? 'promote';
   const facts = await gatherFacts(project, target, { action, ...(request.bundle && { bundle: request.bundle }), ...(request.skipVerification && { skipVerification: true }) });
   const values = facts.bundle?.values;
-  const plan = assemblePlan({
+  const plan = await assemblePlan({
     pipeline,
     stage: stage.name,
     action,

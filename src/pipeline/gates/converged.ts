@@ -1,6 +1,6 @@
-import type { Gate, GateContext, GateKind, GateResult } from '../gate.ts';
+import type { GateInput, GateKind, UpstreamReports } from '../gate.ts';
 import { formatDuration } from '../duration.ts';
-import { DEFAULT_REPORT_MAX_AGE, type ConvergedGateSpec } from '../pipeline.ts';
+import { DEFAULT_REPORT_MAX_AGE } from '../pipeline.ts';
 
 // `converged`: every cluster of the upstream stage reports `Converged` on this very digest.
 // A missing report is a failure, never "no news is good news": an agent that never ran has
@@ -8,10 +8,16 @@ import { DEFAULT_REPORT_MAX_AGE, type ConvergedGateSpec } from '../pipeline.ts';
 // observed longer ago than `reports.maxAge` (agents re-publish every 10 minutes) is refused —
 // the agent is gone, or an old report was put back on its tag.
 
-export function convergedEvidence(ctx: GateContext) {
-  const byCluster = new Map(ctx.reports.map((r) => [r.cluster, r]));
+export interface ConvergedGateSpec {
+  type: 'converged';
+  /** Accepted as written in the schema; the gate itself is a point-in-time judgement. */
+  timeout?: string;
+}
+
+export function convergedEvidence(ctx: GateInput, upstream: UpstreamReports) {
+  const byCluster = new Map(upstream.reports.map((r) => [r.cluster, r]));
   const maxAge = ctx.reportMaxAgeMs ?? DEFAULT_REPORT_MAX_AGE.maxAgeMs;
-  return ctx.fromClusters.map((cluster) => {
+  return upstream.clusters.map((cluster) => {
     const r = byCluster.get(cluster);
     if (!r) return { cluster, ok: false, phase: 'NoReport', why: 'no status report from this cluster' };
     if (r.verified === false) return { cluster, ok: false, phase: r.phase, why: r.phase === 'Refused' && r.reason ? `status report not counted: ${r.reason}` : 'status report signature not trusted' };
@@ -26,33 +32,20 @@ export function convergedEvidence(ctx: GateContext) {
   });
 }
 
-class ConvergedGate implements Gate {
-  readonly spec: ConvergedGateSpec;
-  constructor(spec: ConvergedGateSpec) {
-    this.spec = spec;
-  }
-
-  evaluate(ctx: GateContext): GateResult {
-    const clusters = convergedEvidence(ctx);
-    const ok = clusters.filter((c) => c.ok).length;
-    const passed = clusters.length > 0 && ok === clusters.length;
-    let summary: string;
-    if (clusters.length === 0) summary = `stage ${ctx.from ?? '(none)'} has no clusters to report`;
-    else if (passed) summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${short(ctx.candidate)}`;
-    else {
-      const bad = clusters.filter((c) => !c.ok).map((c) => `${c.cluster}: ${c.why}`);
-      summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${short(ctx.candidate)} (${bad.join('; ')})`;
-    }
-    return { gate: 'converged', type: 'converged', passed, summary, evidence: { from: ctx.from, clusters } };
-  }
-}
-
 export function short(digest: string): string {
   return digest.slice(0, 19);
 }
 
-export const convergedGate: GateKind<ConvergedGateSpec> = {
+export const convergedGate: GateKind<ConvergedGateSpec, 'upstreamReports'> = {
   type: 'converged',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Every cluster of the `from` stage reports Converged on the digest.',
+    properties: { timeout: { $ref: '#/$defs/duration' } },
+  },
+  facts: ['upstreamReports'],
+  upstream: { judges: 'converge on' },
   parse(raw, pointer, report) {
     const value = raw === null || raw === undefined ? {} : raw;
     const keys = typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : undefined;
@@ -63,5 +56,18 @@ export const convergedGate: GateKind<ConvergedGateSpec> = {
     }
     return { type: 'converged', ...(typeof timeout === 'string' && { timeout }) };
   },
-  create: (spec) => new ConvergedGate(spec),
+  title: () => 'converged',
+  async evaluate(_spec, ctx) {
+    const clusters = convergedEvidence(ctx, await ctx.upstreamReports());
+    const ok = clusters.filter((c) => c.ok).length;
+    const passed = clusters.length > 0 && ok === clusters.length;
+    let summary: string;
+    if (clusters.length === 0) summary = `stage ${ctx.from ?? '(none)'} has no clusters to report`;
+    else if (passed) summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${short(ctx.candidate)}`;
+    else {
+      const bad = clusters.filter((c) => !c.ok).map((c) => `${c.cluster}: ${c.why}`);
+      summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${short(ctx.candidate)} (${bad.join('; ')})`;
+    }
+    return { gate: 'converged', type: 'converged', passed, summary, evidence: { from: ctx.from, clusters } };
+  },
 };
