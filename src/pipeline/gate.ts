@@ -1,5 +1,6 @@
 import type { Problem } from '../errors.ts';
 import type { GateSpec } from './gates/kinds.ts';
+import type { TrustSpec } from './pipeline.ts';
 
 // A gate is a judgement: given the candidate, the clock and the facts it asks for through a small
 // context (status reports, approvals; fetched once per plan by the engine, plain data in tests),
@@ -173,6 +174,13 @@ export interface GateKind<S extends { type: string } = { type: string }, F exten
   readonly upstream?: { judges: string };
   /** Parses the value under the gate's key; reports every problem and returns undefined if any. */
   parse(raw: unknown, pointer: string, report: ReportProblem): S | undefined;
+  /**
+   * The rules of problems `parse` and `check` report that the JSON Schema cannot find (a real
+   * timezone, a satisfiable count): the loader reports them even when the schema failed too.
+   */
+  readonly beyondSchema?: readonly string[];
+  /** What the gate needs of the rest of the pipeline, checked once it is all read; reports what is wrong. */
+  check?(spec: S, where: { stage: string; trust: TrustSpec }, pointer: string, report: ReportProblem): void;
   /** The gate as written, e.g. `soak 15m`: how plans, evidence and refusals name it. */
   title(spec: S): string;
   evaluate(spec: S, ctx: GateContext<F>): Promise<GateResult>;

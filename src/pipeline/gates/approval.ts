@@ -46,6 +46,7 @@ export const approvalGate: GateKind<ApprovalGateSpec, 'approvals'> = {
     },
   },
   facts: ['approvals'],
+  beyondSchema: ['satisfiable', 'approval-needs-approvers'],
   parse(raw, pointer, report) {
     const value = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : raw === null || raw === undefined ? {} : undefined;
     if (!value) {
@@ -80,6 +81,20 @@ export const approvalGate: GateKind<ApprovalGateSpec, 'approvals'> = {
     }
     if (!ok) return undefined;
     return { type: 'approval', count: count as number, ...(from !== undefined && { from: from as string[] }), separateDuties: separateDuties as boolean };
+  },
+  // Without trust.approvers an approval is a git commit whose author anyone can set: `from` and
+  // `separateDuties` would compare strings an attacker chooses, so they are refused rather than
+  // enforced in name only.
+  check(spec, { stage, trust }, pointer, report) {
+    if (trust.approvers.length) return;
+    for (const field of ['separateDuties', 'from'] as const) {
+      if (field === 'separateDuties' ? !spec.separateDuties : spec.from === undefined) continue;
+      report(`${pointer}/${field}`, {
+        message: `stage "${stage}": approval ${field} needs signed approvals, and the pipeline has no trust.approvers (unsigned approvals carry no identity to compare)`,
+        rule: 'approval-needs-approvers',
+        hint: 'list the approvers\' public keys under spec.trust.approvers (e.g. approvers: [keys/alex.pub]; promote keygen alex writes the pair), or remove ' + field,
+      });
+    }
   },
   title: ({ count, from, separateDuties }) => `approval ${count}${from ? ` from [${from.join(', ')}]` : ''}${separateDuties ? ' separateDuties' : ''}`,
   async evaluate(spec, ctx) {

@@ -134,6 +134,7 @@ export const windowGate: GateKind<WindowGateSpec, never> = {
     },
   },
   facts: [],
+  beyondSchema: ['gate-window-timezone'],
   parse(raw, pointer, report) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       report(pointer, { message: 'window takes a mapping', rule: 'gate-window', expected: '{days: [Mon-Fri], hours: "09:00-16:00", timezone: Europe/Berlin}', actual: JSON.stringify(raw) });
