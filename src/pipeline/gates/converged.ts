@@ -7,11 +7,11 @@ import { DEFAULT_REPORT_MAX_AGE } from '../pipeline.ts';
 // proved nothing. Nor does an old one: every signed report stays valid for ever, so a report
 // observed longer ago than `reports.maxAge` (agents re-publish every 10 minutes) is refused —
 // the agent is gone, or an old report was put back on its tag.
+// It judges the reports as they are when plan, to or run look, and never waits: `timeout` was
+// accepted once and did nothing, so it is refused with what to use instead (docs/gates.md).
 
 export interface ConvergedGateSpec {
   type: 'converged';
-  /** Accepted as written in the schema; the gate itself is a point-in-time judgement. */
-  timeout?: string;
 }
 
 export function convergedEvidence(ctx: GateInput, upstream: UpstreamReports) {
@@ -42,19 +42,31 @@ export const convergedGate: GateKind<ConvergedGateSpec, 'upstreamReports'> = {
     type: 'object',
     additionalProperties: false,
     description: 'Every cluster of the `from` stage reports Converged on the digest.',
-    properties: { timeout: { $ref: '#/$defs/duration' } },
+    properties: {
+      timeout: { deprecated: true, description: 'Refused: converged never waits. Remove it; promote run retries every --interval, and soak asks for time healthy upstream.' },
+    },
   },
   facts: ['upstreamReports'],
   upstream: { judges: 'converge on' },
+  beyondSchema: ['gate-converged-timeout'],
   parse(raw, pointer, report) {
     const value = raw === null || raw === undefined ? {} : raw;
     const keys = typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : undefined;
     const timeout = (value as { timeout?: unknown }).timeout;
-    if (!keys || keys.some((k) => k !== 'timeout') || (timeout !== undefined && typeof timeout !== 'string')) {
-      report(pointer, { message: 'converged takes no settings but an optional timeout', rule: 'gate-converged', expected: '{} or {timeout: 10m}', actual: JSON.stringify(raw) });
+    if (!keys || keys.some((k) => k !== 'timeout')) {
+      report(pointer, { message: 'converged takes no settings', rule: 'gate-converged', expected: '{} (or just `converged`)', actual: JSON.stringify(raw) });
       return undefined;
     }
-    return { type: 'converged', ...(typeof timeout === 'string' && { timeout }) };
+    if (timeout !== undefined) {
+      report(`${pointer}/timeout`, {
+        message: 'converged has no timeout: the gate judges the upstream reports as they are when promote plan, to or run looks, and never waits',
+        rule: 'gate-converged-timeout',
+        actual: JSON.stringify(timeout),
+        hint: 'remove timeout; promote run retries every --interval until the gate passes, and a soak gate (e.g. soak: 10m) asks for time healthy upstream',
+      });
+      return undefined;
+    }
+    return { type: 'converged' };
   },
   title: () => 'converged',
   async evaluate(_spec, ctx) {
