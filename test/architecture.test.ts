@@ -49,7 +49,6 @@ const KNOWN_LONG = new Set<string>([
   'src/demo/demo.ts',
   'src/oci/http/transport.ts',
   'src/oci/layout-registry.ts',
-  'src/pipeline/load.ts',
   'src/signing/policy.ts',
 ]);
 

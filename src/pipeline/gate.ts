@@ -1,9 +1,11 @@
 import type { Problem } from '../errors.ts';
-import type { GateSpec } from './pipeline.ts';
+import type { GateSpec } from './gates/kinds.ts';
+import type { TrustSpec } from './pipeline.ts';
 
-// A gate is a pure judgement over plain data: the engine gathers the facts (status reports,
-// approvals, the clock) first, then every gate says pass or fail and *why*, with the evidence a
-// reviewer would want to see in the ledger (cdk8s' validation-plugin contract, made pure).
+// A gate is a judgement: given the candidate, the clock and the facts it asks for through a small
+// context (status reports, approvals; fetched once per plan by the engine, plain data in tests),
+// it says pass or fail and *why*, with the evidence a reviewer would want to see in the ledger
+// (cdk8s' validation-plugin contract, its facts behind an interface).
 
 /** What one agent last reported for one cluster of a stage (src/promotion/status-reports.ts). */
 export interface StatusObservation {
@@ -63,7 +65,41 @@ export type ApprovalCheck =
     }
   | { verified: false; reason: string };
 
-export interface GateContext {
+/** The upstream stage's clusters and what each last reported. */
+export interface UpstreamReports {
+  /** Clusters of the upstream stage's environment: each must report. */
+  clusters: string[];
+  /** Latest status report per cluster of the upstream stage. */
+  reports: StatusObservation[];
+}
+
+/** The approvals recorded for the stage (any bundle: gates filter by candidate), checked by the engine. */
+export interface StageApprovals {
+  /** The pipeline has trust.approvers: only approvals whose signature verified (`check`) count. */
+  signed: boolean;
+  approvals: Approval[];
+}
+
+/**
+ * The facts a gate may ask for. Each is fetched when a gate first asks and kept for the rest of
+ * the plan (memoiseFacts), so a stage with converged and soak reads the registry once and a stage
+ * whose gates need nothing reads nothing. The engine implements it (promotion/); a test passes
+ * plain data. A kind names the facts it asks for (GateKind.facts) and sees only those.
+ */
+export interface GateFacts {
+  upstreamReports(): Promise<UpstreamReports>;
+  approvals(): Promise<StageApprovals>;
+  /**
+   * The place for gates that fetch from elsewhere (issue 17's http and metrics): absent until
+   * the engine provides it with its policy (timeouts, allowed hosts, credentials).
+   */
+  fetch?(url: string, init?: RequestInit): Promise<Response>;
+}
+
+export type GateFactName = keyof GateFacts;
+
+/** What a gate judges: one candidate entering one stage, now. */
+export interface GateInput {
   pipeline: string;
   stage: string;
   /** The upstream stage, when the stage has one. */
@@ -84,19 +120,14 @@ export interface GateContext {
    * `promote to` knows it, `promote plan` without a key does not.
    */
   promoterKey?: string;
-  /** The pipeline has trust.approvers: only approvals whose signature verified (`check`) count. */
-  approvalsSigned?: boolean;
-  /** Clusters of the upstream stage's environment: each must report. */
-  fromClusters: string[];
-  /** Latest status report per cluster of the upstream stage. */
-  reports: StatusObservation[];
   /** A report observed longer ago than this does not count (pipeline `reports.maxAge`; default DEFAULT_REPORT_MAX_AGE). */
   reportMaxAgeMs?: number;
-  /** Approvals recorded for this stage (any bundle: gates filter by candidate), checked by the engine. */
-  approvals: Approval[];
   /** `--force` with its reason: only the manual gate looks at it. */
   force?: { reason: string };
 }
+
+/** A kind's view of the plan: the input, and the facts it declared (`F`). */
+export type GateContext<F extends GateFactName = GateFactName> = GateInput & Pick<GateFacts, F>;
 
 export interface GateResult {
   /** The gate as written, e.g. `soak 15m`. */
@@ -110,27 +141,60 @@ export interface GateResult {
   /** Set when a failing gate was overridden with --force (the reason is in the record). */
   overridden?: boolean;
   /**
-   * Set (false) when the gate does not apply to this change and was not evaluated: upstream
-   * `converged`/`soak` for a configuration change, whose bundle did not come from upstream.
+   * Set (false) when the gate does not apply to this change and was not evaluated: a gate that
+   * judges what came from upstream (GateKind.upstream), for a change that keeps the bundle.
    */
   applicable?: false;
-}
-
-/** An instantiated gate: a spec from the pipeline plus the logic that judges it. */
-export interface Gate {
-  readonly spec: GateSpec;
-  evaluate(ctx: GateContext): GateResult;
 }
 
 /** Collects problems while parsing; `at` is a JSON pointer into the pipeline document. */
 export type ReportProblem = (pointer: string, problem: Omit<Problem, 'pointer' | 'file' | 'line' | 'column'>) => void;
 
-/** One kind of gate: how it is written in a pipeline, and how it judges. One file each. */
-export interface GateKind<S extends GateSpec = GateSpec> {
+/** A JSON Schema (2020-12) fragment; `$ref`s point into schemas/pipeline.schema.json's `$defs`. */
+export type SchemaFragment = Record<string, unknown>;
+
+/**
+ * One kind of gate, everything about it in one file under gates/ and listed once in
+ * gates/kinds.ts: how it is written (parser and schema fragment: the gate part of
+ * schemas/pipeline.schema.json is generated from these), what it needs, and how it judges.
+ */
+export interface GateKind<S extends { type: string } = { type: string }, F extends GateFactName = GateFactName> {
+  /** The key the gate is written under in a stage's `gates:` list. */
   readonly type: S['type'];
+  /** The JSON Schema of the value under that key. */
+  readonly schema: SchemaFragment;
+  /** The facts `evaluate` asks for; it is given only these. */
+  readonly facts: readonly F[];
+  /**
+   * Set for a gate that judges how the candidate fared in the `from` stage: the loader refuses it
+   * on a stage without one, and it does not apply to a change that keeps the bundle (a
+   * configuration change, or none), where nothing new came from upstream. `judges` completes
+   * "nothing new from upstream to …" in the plan.
+   */
+  readonly upstream?: { judges: string };
   /** Parses the value under the gate's key; reports every problem and returns undefined if any. */
   parse(raw: unknown, pointer: string, report: ReportProblem): S | undefined;
-  create(spec: S): Gate;
+  /**
+   * The rules of problems `parse` and `check` report that the JSON Schema cannot find (a real
+   * timezone, a satisfiable count): the loader reports them even when the schema failed too.
+   */
+  readonly beyondSchema?: readonly string[];
+  /** What the gate needs of the rest of the pipeline, checked once it is all read; reports what is wrong. */
+  check?(spec: S, where: { stage: string; trust: TrustSpec }, pointer: string, report: ReportProblem): void;
+  /** The gate as written, e.g. `soak 15m`: how plans, evidence and refusals name it. */
+  title(spec: S): string;
+  evaluate(spec: S, ctx: GateContext<F>): Promise<GateResult>;
+}
+
+/** Fetches each fact once, however many gates ask for it (a failed fetch is not retried either). */
+export function memoiseFacts(facts: GateFacts): GateFacts {
+  let reports: Promise<UpstreamReports> | undefined;
+  let approvals: Promise<StageApprovals> | undefined;
+  return {
+    ...facts,
+    upstreamReports: () => (reports ??= facts.upstreamReports()),
+    approvals: () => (approvals ??= facts.approvals()),
+  };
 }
 
 /** Identities match on the whole `Name <email>`, the email alone, or the name alone. */

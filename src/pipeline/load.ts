@@ -4,24 +4,28 @@ import { isPromoteError, PromoteError, type Problem } from '../errors.ts';
 import { didYouMean } from '../params/did-you-mean.ts';
 import { readYamlFile, type ParsedDocument } from '../params/document.ts';
 import { validateProjectDocument } from '../params/project-schemas.ts';
+import { isMap, NAME_RE } from './document-shapes.ts';
 import type { ReportProblem } from './gate.ts';
 import { parseDuration } from './duration.ts';
 import { isGitUrl } from './git-url.ts';
-import { GATE_KINDS } from './gates/index.ts';
-import { DEFAULT_REPORT_MAX_AGE, type AgentEntry, type AgentScope, type ApproverEntry, type GateSpec, type Person, type Pipeline, type Stage, type TrustEntry, type TrustSpec } from './pipeline.ts';
+import { GATE_KINDS } from './gates/kinds.ts';
+import { checkGates, parseGates, type ParsedGate } from './load-gates.ts';
+import { checkAgentStages, parseTrust } from './load-trust.ts';
+import { DEFAULT_REPORT_MAX_AGE, type Pipeline, type Stage } from './pipeline.ts';
+import { checkGraph } from './stage-graph.ts';
 
 // Loading `pipelines/<name>.yaml`. Everything wrong with the file is reported at once, each
 // problem at its file:line:column (changesets' config validation): malformed fields, unknown
 // environments, a `from` naming no stage, duplicate stage names, cycles, and gates that cannot
 // work where they stand (a `converged` gate on a stage with no upstream).
 
-const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const STAGE_FIELDS = ['name', 'environment', 'from', 'repository', 'gates', 'promotion', 'hold'];
 
-// Problems only this loader can find (the JSON Schema cannot see other files or the graph).
-// When the schema already failed, these are added to its problems; the loader's own structural
-// complaints would repeat the schema's, so they are left out then.
-const SEMANTIC_RULES = new Set(['agent-scope-stage', 'approval-needs-approvers', 'environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', 'gate-window-timezone', 'satisfiable']);
+// Problems only this loader can find (the JSON Schema cannot see other files or the graph), and
+// those the gate kinds say it cannot find. When the schema already failed, these are added to
+// its problems; the loader's own structural complaints would repeat the schema's, so they are
+// left out then.
+const SEMANTIC_RULES = new Set(['agent-scope-stage', 'environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', ...GATE_KINDS.flatMap((k) => k.beyondSchema ?? [])]);
 
 export interface LoadPipelineOptions {
   /** Names of the environments that exist; default: the files in `<root>/environments/`. */
@@ -80,10 +84,6 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   return parsePipeline(doc, { environments, root: projectRoot(abs) });
 }
 
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Validates a parsed pipeline document and returns the pipeline, or throws with every problem. */
 export function parsePipeline(doc: ParsedDocument, options: { environments: string[]; root: string }): Pipeline {
   let schemaProblems: Problem[] = [];
@@ -119,25 +119,7 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     if (ledger[key] !== undefined && (typeof ledger[key] !== 'string' || !(ledger[key] as string).trim())) report(`/spec/ledger/${key}`, { message: `ledger.${key} must be a non-empty string`, rule: 'type', expected: 'string' });
   }
 
-  const trust: TrustSpec = { bundles: [], promotions: [], agents: [], approvers: [] };
-  const trustRaw = spec.trust === undefined ? {} : spec.trust;
-  if (!isMap(trustRaw)) report('/spec/trust', { message: 'trust must be a mapping', rule: 'type', expected: '{bundles: [keys], promotions: [keys]}' });
-  else {
-    for (const key of Object.keys(trustRaw)) {
-      if (key !== 'bundles' && key !== 'promotions' && key !== 'agents' && key !== 'approvers') {
-        report(`/spec/trust/${key}`, { message: `unknown trust list "${key}"`, rule: 'additionalProperties', expected: 'bundles, promotions, agents or approvers' });
-        continue;
-      }
-      const list = trustRaw[key];
-      const entries = Array.isArray(list) ? list.map((e, i) => trustEntry(e, key === 'approvers', key === 'agents' ? { report, at: `/spec/trust/agents/${i}` } : undefined)) : [];
-      if (!Array.isArray(list) || entries.some((e) => e === undefined)) {
-        report(`/spec/trust/${key}`, { message: `trust.${key} must list public key files or keyless identities`, rule: 'type', expected: key === 'approvers' ? 'e.g. [keys/alex.pub] or [{key: keys/alex.pub, name: Alex, email: alex@example.com}]' : 'e.g. [keys/ci.pub] or [{keyless: {issuer, subject}}]' });
-        continue;
-      }
-      if (key === 'approvers') trust.approvers = entries as ApproverEntry[];
-      else trust[key] = entries as TrustEntry[];
-    }
-  }
+  const trust = parseTrust(spec.trust, report);
 
   let reports = DEFAULT_REPORT_MAX_AGE;
   if (spec.reports !== undefined) {
@@ -151,6 +133,7 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
 
   const stagesRaw = spec.stages;
   const stages: Stage[] = [];
+  const stageGates: ParsedGate[][] = [];
   if (!Array.isArray(stagesRaw) || stagesRaw.length === 0) {
     report('/spec/stages', { message: 'a pipeline needs at least one stage', rule: 'minItems', expected: 'a list of stages' });
   } else {
@@ -189,24 +172,8 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
       if (promotion !== 'auto' && promotion !== 'manual') report(`${at}/promotion`, { message: 'promotion must be auto or manual', rule: 'enum', expected: 'auto | manual', actual: JSON.stringify(raw.promotion) });
       if (raw.repository !== undefined && (typeof raw.repository !== 'string' || !raw.repository.trim())) report(`${at}/repository`, { message: 'repository must name a bundle repository', rule: 'type', expected: 'host/repository or oci:<path>', actual: JSON.stringify(raw.repository) });
       if (raw.hold !== undefined && typeof raw.hold !== 'boolean') report(`${at}/hold`, { message: 'hold must be true or false', rule: 'type', expected: 'boolean', actual: JSON.stringify(raw.hold) });
-      const gates: GateSpec[] = [];
-      if (raw.gates !== undefined && !Array.isArray(raw.gates)) report(`${at}/gates`, { message: 'gates must be a list', rule: 'type', expected: 'e.g. [{converged: {}}, {soak: 15m}]' });
-      else if (Array.isArray(raw.gates)) {
-        raw.gates.forEach((g: unknown, j: number) => {
-          const gat = `${at}/gates/${j}`;
-          let type: string | undefined;
-          let value: unknown;
-          if (typeof g === 'string') type = g;
-          else if (isMap(g) && Object.keys(g).length === 1) [[type, value]] = Object.entries(g) as [[string, unknown]];
-          if (!type || !Object.hasOwn(GATE_KINDS, type)) {
-            const near = type ? didYouMean(type, Object.keys(GATE_KINDS)) : undefined;
-            report(gat, { message: type ? `unknown gate "${type}"` : 'a gate is a one-key mapping', rule: 'gate-type', expected: `one of ${Object.keys(GATE_KINDS).join(', ')}`, ...(near && { hint: `did you mean "${near}"?` }) });
-            return;
-          }
-          const parsed = GATE_KINDS[type as GateSpec['type']].parse(value, typeof g === 'string' ? gat : `${gat}/${type}`, report);
-          if (parsed) gates.push(parsed);
-        });
-      }
+      const gates = parseGates(raw.gates, at, report);
+      stageGates.push(gates);
       stages.push({
         name: stageName,
         environment,
@@ -214,17 +181,13 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
         ...(typeof raw.repository === 'string' && raw.repository.trim() && { repository: resolveRepository(raw.repository.trim(), options.root) }),
         promotion: promotion === 'auto' ? 'auto' : 'manual',
         initialHold: raw.hold === true,
-        gates,
+        gates: gates.map((g) => g.spec),
         source: { file: doc.file, ...doc.locate(at) },
       });
     });
-    checkGraph(stages, stagesRaw, report);
-    if (!trust.approvers.length) checkApprovalIdentities(stages, report);
-    trust.agents.forEach((a, i) => {
-      for (const name of a.stages ?? []) {
-        if (!stages.some((st) => st.name === name)) report(`/spec/trust/agents/${i}/stages`, { message: `trust.agents binds a key to stage "${name}", which the pipeline does not have`, rule: 'agent-scope-stage', expected: `one of ${stages.map((st) => st.name).join(', ')}` });
-      }
-    });
+    checkGraph(stages, report);
+    stageGates.forEach((gates, i) => checkGates(stages[i]!, gates, trust, report));
+    checkAgentStages(trust, stages, report);
   }
   if (schemaProblems.length) {
     const seen = new Set(schemaProblems.map((p) => `${p.line}:${p.pointer}`));
@@ -252,101 +215,10 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
   };
 }
 
-function trustEntry(e: unknown, person: boolean, agent?: { report: ReportProblem; at: string }): (ApproverEntry & AgentEntry) | undefined {
-  const path = typeof e === 'string' ? e : isMap(e) && typeof e.key === 'string' ? e.key : undefined;
-  // Approver entries may say whose key it is: evidence then names the person, `from` matches it.
-  const who: Person = person && isMap(e) ? { ...(typeof e.name === 'string' && e.name.trim() && { name: e.name.trim() }), ...(typeof e.email === 'string' && e.email.trim() && { email: e.email.trim() }) } : {};
-  // Agent keys may be bound to the clusters and/or stages they report for (checked by the gates).
-  const scope: AgentScope = {};
-  if (agent && isMap(e)) {
-    for (const field of ['clusters', 'stages'] as const) {
-      const v = e[field];
-      if (v === undefined) continue;
-      if (!Array.isArray(v) || v.length === 0 || v.some((n) => typeof n !== 'string' || !NAME_RE.test(n))) {
-        agent.report(`${agent.at}/${field}`, { message: `${field} lists the ${field} this agent key may report for`, rule: 'type', expected: `a non-empty list of ${field === 'clusters' ? 'cluster' : 'stage'} names`, actual: JSON.stringify(v) });
-        continue;
-      }
-      scope[field] = v as string[];
-    }
-  }
-  // Kept as written: relative to the project root, which is where the trust policy loader
-  // resolves them, and how evidence should name them ("signed by key keys/ci.pub").
-  if (path !== undefined && path.trim()) return { key: path, ...who, ...scope };
-  if (isMap(e) && isMap(e.keyless)) return { keyless: e.keyless as Extract<TrustEntry, { keyless: unknown }>['keyless'], ...who, ...scope };
-  return undefined;
-}
-
-
 function resolveRepository(repository: string, root: string): string {
   if (!repository.startsWith('oci:')) return repository;
   const path = repository.slice(4);
   return `oci:${isAbsolute(path) ? path : resolve(root, path)}`;
-}
-
-/**
- * Without trust.approvers an approval is a git commit whose author anyone can set: `from` and
- * `separateDuties` would compare strings an attacker chooses, so they are refused rather than
- * enforced in name only.
- */
-function checkApprovalIdentities(stages: Stage[], report: ReportProblem): void {
-  stages.forEach((s, i) => {
-    s.gates.forEach((g, j) => {
-      if (g.type !== 'approval') return;
-      for (const field of ['separateDuties', 'from'] as const) {
-        if (field === 'separateDuties' ? !g.separateDuties : g.from === undefined) continue;
-        report(`/spec/stages/${i}/gates/${j}/approval/${field}`, {
-          message: `stage "${s.name}": approval ${field} needs signed approvals, and the pipeline has no trust.approvers (unsigned approvals carry no identity to compare)`,
-          rule: 'approval-needs-approvers',
-          hint: 'list the approvers\' public keys under spec.trust.approvers (e.g. approvers: [keys/alex.pub]; promote keygen alex writes the pair), or remove ' + field,
-        });
-      }
-    });
-  });
-}
-
-/** Upstream references, cycles, and gates that need an upstream. */
-function checkGraph(stages: Stage[], raw: unknown[], report: ReportProblem): void {
-  const index = new Map<string, number>();
-  stages.forEach((s, i) => {
-    if (s.name && !index.has(s.name)) index.set(s.name, i);
-  });
-  const names = [...index.keys()];
-  stages.forEach((s, i) => {
-    const at = `/spec/stages/${i}`;
-    if (s.from !== undefined) {
-      if (s.from === s.name) report(`${at}/from`, { message: `stage "${s.name}" names itself as from`, rule: 'graph-cycle', hint: 'from is the stage a bundle comes from: the one before this' });
-      else if (!index.has(s.from)) {
-        const near = didYouMean(s.from, names);
-        report(`${at}/from`, { message: `stage "${s.name}" comes from "${s.from}", which is not a stage of this pipeline`, rule: 'graph-from-exists', expected: `one of ${names.join(', ')}`, ...(near && { hint: `did you mean "${near}"?` }) });
-      }
-    } else {
-      s.gates.forEach((g, j) => {
-        if (g.type === 'converged' || g.type === 'soak') {
-          report(`${at}/gates/${j}`, { message: `stage "${s.name}" has no from stage, so its ${g.type} gate has nothing to observe`, rule: 'gate-needs-from', hint: 'add from: <upstream stage>, or remove the gate' });
-        }
-      });
-    }
-  });
-  // Each stage has at most one `from`, so following `from` links from any stage either ends at
-  // a first stage or enters a cycle; report each cycle once, at its first stage in the file.
-  const reported = new Set<string>();
-  stages.forEach((s) => {
-    const path: string[] = [];
-    let cur: Stage | undefined = s;
-    while (cur && !path.includes(cur.name)) {
-      path.push(cur.name);
-      cur = cur.from !== undefined && cur.from !== cur.name ? stages[index.get(cur.from) ?? -1] : undefined;
-    }
-    if (!cur) return;
-    const cycle = path.slice(path.indexOf(cur.name));
-    if (cycle.some((n) => reported.has(n)) || cycle.length < 2) return;
-    cycle.forEach((n) => reported.add(n));
-    const first = Math.min(...cycle.map((n) => index.get(n)!));
-    const start = stages[first]!.name;
-    const ordered = [...cycle.slice(cycle.indexOf(start)), ...cycle.slice(0, cycle.indexOf(start)), start];
-    report(`/spec/stages/${first}/from`, { message: `stages form a cycle: ${ordered.join(' ← ')}`, rule: 'graph-cycle', hint: 'every chain of from must end at a first stage that has no from' });
-  });
-  void raw;
 }
 
 /** Stages in promotion order: every stage after the stage it comes from. */

@@ -1,52 +1,14 @@
+import type { GateSpec } from './gates/kinds.ts';
+
 // The pipeline as the engine sees it: plain data, already validated by load.ts. Where each
 // value came from (file:line) travels with it so a later check can still point at the source.
-
-export type Weekday = 'Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat' | 'Sun';
+// Gate specs are the gate kinds' own (gates/kinds.ts).
 
 export interface SourceLocation {
   file: string;
   line?: number;
   column?: number;
 }
-
-export interface ConvergedGateSpec {
-  type: 'converged';
-  /** Accepted as written in the schema; the gate itself is a point-in-time judgement. */
-  timeout?: string;
-}
-
-export interface SoakGateSpec {
-  type: 'soak';
-  /** As written, e.g. `15m`. */
-  duration: string;
-  milliseconds: number;
-}
-
-export interface ApprovalGateSpec {
-  type: 'approval';
-  count: number;
-  /** Approvers (email, name or key file of a trust.approvers entry) whose approvals count; all of trust.approvers when absent. */
-  from?: string[];
-  /** An approval signed with the promoter's own signing key does not count. */
-  separateDuties: boolean;
-}
-
-export interface WindowGateSpec {
-  type: 'window';
-  days: Weekday[];
-  /** Minutes after local midnight; `end <= start` means the window runs past midnight. */
-  start: number;
-  end: number;
-  /** As written, `HH:MM-HH:MM`. */
-  hours: string;
-  timezone: string;
-}
-
-export interface ManualGateSpec {
-  type: 'manual';
-}
-
-export type GateSpec = ConvergedGateSpec | SoakGateSpec | ApprovalGateSpec | WindowGateSpec | ManualGateSpec;
 
 export interface Stage {
   name: string;

@@ -1,6 +1,6 @@
 import type { Outcome, Problem } from '../errors.ts';
-import type { Approval, GateContext, GateResult, StatusObservation } from './gate.ts';
-import { createGate } from './gates/index.ts';
+import { memoiseFacts, type Approval, type GateInput, type GateResult, type StatusObservation } from './gate.ts';
+import { evaluateGates } from './gates/evaluate.ts';
 import { findStage, type Pipeline } from './pipeline.ts';
 
 // The pure planner: plain data in, a plan out (changesets' assembleReleasePlan). It decides
@@ -110,7 +110,7 @@ export interface Plan {
   force?: { reason: string };
 }
 
-export function assemblePlan(input: PlanInput): Plan {
+export async function assemblePlan(input: PlanInput): Promise<Plan> {
   const { pipeline } = input;
   const stage = findStage(pipeline, input.stage);
   if (!stage) {
@@ -187,9 +187,9 @@ export function assemblePlan(input: PlanInput): Plan {
     if (check && !check.passed) blockers.push({ code: check.code ?? code, outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }), ...(check.problems?.length && { problems: check.problems }) });
   }
 
-  const gates: GateResult[] = [];
+  let gates: GateResult[] = [];
   if (candidate) {
-    const ctx: GateContext = {
+    const gateInput: GateInput = {
       pipeline: pipeline.name,
       stage: stage.name,
       ...(stage.from && { from: stage.from }),
@@ -198,25 +198,16 @@ export function assemblePlan(input: PlanInput): Plan {
       now: input.now,
       promoter: input.promoter,
       ...(input.promoterKey && { promoterKey: input.promoterKey }),
-      ...(input.approvalsSigned && { approvalsSigned: true }),
-      fromClusters: input.fromClusters,
-      reports: input.reports,
       ...(pipeline.reports && { reportMaxAgeMs: pipeline.reports.maxAgeMs }),
-      approvals: view.approvals,
       ...(force && { force }),
     };
-    for (const spec of stage.gates) {
-      // converged/soak judge how the bundle fared upstream. When the bundle is the one the stage
-      // already runs, nothing new comes from upstream: they do not apply, and the plan says why.
-      if (sameBundle && (spec.type === 'converged' || spec.type === 'soak')) {
-        gates.push(notApplicable(spec.type === 'soak' ? `soak ${spec.duration}` : 'converged', spec.type, candidate, configuration));
-        continue;
-      }
-      const result = createGate(spec).evaluate(ctx);
-      // A forced promotion overrides failing gates, and the record says so: break-glass, logged.
-      if (!result.passed && force && input.action !== 'auto') result.overridden = true;
-      gates.push(result);
-    }
+    const facts = memoiseFacts({
+      upstreamReports: async () => ({ clusters: input.fromClusters, reports: input.reports }),
+      approvals: async () => ({ signed: input.approvalsSigned === true, approvals: view.approvals }),
+    });
+    gates = await evaluateGates(stage.gates, { input: gateInput, facts, ...(sameBundle && { unchangedBundle: configuration ? 'configuration' : 'none' }) });
+    // A forced promotion overrides failing gates, and the record says so: break-glass, logged.
+    for (const result of gates) if (!result.passed && force && input.action !== 'auto') result.overridden = true;
     const failing = gates.filter((g) => !g.passed && !g.overridden);
     if (failing.length) {
       blockers.push({
@@ -250,14 +241,6 @@ export function assemblePlan(input: PlanInput): Plan {
     allowed: blockers.length === 0,
     ...(force && { force }),
   };
-}
-
-function notApplicable(gate: string, type: 'converged' | 'soak', candidate: string, configuration: boolean): GateResult {
-  const bundle = candidate.slice(0, 19);
-  const summary = configuration
-    ? `not applicable to a configuration change: the bundle (${bundle}) did not change, so there is nothing new from upstream to ${type === 'soak' ? 'soak' : 'converge on'}`
-    : `not applicable: the stage already runs ${bundle}`;
-  return { gate, type, passed: true, applicable: false, summary, evidence: { applicable: false, reason: configuration ? 'configuration-change' : 'up-to-date', bundle: candidate } };
 }
 
 /** The outcome a refused plan exits with: usage before verification before refused. */

@@ -52,7 +52,7 @@ export async function planFor(project: Project, target: StageLookup, request: Om
   const now = request.now ?? clock(project);
   const facts = await gatherFacts(project, target, { action, ...(request.bundle && { bundle: request.bundle }) });
   const values = facts.bundle?.values;
-  const plan = assemblePlan({
+  const plan = await assemblePlan({
     pipeline,
     stage: stage.name,
     action,

@@ -162,3 +162,31 @@ test('separateDuties and from need trust.approvers: without it they are errors a
   const pipeline = await loadPipeline(signed.file);
   assert.deepEqual(pipeline.trust.approvers, [{ key: 'keys/sam.pub' }, { key: 'keys/alex.pub', name: 'Alex', email: 'alex@example.com' }, { keyless: { issuer: 'https://accounts.example.com', subject: 'kim@example.com' }, name: 'Kim' }]);
 });
+
+test('converged refuses timeout (it never waited): an error at its line and pointer saying what to use instead, also beside schema errors', async (t) => {
+  const pipeline = (extra: string) => `apiVersion: promote/v1
+kind: Pipeline
+metadata: {name: webapp}
+spec:
+  repository: localhost:5000/acme/webapp
+  stages:
+    - {name: dev, environment: dev${extra}}
+    - name: staging
+      environment: staging
+      from: dev
+      gates:
+        - converged:
+            timeout: 10m
+`;
+  const { file } = await project(t, pipeline(''));
+  const problems = await problemsOf(file);
+  assert.deepEqual(problems.map((p) => `${p.line} ${p.rule} ${p.pointer}`), ['13 gate-converged-timeout /spec/stages/1/gates/0/converged/timeout']);
+  assert.match(problems[0]!.message, /converged has no timeout: .* never waits/);
+  assert.match(problems[0]!.hint!, /remove timeout; promote run retries every --interval .* soak gate/);
+  // A schema error elsewhere in the file does not hide it.
+  const broken = await project(t, pipeline(', promotion: sometimes'));
+  assert.deepEqual((await problemsOf(broken.file)).map((p) => `${p.line} ${p.rule}`), ['7 enum', '13 gate-converged-timeout']);
+  // Without timeout the gate loads as before.
+  const fine = await project(t, pipeline('').replace('        - converged:\n            timeout: 10m\n', '        - converged: {}\n'));
+  assert.deepEqual((await loadPipeline(fine.file)).stages[1]!.gates, [{ type: 'converged' }]);
+});

@@ -37,8 +37,8 @@ function input(over: Partial<PlanInput>): PlanInput {
   };
 }
 
-test('plan (plain data): the default candidate is what the from stage runs, and it may move when gates pass', () => {
-  const plan = assemblePlan(input({}));
+test('plan (plain data): the default candidate is what the from stage runs, and it may move when gates pass', async () => {
+  const plan = await assemblePlan(input({}));
   assert.equal(plan.candidate, D2);
   assert.equal(plan.candidateSource, 'from-stage');
   assert.equal(plan.current, D1);
@@ -48,50 +48,50 @@ test('plan (plain data): the default candidate is what the from stage runs, and 
   assert.equal(planOutcome(plan), undefined);
 });
 
-test('plan (plain data): failing gates block with their evidence; --force overrides and marks them', () => {
-  const plan = assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z') }));
+test('plan (plain data): failing gates block with their evidence; --force overrides and marks them', async () => {
+  const plan = await assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z') }));
   assert.equal(plan.allowed, false);
   assert.equal(plan.blockers[0]!.code, 'GATES_FAILED');
   assert.equal(plan.blockers[0]!.message, '1 of 2 gates of staging did not pass: soak 15m');
   assert.deepEqual(plan.blockers[0]!.problems, [{ message: 'soak 15m: not soaked for 15m: dev-1: healthy for 10m, 5m to go', rule: 'gate-soak' }]);
   assert.equal(planOutcome(plan), 'refused');
-  const forced = assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z'), force: { reason: 'INC-7' } }));
+  const forced = await assemblePlan(input({ reports: converged('2026-03-30T09:50:00Z'), force: { reason: 'INC-7' } }));
   assert.equal(forced.allowed, true);
   assert.equal(forced.gates[1]!.overridden, true);
-  const auto = assemblePlan(input({ action: 'auto', reports: converged('2026-03-30T09:50:00Z'), force: { reason: 'x' } }));
+  const auto = await assemblePlan(input({ action: 'auto', reports: converged('2026-03-30T09:50:00Z'), force: { reason: 'x' } }));
   assert.equal(auto.allowed, false, 'automatic promotion never forces');
 });
 
-test('plan (plain data): a candidate that never ran in from, a held stage, and no upstream record are refused', () => {
-  const notInFrom = assemblePlan(input({ candidate: D3 }));
+test('plan (plain data): a candidate that never ran in from, a held stage, and no upstream record are refused', async () => {
+  const notInFrom = await assemblePlan(input({ candidate: D3 }));
   assert.deepEqual(notInFrom.blockers.map((b) => b.code), ['CANDIDATE_NOT_IN_FROM', 'GATES_FAILED']);
   assert.equal(planOutcome(notInFrom), 'refused');
-  const held = assemblePlan(input({ ledger: { dev: { current: D2, history: [D2], approvals: [] }, staging: { history: [], approvals: [], hold: { by: 'Ops <ops@x>', at: '2026-03-30T08:00:00Z', reason: 'freeze' } } } }));
+  const held = await assemblePlan(input({ ledger: { dev: { current: D2, history: [D2], approvals: [] }, staging: { history: [], approvals: [], hold: { by: 'Ops <ops@x>', at: '2026-03-30T08:00:00Z', reason: 'freeze' } } } }));
   assert.equal(held.blockers[0]!.code, 'STAGE_HELD');
   assert.match(held.blockers[0]!.message, /held by Ops <ops@x> since .*: freeze/);
-  const nothing = assemblePlan(input({ ledger: {} }));
+  const nothing = await assemblePlan(input({ ledger: {} }));
   assert.equal(nothing.blockers[0]!.code, 'NOTHING_TO_PROMOTE');
-  const first = assemblePlan(input({ stage: 'dev', ledger: {} }));
+  const first = await assemblePlan(input({ stage: 'dev', ledger: {} }));
   assert.equal(first.blockers[0]!.code, 'CANDIDATE_REQUIRED');
   assert.equal(planOutcome(first), 'usage');
-  assert.equal(assemblePlan(input({ stage: 'dev', candidate: D3 })).allowed, true, 'a first stage takes any bundle');
+  assert.equal((await assemblePlan(input({ stage: 'dev', candidate: D3 }))).allowed, true, 'a first stage takes any bundle');
 });
 
-test('plan (plain data): verification failures outrank gate refusals in the exit outcome', () => {
-  const plan = assemblePlan(input({ signature: { passed: false, summary: 'no signature by a trusted key', outcome: 'verification', code: 'SIGNATURE_MISSING' }, reports: [] }));
+test('plan (plain data): verification failures outrank gate refusals in the exit outcome', async () => {
+  const plan = await assemblePlan(input({ signature: { passed: false, summary: 'no signature by a trusted key', outcome: 'verification', code: 'SIGNATURE_MISSING' }, reports: [] }));
   assert.deepEqual(plan.blockers.map((b) => b.code), ['SIGNATURE_MISSING', 'GATES_FAILED']);
   assert.equal(planOutcome(plan), 'verification');
 });
 
-test('plan (plain data): rollback picks from the stage\'s own history, separateDuties ignores the promoter\'s approval', () => {
+test('plan (plain data): rollback picks from the stage\'s own history, separateDuties ignores the promoter\'s approval', async () => {
   const ledger = { staging: { current: D2, history: [D1, D2], approvals: [] }, production: { current: D2, history: [D1, D2], approvals: [{ bundle: D1, by: 'Pat <pat@example.com>', at: 'x' }] } };
-  const back = assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger, force: { reason: 'bad release' } }));
+  const back = await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger, force: { reason: 'bad release' } }));
   assert.equal(back.candidateSource, 'rollback');
   assert.equal(back.allowed, true);
   assert.deepEqual(back.gates.map((g) => [g.type, g.passed, g.overridden]), [['approval', false, true], ['manual', true, undefined]]);
-  const unforced = assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger }));
+  const unforced = await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger }));
   assert.equal(unforced.allowed, false);
-  assert.equal(assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D3, ledger })).blockers[0]!.code, 'ROLLBACK_TARGET_UNKNOWN');
+  assert.equal((await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D3, ledger }))).blockers[0]!.code, 'ROLLBACK_TARGET_UNKNOWN');
 });
 
 test('plan diff (plain data): parameter differences by JSON pointer, added and removed values named, secrets by reference only', async () => {
@@ -123,9 +123,9 @@ test('changed parameters (plain data): the environment\'s pointers, and a cluste
 const P1 = `sha256:${'a'.repeat(64)}`;
 const P2 = `sha256:${'b'.repeat(64)}`;
 
-test('plan (plain data): the same bundle with other parameters is a configuration change; upstream converged/soak do not apply and say why', () => {
+test('plan (plain data): the same bundle with other parameters is a configuration change; upstream converged/soak do not apply and say why', async () => {
   const ledger = { dev: { current: D2, history: [D1, D2], approvals: [] }, staging: { current: D2, parameters: P1, history: [D1, D2], approvals: [] } };
-  const plan = assemblePlan(input({ ledger, reports: [], candidateParameters: P2, parameters: { passed: true, summary: 'ok' } }));
+  const plan = await assemblePlan(input({ ledger, reports: [], candidateParameters: P2, parameters: { passed: true, summary: 'ok' } }));
   assert.equal(plan.change, 'configuration');
   assert.equal(plan.upToDate, false);
   assert.equal(plan.allowed, true, 'no upstream report is needed: the bundle did not change');
@@ -134,39 +134,39 @@ test('plan (plain data): the same bundle with other parameters is a configuratio
   assert.deepEqual(plan.gates.map((g) => [g.gate, g.passed, g.applicable]), [['converged', true, false], ['soak 15m', true, false]]);
   assert.match(plan.gates[0]!.summary, /not applicable to a configuration change: the bundle \(sha256:2+\) did not change/);
   assert.equal(plan.gates[1]!.evidence.reason, 'configuration-change');
-  const same = assemblePlan(input({ ledger, reports: [], candidateParameters: P1, parameters: { passed: true, summary: 'ok' } }));
+  const same = await assemblePlan(input({ ledger, reports: [], candidateParameters: P1, parameters: { passed: true, summary: 'ok' } }));
   assert.equal(same.change, 'none');
   assert.equal(same.upToDate, true);
   assert.equal(same.allowed, true);
   // A new bundle is a promotion whatever its parameters: upstream gates judge it as ever.
-  const promotion = assemblePlan(input({ candidateParameters: P2 }));
+  const promotion = await assemblePlan(input({ candidateParameters: P2 }));
   assert.equal(promotion.change, 'promotion');
   assert.equal(promotion.gates.every((g) => g.applicable === undefined), true);
 });
 
-test('plan (plain data): approval, window, manual and hold still apply to a configuration change', () => {
+test('plan (plain data): approval, window, manual and hold still apply to a configuration change', async () => {
   const ledger = { staging: { current: D2, history: [D2], approvals: [] }, production: { current: D2, parameters: P1, history: [D2], approvals: [] } };
-  const plan = assemblePlan(input({ stage: 'production', ledger, reports: [], candidateParameters: P2 }));
+  const plan = await assemblePlan(input({ stage: 'production', ledger, reports: [], candidateParameters: P2 }));
   assert.equal(plan.change, 'configuration');
   assert.deepEqual(plan.gates.map((g) => [g.type, g.passed]), [['approval', false], ['manual', false]]);
   assert.equal(plan.allowed, false);
-  const held = assemblePlan(input({ stage: 'production', ledger: { ...ledger, production: { ...ledger.production, hold: { by: 'Ops <ops@x>', at: 'x' } } }, reports: [], candidateParameters: P2 }));
+  const held = await assemblePlan(input({ stage: 'production', ledger: { ...ledger, production: { ...ledger.production, hold: { by: 'Ops <ops@x>', at: 'x' } } }, reports: [], candidateParameters: P2 }));
   assert.equal(held.blockers[0]!.code, 'STAGE_HELD');
 });
 
-test('plan (plain data): a first stage without --bundle means the bundle it runs now: a configuration change, nothing to do, or refused when its parameters broke', () => {
+test('plan (plain data): a first stage without --bundle means the bundle it runs now: a configuration change, nothing to do, or refused when its parameters broke', async () => {
   const ledger = { dev: { current: D2, parameters: P1, history: [D1, D2], approvals: [] } };
-  const changed = assemblePlan(input({ stage: 'dev', ledger, candidateParameters: P2 }));
+  const changed = await assemblePlan(input({ stage: 'dev', ledger, candidateParameters: P2 }));
   assert.equal(changed.candidate, D2);
   assert.equal(changed.candidateSource, 'current');
   assert.equal(changed.change, 'configuration');
   assert.equal(changed.allowed, true);
-  const nothing = assemblePlan(input({ stage: 'dev', ledger, candidateParameters: P1 }));
+  const nothing = await assemblePlan(input({ stage: 'dev', ledger, candidateParameters: P1 }));
   assert.equal(nothing.upToDate, true);
   assert.equal(nothing.allowed, true);
-  const broken = assemblePlan(input({ stage: 'dev', ledger, parameters: { passed: false, summary: 'replicas must be >= 1', outcome: 'verification', code: 'PARAMETERS_INVALID' } }));
+  const broken = await assemblePlan(input({ stage: 'dev', ledger, parameters: { passed: false, summary: 'replicas must be >= 1', outcome: 'verification', code: 'PARAMETERS_INVALID' } }));
   assert.equal(broken.change, 'configuration', 'never "up to date" with parameters the bundle refuses');
   assert.equal(broken.upToDate, false);
   assert.equal(planOutcome(broken), 'verification');
-  assert.equal(assemblePlan(input({ stage: 'dev', ledger: {} })).blockers[0]!.code, 'CANDIDATE_REQUIRED', 'nothing runs yet: say which bundle');
+  assert.equal((await assemblePlan(input({ stage: 'dev', ledger: {} }))).blockers[0]!.code, 'CANDIDATE_REQUIRED', 'nothing runs yet: say which bundle');
 });

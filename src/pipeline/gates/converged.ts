@@ -1,17 +1,23 @@
-import type { Gate, GateContext, GateKind, GateResult } from '../gate.ts';
+import type { GateInput, GateKind, UpstreamReports } from '../gate.ts';
 import { formatDuration } from '../duration.ts';
-import { DEFAULT_REPORT_MAX_AGE, type ConvergedGateSpec } from '../pipeline.ts';
+import { DEFAULT_REPORT_MAX_AGE } from '../pipeline.ts';
 
 // `converged`: every cluster of the upstream stage reports `Converged` on this very digest.
 // A missing report is a failure, never "no news is good news": an agent that never ran has
 // proved nothing. Nor does an old one: every signed report stays valid for ever, so a report
 // observed longer ago than `reports.maxAge` (agents re-publish every 10 minutes) is refused —
 // the agent is gone, or an old report was put back on its tag.
+// It judges the reports as they are when plan, to or run look, and never waits: `timeout` was
+// accepted once and did nothing, so it is refused with what to use instead (docs/gates.md).
 
-export function convergedEvidence(ctx: GateContext) {
-  const byCluster = new Map(ctx.reports.map((r) => [r.cluster, r]));
+export interface ConvergedGateSpec {
+  type: 'converged';
+}
+
+export function convergedEvidence(ctx: GateInput, upstream: UpstreamReports) {
+  const byCluster = new Map(upstream.reports.map((r) => [r.cluster, r]));
   const maxAge = ctx.reportMaxAgeMs ?? DEFAULT_REPORT_MAX_AGE.maxAgeMs;
-  return ctx.fromClusters.map((cluster) => {
+  return upstream.clusters.map((cluster) => {
     const r = byCluster.get(cluster);
     if (!r) return { cluster, ok: false, phase: 'NoReport', why: 'no status report from this cluster' };
     if (r.verified === false) return { cluster, ok: false, phase: r.phase, why: r.phase === 'Refused' && r.reason ? `status report not counted: ${r.reason}` : 'status report signature not trusted' };
@@ -26,14 +32,45 @@ export function convergedEvidence(ctx: GateContext) {
   });
 }
 
-class ConvergedGate implements Gate {
-  readonly spec: ConvergedGateSpec;
-  constructor(spec: ConvergedGateSpec) {
-    this.spec = spec;
-  }
+export function short(digest: string): string {
+  return digest.slice(0, 19);
+}
 
-  evaluate(ctx: GateContext): GateResult {
-    const clusters = convergedEvidence(ctx);
+export const convergedGate: GateKind<ConvergedGateSpec, 'upstreamReports'> = {
+  type: 'converged',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Every cluster of the `from` stage reports Converged on the digest.',
+    properties: {
+      timeout: { deprecated: true, description: 'Refused: converged never waits. Remove it; promote run retries every --interval, and soak asks for time healthy upstream.' },
+    },
+  },
+  facts: ['upstreamReports'],
+  upstream: { judges: 'converge on' },
+  beyondSchema: ['gate-converged-timeout'],
+  parse(raw, pointer, report) {
+    const value = raw === null || raw === undefined ? {} : raw;
+    const keys = typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : undefined;
+    const timeout = (value as { timeout?: unknown }).timeout;
+    if (!keys || keys.some((k) => k !== 'timeout')) {
+      report(pointer, { message: 'converged takes no settings', rule: 'gate-converged', expected: '{} (or just `converged`)', actual: JSON.stringify(raw) });
+      return undefined;
+    }
+    if (timeout !== undefined) {
+      report(`${pointer}/timeout`, {
+        message: 'converged has no timeout: the gate judges the upstream reports as they are when promote plan, to or run looks, and never waits',
+        rule: 'gate-converged-timeout',
+        actual: JSON.stringify(timeout),
+        hint: 'remove timeout; promote run retries every --interval until the gate passes, and a soak gate (e.g. soak: 10m) asks for time healthy upstream',
+      });
+      return undefined;
+    }
+    return { type: 'converged' };
+  },
+  title: () => 'converged',
+  async evaluate(_spec, ctx) {
+    const clusters = convergedEvidence(ctx, await ctx.upstreamReports());
     const ok = clusters.filter((c) => c.ok).length;
     const passed = clusters.length > 0 && ok === clusters.length;
     let summary: string;
@@ -44,24 +81,5 @@ class ConvergedGate implements Gate {
       summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${short(ctx.candidate)} (${bad.join('; ')})`;
     }
     return { gate: 'converged', type: 'converged', passed, summary, evidence: { from: ctx.from, clusters } };
-  }
-}
-
-export function short(digest: string): string {
-  return digest.slice(0, 19);
-}
-
-export const convergedGate: GateKind<ConvergedGateSpec> = {
-  type: 'converged',
-  parse(raw, pointer, report) {
-    const value = raw === null || raw === undefined ? {} : raw;
-    const keys = typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : undefined;
-    const timeout = (value as { timeout?: unknown }).timeout;
-    if (!keys || keys.some((k) => k !== 'timeout') || (timeout !== undefined && typeof timeout !== 'string')) {
-      report(pointer, { message: 'converged takes no settings but an optional timeout', rule: 'gate-converged', expected: '{} or {timeout: 10m}', actual: JSON.stringify(raw) });
-      return undefined;
-    }
-    return { type: 'converged', ...(typeof timeout === 'string' && { timeout }) };
   },
-  create: (spec) => new ConvergedGate(spec),
 };

@@ -1,21 +1,36 @@
 import { formatDuration, parseDuration } from '../duration.ts';
-import type { Gate, GateContext, GateKind, GateResult } from '../gate.ts';
-import type { SoakGateSpec } from '../pipeline.ts';
+import type { GateKind } from '../gate.ts';
 import { convergedEvidence, short } from './converged.ts';
 
 // `soak: 15m`: every upstream cluster has been healthy on this digest for at least that long,
 // measured from the `since` of its status report (when it became Converged on this bundle), not
 // from when the promotion happened: a cluster that flapped restarts the clock.
 
-class SoakGate implements Gate {
-  readonly spec: SoakGateSpec;
-  constructor(spec: SoakGateSpec) {
-    this.spec = spec;
-  }
+export interface SoakGateSpec {
+  type: 'soak';
+  /** As written, e.g. `15m`. */
+  duration: string;
+  milliseconds: number;
+}
 
-  evaluate(ctx: GateContext): GateResult {
-    const need = this.spec.milliseconds;
-    const clusters = convergedEvidence(ctx).map((c) => {
+export const soakGate: GateKind<SoakGateSpec, 'upstreamReports'> = {
+  type: 'soak',
+  schema: { $ref: '#/$defs/duration', description: 'How long the digest must have run converged in the `from` stage.' },
+  facts: ['upstreamReports'],
+  upstream: { judges: 'soak' },
+  parse(raw, pointer, report) {
+    const text = typeof raw === 'string' ? raw : typeof raw === 'object' && raw !== null && 'duration' in raw ? (raw as { duration: unknown }).duration : raw;
+    const ms = typeof text === 'string' ? parseDuration(text) : undefined;
+    if (ms === undefined || ms <= 0) {
+      report(pointer, { message: 'soak needs a positive duration', rule: 'gate-soak', expected: 'a duration such as 30s, 15m, 1h or 1h30m', actual: JSON.stringify(raw) });
+      return undefined;
+    }
+    return { type: 'soak', duration: String(text).trim(), milliseconds: ms };
+  },
+  title: (spec) => `soak ${spec.duration}`,
+  async evaluate(spec, ctx) {
+    const need = spec.milliseconds;
+    const clusters = convergedEvidence(ctx, await ctx.upstreamReports()).map((c) => {
       if (!c.ok || !c.since) return { cluster: c.cluster, ok: false, why: c.why ?? 'not Converged' };
       const since = Date.parse(c.since);
       if (Number.isNaN(since)) return { cluster: c.cluster, ok: false, why: `report has an unreadable since: ${c.since}` };
@@ -30,30 +45,16 @@ class SoakGate implements Gate {
       };
     });
     const passed = clusters.length > 0 && clusters.every((c) => c.ok);
-    const gate = `soak ${this.spec.duration}`;
+    const gate = `soak ${spec.duration}`;
     let summary: string;
     if (passed) {
       const least = Math.min(...clusters.map((c) => ctx.now.getTime() - Date.parse('since' in c ? c.since : '')));
-      summary = `all ${clusters.length} clusters of ${ctx.from} healthy on ${short(ctx.candidate)} for at least ${formatDuration(least)} (need ${this.spec.duration})`;
+      summary = `all ${clusters.length} clusters of ${ctx.from} healthy on ${short(ctx.candidate)} for at least ${formatDuration(least)} (need ${spec.duration})`;
     } else if (clusters.length === 0) {
       summary = `stage ${ctx.from ?? '(none)'} has no clusters to report`;
     } else {
-      summary = `not soaked for ${this.spec.duration}: ${clusters.filter((c) => !c.ok).map((c) => `${c.cluster}: ${c.why}`).join('; ')}`;
+      summary = `not soaked for ${spec.duration}: ${clusters.filter((c) => !c.ok).map((c) => `${c.cluster}: ${c.why}`).join('; ')}`;
     }
-    return { gate, type: 'soak', passed, summary, evidence: { from: ctx.from, required: this.spec.duration, clusters } };
-  }
-}
-
-export const soakGate: GateKind<SoakGateSpec> = {
-  type: 'soak',
-  parse(raw, pointer, report) {
-    const text = typeof raw === 'string' ? raw : typeof raw === 'object' && raw !== null && 'duration' in raw ? (raw as { duration: unknown }).duration : raw;
-    const ms = typeof text === 'string' ? parseDuration(text) : undefined;
-    if (ms === undefined || ms <= 0) {
-      report(pointer, { message: 'soak needs a positive duration', rule: 'gate-soak', expected: 'a duration such as 30s, 15m, 1h or 1h30m', actual: JSON.stringify(raw) });
-      return undefined;
-    }
-    return { type: 'soak', duration: String(text).trim(), milliseconds: ms };
+    return { gate, type: 'soak', passed, summary, evidence: { from: ctx.from, required: spec.duration, clusters } };
   },
-  create: (spec) => new SoakGate(spec),
 };

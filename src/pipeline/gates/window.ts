@@ -1,11 +1,23 @@
-import type { Gate, GateContext, GateKind, GateResult } from '../gate.ts';
-import type { Weekday, WindowGateSpec } from '../pipeline.ts';
+import type { GateKind } from '../gate.ts';
 
 // `window: {days: [Mon-Thu], hours: "09:00-16:00", timezone: Europe/Berlin}`: promotion only
 // inside a change window, judged on the *local* wall clock of the timezone. Intl applies the
 // IANA rules, so "09:00 in Berlin" is 08:00 UTC in winter and 07:00 UTC in summer, and on the
 // night the clocks change a window keeps its local meaning. When hours end at or before they
 // start ("22:00-02:00") the window runs past midnight and belongs to the day it opened.
+
+export type Weekday = 'Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat' | 'Sun';
+
+export interface WindowGateSpec {
+  type: 'window';
+  days: Weekday[];
+  /** Minutes after local midnight; `end <= start` means the window runs past midnight. */
+  start: number;
+  end: number;
+  /** As written, `HH:MM-HH:MM`. */
+  hours: string;
+  timezone: string;
+}
 
 const WEEKDAYS: readonly Weekday[] = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
@@ -74,25 +86,6 @@ export function nextOpening(spec: WindowGateSpec, from: Date): Date | undefined 
   return new Date(at);
 }
 
-class WindowGate implements Gate {
-  readonly spec: WindowGateSpec;
-  constructor(spec: WindowGateSpec) {
-    this.spec = spec;
-  }
-
-  evaluate(ctx: GateContext): GateResult {
-    const local = localTime(ctx.now, this.spec.timezone);
-    const passed = isOpen(this.spec, ctx.now);
-    const gate = `window ${this.spec.days.join(',')} ${this.spec.hours} ${this.spec.timezone}`;
-    const evidence: Record<string, unknown> = { days: this.spec.days, hours: this.spec.hours, timezone: this.spec.timezone, now: ctx.now.toISOString(), localTime: local.text };
-    if (passed) return { gate, type: 'window', passed, summary: `open: it is ${local.weekday} ${local.text} in ${this.spec.timezone}`, evidence };
-    const next = nextOpening(this.spec, ctx.now);
-    if (next) evidence.nextOpening = next.toISOString();
-    const when = next ? `; opens ${localTime(next, this.spec.timezone).text} (${next.toISOString()})` : '';
-    return { gate, type: 'window', passed, summary: `closed: it is ${local.weekday} ${local.text} in ${this.spec.timezone}${when}`, evidence };
-  }
-}
-
 function parseHour(text: string): number | undefined {
   const m = /^(\d{1,2}):(\d{2})$/.exec(text.trim());
   if (!m) return undefined;
@@ -128,8 +121,20 @@ function isValidTimezone(tz: string): boolean {
   }
 }
 
-export const windowGate: GateKind<WindowGateSpec> = {
+export const windowGate: GateKind<WindowGateSpec, never> = {
   type: 'window',
+  schema: {
+    type: 'object',
+    required: ['days', 'hours', 'timezone'],
+    additionalProperties: false,
+    properties: {
+      days: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...WEEKDAYS] } },
+      hours: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$', description: 'HH:MM-HH:MM in the timezone.' },
+      timezone: { type: 'string', minLength: 1, description: 'IANA time zone, e.g. Europe/Berlin.' },
+    },
+  },
+  facts: [],
+  beyondSchema: ['gate-window-timezone'],
   parse(raw, pointer, report) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       report(pointer, { message: 'window takes a mapping', rule: 'gate-window', expected: '{days: [Mon-Fri], hours: "09:00-16:00", timezone: Europe/Berlin}', actual: JSON.stringify(raw) });
@@ -170,5 +175,16 @@ export const windowGate: GateKind<WindowGateSpec> = {
     if (!ok) return undefined;
     return { type: 'window', days: days!, start: start!, end: end!, hours: hours!, timezone: timezone as string };
   },
-  create: (spec) => new WindowGate(spec),
+  title: (spec) => `window ${spec.days.join(',')} ${spec.hours} ${spec.timezone}`,
+  async evaluate(spec, ctx) {
+    const local = localTime(ctx.now, spec.timezone);
+    const passed = isOpen(spec, ctx.now);
+    const gate = windowGate.title(spec);
+    const evidence: Record<string, unknown> = { days: spec.days, hours: spec.hours, timezone: spec.timezone, now: ctx.now.toISOString(), localTime: local.text };
+    if (passed) return { gate, type: 'window', passed, summary: `open: it is ${local.weekday} ${local.text} in ${spec.timezone}`, evidence };
+    const next = nextOpening(spec, ctx.now);
+    if (next) evidence.nextOpening = next.toISOString();
+    const when = next ? `; opens ${localTime(next, spec.timezone).text} (${next.toISOString()})` : '';
+    return { gate, type: 'window', passed, summary: `closed: it is ${local.weekday} ${local.text} in ${spec.timezone}${when}`, evidence };
+  },
 };
