@@ -155,7 +155,7 @@ async function kubePrometheus(): Promise<void> {
       target.client.resetCounts();
       const t = performance.now();
       const r = await target.apply(desired);
-      await target.prune(desired);
+      await target.prune(desired, r.set);
       return { ms: performance.now() - t, counts: target.client.requestCounts(), objects: r.objects.length, failed: r.objects.filter((o) => o.action === 'failed').length };
     };
     const firstApply = await measure();
@@ -163,8 +163,8 @@ async function kubePrometheus(): Promise<void> {
     // A steady agent round: drift check and health from what it read, nothing written.
     target.client.resetCounts();
     const t = performance.now();
-    await target.observe(desired);
-    await target.health(desired, { timeoutMs: 0 });
+    const seen = await target.observe(desired);
+    await target.health(desired, seen.set, { timeoutMs: 0 });
     const steady = { ms: performance.now() - t, counts: target.client.requestCounts() };
     console.log(row(['(4) kube-prometheus objects (failed: policy/v1)', firstApply.objects, '', `${firstApply.failed} not served`]));
     console.log(row(['(4) first apply: wall ms / requests / writes', `${Math.round(firstApply.ms)} / ${firstApply.counts.total} / ${firstApply.counts.writes}`, '', `${(firstApply.counts.total / firstApply.objects).toFixed(2)} req/object`]));

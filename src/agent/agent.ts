@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
 import type { AgentStatus } from './reconcile.ts';
-import type { RegistryStatusReporter } from './status-reporter.ts';
-import type { Owner, Target } from './target.ts';
+import type { Owner } from './target.ts';
+import type { TargetOptionValues } from './targets/target-kind.ts';
 
 // `promote agent`: wires the registry, trust, the target and the reporter into a Reconciler and
 // runs the loop. Configuration comes from the project's pipeline file (embedded defaults, a
@@ -18,8 +18,10 @@ export interface AgentOptions {
   pipeline?: string;
   stage: string;
   cluster: string;
-  /** `kubernetes` or `dir:<path>`. */
+  /** `--target`: a spec one of the target kinds owns (targets/kinds.ts), e.g. `kubernetes`, `dir:<path>`. */
   target: string;
+  /** The target kinds' options by flag name (`kubeconfig`, `adopt`, …; see each kind's file). */
+  targetOptions?: TargetOptionValues;
   /** The bundle repository, instead of the pipeline file's. */
   repository?: string;
   /** Public keys trusted for promotion records / bundles, instead of the pipeline file's trust. */
@@ -31,17 +33,11 @@ export interface AgentOptions {
   intervalMs?: number;
   once?: boolean;
   selfHeal?: boolean;
-  force?: boolean;
-  /** dir targets: take over rendered files that exist but this agent did not write (also `dir:<path>?adopt=true`). */
-  adopt?: boolean;
   healthTimeoutMs?: number;
   /** /healthz fails once a round runs longer than this (see AgentLoopOptions.stallAfterMs). */
   stallAfterMs?: number;
   /** `host:port` for /healthz, /readyz, /metrics; undefined or '' serves nothing. */
   metricsAddress?: string;
-  kubeconfig?: string;
-  context?: string;
-  inventoryNamespace?: string;
   /**
    * Extracted bundles by digest (default `<cache root>/bundles`). The replay state is always
    * under `<cache root>/agent`; the root is PROMOTE_CACHE_DIR, else $XDG_CACHE_HOME/promote,
@@ -62,37 +58,6 @@ export function parseAddress(text: string): { host: string; port: number } {
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw usage(`--metrics-address must be host:port or :port, not "${text}"`, 'e.g. --metrics-address 127.0.0.1:9090, or :9090 for every interface in a pod');
   return { host: m[1] || '0.0.0.0', port };
-}
-
-/** Builds the target named by `--target`. Kubernetes code is only loaded when asked for. */
-export async function openTarget(spec: string, options: Pick<AgentOptions, 'cwd' | 'kubeconfig' | 'context' | 'inventoryNamespace' | 'force' | 'adopt'>): Promise<Target> {
-  if (spec.startsWith('dir:')) {
-    let path = spec.slice(4);
-    let adopt = options.adopt === true;
-    const query = /\?adopt=(true|false)$/.exec(path);
-    if (query) {
-      path = path.slice(0, query.index);
-      adopt ||= query[1] === 'true';
-    } else if (path.includes('?')) {
-      throw usage(`--target ${spec}: the only option of a dir target is ?adopt=true`, 'e.g. --target dir:/srv/webapp?adopt=true, or --adopt');
-    }
-    if (!path) throw usage('--target dir: needs a path', 'e.g. --target dir:/srv/webapp');
-    const { DirTarget } = await import('./targets/dir-target.ts');
-    return new DirTarget(resolve(options.cwd, path), { adopt });
-  }
-  if (options.adopt) {
-    throw usage('--adopt is for dir: targets', 'on Kubernetes, objects other field managers apply are taken over only with --force-conflicts');
-  }
-  if (spec === 'kubernetes') {
-    const { KubernetesTarget } = await import('./targets/kubernetes/kubernetes-target.ts');
-    return await KubernetesTarget.create({
-      ...(options.kubeconfig && { kubeconfig: resolve(options.cwd, options.kubeconfig) }),
-      ...(options.context && { context: options.context }),
-      ...(options.inventoryNamespace && { inventoryNamespace: options.inventoryNamespace }),
-      ...(options.force && { force: true }),
-    });
-  }
-  throw usage(`unknown target "${spec}"`, 'use --target kubernetes (kubeconfig or in-cluster service account) or --target dir:<path>');
 }
 
 export async function runAgent(options: AgentOptions): Promise<AgentStatus | undefined> {
@@ -139,24 +104,16 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
   }
   const owner: Owner = { pipeline: pipelineName!, stage: options.stage, cluster: options.cluster };
   const registry = await openRegistry(repository, { env: options.env, cwd: options.cwd, ...options.registry });
-  const target = await openTarget(options.target, options);
+  const { openTarget } = await import('./targets/open-target.ts');
+  const target = await openTarget(options.target, { cwd: options.cwd, ...(options.targetOptions && { options: options.targetOptions }) });
   try {
-    const { RegistryDesiredSource } = await import('./registry-source.ts');
     const { promoteCacheRoot } = await import('../cache-root.ts');
     const root = promoteCacheRoot(options.env);
-    const cacheDir = options.cacheDir ?? join(root, 'bundles');
-    // Before the cache root existed the bundles (and the replay mark) were always here.
-    const legacyStateDirs = [join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles')];
-    const { ReplayState } = await import('./replay-state.ts');
-    let reporter: RegistryStatusReporter | undefined;
-    // A lost cache must not forget the replay mark: the agent's own last signed report names the
-    // record sequence it had accepted, and nobody without its key can raise or forge that.
-    const replay = new ReplayState({ dir: join(root, 'agent'), repository: registry.name, owner, legacyDirs: [cacheDir, ...legacyStateDirs], recover: async () => (await reporter?.ownLast())?.recordSequence ?? 0 });
-    const source = new RegistryDesiredSource({ registry, owner, promotionTrust, bundleTrust, cacheDir, replay });
     const keyPath = options.key ?? options.env.PROMOTE_AGENT_KEY;
+    let signer;
     if (keyPath) {
       const { loadSigner } = await import('../signing/signer.ts');
-      const signer = await loadSigner(resolve(options.cwd, keyPath), { env: options.env, interactive: options.interactive ?? false });
+      signer = await loadSigner(resolve(options.cwd, keyPath), { env: options.env, interactive: options.interactive ?? false });
       // Reports no gate will count are noise that looks like health: refuse to start instead.
       if (reportTrust) {
         const { requireTrustedSigner, signerTrusted } = await import('../signing/trusted-signer.ts');
@@ -164,11 +121,22 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
         const list = signerTrusted(signer, reportTrust.policy) ? `${reportTrust.list} for ${owner.stage}/${owner.cluster} (its entry binds it to other clusters or stages)` : reportTrust.list;
         requireTrustedSigner(signer, scopedPolicy(reportTrust.policy, owner), { list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
       }
-      const { RegistryStatusReporter } = await import('./status-reporter.ts');
-      reporter = new RegistryStatusReporter(registry, signer, repository, owner, replay);
     } else {
       (options.log ?? ((e) => process.stderr.write(`${JSON.stringify(e)}\n`)))({ time: new Date().toISOString(), level: 'warn', msg: 'no --key (or PROMOTE_AGENT_KEY): status reports are not published, so converged and soak gates cannot see this cluster' });
     }
+    const { agentParts } = await import('./agent-parts.ts');
+    const { source, reporter } = agentParts({
+      registry,
+      repository,
+      owner,
+      promotionTrust,
+      bundleTrust,
+      ...(signer && { signer }),
+      cacheDir: options.cacheDir ?? join(root, 'bundles'),
+      stateDir: join(root, 'agent'),
+      // Before the cache root existed the bundles (and the replay mark) were always here.
+      legacyStateDirs: [join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles')],
+    });
     const { Reconciler } = await import('./reconcile.ts');
     const reconciler = new Reconciler({
       owner,
@@ -176,7 +144,6 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       target,
       ...(reporter && { reporter }),
       selfHeal: options.selfHeal !== false,
-      ...(options.force && { force: true }),
       ...(options.healthTimeoutMs !== undefined && { healthTimeoutMs: options.healthTimeoutMs }),
       ...(options.signal && { signal: options.signal }),
     });

@@ -1,7 +1,7 @@
 // The agent module's public surface: the Target seam and its two targets, one reconcile round,
 // the loop, the real desired-state source and status reporter, and `promote status`.
 // Importing this file loads no Kubernetes code: KubernetesTarget is reached through
-// `openTarget('kubernetes', …)` or its own module, so @kubernetes/client-node stays lazy.
+// `openTarget('kubernetes', …)` (targets/open-target.ts) or its own module, so @kubernetes/client-node stays lazy.
 export type {
   ApplyOptions, ApplyResult, DesiredState, DriftedObject, HealthOptions, HealthResult, ObjectAction, ObjectHealth, ObjectResult, Observation, Owner, PruneResult, RenderedFile, Target,
 } from './target.ts';
@@ -15,7 +15,8 @@ export type { AgentLoopOptions } from './loop.ts';
 export { RegistryDesiredSource } from './registry-source.ts';
 export type { RegistrySourceOptions } from './registry-source.ts';
 export { RegistryStatusReporter, toPredicate } from './status-reporter.ts';
-export { openTarget, parseAddress, runAgent } from './agent.ts';
+export { parseAddress, runAgent } from './agent.ts';
+export { openTarget } from './targets/open-target.ts';
 export type { AgentOptions } from './agent.ts';
 export { pipelineStatus, statusTable } from './status.ts';
 export type { ClusterStatus, PipelineStatus, StatusOptions } from './status.ts';

@@ -2,7 +2,8 @@ import { isPromoteError, PromoteError } from '../errors.ts';
 import type { DesiredState, DriftedObject, Observation, ObjectResult, Owner, Target } from './target.ts';
 
 // One reconcile round: observe → verify → render → apply → health → report (DESIGN.md §4
-// "Agent status"). Verification and rendering sit behind DesiredSource and the report behind
+// "Agent status"); the order of the target's calls is the contract written on `Target`
+// (target.ts). Verification and rendering sit behind DesiredSource and the report behind
 // StatusReporter, so the round is tested with plain data and wired to the registry, signing
 // and the renderer in registry-source.ts. Nothing that did not verify is ever applied: a
 // refusal or failure keeps the last good state in the target and says why.
@@ -278,7 +279,7 @@ export class Reconciler {
     const seen = observed ?? (await this.o.target.observe(desired));
     if (seen.drift.length > 0) {
       if (this.o.selfHeal === false) {
-        const health = await this.o.target.health(desired, this.healthOptions(0));
+        const health = await this.o.target.health(desired, seen.set, this.healthOptions(0));
         const status = this.status_({
           phase: 'Drifted',
           record: desired.recordDigest,
@@ -296,7 +297,7 @@ export class Reconciler {
     // Waiting for health happens once, after an apply; a steady round only finishes that wait.
     const total = this.o.healthTimeoutMs ?? 60_000;
     const left = Math.max(0, this.appliedAt + total - Date.now());
-    const health = await this.o.target.health(desired, this.healthOptions(left));
+    const health = await this.o.target.health(desired, seen.set, this.healthOptions(left));
     return { status: this.verdict(desired, [], health.objects, health.healthy, [], []), changed: false, writes: 0, driftCorrected: 0 };
   }
 
@@ -315,12 +316,12 @@ export class Reconciler {
     let kept: ObjectResult[] = [];
     // Prune only after a complete apply: a partial one keeps what ran before.
     if (failed.length === 0) {
-      const p = await this.o.target.prune(desired);
+      const p = await this.o.target.prune(desired, applied.set);
       writes += p.writes;
       pruned = p.pruned;
       kept = p.kept;
     }
-    const health = await this.o.target.health(desired, this.healthOptions());
+    const health = await this.o.target.health(desired, applied.set, this.healthOptions());
     const results = [...applied.objects, ...health.objects, ...kept];
     const status = this.verdict(desired, failed, results, health.healthy, drift, pruned);
     return { status, changed, writes, driftCorrected: drift.length };

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
+import type { AgentParts } from '../agent/agent-parts.ts';
 import type { Reconciler } from '../agent/reconcile.ts';
 import type { Target } from '../agent/target.ts';
 import { isPromoteError, PromoteError } from '../errors.ts';
@@ -11,7 +12,7 @@ import type { Project } from '../promotion/project.ts';
 import type { PromoteResult } from '../promotion/to.ts';
 import type { LocalKeySigner } from '../signing/signer.ts';
 import { isGitUrl } from '../pipeline/git-url.ts';
-import { clusterAgent } from './cluster-agents.ts';
+import { clusterAgent, clusterAgentParts } from './cluster-agents.ts';
 import { prepareSecondVersion } from './second-version.ts';
 
 // `promote demo`: the whole product in one process, on the embedded defaults — keys, two signed
@@ -230,7 +231,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // of duties is between the two keys; the git identities only name them in the ledger's log).
   const registryOptions: RegistryOptions = { ...options.registryOptions, env: options.env, cwd: projectDir };
   const openAs = async (who: { name: string; email: string }): Promise<Project> => {
-    const env = gitEnv(options.env, who);
+    // The gates' memory of report numbers (<cache root>/gates) is the demo's state too: the
+    // reset starts the agents' reports from 1 again, which a mark left by the last run refuses.
+    const env = { ...gitEnv(options.env, who), PROMOTE_CACHE_DIR: join(state, 'cache') };
     const p = await openProject({ cwd: projectDir, env, pipeline: pipelineFile, signer: keys.promoter, approverSigner: keys.approver, registry: registryOptions, log: () => undefined });
     if (!options.registry) return p;
     return { ...p, pipeline, registry: await openRegistry(pipeline.repository, registryOptions) };
@@ -250,23 +253,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // With --kubeconfig, a cluster whose name is a context of the kubeconfig uses that context;
   // the others use its current context (then the clusters of one stage share a server).
   const contexts = options.kubeconfig ? await kubeContexts(options.kubeconfig) : [];
+  // The agent's own target kinds (agent/targets/kinds.ts), opened as `--target` would open them.
+  const { openTarget } = await import('../agent/targets/open-target.ts');
   const makeTarget = async (cluster: string): Promise<Target> => {
     if (options.kubeconfig) {
-      const { KubernetesTarget } = await import('../agent/targets/kubernetes/kubernetes-target.ts');
-      return KubernetesTarget.create({ kubeconfig: resolve(options.kubeconfig), ...(contexts.includes(cluster) && { context: cluster }) });
+      return openTarget('kubernetes', { cwd: projectDir, options: { kubeconfig: resolve(options.kubeconfig), ...(contexts.includes(cluster) && { context: cluster }) } });
     }
-    const { DirTarget } = await import('../agent/targets/dir-target.ts');
     const dir = join(state, 'clusters', cluster);
     clusterDirs[cluster] = dir;
-    return new DirTarget(dir);
+    return openTarget(`dir:${dir}`, { cwd: projectDir });
   };
+  const parts = new Map<string, AgentParts>();
   for (const stage of pipeline.stages) {
     const env = await loadEnvironment(projectDir, stage.environment);
     const names = env.clusters.length ? env.clusters.map((c) => c.name) : [stage.environment];
     stageClusters[stage.name] = names;
     for (const cluster of names) {
       const target = await makeTarget(cluster);
-      const agent = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: stage.name, cluster, target });
+      const own = await clusterAgentParts({ project: promoter, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stateDir: join(state, 'cache', 'agent'), stage: stage.name, cluster });
+      parts.set(`${stage.name}/${cluster}`, own);
+      const agent = clusterAgent(own, target, { pipeline: pipeline.name, stage: stage.name, cluster });
       agents.set(`${stage.name}/${cluster}`, { stage: stage.name, cluster, target, agent });
     }
   }
@@ -370,9 +376,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let drift: DemoResult['drift'] = { cluster: driftCluster, file: '', detected: '', corrected: false };
   const healer = agents.get(`${third}/${driftCluster}`)!;
   // A second agent for the same cluster, told not to heal (what `--no-self-heal` runs). Its first
-  // round adopts what is applied (no writes); after the edit it can only report.
+  // round adopts what is applied (no writes); after the edit it can only report. It shares the
+  // cluster agent's parts: one replay state, one sequence of report numbers.
   const watcherTarget = options.kubeconfig ? await makeTarget(driftCluster) : healer.target;
-  const watcher = clusterAgent({ pipeline, registry, trust, signer: keys.agent, cacheDir: join(state, 'cache', 'bundles'), stage: third, cluster: driftCluster, target: watcherTarget, selfHeal: false });
+  const watcher = clusterAgent(parts.get(`${third}/${driftCluster}`)!, watcherTarget, { pipeline: pipeline.name, stage: third, cluster: driftCluster }, false);
   const edit = options.kubeconfig
     ? await kubeHandEdit(watcher, watcherTarget, { bundleDir, root: projectDir, environment: pipeline.stages[2]!.environment, cluster: driftCluster, stage: third })
     : await (async () => {

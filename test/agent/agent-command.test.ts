@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openTarget, parseAddress } from '../../src/agent/agent.ts';
+import { parseAddress } from '../../src/agent/agent.ts';
+import { openTarget } from '../../src/agent/targets/open-target.ts';
 import { DirTarget } from '../../src/agent/targets/dir-target.ts';
 import { promote } from '../cli/run-promote.ts';
 

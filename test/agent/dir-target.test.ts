@@ -35,7 +35,7 @@ describe('DirTarget', () => {
     assert.equal(await readFile(join(root, 'manifests/a.yaml'), 'utf8'), 'a: 1\n');
     let inv = JSON.parse(await readFile(join(root, INVENTORY_FILE), 'utf8'));
     assert.equal(inv.recordDigest, undefined, 'a record counts as applied only once prune has run too');
-    await target.prune(desired({ 'manifests/a.yaml': 'a: 1\n', 'files/b.txt': 'b' }));
+    await target.prune(desired({ 'manifests/a.yaml': 'a: 1\n', 'files/b.txt': 'b' }), result.set);
     inv = JSON.parse(await readFile(join(root, INVENTORY_FILE), 'utf8'));
     assert.equal(inv.recordDigest, 'sha256:r1');
     assert.match(inv.files['manifests/a.yaml'], /^sha256:[0-9a-f]{64}$/);
@@ -57,12 +57,11 @@ describe('DirTarget', () => {
     const root = await tempDir();
     const target = new DirTarget(root);
     const state = desired({ 'a.yaml': 'v1', 'b/c.yaml': 'c' });
-    await target.apply(state);
-    await target.prune(state);
+    await target.prune(state, (await target.apply(state)).set);
     const again = await target.apply(state);
     assert.equal(again.writes, 0);
     assert.ok(again.objects.every((o) => o.action === 'unchanged'));
-    assert.equal((await target.prune(state)).writes, 0);
+    assert.equal((await target.prune(state, again.set)).writes, 0);
   });
 
   it('prunes files it owns that the new render no longer has, and only those', async () => {
@@ -71,8 +70,7 @@ describe('DirTarget', () => {
     await target.apply(desired({ 'a.yaml': 'a', 'sub/old.yaml': 'old' }));
     await writeFile(join(root, 'someone-elses.txt'), 'not ours');
     const next = desired({ 'a.yaml': 'a' }, 'sha256:r2');
-    await target.apply(next);
-    const result = await target.prune(next);
+    const result = await target.prune(next, (await target.apply(next)).set);
     assert.deepEqual(result.pruned, ['sub/old.yaml']);
     assert.deepEqual((await readdir(root)).sort(), [INVENTORY_FILE, 'a.yaml', 'someone-elses.txt'].sort());
     const inv = JSON.parse(await readFile(join(root, INVENTORY_FILE), 'utf8'));
@@ -108,14 +106,15 @@ describe('DirTarget', () => {
     const root = await tempDir();
     const outside = await tempDir();
     const target = new DirTarget(root);
-    await target.apply(desired({ 'manifests/a.yaml': 'a', 'keep.yaml': 'k' }));
-    await target.prune(desired({ 'manifests/a.yaml': 'a', 'keep.yaml': 'k' }));
+    const first = desired({ 'manifests/a.yaml': 'a', 'keep.yaml': 'k' });
+    await target.prune(first, (await target.apply(first)).set);
     await rm(join(root, 'manifests'), { recursive: true });
     await writeFile(join(outside, 'a.yaml'), 'not yours');
     await symlink(outside, join(root, 'manifests'));
     const result = await target.apply(desired({ 'manifests/a.yaml': 'changed', 'keep.yaml': 'k' }, 'sha256:r2'));
     assert.deepEqual(result.objects.map((o) => [o.id, o.action, o.reason]), [['manifests/a.yaml', 'failed', 'PathEscapes'], ['keep.yaml', 'unchanged', undefined]]);
-    const pruned = await target.prune(desired({ 'keep.yaml': 'k' }, 'sha256:r3'));
+    const r3 = desired({ 'keep.yaml': 'k' }, 'sha256:r3');
+    const pruned = await target.prune(r3, (await target.apply(r3)).set);
     assert.deepEqual(pruned.kept.map((k) => [k.id, k.reason]), [['manifests/a.yaml', 'PathEscapes']]);
     assert.equal(await readFile(join(outside, 'a.yaml'), 'utf8'), 'not yours');
   });

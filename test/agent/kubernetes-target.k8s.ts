@@ -104,14 +104,14 @@ describe('Kubernetes target (real API server)', () => {
     assert.equal(crd.body.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined);
     // The Lists were expanded into their items.
     assert.equal((await kube.api('GET', '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles/prometheus-k8s')).status, 200);
-    await t.prune(desired);
+    await t.prune(desired, first.set);
 
     t.client.resetCounts();
     const second = await t.apply(desired);
     assert.equal(second.writes, 0);
     assert.equal(t.client.requestCounts().writes, 0, 'no mutating request at all on a no-op re-apply');
     assert.ok(second.objects.filter((o) => o.action !== 'failed').every((o) => o.action === 'unchanged'));
-    assert.equal((await t.prune(desired)).writes, 0);
+    assert.equal((await t.prune(desired, second.set)).writes, 0);
   });
 
   it('expands RoleList, RoleBindingList and ConfigMapList documents into their items', async () => {
@@ -175,8 +175,8 @@ describe('Kubernetes target (real API server)', () => {
   it('prunes objects removed from the bundle, and never an object another field manager owns', async () => {
     await namespace('t-prune');
     const t = await target();
-    await t.apply(state('prune', 'sha256:p1', cm('t-prune', 'keep', { a: '1' }), cm('t-prune', 'drop', { b: '2' }), cm('t-prune', 'taken', { c: '3' })));
-    await t.prune(state('prune', 'sha256:p1'));
+    const p1 = await t.apply(state('prune', 'sha256:p1', cm('t-prune', 'keep', { a: '1' }), cm('t-prune', 'drop', { b: '2' }), cm('t-prune', 'taken', { c: '3' })));
+    await t.prune(state('prune', 'sha256:p1'), p1.set);
     // Not ours: created by someone else, even with our labels copied onto it.
     const foreign = cm('t-prune', 'foreign', { x: '1' }) as { metadata: Record<string, unknown> };
     foreign.metadata.labels = { 'app.kubernetes.io/managed-by': 'promote', 'promote.dev/pipeline': 'webapp', 'promote.dev/stage': 'prune' };
@@ -187,8 +187,7 @@ describe('Kubernetes target (real API server)', () => {
     assert.equal((await kube.api('PATCH', '/api/v1/namespaces/t-prune/configmaps/taken?fieldManager=platform-team&force=true', takeover, { contentType: 'application/apply-patch+yaml' })).status, 200);
 
     const next = state('prune', 'sha256:p2', cm('t-prune', 'keep', { a: '1' }));
-    await t.apply(next);
-    const result = await t.prune(next);
+    const result = await t.prune(next, (await t.apply(next)).set);
     assert.deepEqual(result.pruned, ['ConfigMap t-prune/drop']);
     assert.deepEqual(result.kept.map((k) => [k.id, k.reason]), [['ConfigMap t-prune/taken', 'NotOwned']]);
     assert.match(result.kept[0]!.message!, /platform-team/);
@@ -229,24 +228,22 @@ describe('Kubernetes target (real API server)', () => {
       assert.equal((await kube.api('PUT', '/apis/example.com/v1/namespaces/t-health/widgets/slow/status', live.body)).status, 200);
     };
     await setReady('False');
-    await t.observe(desired); // health works from what the round observed
-    const degraded = await t.health(desired, { timeoutMs: 1500, pollMs: 200 });
+    // health works from what the round observed
+    const degraded = await t.health(desired, (await t.observe(desired)).set, { timeoutMs: 1500, pollMs: 200 });
     assert.equal(degraded.healthy, false);
     const w = degraded.objects.find((o) => o.id === 'Widget.example.com t-health/slow');
     assert.equal(w?.health, 'Degraded');
     assert.equal(w?.reason, 'HealthTimeout');
     assert.match(w!.message!, /Ready is False: Starting/);
     await setReady('True');
-    await t.observe(desired);
-    const healthy = await t.health(desired, { timeoutMs: 1500, pollMs: 200 });
+    const healthy = await t.health(desired, (await t.observe(desired)).set, { timeoutMs: 1500, pollMs: 200 });
     assert.equal(healthy.healthy, true);
     // A Deployment never becomes available here (no kubelet): Degraded after the timeout.
     const dep = state('health-dep', 'sha256:d1', {
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 't-health' },
       spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
     });
-    await t.apply(dep);
-    const depHealth = await t.health(dep, { timeoutMs: 1500, pollMs: 200 });
+    const depHealth = await t.health(dep, (await t.apply(dep)).set, { timeoutMs: 1500, pollMs: 200 });
     assert.equal(depHealth.objects[0]?.health, 'Degraded');
     assert.match(depHealth.objects[0]!.message!, /replicas/);
   });
@@ -255,8 +252,7 @@ describe('Kubernetes target (real API server)', () => {
     await namespace('t-drift');
     const t = await target();
     const desired = state('drift', 'sha256:x1', cm('t-drift', 'settings', { level: 'info' }));
-    await t.apply(desired);
-    await t.prune(desired);
+    await t.prune(desired, (await t.apply(desired)).set);
     assert.deepEqual((await t.observe(desired)).drift, []);
     assert.equal((await kube.api('PATCH', '/api/v1/namespaces/t-drift/configmaps/settings?fieldManager=kubectl-edit', { data: { level: 'debug' } }, { contentType: 'application/merge-patch+json' })).status, 200);
     const seen = await t.observe(desired);

@@ -81,11 +81,27 @@ describe('Kubernetes target error paths (in-process fake API server)', () => {
     readyAfter.set('/apis/example.com/v1/namespaces/app/gadgets/g', 3);
     const t = await KubernetesTarget.create({ server: url, token: 't' });
     const desired = desiredOf([yamlFile('m.yaml', { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g', namespace: 'app' } })], 'sha256:s1', { pipeline: 'p', stage: 'slow', cluster: 'c' });
-    await t.apply(desired);
-    const h = await t.health(desired, { timeoutMs: 10_000, pollMs: 20 });
+    const h = await t.health(desired, (await t.apply(desired)).set, { timeoutMs: 10_000, pollMs: 20 });
     await t.close();
     assert.equal(h.healthy, true);
     assert.ok(objects.get('/apis/example.com/v1/namespaces/app/gadgets/g')!.reads >= 4, 'it polled until Ready');
+  });
+});
+
+describe('Kubernetes target: the Target contract (in-process fake API server)', () => {
+  it('keeps nothing between calls: another instance waits for health from the apply\'s set; prune refuses any set but an apply\'s of the same record', async () => {
+    readyAfter.set('/apis/example.com/v1/namespaces/app/gadgets/h', 2);
+    const desired = desiredOf([yamlFile('m.yaml', { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'h', namespace: 'app' } })], 'sha256:k1', { pipeline: 'p', stage: 'contract', cluster: 'c' });
+    const t = await KubernetesTarget.create({ server: url, token: 't' });
+    const applied = await t.apply(desired);
+    const other = await KubernetesTarget.create({ server: url, token: 't' });
+    const h = await other.health(desired, applied.set, { timeoutMs: 10_000, pollMs: 20 });
+    assert.deepEqual(h.objects.map((o) => [o.id, o.health]), [['Gadget.example.com app/h', 'Healthy']]);
+    const observed = await t.observe(desired);
+    await assert.rejects(t.prune(desired, observed.set), { code: 'TARGET_SET_MISMATCH' });
+    await assert.rejects(t.health({ ...desired, recordDigest: 'sha256:k2' }, applied.set, { timeoutMs: 0 }), { code: 'TARGET_SET_MISMATCH' });
+    await t.close();
+    await other.close();
   });
 });
 

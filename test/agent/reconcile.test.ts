@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PromoteError } from '../../src/errors.ts';
 import { Reconciler, type AgentStatus, type DesiredSource, type StatusReporter } from '../../src/agent/reconcile.ts';
-import type { ApplyResult, DesiredState, HealthOptions, HealthResult, Observation, PruneResult, Target } from '../../src/agent/target.ts';
+import type { ApplyResult, DesiredState, HealthOptions, HealthResult, Observation, PruneResult, Target, TargetSet } from '../../src/agent/target.ts';
 import { DirTarget } from '../../src/agent/targets/dir-target.ts';
 import { OWNER } from './desired.ts';
 
@@ -165,13 +165,14 @@ class FakeTarget implements Target {
   readonly name = 'fake:';
   failed: { id: string; reason: string; message: string }[] = [];
   healthy = true;
-  async observe(): Promise<Observation> {
-    return { owned: [], drift: [] };
+  async observe(desired: DesiredState): Promise<Observation> {
+    return { owned: [], drift: [], set: { recordDigest: desired.recordDigest, by: 'observe' } };
   }
   async apply(desired: DesiredState): Promise<ApplyResult> {
     return {
       objects: [...desired.files.map((f) => ({ id: f.path, action: 'created' as const })), ...this.failed.map((f) => ({ ...f, action: 'failed' as const }))],
       writes: desired.files.length,
+      set: { recordDigest: desired.recordDigest, by: 'apply' },
     };
   }
   prunes = 0;
@@ -179,7 +180,7 @@ class FakeTarget implements Target {
     this.prunes++;
     return { pruned: [], kept: [], writes: 0 };
   }
-  async health(desired: DesiredState, _options?: HealthOptions): Promise<HealthResult> {
+  async health(desired: DesiredState, _set?: TargetSet, _options?: HealthOptions): Promise<HealthResult> {
     return { healthy: this.healthy, objects: desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: this.healthy ? 'Healthy' : 'Degraded', ...(this.healthy ? {} : { reason: 'HealthTimeout', message: 'not healthy after 60s: 0 of 1 replicas available' }) })) };
   }
 }
@@ -222,9 +223,9 @@ describe('Reconciler phases (in-process fake target)', () => {
     const target = new FakeTarget();
     const waits: number[] = [];
     const health = target.health.bind(target);
-    target.health = async (d: DesiredState, o?: HealthOptions) => {
+    target.health = async (d: DesiredState, set?: TargetSet, o?: HealthOptions) => {
       waits.push(o!.timeoutMs);
-      return health(d);
+      return health(d, set);
     };
     const reconciler = new Reconciler({ owner: OWNER, source, target, healthTimeoutMs: 60_000 });
     source.tag = 'sha256:r1';
@@ -285,8 +286,8 @@ describe('Reconciler phases (in-process fake target)', () => {
     const crashing: Target = {
       name: real.name,
       observe: (d) => real.observe(d),
-      prune: (d) => real.prune(d),
-      health: (d, o) => real.health(d, o),
+      prune: (d, set) => real.prune(d, set),
+      health: (d, set, o) => real.health(d, set, o),
       apply: async (d) => {
         await real.apply({ ...d, files: d.files.slice(0, 1) });
         throw new Error('killed');

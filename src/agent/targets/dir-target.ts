@@ -15,7 +15,9 @@ import type {
   PruneResult,
   RenderedFile,
   Target,
+  TargetSet,
 } from '../target.ts';
+import { checkSet } from '../target.ts';
 import { fileSha256Digest } from '../../oci/digest.ts';
 import { stageFile, syncDir, syncFiles, writeFileAtomic } from '../write-file-atomic.ts';
 
@@ -311,7 +313,8 @@ export class DirTarget implements Target {
   async observe(desired: DesiredState): Promise<Observation> {
     const inv = await this.readInventory();
     this.checkOwner(inv, desired);
-    if (!inv) return { owned: [], drift: [] };
+    const set: TargetSet = { recordDigest: desired.recordDigest, by: 'observe' };
+    if (!inv) return { owned: [], drift: [], set };
     const owned = await this.owned(inv);
     const drift: DriftedObject[] = [];
     for (const [path, digest] of Object.entries(owned)) {
@@ -320,7 +323,7 @@ export class DirTarget implements Target {
       else if (live === 'other') drift.push({ id: path, kind: 'modified', message: `${path} was replaced by something that is not a regular file` });
       else if (live !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${live.slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
     }
-    return { owned: Object.keys(owned), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift };
+    return { owned: Object.keys(owned), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift, set };
   }
 
   async apply(desired: DesiredState, _options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -407,7 +410,7 @@ export class DirTarget implements Target {
       stopped.message += `; nothing in ${this.root} was changed`;
       const failedId = stopped.id;
       const untouched = planned.filter((w) => w.rel !== failedId).map((w): ObjectResult => ({ id: w.rel, action: 'skipped', reason: 'NotApplied', message: `${w.rel} was not written: the apply stopped` }));
-      return { objects: [...objects, stopped, ...untouched], writes: 0 };
+      return { objects: [...objects, stopped, ...untouched], writes: 0, set: { recordDigest: desired.recordDigest, by: 'apply' } };
     }
 
     // 3. Put every staged file in place.
@@ -445,7 +448,7 @@ export class DirTarget implements Target {
       await this.writeInventory(desired.owner, files, this.doneOf(inv));
       writes++;
     }
-    return { objects, writes };
+    return { objects, writes, set: { recordDigest: desired.recordDigest, by: 'apply' } };
   }
 
   /** Where `rel` (checked by checkPath, its parent by safeParent) is: not kept per planned write, 100,000 of them. */
@@ -495,7 +498,9 @@ export class DirTarget implements Target {
     }
   }
 
-  async prune(desired: DesiredState): Promise<PruneResult> {
+  /** The files are kept from `desired` itself: `applied` only proves an apply of it came first. */
+  async prune(desired: DesiredState, applied: TargetSet): Promise<PruneResult> {
+    checkSet(applied, desired, 'prune');
     const inv = await this.readInventory();
     this.checkOwner(inv, desired);
     if (!inv) return { pruned: [], kept: [], writes: 0 };
@@ -541,7 +546,9 @@ export class DirTarget implements Target {
     }
   }
 
-  async health(desired: DesiredState, _options?: HealthOptions): Promise<HealthResult> {
+  /** A file is healthy once it is written: there is nothing to wait for. */
+  async health(desired: DesiredState, set: TargetSet, _options?: HealthOptions): Promise<HealthResult> {
+    checkSet(set, desired, 'health');
     return { healthy: true, objects: desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: 'Healthy' })) };
   }
 }

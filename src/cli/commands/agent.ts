@@ -1,11 +1,14 @@
 import type { Command } from '../command.ts';
 import { flag, listOption, stringOption } from '../command.ts';
 import { REGISTRY_HELP, REGISTRY_OPTIONS } from '../registry-options.ts';
+import { targetHelp, targetOptions, targetSyntax } from '../../agent/targets/open-target.ts';
+
+const TARGET_OPTIONS = targetOptions();
 
 export const command: Command = {
   name: 'agent',
   summary: 'the per-cluster agent: pull the promoted record for a stage, verify, render, converge a target, report status',
-  usage: 'promote agent --stage <stage> --cluster <name> --target kubernetes|dir:<path> [options]',
+  usage: `promote agent --stage <stage> --cluster <name> --target ${targetSyntax()} [options]`,
   description: `
 Each round resolves the stage's promotion record (tag promotion-<stage>: one HEAD when nothing
 changed). A new record is verified — signed by a promotion key, for this pipeline, stage and
@@ -13,13 +16,11 @@ cluster, attached to its bundle — then the bundle (signature, digests), then t
 parameters against the bundle's schema; only then is it rendered and applied. Anything that does
 not verify is refused and nothing is applied: the target keeps its last good state.
 
-Targets: dir:<path> writes the rendered files atomically and prunes files it no longer owns;
-a file there that it did not write is never overwritten or deleted (Failed, reason Conflict)
-unless --adopt (or dir:<path>?adopt=true) lets it take such files over. kubernetes uses
-server-side apply (field manager "promote"), CRDs and Namespaces first, an inventory ConfigMap
-for pruning, and health by kind. Drift is corrected each round unless --no-self-heal. After
-each change the agent publishes a signed status report (tag status-<stage>-<cluster>) that the
-converged and soak gates read.
+Targets (--target):
+${targetHelp()}
+
+Drift is corrected each round unless --no-self-heal. After each change the agent publishes a
+signed status report (tag status-<stage>-<cluster>) that the converged and soak gates read.
 
 Phases: Progressing, Converged, Degraded (applied, unhealthy), Drifted, Failed (could not apply),
 Refused (did not verify). With --once the exit code is 0 for Converged, 4 for Refused, 1 else.
@@ -40,7 +41,7 @@ ${REGISTRY_HELP}`,
     pipeline: { type: 'string', short: 'p', valueName: 'name|file', description: 'the pipeline (pipelines/<name>.yaml); with --repository, just its name' },
     stage: { type: 'string', short: 's', valueName: 'stage', description: 'the stage this agent converges (required)' },
     cluster: { type: 'string', short: 'c', valueName: 'name', description: "this cluster's name in the stage's environment (required)" },
-    target: { type: 'string', short: 't', valueName: 'kubernetes|dir:path', description: 'what to converge (required)' },
+    target: { type: 'string', short: 't', valueName: targetSyntax().replace(/[<>]/g, ''), description: 'what to converge (required)' },
     interval: { type: 'string', valueName: 'duration', description: 'time between rounds, e.g. 30s, 5m', default: '30s' },
     once: { type: 'boolean', description: 'one round, then exit with its phase' },
     'no-self-heal': { type: 'boolean', description: 'report drift as Drifted instead of correcting it' },
@@ -51,11 +52,7 @@ ${REGISTRY_HELP}`,
     'promotion-key': { type: 'string', multiple: true, valueName: 'pem', description: 'public key trusted to sign promotion records (instead of the pipeline\'s trust.promotions)' },
     'bundle-key': { type: 'string', multiple: true, valueName: 'pem', description: 'public key trusted to sign bundles (instead of trust.bundles)' },
     'metrics-address': { type: 'string', valueName: 'host:port', description: 'serve /healthz, /readyz and /metrics here (e.g. 127.0.0.1:9090, :9090 in a pod)' },
-    kubeconfig: { type: 'string', valueName: 'file', description: 'kubeconfig for --target kubernetes (default: KUBECONFIG, ~/.kube/config, then in-cluster)' },
-    context: { type: 'string', valueName: 'name', description: 'kubeconfig context to use' },
-    'inventory-namespace': { type: 'string', valueName: 'namespace', description: "namespace of the agent's inventory ConfigMap (default: the agent's own, else default)" },
-    'force-conflicts': { type: 'boolean', description: 'take fields other field managers own (server-side apply force); off by default' },
-    adopt: { type: 'boolean', description: 'dir targets: take over rendered files that exist but the agent did not write (also dir:<path>?adopt=true); reported' },
+    ...TARGET_OPTIONS,
     'cache-dir': { type: 'string', valueName: 'dir', description: 'where verified bundles are kept by digest (default <cache root>/bundles)' },
     ...REGISTRY_OPTIONS,
   },
@@ -106,8 +103,7 @@ ${REGISTRY_HELP}`,
         ...(stallAfterMs !== undefined && { stallAfterMs }),
         once,
         selfHeal: !flag(args, 'no-self-heal'),
-        force: flag(args, 'force-conflicts'),
-        adopt: flag(args, 'adopt'),
+        targetOptions: Object.fromEntries(Object.keys(TARGET_OPTIONS).map((f) => [f, TARGET_OPTIONS[f]!.type === 'boolean' ? flag(args, f) : stringOption(args, f)])),
         registry: await registryOptions(ctx, args),
         promotionKeys: listOption(args, 'promotion-key'),
         bundleKeys: listOption(args, 'bundle-key'),
@@ -116,9 +112,6 @@ ${REGISTRY_HELP}`,
         ...(opt('repository') && { repository: opt('repository') }),
         ...(opt('key') && { key: opt('key') }),
         ...(opt('metrics-address') && { metricsAddress: opt('metrics-address') }),
-        ...(opt('kubeconfig') && { kubeconfig: opt('kubeconfig') }),
-        ...(opt('context') && { context: opt('context') }),
-        ...(opt('inventory-namespace') && { inventoryNamespace: opt('inventory-namespace') }),
         ...(opt('cache-dir') && { cacheDir: opt('cache-dir') }),
       });
       const phase = status?.phase;

@@ -11,7 +11,9 @@ import type {
   ObjectResult,
   PruneResult,
   Target,
+  TargetSet,
 } from '../../target.ts';
+import { checkSet } from '../../target.ts';
 import { KubeClient, type KubeConnection, type KubeResponse, type KubeStatus } from './client.ts';
 import { comparable, isSubset, managers } from './compare.ts';
 import { MappingError, RestMapper, objectPath, type ResourceMapping } from './discovery.ts';
@@ -54,6 +56,17 @@ interface Planned {
   mapping: ResourceMapping;
   entry: InventoryEntry;
   owner: DesiredState['owner'];
+}
+
+/**
+ * What an apply or observe of one record decided (target.ts, TargetSet): the objects it wants
+ * (by inventory key), those it applied or owns, and their live state as last seen, so that
+ * prune and health need no state of their own and health no extra reads.
+ */
+export interface KubeSet extends TargetSet {
+  desiredKeys: ReadonlySet<string>;
+  ok: readonly Planned[];
+  live: ReadonlyMap<string, KubeObject>;
 }
 
 interface Failure {
@@ -100,16 +113,12 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
   });
 
-export class KubernetesTarget implements Target {
+export class KubernetesTarget implements Target<KubeSet> {
   readonly name: string;
   readonly client: KubeClient;
   private readonly options: KubernetesTargetOptions;
   private readonly mapper: RestMapper;
-  /** Live objects seen this round (apply responses, reads), so health needs no extra reads. */
-  private readonly seen = new Map<string, KubeObject>();
-  /** The outcome of the last apply, which prune and health work from. */
-  private lastPlan: { record: string; desiredKeys: Set<string>; ok: Planned[] } | undefined;
-  /** Objects this server cannot server-side apply, with why. */
+  /** Objects this server cannot server-side apply, with why (a cache: the server does not change). */
   private readonly noApply = new Map<string, string>();
 
   private constructor(client: KubeClient, options: KubernetesTargetOptions) {
@@ -214,13 +223,13 @@ export class KubernetesTarget implements Target {
     return { failure: failureFor(p.id, p.body.kind, 'get', res) };
   }
 
-  private async applyOne(p: Planned, force: boolean): Promise<ObjectResult & { written: boolean }> {
+  private async applyOne(p: Planned, force: boolean, seen: Map<string, KubeObject>): Promise<ObjectResult & { written: boolean }> {
     const { live, failure } = await this.read(p);
     if (failure) return { id: p.id, action: 'failed', reason: failure.reason, message: failure.message, written: false };
     if (live) {
       const check = await this.upToDate(p, live, force);
       if (check.ok) {
-        this.seen.set(p.id, live);
+        seen.set(p.id, live);
         return { id: p.id, action: 'unchanged', written: false };
       }
     }
@@ -228,7 +237,7 @@ export class KubernetesTarget implements Target {
     const fallback = res === undefined;
     res ??= await this.updateWithoutApply(p, live);
     if (res.status === 200 || res.status === 201) {
-      this.seen.set(p.id, res.body as KubeObject);
+      seen.set(p.id, res.body as KubeObject);
       return {
         id: p.id,
         action: res.status === 201 || !live ? 'created' : 'configured',
@@ -260,14 +269,14 @@ export class KubernetesTarget implements Target {
     }
   }
 
-  private async waitEstablished(crds: Planned[], signal?: AbortSignal): Promise<Map<string, string>> {
+  private async waitEstablished(crds: Planned[], seen: Map<string, KubeObject>, signal?: AbortSignal): Promise<Map<string, string>> {
     const pending = new Map<string, string>();
     const deadline = Date.now() + (this.options.establishTimeoutMs ?? 60_000);
     let left = crds;
     for (;;) {
       const next: Planned[] = [];
       for (const p of left) {
-        const obj = this.seen.get(p.id);
+        const obj = seen.get(p.id);
         const verdict = obj ? assessHealth(obj) : { health: 'Progressing' as const };
         if (verdict.health === 'Healthy') continue;
         next.push(p);
@@ -277,15 +286,15 @@ export class KubernetesTarget implements Target {
       await sleep(250, signal);
       for (const p of left) {
         const { live } = await this.read(p);
-        if (live) this.seen.set(p.id, live);
+        if (live) seen.set(p.id, live);
       }
     }
     for (const p of left) pending.set(p.id, `${p.id} is not established after ${(this.options.establishTimeoutMs ?? 60_000) / 1000}s`);
     return pending;
   }
 
-  async apply(desired: DesiredState, options: ApplyOptions = {}): Promise<ApplyResult> {
-    this.seen.clear();
+  async apply(desired: DesiredState, options: ApplyOptions = {}): Promise<ApplyResult<KubeSet>> {
+    const seen = new Map<string, KubeObject>();
     this.mapper.invalidate();
     const { objects, invalid } = collectObjects(desired);
     const results: ObjectResult[] = invalid.map((i) => ({ id: i.source, action: 'failed', reason: 'InvalidObject', message: i.message }));
@@ -316,15 +325,15 @@ export class KubernetesTarget implements Target {
       if (await inventory.write({ ...(old.recordDigest ? { recordDigest: old.recordDigest } : {}), ...(old.bundleDigest ? { bundleDigest: old.bundleDigest } : {}), objects: [...union.values()] })) writes++;
       for (const p of planned) {
         const force = this.options.force === true || options.force === true || (restore.has(p.id) && owned.has(entryKey(p.entry)));
-        const r = await this.applyOne(p, force);
+        const r = await this.applyOne(p, force, seen);
         if (r.written) writes++;
         const { written: _w, ...result } = r;
         results.push(result);
         if (result.action !== 'failed') ok.push(p);
       }
       if (index === 0) {
-        const crds = planned.filter((p) => isCrd(p.body) && this.seen.has(p.id));
-        const notEstablished = await this.waitEstablished(crds);
+        const crds = planned.filter((p) => isCrd(p.body) && seen.has(p.id));
+        const notEstablished = await this.waitEstablished(crds, seen);
         for (const [id, message] of notEstablished) {
           const r = results.find((x) => x.id === id);
           if (r) Object.assign(r, { health: 'Degraded', message, reason: 'NotEstablished' });
@@ -333,16 +342,11 @@ export class KubernetesTarget implements Target {
         this.mapper.invalidate();
       }
     }
-    this.lastPlan = { record: desired.recordDigest, desiredKeys, ok };
-    return { objects: results, writes };
+    return { objects: results, writes, set: { recordDigest: desired.recordDigest, by: 'apply', desiredKeys, ok, live: seen } };
   }
 
-  async prune(desired: DesiredState): Promise<PruneResult> {
-    const plan = this.lastPlan?.record === desired.recordDigest ? this.lastPlan : undefined;
-    if (!plan) {
-      // prune without apply this round: nothing was planned, so prune nothing.
-      return { pruned: [], kept: [], writes: 0 };
-    }
+  async prune(desired: DesiredState, plan: KubeSet): Promise<PruneResult> {
+    checkSet(plan, desired, 'prune');
     const inventory = this.inventory(desired);
     const old = await inventory.read();
     const pruned: string[] = [];
@@ -406,8 +410,8 @@ export class KubernetesTarget implements Target {
     return { pruned, kept, writes };
   }
 
-  async observe(desired: DesiredState): Promise<Observation> {
-    this.seen.clear();
+  async observe(desired: DesiredState): Promise<Observation<KubeSet>> {
+    const seen = new Map<string, KubeObject>();
     // Steady rounds reuse what discovery found (resource names do not change under a running
     // agent); an apply rediscovers everything.
     this.mapper.forgetFailures();
@@ -430,18 +434,18 @@ export class KubernetesTarget implements Target {
         drift.push({ id: p.id, kind: 'missing', message: `${p.id} was deleted` });
         continue;
       }
-      this.seen.set(p.id, live);
+      seen.set(p.id, live);
       const check = await this.upToDate(p, live, false);
       if (check.ok) continue;
       drift.push({ id: p.id, kind: 'modified', message: check.conflict ? `${p.id} was changed by another manager: ${check.conflict.message}` : `${p.id} differs from the bundle` });
     }
-    this.lastPlan = { record: desired.recordDigest, desiredKeys, ok };
-    return { owned: inv.objects.map((e) => objectId(e.apiVersion, e.kind, e.namespace, e.name)), ...(inv.recordDigest ? { appliedRecordDigest: inv.recordDigest } : {}), drift };
+    const set: KubeSet = { recordDigest: desired.recordDigest, by: 'observe', desiredKeys, ok, live: seen };
+    return { owned: inv.objects.map((e) => objectId(e.apiVersion, e.kind, e.namespace, e.name)), ...(inv.recordDigest ? { appliedRecordDigest: inv.recordDigest } : {}), drift, set };
   }
 
-  async health(desired: DesiredState, options: HealthOptions): Promise<HealthResult> {
-    const plan = this.lastPlan?.record === desired.recordDigest ? this.lastPlan : undefined;
-    const watch = plan?.ok ?? [];
+  async health(desired: DesiredState, set: KubeSet, options: HealthOptions): Promise<HealthResult> {
+    checkSet(set, desired, 'health');
+    const watch = set.ok;
     const verdicts = new Map<string, ObjectResult>();
     const deadline = Date.now() + options.timeoutMs;
     let pending = watch;
@@ -449,7 +453,7 @@ export class KubernetesTarget implements Target {
     for (;;) {
       const next: Planned[] = [];
       for (const p of pending) {
-        let obj = first ? this.seen.get(p.id) : undefined;
+        let obj = first ? set.live.get(p.id) : undefined;
         if (!obj) {
           const { live, failure } = await this.read(p);
           if (failure) {
@@ -461,7 +465,6 @@ export class KubernetesTarget implements Target {
             continue;
           }
           obj = live;
-          this.seen.set(p.id, live);
         }
         const v = assessHealth(obj);
         verdicts.set(p.id, { id: p.id, action: 'unchanged', health: v.health, ...(v.message ? { message: v.message } : {}) });
