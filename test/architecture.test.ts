@@ -30,10 +30,6 @@ export const LAYERS: Record<string, number> = {
 // Edges that break the rules today, removed as the redesign (issue 13) lands. Empty at the end.
 const KNOWN_UPWARD = new Set<string>([
   'agent -> promotion',
-  'oci -> bundle',
-  'params -> bundle',
-  'params -> pipeline',
-  'signing -> bundle',
 ]);
 
 const MAX_LINES = 450;

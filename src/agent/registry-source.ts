@@ -132,7 +132,7 @@ export class RegistryDesiredSource implements DesiredSource {
     }
 
     await verifyBundle(registry, bundle, this.o.bundleTrust);
-    const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
+    const { resolveBundle, extractBundle } = await import('../artifact/pull.ts');
     const resolved = await resolveBundle(registry, bundle);
     const dir = join(this.o.cacheDir, bundle.replace(':', '-'));
     // Extraction is all-or-nothing and digest-checked, so a directory that exists is complete.

@@ -51,7 +51,7 @@ interface Extracted {
 }
 
 async function extract(side: RenderSide, dir: string): Promise<Extracted> {
-  const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
+  const { resolveBundle, extractBundle } = await import('../artifact/pull.ts');
   const { readBundleSources } = await import('../bundle/sources.ts');
   const { bundleContract } = await import('../bundle/layer-contract.ts');
   const resolved = await resolveBundle(side.registry, side.digest);

@@ -3,7 +3,7 @@ import { PromoteError } from '../errors.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03, ANNOTATION_CREATED } from '../oci/media-types.ts';
 import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
-import { isNotFound } from './cosign-signature.ts';
+import { isNotFound } from '../oci/not-found.ts';
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, signStatement, type Statement } from './dsse.ts';
 import type { Signer } from './signer.ts';
 import { verifySigstoreBundle, type SignedBy, type SigstoreTrust } from './sigstore-bundle-verify.ts';

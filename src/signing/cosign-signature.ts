@@ -1,6 +1,7 @@
 import { PromoteError } from '../errors.ts';
 import { digestHex, sha256Digest } from '../oci/digest.ts';
 import { COSIGN_SIMPLESIGNING, OCI_IMAGE_CONFIG, OCI_MANIFEST } from '../oci/media-types.ts';
+import { isNotFound } from '../oci/not-found.ts';
 import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
 import type { Signer } from './signer.ts';
 import { simpleSigningPayload } from './simple-signing.ts';
@@ -35,10 +36,6 @@ export interface SignatureManifest {
   digest: string;
   manifest: ImageManifest;
   layers: SignatureLayer[];
-}
-
-export function isNotFound(err: unknown): boolean {
-  return err instanceof PromoteError && (err.code === 'MANIFEST_NOT_FOUND' || err.code === 'REPOSITORY_NOT_FOUND');
 }
 
 /**

@@ -50,9 +50,3 @@ export { keyFingerprint, signerTrusted, requireTrustedSigner, untrustedSignerErr
 // Policy: the one place every path verifies through
 export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations, VerifiedPromotion } from './policy.ts';
 export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport, verifyPromotion, VerificationCache } from './policy.ts';
-
-// What the commands call
-export { signReference } from './sign-reference.ts';
-export { verifyReference, policyFromInput } from './verify-reference.ts';
-export { pushAndSign } from './signed-push.ts';
-export { verifiedPull } from './verified-pull.ts';

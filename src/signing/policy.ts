@@ -13,7 +13,8 @@ import {
   type StatusPredicate,
   type VerifiedStatement,
 } from './attestation.ts';
-import { isNotFound, readSignatureManifest } from './cosign-signature.ts';
+import { isNotFound } from '../oci/not-found.ts';
+import { readSignatureManifest } from './cosign-signature.ts';
 import { verifyCosignLayer, type CandidateFailure, type VerifiedCosignSignature } from './cosign-verify.ts';
 import { readVerificationKey, type VerificationKey } from './keys.ts';
 import { describeIdentity, identityMatches, type KeylessIdentity, type SignedBy } from './sigstore-bundle-verify.ts';

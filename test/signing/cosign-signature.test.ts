@@ -168,7 +168,7 @@ test('a warm verify is served from the VerificationCache without registry calls 
 });
 
 test('a tag moved while verifying: the digest resolved first is the one verified and reported, the tag is not asked again (in-process fake)', async () => {
-  const { verifyReference } = await import('../../src/signing/verify-reference.ts');
+  const { verifyReference } = await import('../../src/artifact/verify.ts');
   const { reg, a, b } = await setup();
   await signBundle(reg, a, ci.signer, 'r');
   // The registry moves tag 1.0 to the unsigned b right after answering the first lookup of it.

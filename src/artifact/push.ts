@@ -1,11 +1,11 @@
 import { resolve as resolvePath } from 'node:path';
 import type { BuildOptions, BuiltBundle } from '../bundle/build.ts';
 import { PromoteError, wrapError } from '../errors.ts';
-import { BLOB_CONCURRENCY, forEachConcurrently } from './concurrency.ts';
-import { OCI_MANIFEST } from './media-types.ts';
-import { openRegistry, type RegistryOptions } from './open.ts';
-import { formatReference, parseReference, repositoryName, withDigest } from './reference.ts';
-import type { BlobContent, Descriptor, Registry } from './registry.ts';
+import { BLOB_CONCURRENCY, forEachConcurrently } from '../oci/concurrency.ts';
+import { OCI_MANIFEST } from '../oci/media-types.ts';
+import { openRegistry, type RegistryOptions } from '../oci/open.ts';
+import { formatReference, parseReference, repositoryName, withDigest } from '../oci/reference.ts';
+import type { BlobContent, Descriptor, Registry } from '../oci/registry.ts';
 
 // Push: upload the blobs the target lacks, then the manifest (distribution spec "Pushing
 // manifests": blobs first, or the registry refuses the manifest). The target tag (or digest) is
@@ -82,7 +82,7 @@ export async function pushBundle(dir: string, target: string, options: PushOptio
   }
   const cwd = options.cwd ?? process.cwd();
   const { buildBundle } = await import('../bundle/build.ts');
-  // try/finally rather than `await using` (see bundle/build.ts: tsc and dynamic imports).
+  // try/finally rather than `await using` (see build.ts: tsc and dynamic imports).
   const built = await buildBundle(resolvePath(cwd, dir), options);
   try {
     const registry = await openRegistry(ref, options);
