@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PromoteError } from '../errors.ts';
+import { PromoteError, wrapError } from '../errors.ts';
 import { toYamlStream, type RenderedFile } from '../bundle/render.ts';
 import { projectRootFor, renderEnvironment, stageFor } from '../bundle/render-environment.ts';
 import { writeRendered } from '../bundle/render-output.ts';
-import { readExtractedBundleSources } from '../bundle/sources.ts';
+import type { PulledBundle } from '../bundle/render-pulled.ts';
 import type { RegistryOptions } from '../oci/open.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { VerifyReferenceResult } from './verify.ts';
@@ -87,32 +87,40 @@ export async function renderSource(options: RenderSourceOptions): Promise<Render
       hint: 'render a bundle directory (the one holding bundle.yaml) or a pushed bundle such as registry.example.com/acme/web@sha256:… or oci:./layout:tag',
     });
   }
-  const { pullBundle } = await import('./pull.ts');
+  const { pullInto } = await import('./pull.ts');
+  const { openRegistry } = await import('../oci/open.ts');
+  const { formatReference, parseReference, referenceTarget, withDigest } = await import('../oci/reference.ts');
   const { mkdtemp } = await import('node:fs/promises');
   const { removeTree } = await import('../remove-tree.ts');
   const { tmpdir } = await import('node:os');
   const tmp = await mkdtemp(join(tmpdir(), 'promote-render-'));
   try {
-    const pulled = await pullBundle(options.source, { ...options.registry, cwd: options.cwd, out: join(tmp, 'bundle') });
+    const ref = parseReference(options.source);
+    const registry = await openRegistry(ref, { ...options.registry, cwd: options.cwd });
+    let pulled: PulledBundle;
+    try {
+      pulled = await pullInto(registry, referenceTarget(ref), join(tmp, 'bundle'));
+    } catch (err) {
+      throw wrapError(err, `pulling ${formatReference(ref)} failed`);
+    }
     if (options.root === undefined) options = { ...options, root: options.cwd };
-    return await renderDirectory(options, pulled.out, { digest: pulled.digest, reference: pulled.reference });
+    return await renderDirectory(options, pulled.dir, { bundle: pulled, reference: formatReference(withDigest(ref, pulled.digest)) });
   } finally {
     await removeTree(tmp);
   }
 }
 
-async function renderDirectory(options: RenderSourceOptions, bundleDir: string, pulled?: { digest: string; reference: string }): Promise<RenderSourceResult> {
+async function renderDirectory(options: RenderSourceOptions, bundleDir: string, pulled?: { bundle: PulledBundle; reference: string }): Promise<RenderSourceResult> {
   const root = options.root !== undefined ? resolve(options.cwd, options.root) : await projectRootFor(bundleDir, options.cwd);
   const stage = options.stage ?? (await stageFor(root, options.environment)) ?? options.environment;
   const result = await renderEnvironment({
     bundleDir,
-    // A pulled bundle is rendered as it was packed, as the agent renders it (no ignore rules again).
-    ...(pulled && { sources: await readExtractedBundleSources(bundleDir) }),
+    ...(pulled && { pulled: pulled.bundle }),
     root,
     environment: options.environment,
     stage,
     ...(options.cluster !== undefined && { cluster: options.cluster }),
-    ...(pulled && { digest: pulled.digest }),
+    ...(pulled && { digest: pulled.bundle.digest }),
   });
   const summary: RenderSourceResult = {
     bundle: result.bundle,

@@ -5,6 +5,8 @@ import { loadEnvironment, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
 import { resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
 import { isOnDisk, renderFiles, type BuiltinValues, type RenderedFile } from './render.ts';
+import { loadBundleFile } from './bundle-file.ts';
+import { renderPulled, type PulledBundle } from './render-pulled.ts';
 import { readBundleSources, type BundleSources } from './sources.ts';
 
 // "What would an agent apply?" for a bundle directory, an environment and optionally a cluster:
@@ -22,8 +24,10 @@ export interface RenderEnvironmentRequest {
   stage?: string;
   /** ${promote.digest}; for a source directory that uses it, the digest it builds to. */
   digest?: string;
-  /** Already-read sources (a pulled bundle), instead of reading bundleDir. */
+  /** Already-read sources of bundleDir, instead of reading it again. */
   sources?: BundleSources;
+  /** A pulled bundle (bundleDir is where it was extracted): rendered as the agent renders it. */
+  pulled?: PulledBundle;
 }
 
 export interface RenderEnvironmentResult {
@@ -36,13 +40,12 @@ export interface RenderEnvironmentResult {
 }
 
 export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<RenderEnvironmentResult> {
-  const sources = req.sources ?? (await readBundleSources(req.bundleDir));
-  const { bundle, files } = sources;
+  const { bundle, files } = req.pulled ? { bundle: await loadBundleFile(req.pulled.dir), files: [] } : (req.sources ?? (await readBundleSources(req.bundleDir)));
   const schema = parameterSchema(bundle.parameterSchema, resolve(bundle.dir, bundle.spec.parameters));
   const environment = await loadEnvironment(req.root ?? req.bundleDir, req.environment);
   const parameters = resolveParameters(environment, schema, req.cluster);
   let digest = req.digest;
-  if (digest === undefined && !req.sources && files.some((f) => !isOnDisk(f) && Buffer.from(f.content).includes('${promote.digest}'))) {
+  if (digest === undefined && !req.sources && !req.pulled && files.some((f) => !isOnDisk(f) && Buffer.from(f.content).includes('${promote.digest}'))) {
     // The agent renders with the digest it was promoted; a source directory's is what it builds to.
     const { buildBundle } = await import('./build.ts');
     const built = await buildBundle(req.bundleDir);
@@ -58,8 +61,9 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
     ...(req.cluster !== undefined && { cluster: req.cluster }),
     ...(digest !== undefined && { digest }),
   };
+  const ctx = { params: parameters.values, promote: builtins };
   const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-  const rendered = renderFiles(files, layout, { params: parameters.values, promote: builtins });
+  const rendered = req.pulled ? await renderPulled(req.pulled, ctx) : renderFiles(files, layout, ctx);
   return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered };
 }
 
