@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { PromoteError, isPromoteError } from '../errors.ts';
-import type { Registry } from '../oci/registry.ts';
+import type { ArtifactReader } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { DesiredSource } from './reconcile.ts';
 import type { DesiredState, Owner } from './target.ts';
@@ -14,7 +14,7 @@ import { ReplayState } from './replay-state.ts';
 // then the parameters against the bundle's own schema, and only then rendered.
 
 export interface RegistrySourceOptions {
-  registry: Registry;
+  registry: ArtifactReader;
   owner: Owner;
   /** Who may sign promotion records (the pipeline's trust.promotions). */
   promotionTrust: TrustPolicy;

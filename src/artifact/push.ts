@@ -5,7 +5,7 @@ import { BLOB_CONCURRENCY, forEachConcurrently } from '../oci/concurrency.ts';
 import { OCI_MANIFEST } from '../oci/media-types.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, parseReference, repositoryName, withDigest } from '../oci/reference.ts';
-import type { BlobContent, Descriptor, Registry } from '../oci/registry.ts';
+import type { BlobContent, ContentPusher, ContentReader, Descriptor } from '../oci/registry.ts';
 
 // Push: upload the blobs the target lacks, then the manifest (distribution spec "Pushing
 // manifests": blobs first, or the registry refuses the manifest). The target tag (or digest) is
@@ -28,7 +28,7 @@ export interface PushOutcome {
 }
 
 /** Pushes one artefact (blobs then manifest) into `registry`, optionally at `tag`. */
-export async function pushArtifact(registry: Registry, artifact: ArtifactToPush, digest: string, tag?: string): Promise<PushOutcome> {
+export async function pushArtifact(registry: ContentReader & ContentPusher, artifact: ArtifactToPush, digest: string, tag?: string): Promise<PushOutcome> {
   const size = artifact.manifest.bytes.length;
   const existing = await registry.resolve(tag ?? digest);
   if (existing?.digest === digest) return { digest, size, unchanged: true, uploaded: 0, skipped: artifact.blobs.length };
@@ -44,7 +44,7 @@ export async function pushArtifact(registry: Registry, artifact: ArtifactToPush,
 }
 
 /** Pushes a built bundle (config, content layer, manifest). */
-export function pushBuiltBundle(built: BuiltBundle, registry: Registry, tag?: string): Promise<PushOutcome> {
+export function pushBuiltBundle(built: BuiltBundle, registry: ContentReader & ContentPusher, tag?: string): Promise<PushOutcome> {
   return pushArtifact(
     registry,
     {

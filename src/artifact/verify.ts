@@ -2,7 +2,7 @@ import { PromoteError } from '../errors.ts';
 import { isNotFound } from '../oci/not-found.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
-import type { FetchedManifest, Registry } from '../oci/registry.ts';
+import type { ArtifactReader, FetchedManifest } from '../oci/registry.ts';
 import { verifyBundle, type TrustPolicy, type VerificationCache, type VerifiedSignature } from '../signing/policy.ts';
 import { pullBundle, type PullOptions, type PullResult } from './pull.ts';
 
@@ -21,7 +21,7 @@ export interface VerifyReferenceResult {
 export interface VerifyReferenceOptions extends RegistryOptions {
   cache?: VerificationCache;
   /** An already open registry for the reference's repository (tests, or a caller that has one). */
-  registry?: Registry;
+  registry?: ArtifactReader;
 }
 
 export async function verifyReference(reference: string, policy: TrustPolicy, options: VerifyReferenceOptions = {}): Promise<VerifyReferenceResult> {

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { SIGSTORE_BUNDLE_V03 } from '../oci/media-types.ts';
-import type { Descriptor, FetchedManifest, Registry } from '../oci/registry.ts';
+import type { ArtifactReader, ContentReader, Descriptor, FetchedManifest } from '../oci/registry.ts';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   PROMOTION_PREDICATE_TYPE,
@@ -160,7 +160,7 @@ export class VerificationCache {
     this.#max = maxEntries;
   }
 
-  static key(registry: Registry, digest: string, policy: TrustPolicy): string {
+  static key(registry: { readonly name: string }, digest: string, policy: TrustPolicy): string {
     const keys = policy.keys.map((k) => k.hint).sort().join(',');
     const ids = policy.identities.map((i) => JSON.stringify([i.issuer, i.issuerRegExp, i.subject, i.subjectRegExp])).sort().join(',');
     return `${registry.name}@${digest}|${keys}|${ids}|${policy.trustedRoot ? 'custom-root' : 'public-good'}`;
@@ -218,7 +218,7 @@ const HINTS: Record<string, string> = {
  * failed. Requests when a classic signature exists: the manifest by digest (none when the caller
  * passes `manifest`), signature manifest, one payload blob per signature.
  */
-export async function verifyBundle(registry: Registry, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
+export async function verifyBundle(registry: ArtifactReader, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
   requireSomeTrust(policy, 'bundles');
   const cacheKey = options.cache ? VerificationCache.key(registry, digest, policy) : '';
   const hit = options.cache?.get(cacheKey);
@@ -268,7 +268,7 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
 }
 
 /** The signed artefact's manifest exists and its bytes hash to `digest` (fetchManifest checks that). */
-async function requireSubject(registry: Registry, digest: string, options: VerifyBundleOptions): Promise<void> {
+async function requireSubject(registry: ArtifactReader, digest: string, options: VerifyBundleOptions): Promise<void> {
   if (options.manifest?.descriptor.digest === digest) return;
   const what = `${registry.name}@${digest}`;
   try {
@@ -296,7 +296,7 @@ async function requireSubject(registry: Registry, digest: string, options: Verif
   }
 }
 
-async function verifyReferrerBundle(registry: Registry, desc: Descriptor, digest: string, policy: TrustPolicy): Promise<{ signature: VerifiedBundleSignature } | CandidateFailure> {
+async function verifyReferrerBundle(registry: ContentReader, desc: Descriptor, digest: string, policy: TrustPolicy): Promise<{ signature: VerifiedBundleSignature } | CandidateFailure> {
   const source = `referrer ${desc.digest}`;
   try {
     const attached = await readAttachedBundle(registry, desc.digest);
@@ -324,7 +324,7 @@ export interface RecordExpectations {
  * signed by a key/identity in `policy` (the pipeline's trust.promotions), an in-toto statement
  * of PROMOTION_PREDICATE_TYPE about the bundle it is attached to, for the expected stage.
  */
-export async function verifyRecord(registry: Registry, reference: string, policy: TrustPolicy, expect: RecordExpectations = {}): Promise<VerifiedStatement<PromotionPredicate>> {
+export async function verifyRecord(registry: ContentReader, reference: string, policy: TrustPolicy, expect: RecordExpectations = {}): Promise<VerifiedStatement<PromotionPredicate>> {
   requireSomeTrust(policy, 'promotion records');
   const v = await verifyAttachedStatement<PromotionPredicate>(registry, reference, policy, {
     predicateType: PROMOTION_PREDICATE_TYPE,
@@ -341,7 +341,7 @@ export async function verifyRecord(registry: Registry, reference: string, policy
 }
 
 /** Verifies a status report (tag `status-<stage>-<cluster>`), signed by a key the policy trusts. */
-export async function verifyStatusReport(registry: Registry, reference: string, policy: TrustPolicy, expect: { bundle?: string } = {}): Promise<VerifiedStatement<StatusPredicate>> {
+export async function verifyStatusReport(registry: ContentReader, reference: string, policy: TrustPolicy, expect: { bundle?: string } = {}): Promise<VerifiedStatement<StatusPredicate>> {
   requireSomeTrust(policy, 'status reports');
   return verifyAttachedStatement<StatusPredicate>(registry, reference, policy, {
     predicateType: STATUS_PREDICATE_TYPE,
@@ -363,7 +363,7 @@ export interface VerifiedPromotion {
  * by `trust.promotions` and is for this stage, AND the bundle it names (its OCI subject) is
  * signed by `trust.bundles`. The bundle digest comes from the verified record, never a tag.
  */
-export async function verifyPromotion(registry: Registry, stage: string, trust: Pick<PipelineTrust, 'bundles' | 'promotions'>, options: { cache?: VerificationCache } = {}): Promise<VerifiedPromotion> {
+export async function verifyPromotion(registry: ArtifactReader, stage: string, trust: Pick<PipelineTrust, 'bundles' | 'promotions'>, options: { cache?: VerificationCache } = {}): Promise<VerifiedPromotion> {
   const record = await verifyRecord(registry, `promotion-${stage}`, trust.promotions, { stage });
   const digest = record.subject?.digest ?? record.statement.predicate.bundle?.digest;
   if (!digest) {
