@@ -43,12 +43,9 @@ const KNOWN_LONG = new Set<string>([
   'src/agent/targets/dir-target.ts',
   'src/agent/targets/kubernetes/kubernetes-target.ts',
   'src/demo/demo.ts',
-  'src/oci/http/transport.ts',
-  'src/oci/layout-registry.ts',
   'src/pipeline/load.ts',
   'src/promotion/ledger.ts',
   'src/promotion/verify-history.ts',
-  'src/signing/policy.ts',
 ]);
 
 function sourceFiles(dir: string): string[] {

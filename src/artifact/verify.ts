@@ -3,7 +3,7 @@ import { isNotFound } from '../oci/not-found.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
 import type { ArtifactReader, FetchedManifest } from '../oci/registry.ts';
-import { verifyBundle, type TrustPolicy, type VerificationCache, type VerifiedSignature } from '../signing/policy.ts';
+import { verifyBundle, type TrustPolicy, type VerifiedSignature } from '../signing/policy.ts';
 import { pullBundle, type PullOptions, type PullResult } from './pull.ts';
 
 // `promote verify <ref>`: resolve a tag to a digest exactly once, then verify that digest —
@@ -19,7 +19,6 @@ export interface VerifyReferenceResult {
 }
 
 export interface VerifyReferenceOptions extends RegistryOptions {
-  cache?: VerificationCache;
   /** An already open registry for the reference's repository (tests, or a caller that has one). */
   registry?: ArtifactReader;
 }
@@ -44,7 +43,7 @@ export async function verifyReference(reference: string, policy: TrustPolicy, op
     }
     digest = manifest.descriptor.digest;
   }
-  const verified = await verifyBundle(registry, digest, policy, { reference, ...(manifest && { manifest }), ...(options.cache && { cache: options.cache }) });
+  const verified = await verifyBundle(registry, digest, policy, { reference, ...(manifest && { manifest }) });
   return {
     reference: formatReference(withDigest(ref, digest)),
     digest,

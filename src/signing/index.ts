@@ -48,5 +48,5 @@ export type { SignerRole } from './trusted-signer.ts';
 export { keyFingerprint, signerTrusted, requireTrustedSigner, untrustedSignerError } from './trusted-signer.ts';
 
 // Policy: the one place every path verifies through
-export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations, VerifiedPromotion } from './policy.ts';
-export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport, verifyPromotion, VerificationCache } from './policy.ts';
+export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations } from './policy.ts';
+export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport } from './policy.ts';

@@ -21,6 +21,10 @@ import { describeIdentity, identityMatches, type KeylessIdentity, type SignedBy 
 import type { TrustedRoot } from './trusted-root.ts';
 import { CHECK_ORDER, failedCheck, verificationFailed } from './verification-error.ts';
 
+// Size: the whole verification policy — trust lists and signer scopes, bundle signatures (cosign
+// classic and Sigstore referrers), records and status reports — kept in one file on purpose, so
+// that every path visibly verifies through the same code.
+//
 // One verification policy, in one place. `promote verify`, `promote to`, `promote pull --verify`
 // and the agent all call verifyBundle / verifyRecord with a TrustPolicy, so no path can verify
 // less than another. A policy is the `trust` section of a pipeline (DESIGN.md §4), loaded.
@@ -143,45 +147,9 @@ export interface BundleVerification {
   /** The digest that was verified — use it (never the tag) from here on. */
   digest: string;
   signatures: VerifiedSignature[];
-  /** True when served from a VerificationCache. */
-  cached?: boolean;
-}
-
-/**
- * Remembers successful verifications by repository, digest and policy. A digest's content
- * never changes and a signature that verified stays valid for the same keys, so a warm verify
- * costs no registry request (agents re-verify the same digest every loop).
- */
-export class VerificationCache {
-  readonly #entries = new Map<string, BundleVerification>();
-  readonly #max: number;
-
-  constructor(maxEntries = 1024) {
-    this.#max = maxEntries;
-  }
-
-  static key(registry: { readonly name: string }, digest: string, policy: TrustPolicy): string {
-    const keys = policy.keys.map((k) => k.hint).sort().join(',');
-    const ids = policy.identities.map((i) => JSON.stringify([i.issuer, i.issuerRegExp, i.subject, i.subjectRegExp])).sort().join(',');
-    return `${registry.name}@${digest}|${keys}|${ids}|${policy.trustedRoot ? 'custom-root' : 'public-good'}`;
-  }
-
-  get(key: string): BundleVerification | undefined {
-    return this.#entries.get(key);
-  }
-
-  set(key: string, value: BundleVerification): void {
-    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(key, value);
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
 }
 
 export interface VerifyBundleOptions {
-  cache?: VerificationCache;
   /** How the user named it (e.g. `host/repo:1.0`), for messages. */
   reference?: string;
   /** Also look for Sigstore bundles as referrers when the classic signatures do not verify (default true). */
@@ -220,10 +188,6 @@ const HINTS: Record<string, string> = {
  */
 export async function verifyBundle(registry: ArtifactReader, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
   requireSomeTrust(policy, 'bundles');
-  const cacheKey = options.cache ? VerificationCache.key(registry, digest, policy) : '';
-  const hit = options.cache?.get(cacheKey);
-  if (hit) return { ...hit, cached: true };
-
   await requireSubject(registry, digest, options);
   const verified: VerifiedSignature[] = [];
   const failures: CandidateFailure[] = [];
@@ -262,9 +226,7 @@ export async function verifyBundle(registry: ArtifactReader, digest: string, pol
       candidates: failures.map((f) => ({ candidate: f.candidate, check: f.check, reason: f.reason })),
     });
   }
-  const result: BundleVerification = { digest, signatures: verified };
-  options.cache?.set(cacheKey, result);
-  return result;
+  return { digest, signatures: verified };
 }
 
 /** The signed artefact's manifest exists and its bytes hash to `digest` (fetchManifest checks that). */
@@ -351,24 +313,4 @@ export async function verifyStatusReport(registry: ContentReader, reference: str
 
 export function describePolicy(policy: TrustPolicy): string {
   return [...policy.keys.map((k) => `key ${k.source}`), ...policy.identities.map((i) => `keyless ${describeIdentity(i)}`)].join(', ');
-}
-
-export interface VerifiedPromotion {
-  record: VerifiedStatement<PromotionPredicate>;
-  bundle: BundleVerification;
-}
-
-/**
- * What an agent checks before it renders anything: the record at `promotion-<stage>` is signed
- * by `trust.promotions` and is for this stage, AND the bundle it names (its OCI subject) is
- * signed by `trust.bundles`. The bundle digest comes from the verified record, never a tag.
- */
-export async function verifyPromotion(registry: ArtifactReader, stage: string, trust: Pick<PipelineTrust, 'bundles' | 'promotions'>, options: { cache?: VerificationCache } = {}): Promise<VerifiedPromotion> {
-  const record = await verifyRecord(registry, `promotion-${stage}`, trust.promotions, { stage });
-  const digest = record.subject?.digest ?? record.statement.predicate.bundle?.digest;
-  if (!digest) {
-    throw verificationFailed('record', `${registry.name}:promotion-${stage} names no bundle`, 'the record is incomplete; promote the stage again', { stage });
-  }
-  const bundle = await verifyBundle(registry, digest, trust.bundles, { ...(options.cache && { cache: options.cache }), reference: `${registry.name}@${digest}` });
-  return { record, bundle };
 }
