@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openProject } from '../src/promotion/project.ts';
 import { promoteTo } from '../src/promotion/to.ts';
-import { pushBundle } from '../src/oci/push.ts';
+import { pushBundle } from '../src/artifact/push.ts';
 import { signBundle } from '../src/signing/cosign-signature.ts';
 import { startRegistry } from '../test/harness/registry.ts';
 import { createProject, FIXTURE } from '../test/promotion/project.ts';

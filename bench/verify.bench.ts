@@ -1,6 +1,5 @@
-// Verification cost (issue 3): latency of one verify per bundle, cold (fresh client, no cache)
-// and warm (VerificationCache: only the tag is resolved), the registry request count of one
-// verify (target: ≤ 3 when the signature exists), measured side by side in one run against the
+// Verification cost (issue 3): latency of one verify per bundle (fresh client), the registry
+// request count of one verify (target: ≤ 3 when the signature exists), measured side by side in one run against the
 // floor — the same three HTTP round trips done bare with fetch — and, for the CLI, against the
 // process start-up floor (`promote --version`). A real registry from the test harness.
 import { spawnSync } from 'node:child_process';
@@ -14,7 +13,7 @@ import { EMPTY_JSON, EMPTY_JSON_DIGEST, MANIFEST_ACCEPT, OCI_EMPTY, OCI_MANIFEST
 import { parseReference, type RegistryReference } from '../src/oci/reference.ts';
 import { signatureTag, signBundle } from '../src/signing/cosign-signature.ts';
 import { parseVerificationKey } from '../src/signing/keys.ts';
-import { VerificationCache, verifyBundle, type TrustPolicy } from '../src/signing/policy.ts';
+import { verifyBundle, type TrustPolicy } from '../src/signing/policy.ts';
 import { LocalKeySigner } from '../src/signing/signer.ts';
 import { startRegistry } from '../test/harness/registry.ts';
 
@@ -61,20 +60,12 @@ async function main(): Promise<void> {
       await verifyBundle(r, d!.digest, policy);
     }
     const coldRequests = await reg.requests();
-    await reg.clearRequests();
-    const cache = new VerificationCache();
-    const warmRegistry = open();
-    await verifyBundle(warmRegistry, tags[0]!.digest, policy, { cache });
-    await reg.clearRequests();
-    await verifyBundle(warmRegistry, (await warmRegistry.resolve('v0'))!.digest, policy, { cache });
-    const warmRequests = await reg.requests();
 
     const cold: number[] = [];
-    const warm: number[] = [];
     const bare: number[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const { tag, digest } of tags) {
-        // Interleaved so drift hits all three alike.
+        // Interleaved so drift hits both alike.
         bare.push(await time(async () => {
           const base = `${reg.url}/v2/bench/verify`;
           const accept = MANIFEST_ACCEPT.join(', ');
@@ -86,10 +77,6 @@ async function main(): Promise<void> {
           const r = open();
           const d = await r.resolve(tag);
           await verifyBundle(r, d!.digest, policy);
-        }));
-        warm.push(await time(async () => {
-          const d = await warmRegistry.resolve(tag);
-          await verifyBundle(warmRegistry, d!.digest, policy, { cache });
         }));
       }
     }
@@ -108,8 +95,7 @@ async function main(): Promise<void> {
     const floor = median(bare);
     const rows: [string, string, string, string][] = [
       ['bare HTTP: HEAD tag + GET .sig + GET payload (floor)', median(bare).toFixed(2), '1.00×', ''],
-      ['verifyBundle cold (new client, resolve tag, no cache)', median(cold).toFixed(2), `${(median(cold) / floor).toFixed(2)}×`, ''],
-      ['verifyBundle warm (VerificationCache, resolve tag only)', median(warm).toFixed(2), `${(median(warm) / floor).toFixed(2)}×`, ''],
+      ['verifyBundle (new client, resolve tag)', median(cold).toFixed(2), `${(median(cold) / floor).toFixed(2)}×`, ''],
       ['promote --version (process start-up floor)', median(startup).toFixed(1), '', ''],
       ['promote verify <tag> --key (CLI, whole process)', median(cli).toFixed(1), `${(median(cli) / median(startup)).toFixed(2)}× start-up`, ''],
     ];
@@ -118,7 +104,6 @@ async function main(): Promise<void> {
     for (const [name, ms, ratio] of rows) console.log(`  ${name.padEnd(w)}  ${ms.padStart(8)} ms  ${ratio}`);
     const show = (es: { method: string; path: string; status: number }[]) => es.map((e) => `${e.method} ${e.path.replace(/sha256[-:][0-9a-f]{64}/g, (m) => `${m.slice(0, 13)}…`)} ${e.status}`).join(', ');
     console.log(`requests, one cold verify of a signed tag: ${coldRequests.length} (target ≤ 3) ${coldRequests.length <= 3 ? 'OK' : 'OVER'}: ${show(coldRequests)}`);
-    console.log(`requests, one warm verify (cache):          ${warmRequests.length}: ${show(warmRequests)}`);
     if (coldRequests.length > 3) process.exitCode = 1;
   } finally {
     await reg.stop();

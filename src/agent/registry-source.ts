@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PromoteError, isPromoteError } from '../errors.ts';
-import type { Registry } from '../oci/registry.ts';
+import type { ArtifactReader } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { DesiredSource } from './reconcile.ts';
 import type { DesiredState, Owner } from './target.ts';
@@ -15,7 +14,7 @@ import { ReplayState } from './replay-state.ts';
 // then the parameters against the bundle's own schema, and only then rendered.
 
 export interface RegistrySourceOptions {
-  registry: Registry;
+  registry: ArtifactReader;
   owner: Owner;
   /** Who may sign promotion records (the pipeline's trust.promotions). */
   promotionTrust: TrustPolicy;
@@ -46,10 +45,6 @@ interface RecordPredicate {
 
 function refuse(code: string, message: string, hint: string, bundle?: string): PromoteError {
   return new PromoteError(code, message, { outcome: 'verification', hint, ...(bundle && { details: { bundle } }) });
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
 }
 
 export class RegistryDesiredSource implements DesiredSource {
@@ -132,23 +127,9 @@ export class RegistryDesiredSource implements DesiredSource {
     }
 
     await verifyBundle(registry, bundle, this.o.bundleTrust);
-    const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
-    const resolved = await resolveBundle(registry, bundle);
-    const dir = join(this.o.cacheDir, bundle.replace(':', '-'));
-    // Extraction is all-or-nothing and digest-checked, so a directory that exists is complete.
-    const { bundleContract, checkLayerContract } = await import('../bundle/layer-contract.ts');
-    if (!(await exists(dir))) {
-      try {
-        await extractBundle(registry, resolved, dir);
-      } catch (err) {
-        // Another agent sharing the cache extracted the same digest first: that copy is as good.
-        if (!(isPromoteError(err) && err.code === 'OUTPUT_EXISTS') || !(await exists(dir))) throw err;
-      }
-    } else {
-      // A cache entry may predate the layer check (extractBundle does it for new ones).
-      await checkLayerContract(dir, resolved.config, `bundle ${registry.name}@${bundle}`);
-    }
-    const contract = bundleContract(resolved.config);
+    const { pullInto } = await import('../artifact/pull.ts');
+    const pulled = await pullInto(registry, bundle, join(this.o.cacheDir, bundle.replace(':', '-')));
+    const { contract } = pulled;
 
     const { parameterSchema } = await import('../params/parameter-schema.ts');
     const schema = parameterSchema(contract.parameterSchema, `${registry.name}@${bundle}:parameters`);
@@ -162,10 +143,9 @@ export class RegistryDesiredSource implements DesiredSource {
         details: { bundle },
       });
     }
-    const { renderFiles, isOnDisk } = await import('../bundle/render.ts');
-    const { listExtractedFiles, readRenderInput } = await import('../bundle/sources.ts');
-    const input = await readRenderInput(listExtractedFiles(dir), contract.layout, `bundle ${registry.name}@${bundle}`);
-    const rendered = renderFiles(input, contract.layout, {
+    const { isOnDisk } = await import('../bundle/render.ts');
+    const { renderPulled } = await import('../bundle/render-pulled.ts');
+    const rendered = await renderPulled(pulled, {
       params: values,
       promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },
     });

@@ -9,7 +9,7 @@ import { readTar, type TarEntryHeader } from './tar-reader.ts';
 
 // Unpacks bundle content (tar+gzip) into a directory the caller has just created, refusing
 // anything a promote bundle never contains and anything that could write outside the directory
-// (the "zip slip" family). The caller (oci/pull.ts) extracts into a fresh temporary directory and
+// (the "zip slip" family). The caller (artifact/pull.ts) extracts into a fresh temporary directory and
 // renames it into place only after the whole blob verified, so a refusal leaves nothing behind.
 //
 // Refused (error code BUNDLE_ENTRY_REFUSED, exit 4): absolute paths, `..` components, backslashes,
@@ -171,7 +171,7 @@ export function listBundleLayer(source: Readable, what: string, limits: ExtractL
 
 /**
  * Extracts a bundle layer into `dest`, an existing empty directory the caller owns. On failure
- * `dest` may hold partial content: the caller removes it (pull.ts extracts into a temp dir).
+ * `dest` may hold partial content: the caller removes it (artifact/pull.ts extracts into a temp dir).
  */
 export async function extractBundleLayer(source: Readable, dest: string, what: string, limits: ExtractLimits = {}): Promise<ExtractSummary> {
   const made = new Set<string>(['']);

@@ -1,14 +1,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PromoteError } from '../errors.ts';
-import type { RegistryOptions } from '../oci/open.ts';
 import { readYamlFile } from '../params/document.ts';
 import { loadEnvironment, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
-import { leafPaths, resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
-import { isOnDisk, renderFiles, toYamlStream, type BuiltinValues, type RenderedFile } from './render.ts';
-import { writeRendered } from './render-output.ts';
-import { readBundleSources, readExtractedBundleSources, type BundleSources } from './sources.ts';
+import { resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
+import { isOnDisk, renderFiles, type BuiltinValues, type RenderedFile } from './render.ts';
+import { loadBundleFile } from './bundle-file.ts';
+import { renderPulled, type PulledBundle } from './render-pulled.ts';
+import { readBundleSources, type BundleSources } from './sources.ts';
 
 // "What would an agent apply?" for a bundle directory, an environment and optionally a cluster:
 // the environment loaded from `<root>/environments/<name>.yaml`, its parameters (merged with the
@@ -25,8 +24,10 @@ export interface RenderEnvironmentRequest {
   stage?: string;
   /** ${promote.digest}; for a source directory that uses it, the digest it builds to. */
   digest?: string;
-  /** Already-read sources (a pulled bundle), instead of reading bundleDir. */
+  /** Already-read sources of bundleDir, instead of reading it again. */
   sources?: BundleSources;
+  /** A pulled bundle (bundleDir is where it was extracted): rendered as the agent renders it. */
+  pulled?: PulledBundle;
 }
 
 export interface RenderEnvironmentResult {
@@ -39,13 +40,12 @@ export interface RenderEnvironmentResult {
 }
 
 export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<RenderEnvironmentResult> {
-  const sources = req.sources ?? (await readBundleSources(req.bundleDir));
-  const { bundle, files } = sources;
+  const { bundle, files } = req.pulled ? { bundle: await loadBundleFile(req.pulled.dir), files: [] } : (req.sources ?? (await readBundleSources(req.bundleDir)));
   const schema = parameterSchema(bundle.parameterSchema, resolve(bundle.dir, bundle.spec.parameters));
   const environment = await loadEnvironment(req.root ?? req.bundleDir, req.environment);
   const parameters = resolveParameters(environment, schema, req.cluster);
   let digest = req.digest;
-  if (digest === undefined && !req.sources && files.some((f) => !isOnDisk(f) && Buffer.from(f.content).includes('${promote.digest}'))) {
+  if (digest === undefined && !req.sources && !req.pulled && files.some((f) => !isOnDisk(f) && Buffer.from(f.content).includes('${promote.digest}'))) {
     // The agent renders with the digest it was promoted; a source directory's is what it builds to.
     const { buildBundle } = await import('./build.ts');
     const built = await buildBundle(req.bundleDir);
@@ -61,40 +61,10 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
     ...(req.cluster !== undefined && { cluster: req.cluster }),
     ...(digest !== undefined && { digest }),
   };
+  const ctx = { params: parameters.values, promote: builtins };
   const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-  const rendered = renderFiles(files, layout, { params: parameters.values, promote: builtins });
+  const rendered = req.pulled ? await renderPulled(req.pulled, ctx) : renderFiles(files, layout, ctx);
   return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered };
-}
-
-export interface RenderSourceOptions {
-  /** A bundle directory, or a reference to a pushed bundle. */
-  source: string;
-  environment: string;
-  cluster?: string;
-  stage?: string;
-  /** Project root holding environments/ and pipelines/; default: see projectRootFor. */
-  root?: string;
-  /** Write the rendered files here (all or nothing) instead of returning a stream. */
-  out?: string;
-  cwd: string;
-  /** How to reach the registry of a pushed bundle (--insecure, --ca-file, credentials). */
-  registry?: RegistryOptions;
-}
-
-export interface RenderSourceResult {
-  bundle: string;
-  environment: string;
-  cluster?: string;
-  stage: string;
-  parameters: Record<string, unknown>;
-  /** Dotted paths of parameters that came from the schema's defaults. */
-  defaults: string[];
-  files: { path: string; kind: RenderedFile['kind']; documents?: unknown[] }[];
-  /** The manifests as one YAML stream (when not written to a directory). */
-  stream?: string;
-  out?: string;
-  /** `repository@sha256:…` when a pushed bundle was rendered. */
-  reference?: string;
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -121,91 +91,4 @@ export async function stageFor(root: string, environment: string): Promise<strin
     for (const s of Array.isArray(list) ? list : []) if (s.environment === environment && typeof s.name === 'string') stages.push(s.name);
   }
   return stages.length === 1 ? stages[0] : undefined;
-}
-
-/**
- * A comment block opening the stream: what was rendered, and every parameter with where its
- * value came from — defaults are shown, not silently applied. YAML tools ignore comments.
- */
-export function streamHeader(r: Pick<RenderSourceResult, 'bundle' | 'environment' | 'cluster' | 'stage' | 'parameters' | 'defaults' | 'reference'>): string {
-  const where = r.cluster ? `environment ${r.environment}, cluster ${r.cluster}` : `environment ${r.environment}`;
-  const lines = [`# promote render: ${r.reference ?? `bundle ${r.bundle}`} for ${where} (stage ${r.stage})`, '# parameters:'];
-  const defaults = new Set(r.defaults);
-  // Walked by segments, not by splitting dotted paths: a key may hold a "." (a label "1.10") or
-  // a line break, which must neither lose the value nor end the comment.
-  const leaves: { path: string; shown: string; value: unknown }[] = [];
-  const walk = (v: unknown, segments: string[]): void => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) {
-      for (const [k, x] of Object.entries(v)) walk(x, [...segments, k]);
-    } else if (segments.length) {
-      leaves.push({ path: segments.join('.'), shown: segments.map((k) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k))).join('.'), value: v });
-    }
-  };
-  walk(r.parameters, []);
-  const width = Math.max(0, ...leaves.map((l) => l.shown.length));
-  for (const l of leaves) lines.push(`#   ${`${l.shown}:`.padEnd(width + 1)} ${JSON.stringify(l.value)}${defaults.has(l.path) ? '  (default)' : ''}`);
-  if (leaves.length === 0) lines.push('#   (none)');
-  return `${lines.join('\n')}\n`;
-}
-
-/**
- * `promote render`: render a bundle directory — or a pushed bundle (`repo:tag`, `repo@sha256:…`,
- * `oci:<layout>[:tag]`), pulled with every digest verified into a temporary directory — for an
- * environment, to a YAML stream or into a directory. For a pushed bundle ${promote.digest} is
- * its manifest digest. (Signatures are the agent's and `promote verify`'s business, not render's.)
- */
-export async function renderSource(options: RenderSourceOptions): Promise<RenderSourceResult> {
-  const local = resolve(options.cwd, options.source);
-  if (await isDir(local)) return renderDirectory(options, local);
-  const looksLikeReference = options.source.startsWith('oci:') || /[:@/]/.test(options.source);
-  if (!looksLikeReference) {
-    throw new PromoteError('RENDER_SOURCE_NOT_FOUND', `${options.source} is neither a bundle directory nor a reference`, {
-      outcome: 'usage',
-      hint: 'render a bundle directory (the one holding bundle.yaml) or a pushed bundle such as registry.example.com/acme/web@sha256:… or oci:./layout:tag',
-    });
-  }
-  const { pullBundle } = await import('../oci/pull.ts');
-  const { mkdtemp } = await import('node:fs/promises');
-  const { removeTree } = await import('../remove-tree.ts');
-  const { tmpdir } = await import('node:os');
-  const tmp = await mkdtemp(join(tmpdir(), 'promote-render-'));
-  try {
-    const pulled = await pullBundle(options.source, { ...options.registry, cwd: options.cwd, out: join(tmp, 'bundle') });
-    if (options.root === undefined) options = { ...options, root: options.cwd };
-    return await renderDirectory(options, pulled.out, { digest: pulled.digest, reference: pulled.reference });
-  } finally {
-    await removeTree(tmp);
-  }
-}
-
-async function renderDirectory(options: RenderSourceOptions, bundleDir: string, pulled?: { digest: string; reference: string }): Promise<RenderSourceResult> {
-  const root = options.root !== undefined ? resolve(options.cwd, options.root) : await projectRootFor(bundleDir, options.cwd);
-  const stage = options.stage ?? (await stageFor(root, options.environment)) ?? options.environment;
-  const result = await renderEnvironment({
-    bundleDir,
-    // A pulled bundle is rendered as it was packed, as the agent renders it (no ignore rules again).
-    ...(pulled && { sources: await readExtractedBundleSources(bundleDir) }),
-    root,
-    environment: options.environment,
-    stage,
-    ...(options.cluster !== undefined && { cluster: options.cluster }),
-    ...(pulled && { digest: pulled.digest }),
-  });
-  const summary: RenderSourceResult = {
-    bundle: result.bundle,
-    environment: result.environment.name,
-    ...(options.cluster !== undefined && { cluster: options.cluster }),
-    stage,
-    parameters: result.parameters.values,
-    defaults: result.parameters.defaults,
-    ...(pulled && { reference: pulled.reference }),
-    files: result.files.map((f) => ({ path: f.path, kind: f.kind, ...(f.documents && { documents: f.documents }) })),
-  };
-  if (options.out !== undefined) {
-    await writeRendered(result.files, resolve(options.cwd, options.out));
-    summary.out = options.out;
-  } else {
-    summary.stream = streamHeader(summary) + toYamlStream(result.files);
-  }
-  return summary;
 }

@@ -85,10 +85,3 @@ export function listExtractedFiles(root: string): { path: string; source: string
   walk(root, '');
   return out;
 }
-
-/** An extracted bundle as the renderer's input: bundle.yaml checked, its files listed as packed. */
-export async function readExtractedBundleSources(dir: string, what = `bundle ${dir}`): Promise<BundleSources> {
-  const bundle = await loadBundleFile(dir);
-  const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-  return { bundle, files: await readRenderInput(listExtractedFiles(dir), layout, what) };
-}

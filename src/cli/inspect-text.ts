@@ -1,4 +1,4 @@
-import type { InspectResult } from '../oci/inspect.ts';
+import type { InspectResult } from '../artifact/inspect.ts';
 
 // The human view of `promote inspect`: short sections, aligned columns, sizes in bytes (exact,
 // so they can be compared with `ls -l`). `--output json` gives the full structure instead.

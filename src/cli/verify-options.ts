@@ -56,7 +56,7 @@ export async function trustPolicyOptions(ctx: CommandContext, args: ParsedArgs, 
       throw usage(`--${name} is not a valid regular expression: ${(err as Error).message}`, 'use JavaScript regular-expression syntax');
     }
   }
-  const { policyFromInput } = await import('../signing/verify-reference.ts');
+  const { policyFromInput } = await import('../signing/policy-input.ts');
   return policyFromInput({
     keys,
     identities: keyless ? [{ ...(subject !== undefined && { subject }), ...(subjectRegExp !== undefined && { subjectRegExp }), ...(issuer !== undefined && { issuer }), ...(issuerRegExp !== undefined && { issuerRegExp }) }] : [],

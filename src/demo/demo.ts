@@ -311,7 +311,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const gateList = (r: PromoteResult): string => r.gates.map((g) => `${g.gate} ✓`).join(', ');
 
   // 3. Release 1.0: build once, push, sign.
-  const { pushBundle } = await import('../oci/push.ts');
+  const { pushBundle } = await import('../artifact/push.ts');
   const { signBundle } = await import('../signing/cosign-signature.ts');
   const epoch = registryIsLocal ? RELEASE_EPOCH : Math.floor(Date.now() / 1000);
   const release = async (dir: string, version: string, offset: number): Promise<DemoRelease & { files: number }> => {

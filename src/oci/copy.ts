@@ -6,7 +6,7 @@ import { digestHex } from './digest.ts';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.ts';
 import { openRegistry, type RegistryOptions } from './open.ts';
 import { formatReference, parseReference, referenceTarget, repositoryName, withDigest, type Reference } from './reference.ts';
-import type { Descriptor, Registry } from './registry.ts';
+import type { ArtifactReader, ContentPusher, ContentReader, Descriptor } from './registry.ts';
 
 // Copy: relocate an artefact *with everything that refers to it* — registry ↔ registry ↔ layout.
 // Manifest bytes are copied verbatim, so the digest is the same on both sides (signatures and
@@ -31,8 +31,8 @@ export interface CopyStats {
 }
 
 interface CopyContext {
-  from: Registry;
-  to: Registry;
+  from: ArtifactReader;
+  to: ContentReader & ContentPusher;
   /** Source repository name when source and target share a registry host (mount possible). */
   mountFrom: string | undefined;
   manifestsDone: Set<string>;
@@ -41,7 +41,7 @@ interface CopyContext {
 }
 
 /** A stream the target can open synchronously while the source blob is fetched. */
-function lazyBlob(from: Registry, descriptor: Descriptor): () => Readable {
+function lazyBlob(from: ContentReader, descriptor: Descriptor): () => Readable {
   return () => {
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
     from
@@ -112,7 +112,7 @@ async function copyManifest(ctx: CopyContext, digest: string, tag: string | unde
 }
 
 /** Copies the artefact at `digest` from one registry to another (tagging it `tag` in the target). */
-export async function copyArtifact(from: Registry, to: Registry, digest: string, tag: string | undefined, mountFrom?: string): Promise<CopyStats> {
+export async function copyArtifact(from: ArtifactReader, to: ContentReader & ContentPusher, digest: string, tag: string | undefined, mountFrom?: string): Promise<CopyStats> {
   const stats: CopyStats = { manifests: 0, blobsUploaded: 0, blobsSkipped: 0, blobsMounted: 0, referrers: [], tags: [] };
   await copyManifest({ from, to, mountFrom, manifestsDone: new Set(), blobsDone: new Set(), stats }, digest, tag);
   return stats;

@@ -9,7 +9,8 @@ import { repositoryScope } from './http/auth.ts';
 import { RepositoryClient } from './http/client.ts';
 import { checkManifestReference, getManifest, putManifest } from './http/manifests.ts';
 import { addToFallbackIndex, listReferrers, referrerDescriptor, type ReferrersState } from './http/referrers.ts';
-import { discard, networkError, readText } from './http/transport.ts';
+import { networkError } from './http/network-error.ts';
+import { discard, readText } from './http/transport.ts';
 import { DEFAULT_MONOLITHIC_MAX, mountBlob, uploadBlob } from './http/upload.ts';
 
 // The Registry interface over the OCI distribution spec (v1.1, with distribution 2.8's quirks

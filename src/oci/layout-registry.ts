@@ -1,16 +1,15 @@
-import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isPromoteError, PromoteError } from '../errors.ts';
 import { sweepTemps, tempName } from '../temp-file.ts';
-import { canonicalJsonBytes } from './canonical-json.ts';
 import { checkBytes, sha256Digest, sizeMismatch, VerifyingStream } from './digest.ts';
 import { ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST } from './media-types.ts';
 import { isValidDigest, checkDigest, checkTag } from './reference.ts';
-import type { BlobContent, Descriptor, FetchedManifest, ImageIndex, PushBlobResult, Registry } from './registry.ts';
+import { atomicWrite, readLayoutIndex, sortEntries, updateLayoutIndex } from './layout-index.ts';
+import type { BlobContent, Descriptor, FetchedManifest, PushBlobResult, Registry } from './registry.ts';
 
 /** Blobs up to this size are read whole (see fetchBlob). */
 const SMALL_BLOB = 4 * 1024 * 1024;
@@ -37,6 +36,9 @@ function readFileLimited(path: string, maxBytes: number): Buffer {
   }
 }
 
+// Size: one class, every Registry role over one on-disk format, each method a few lines of file
+// I/O plus its verification; index.json and its lock are in layout-index.ts.
+//
 // An OCI image layout directory (image-spec image-layout.md) as a Registry: the embedded default
 // when no registry server is wanted (DESIGN.md §6), in exactly the format skopeo (`oci:`), umoci
 // and oras read and write:
@@ -46,8 +48,7 @@ function readFileLimited(path: string, maxBytes: number): Buffer {
 //
 // Writes are atomic: a blob is streamed to a temp file beside the layout, verified against its
 // digest and size, then renamed into place, so a reader never sees a partial blob. index.json is
-// rewritten (temp + rename) under `index.json.lock` (created O_EXCL), so concurrent writers — two
-// `promote push` runs, an agent writing status — never lose each other's entries.
+// rewritten under a lock file (layout-index.ts), so concurrent writers never lose entries.
 // Every blob read is verified while it streams: a layout on a shared disk is not trusted more
 // than a registry.
 //
@@ -59,11 +60,6 @@ function readFileLimited(path: string, maxBytes: number): Buffer {
 // `promote copy` carries referrers either way.)
 
 const LAYOUT_FILE = 'oci-layout';
-const INDEX_FILE = 'index.json';
-const LOCK_FILE = 'index.json.lock';
-/** A lock older than this is left over from a crashed writer and is broken. */
-const STALE_LOCK_MS = 30_000;
-const LOCK_TIMEOUT_MS = 60_000;
 
 function notFound(code: string, message: string, hint: string): PromoteError {
   return new PromoteError(code, message, { hint });
@@ -109,74 +105,13 @@ export class LayoutRegistry implements Registry {
     }
     if (await this.exists()) return;
     await mkdir(join(this.path, 'blobs', 'sha256'), { recursive: true });
-    await this.atomicWrite(join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+    await atomicWrite(this.path, join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
   }
 
-  private async atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
-    const tmp = join(this.path, tempName(basename(target)));
-    try {
-      await writeFile(tmp, bytes, { flag: 'wx' });
-      await rename(tmp, target);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
-  }
-
-  private async readIndex(): Promise<ImageIndex> {
-    let text: string;
-    try {
-      text = readFileSync(join(this.path, INDEX_FILE), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
-      throw err;
-    }
-    let index: ImageIndex;
-    try {
-      index = JSON.parse(text) as ImageIndex;
-    } catch (err) {
-      throw new PromoteError('LAYOUT_INVALID', `${this.name}: index.json is not valid JSON`, { cause: err, hint: 'the layout is damaged; restore index.json or rebuild the layout' });
-    }
-    if (!Array.isArray(index.manifests)) {
-      throw new PromoteError('LAYOUT_INVALID', `${this.name}: index.json has no "manifests" list`, { hint: 'the layout is damaged; restore index.json or rebuild the layout' });
-    }
-    return index;
-  }
-
-  /** Runs `change` on index.json under the lock file and writes the result atomically. */
+  /** Runs `change` on index.json under its lock (layout-index.ts), creating the layout first. */
   private async updateIndex(change: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
     await this.ensureLayout();
-    const lock = join(this.path, LOCK_FILE);
-    const started = Date.now();
-    let handle;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        handle = await open(lock, 'wx');
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-        if (age > STALE_LOCK_MS) {
-          await unlink(lock).catch(() => undefined);
-          continue;
-        }
-        if (Date.now() - started > LOCK_TIMEOUT_MS) {
-          throw new PromoteError('LAYOUT_LOCKED', `${this.name} is locked by another writer (${lock})`, {
-            hint: `if no other promote process is writing to this layout, remove ${lock}`,
-          });
-        }
-        await sleep(1 + Math.random() * Math.min(2 ** attempt, 25)); // jittered: writers do not retry in step
-      }
-    }
-    try {
-      const index = await this.readIndex();
-      const manifests = change(index.manifests);
-      const next: ImageIndex = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests };
-      await this.atomicWrite(join(this.path, INDEX_FILE), canonicalJsonBytes(next));
-    } finally {
-      await handle.close();
-      await unlink(lock).catch(() => undefined);
-    }
+    await updateLayoutIndex(this.path, this.name, change);
   }
 
   async statBlob(digest: string): Promise<Descriptor | undefined> {
@@ -263,7 +198,7 @@ export class LayoutRegistry implements Registry {
 
   async resolve(reference: string): Promise<Descriptor | undefined> {
     if (!(await this.exists())) return undefined;
-    const { manifests } = await this.readIndex();
+    const { manifests } = readLayoutIndex(this.path, this.name);
     if (isValidDigest(reference)) {
       const listed = manifests.find((d) => d.digest === reference);
       if (listed) return stripRefName(listed);
@@ -318,7 +253,7 @@ export class LayoutRegistry implements Registry {
 
   async listTags(): Promise<string[]> {
     await this.requireLayout();
-    const { manifests } = await this.readIndex();
+    const { manifests } = readLayoutIndex(this.path, this.name);
     const tags = new Set<string>();
     for (const d of manifests) {
       const tag = d.annotations?.[ANNOTATION_REF_NAME];
@@ -330,7 +265,7 @@ export class LayoutRegistry implements Registry {
   async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
     checkDigest(digest);
     if (!(await this.exists())) return [];
-    const { manifests } = await this.readIndex();
+    const { manifests } = readLayoutIndex(this.path, this.name);
     const seen = new Set<string>();
     const found: Descriptor[] = [];
     for (const d of manifests) {
@@ -381,10 +316,4 @@ function manifestDescriptor(bytes: Uint8Array, digest: string, fallbackMediaType
   const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : fallbackMediaType;
   const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : undefined;
   return { mediaType, digest, size: bytes.length, ...(artifactType !== undefined && { artifactType }) };
-}
-
-/** A stable order for index.json: untagged first, then by tag, then by digest. */
-function sortEntries(manifests: Descriptor[]): Descriptor[] {
-  const key = (d: Descriptor): string => `${d.annotations?.[ANNOTATION_REF_NAME] ?? ''}\0${d.digest}`;
-  return [...manifests].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }

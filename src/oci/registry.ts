@@ -50,15 +50,18 @@ export interface PushBlobResult {
   mounted?: boolean;
 }
 
-export interface Registry {
+// The seam is split by role, as oras-go splits its Target (content.Fetcher, content.Pusher,
+// registry.TagLister, registry.ReferrerLister, content.Deleter): a caller takes only the role it
+// uses, so a test fake implements only that. `Registry` is the whole of it, what the two
+// implementations provide and openRegistry returns.
+
+/** Reads manifests and blobs; resolves tags. */
+export interface ContentReader {
   /** `host/repository` or `oci:path`, for messages. */
   readonly name: string;
 
   /** The blob's descriptor if this repository has it. */
   statBlob(digest: string): Promise<Descriptor | undefined>;
-
-  /** Uploads a blob unless present; the content is checked against `descriptor.digest` and `size`. */
-  pushBlob(descriptor: Descriptor, content: BlobContent): Promise<PushBlobResult>;
 
   /**
    * Streams a blob, hashing while streaming; the stream fails with BLOB_DIGEST_MISMATCH before it
@@ -74,6 +77,14 @@ export interface Registry {
 
   /** Tag or digest → manifest bytes, verified against the digest asked for, at most 4 MiB. */
   fetchManifest(reference: string): Promise<FetchedManifest>;
+}
+
+/** Stores blobs and manifests. */
+export interface ContentPusher {
+  readonly name: string;
+
+  /** Uploads a blob unless present; the content is checked against `descriptor.digest` and `size`. */
+  pushBlob(descriptor: Descriptor, content: BlobContent): Promise<PushBlobResult>;
 
   /**
    * Stores a manifest by digest, and at `tag` when given. A manifest with a `subject` is also
@@ -81,17 +92,32 @@ export interface Registry {
    */
   pushManifest(bytes: Uint8Array, mediaType: string, tag?: string): Promise<Descriptor>;
 
-  listTags(): Promise<string[]>;
-
-  /** Manifests whose `subject` is `digest`, optionally only those of one artifactType. */
-  referrers(digest: string, artifactType?: string): Promise<Descriptor[]>;
-
-  /** Removes a tag-less or tagged manifest by digest (used to undo partial work). */
-  deleteManifest(digest: string): Promise<void>;
-
   /**
    * Cross-repository mount (distribution spec "Mounting a blob from another repository"):
    * true when the registry linked the blob without an upload. Only same-host HTTP registries can.
    */
   mountBlob?(descriptor: Descriptor, fromRepository: string): Promise<boolean>;
 }
+
+export interface TagLister {
+  readonly name: string;
+  listTags(): Promise<string[]>;
+}
+
+export interface ReferrerLister {
+  readonly name: string;
+  /** Manifests whose `subject` is `digest`, optionally only those of one artifactType. */
+  referrers(digest: string, artifactType?: string): Promise<Descriptor[]>;
+}
+
+export interface ManifestDeleter {
+  readonly name: string;
+  /** Removes a tag-less or tagged manifest by digest (used to undo partial work). */
+  deleteManifest(digest: string): Promise<void>;
+}
+
+/** What reading signed artefacts takes: their manifests and blobs, and what refers to them. */
+export type ArtifactReader = ContentReader & ReferrerLister;
+
+/** One repository, every role: HttpRegistry (distribution spec) and LayoutRegistry (image layout). */
+export interface Registry extends ContentReader, ContentPusher, TagLister, ReferrerLister, ManifestDeleter {}

@@ -29,7 +29,7 @@ async function knownDigests(project: Project, registry: Registry, stages: Stage[
       out.push(...(h.trailers['Promoted-Bundle'] ?? []), ...(h.trailers['Approved-Bundle'] ?? []));
     }
   }
-  const { isNotFound } = await import('../signing/cosign-signature.ts');
+  const { isNotFound } = await import('../oci/not-found.ts');
   const tags = await registry.listTags().catch((err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)));
   // `sha256-<hex>[.sig|.att]` tags name the bundle they are about (signatures, the tag-schema
   // referrers index): free candidates. Every other tag that is not promote's own is resolved.

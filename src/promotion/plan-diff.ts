@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Registry } from '../oci/registry.ts';
+import type { ContentReader } from '../oci/registry.ts';
 import { parameterDifferences, type ParameterDifference } from './parameter-diff.ts';
 
 // The rendered difference a promotion would make to a stage: the parameters, and — cluster by
@@ -30,7 +30,7 @@ export interface PlanDiff {
 
 export interface RenderSide {
   /** Where this bundle is (the stage's repository now, the source repository for the candidate). */
-  registry: Registry;
+  registry: ContentReader;
   digest: string;
   /** The environment's values (a record's `parameters`). */
   parameters: Record<string, unknown>;
@@ -45,26 +45,19 @@ export interface PlanDiffTarget {
   secrets?: string[];
 }
 
-interface Extracted {
-  files: import('../bundle/sources.ts').BundleSources['files'];
-  layout: { manifests: string; files?: string };
+type Pulled = import('../bundle/render-pulled.ts').PulledBundle;
+
+async function extract(side: RenderSide, dir: string): Promise<Pulled> {
+  const { pullInto } = await import('../artifact/pull.ts');
+  return pullInto(side.registry, side.digest, dir);
 }
 
-async function extract(side: RenderSide, dir: string): Promise<Extracted> {
-  const { resolveBundle, extractBundle } = await import('../oci/pull.ts');
-  const { readBundleSources } = await import('../bundle/sources.ts');
-  const { bundleContract } = await import('../bundle/layer-contract.ts');
-  const resolved = await resolveBundle(side.registry, side.digest);
-  await extractBundle(side.registry, resolved, dir);
-  const { files } = await readBundleSources(dir);
-  // The layout the agent renders with: the config's (extractBundle proved the layer agrees).
-  return { files, layout: bundleContract(resolved.config).layout };
-}
-
-async function render(bundle: Extracted, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues): Promise<Map<string, string>> {
-  const { decodeText, isOnDisk, renderFiles } = await import('../bundle/render.ts');
+async function render(bundle: Pulled, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues): Promise<Map<string, string>> {
+  const { decodeText, isOnDisk } = await import('../bundle/render.ts');
+  const { renderPulled } = await import('../bundle/render-pulled.ts');
   const { fileSha256Digest, sha256Digest } = await import('../oci/digest.ts');
-  const files = renderFiles(bundle.files, bundle.layout, { params, promote: builtins });
+  // The agent's render (render-pulled.ts), so the diff is of what the agents will apply.
+  const files = await renderPulled(bundle, { params, promote: builtins });
   // Files shipped verbatim diff as text when they are text; binaries by size and digest.
   const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
   const out = new Map<string, string>();

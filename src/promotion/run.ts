@@ -30,7 +30,7 @@ async function newestBundle(project: Project, stage: Stage): Promise<string | un
   for (const tag of tags) {
     // A tag deleted since the listing is skipped; a registry failing to answer is not "no bundle":
     // skipping it would promote an older one.
-    const { isNotFound } = await import('../signing/cosign-signature.ts');
+    const { isNotFound } = await import('../oci/not-found.ts');
     const fetched = await registry.fetchManifest(tag).catch((err: unknown) => {
       if (isNotFound(err)) return undefined;
       throw err;

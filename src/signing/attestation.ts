@@ -2,8 +2,8 @@ import type { SerializedBundle } from '@sigstore/bundle';
 import { PromoteError } from '../errors.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03, ANNOTATION_CREATED } from '../oci/media-types.ts';
-import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
-import { isNotFound } from './cosign-signature.ts';
+import type { ContentPusher, ContentReader, Descriptor, ImageManifest } from '../oci/registry.ts';
+import { isNotFound } from '../oci/not-found.ts';
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, signStatement, type Statement } from './dsse.ts';
 import type { Signer } from './signer.ts';
 import { verifySigstoreBundle, type SignedBy, type SigstoreTrust } from './sigstore-bundle-verify.ts';
@@ -112,12 +112,12 @@ export interface AttachedStatement {
  * Signs `stmt` and attaches the bundle to `subject` in `registry` (cosign v3 referrer layout:
  * empty config, one layer = the bundle JSON). Returns the artefact's descriptor.
  */
-export async function signAndAttach(registry: Registry, subject: Descriptor, stmt: Statement<unknown>, signer: Signer, options: AttachOptions): Promise<AttachedStatement> {
+export async function signAndAttach(registry: ContentPusher, subject: Descriptor, stmt: Statement<unknown>, signer: Signer, options: AttachOptions): Promise<AttachedStatement> {
   const bundle = await signStatement(stmt, signer);
   return attachBundle(registry, subject, bundle, stmt.predicateType, options);
 }
 
-export async function attachBundle(registry: Registry, subject: Descriptor, bundle: SerializedBundle, predicateType: string, options: AttachOptions): Promise<AttachedStatement> {
+export async function attachBundle(registry: ContentPusher, subject: Descriptor, bundle: SerializedBundle, predicateType: string, options: AttachOptions): Promise<AttachedStatement> {
   const bytes = Buffer.from(JSON.stringify(bundle), 'utf8');
   const layer: Descriptor = { mediaType: SIGSTORE_BUNDLE_V03, digest: sha256Digest(bytes), size: bytes.length };
   const config: Descriptor = { mediaType: OCI_EMPTY, digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length };
@@ -148,7 +148,7 @@ export interface AttachedBundle {
 }
 
 /** Reads the artefact at `reference` (tag or digest) and the bundle JSON in it. */
-export async function readAttachedBundle(registry: Registry, reference: string): Promise<AttachedBundle> {
+export async function readAttachedBundle(registry: ContentReader, reference: string): Promise<AttachedBundle> {
   let fetched;
   try {
     fetched = await registry.fetchManifest(reference);
@@ -236,7 +236,7 @@ export function statementNames(stmt: Statement<unknown>, digest: string): boolea
  * digest). The OCI `subject` and the signed statement's subject must agree: a record cannot be
  * re-attached to another bundle.
  */
-export async function verifyAttachedStatement<P = Record<string, unknown>>(registry: Registry, reference: string, trust: SigstoreTrust, expect: StatementExpectations = {}): Promise<VerifiedStatement<P>> {
+export async function verifyAttachedStatement<P = Record<string, unknown>>(registry: ContentReader, reference: string, trust: SigstoreTrust, expect: StatementExpectations = {}): Promise<VerifiedStatement<P>> {
   const attached = await readAttachedBundle(registry, reference);
   const source = `${registry.name}:${reference}`;
   const subjectDigest = expect.subjectDigest ?? attached.manifest.subject?.digest;

@@ -1,7 +1,8 @@
 import { PromoteError } from '../errors.ts';
 import { digestHex, sha256Digest } from '../oci/digest.ts';
 import { COSIGN_SIMPLESIGNING, OCI_IMAGE_CONFIG, OCI_MANIFEST } from '../oci/media-types.ts';
-import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
+import { isNotFound } from '../oci/not-found.ts';
+import type { ContentPusher, ContentReader, Descriptor, ImageManifest } from '../oci/registry.ts';
 import type { Signer } from './signer.ts';
 import { simpleSigningPayload } from './simple-signing.ts';
 
@@ -37,16 +38,12 @@ export interface SignatureManifest {
   layers: SignatureLayer[];
 }
 
-export function isNotFound(err: unknown): boolean {
-  return err instanceof PromoteError && (err.code === 'MANIFEST_NOT_FOUND' || err.code === 'REPOSITORY_NOT_FOUND');
-}
-
 /**
  * Reads the signature manifest of `digest`, or undefined when there is none. One GET when it
  * exists (the common case, counted by the bench); a failed GET is confirmed with a HEAD so a
  * network or auth error is never mistaken for "unsigned".
  */
-export async function readSignatureManifest(registry: Registry, digest: string): Promise<SignatureManifest | undefined> {
+export async function readSignatureManifest(registry: ContentReader, digest: string): Promise<SignatureManifest | undefined> {
   const tag = signatureTag(digest);
   let fetched;
   try {
@@ -128,7 +125,7 @@ export interface SignOptions {
  * (`registry/repo`), written into the payload; verification checks the digest, not this name,
  * so a relocated (copied) artefact keeps verifying.
  */
-export async function signBundle(registry: Registry, digest: string, signer: Signer, dockerReference: string, options: SignOptions = {}): Promise<SignResult> {
+export async function signBundle(registry: ContentReader & ContentPusher, digest: string, signer: Signer, dockerReference: string, options: SignOptions = {}): Promise<SignResult> {
   const payload = simpleSigningPayload(dockerReference, digest, options.annotations);
   const signature = (await signer.sign(payload)).toString('base64');
   const layer = descriptor(COSIGN_SIMPLESIGNING, payload, { [COSIGN_SIGNATURE_ANNOTATION]: signature });

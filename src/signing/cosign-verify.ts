@@ -1,6 +1,6 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import { PromoteError } from '../errors.ts';
-import type { Registry } from '../oci/registry.ts';
+import type { ContentReader } from '../oci/registry.ts';
 import { COSIGN_SIGNATURE_ANNOTATION, MAX_PAYLOAD_BYTES, type SignatureLayer, type SignatureManifest } from './cosign-signature.ts';
 import { decodeBase64Strict, isEcdsaDerSignature } from './der.ts';
 import { classicLayerToBundle, isKeylessLayer } from './cosign-keyless.ts';
@@ -46,7 +46,7 @@ function fail<T>(candidate: string, check: VerificationCheck, reason: string): C
  * (certificate annotation), against the trusted root and identities. Fetches the payload blob.
  */
 export async function verifyCosignLayer(
-  registry: Registry,
+  registry: ContentReader,
   sigManifest: SignatureManifest,
   layer: SignatureLayer,
   digest: string,

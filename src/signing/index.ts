@@ -48,11 +48,5 @@ export type { SignerRole } from './trusted-signer.ts';
 export { keyFingerprint, signerTrusted, requireTrustedSigner, untrustedSignerError } from './trusted-signer.ts';
 
 // Policy: the one place every path verifies through
-export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations, VerifiedPromotion } from './policy.ts';
-export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport, verifyPromotion, VerificationCache } from './policy.ts';
-
-// What the commands call
-export { signReference } from './sign-reference.ts';
-export { verifyReference, policyFromInput } from './verify-reference.ts';
-export { pushAndSign } from './signed-push.ts';
-export { verifiedPull } from './verified-pull.ts';
+export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations } from './policy.ts';
+export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport } from './policy.ts';

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { SIGSTORE_BUNDLE_V03 } from '../oci/media-types.ts';
-import type { Descriptor, FetchedManifest, Registry } from '../oci/registry.ts';
+import type { ArtifactReader, ContentReader, Descriptor, FetchedManifest } from '../oci/registry.ts';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   PROMOTION_PREDICATE_TYPE,
@@ -13,13 +13,18 @@ import {
   type StatusPredicate,
   type VerifiedStatement,
 } from './attestation.ts';
-import { isNotFound, readSignatureManifest } from './cosign-signature.ts';
+import { isNotFound } from '../oci/not-found.ts';
+import { readSignatureManifest } from './cosign-signature.ts';
 import { verifyCosignLayer, type CandidateFailure, type VerifiedCosignSignature } from './cosign-verify.ts';
 import { readVerificationKey, type VerificationKey } from './keys.ts';
 import { describeIdentity, identityMatches, type KeylessIdentity, type SignedBy } from './sigstore-bundle-verify.ts';
 import type { TrustedRoot } from './trusted-root.ts';
 import { CHECK_ORDER, failedCheck, verificationFailed } from './verification-error.ts';
 
+// Size: the whole verification policy — trust lists and signer scopes, bundle signatures (cosign
+// classic and Sigstore referrers), records and status reports — kept in one file on purpose, so
+// that every path visibly verifies through the same code.
+//
 // One verification policy, in one place. `promote verify`, `promote to`, `promote pull --verify`
 // and the agent all call verifyBundle / verifyRecord with a TrustPolicy, so no path can verify
 // less than another. A policy is the `trust` section of a pipeline (DESIGN.md §4), loaded.
@@ -142,45 +147,9 @@ export interface BundleVerification {
   /** The digest that was verified — use it (never the tag) from here on. */
   digest: string;
   signatures: VerifiedSignature[];
-  /** True when served from a VerificationCache. */
-  cached?: boolean;
-}
-
-/**
- * Remembers successful verifications by repository, digest and policy. A digest's content
- * never changes and a signature that verified stays valid for the same keys, so a warm verify
- * costs no registry request (agents re-verify the same digest every loop).
- */
-export class VerificationCache {
-  readonly #entries = new Map<string, BundleVerification>();
-  readonly #max: number;
-
-  constructor(maxEntries = 1024) {
-    this.#max = maxEntries;
-  }
-
-  static key(registry: Registry, digest: string, policy: TrustPolicy): string {
-    const keys = policy.keys.map((k) => k.hint).sort().join(',');
-    const ids = policy.identities.map((i) => JSON.stringify([i.issuer, i.issuerRegExp, i.subject, i.subjectRegExp])).sort().join(',');
-    return `${registry.name}@${digest}|${keys}|${ids}|${policy.trustedRoot ? 'custom-root' : 'public-good'}`;
-  }
-
-  get(key: string): BundleVerification | undefined {
-    return this.#entries.get(key);
-  }
-
-  set(key: string, value: BundleVerification): void {
-    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(key, value);
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
 }
 
 export interface VerifyBundleOptions {
-  cache?: VerificationCache;
   /** How the user named it (e.g. `host/repo:1.0`), for messages. */
   reference?: string;
   /** Also look for Sigstore bundles as referrers when the classic signatures do not verify (default true). */
@@ -217,12 +186,8 @@ const HINTS: Record<string, string> = {
  * failed. Requests when a classic signature exists: the manifest by digest (none when the caller
  * passes `manifest`), signature manifest, one payload blob per signature.
  */
-export async function verifyBundle(registry: Registry, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
+export async function verifyBundle(registry: ArtifactReader, digest: string, policy: TrustPolicy, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
   requireSomeTrust(policy, 'bundles');
-  const cacheKey = options.cache ? VerificationCache.key(registry, digest, policy) : '';
-  const hit = options.cache?.get(cacheKey);
-  if (hit) return { ...hit, cached: true };
-
   await requireSubject(registry, digest, options);
   const verified: VerifiedSignature[] = [];
   const failures: CandidateFailure[] = [];
@@ -261,13 +226,11 @@ export async function verifyBundle(registry: Registry, digest: string, policy: T
       candidates: failures.map((f) => ({ candidate: f.candidate, check: f.check, reason: f.reason })),
     });
   }
-  const result: BundleVerification = { digest, signatures: verified };
-  options.cache?.set(cacheKey, result);
-  return result;
+  return { digest, signatures: verified };
 }
 
 /** The signed artefact's manifest exists and its bytes hash to `digest` (fetchManifest checks that). */
-async function requireSubject(registry: Registry, digest: string, options: VerifyBundleOptions): Promise<void> {
+async function requireSubject(registry: ArtifactReader, digest: string, options: VerifyBundleOptions): Promise<void> {
   if (options.manifest?.descriptor.digest === digest) return;
   const what = `${registry.name}@${digest}`;
   try {
@@ -295,7 +258,7 @@ async function requireSubject(registry: Registry, digest: string, options: Verif
   }
 }
 
-async function verifyReferrerBundle(registry: Registry, desc: Descriptor, digest: string, policy: TrustPolicy): Promise<{ signature: VerifiedBundleSignature } | CandidateFailure> {
+async function verifyReferrerBundle(registry: ContentReader, desc: Descriptor, digest: string, policy: TrustPolicy): Promise<{ signature: VerifiedBundleSignature } | CandidateFailure> {
   const source = `referrer ${desc.digest}`;
   try {
     const attached = await readAttachedBundle(registry, desc.digest);
@@ -323,7 +286,7 @@ export interface RecordExpectations {
  * signed by a key/identity in `policy` (the pipeline's trust.promotions), an in-toto statement
  * of PROMOTION_PREDICATE_TYPE about the bundle it is attached to, for the expected stage.
  */
-export async function verifyRecord(registry: Registry, reference: string, policy: TrustPolicy, expect: RecordExpectations = {}): Promise<VerifiedStatement<PromotionPredicate>> {
+export async function verifyRecord(registry: ContentReader, reference: string, policy: TrustPolicy, expect: RecordExpectations = {}): Promise<VerifiedStatement<PromotionPredicate>> {
   requireSomeTrust(policy, 'promotion records');
   const v = await verifyAttachedStatement<PromotionPredicate>(registry, reference, policy, {
     predicateType: PROMOTION_PREDICATE_TYPE,
@@ -340,7 +303,7 @@ export async function verifyRecord(registry: Registry, reference: string, policy
 }
 
 /** Verifies a status report (tag `status-<stage>-<cluster>`), signed by a key the policy trusts. */
-export async function verifyStatusReport(registry: Registry, reference: string, policy: TrustPolicy, expect: { bundle?: string } = {}): Promise<VerifiedStatement<StatusPredicate>> {
+export async function verifyStatusReport(registry: ContentReader, reference: string, policy: TrustPolicy, expect: { bundle?: string } = {}): Promise<VerifiedStatement<StatusPredicate>> {
   requireSomeTrust(policy, 'status reports');
   return verifyAttachedStatement<StatusPredicate>(registry, reference, policy, {
     predicateType: STATUS_PREDICATE_TYPE,
@@ -350,24 +313,4 @@ export async function verifyStatusReport(registry: Registry, reference: string, 
 
 export function describePolicy(policy: TrustPolicy): string {
   return [...policy.keys.map((k) => `key ${k.source}`), ...policy.identities.map((i) => `keyless ${describeIdentity(i)}`)].join(', ');
-}
-
-export interface VerifiedPromotion {
-  record: VerifiedStatement<PromotionPredicate>;
-  bundle: BundleVerification;
-}
-
-/**
- * What an agent checks before it renders anything: the record at `promotion-<stage>` is signed
- * by `trust.promotions` and is for this stage, AND the bundle it names (its OCI subject) is
- * signed by `trust.bundles`. The bundle digest comes from the verified record, never a tag.
- */
-export async function verifyPromotion(registry: Registry, stage: string, trust: Pick<PipelineTrust, 'bundles' | 'promotions'>, options: { cache?: VerificationCache } = {}): Promise<VerifiedPromotion> {
-  const record = await verifyRecord(registry, `promotion-${stage}`, trust.promotions, { stage });
-  const digest = record.subject?.digest ?? record.statement.predicate.bundle?.digest;
-  if (!digest) {
-    throw verificationFailed('record', `${registry.name}:promotion-${stage} names no bundle`, 'the record is incomplete; promote the stage again', { stage });
-  }
-  const bundle = await verifyBundle(registry, digest, trust.bundles, { ...(options.cache && { cache: options.cache }), reference: `${registry.name}@${digest}` });
-  return { record, bundle };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pipelineStatus, statusTable } from '../../src/agent/status.ts';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
 import { readStatusReport } from '../../src/promotion/status-reports.ts';

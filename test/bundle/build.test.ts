@@ -4,7 +4,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildBundle, build } from '../../src/bundle/build.ts';
+import { build } from '../../src/artifact/build.ts';
+import { buildBundle } from '../../src/bundle/build.ts';
 import { isPromoteError } from '../../src/errors.ts';
 import { BIN, FIXTURE, cleanEnv, copyFixture, tempDir } from './helpers.ts';
 

@@ -4,8 +4,8 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from '../../src/bundle/build.ts';
-import { renderSource } from '../../src/bundle/render-environment.ts';
+import { build } from '../../src/artifact/build.ts';
+import { renderSource } from '../../src/artifact/render.ts';
 
 // `promote render <ref>`: a pushed bundle (here in an OCI layout) renders exactly like its
 // source directory, and ${promote.digest} is the digest that was pushed.

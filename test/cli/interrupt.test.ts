@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../../src/bundle/build.ts';
+import { build } from '../../src/artifact/build.ts';
 import { BIN, cleanEnv, FIXTURE } from '../bundle/helpers.ts';
 
 // Ctrl-C in the middle of a build or a pull: the real CLI gets SIGINT while its temporary

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { OCI_MANIFEST } from '../../src/oci/media-types.ts';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import type { ImageManifest } from '../../src/oci/registry.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../../src/bundle/build.ts';
+import { build } from '../../src/artifact/build.ts';
 import { BIN, cleanEnv, FIXTURE } from '../bundle/helpers.ts';
 import { promote } from './run-promote.ts';
 

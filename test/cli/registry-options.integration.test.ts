@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { COMMANDS } from '../../src/cli/main.ts';
 import { REGISTRY_OPTIONS } from '../../src/cli/registry-options.ts';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { promote } from './run-promote.ts';
 

@@ -4,7 +4,7 @@ import { cp, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from '../../src/bundle/build.ts';
+import { build } from '../../src/artifact/build.ts';
 import { openRegistry } from '../../src/oci/open.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
 import { generateSigningKeyPair } from '../../src/signing/keys.ts';

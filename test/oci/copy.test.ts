@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { copy } from '../../src/oci/copy.ts';
 import { LayoutRegistry } from '../../src/oci/layout-registry.ts';
 import { OCI_MANIFEST } from '../../src/oci/media-types.ts';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import type { Descriptor } from '../../src/oci/registry.ts';
 import { attach } from './helpers.ts';
 import { cleanEnv, copyFixture, tempDir } from '../bundle/helpers.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import { cleanEnv } from '../bundle/helpers.ts';
 import { promote } from '../cli/run-promote.ts';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.ts';

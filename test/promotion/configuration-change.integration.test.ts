@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import { publishStatusReport } from '../../src/promotion/status-reports.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
 import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openRegistry } from '../../src/oci/open.ts';
 import type { Registry } from '../../src/oci/registry.ts';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import { encryptCosignKey } from '../../src/signing/cosign-key-file.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
 import { generateSigningKeyPair } from '../../src/signing/keys.ts';

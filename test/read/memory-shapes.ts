@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';

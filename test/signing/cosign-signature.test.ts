@@ -5,7 +5,7 @@ import { sha256Digest } from '../../src/oci/digest.ts';
 import { OCI_MANIFEST, EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY } from '../../src/oci/media-types.ts';
 import { signAndAttach, statement, COSIGN_SIGN_PREDICATE_TYPE } from '../../src/signing/attestation.ts';
 import { COSIGN_SIGNATURE_ANNOTATION, readSignatureManifest, signatureTag, signBundle } from '../../src/signing/cosign-signature.ts';
-import { VerificationCache, verifyBundle, type TrustPolicy } from '../../src/signing/policy.ts';
+import { verifyBundle, type TrustPolicy } from '../../src/signing/policy.ts';
 import { SIGSTORE_BUNDLE_V03 } from '../../src/oci/media-types.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { artefactManifest, testKey } from './helpers.ts';
@@ -155,20 +155,8 @@ test('a referrer bundle whose statement names another digest fails payload-diges
   await assert.rejects(verifyBundle(reg, b, policy(ci)), rejectsWith('payload-digest', 'SIGNATURE_DIGEST_MISMATCH'));
 });
 
-test('a warm verify is served from the VerificationCache without registry calls (in-process fake)', async () => {
-  const { reg, a } = await setup();
-  await signBundle(reg, a, ci.signer, 'r');
-  const cache = new VerificationCache();
-  await verifyBundle(reg, a, policy(ci), { cache });
-  reg.calls = [];
-  const warm = await verifyBundle(reg, a, policy(ci), { cache });
-  assert.equal(warm.cached, true);
-  assert.deepEqual(reg.calls, []);
-  await assert.rejects(verifyBundle(reg, a, policy(other), { cache }), rejectsWith('signature', 'SIGNATURE_INVALID'));
-});
-
 test('a tag moved while verifying: the digest resolved first is the one verified and reported, the tag is not asked again (in-process fake)', async () => {
-  const { verifyReference } = await import('../../src/signing/verify-reference.ts');
+  const { verifyReference } = await import('../../src/artifact/verify.ts');
   const { reg, a, b } = await setup();
   await signBundle(reg, a, ci.signer, 'r');
   // The registry moves tag 1.0 to the unsigned b right after answering the first lookup of it.

@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
 import { PromoteError } from '../../src/errors.ts';
 import { sha256Digest } from '../../src/oci/digest.ts';
-import type { BlobContent, Descriptor, FetchedManifest, ImageManifest, PushBlobResult, Registry } from '../../src/oci/registry.ts';
+import type { BlobContent, ContentPusher, ContentReader, Descriptor, FetchedManifest, ImageManifest, PushBlobResult, ReferrerLister } from '../../src/oci/registry.ts';
 
-// An in-process Registry for unit tests of signing logic (tests using it say "(in-process fake)").
-// Stores blobs and manifests in maps, serves referrers by scanning subjects, counts calls.
+// An in-process registry for unit tests of signing logic (tests using it say "(in-process fake)").
+// Stores blobs and manifests in maps, serves referrers by scanning subjects, counts calls. It plays
+// the roles signing uses (read, push, list referrers), not tag listing or deletion.
 
-export class FakeRegistry implements Registry {
+export class FakeRegistry implements ContentReader, ContentPusher, ReferrerLister {
   readonly name: string;
   readonly blobs = new Map<string, Buffer>();
   readonly manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
@@ -77,10 +78,6 @@ export class FakeRegistry implements Registry {
     return { mediaType, digest, size: buf.length };
   }
 
-  async listTags(): Promise<string[]> {
-    return [...this.tags.keys()];
-  }
-
   async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
     this.calls.push(`referrers ${digest}`);
     const out: Descriptor[] = [];
@@ -97,11 +94,6 @@ export class FakeRegistry implements Registry {
       out.push({ mediaType: m.mediaType, digest: d, size: m.bytes.length, ...(type && { artifactType: type }), ...(parsed.annotations && { annotations: parsed.annotations }) });
     }
     return out;
-  }
-
-  async deleteManifest(digest: string): Promise<void> {
-    this.manifests.delete(digest);
-    for (const [t, d] of this.tags) if (d === digest) this.tags.delete(t);
   }
 
   /** Stores an arbitrary JSON manifest (e.g. an artefact to sign) and returns its digest. */

@@ -32,7 +32,7 @@ Nothing is written unless --oci-layout is given.`,
     { title: 'Digest, size and file count for a script', command: 'promote build ./webapp --output json' },
   ],
   async run(ctx, args) {
-    const { build } = await import('../../bundle/build.ts');
+    const { build } = await import('../../artifact/build.ts');
     const ociLayout = stringOption(args, 'oci-layout');
     const tag = stringOption(args, 'tag');
     if (tag !== undefined && ociLayout === undefined) {

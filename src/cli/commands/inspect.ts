@@ -23,7 +23,7 @@ ${REGISTRY_HELP}`,
     { title: 'The annotations as JSON, for a script', command: "promote inspect localhost:5000/acme/webapp:dev --insecure --no-files --output json | jq .annotations" },
   ],
   async run(ctx, args) {
-    const { inspect } = await import('../../oci/inspect.ts');
+    const { inspect } = await import('../../artifact/inspect.ts');
     const { formatInspect } = await import('../inspect-text.ts');
     const options = await registryOptions(ctx, args);
     const result = await inspect(args.positionals[0]!, { ...options, noFiles: flag(args, 'no-files') });

@@ -28,7 +28,7 @@ ${REGISTRY_HELP}`,
     { title: 'Pull only if signed by the CI key', command: 'promote pull registry.example.com/acme/webapp:1.4.0 --verify --key keys/ci.pub' },
   ],
   async run(ctx, args) {
-    const { pullBundle } = await import('../../oci/pull.ts');
+    const { pullBundle } = await import('../../artifact/pull.ts');
     const out = stringOption(args, 'out');
     const options = await registryOptions(ctx, args);
     ctx.progress(`pulling ${args.positionals[0]}…`);
@@ -36,8 +36,8 @@ ${REGISTRY_HELP}`,
     if (args.values.verify === true || keys !== undefined) {
       const { PromoteError } = await import('../../errors.ts');
       if (args.values.verify !== true || !Array.isArray(keys)) throw new PromoteError('USAGE', '--verify and --key go together', { outcome: 'usage', hint: 'promote pull <reference> --verify --key <public key>' });
-      const { policyFromInput } = await import('../../signing/verify-reference.ts');
-      const { verifiedPull } = await import('../../signing/verified-pull.ts');
+      const { policyFromInput } = await import('../../signing/policy-input.ts');
+      const { verifiedPull } = await import('../../artifact/verify.ts');
       const verified = await verifiedPull(args.positionals[0]!, await policyFromInput({ keys, identities: [] }, ctx.cwd), { ...options, ...(out !== undefined && { out }) });
       return { data: verified, text: `${verified.reference} (verified)\n${verified.files} files (${verified.bytes} bytes) in ${verified.out}` };
     }

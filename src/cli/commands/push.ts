@@ -28,7 +28,7 @@ ${REGISTRY_HELP}`,
     { title: 'Push and sign what was pushed, in one step', command: 'promote push ./webapp registry.example.com/acme/webapp:1.4.0 --sign --key keys/ci.key' },
   ],
   async run(ctx, args) {
-    const { pushBundle } = await import('../../oci/push.ts');
+    const { pushBundle } = await import('../../artifact/push.ts');
     const [first, second] = args.positionals;
     const dir = second === undefined ? '.' : first!;
     const target = second ?? first!;
@@ -40,7 +40,7 @@ ${REGISTRY_HELP}`,
     if (args.values.sign === true || key !== undefined) {
       const { PromoteError } = await import('../../errors.ts');
       if (args.values.sign !== true || key === undefined) throw new PromoteError('USAGE', '--sign and --key go together', { outcome: 'usage', hint: 'promote push <dir> <repository> --sign --key <private key>' });
-      const { pushAndSign } = await import('../../signing/signed-push.ts');
+      const { pushAndSign } = await import('../../artifact/sign.ts');
       const signed = await pushAndSign(dir, target, { ...options, ...(version !== undefined && { version }), ...(source !== undefined && { source }), key, passwords: { env: ctx.env, interactive: ctx.interactive } });
       ctx.log(`signed ${signed.reference} (${signed.signature.signatureTag})`);
       const { bundleSignerWarning } = await import('../../pipeline/bundle-signer-trust.ts');

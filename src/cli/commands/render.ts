@@ -54,8 +54,8 @@ ${REGISTRY_HELP}`,
     const out = stringOption(args, 'out');
     const registry = await registryOptions(ctx, args);
     const render = policy
-      ? async (o: import('../../bundle/render-environment.ts').RenderSourceOptions) => (await import('../../signing/verified-render.ts')).verifiedRender(o, policy, { env: ctx.env, cwd: ctx.cwd })
-      : async (o: import('../../bundle/render-environment.ts').RenderSourceOptions) => (await import('../../bundle/render-environment.ts')).renderSource(o);
+      ? async (o: import('../../artifact/render.ts').RenderSourceOptions) => (await import('../../artifact/render.ts')).verifiedRender(o, policy, { env: ctx.env, cwd: ctx.cwd })
+      : async (o: import('../../artifact/render.ts').RenderSourceOptions) => (await import('../../artifact/render.ts')).renderSource(o);
     const result = await render({
       source: args.positionals[0] ?? '.',
       environment: env,

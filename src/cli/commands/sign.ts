@@ -37,7 +37,7 @@ ${REGISTRY_HELP}`,
       if (eq <= 0) throw new PromoteError('USAGE', `--annotation "${a}" is not key=value`, { outcome: 'usage', hint: 'write -a key=value, e.g. -a git-sha=abc123' });
       annotations[a.slice(0, eq)] = a.slice(eq + 1);
     }
-    const { signReference } = await import('../../signing/sign-reference.ts');
+    const { signReference } = await import('../../artifact/sign.ts');
     const options = await registryOptions(ctx, args);
     const result = await signReference(args.positionals[0]!, {
       ...options,

@@ -31,7 +31,7 @@ names its bundle; when a pipeline promotes none of them by name, validate lists 
     { title: 'Every problem as JSON, for CI annotations', command: 'promote validate --output json' },
   ],
   async run(ctx, args) {
-    const { validateProject } = await import('../../params/validate-project.ts');
+    const { validateProject } = await import('../../artifact/validate.ts');
     const env = stringOption(args, 'env');
     const bundleDir = stringOption(args, 'bundle');
     const { isAbsolute, resolve } = await import('node:path');

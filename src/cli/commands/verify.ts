@@ -41,7 +41,7 @@ ${REGISTRY_HELP}`,
       message: 'verify needs --key <public key> or a keyless identity',
       hint: "pass the signer's public key (--key ci.pub), or --certificate-identity with --certificate-oidc-issuer",
     });
-    const { verifyReference } = await import('../../signing/verify-reference.ts');
+    const { verifyReference } = await import('../../artifact/verify.ts');
     const options = await registryOptions(ctx, args);
     const result = await verifyReference(args.positionals[0]!, policy, options);
     const lines = result.signatures.map((s) =>

@@ -106,6 +106,9 @@ export class Authenticator {
       return `Basic ${Buffer.from(`${credential.username}:${credential.password ?? ''}`).toString('base64')}`;
     }
     if (this.scheme === 'bearer') {
+      // An access token is the registry's token already: no token server is asked.
+      const { credential } = await this.credentials();
+      if (credential?.accessToken) return `Bearer ${credential.accessToken}`;
       return `Bearer ${(await this.token(mergeScopes(scopes))).token}`;
     }
     return undefined;
@@ -121,6 +124,8 @@ export class Authenticator {
     const basic = challenges.find((c) => c.scheme === 'basic');
     if (bearer?.params.error === 'insufficient_scope') return false;
     if (bearer?.params.realm) {
+      // A refused access token stays refused: there is no other to try.
+      if (hadAuthorization && this.scheme === 'bearer' && (await this.credentials()).credential?.accessToken) return false;
       this.scheme = 'bearer';
       this.bearer = { realm: bearer.params.realm, ...(bearer.params.service !== undefined && { service: bearer.params.service }) };
       // A token we sent was refused (expired or revoked early): the next request fetches anew.

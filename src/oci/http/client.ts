@@ -2,7 +2,8 @@ import type { PromoteError } from '../../errors.ts';
 import { Authenticator, repositoryScope } from './auth.ts';
 import type { CredentialOptions } from './credentials.ts';
 import { errorFor, parseErrorBody, responseError, type ErrorContext } from './errors.ts';
-import { discard, probeScheme, readText, Transport, type HttpRequest, type HttpResponse, type SchemeProbe, type TransportOptions } from './transport.ts';
+import { probeScheme, type SchemeProbe } from './probe-scheme.ts';
+import { discard, readText, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from './transport.ts';
 
 // One repository on one registry: URLs under /v2/<name>/, requests answered with auth, and
 // responses checked against the statuses the spec allows. upload.ts, referrers.ts and

@@ -4,20 +4,29 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PromoteError } from '../../errors.ts';
 
-// Where registry credentials come from, first match wins:
+// Where registry credentials come from: a list of sources (oras-go's CredentialFunc), asked in
+// order, the first credential wins (credentialSources below):
 //   1. explicit options (--username/--password or library callers),
 //   2. PROMOTE_REGISTRY_USERNAME / PROMOTE_REGISTRY_PASSWORD,
 //   3. the docker CLI config ($DOCKER_CONFIG/config.json or ~/.docker/config.json):
 //      credHelpers[host], then credsStore, then auths[host] (base64 `auth`, username/password,
-//      identitytoken) — the order docker itself uses (docker/cli cli/config/configfile).
-// Looked up lazily, only when a registry asks for credentials, so a credential helper is never
-// run for anonymous registries. Secrets never appear in messages: `tried` only names sources.
+//      identitytoken, registrytoken) — the order docker itself uses (docker/cli cli/config/configfile).
+// A new source is one function in this file and one entry in that list. Looked up lazily, only
+// when a registry asks for credentials, so a credential helper is never run for anonymous
+// registries. Secrets never appear in messages: `tried` only names sources.
 
+/**
+ * A registry login (oras-go auth.Credential): a username and password (HTTP Basic, or sent to the
+ * token server), a refresh token (docker's "identitytoken", exchanged at the token server), or an
+ * access token (docker's "registrytoken": sent to the registry as the Bearer token itself).
+ */
 export interface Credential {
   username?: string;
   password?: string;
   /** OAuth2 refresh token from `docker login` against a token server (docker "identitytoken"). */
   identityToken?: string;
+  /** A registry access token, sent as `Authorization: Bearer` without asking a token server. */
+  accessToken?: string;
   /** Where it came from, for messages (never the secret). */
   source: string;
 }
@@ -28,15 +37,23 @@ export interface CredentialLookup {
   tried: string[];
 }
 
+/**
+ * One place credentials may come from: the credential for `host` (a normalised docker config
+ * key), or none with what was consulted and why it gave nothing.
+ */
+export type CredentialSource = (host: string) => Promise<CredentialLookup>;
+
 export interface CredentialOptions {
   username?: string;
   password?: string;
   dockerConfig?: string;
   env?: NodeJS.ProcessEnv;
+  /** Replaces the sources credentialSources(options) would ask (library callers). */
+  sources?: CredentialSource[];
 }
 
 interface DockerConfig {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string; registrytoken?: string }>;
   credHelpers?: Record<string, string>;
   credsStore?: string;
 }
@@ -109,12 +126,10 @@ export async function runCredentialHelper(helper: string, host: string, env: Nod
   });
 }
 
-export async function lookupCredentials(host: string, options: CredentialOptions = {}): Promise<CredentialLookup> {
-  const env = options.env ?? process.env;
-  const tried: string[] = [];
-  const wanted = normaliseConfigKey(host);
-
-  if (options.username !== undefined || options.password !== undefined) {
+/** --username/--password (or a library caller's username and password). */
+function explicitOptions(options: CredentialOptions): CredentialSource {
+  return async () => {
+    if (options.username === undefined && options.password === undefined) return { tried: [] };
     if (!options.username || options.password === undefined) {
       throw new PromoteError('CREDENTIALS_INCOMPLETE', 'a registry username was given without a password, or a password without a username', {
         outcome: 'usage',
@@ -122,44 +137,72 @@ export async function lookupCredentials(host: string, options: CredentialOptions
       });
     }
     return { credential: { username: options.username, password: options.password, source: 'the --username/--password options' }, tried: ['the --username/--password options'] };
-  }
+  };
+}
 
-  const envUser = env.PROMOTE_REGISTRY_USERNAME;
-  const envPass = env.PROMOTE_REGISTRY_PASSWORD;
-  if (envUser && envPass !== undefined) {
-    return { credential: { username: envUser, password: envPass, source: 'PROMOTE_REGISTRY_USERNAME/PROMOTE_REGISTRY_PASSWORD' }, tried: ['PROMOTE_REGISTRY_USERNAME/PROMOTE_REGISTRY_PASSWORD'] };
-  }
-  tried.push(envUser ? 'PROMOTE_REGISTRY_USERNAME (PROMOTE_REGISTRY_PASSWORD is not set)' : 'PROMOTE_REGISTRY_USERNAME/PROMOTE_REGISTRY_PASSWORD (not set)');
-
-  const path = dockerConfigPath(options);
-  let config: DockerConfig;
-  try {
-    config = JSON.parse(await readFile(path, 'utf8')) as DockerConfig;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    tried.push(code === 'ENOENT' ? `${path} (does not exist)` : `${path} (unreadable: ${code ?? 'not valid JSON'})`);
-    return { tried };
-  }
-
-  const helperEntry = Object.entries(config.credHelpers ?? {}).find(([k]) => normaliseConfigKey(k) === wanted);
-  const helpers = [helperEntry?.[1], config.credsStore].filter((h): h is string => typeof h === 'string' && h.length > 0);
-  for (const helper of helpers) {
-    const { credential, why } = await runCredentialHelper(helper, wanted, env);
-    if (credential) return { credential: { ...credential, source: `${credential.source} (from ${path})` }, tried: [...tried, credential.source] };
-    tried.push(why);
-  }
-
-  const authEntry = Object.entries(config.auths ?? {}).find(([k]) => normaliseConfigKey(k) === wanted)?.[1];
-  if (authEntry) {
-    const source = `${path} auths["${wanted}"]`;
-    if (authEntry.identitytoken) return { credential: { identityToken: authEntry.identitytoken, source }, tried: [...tried, source] };
-    if (authEntry.auth) return { credential: { ...decodeAuth(authEntry.auth, path), source }, tried: [...tried, source] };
-    if (authEntry.username && authEntry.password !== undefined) {
-      return { credential: { username: authEntry.username, password: authEntry.password, source }, tried: [...tried, source] };
+function environmentVariables(env: NodeJS.ProcessEnv): CredentialSource {
+  return async () => {
+    const envUser = env.PROMOTE_REGISTRY_USERNAME;
+    const envPass = env.PROMOTE_REGISTRY_PASSWORD;
+    if (envUser && envPass !== undefined) {
+      return { credential: { username: envUser, password: envPass, source: 'PROMOTE_REGISTRY_USERNAME/PROMOTE_REGISTRY_PASSWORD' }, tried: ['PROMOTE_REGISTRY_USERNAME/PROMOTE_REGISTRY_PASSWORD'] };
     }
-    tried.push(`${source} (no auth, username/password or identitytoken in it)`);
-  } else if (!helpers.length) {
-    tried.push(`${path} (no entry for ${wanted})`);
+    return { tried: [envUser ? 'PROMOTE_REGISTRY_USERNAME (PROMOTE_REGISTRY_PASSWORD is not set)' : 'PROMOTE_REGISTRY_USERNAME/PROMOTE_REGISTRY_PASSWORD (not set)'] };
+  };
+}
+
+/** docker's config.json: credHelpers[host], then credsStore, then auths[host]. */
+function dockerConfigFile(path: string, env: NodeJS.ProcessEnv): CredentialSource {
+  return async (wanted) => {
+    const tried: string[] = [];
+    let config: DockerConfig;
+    try {
+      config = JSON.parse(await readFile(path, 'utf8')) as DockerConfig;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return { tried: [code === 'ENOENT' ? `${path} (does not exist)` : `${path} (unreadable: ${code ?? 'not valid JSON'})`] };
+    }
+
+    const helperEntry = Object.entries(config.credHelpers ?? {}).find(([k]) => normaliseConfigKey(k) === wanted);
+    const helpers = [helperEntry?.[1], config.credsStore].filter((h): h is string => typeof h === 'string' && h.length > 0);
+    for (const helper of helpers) {
+      const { credential, why } = await runCredentialHelper(helper, wanted, env);
+      if (credential) return { credential: { ...credential, source: `${credential.source} (from ${path})` }, tried: [...tried, credential.source] };
+      tried.push(why);
+    }
+
+    const authEntry = Object.entries(config.auths ?? {}).find(([k]) => normaliseConfigKey(k) === wanted)?.[1];
+    if (authEntry) {
+      const source = `${path} auths["${wanted}"]`;
+      if (authEntry.identitytoken) return { credential: { identityToken: authEntry.identitytoken, source }, tried: [...tried, source] };
+      if (authEntry.registrytoken) return { credential: { accessToken: authEntry.registrytoken, source }, tried: [...tried, source] };
+      if (authEntry.auth) return { credential: { ...decodeAuth(authEntry.auth, path), source }, tried: [...tried, source] };
+      if (authEntry.username && authEntry.password !== undefined) {
+        return { credential: { username: authEntry.username, password: authEntry.password, source }, tried: [...tried, source] };
+      }
+      tried.push(`${source} (no auth, username/password, identitytoken or registrytoken in it)`);
+    } else if (!helpers.length) {
+      tried.push(`${path} (no entry for ${wanted})`);
+    }
+    return { tried };
+  };
+}
+
+/** The sources asked, in order: options, environment, docker config (or `options.sources`). */
+export function credentialSources(options: CredentialOptions = {}): CredentialSource[] {
+  if (options.sources) return options.sources;
+  const env = options.env ?? process.env;
+  return [explicitOptions(options), environmentVariables(env), dockerConfigFile(dockerConfigPath(options), env)];
+}
+
+/** Asks each source in turn; the first credential wins, and `tried` lists what was asked before it. */
+export async function lookupCredentials(host: string, options: CredentialOptions = {}): Promise<CredentialLookup> {
+  const wanted = normaliseConfigKey(host);
+  const tried: string[] = [];
+  for (const source of credentialSources(options)) {
+    const found = await source(wanted);
+    tried.push(...found.tried);
+    if (found.credential) return { credential: found.credential, tried };
   }
   return { tried };
 }

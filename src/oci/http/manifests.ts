@@ -4,7 +4,8 @@ import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from '../media-types.ts';
 import { checkTag, isValidDigest } from '../reference.ts';
 import type { Descriptor, FetchedManifest } from '../registry.ts';
 import type { RepositoryClient } from './client.ts';
-import { discard, networkError } from './transport.ts';
+import { networkError } from './network-error.ts';
+import { discard } from './transport.ts';
 
 // Manifest GET/PUT (distribution-spec "Pulling manifests" / "Pushing manifests"). The digest
 // of what we read is computed from the bytes, never taken from Docker-Content-Digest, and must

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
-import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PromoteError } from '../../errors.ts';
+import { DEADLINE, isRetryableNetworkError, networkError } from './network-error.ts';
 
 // HTTP for the registry client, on node:http(s) rather than undici: every CLI run is a fresh
 // process, and importing undici costs ~60 ms — about what a whole skopeo push of a small bundle
@@ -17,7 +16,7 @@ import { PromoteError } from '../../errors.ts';
 //
 // --insecure means what it means to docker and skopeo: HTTPS without certificate verification,
 // and plain HTTP when the registry does not speak TLS at all. Which one is decided once per
-// client by a bare TLS handshake (no HTTP request, so nothing shows up in the registry's logs).
+// client (probe-scheme.ts). Connection failures become errors in network-error.ts.
 //
 // Retries (exponential backoff with full jitter, Retry-After honoured) are done here only for
 // requests that can be replayed safely; an upload session's PATCH cannot, so upload.ts asks the
@@ -68,8 +67,6 @@ export interface TransportOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 300_000;
-/** Error code of a request that ran past its deadline (never retried: the time is spent). */
-const DEADLINE = 'PROMOTE_DEADLINE';
 
 const USER_AGENT = 'promote (+https://github.com/opencontainers/distribution-spec)';
 
@@ -119,106 +116,6 @@ export function closeAllConnections(): void {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 300_000;
-
-export interface SchemeProbe {
-  scheme: Promise<'http' | 'https'>;
-  /** Keeps the process alive until the probe is done (call it when waiting for the answer). */
-  ref(): void;
-}
-
-/**
- * For --insecure: does `host` speak TLS? A handshake that fails because the peer answered in
- * plain text means HTTP; anything else (including unreachable) keeps HTTPS so the real request
- * reports the real error. Each registry client asks once, as soon as it is made (not once per
- * process: a port can be reused by a different server, as tests do).
- */
-export function probeScheme(host: string): SchemeProbe {
-  const url = new URL(`https://${host}`);
-  const hostname = url.hostname.replace(/^\[|\]$/g, '');
-  const socket = tlsConnect({
-    host: hostname,
-    port: Number(url.port || 443),
-    rejectUnauthorized: false,
-    // Nothing is verified here, so no trust store is needed: without this, the context loads
-    // and parses Node's bundled root certificates (~2 ms of every --insecure start-up).
-    ca: [],
-    ...(isIP(hostname) === 0 && { servername: hostname }),
-  });
-  // Started as soon as a client is made, so its round trip overlaps other start-up work; a client
-  // that is never used (a command failing first) must not keep the process alive for it.
-  socket.unref();
-  let settled = false;
-  const scheme = new Promise<'http' | 'https'>((resolve) => {
-    const done = (answer: 'http' | 'https') => {
-      settled = true;
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.setTimeout(5_000, () => done('https'));
-    socket.once('secureConnect', () => done('https'));
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      const plain = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|EPROTO/.test(err.code ?? '') || err.code === 'ECONNRESET';
-      done(plain ? 'http' : 'https');
-    });
-  });
-  // Only while it waits: ref() on a destroyed socket queues a 'connect' listener that never fires.
-  return { scheme, ref: () => { if (!settled) socket.ref(); } };
-}
-
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);
-
-function errorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-export function isRetryableNetworkError(err: unknown): boolean {
-  const code = errorCode(err);
-  return code !== undefined && RETRYABLE_CODES.has(code);
-}
-
-const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_|HOSTNAME|ERR_TLS/;
-
-/** Turns a connection-level failure into a message naming the registry and the next step. */
-export function networkError(err: unknown, url: string, insecure: boolean): PromoteError {
-  const code = errorCode(err) ?? '';
-  const { host, origin } = new URL(url);
-  const details = { url: origin, code };
-  if (code === DEADLINE) {
-    return new PromoteError('REGISTRY_TIMEOUT', `the registry at ${origin} did not finish answering within ${(err as Error).message.replace(/^.*within /, '')}`, {
-      cause: err,
-      details,
-      hint: 'the registry (or a proxy in front of it) is stalled or very slow; retry later, or allow more time with --timeout or PROMOTE_REGISTRY_TIMEOUT (e.g. 15m)',
-    });
-  }
-  if (TLS_CODES.test(code)) {
-    const plainHttp = code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG';
-    return new PromoteError('REGISTRY_TLS', `TLS handshake with the registry at ${host} failed (${code})`, {
-      cause: err,
-      details,
-      hint: plainHttp
-        ? 'the registry speaks plain HTTP: use --insecure (only for registries you trust on the network path)'
-        : 'if the registry uses a private CA, pass its certificate with --ca-file <pem>; --insecure skips verification (test registries only)',
-    });
-  }
-  const why = code === 'ECONNREFUSED' ? 'connection refused'
-    : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'host name not found'
-    : code.includes('TIMEOUT') || code === 'ETIMEDOUT' ? 'connection timed out'
-    : code === 'ECONNRESET' ? 'connection reset'
-    : (err as Error)?.message ?? String(err);
-  return new PromoteError('REGISTRY_UNREACHABLE', `registry unreachable at ${origin}: ${why}`, {
-    cause: err,
-    details,
-    hint: insecure
-      ? 'check the host and port and that the registry is running'
-      : 'check the host and port and that the registry is running; for a plain-HTTP registry use --insecure, for a private CA --ca-file <pem>',
-  });
-}
 
 /** Delay before attempt `n+1` (n ≥ 1): Retry-After when the server gave one, else full jitter. */
 export function backoffDelay(n: number, policy: RetryPolicy, retryAfter?: string, now = Date.now()): number {

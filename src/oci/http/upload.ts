@@ -4,7 +4,8 @@ import { isPromoteError, PromoteError } from '../../errors.ts';
 import { checkBytes, VerifyingStream } from '../digest.ts';
 import type { BlobContent, Descriptor } from '../registry.ts';
 import type { RepositoryClient } from './client.ts';
-import { backoffDelay, discard, isRetryableNetworkError } from './transport.ts';
+import { isRetryableNetworkError } from './network-error.ts';
+import { backoffDelay, discard } from './transport.ts';
 
 // Blob upload (distribution-spec "Pushing blobs"), shaped by what distribution 2.8 does
 // (REGISTRY-NOTES.md): POST opens a session; a body on that POST is ignored, so small blobs go

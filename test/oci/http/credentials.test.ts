@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPromoteError } from '../../../src/errors.ts';
-import { dockerConfigPath, lookupCredentials, normaliseConfigKey } from '../../../src/oci/http/credentials.ts';
+import { credentialSources, dockerConfigPath, lookupCredentials, normaliseConfigKey, type CredentialSource } from '../../../src/oci/http/credentials.ts';
 
 // Real files and a real credential-helper program on PATH; no registry needed.
 
@@ -101,6 +101,33 @@ esac
     const missing = await lookupCredentials('none.example.com', { env: {}, dockerConfig: join(dir, 'nope.json') });
     assert.match(missing.tried.join(' '), /nope\.json \(does not exist\)/);
     assert.doesNotMatch(JSON.stringify([r, missing]), /secret-x/);
+  });
+
+  test('an auths entry with a registrytoken is an access token (sent as the Bearer token itself)', async () => {
+    const dockerConfig = await config('registrytoken', { auths: { 'at.example.com': { registrytoken: 'access-at' } } });
+    const r = await lookupCredentials('at.example.com', { env: {}, dockerConfig });
+    assert.deepEqual({ accessToken: r.credential?.accessToken, username: r.credential?.username, identityToken: r.credential?.identityToken }, { accessToken: 'access-at', username: undefined, identityToken: undefined });
+    assert.match(r.credential!.source, /auths\["at\.example\.com"\]/);
+  });
+
+  test('credential sources are asked in order until one answers; a source added to the list is asked only when those before it have nothing', async () => {
+    const dockerConfig = await config('sources', { auths: { 'reg.example.com': { username: 'cfg', password: 'cfgpass' } } });
+    const asked: string[] = [];
+    const vault: CredentialSource = async (host) => {
+      asked.push(host);
+      return host === 'vault.example.com' ? { credential: { accessToken: 'from-vault', source: 'the vault' }, tried: ['the vault'] } : { tried: ['the vault (nothing for this host)'] };
+    };
+    const withVault = (env: NodeJS.ProcessEnv) => ({ env, dockerConfig, sources: [...credentialSources({ env, dockerConfig }), vault] });
+    // The built-in sources answer first: the added one is not asked.
+    const env = { PROMOTE_REGISTRY_USERNAME: 'envuser', PROMOTE_REGISTRY_PASSWORD: 'envpass' };
+    assert.equal((await lookupCredentials('reg.example.com', withVault(env))).credential?.username, 'envuser');
+    assert.equal((await lookupCredentials('reg.example.com', withVault({}))).credential?.username, 'cfg');
+    assert.deepEqual(asked, []);
+    // Nothing before it for this host: it answers, and the 401 message would list all asked.
+    const v = await lookupCredentials('https://Vault.example.com/v2/', withVault({}));
+    assert.equal(v.credential?.accessToken, 'from-vault');
+    assert.deepEqual(asked, ['vault.example.com'], 'sources get the normalised host');
+    assert.deepEqual(v.tried, ['PROMOTE_REGISTRY_USERNAME/PROMOTE_REGISTRY_PASSWORD (not set)', `${dockerConfig} (no entry for vault.example.com)`, 'the vault']);
   });
 
   test('a username without a password is a usage error', async () => {

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { RepositoryClient } from '../../../src/oci/http/client.ts';
 
-// The --insecure probe (transport.ts probeScheme) against a small TCP server standing in for a
+// The --insecure probe (probe-scheme.ts) against a small TCP server standing in for a
 // plain-HTTP registry: it answers a TLS ClientHello as Go's HTTP server does (a plain-text 400)
 // and anything else with a 404, counting both kinds of connection.
 

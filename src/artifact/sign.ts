@@ -2,9 +2,10 @@ import { resolve as resolvePath } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, parseReference, repositoryName, withDigest } from '../oci/reference.ts';
-import { signBundle, type SignResult } from './cosign-signature.ts';
-import type { PasswordOptions } from './password.ts';
-import { loadSigner } from './signer.ts';
+import { signBundle, type SignResult } from '../signing/cosign-signature.ts';
+import type { PasswordOptions } from '../signing/password.ts';
+import { loadSigner } from '../signing/signer.ts';
+import { pushBundle, type PushOptions, type PushResult } from './push.ts';
 
 // `promote sign <ref@digest> --key K`. A tag alone is refused: the tag could move between the
 // moment the user checked the artefact and the moment we sign it, and a signature is forever.
@@ -38,4 +39,28 @@ export async function signReference(reference: string, options: SignReferenceOpt
   const dockerReference = repositoryName(ref);
   const result = await signBundle(registry, ref.digest, signer, dockerReference, { ...(options.annotations && { annotations: options.annotations }) });
   return { reference: formatReference(withDigest(ref, ref.digest)), ...result };
+}
+
+// `promote push --sign --key K`: push, then sign exactly the digest that was pushed — no tag
+// in between, so what CI built is what gets signed.
+
+export interface SignedPushOptions extends PushOptions {
+  key: string;
+  passwords: PasswordOptions;
+}
+
+export interface SignedPushResult extends PushResult {
+  signature: SignResult;
+  /** PEM of the public key that verifies the signature. */
+  publicKey: string;
+}
+
+export async function pushAndSign(dir: string, target: string, options: SignedPushOptions): Promise<SignedPushResult> {
+  // Decrypt the key first: a wrong password must fail before anything is uploaded.
+  const signer = await loadSigner(resolvePath(options.cwd ?? process.cwd(), options.key), options.passwords);
+  const pushed = await pushBundle(dir, target, options);
+  const ref = parseReference(pushed.reference);
+  const registry = await openRegistry(ref, options);
+  const signature = await signBundle(registry, ref.digest!, signer, repositoryName(ref));
+  return { ...pushed, signature, publicKey: signer.publicKeyPem };
 }

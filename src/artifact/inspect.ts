@@ -1,12 +1,12 @@
 import { parseBundleConfig } from '../bundle/config.ts';
 import { listBundleLayer, type ListedEntry } from '../bundle/extract.ts';
 import { wrapError } from '../errors.ts';
-import { digestHex } from './digest.ts';
-import { checkDepth } from './json-depth.ts';
-import { BUNDLE_CONFIG, BUNDLE_CONTENT } from './media-types.ts';
-import { openRegistry, type RegistryOptions } from './open.ts';
-import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
-import type { Descriptor, ImageManifest } from './registry.ts';
+import { digestHex } from '../oci/digest.ts';
+import { checkDepth } from '../oci/json-depth.ts';
+import { BUNDLE_CONFIG, BUNDLE_CONTENT } from '../oci/media-types.ts';
+import { openRegistry, type RegistryOptions } from '../oci/open.ts';
+import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
+import type { Descriptor, ImageManifest } from '../oci/registry.ts';
 
 // Inspect: what an artefact is, without writing anything — the manifest and its annotations,
 // for a bundle its config (minus the schema body) and its files with sizes (the content layer is

@@ -1,37 +1,13 @@
-import { resolve as resolvePath } from 'node:path';
 import { PromoteError } from '../errors.ts';
+import { isNotFound } from '../oci/not-found.ts';
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
-import type { FetchedManifest, Registry } from '../oci/registry.ts';
-import { isNotFound } from './cosign-signature.ts';
-import { readVerificationKey } from './keys.ts';
-import { verifyBundle, type TrustPolicy, type VerificationCache, type VerifiedSignature } from './policy.ts';
-import type { KeylessIdentity } from './sigstore-bundle-verify.ts';
-import { readTrustedRoot } from './trusted-root.ts';
+import type { ArtifactReader, FetchedManifest } from '../oci/registry.ts';
+import { verifyBundle, type TrustPolicy, type VerifiedSignature } from '../signing/policy.ts';
+import { pullBundle, type PullOptions, type PullResult } from './pull.ts';
 
 // `promote verify <ref>`: resolve a tag to a digest exactly once, then verify that digest —
 // never the tag again, so a tag moved mid-way cannot swap what was checked for what is used.
-
-export interface VerifyPolicyInput {
-  /** Paths of PEM public keys. */
-  keys: string[];
-  identities: KeylessIdentity[];
-  /** Path of a trusted_root.json; default the public-good root (offline). */
-  trustedRoot?: string;
-}
-
-export async function policyFromInput(input: VerifyPolicyInput, cwd: string): Promise<TrustPolicy> {
-  const keys = [];
-  for (const k of input.keys) {
-    const key = await readVerificationKey(resolvePath(cwd, k));
-    keys.push({ ...key, source: k });
-  }
-  return {
-    keys,
-    identities: input.identities,
-    ...(input.trustedRoot !== undefined && { trustedRoot: await readTrustedRoot(resolvePath(cwd, input.trustedRoot)) }),
-  };
-}
 
 export interface VerifyReferenceResult {
   /** `repository@sha256:…`: what was verified, for every later step. */
@@ -43,9 +19,8 @@ export interface VerifyReferenceResult {
 }
 
 export interface VerifyReferenceOptions extends RegistryOptions {
-  cache?: VerificationCache;
   /** An already open registry for the reference's repository (tests, or a caller that has one). */
-  registry?: Registry;
+  registry?: ArtifactReader;
 }
 
 export async function verifyReference(reference: string, policy: TrustPolicy, options: VerifyReferenceOptions = {}): Promise<VerifyReferenceResult> {
@@ -68,11 +43,24 @@ export async function verifyReference(reference: string, policy: TrustPolicy, op
     }
     digest = manifest.descriptor.digest;
   }
-  const verified = await verifyBundle(registry, digest, policy, { reference, ...(manifest && { manifest }), ...(options.cache && { cache: options.cache }) });
+  const verified = await verifyBundle(registry, digest, policy, { reference, ...(manifest && { manifest }) });
   return {
     reference: formatReference(withDigest(ref, digest)),
     digest,
     ...(!ref.digest && { resolvedFrom: referenceTarget(ref) }),
     signatures: verified.signatures,
   };
+}
+
+// `promote pull --verify`: verify first (a tag is resolved once, here), then pull that digest —
+// never the tag again, so what was verified is what lands on disk.
+
+export interface VerifiedPullResult extends PullResult {
+  verification: VerifyReferenceResult;
+}
+
+export async function verifiedPull(reference: string, policy: TrustPolicy, options: PullOptions = {}): Promise<VerifiedPullResult> {
+  const verification = await verifyReference(reference, policy, options);
+  const pulled = await pullBundle(verification.reference, options);
+  return { ...pulled, verification };
 }

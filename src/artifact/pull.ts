@@ -2,13 +2,14 @@ import { chmod, mkdir, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { parseBundleConfig, type BundleConfig } from '../bundle/config.ts';
 import { extractBundleLayer, type ExtractLimits, type ExtractSummary } from '../bundle/extract.ts';
-import { checkLayerContract } from '../bundle/layer-contract.ts';
-import { PromoteError, wrapError } from '../errors.ts';
-import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from './media-types.ts';
-import { openRegistry, type RegistryOptions } from './open.ts';
-import { checkDepth } from './json-depth.ts';
-import { formatReference, parseReference, referenceTarget, withDigest } from './reference.ts';
-import type { Descriptor, ImageManifest, Registry } from './registry.ts';
+import { bundleContract, checkLayerContract } from '../bundle/layer-contract.ts';
+import type { PulledBundle } from '../bundle/render-pulled.ts';
+import { isPromoteError, PromoteError, wrapError } from '../errors.ts';
+import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from '../oci/media-types.ts';
+import { openRegistry, type RegistryOptions } from '../oci/open.ts';
+import { checkDepth } from '../oci/json-depth.ts';
+import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
+import type { ContentReader, Descriptor, ImageManifest } from '../oci/registry.ts';
 import { onInterrupt } from '../cleanup.ts';
 import { removeTree } from '../remove-tree.ts';
 import { sweepTemps, tempName } from '../temp-file.ts';
@@ -40,7 +41,7 @@ function notABundle(where: string, why: string): PromoteError {
  * Reads and checks a bundle's manifest and config (a few KiB; never the content layer).
  * `target` is a tag or digest in `registry`; a tag is resolved exactly once.
  */
-export async function resolveBundle(registry: Registry, target: string): Promise<ResolvedBundle> {
+export async function resolveBundle(registry: ContentReader, target: string): Promise<ResolvedBundle> {
   const fetched = await registry.fetchManifest(target);
   const digest = fetched.descriptor.digest;
   const where = `${registry.name}@${digest}`;
@@ -79,7 +80,7 @@ async function isEmptyDir(path: string): Promise<boolean | undefined> {
  * Extracts a resolved bundle's files into `out`, which must not exist or be an empty directory.
  * All or nothing: extraction happens in a sibling temp dir renamed into place at the end.
  */
-export async function extractBundle(registry: Registry, bundle: ResolvedBundle, out: string, limits: ExtractLimits = {}): Promise<ExtractSummary> {
+export async function extractBundle(registry: ContentReader, bundle: ResolvedBundle, out: string, limits: ExtractLimits = {}): Promise<ExtractSummary> {
   const state = await isEmptyDir(out);
   if (state === false) {
     throw new PromoteError('OUTPUT_EXISTS', `${out} already exists and is not an empty directory`, {
@@ -120,6 +121,32 @@ export async function extractBundle(registry: Registry, bundle: ResolvedBundle, 
   } finally {
     forget?.();
   }
+}
+
+/**
+ * The bundle `digest` extracted into `dir`, for rendering (bundle/render-pulled.ts): extracted
+ * now when `dir` does not exist, else the extraction already there — all-or-nothing and
+ * digest-checked, so a directory that exists is complete (the agent keeps one per digest).
+ */
+export async function pullInto(registry: ContentReader, digest: string, dir: string): Promise<PulledBundle> {
+  const resolved = await resolveBundle(registry, digest);
+  const what = `bundle ${registry.name}@${resolved.digest}`;
+  if (!(await exists(dir))) {
+    try {
+      await extractBundle(registry, resolved, dir);
+    } catch (err) {
+      // Another agent sharing the cache extracted the same digest first: that copy is as good.
+      if (!(isPromoteError(err) && err.code === 'OUTPUT_EXISTS') || !(await exists(dir))) throw err;
+    }
+  } else {
+    // A cache entry may predate the layer check (extractBundle does it for new ones).
+    await checkLayerContract(dir, resolved.config, what);
+  }
+  return { dir, digest: resolved.digest, contract: bundleContract(resolved.config), what };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
 }
 
 /**

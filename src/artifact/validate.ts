@@ -1,9 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { isPromoteError, PromoteError, type Problem } from '../errors.ts';
-import { environmentPath, listEnvironments, loadEnvironmentFile, type Environment } from './environment.ts';
-import { parameterSchema, type ParameterSchema } from './parameter-schema.ts';
-import { environmentProblems } from './parameters.ts';
+import { environmentPath, listEnvironments, loadEnvironmentFile, type Environment } from '../params/environment.ts';
+import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
+import { environmentProblems } from '../params/parameters.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 
 // `promote validate`: every document of a project checked at once — pipelines (their schema and

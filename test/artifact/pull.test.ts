@@ -8,8 +8,8 @@ import { canonicalJsonBytes } from '../../src/oci/canonical-json.ts';
 import { sha256Digest } from '../../src/oci/digest.ts';
 import { LayoutRegistry } from '../../src/oci/layout-registry.ts';
 import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from '../../src/oci/media-types.ts';
-import { pullBundle } from '../../src/oci/pull.ts';
-import { pushBundle } from '../../src/oci/push.ts';
+import { pullBundle } from '../../src/artifact/pull.ts';
+import { pushBundle } from '../../src/artifact/push.ts';
 import { cleanEnv, copyFixture, craftTarGz, kubePrometheusBundle, snapshot, tempDir, type CraftedEntry } from '../bundle/helpers.ts';
 
 async function leftovers(dir: string): Promise<string[]> {

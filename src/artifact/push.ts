@@ -1,11 +1,11 @@
 import { resolve as resolvePath } from 'node:path';
 import type { BuildOptions, BuiltBundle } from '../bundle/build.ts';
 import { PromoteError, wrapError } from '../errors.ts';
-import { BLOB_CONCURRENCY, forEachConcurrently } from './concurrency.ts';
-import { OCI_MANIFEST } from './media-types.ts';
-import { openRegistry, type RegistryOptions } from './open.ts';
-import { formatReference, parseReference, repositoryName, withDigest } from './reference.ts';
-import type { BlobContent, Descriptor, Registry } from './registry.ts';
+import { BLOB_CONCURRENCY, forEachConcurrently } from '../oci/concurrency.ts';
+import { OCI_MANIFEST } from '../oci/media-types.ts';
+import { openRegistry, type RegistryOptions } from '../oci/open.ts';
+import { formatReference, parseReference, repositoryName, withDigest } from '../oci/reference.ts';
+import type { BlobContent, ContentPusher, ContentReader, Descriptor } from '../oci/registry.ts';
 
 // Push: upload the blobs the target lacks, then the manifest (distribution spec "Pushing
 // manifests": blobs first, or the registry refuses the manifest). The target tag (or digest) is
@@ -28,7 +28,7 @@ export interface PushOutcome {
 }
 
 /** Pushes one artefact (blobs then manifest) into `registry`, optionally at `tag`. */
-export async function pushArtifact(registry: Registry, artifact: ArtifactToPush, digest: string, tag?: string): Promise<PushOutcome> {
+export async function pushArtifact(registry: ContentReader & ContentPusher, artifact: ArtifactToPush, digest: string, tag?: string): Promise<PushOutcome> {
   const size = artifact.manifest.bytes.length;
   const existing = await registry.resolve(tag ?? digest);
   if (existing?.digest === digest) return { digest, size, unchanged: true, uploaded: 0, skipped: artifact.blobs.length };
@@ -44,7 +44,7 @@ export async function pushArtifact(registry: Registry, artifact: ArtifactToPush,
 }
 
 /** Pushes a built bundle (config, content layer, manifest). */
-export function pushBuiltBundle(built: BuiltBundle, registry: Registry, tag?: string): Promise<PushOutcome> {
+export function pushBuiltBundle(built: BuiltBundle, registry: ContentReader & ContentPusher, tag?: string): Promise<PushOutcome> {
   return pushArtifact(
     registry,
     {
@@ -82,7 +82,7 @@ export async function pushBundle(dir: string, target: string, options: PushOptio
   }
   const cwd = options.cwd ?? process.cwd();
   const { buildBundle } = await import('../bundle/build.ts');
-  // try/finally rather than `await using` (see bundle/build.ts: tsc and dynamic imports).
+  // try/finally rather than `await using` (see build.ts: tsc and dynamic imports).
   const built = await buildBundle(resolvePath(cwd, dir), options);
   try {
     const registry = await openRegistry(ref, options);

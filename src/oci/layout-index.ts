@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PromoteError } from '../errors.ts';
+import { tempName } from '../temp-file.ts';
+import { canonicalJsonBytes } from './canonical-json.ts';
+import { ANNOTATION_REF_NAME, OCI_INDEX } from './media-types.ts';
+import type { Descriptor, ImageIndex } from './registry.ts';
+
+// index.json of an OCI image layout (layout-registry.ts): read as is, rewritten atomically
+// (temp + rename) under `index.json.lock`, created O_EXCL, so concurrent writers — two
+// `promote push` runs, an agent writing status — never lose each other's entries.
+
+const INDEX_FILE = 'index.json';
+const LOCK_FILE = 'index.json.lock';
+/** A lock older than this is left over from a crashed writer and is broken. */
+const STALE_LOCK_MS = 30_000;
+const LOCK_TIMEOUT_MS = 60_000;
+
+/** Writes `target` inside the layout `dir` by temp file and rename: readers see all or nothing. */
+export async function atomicWrite(dir: string, target: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dir, tempName(basename(target)));
+  try {
+    await writeFile(tmp, bytes, { flag: 'wx' });
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The layout's index (an empty one when there is no index.json yet). `name` is for messages. */
+export function readLayoutIndex(dir: string, name: string): ImageIndex {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, INDEX_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+    throw err;
+  }
+  let index: ImageIndex;
+  try {
+    index = JSON.parse(text) as ImageIndex;
+  } catch (err) {
+    throw new PromoteError('LAYOUT_INVALID', `${name}: index.json is not valid JSON`, { cause: err, hint: 'the layout is damaged; restore index.json or rebuild the layout' });
+  }
+  if (!Array.isArray(index.manifests)) {
+    throw new PromoteError('LAYOUT_INVALID', `${name}: index.json has no "manifests" list`, { hint: 'the layout is damaged; restore index.json or rebuild the layout' });
+  }
+  return index;
+}
+
+/** Runs `change` on index.json under the lock file and writes the result atomically. */
+export async function updateLayoutIndex(dir: string, name: string, change: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
+  const lock = join(dir, LOCK_FILE);
+  const started = Date.now();
+  let handle;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      handle = await open(lock, 'wx');
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > STALE_LOCK_MS) {
+        await unlink(lock).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() - started > LOCK_TIMEOUT_MS) {
+        throw new PromoteError('LAYOUT_LOCKED', `${name} is locked by another writer (${lock})`, {
+          hint: `if no other promote process is writing to this layout, remove ${lock}`,
+        });
+      }
+      await sleep(1 + Math.random() * Math.min(2 ** attempt, 25)); // jittered: writers do not retry in step
+    }
+  }
+  try {
+    const index = readLayoutIndex(dir, name);
+    const manifests = change(index.manifests);
+    const next: ImageIndex = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests };
+    await atomicWrite(dir, join(dir, INDEX_FILE), canonicalJsonBytes(next));
+  } finally {
+    await handle.close();
+    await unlink(lock).catch(() => undefined);
+  }
+}
+
+/** A stable order for index.json: untagged first, then by tag, then by digest. */
+export function sortEntries(manifests: Descriptor[]): Descriptor[] {
+  const key = (d: Descriptor): string => `${d.annotations?.[ANNOTATION_REF_NAME] ?? ''}\0${d.digest}`;
+  return [...manifests].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
