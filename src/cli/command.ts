@@ -29,6 +29,8 @@ export interface CommandContext {
   progress(message: string): void;
   /** A notice for humans on stderr (warnings, what happened); never results. */
   log(message: string): void;
+  /** One result of a series (a watch loop), on stdout at once; the command's return value is still printed last. */
+  emit(data: unknown, text: string): void;
   /** True when stdin is a TTY, so a command may prompt (e.g. for a key password). */
   interactive: boolean;
   /** Colour allowed on stdout (TTY and NO_COLOR unset). */

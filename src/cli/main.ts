@@ -3,7 +3,7 @@ import { runCleanups } from '../cleanup.ts';
 import { PromoteError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import type { Command, CommandContext, OptionSpec, OutputFormat, ParsedArgs } from './command.ts';
-import { printError, printResult, type Streams } from './output.ts';
+import { printError, printResult, printSeriesResult, type Streams } from './output.ts';
 
 // require() rather than `import … from 'node:util'`: the ES module facade evaluates every export
 // of node:util, loading ~30 of Node's internal modules that parsing arguments never uses.
@@ -242,6 +242,9 @@ export async function main(argv: string[], io?: MainIO): Promise<number> {
           lastProgressLength = 0;
         }
         io.stderr.write(`${redact(message)}\n`);
+      },
+      emit(data, text) {
+        printSeriesResult(io, format, data, text);
       },
     };
     const result = await command.run(ctx, args);

@@ -22,6 +22,11 @@ export function printResult(streams: Streams, format: OutputFormat, data: unknow
   if (body.length) streams.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
 }
 
+/** One result of a series (`status --watch`), printed as it comes: a JSON document per line, or text blocks a blank line apart. */
+export function printSeriesResult(streams: Streams, format: OutputFormat, data: unknown, text: string): void {
+  streams.stdout.write(format === 'json' ? `${JSON.stringify(redactDeep(data))}\n` : `${text}\n\n`);
+}
+
 function causeChain(err: unknown): string[] {
   const lines: string[] = [];
   let cur: unknown = err instanceof Error ? err.cause : undefined;

@@ -62,19 +62,10 @@ export async function rollbackCommand(o: ProjectOptions, stage: string, target: 
   return rollback(await openProject(o), { stage, ...target, ...(force && { force }) });
 }
 
-export async function runCommand(o: ProjectOptions, once: boolean, intervalMs: number, onPass: (outcomes: RunStageOutcome[]) => void, signal?: AbortSignal): Promise<RunStageOutcome[]> {
+/** `promote run`: one pass, or passes until `signal` aborts (the CLI aborts it on SIGINT/SIGTERM). */
+export async function runCommand(o: ProjectOptions, once: boolean, intervalMs: number, onPass: (outcomes: RunStageOutcome[]) => void, signal: AbortSignal): Promise<RunStageOutcome[]> {
   const project = await openProject(o);
   if (once) return runOnce(project);
-  const controller = new AbortController();
-  signal?.addEventListener('abort', () => controller.abort(), { once: true });
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    await runLoop(project, intervalMs, controller.signal, onPass);
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  await runLoop(project, intervalMs, signal, onPass);
   return [];
 }

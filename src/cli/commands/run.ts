@@ -33,13 +33,15 @@ ${REGISTRY_HELP}`,
     const { parseDuration } = await import('../../pipeline/duration.ts');
     const { runCommand } = await import('../../promotion/actions.ts');
     const { runText } = await import('../promotion-text.ts');
+    const { untilStopped } = await import('../stop-signal.ts');
     const intervalText = stringOption(args, 'interval') ?? '30s';
     const interval = parseDuration(intervalText);
     if (interval === undefined || interval < 1000) throw new PromoteError('USAGE', `--interval must be a duration of at least 1s, not "${intervalText}"`, { outcome: 'usage', hint: 'e.g. --interval 30s or --interval 5m' });
     const once = args.values.once === true;
-    const outcomes = await runCommand(await projectOptions(ctx, args), once, interval, (pass) => {
-      ctx.log(`${new Date().toISOString()} pass:\n${runText(pass)}`);
-    });
+    const options = await projectOptions(ctx, args);
+    const onPass = (pass: Parameters<typeof runText>[0]): void => ctx.log(`${new Date().toISOString()} pass:\n${runText(pass)}`);
+    // One pass is not stopped gracefully: Ctrl-C ends it (exit 130) like any other command.
+    const outcomes = once ? await runCommand(options, true, interval, onPass, new AbortController().signal) : await untilStopped((signal) => runCommand(options, false, interval, onPass, signal));
     const failed = outcomes.some((o) => o.result === 'error');
     return { data: outcomes, text: once ? runText(outcomes) : 'stopped', ...(failed && { outcome: 'failed' as const }) };
   },

@@ -42,25 +42,20 @@ ${REGISTRY_HELP}`,
     const text = stringOption(args, 'interval') ?? '5s';
     const interval = parseDuration(text);
     if (interval === undefined || interval < 1000) throw new PromoteError('USAGE', `--interval must be a duration of at least 1s, not "${text}"`, { outcome: 'usage', hint: 'e.g. --interval 2s' });
-    const controller = new AbortController();
-    const stop = (): void => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    let last;
-    try {
-      while (!controller.signal.aborted) {
-        last = await pipelineStatus(options);
+    const { untilStopped } = await import('../stop-signal.ts');
+    const last = await untilStopped(async (signal) => {
+      let status;
+      while (!signal.aborted) {
+        status = await pipelineStatus(options);
         // Each table is a result: stdout, one JSON document per line with --output json.
-        process.stdout.write(ctx.output === 'json' ? `${JSON.stringify(last)}\n` : `${statusTable(last)}\n\n`);
+        ctx.emit(status, statusTable(status));
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, interval);
-          controller.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+          signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
         });
       }
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+      return status;
+    });
     return { data: last ?? null, text: 'stopped' };
   },
 };
