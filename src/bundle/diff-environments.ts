@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import { projectRootFor, renderEnvironment, type RenderEnvironmentResult } from './render-environment.ts';
 import { readBundleSources } from './sources.ts';
 import { isOnDisk, type RenderedFile } from './render.ts';
+import { parameterDifferences } from '../params/parameter-diff.ts';
+import { pointerSegments } from '../params/pointer.ts';
 
 // `promote diff-env A B`: what differs between two environments. By construction that is only
 // parameters (and the built-ins that name the environment), so the answer comes twice: the
@@ -37,34 +39,24 @@ export interface EnvironmentDiff {
   changedFiles: string[];
 }
 
-function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else out.set(prefix, value);
-}
-
 function label(s: EnvironmentSelector): string {
   return s.cluster ? `${s.environment}/${s.cluster}` : s.environment;
 }
 
+/**
+ * The parameters (and built-ins, under `promote`) that differ, by dotted path: params/
+ * parameter-diff.ts compares them as `promote plan` does (a secret reference is one value; a
+ * value at a secret's place is masked).
+ */
 export function parameterChanges(a: RenderEnvironmentResult, b: RenderEnvironmentResult): ParameterChange[] {
-  const fa = new Map<string, unknown>();
-  const fb = new Map<string, unknown>();
-  flatten(a.parameters.values, '', fa);
-  flatten(b.parameters.values, '', fb);
-  flatten({ promote: a.builtins }, '', fa);
-  flatten({ promote: b.builtins }, '', fb);
-  const paths = [...new Set([...fa.keys(), ...fb.keys()])].sort();
-  const out: ParameterChange[] = [];
-  for (const p of paths) {
-    const inA = fa.has(p);
-    const inB = fb.has(p);
-    if (inA && inB) {
-      if (JSON.stringify(fa.get(p)) !== JSON.stringify(fb.get(p))) out.push({ path: p, a: fa.get(p), b: fb.get(p), change: 'changed' });
-    } else if (inA) out.push({ path: p, a: fa.get(p), change: 'only-a' });
-    else out.push({ path: p, b: fb.get(p), change: 'only-b' });
-  }
-  return out;
+  const differences = [...parameterDifferences(a.parameters.values, b.parameters.values, a.schema.secrets), ...parameterDifferences({ promote: a.builtins }, { promote: b.builtins })];
+  const out = differences.map((d): ParameterChange => {
+    const path = pointerSegments(d.pointer).join('.');
+    if (!('before' in d)) return { path, b: d.after, change: 'only-b' };
+    if (!('after' in d)) return { path, a: d.before, change: 'only-a' };
+    return { path, a: d.before, b: d.after, change: 'changed' };
+  });
+  return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 }
 
 function text(file: RenderedFile | undefined): string {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContentReader } from '../oci/registry.ts';
-import { parameterDifferences, type ParameterDifference } from './parameter-diff.ts';
+import { parameterDifferences, type ParameterDifference } from '../params/parameter-diff.ts';
 
 // The rendered difference a promotion would make to a stage: the parameters, and — cluster by
 // cluster — the files each agent would apply now versus after, rendered exactly as the agent

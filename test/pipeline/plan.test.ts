@@ -95,7 +95,7 @@ test('plan (plain data): rollback picks from the stage\'s own history, separateD
 });
 
 test('plan diff (plain data): parameter differences by JSON pointer, added and removed values named, secrets by reference only', async () => {
-  const { parameterDifferences } = await import('../../src/promotion/parameter-diff.ts');
+  const { parameterDifferences } = await import('../../src/params/parameter-diff.ts');
   assert.deepEqual(parameterDifferences({ replicas: 2, db: { host: 'a', port: 5432 }, old: true, 'a/b': 1 }, { replicas: 3, db: { host: 'a', port: 5433 }, hostname: 'x', 'a/b': 2 }), [
     { pointer: '/a~1b', before: 1, after: 2 },
     { pointer: '/db/port', before: 5432, after: 5433 },
