@@ -1,13 +1,14 @@
 import type { Outcome, Problem } from '../errors.ts';
-import { memoiseFacts, type Approval, type GateInput, type GateResult, type StatusObservation } from './gate.ts';
+import type { GateFacts, GateInput, GateResult } from './gate.ts';
 import { evaluateGates } from './gates/evaluate.ts';
 import { findStage, type Pipeline } from './pipeline.ts';
 
 // The pure planner: plain data in, a plan out (changesets' assembleReleasePlan). It decides
 // which digest would move into a stage — or, when the digest is the one the stage runs, whether
 // its parameters changed (a configuration change) — and whether it may, with every reason; it reads no file,
-// no registry and no clock of its own. The engine gathers the facts, calls this, and only then
-// (promote to) changes anything — so `promote plan` shows exactly what `promote to` would do.
+// no registry and no clock of its own: what the gates need they ask of `facts`, which the engine
+// implements (and a test fills with plain data). Only then does `promote to` change anything —
+// so `promote plan` shows exactly what `promote to` would do.
 
 /** What the ledger says about one stage. */
 export interface StageView {
@@ -20,7 +21,6 @@ export interface StageView {
   /** Bundle digests the stage ran, as far as the plan needs them (a rollback target, an explicit candidate of the next stage), each proved by a signed record. */
   history: string[];
   hold?: { by: string; at: string; reason?: string };
-  approvals: Approval[];
 }
 
 /** A check done by the engine outside the planner (it needs I/O), fed in to be reported. */
@@ -46,10 +46,11 @@ export interface PlanInput {
   ledger: Record<string, StageView>;
   /** Explicit candidate (`--bundle`, or the record chosen by rollback). */
   candidate?: string;
-  /** Latest status report per cluster of the upstream stage. */
-  reports: StatusObservation[];
-  /** Clusters of the upstream stage's environment. */
-  fromClusters: string[];
+  /**
+   * What the gates may ask for (upstream status reports, approvals), fetched when a gate first
+   * asks and kept for the plan: the engine's promotion/facts.ts, plain data in tests.
+   */
+  facts: GateFacts;
   promoter: string;
   now: Date;
   force?: { reason: string };
@@ -62,10 +63,8 @@ export interface PlanInput {
    * environment now, resolved against the candidate's schema), when the engine resolved them.
    */
   candidateParameters?: string;
-  /** GateContext.promoterKey: the promoter's signing key fingerprint, when known. */
+  /** GateInput.promoterKey: the promoter's signing key fingerprint, when known. */
   promoterKey?: string;
-  /** GateContext.approvalsSigned: the pipeline has trust.approvers. */
-  approvalsSigned?: boolean;
   /** The ledger records this plan builds on, each checked against its signature: a failed one refuses (exit 4). */
   ledgerChecks?: CheckResult[];
 }
@@ -125,8 +124,8 @@ export async function assemblePlan(input: PlanInput): Promise<Plan> {
       allowed: false,
     };
   }
-  const view = input.ledger[stage.name] ?? { history: [], approvals: [] };
-  const fromView = stage.from ? (input.ledger[stage.from] ?? { history: [], approvals: [] }) : undefined;
+  const view = input.ledger[stage.name] ?? { history: [] };
+  const fromView = stage.from ? (input.ledger[stage.from] ?? { history: [] }) : undefined;
   const blockers: Blocker[] = [];
   const force = input.force?.reason.trim() ? input.force : undefined;
 
@@ -201,11 +200,7 @@ export async function assemblePlan(input: PlanInput): Promise<Plan> {
       ...(pipeline.reports && { reportMaxAgeMs: pipeline.reports.maxAgeMs }),
       ...(force && { force }),
     };
-    const facts = memoiseFacts({
-      upstreamReports: async () => ({ clusters: input.fromClusters, reports: input.reports }),
-      approvals: async () => ({ signed: input.approvalsSigned === true, approvals: view.approvals }),
-    });
-    gates = await evaluateGates(stage.gates, { input: gateInput, facts, ...(sameBundle && { unchangedBundle: configuration ? 'configuration' : 'none' }) });
+    gates = await evaluateGates(stage.gates, { input: gateInput, facts: input.facts, ...(sameBundle && { unchangedBundle: configuration ? 'configuration' : 'none' }) });
     // A forced promotion overrides failing gates, and the record says so: break-glass, logged.
     for (const result of gates) if (!result.passed && force && input.action !== 'auto') result.overridden = true;
     const failing = gates.filter((g) => !g.passed && !g.overridden);

@@ -1,5 +1,5 @@
 import { isPromoteError } from '../errors.ts';
-import type { StatusObservation } from '../pipeline/gate.ts';
+import { memoiseFacts, type GateFacts } from '../pipeline/gate.ts';
 import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
 import type { CheckResult, PlanAction, StageView } from '../pipeline/plan.ts';
 import { checkParameters, checkSignature, type BundleFacts } from './bundle-checks.ts';
@@ -11,7 +11,7 @@ import type { Project, StageLookup } from './project.ts';
 
 // Fact gathering: everything the gates and the record need, read from the ledger, the registry
 // and the project's files, in one place. The pure planner (pipeline/plan.ts) then decides from
-// these facts alone. The ledger is an index: what a stage runs, what upstream runs and what a
+// these facts alone; what only gates need (status reports, approvals) is read when a gate asks. The ledger is an index: what a stage runs, what upstream runs and what a
 // stage ever ran are taken from signed records (signed-record.ts), never from the stage files' text.
 
 export interface FactsRequest {
@@ -35,12 +35,10 @@ export interface Facts {
   views: Record<string, StageView>;
   /** Ledger records that failed their signature check. */
   ledgerChecks: CheckResult[];
-  reports: StatusObservation[];
-  fromClusters: string[];
+  /** What the gates may ask for, read when the first gate asks (each once per plan). */
+  gates: GateFacts;
   signature?: CheckResult;
   bundle?: BundleFacts;
-  /** The pipeline has trust.approvers: the views' approvals were checked against it. */
-  approvalsSigned: boolean;
 }
 
 export async function gatherFacts(project: Project, target: StageLookup, request: FactsRequest): Promise<Facts> {
@@ -71,18 +69,7 @@ export async function gatherFacts(project: Project, target: StageLookup, request
   // The planner picks the default candidate itself (what `from` runs; for a first stage, what it
   // runs itself); it is looked up here only to verify it.
   const candidate = explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined);
-  // The bundle the stage already runs: the planner judges no upstream gate on it (nothing new
-  // comes from upstream), so its status reports are not read.
   const sameBundle = candidate !== undefined && candidate === own.head?.record.bundle.digest;
-
-  let reports: StatusObservation[] = [];
-  let fromClusters: string[] = [];
-  if (upstream && candidate && !sameBundle && stage.gates.some((g) => g.type === 'converged' || g.type === 'soak')) {
-    fromClusters = await environmentClusters(project, upstream.environment);
-    const [{ ReportMarks }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('../cache-root.ts'), import('node:path')]);
-    const marks = new ReportMarks(join(promoteCacheRoot(project.options.env), 'gates'));
-    reports = await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, fromClusters, await project.agentTrust(), pipeline.name, { marks });
-  }
   let signature: CheckResult | undefined;
   let bundle: BundleFacts | undefined;
   if (candidate) {
@@ -90,10 +77,23 @@ export async function gatherFacts(project: Project, target: StageLookup, request
     // A bundle that is not signed by a trusted key is not even read further.
     if (signature.passed) bundle = await checkParameters(project, sourceRegistry, stage, candidate);
   }
-  // The ledger's approvals are claims until their signatures verify against trust.approvers.
-  const trust = await project.trust();
-  const { approvalsSigned, checkApprovals } = await import('./approvals.ts');
-  views[stage.name]!.approvals = checkApprovals(views[stage.name]!.approvals, trust.approvers, pipeline.trust.approvers);
+  // The gates' facts, read only when a gate asks: none for a stage whose gates need none, and no
+  // status report for an upstream gate that does not apply (the bundle the stage runs already).
+  const gates = memoiseFacts({
+    upstreamReports: async () => {
+      if (!upstream) return { clusters: [], reports: [] };
+      const clusters = await environmentClusters(project, upstream.environment);
+      const [{ ReportMarks }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('../cache-root.ts'), import('node:path')]);
+      const marks = new ReportMarks(join(promoteCacheRoot(project.options.env), 'gates'));
+      return { clusters, reports: await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, clusters, await project.agentTrust(), pipeline.name, { marks }) };
+    },
+    // The ledger's approvals are claims until their signatures verify against trust.approvers.
+    approvals: async () => {
+      const trust = await project.trust();
+      const { approvalsSigned, checkApprovals } = await import('./approvals.ts');
+      return { signed: approvalsSigned(trust.approvers), approvals: checkApprovals(state?.approvals ?? [], trust.approvers, pipeline.trust.approvers) };
+    },
+  });
   return {
     promoter,
     ...(state && { state }),
@@ -102,17 +102,15 @@ export async function gatherFacts(project: Project, target: StageLookup, request
     ...(explicit && { explicit }),
     views,
     ledgerChecks,
-    reports,
-    fromClusters,
+    gates,
     ...(signature && { signature }),
     ...(bundle && { bundle }),
-    approvalsSigned: approvalsSigned(trust.approvers),
   };
 }
 
 /**
  * A stage as the planner sees it: its current record only as far as a signature proves it
- * (`head`), its hold and approvals (approvals are verified here, holds only ever refuse).
+ * (`head`), and its hold (holds only ever refuse).
  * `history` holds the bundles this plan asked about that a signed record shows the stage ran.
  */
 function stageView(project: Project, stage: Stage, state: StageState | undefined, head: VerifiedStageRecord | undefined, history: string[] = []): StageView {
@@ -121,7 +119,6 @@ function stageView(project: Project, stage: Stage, state: StageState | undefined
     ...(head && { current: head.record.bundle.digest, record: head.digest, parameters: parametersDigest(head.record) }),
     history,
     ...(hold && { hold }),
-    approvals: state?.approvals ?? [],
   };
 }
 

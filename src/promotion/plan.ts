@@ -58,8 +58,7 @@ export async function planFor(project: Project, target: StageLookup, request: Om
     action,
     ledger: facts.views,
     ...(facts.explicit && { candidate: facts.explicit }),
-    reports: facts.reports,
-    fromClusters: facts.fromClusters,
+    facts: facts.gates,
     promoter: facts.promoter,
     now,
     ...(request.force && { force: request.force }),
@@ -67,7 +66,6 @@ export async function planFor(project: Project, target: StageLookup, request: Om
     ...(facts.bundle && { parameters: facts.bundle.parameters }),
     ...(values && { candidateParameters: parametersDigest({ parameters: values.environment, clusters: values.clusters }) }),
     ...(request.promoterKey && { promoterKey: request.promoterKey }),
-    approvalsSigned: facts.approvalsSigned,
     ledgerChecks: facts.ledgerChecks,
   });
   const record = writesRecord(plan, facts.head) ? draftRecord(pipeline, stage, plan, facts, now) : undefined;

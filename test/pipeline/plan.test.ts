@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Approval, StatusObservation } from '../../src/pipeline/gate.ts';
 import { assemblePlan, planOutcome, type PlanInput } from '../../src/pipeline/plan.ts';
 import type { Pipeline } from '../../src/pipeline/pipeline.ts';
 
@@ -23,14 +24,16 @@ const pipeline: Pipeline = {
 const now = new Date('2026-03-30T10:00:00Z');
 const converged = (since: string) => [{ cluster: 'dev-1', phase: 'Converged', bundle: D2, since, observedAt: '2026-03-30T09:59:00Z' }];
 
-function input(over: Partial<PlanInput>): PlanInput {
+/** The gates' facts as plain data: the upstream reports and the stage's approvals, as the engine would read them. */
+type PlainInput = Partial<PlanInput> & { reports?: StatusObservation[]; fromClusters?: string[]; approvals?: Approval[] };
+
+function input({ reports = converged('2026-03-30T09:00:00Z'), fromClusters = ['dev-1'], approvals = [], ...over }: PlainInput): PlanInput {
   return {
     pipeline,
     stage: 'staging',
     action: 'promote',
-    ledger: { dev: { current: D2, history: [D1, D2], approvals: [] }, staging: { current: D1, history: [D1], approvals: [] } },
-    reports: converged('2026-03-30T09:00:00Z'),
-    fromClusters: ['dev-1'],
+    ledger: { dev: { current: D2, history: [D1, D2] }, staging: { current: D1, history: [D1] } },
+    facts: { upstreamReports: async () => ({ clusters: fromClusters, reports }), approvals: async () => ({ signed: false, approvals }) },
     promoter: 'Pat <pat@example.com>',
     now,
     ...over,
@@ -66,7 +69,7 @@ test('plan (plain data): a candidate that never ran in from, a held stage, and n
   const notInFrom = await assemblePlan(input({ candidate: D3 }));
   assert.deepEqual(notInFrom.blockers.map((b) => b.code), ['CANDIDATE_NOT_IN_FROM', 'GATES_FAILED']);
   assert.equal(planOutcome(notInFrom), 'refused');
-  const held = await assemblePlan(input({ ledger: { dev: { current: D2, history: [D2], approvals: [] }, staging: { history: [], approvals: [], hold: { by: 'Ops <ops@x>', at: '2026-03-30T08:00:00Z', reason: 'freeze' } } } }));
+  const held = await assemblePlan(input({ ledger: { dev: { current: D2, history: [D2] }, staging: { history: [], hold: { by: 'Ops <ops@x>', at: '2026-03-30T08:00:00Z', reason: 'freeze' } } } }));
   assert.equal(held.blockers[0]!.code, 'STAGE_HELD');
   assert.match(held.blockers[0]!.message, /held by Ops <ops@x> since .*: freeze/);
   const nothing = await assemblePlan(input({ ledger: {} }));
@@ -84,12 +87,13 @@ test('plan (plain data): verification failures outrank gate refusals in the exit
 });
 
 test('plan (plain data): rollback picks from the stage\'s own history, separateDuties ignores the promoter\'s approval', async () => {
-  const ledger = { staging: { current: D2, history: [D1, D2], approvals: [] }, production: { current: D2, history: [D1, D2], approvals: [{ bundle: D1, by: 'Pat <pat@example.com>', at: 'x' }] } };
-  const back = await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger, force: { reason: 'bad release' } }));
+  const ledger = { staging: { current: D2, history: [D1, D2] }, production: { current: D2, history: [D1, D2] } };
+  const approvals = [{ bundle: D1, by: 'Pat <pat@example.com>', at: 'x' }];
+  const back = await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger, approvals, force: { reason: 'bad release' } }));
   assert.equal(back.candidateSource, 'rollback');
   assert.equal(back.allowed, true);
   assert.deepEqual(back.gates.map((g) => [g.type, g.passed, g.overridden]), [['approval', false, true], ['manual', true, undefined]]);
-  const unforced = await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger }));
+  const unforced = await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D1, ledger, approvals }));
   assert.equal(unforced.allowed, false);
   assert.equal((await assemblePlan(input({ stage: 'production', action: 'rollback', candidate: D3, ledger }))).blockers[0]!.code, 'ROLLBACK_TARGET_UNKNOWN');
 });
@@ -124,7 +128,7 @@ const P1 = `sha256:${'a'.repeat(64)}`;
 const P2 = `sha256:${'b'.repeat(64)}`;
 
 test('plan (plain data): the same bundle with other parameters is a configuration change; upstream converged/soak do not apply and say why', async () => {
-  const ledger = { dev: { current: D2, history: [D1, D2], approvals: [] }, staging: { current: D2, parameters: P1, history: [D1, D2], approvals: [] } };
+  const ledger = { dev: { current: D2, history: [D1, D2] }, staging: { current: D2, parameters: P1, history: [D1, D2] } };
   const plan = await assemblePlan(input({ ledger, reports: [], candidateParameters: P2, parameters: { passed: true, summary: 'ok' } }));
   assert.equal(plan.change, 'configuration');
   assert.equal(plan.upToDate, false);
@@ -145,7 +149,7 @@ test('plan (plain data): the same bundle with other parameters is a configuratio
 });
 
 test('plan (plain data): approval, window, manual and hold still apply to a configuration change', async () => {
-  const ledger = { staging: { current: D2, history: [D2], approvals: [] }, production: { current: D2, parameters: P1, history: [D2], approvals: [] } };
+  const ledger = { staging: { current: D2, history: [D2] }, production: { current: D2, parameters: P1, history: [D2] } };
   const plan = await assemblePlan(input({ stage: 'production', ledger, reports: [], candidateParameters: P2 }));
   assert.equal(plan.change, 'configuration');
   assert.deepEqual(plan.gates.map((g) => [g.type, g.passed]), [['approval', false], ['manual', false]]);
@@ -155,7 +159,7 @@ test('plan (plain data): approval, window, manual and hold still apply to a conf
 });
 
 test('plan (plain data): a first stage without --bundle means the bundle it runs now: a configuration change, nothing to do, or refused when its parameters broke', async () => {
-  const ledger = { dev: { current: D2, parameters: P1, history: [D1, D2], approvals: [] } };
+  const ledger = { dev: { current: D2, parameters: P1, history: [D1, D2] } };
   const changed = await assemblePlan(input({ stage: 'dev', ledger, candidateParameters: P2 }));
   assert.equal(changed.candidate, D2);
   assert.equal(changed.candidateSource, 'current');
