@@ -39,10 +39,6 @@ const SIZE_MARK = /^\/\/ Size: \S/m;
 const GENERATED = [join('src', 'params', 'generated') + sep];
 
 const KNOWN_LONG = new Set<string>([
-  'src/agent/reconcile.ts',
-  'src/agent/targets/dir-target.ts',
-  'src/agent/targets/kubernetes/kubernetes-target.ts',
-  'src/demo/demo.ts',
 ]);
 
 function sourceFiles(dir: string): string[] {

@@ -44,7 +44,8 @@ export interface AgentOptions {
    * else ~/.cache/promote.
    */
   cacheDir?: string;
-  log?: (entry: Record<string, unknown>) => void;
+  /** Receives the agent's log entries (the CLI writes them to stderr as JSON lines). */
+  log: (entry: Record<string, unknown>) => void;
   signal?: AbortSignal;
   onListening?: (address: { host: string; port: number }) => void;
 }
@@ -122,7 +123,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
         requireTrustedSigner(signer, scopedPolicy(reportTrust.policy, owner), { list, signs: 'status reports', refusedBy: 'the converged and soak gates', pipelineFile: reportTrust.file, keyPath });
       }
     } else {
-      (options.log ?? ((e) => process.stderr.write(`${JSON.stringify(e)}\n`)))({ time: new Date().toISOString(), level: 'warn', msg: 'no --key (or PROMOTE_AGENT_KEY): status reports are not published, so converged and soak gates cannot see this cluster' });
+      options.log({ time: new Date().toISOString(), level: 'warn', msg: 'no --key (or PROMOTE_AGENT_KEY): status reports are not published, so converged and soak gates cannot see this cluster' });
     }
     const { agentParts } = await import('./agent-parts.ts');
     const { source, reporter } = agentParts({
@@ -155,7 +156,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       ...(options.stallAfterMs !== undefined && { stallAfterMs: options.stallAfterMs }),
       ...(options.once && { once: true }),
       ...(listen && { listen }),
-      ...(options.log && { log: options.log }),
+      log: options.log,
       ...(options.signal && { signal: options.signal }),
       ...(options.onListening && { onListening: options.onListening }),
     });

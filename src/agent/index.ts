@@ -5,10 +5,12 @@
 export type {
   ApplyOptions, ApplyResult, DesiredState, DriftedObject, HealthOptions, HealthResult, ObjectAction, ObjectHealth, ObjectResult, Observation, Owner, PruneResult, RenderedFile, Target,
 } from './target.ts';
-export { DirTarget, INVENTORY_FILE } from './targets/dir-target.ts';
+export { DirTarget } from './targets/dir-target.ts';
+export { INVENTORY_FILE } from './targets/dir-inventory.ts';
 export { writeFileAtomic } from './write-file-atomic.ts';
 export type { KubernetesTargetOptions } from './targets/kubernetes/kubernetes-target.ts';
-export { Reconciler, reasonFromCode } from './reconcile.ts';
+export { Reconciler } from './reconcile.ts';
+export { reasonFromCode } from './round-verdict.ts';
 export type { AgentPhase, AgentStatus, DesiredSource, ObjectSummary, ReconcilerOptions, RoundResult, StatusReporter } from './reconcile.ts';
 export { AgentMetrics, nextDelay, runAgentLoop } from './loop.ts';
 export type { AgentLoopOptions } from './loop.ts';

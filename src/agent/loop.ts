@@ -5,7 +5,8 @@ import type { AgentPhase, AgentStatus, Reconciler, RoundResult } from './reconci
 
 // The agent's main loop: a round every interval, exponential backoff while rounds fail, and a
 // small HTTP endpoint for the kubelet and Prometheus (/healthz, /readyz, /metrics). Logs are
-// JSON lines on stderr, one per round and per notable event (what log shippers expect).
+// JSON objects, one per round and per notable event (what log shippers expect), handed to the
+// caller's `log` redacted; the CLI writes them to stderr, one per line.
 
 export interface AgentLoopOptions {
   reconciler: Reconciler;
@@ -22,8 +23,8 @@ export interface AgentLoopOptions {
   once?: boolean;
   /** Serve /healthz, /readyz and /metrics here (port 0 picks one). */
   listen?: { host: string; port: number };
-  /** One JSON object per line; default writes to stderr. */
-  log?: (entry: Record<string, unknown>) => void;
+  /** Receives each log entry (already redacted). */
+  log: (entry: Record<string, unknown>) => void;
   signal?: AbortSignal;
   /** Called when the HTTP server listens, with its address (tests, logs). */
   onListening?: (address: { host: string; port: number }) => void;
@@ -94,10 +95,6 @@ export class AgentMetrics {
   }
 }
 
-function defaultLog(entry: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify(redactDeep(entry))}\n`);
-}
-
 /** Delay before the next round after `failures` failed rounds in a row. */
 export function nextDelay(intervalMs: number, failures: number, maxBackoffMs = 300_000): number {
   if (failures <= 0) return intervalMs;
@@ -162,7 +159,8 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 /** Runs rounds until `signal` aborts (or once); returns the last status. */
 export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentStatus | undefined> {
-  const log = options.log ?? defaultLog;
+  // Entries carry messages built from registry and git answers: no credential leaves in them.
+  const log = (entry: Record<string, unknown>): void => options.log(redactDeep(entry));
   const metrics = new AgentMetrics(options.owner);
   const state: LoopState = { ready: false, roundStartedAt: 0 };
   const server = options.listen ? await startServer(options, metrics, state) : undefined;

@@ -1,4 +1,4 @@
-import type { DemoResult, StatusRow } from './demo.ts';
+import type { DemoResult, StatusRow } from './demo-result.ts';
 
 // What `promote demo` prints on stdout when the story (on stderr) is over: the status table,
 // the commands to poke at the state it left, and its wall time.

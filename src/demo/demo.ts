@@ -1,18 +1,20 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { AgentParts } from '../agent/agent-parts.ts';
 import type { Reconciler } from '../agent/reconcile.ts';
 import type { Target } from '../agent/target.ts';
 import { isPromoteError, PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
-import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { Project } from '../promotion/project.ts';
 import type { PromoteResult } from '../promotion/to.ts';
-import type { LocalKeySigner } from '../signing/signer.ts';
-import { isGitUrl } from '../pipeline/git-url.ts';
 import { clusterAgent, clusterAgentParts } from './cluster-agents.ts';
+import { DEMO_PASSWORD, demoKeys } from './demo-keys.ts';
+import { exists, inside, openDemoProject } from './demo-project.ts';
+import type { DemoRelease, DemoResult, DemoStep, StatusRow } from './demo-result.ts';
+import { statusRows } from './demo-status.ts';
+import { dirHandEdit, kubeContexts, kubeHandEdit } from './hand-edit.ts';
 import { prepareSecondVersion } from './second-version.ts';
 
 // `promote demo`: the whole product in one process, on the embedded defaults — keys, two signed
@@ -21,11 +23,13 @@ import { prepareSecondVersion } from './second-version.ts';
 // Every step calls the same library functions the commands call; nothing is simulated: the gates
 // read real signed status reports and the real clock, which is why the demo's pipeline soaks for
 // seconds rather than hours (see pipelines/webapp.yaml).
+//
+// Size: runDemo is the story, told in order; its ten steps share the engines, agents and releases
+// made along the way, so they stay in one function. What each step uses lives in its own file
+// (demo-project, demo-keys, cluster-agents, second-version, hand-edit, demo-status).
 
 const run = promisify(execFile);
 
-/** For the demo's own keys only, when neither PROMOTE_PASSWORD nor COSIGN_PASSWORD is set. */
-export const DEMO_PASSWORD = 'promote-demo';
 /** Commit times of the two demo releases: fixed, so the digests are the same on every run. */
 const RELEASE_EPOCH = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -36,6 +40,8 @@ export interface DemoOptions {
   /** The project root (holding pipelines/ and environments/). */
   project: string;
   env: NodeJS.ProcessEnv;
+  /** Paths in the story are shown relative to this directory (the user's). */
+  cwd: string;
   /** Pipeline name or file (default: the project's only pipeline). */
   pipeline?: string;
   /** Use this registry repository instead of the pipeline's (e.g. localhost:5000/acme/webapp). */
@@ -48,87 +54,8 @@ export interface DemoOptions {
   now?: () => number;
 }
 
-export interface DemoStep {
-  at: string;
-  step: string;
-  /** `ok`, or `refused` for the refusals the story expects. */
-  result: 'ok' | 'refused';
-  detail: string;
-  ms: number;
-}
-
-export interface DemoRelease {
-  version: string;
-  digest: string;
-  reference: string;
-  change?: string;
-}
-
-export interface StatusRow {
-  stage: string;
-  cluster: string;
-  /** Bundle digest of the stage's promotion record. */
-  desired?: string;
-  desiredVersion?: string;
-  observed?: string;
-  phase: string;
-  since?: string;
-  reason?: string;
-}
-
-export interface DemoResult {
-  project: string;
-  pipeline: string;
-  repository: string;
-  ledger: string;
-  clusters: Record<string, string>;
-  keys: { ci: string; promoter: string; agent: string; approver: string; password: 'PROMOTE_PASSWORD' | 'COSIGN_PASSWORD' | 'demo' };
-  releases: DemoRelease[];
-  steps: DemoStep[];
-  /** The bundle digest each stage's record names at the end. */
-  stages: Record<string, string>;
-  drift: { cluster: string; file: string; detected: string; corrected: boolean };
-  rollback: { stage: string; from: string; to: string; refusedWithoutForce: string; reason: string };
-  status: StatusRow[];
-  /** The table `promote status` prints, when the demo ran on the pipeline's own repository. */
-  statusText?: string;
-  next: string[];
-  wallMs: number;
-}
-
-interface Keys {
-  ci: LocalKeySigner;
-  promoter: LocalKeySigner;
-  agent: LocalKeySigner;
-  approver: LocalKeySigner;
-  files: DemoResult['keys'];
-  created: string[];
-}
-
 function short(digest: string): string {
   return `${digest.slice(0, 19)}…`;
-}
-
-function inside(parent: string, child: string): boolean {
-  const rel = relative(parent, child);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
-}
-
-/** The bundle of a project: `<root>/bundle.yaml`, else the only `bundles/<name>/`. */
-export async function findBundleDir(root: string): Promise<string> {
-  if (await exists(join(root, 'bundle.yaml'))) return root;
-  const names = await readdir(join(root, 'bundles')).catch(() => [] as string[]);
-  const found: string[] = [];
-  for (const n of names.sort()) if (await exists(join(root, 'bundles', n, 'bundle.yaml'))) found.push(join(root, 'bundles', n));
-  if (found.length === 1) return found[0]!;
-  throw new PromoteError('DEMO_NO_BUNDLE', found.length ? `${root} has ${found.length} bundles under bundles/; the demo runs one` : `no bundle in ${root} (bundle.yaml or bundles/<name>/bundle.yaml)`, {
-    outcome: 'usage',
-    hint: 'run the demo in the promote repository, or on a project made by promote init (promote demo --project <dir>)',
-  });
 }
 
 function gitEnv(env: NodeJS.ProcessEnv, who: { name: string; email: string }): NodeJS.ProcessEnv {
@@ -152,7 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const narrate = options.narrate ?? (() => undefined);
   const root = resolve(options.project);
   const show = (p: string): string => {
-    const rel = relative(process.cwd(), p);
+    const rel = relative(options.cwd, p);
     return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
   };
   let stepStarted = clock();
@@ -164,8 +91,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     narrate(`${at.padStart(6)}  ${name.padEnd(10)} ${detail}`);
   };
 
-  const [{ findPipelineFile, loadPipeline, projectRoot }, { openProject }, { promoteTo }, { runOnce }, { approve }, { rollback }, { openRegistry }, { parseReference, formatReference, repositoryName }] = await Promise.all([
-    import('../pipeline/load.ts'),
+  const [{ openProject }, { promoteTo }, { runOnce }, { approve }, { rollback }, { openRegistry }, { parseReference, formatReference, repositoryName }] = await Promise.all([
     import('../promotion/project.ts'),
     import('../promotion/to.ts'),
     import('../promotion/run.ts'),
@@ -174,44 +100,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     import('../oci/open.ts'),
     import('../oci/reference.ts'),
   ]);
-  const pipelineFile = await findPipelineFile(root, options.pipeline);
-  const projectDir = projectRoot(pipelineFile);
-  let pipeline: Pipeline = await loadPipeline(pipelineFile);
-  if (options.registry) {
-    const ref = parseReference(options.registry);
-    if (ref.tag !== undefined || ref.digest !== undefined) {
-      throw new PromoteError('USAGE', `--registry takes a repository, not a tag or digest: ${options.registry}`, { outcome: 'usage', hint: 'e.g. --registry localhost:5000/acme/webapp (the demo tags its releases 1.0 and 1.1)' });
-    }
-    pipeline = { ...pipeline, repository: options.registry };
-  }
-  // Checked before keys or state are touched: the wrong pipeline must not reset anything.
-  const [first, second, third] = pipeline.stages.map((s) => s.name);
-  if (!first || !second || !third || pipeline.stages.length !== 3) {
-    throw new PromoteError('DEMO_PIPELINE_SHAPE', `the demo runs a three-stage pipeline (dev → staging → production); ${pipeline.name} has ${pipeline.stages.length} stages`, { outcome: 'usage', hint: 'promote init scaffolds one' });
-  }
-  const bundleDir = await findBundleDir(projectDir);
-  const state = join(projectDir, '.promote');
-  const registryIsLocal = pipeline.repository.startsWith('oci:');
-  // The demo pushes releases and promotes them: only into its own state, or where --registry
-  // says. A pipeline that names the team's registry or ledger is not the demo's to write to.
-  const parsedRepo = parseReference(pipeline.repository);
-  const layoutPath = parsedRepo.transport === 'layout' ? parsedRepo.path : undefined;
-  if (!options.registry && !(layoutPath && inside(state, layoutPath))) {
-    throw new PromoteError('DEMO_FOREIGN_REGISTRY', `pipeline ${pipeline.name} pushes to ${pipeline.repository}; the demo only writes to an OCI layout under ${show(state)}/ unless --registry names one`, {
-      outcome: 'usage',
-      hint: `run promote demo --registry <a scratch repository>, or use repository: oci:./.promote/registry/${pipeline.name} (as promote init writes it)`,
-    });
-  }
-  if (isGitUrl(pipeline.ledger.repository) || !inside(state, pipeline.ledger.repository)) {
-    throw new PromoteError('DEMO_FOREIGN_LEDGER', `pipeline ${pipeline.name} records promotions in ${pipeline.ledger.repository}; the demo only writes a ledger under ${show(state)}/`, {
-      outcome: 'usage',
-      hint: 'set ledger: {repository: ./.promote/ledger, branch: main} for the demo (as promote init writes it)',
-    });
-  }
+  const { pipelineFile, projectDir, pipeline, stages: [first, second, third], bundleDir, state, layoutPath, registryIsLocal } = await openDemoProject(root, options, show);
 
   // 1. Keys first (a wrong password must fail before anything is reset): the CI key signs
   //    bundles, the promoter's key signs records, the agents' key signs status reports.
-  const keys = await demoKeys(projectDir, pipeline, options.env);
+  const keys = await demoKeys(projectDir, pipeline, options.env, options.cwd);
   const keyNames = [...new Set([keys.files.ci, keys.files.promoter, keys.files.agent, keys.files.approver])];
   step('keygen', `${keys.created.length ? 'created' : 'reusing'} ${keyNames.join(', ')} (CI, promoter, agents, approver) — ${keys.files.password === 'demo' ? `password "${DEMO_PASSWORD}", for the demo only (PROMOTE_PASSWORD sets your own)` : `password from ${keys.files.password}`}`);
 
@@ -384,7 +277,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ? await kubeHandEdit(watcher, watcherTarget, { bundleDir, root: projectDir, environment: pipeline.stages[2]!.environment, cluster: driftCluster, stage: third })
     : await (async () => {
         await watcher.round();
-        return dirHandEdit(clusterDirs[driftCluster]!);
+        return dirHandEdit(clusterDirs[driftCluster]!, options.cwd);
       })();
   if (!edit) {
     step('drift', 'skipped: the bundle has no Namespace with labels to edit by hand');
@@ -496,153 +389,3 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
 }
 
-async function kubeContexts(file: string): Promise<string[]> {
-  const { parse } = await import('yaml');
-  const doc = parse(await readFile(file, 'utf8')) as { contexts?: { name?: string }[] } | null;
-  return (doc?.contexts ?? []).map((c) => c.name).filter((n): n is string => typeof n === 'string');
-}
-
-interface HandEdit {
-  /** What the agents call the object (a file path, or `Kind namespace/name`). */
-  id: string;
-  where: string;
-  what: string;
-  /** Is it back to what the bundle says? */
-  restored(): Promise<boolean>;
-}
-
-/** Changes one number in the first rendered manifest that has a `maxReplicas:` or `replicas:`. */
-async function dirHandEdit(dir: string): Promise<HandEdit> {
-  const files: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (e.name.startsWith('.')) continue;
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (/\.ya?ml$/.test(e.name)) files.push(join(d, e.name));
-    }
-  };
-  await walk(dir);
-  const pick = async (): Promise<{ f: string; text: string; m?: RegExpExecArray }> => {
-    for (const f of files) {
-      const text = await readFile(f, 'utf8');
-      const m = /^(\s*)(maxReplicas|replicas): (\d+)\s*$/m.exec(text);
-      if (m) return { f, text, m };
-    }
-    return { f: files[0]!, text: await readFile(files[0]!, 'utf8') };
-  };
-  const { f, text, m } = await pick();
-  const to = m ? Number(m[3]) * 10 : 0;
-  await writeFile(f, m ? text.replace(m[0], `${m[1]}${m[2]}: ${to}`) : `${text}# edited by hand\n`);
-  const id = relative(dir, f).split(sep).join('/');
-  return {
-    id,
-    where: relative(process.cwd(), f).startsWith('..') ? f : relative(process.cwd(), f),
-    what: m ? `${m[2]} ${m[3]} → ${to}` : 'a line added',
-    restored: async () => (await readFile(f, 'utf8')) === text,
-  };
-}
-
-/** Relabels the bundle's Namespace in the cluster, as `kubectl label --overwrite` would. */
-async function kubeHandEdit(watcher: Reconciler, target: Target, render: { bundleDir: string; root: string; environment: string; cluster: string; stage: string }): Promise<HandEdit | undefined> {
-  const { renderEnvironment } = await import('../bundle/render-environment.ts');
-  const { files } = await renderEnvironment(render);
-  type Doc = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> } };
-  const ns = files.flatMap((f) => (f.documents ?? []) as Doc[]).find((d) => d?.kind === 'Namespace' && d.metadata?.name && Object.keys(d.metadata.labels ?? {}).length);
-  if (!ns) return undefined;
-  const client = (target as unknown as { client: { call(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> } }).client;
-  const name = ns.metadata!.name!;
-  const [key, value] = Object.entries(ns.metadata!.labels!)[0]!;
-  await watcher.round();
-  const path = `/api/v1/namespaces/${encodeURIComponent(name)}`;
-  await client.call('PATCH', `${path}?fieldManager=kubectl-edit`, { metadata: { labels: { [key]: 'edited-by-hand' } } }, 'application/merge-patch+json');
-  return {
-    id: `Namespace ${name}`,
-    where: `kubectl label namespace ${name} ${key}=edited-by-hand --overwrite (cluster ${render.cluster})`,
-    what: `${key} ${value} → edited-by-hand`,
-    restored: async () => ((await client.call('GET', path)) as Doc).metadata?.labels?.[key] === value,
-  };
-}
-
-async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv): Promise<Keys> {
-  const [{ generateKeyFiles }, { loadSigner }, { passwordFromEnv }] = await Promise.all([import('../signing/keygen.ts'), import('../signing/signer.ts'), import('../signing/password.ts')]);
-  const pub = (list: Pipeline['trust']['bundles'], what: string, i = 0): string => {
-    const keys = list.filter((e): e is { key: string } => 'key' in e).map((e) => e.key);
-    const k = keys[i] ?? keys[0];
-    if (!k || !k.endsWith('.pub')) {
-      throw new PromoteError('DEMO_TRUST_KEYS', `the demo signs with key files, and trust.${what} of ${pipeline.name} names no .pub file`, { outcome: 'usage', hint: 'list e.g. .promote/keys/ci.pub (promote init writes such a pipeline)' });
-    }
-    return k;
-  };
-  const ciPub = pub(pipeline.trust.bundles, 'bundles');
-  const promoterPub = pub(pipeline.trust.promotions, 'promotions');
-  // Status reports are signed by trust.agents (default: the promotion signers).
-  const agentPub = pipeline.trust.agents.length ? pub(pipeline.trust.agents, 'agents') : pub(pipeline.trust.promotions, 'promotions', 1);
-  // Approvals are signed by trust.approvers: the demo's separateDuties gate needs it.
-  const approverPub = pub(pipeline.trust.approvers, 'approvers');
-  const fromEnv = passwordFromEnv(env);
-  const password = fromEnv ?? DEMO_PASSWORD;
-  const source: DemoResult['keys']['password'] = fromEnv === undefined ? 'demo' : env.PROMOTE_PASSWORD !== undefined ? 'PROMOTE_PASSWORD' : 'COSIGN_PASSWORD';
-  const created: string[] = [];
-  const signers = new Map<string, LocalKeySigner>();
-  // scrypt makes each key ~0.5 s to create or open: all of them at once (libuv's thread pool).
-  await Promise.all([...new Set([ciPub, promoterPub, agentPub, approverPub])].map(async (p) => {
-    const base = resolve(root, p.replace(/\.pub$/, ''));
-    const [hasKey, hasPub] = await Promise.all([exists(`${base}.key`), exists(`${base}.pub`)]);
-    if (!hasKey && !hasPub) {
-      await mkdir(resolve(base, '..'), { recursive: true });
-      await generateKeyFiles(base, { password });
-      created.push(p);
-    } else if (!hasKey) {
-      throw new PromoteError('DEMO_KEY_MISSING', `${p} exists but its private key ${p.replace(/\.pub$/, '.key')} does not`, { outcome: 'usage', hint: 'the demo signs with the private key of every trusted .pub; remove the .pub to let the demo create a pair' });
-    }
-    try {
-      signers.set(p, await loadSigner(`${base}.key`, { env: { ...env, PROMOTE_PASSWORD: password }, interactive: false }));
-    } catch (err) {
-      if (isPromoteError(err) && hasKey) {
-        const tried = fromEnv === undefined ? `the demo password "${DEMO_PASSWORD}"` : 'the password in PROMOTE_PASSWORD/COSIGN_PASSWORD';
-        throw new PromoteError(err.code, `${err.message} (tried ${tried})`, {
-          cause: err,
-          outcome: err.outcome,
-          hint: `these keys come from an earlier run or from promote init: set PROMOTE_PASSWORD to their password${fromEnv === undefined ? '' : ' (or unset it for the demo password)'}, or remove ${relative(process.cwd(), resolve(base, '..')) || '.'}/ to let the demo create new keys`,
-        });
-      }
-      throw err;
-    }
-  }));
-  created.sort();
-  return {
-    ci: signers.get(ciPub)!,
-    promoter: signers.get(promoterPub)!,
-    agent: signers.get(agentPub)!,
-    approver: signers.get(approverPub)!,
-    files: { ci: ciPub.replace(/\.pub$/, '.key'), promoter: promoterPub.replace(/\.pub$/, '.key'), agent: agentPub.replace(/\.pub$/, '.key'), approver: approverPub.replace(/\.pub$/, '.key'), password: source },
-    created,
-  };
-}
-
-/** stage × cluster: the digest each stage's record names, and what each agent last reported. */
-async function statusRows(project: Project, stageClusters: Record<string, string[]>, releases: DemoRelease[]): Promise<StatusRow[]> {
-  const { readStatusReport } = await import('../promotion/status-reports.ts');
-  const trust = await project.agentTrust();
-  const version = (d?: string): string | undefined => releases.find((r) => r.digest === d)?.version;
-  const rows: StatusRow[] = [];
-  for (const stage of project.pipeline.stages) {
-    const st = await project.ledger.read(project.pipeline.name, stage.name);
-    const desired = st?.record?.bundle.digest;
-    for (const cluster of stageClusters[stage.name] ?? []) {
-      const r = await readStatusReport(project.registry, stage.name, cluster, trust);
-      const dv = version(desired);
-      rows.push({
-        stage: stage.name,
-        cluster,
-        ...(desired && { desired }),
-        ...(dv && { desiredVersion: dv }),
-        ...(r?.bundle && { observed: r.bundle }),
-        phase: r?.phase ?? 'NoReport',
-        ...(r?.since && { since: r.since }),
-        ...(r?.reason && { reason: r.reason }),
-      });
-    }
-  }
-  return rows;
-}

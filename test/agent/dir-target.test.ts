@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { DesiredState } from '../../src/agent/target.ts';
-import { DirTarget, INVENTORY_FILE } from '../../src/agent/targets/dir-target.ts';
+import { INVENTORY_FILE } from '../../src/agent/targets/dir-inventory.ts';
+import { DirTarget } from '../../src/agent/targets/dir-target.ts';
 
 const dirs: string[] = [];
 after(async () => {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Reconciler, type DesiredSource } from '../../src/agent/reconcile.ts';
 import type { DesiredState, Target, TargetSet } from '../../src/agent/target.ts';
-import { DirTarget, INVENTORY_FILE } from '../../src/agent/targets/dir-target.ts';
+import { INVENTORY_FILE } from '../../src/agent/targets/dir-inventory.ts';
+import { DirTarget } from '../../src/agent/targets/dir-target.ts';
 import { OWNER } from './desired.ts';
 
 const dirs: string[] = [];

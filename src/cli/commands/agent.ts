@@ -67,6 +67,7 @@ ${REGISTRY_HELP}`,
     const { parseDuration } = await import('../../pipeline/duration.ts');
     const { registryOptions } = await import('../registry-options.ts');
     const { runAgent } = await import('../../agent/agent.ts');
+    const { redactDeep } = await import('../../redact.ts');
     const required = (name: string): string => {
       const v = stringOption(args, name);
       if (!v) throw new PromoteError('USAGE', `agent needs --${name}`, { outcome: 'usage', hint: `run 'promote agent --help' for usage and examples` });
@@ -108,6 +109,8 @@ ${REGISTRY_HELP}`,
         promotionKeys: listOption(args, 'promotion-key'),
         bundleKeys: listOption(args, 'bundle-key'),
         signal: controller.signal,
+        // JSON lines on stderr, what log shippers read (redacted again here, at the boundary).
+        log: (entry) => process.stderr.write(`${JSON.stringify(redactDeep(entry))}\n`),
         ...(opt('pipeline') && { pipeline: opt('pipeline') }),
         ...(opt('repository') && { repository: opt('repository') }),
         ...(opt('key') && { key: opt('key') }),

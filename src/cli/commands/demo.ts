@@ -43,6 +43,7 @@ kept. A pipeline whose registry or ledger lies elsewhere (a team's real ones) is
     const result = await runDemo({
       project: resolve(ctx.cwd, stringOption(args, 'project') ?? '.'),
       env: ctx.env,
+      cwd: ctx.cwd,
       ...(registry && { registry }),
       ...(kubeconfig && { kubeconfig: resolve(ctx.cwd, kubeconfig) }),
       registryOptions: await registryOptions(ctx, args),
