@@ -10,9 +10,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const candidates = [join(root, 'test', 'fixtures', 'kube-prometheus', 'manifests'), join(root, '..', 'shared', 'fixtures', 'kube-prometheus', 'manifests')];
-const fixture = candidates.find((c) => existsSync(c));
+// The copy in test/fixtures (with its licence), never one beside the checkout: a clone anywhere runs it.
+const fixture = fileURLToPath(new URL('../test/fixtures/kube-prometheus/manifests', import.meta.url));
 const children = Number(process.env.BENCH_RUNS ?? 3);
 const inner = Number(process.env.BENCH_INNER ?? 4);
 const TARGET = 1.5;
@@ -48,7 +47,7 @@ async function templated(dir: string): Promise<{ path: string; content: Uint8Arr
 }
 
 async function child(kind: 'render' | 'parse-dump'): Promise<void> {
-  const files = await templated(fixture!);
+  const files = await templated(fixture);
   const bytes = files.reduce((n, f) => n + f.content.length, 0);
   const references = files.reduce((n, f) => n + (Buffer.from(f.content).toString().match(/\$\{params\./g)?.length ?? 0), 0);
   const { renderFiles } = await import('../src/bundle/render.ts');
@@ -88,7 +87,7 @@ function run(kind: string): ChildResult {
 }
 
 async function main(): Promise<void> {
-  if (!fixture) throw new Error(`kube-prometheus fixture missing (looked in ${candidates.join(', ')})`);
+  if (!existsSync(fixture)) throw new Error(`kube-prometheus fixture missing: ${fixture}`);
   const results: Record<string, ChildResult[]> = { render: [], 'parse-dump': [] };
   for (let i = 0; i < children; i++) {
     results.render!.push(run('render'));
