@@ -622,7 +622,7 @@ async function demoKeys(root: string, pipeline: Pipeline, env: NodeJS.ProcessEnv
 
 /** stage × cluster: the digest each stage's record names, and what each agent last reported. */
 async function statusRows(project: Project, stageClusters: Record<string, string[]>, releases: DemoRelease[]): Promise<StatusRow[]> {
-  const { readStatusReport } = await import('../promotion/status-reports.ts');
+  const { readStatusReport } = await import('../records/status-report.ts');
   const trust = await project.agentTrust();
   const version = (d?: string): string | undefined => releases.find((r) => r.digest === d)?.version;
   const rows: StatusRow[] = [];

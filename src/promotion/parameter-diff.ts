@@ -1,5 +1,5 @@
 import { formatPointer, pointerSegments } from '../params/pointer.ts';
-import type { PromotionRecord } from './record.ts';
+import type { PromotionRecord } from '../records/promotion-record.ts';
 
 // What changed between two sets of parameter values, named by JSON pointer (RFC 6901) as every
 // other problem and path in promote is. A secret parameter only ever holds a reference,

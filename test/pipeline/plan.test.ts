@@ -21,7 +21,7 @@ const pipeline: Pipeline = {
 };
 
 const now = new Date('2026-03-30T10:00:00Z');
-const converged = (since: string) => [{ cluster: 'dev-1', phase: 'Converged', bundle: D2, since, observedAt: '2026-03-30T09:59:00Z' }];
+const converged = (since: string) => [{ cluster: 'dev-1', phase: 'Converged' as const, bundle: D2, since, observedAt: '2026-03-30T09:59:00Z' }];
 
 function input(over: Partial<PlanInput>): PlanInput {
   return {
