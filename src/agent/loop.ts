@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { PromoteError } from '../errors.ts';
 import { redactDeep } from '../redact.ts';
+import { STATUS_PHASES } from '../records/status-report.ts';
 import type { AgentPhase, AgentStatus, Reconciler, RoundResult } from './reconcile.ts';
 
 // The agent's main loop: a round every interval, exponential backoff while rounds fail, and a
@@ -30,7 +31,7 @@ export interface AgentLoopOptions {
   onListening?: (address: { host: string; port: number }) => void;
 }
 
-const PHASES: AgentPhase[] = ['Progressing', 'Converged', 'Degraded', 'Drifted', 'Failed', 'Refused'];
+const PHASES: readonly AgentPhase[] = STATUS_PHASES;
 const BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300];
 
 /** The agent's counters and gauges, rendered in the Prometheus text format 0.0.4. */

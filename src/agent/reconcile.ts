@@ -1,4 +1,5 @@
 import { isPromoteError, PromoteError } from '../errors.ts';
+import type { ObjectSummary, StatusPhase } from '../records/status-report.ts';
 import type { DesiredState, DriftedObject, Observation, ObjectResult, Owner, Target } from './target.ts';
 import { reasonFromCode, sameStatus, summarise, verdictOf } from './round-verdict.ts';
 
@@ -9,7 +10,9 @@ import { reasonFromCode, sameStatus, summarise, verdictOf } from './round-verdic
 // and the renderer in registry-source.ts. Nothing that did not verify is ever applied: a
 // refusal or failure keeps the last good state in the target and says why.
 
-export type AgentPhase = 'Progressing' | 'Converged' | 'Degraded' | 'Drifted' | 'Failed' | 'Refused';
+/** The agent's phases are the status report's (records/status-report.ts). */
+export type AgentPhase = StatusPhase;
+export type { ObjectSummary };
 
 /** Where desired state comes from: the stage's promotion record, verified and rendered. */
 export interface DesiredSource {
@@ -20,17 +23,6 @@ export interface DesiredSource {
    * the parameters and renders. Throws a PromoteError; outcome `verification`/`refused` → Refused.
    */
   load(recordDigest: string): Promise<DesiredState>;
-}
-
-/** A compact per-object summary for the report: counts, plus every object that is not fine. */
-export interface ObjectSummary {
-  total: number;
-  healthy: number;
-  progressing: number;
-  degraded: number;
-  failed: number;
-  /** Objects that failed, are unhealthy, drifted, were pruned or adopted (at most 50). */
-  notable: { id: string; health?: string; action?: string; reason?: string; message?: string }[];
 }
 
 export interface AgentStatus {

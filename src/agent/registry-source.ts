@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { PromoteError, isPromoteError } from '../errors.ts';
 import type { ArtifactReader } from '../oci/registry.ts';
+import { promotionTag } from '../records/promotion-record.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { DesiredSource } from './reconcile.ts';
 import type { DesiredState, Owner } from './target.ts';
@@ -33,16 +33,6 @@ export interface RegistrySourceOptions {
   replay?: ReplayState;
 }
 
-interface RecordPredicate {
-  pipeline?: string;
-  stage?: string;
-  environment?: string;
-  bundle?: { repository?: string; digest?: string };
-  parameters?: { digest?: string; values?: Record<string, unknown> };
-  clusters?: { name: string; parameters?: Record<string, unknown> }[];
-  sequence?: number;
-}
-
 function refuse(code: string, message: string, hint: string, bundle?: string): PromoteError {
   return new PromoteError(code, message, { outcome: 'verification', hint, ...(bundle && { details: { bundle } }) });
 }
@@ -63,7 +53,7 @@ export class RegistryDesiredSource implements DesiredSource {
   }
 
   get tag(): string {
-    return `promotion-${this.o.owner.stage}`;
+    return promotionTag(this.o.owner.stage);
   }
 
   async resolve(): Promise<string | undefined> {
@@ -94,33 +84,26 @@ export class RegistryDesiredSource implements DesiredSource {
 
   private async loadVerified(record: string): Promise<DesiredState> {
     const { owner, registry } = this.o;
-    const { verifyRecord, verifyBundle } = await import('../signing/policy.ts');
+    const [{ verifyBundle }, { verifyRecord }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts')]);
+    // The one parser of the record format: every field typed, parameters true to their digest.
     const verified = await verifyRecord(registry, record, this.o.promotionTrust, { stage: owner.stage });
-    const p = verified.statement.predicate as RecordPredicate;
-    const bundle = verified.subject?.digest ?? p.bundle?.digest;
-    if (!bundle) throw refuse('RECORD_INVALID', `the record ${record} names no bundle`, 'promotion records are written by `promote to`');
+    const p = verified.statement.predicate;
+    const bundle = p.bundle.digest;
     if (p.pipeline !== owner.pipeline) {
       throw refuse('RECORD_WRONG_PIPELINE', `the record at ${registry.name}:${this.tag} is for pipeline ${JSON.stringify(p.pipeline)}, not ${owner.pipeline}`, 'the tag holds another pipeline\'s record; it was copied — do not deploy it', bundle);
     }
-    const envValues = p.parameters?.values;
-    if (envValues !== undefined && p.parameters?.digest) {
-      const { canonicalJson } = await import('../oci/canonical-json.ts');
-      const digest = `sha256:${createHash('sha256').update(canonicalJson(envValues)).digest('hex')}`;
-      if (digest !== p.parameters.digest) throw refuse('RECORD_INVALID', `the record's parameter values do not match their digest ${p.parameters.digest}`, 'the record is corrupt; promote again', bundle);
-    }
-    let values = envValues;
-    if (Array.isArray(p.clusters) && p.clusters.length > 0) {
+    let values = p.parameters.values;
+    if (p.clusters.length > 0) {
       const mine = p.clusters.find((c) => c.name === owner.cluster);
       if (!mine) {
         throw refuse('RECORD_WRONG_CLUSTER', `the record for ${owner.pipeline}/${owner.stage} does not include cluster ${owner.cluster} (it is for ${p.clusters.map((c) => c.name).join(', ')})`, 'check --cluster, or add the cluster to the stage\'s environment and promote again', bundle);
       }
-      values = mine.parameters ?? values;
+      values = mine.parameters;
     }
-    if (values === undefined) throw refuse('RECORD_INVALID', `the record ${record} carries no parameter values`, 'promote the bundle again with a current promote', bundle);
     // Every valid record of the stage stays valid for ever, so whoever can move the tag could put
     // an older one back (a rollback attack, as TUF calls it). `promote to` numbers a stage's
     // records (ledger compare-and-swap, rollbacks included), so an honest tag never goes back.
-    const sequence = typeof p.sequence === 'number' ? p.sequence : 0;
+    const sequence = p.sequence;
     const highest = await this.replay.highest();
     if (sequence < highest) {
       throw refuse('RECORD_REPLAYED', `the record at ${registry.name}:${this.tag} is number ${sequence} of ${owner.pipeline}/${owner.stage}, older than number ${highest} this agent already accepted: an old record was put back on the tag`, `promote the stage again (promote rollback to go back on purpose); if the ledger was re-created on purpose, delete ${this.replay.path}`, bundle);
@@ -147,7 +130,7 @@ export class RegistryDesiredSource implements DesiredSource {
     const { renderPulled } = await import('../bundle/render-pulled.ts');
     const rendered = await renderPulled(pulled, {
       params: values,
-      promote: { stage: owner.stage, ...(p.environment && { environment: p.environment }), cluster: owner.cluster, digest: bundle },
+      promote: { stage: owner.stage, environment: p.environment, cluster: owner.cluster, digest: bundle },
     });
     if (sequence > highest) await this.replay.remember(sequence);
     return {

@@ -1,12 +1,12 @@
 import { isPromoteError } from '../errors.ts';
 import type { Descriptor, Registry } from '../oci/registry.ts';
-import type { StatusPredicate } from '../signing/attestation.ts';
+import type { StatusPredicate } from '../records/status-report.ts';
 import type { Signer } from '../signing/signer.ts';
 import type { AgentStatus, StatusReporter } from './reconcile.ts';
 import type { ReplayState } from './replay-state.ts';
 
 // Publishes each status as a signed report at `status-<stage>-<cluster>`, attached to the bundle
-// it is about, through the engine's own writer (src/promotion/status-reports.ts), so what the
+// it is about, through the one writer of the format (src/records/status-report.ts), so what the
 // `converged` and `soak` gates read is exactly what agents write.
 
 export function toPredicate(s: AgentStatus, repository?: string, numbers: { sequence?: number; recordSequence?: number } = {}): StatusPredicate {
@@ -70,7 +70,7 @@ export class RegistryStatusReporter implements StatusReporter {
     this.own ??= (async () => {
       if (!this.owner) return undefined;
       const { pipeline, stage, cluster } = this.owner;
-      const [{ statusTag }, { verifyStatusReport }, { parseVerificationKey }] = await Promise.all([import('../promotion/status-reports.ts'), import('../signing/policy.ts'), import('../signing/keys.ts')]);
+      const [{ statusTag, verifyStatusReport }, { parseVerificationKey }] = await Promise.all([import('../records/status-report.ts'), import('../signing/keys.ts')]);
       const own = { keys: [parseVerificationKey(this.signer.publicKeyPem, "this agent's key")], identities: [] };
       let p: StatusPredicate;
       try {
@@ -81,8 +81,7 @@ export class RegistryStatusReporter implements StatusReporter {
         throw err;
       }
       if (p.pipeline !== pipeline || p.stage !== stage || p.cluster !== cluster) return undefined;
-      const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 0);
-      return { phase: p.phase, since: p.since, ...(p.record && { record: p.record }), sequence: count(p.sequence), recordSequence: count(p.recordSequence) };
+      return { phase: p.phase, since: p.since, ...(p.record && { record: p.record }), sequence: p.sequence ?? 0, recordSequence: p.recordSequence ?? 0 };
     })();
     return this.own;
   }
@@ -119,7 +118,7 @@ export class RegistryStatusReporter implements StatusReporter {
       numbers.sequence = this.sequence;
       numbers.recordSequence = await this.state.highest();
     }
-    const { publishStatusReport } = await import('../promotion/status-reports.ts');
+    const { publishStatusReport } = await import('../records/status-report.ts');
     await publishStatusReport(this.registry, subject, toPredicate(status, this.repository, numbers), this.signer);
   }
 }

@@ -57,7 +57,7 @@ export interface PipelineStatus {
 export async function pipelineStatus(options: StatusOptions): Promise<PipelineStatus> {
   const { openProject } = await import('../promotion/project.ts');
   const { stageSummaries } = await import('../promotion/stage-status.ts');
-  const { readStatusReport } = await import('../promotion/status-reports.ts');
+  const { readStatusReport } = await import('../records/status-report.ts');
   const { loadEnvironment } = await import('../params/environment.ts');
   const { stageRepository } = await import('../pipeline/pipeline.ts');
   const project = await openProject({ cwd: options.cwd, env: options.env, ...(options.pipeline && { pipeline: options.pipeline }), ...(options.registry && { registry: options.registry }) });

@@ -6,7 +6,7 @@ import type { DemoRelease, StatusRow } from './demo-result.ts';
 
 export /** stage × cluster: the digest each stage's record names, and what each agent last reported. */
 async function statusRows(project: Project, stageClusters: Record<string, string[]>, releases: DemoRelease[]): Promise<StatusRow[]> {
-  const { readStatusReport } = await import('../promotion/status-reports.ts');
+  const { readStatusReport } = await import('../records/status-report.ts');
   const trust = await project.agentTrust();
   const version = (d?: string): string | undefined => releases.find((r) => r.digest === d)?.version;
   const rows: StatusRow[] = [];

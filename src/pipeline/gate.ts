@@ -1,30 +1,14 @@
 import type { Problem } from '../errors.ts';
-import type { GateSpec } from './gates/kinds.ts';
+import type { GateResult } from '../records/gate-result.ts';
+import type { StatusObservation } from '../records/status-report.ts';
 import type { TrustSpec } from './pipeline.ts';
+
+export type { GateResult, StatusObservation };
 
 // A gate is a judgement: given the candidate, the clock and the facts it asks for through a small
 // context (status reports, approvals; fetched once per plan by the engine, plain data in tests),
 // it says pass or fail and *why*, with the evidence a reviewer would want to see in the ledger
 // (cdk8s' validation-plugin contract, its facts behind an interface).
-
-/** What one agent last reported for one cluster of a stage (src/promotion/status-reports.ts). */
-export interface StatusObservation {
-  cluster: string;
-  phase: 'Progressing' | 'Converged' | 'Degraded' | 'Drifted' | 'Failed' | 'Refused' | string;
-  /** Bundle digest the cluster runs. */
-  bundle: string;
-  /** Promotion record digest the agent converged on. */
-  record?: string;
-  /** When the cluster entered this phase on this bundle (ISO 8601). */
-  since: string;
-  /** When the agent made this observation (ISO 8601). */
-  observedAt: string;
-  reason?: string;
-  /** False when the report's signature could not be verified; such a report never counts. */
-  verified?: boolean;
-  /** The report's number among its cluster's reports (agents count up, across restarts). */
-  sequence?: number;
-}
 
 /**
  * An approval as the ledger holds it (`promote approve`). The ledger is untrusted storage: for a
@@ -40,7 +24,7 @@ export interface Approval {
   parameters?: string;
   /** Fingerprint of the key that signed, as stored: to spot a repeated approval, never to count one. */
   signer?: string;
-  /** The signed approval statement (Sigstore bundle JSON: DSSE, in-toto; signing/approval.ts); absent when unsigned. */
+  /** The signed approval statement (Sigstore bundle JSON: DSSE, in-toto; records/approval.ts); absent when unsigned. */
   statement?: unknown;
   /** Set by the engine from verifying `statement` against trust.approvers; whatever the ledger says here is discarded. */
   check?: ApprovalCheck;
@@ -107,7 +91,7 @@ export interface GateInput {
   /** The bundle digest being promoted. */
   candidate: string;
   /**
-   * parametersDigest() of the values the candidate record would carry (promotion/record.ts):
+   * parametersDigest() of the values the candidate record would carry (records/promotion-record.ts):
    * the other half of the desired state. Absent when the parameters were not resolved (e.g. an
    * unverified candidate); gates that bind it (approval) then count nothing.
    */
@@ -128,24 +112,6 @@ export interface GateInput {
 
 /** A kind's view of the plan: the input, and the facts it declared (`F`). */
 export type GateContext<F extends GateFactName = GateFactName> = GateInput & Pick<GateFacts, F>;
-
-export interface GateResult {
-  /** The gate as written, e.g. `soak 15m`. */
-  gate: string;
-  type: GateSpec['type'];
-  passed: boolean;
-  /** One line for humans: what was found. */
-  summary: string;
-  /** The facts behind the verdict, recorded in the ledger and the promotion record. */
-  evidence: Record<string, unknown>;
-  /** Set when a failing gate was overridden with --force (the reason is in the record). */
-  overridden?: boolean;
-  /**
-   * Set (false) when the gate does not apply to this change and was not evaluated: a gate that
-   * judges what came from upstream (GateKind.upstream), for a change that keeps the bundle.
-   */
-  applicable?: false;
-}
 
 /** Collects problems while parsing; `at` is a JSON pointer into the pipeline document. */
 export type ReportProblem = (pointer: string, problem: Omit<Problem, 'pointer' | 'file' | 'line' | 'column'>) => void;

@@ -1,12 +1,12 @@
 import { failedCheck } from '../signing/verification-error.ts';
-import { verifyApproval } from '../signing/approval.ts';
+import { verifyApproval } from '../records/approval.ts';
 import { keyFingerprint } from '../signing/trusted-signer.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { Approval, ApprovalCheck } from '../pipeline/gate.ts';
 import type { ApproverEntry } from '../pipeline/pipeline.ts';
 import { PromoteError } from '../errors.ts';
 import type { Mutation } from './ledger-change.ts';
-import { emptyStageState } from './record.ts';
+import { emptyStageState } from './stage-file.ts';
 
 // Approvals as facts for the approval gate. The ledger is untrusted storage, so each approval it
 // holds is verified here against trust.approvers — from the signed statement alone, whatever the

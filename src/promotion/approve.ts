@@ -5,7 +5,8 @@ import { checkParameters, checkSignature } from './bundle-checks.ts';
 import { resolveCandidate, sourceRepository, withUpstream } from './candidate.ts';
 import { approvalMutation } from './changes.ts';
 import { clock, lookupStage, type Project } from './project.ts';
-import { canonicalJson, parametersDigest } from './record.ts';
+import { canonicalJson } from '../oci/canonical-json.ts';
+import { parametersDigest } from '../records/promotion-record.ts';
 import { loadKey } from './signing-keys.ts';
 
 export interface ApproveResult {
@@ -30,7 +31,7 @@ export interface ApproveResult {
 
 /**
  * `promote approve`. With trust.approvers: verifies the bundle and its parameters for the stage,
- * signs an approval statement (signing/approval.ts) with the approver's key — refused, exit 4,
+ * signs an approval statement (records/approval.ts) with the approver's key — refused, exit 4,
  * before anything is written unless trust.approvers holds it — commits it to the ledger and
  * attaches it to the bundle. Without trust.approvers: an unsigned approval (a git commit).
  */
@@ -73,7 +74,7 @@ export async function approve(project: Project, stageName: string, bundle: strin
     throw new PromoteError(p.code ?? 'PARAMETERS_INVALID', p.summary, { outcome: p.outcome ?? 'verification', ...(p.hint && { hint: p.hint }), ...(p.problems && { problems: p.problems }) });
   }
   const parameters = parametersDigest({ parameters: facts.values.environment, clusters: facts.values.clusters });
-  const { signApproval, APPROVAL_PREDICATE_TYPE } = await import('../signing/approval.ts');
+  const { signApproval, approvalAnnotations, APPROVAL_PREDICATE_TYPE } = await import('../records/approval.ts');
   const statement = await signApproval({
     pipeline: pipeline.name,
     stage: stage.name,
@@ -97,7 +98,7 @@ export async function approve(project: Project, stageName: string, bundle: strin
     const attached = await attachBundle(source, { mediaType: subject.mediaType, digest, size: subject.size }, statementJson, APPROVAL_PREDICATE_TYPE, {
       artifactType: APPROVAL,
       now: new Date(kept.at),
-      annotations: { 'dev.promote.approval.pipeline': pipeline.name, 'dev.promote.approval.stage': stage.name },
+      annotations: approvalAnnotations(pipeline.name, stage.name),
     });
     const approver = approval!.check?.verified ? approval!.check.approver : undefined;
     return { ...base, by: kept.by, at: kept.at, ...(result && { commit: result.commit }), alreadyApproved: !result, signed: true, key: fingerprint, ...(approver && { approver }), parameters, attached: { repository: sourceRepo, digest: attached.descriptor.digest } };

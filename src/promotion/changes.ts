@@ -3,7 +3,8 @@ import { PromoteError } from '../errors.ts';
 import type { Approval } from '../pipeline/gate.ts';
 import type { LedgerChange, Mutation } from './ledger-change.ts';
 import { changedParameters, describeChange } from './parameter-diff.ts';
-import { emptyStageState, parametersDigest, recordDigest, type PromotionRecord, type StageState } from './record.ts';
+import { parametersDigest, recordDigest, type PromotionRecord } from '../records/promotion-record.ts';
+import { emptyStageState, type StageState } from './stage-file.ts';
 
 // The ledger mutations of the engine, each a compare-and-swap precondition plus the new stage
 // state and its commit message. They run again on the fresh state whenever another commit landed

@@ -4,9 +4,10 @@ import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
 import type { CheckResult, PlanAction, StageView } from '../pipeline/plan.ts';
 import { checkParameters, checkSignature, type BundleFacts } from './bundle-checks.ts';
 import { resolveCandidate, sourceRepository, withUpstream } from './candidate.ts';
-import { activeHold, parametersDigest, type StageState } from './record.ts';
+import { parametersDigest } from '../records/promotion-record.ts';
+import { activeHold, type StageState } from './stage-file.ts';
 import { findSignedRecord, verifiedStageRecord, type VerifiedStageRecord } from './signed-record.ts';
-import { readStatusReports } from './status-reports.ts';
+import { readStatusReports } from '../records/status-report.ts';
 import type { Project, StageLookup } from './project.ts';
 
 // Fact gathering: everything the gates and the record need, read from the ledger, the registry

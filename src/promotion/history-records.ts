@@ -2,8 +2,8 @@ import { PromoteError, type Outcome } from '../errors.ts';
 import { PROMOTION_RECORD } from '../oci/media-types.ts';
 import type { Descriptor, Registry } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
-import { canonicalJson, type PromotionRecord } from './record.ts';
-import { RECORD_DIGEST_ANNOTATION } from './signed-record.ts';
+import { RECORD_DIGEST_ANNOTATION, type PromotionRecord } from '../records/promotion-record.ts';
+import { recordDisagreement } from './signed-record.ts';
 
 // For `promote history --verify` (verify-history.ts): the signed copy of each ledger record
 // among its bundle's referrers in the registry, and the refusal every failed check ends in.
@@ -27,10 +27,6 @@ export function short(d: string): string {
 
 export function broken(check: HistoryCheck, message: string, hint: string, details: { commit?: string; record?: string; sequence?: number; [k: string]: unknown }): PromoteError {
   return new PromoteError('HISTORY_UNVERIFIED', message, { outcome: 'verification', hint, details: { check, ...details } });
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b);
 }
 
 export interface FoundRecord {
@@ -74,7 +70,7 @@ export class RegistryRecords {
     if (!candidates.length) {
       throw broken('registry-record', `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) has no signed copy attached to ${short(bundle)} in ${where}: it was deleted from the registry, or never published`, 'if its publish was interrupted, promote the stage again to complete it; otherwise the registry lost or had a record removed: restore it from a copy (promote copy) or investigate who deleted it', ctx);
     }
-    const { verifyRecord, describePolicy } = await import('../signing/policy.ts');
+    const [{ describePolicy }, { verifyRecord }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts')]);
     let failure: { check: HistoryCheck; message: string } | undefined;
     for (const c of candidates) {
       let v;
@@ -87,18 +83,18 @@ export class RegistryRecords {
         else if (!failure || failure.check === 'registry-record') failure = { check: 'record-signature', message: `is in ${where} as ${short(c.digest)}, but it does not verify against trust.promotions (${describePolicy(this.trust)}): ${err.message}` };
         continue;
       }
-      const p = v.statement.predicate as Record<string, unknown> & { recordDigest?: string; ledger?: { commit?: string; parent?: string }; parameters?: { values?: unknown } };
+      const p = v.statement.predicate;
       if (p.recordDigest !== digest) {
         failure ??= { check: 'record-content', message: `is signed, but the manifest ${short(c.digest)} carrying its digest states recordDigest ${String(p.recordDigest)}` };
         continue;
       }
-      const differs = Object.keys(record).filter((k) => (k === 'parameters' ? !same(p.parameters?.values, record.parameters) : !same(p[k], (record as unknown as Record<string, unknown>)[k])));
+      const differs = recordDisagreement(p, record);
       if (p.pipeline !== this.pipeline || differs.length) {
         failure ??= { check: 'record-content', message: `is signed as ${short(c.digest)}, but the signed statement and the ledger disagree on ${differs.length ? differs.join(', ') : 'pipeline'}` };
         continue;
       }
       const signedBy = v.signedBy.kind === 'key' ? `key ${v.signedBy.key}` : v.signedBy.subject;
-      return { manifest: c.digest, signedBy, ...(p.ledger?.commit && { ledgerCommit: p.ledger.commit }), ...(p.ledger?.parent && { ledgerParent: p.ledger.parent }) };
+      return { manifest: c.digest, signedBy, ...(p.ledger.commit && { ledgerCommit: p.ledger.commit }), ...(p.ledger.parent && { ledgerParent: p.ledger.parent }) };
     }
     throw broken(failure!.check, `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) ${failure!.message}`, 'the registry holds no record promote signed for this ledger entry: it was replaced or re-signed by someone else; do not trust this history until it is explained', ctx);
   }

@@ -1,5 +1,6 @@
 import { stringify as stringifyYaml } from 'yaml';
-import { canonicalJson, type StageState } from './record.ts';
+import { canonicalJson } from '../oci/canonical-json.ts';
+import type { StageState } from './stage-file.ts';
 
 // What a ledger commit says: the stage file's new content and the commit message (subject,
 // body, trailers) a mutation asks for, rendered deterministically.

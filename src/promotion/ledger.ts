@@ -12,7 +12,7 @@ import type { LedgerSpec } from '../pipeline/pipeline.ts';
 import { commitMessage, renderStageState, type LedgerChange, type Mutation } from './ledger-change.ts';
 import { exists, gitError, gitTimeout, isBareRepository, isMissingObject, isRejectedPush, makeGit, staleLock, topLevel, withHttpCredential } from './ledger-git.ts';
 import { withDirectoryLock } from './lock.ts';
-import { emptyStageState, stagePath, type StageState } from './record.ts';
+import { emptyStageState, stagePath, type StageState } from './stage-file.ts';
 
 // The ledger: a git repository where `promotions/<pipeline>/<stage>.yaml` holds each stage's
 // current state and every promotion, approval, rollback and hold is one commit whose trailers

@@ -1,5 +1,5 @@
 import { parameterDifferences } from '../params/parameter-diff.ts';
-import type { PromotionRecord } from './record.ts';
+import type { PromotionRecord } from '../records/promotion-record.ts';
 
 // What changed between two promotion records' parameters: the environment's values and each
 // cluster's merged values (params/parameter-diff.ts compares the values).

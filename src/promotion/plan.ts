@@ -4,7 +4,8 @@ import { assemblePlan, planOutcome, type Plan, type PlanAction } from '../pipeli
 import type { BundleFacts } from './bundle-checks.ts';
 import { gatherFacts, type Facts } from './facts.ts';
 import { clock, lookupStage, type Project, type StageLookup } from './project.ts';
-import { parametersDigest, type PromotionRecord, type StageState } from './record.ts';
+import { parametersDigest, recordAction, type PromotionRecord } from '../records/promotion-record.ts';
+import type { StageState } from './stage-file.ts';
 import type { VerifiedStageRecord } from './signed-record.ts';
 
 // `promote plan`: the facts (facts.ts), then the pure planner's verdict on them, and the
@@ -89,7 +90,7 @@ function draftRecord(pipeline: Pipeline, stage: Stage, plan: Plan, facts: Facts,
     pipeline: pipeline.name,
     stage: stage.name,
     environment: stage.environment,
-    action: plan.action === 'rollback' ? 'rollback' : plan.change === 'configuration' ? 'configure' : plan.action === 'auto' ? 'auto' : 'promotion',
+    action: recordAction(plan),
     bundle: { repository: stageRepository(pipeline, stage), digest: plan.candidate },
     ...(stage.from && { from: stage.from }),
     parameters: values.environment,

@@ -5,7 +5,7 @@ import type { Descriptor, Registry } from '../oci/registry.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
 import { sourceRepository } from './candidate.ts';
 import type { Project, StageLookup } from './project.ts';
-import { recordDigest, type PromotionRecord } from './record.ts';
+import { recordDigest, type PromotionRecord } from '../records/promotion-record.ts';
 import { publishStatement, readTaggedRecord, verifiedStageRecord, type PublishedStatement } from './signed-record.ts';
 
 // After the ledger commit (the point of no return): the signed record into the registry. Both

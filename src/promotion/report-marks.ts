@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ReportKey, ReportOrder } from '../records/status-report.ts';
 
 // The newest status report a promoter has seen from each cluster: its `sequence`, kept under
 // `<cache root>/gates/`. Every validly signed report stays valid for ever, so whoever can move
@@ -9,21 +10,13 @@ import { join } from 'node:path';
 // never goes back). Local to the machine that runs the gates: a fresh CI runner has seen nothing
 // and relies on the freshness bound (`reports.maxAge`) alone — docs/attestations.md, "Threat model".
 
-export interface ReportKey {
-  /** The registry's name (`host/repository` or `oci:<path>`). */
-  repository: string;
-  pipeline: string;
-  stage: string;
-  cluster: string;
-}
-
 interface MarkFile extends ReportKey {
   apiVersion: 'promote/v1';
   kind: 'GateReportMark';
   sequence: number;
 }
 
-export class ReportMarks {
+export class ReportMarks implements ReportOrder {
   readonly dir: string;
 
   constructor(dir: string) {

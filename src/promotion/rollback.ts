@@ -2,7 +2,7 @@ import { PromoteError } from '../errors.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
 import { resolveCandidate } from './candidate.ts';
 import { lookupStage, type Project } from './project.ts';
-import { RECORD_ACTIONS } from './record.ts';
+import { RECORD_ACTIONS } from '../records/promotion-record.ts';
 import { promote, type PromoteResult } from './to.ts';
 
 // `promote rollback`: a new promotion of a bundle the stage ran before, through the same gates

@@ -1,12 +1,23 @@
 import type { SerializedBundle } from '@sigstore/bundle';
 import { PromoteError, isPromoteError } from '../errors.ts';
-import { sha256Digest } from '../oci/digest.ts';
 import { PROMOTION_RECORD } from '../oci/media-types.ts';
 import type { Descriptor, Registry } from '../oci/registry.ts';
-import type { PromotionPredicate } from '../signing/attestation.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
-import { canonicalJson, recordDigest, type PromotionRecord, type StageState } from './record.ts';
+import { canonicalJson } from '../oci/canonical-json.ts';
+import {
+  parsePromotionPredicate,
+  PROMOTION_PREDICATE_TYPE,
+  promotionTag,
+  RECORD_DIGEST_ANNOTATION,
+  recordDigest,
+  recordPredicate,
+  verifyRecord,
+  type LedgerLink,
+  type PromotionPredicate,
+  type PromotionRecord,
+} from '../records/promotion-record.ts';
+import type { StageState } from './stage-file.ts';
 
 // The ledger is untrusted storage, so nothing `promote to` signs is ever taken from it on trust
 // (docs/attestations.md, "What the ledger can and cannot do"). A record is signed *before* its
@@ -16,30 +27,9 @@ import { canonicalJson, recordDigest, type PromotionRecord, type StageState } fr
 // bound to pipeline, stage and record digest; completing an interrupted publish uploads the
 // already-signed bytes. An edit of the ledger is then detectable (hash chain) and harmless.
 
-export const RECORD_DIGEST_ANNOTATION = 'dev.promote.record.digest';
-
-/** Where the record was committed: repository, branch and the commit it was built on. */
-export interface LedgerLink {
-  repository: string;
-  branch: string;
-  /** The branch tip the record's commit has as parent (absent for the ledger's first commit). */
-  parent?: string;
-}
-
-/** The signed predicate of a record (field reference: docs/attestations.md). */
-export function recordPredicate(record: PromotionRecord, ledger: LedgerLink): Record<string, unknown> {
-  return {
-    ...record,
-    parameters: { digest: sha256Digest(canonicalJson(record.parameters)), values: record.parameters },
-    ...(record.action === 'rollback' && { rollback: true }),
-    recordDigest: recordDigest(record),
-    ledger,
-  };
-}
-
 /** Signs a record; the statement in canonical key order (the ledger stores it so; the same bytes publish as the same artefact). */
 export async function signRecord(record: PromotionRecord, ledger: LedgerLink, signer: Signer): Promise<SerializedBundle> {
-  const [{ signStatement }, { statement, PROMOTION_PREDICATE_TYPE }] = await Promise.all([import('../signing/dsse.ts'), import('../signing/attestation.ts')]);
+  const [{ signStatement }, { statement }] = await Promise.all([import('../signing/dsse.ts'), import('../signing/attestation.ts')]);
   const stmt = statement({ name: record.bundle.repository, digest: record.bundle.digest }, PROMOTION_PREDICATE_TYPE, recordPredicate(record, ledger));
   let signed: SerializedBundle;
   try {
@@ -54,10 +44,10 @@ export async function signRecord(record: PromotionRecord, ledger: LedgerLink, si
 }
 
 /** The fields on which a signed predicate and a ledger record disagree (`parameters` compared as values). */
-export function recordDisagreement(predicate: Record<string, unknown>, record: PromotionRecord): string[] {
+export function recordDisagreement(predicate: PromotionPredicate, record: PromotionRecord): string[] {
   const same = (a: unknown, b: unknown) => (a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b));
-  const p = predicate as Record<string, unknown> & { parameters?: { values?: unknown } };
-  return Object.keys(record).filter((k) => (k === 'parameters' ? !same(p.parameters?.values, record.parameters) : !same(p[k], (record as unknown as Record<string, unknown>)[k])));
+  const p = predicate as unknown as Record<string, unknown>;
+  return Object.keys(record).filter((k) => (k === 'parameters' ? !same(predicate.parameters.values, record.parameters) : !same(p[k], (record as unknown as Record<string, unknown>)[k])));
 }
 
 /** A stage's record, proved by a signature of trust.promotions. */
@@ -83,21 +73,20 @@ function unverified(stage: string, why: string, details: Record<string, unknown>
  * record digest and content. Returns the predicate; throws LEDGER_RECORD_UNVERIFIED (exit 4).
  */
 export async function verifyRecordStatement(bundle: unknown, trust: TrustPolicy, pipeline: string, stage: string, record: PromotionRecord, source: string): Promise<PromotionPredicate> {
-  const [{ verifyStatementBundle, PROMOTION_PREDICATE_TYPE }] = await Promise.all([import('../signing/attestation.ts')]);
+  const { verifyStatementBundle } = await import('../signing/attestation.ts');
   const digest = recordDigest(record);
-  let predicate: PromotionPredicate;
+  let p: PromotionPredicate;
   try {
-    predicate = verifyStatementBundle<PromotionPredicate>(bundle, trust, { predicateType: PROMOTION_PREDICATE_TYPE, subjectDigest: record.bundle.digest }, source).statement.predicate;
+    p = parsePromotionPredicate(verifyStatementBundle(bundle, trust, { predicateType: PROMOTION_PREDICATE_TYPE, subjectDigest: record.bundle.digest }, source).statement.predicate, source);
   } catch (err) {
     if (!isPromoteError(err) || err.outcome !== 'verification') throw err;
     throw unverified(stage, `${source}: ${err.message}`, { record: digest });
   }
-  const p = predicate as PromotionPredicate & { recordDigest?: string };
   if (p.pipeline !== pipeline || p.stage !== stage) throw unverified(stage, `${source} is signed for ${String(p.pipeline)}/${String(p.stage)}, not ${pipeline}/${stage}`, { record: digest });
   if (p.recordDigest !== digest) throw unverified(stage, `${source} is signed for record ${String(p.recordDigest)}, not ${digest}`, { record: digest });
   const differs = recordDisagreement(p, record);
   if (differs.length) throw unverified(stage, `${source} is signed, but says something else than the ledger's record about ${differs.join(', ')}`, { record: digest, fields: differs });
-  return predicate;
+  return p;
 }
 
 /**
@@ -115,19 +104,19 @@ export async function verifiedStageRecord(registry: Registry, trust: TrustPolicy
   if (state.recordDigest !== digest) throw unverified(stage, `its record does not hash to its recordDigest ${String(state.recordDigest)} (it hashes to ${digest}): the file was edited by hand`, { record: digest });
   if (state.statement !== undefined) {
     const p = await verifyRecordStatement(state.statement, trust, pipeline, stage, record, `the statement in the ${stage} stage file`);
-    return { record, digest, statement: state.statement, ...(p.ledger && { ledger: p.ledger }) };
+    return { record, digest, statement: state.statement, ledger: p.ledger };
   }
   const found = await findSignedRecord(registry, trust, pipeline, stage, record.bundle.digest, digest);
   if (!found) throw unverified(stage, `it carries no signed statement, and ${registry.name} has no signed record ${digest} attached to ${record.bundle.digest}`, { record: digest });
   const differs = recordDisagreement(found.predicate, record);
   if (differs.length) throw unverified(stage, `the signed record ${found.manifest} says something else than the ledger's record about ${differs.join(', ')}`, { record: digest, fields: differs });
-  return { record, digest, ...(found.predicate.ledger && { ledger: found.predicate.ledger }) };
+  return { record, digest, ledger: found.predicate.ledger };
 }
 
 export interface FoundRecord {
   /** The record artefact's manifest digest. */
   manifest: string;
-  predicate: PromotionPredicate & { recordDigest?: string; sequence?: number };
+  predicate: PromotionPredicate;
 }
 
 /**
@@ -136,14 +125,13 @@ export interface FoundRecord {
  * the search; the signature decides.
  */
 export async function findSignedRecord(registry: Registry, trust: TrustPolicy, pipeline: string, stage: string, bundle: string, digest?: string): Promise<FoundRecord | undefined> {
-  const { verifyRecord } = await import('../signing/policy.ts');
   const refs = await registry.referrers(bundle, PROMOTION_RECORD);
   const hinted = (d: Descriptor) => (digest !== undefined && d.annotations?.[RECORD_DIGEST_ANNOTATION] === digest ? 0 : 1);
   for (const ref of [...refs].sort((a, b) => hinted(a) - hinted(b))) {
     if (digest !== undefined && ref.annotations?.[RECORD_DIGEST_ANNOTATION] !== undefined && ref.annotations[RECORD_DIGEST_ANNOTATION] !== digest) continue;
     try {
       const v = await verifyRecord(registry, ref.digest, trust, { stage, bundle });
-      const p = v.statement.predicate as FoundRecord['predicate'];
+      const p = v.statement.predicate;
       if (p.pipeline === pipeline && (digest === undefined || p.recordDigest === digest)) return { manifest: ref.digest, predicate: p };
     } catch (err) {
       if (!isPromoteError(err) || !(err.outcome === 'verification' || err.code === 'RECORD_NOT_FOUND')) throw err;
@@ -164,14 +152,13 @@ export interface TaggedRecord {
 }
 
 export async function readTaggedRecord(registry: Registry, trust: TrustPolicy, pipeline: string, stage: string): Promise<TaggedRecord | undefined> {
-  const tagged = await registry.resolve(`promotion-${stage}`);
+  const tagged = await registry.resolve(promotionTag(stage));
   if (!tagged) return undefined;
-  const { verifyRecord } = await import('../signing/policy.ts');
   try {
     const v = await verifyRecord(registry, tagged.digest, trust, { stage });
-    const p = v.statement.predicate as FoundRecord['predicate'];
-    if (p.pipeline !== pipeline) return { manifest: tagged.digest, problem: `it is a record of pipeline ${String(p.pipeline)}` };
-    return { manifest: tagged.digest, ...(p.recordDigest && { record: p.recordDigest }), sequence: typeof p.sequence === 'number' ? p.sequence : 0, ...(v.subject?.digest && { bundle: v.subject.digest }) };
+    const p = v.statement.predicate;
+    if (p.pipeline !== pipeline) return { manifest: tagged.digest, problem: `it is a record of pipeline ${p.pipeline}` };
+    return { manifest: tagged.digest, record: p.recordDigest, sequence: p.sequence, ...(v.subject?.digest && { bundle: v.subject.digest }) };
   } catch (err) {
     // Not a record we trust (bad signature, not an attestation at all): it is overwritten. A
     // registry that cannot be reached is a failure to report, not a reason to overwrite.
@@ -195,14 +182,14 @@ export interface PublishedStatement {
  * the ledger's head afterwards, keeps the tag from going backwards when promotions race).
  */
 export async function publishStatement(registry: Registry, trust: TrustPolicy, subject: Descriptor, record: PromotionRecord, statement: SerializedBundle): Promise<PublishedStatement> {
-  const tag = `promotion-${record.stage}`;
+  const tag = promotionTag(record.stage);
   const digest = recordDigest(record);
   const current = await readTaggedRecord(registry, trust, record.pipeline, record.stage);
   if (current?.record === digest) return { tag, digest: current.manifest };
   if (current?.record !== undefined && current.sequence !== undefined && current.sequence >= record.sequence) {
     return { tag, digest: current.manifest, superseded: { record: current.record, sequence: current.sequence } };
   }
-  const [{ attachBundle, PROMOTION_PREDICATE_TYPE }] = await Promise.all([import('../signing/attestation.ts')]);
+  const { attachBundle } = await import('../signing/attestation.ts');
   const attached = await attachBundle(registry, subject, statement, PROMOTION_PREDICATE_TYPE, {
     artifactType: PROMOTION_RECORD,
     tag,

@@ -4,7 +4,8 @@ import type { Stage } from '../pipeline/pipeline.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
 import { checkParameters } from './bundle-checks.ts';
 import type { Project } from './project.ts';
-import { activeHold, parametersDigest, type PromotionRecord } from './record.ts';
+import { parametersDigest, type PromotionRecord } from '../records/promotion-record.ts';
+import { activeHold } from './stage-file.ts';
 import { readTaggedRecord } from './signed-record.ts';
 
 // The desired side of `promote status`: per stage, what the ledger says it runs and whether the

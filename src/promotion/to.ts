@@ -5,7 +5,7 @@ import { promotionMutation } from './changes.ts';
 import { planFor, refusal, type DetailedPlan } from './plan.ts';
 import { lookupStage, type Project, type StageLookup } from './project.ts';
 import { publish, settleTag } from './publish.ts';
-import { parametersDigest, recordDigest, type PromotionAction } from './record.ts';
+import { parametersDigest, recordDigest, type PromotionAction } from '../records/promotion-record.ts';
 import { readTaggedRecord, signRecord } from './signed-record.ts';
 import type { Signer } from '../signing/signer.ts';
 import { loadPromoterSigner, signerFingerprint } from './signing-keys.ts';

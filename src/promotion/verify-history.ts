@@ -4,7 +4,8 @@ import { stageRepository } from '../pipeline/pipeline.ts';
 import { broken, RegistryRecords, short } from './history-records.ts';
 import type { HistoryEntry } from './ledger.ts';
 import { lookupStage, type Project } from './project.ts';
-import { recordDigest, stagePath } from './record.ts';
+import { recordDigest, type PromotionPredicate } from '../records/promotion-record.ts';
+import { stagePath } from './stage-file.ts';
 import { verifyRecordStatement } from './signed-record.ts';
 
 // `promote history <stage> --verify`: the ledger and the registry are both untrusted storage, so
@@ -68,7 +69,7 @@ export async function verifyHistory(project: Project, stageName: string, options
   const progress = options.progress ?? (() => {});
   await ledger.refresh();
   const trust = (await project.trust()).promotions;
-  const { describePolicy, verifyRecord } = await import('../signing/policy.ts');
+  const [{ describePolicy }, { verifyRecord }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts')]);
   const repository = stageRepository(pipeline, stage);
   const registry = await project.registryFor(repository);
   const records = new RegistryRecords(registry, trust, pipeline.name, stage.name);
@@ -174,9 +175,9 @@ export async function verifyHistory(project: Project, stageName: string, options
   } else {
     const headHint = `if a publish was interrupted, promote ${stage.name} again to complete it; otherwise someone moved the tag: promote the stage again after review`;
     if (!tagged) throw broken('tag-head', `${registry.name} has no ${tag}, but the ledger's head record is ${short(prev.digest)}`, headHint, { record: prev.digest });
-    let p: { recordDigest?: string; sequence?: number };
+    let p: PromotionPredicate;
     try {
-      p = (await verifyRecord(registry, tagged.digest, trust, { stage: stage.name })).statement.predicate as typeof p;
+      p = (await verifyRecord(registry, tagged.digest, trust, { stage: stage.name })).statement.predicate;
     } catch (err) {
       if (!(err instanceof PromoteError) || err.outcome !== 'verification') throw err;
       throw broken('tag-head', `${registry.name}:${tag} does not hold a record signed by trust.promotions: ${err.message}`, headHint, { record: prev.digest, tagged: tagged.digest });

@@ -7,16 +7,14 @@ import { isNotFound } from '../oci/not-found.ts';
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, signStatement, type Statement } from './dsse.ts';
 import type { Signer } from './signer.ts';
 import { verifySigstoreBundle, type SignedBy, type SigstoreTrust } from './sigstore-bundle-verify.ts';
-import { verificationFailed } from './verification-error.ts';import { checkDepth } from '../oci/json-depth.ts';
+import { verificationFailed } from './verification-error.ts';
+import { checkDepth } from '../oci/json-depth.ts';
 
+// Signed statements about a bundle, stored next to it: promotion records, status reports and
+// approvals (their formats: src/records/). Each is an in-toto statement in a DSSE envelope in a
+// Sigstore bundle v0.3, stored as an OCI artefact whose `subject` is the bundle (cosign v3's
+// referrer layout, with our own artifactType), at a tag such as `promotion-<stage>`.
 
-// Signed statements about a bundle, stored next to it: promotion records (the engine) and status
-// reports (agents). Each is an in-toto statement in a DSSE envelope in a Sigstore bundle v0.3,
-// stored as an OCI artefact whose `subject` is the bundle (cosign v3's referrer layout, with our
-// own artifactType), at a tag such as `promotion-<stage>`. Field reference: docs/attestations.md.
-
-export const PROMOTION_PREDICATE_TYPE = 'https://promote.dev/attestation/promotion/v1';
-export const STATUS_PREDICATE_TYPE = 'https://promote.dev/attestation/status/v1';
 /** What cosign v3 signs when it signs an image with the bundle format. */
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
 
@@ -25,61 +23,6 @@ export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateTy
 
 /** Largest Sigstore bundle we read (records with parameters stay far below this). */
 export const MAX_BUNDLE_BYTES = 1024 * 1024;
-
-/** One gate's verdict, as the engine evaluated it. */
-export interface GateResult {
-  /** Gate kind as written in the pipeline: `converged`, `soak`, `approval`, `window`, … */
-  gate: string;
-  passed: boolean;
-  reason?: string;
-  [field: string]: unknown;
-}
-
-/** Predicate of `https://promote.dev/attestation/promotion/v1`. Open: the engine may add fields. */
-export interface PromotionPredicate {
-  pipeline: string;
-  stage: string;
-  environment: string;
-  bundle: { repository: string; digest: string };
-  /** The stage the digest came from (absent for the first stage). */
-  from?: string;
-  /** sha256 of the canonical JSON of the parameters the stage renders with, and optionally the values. */
-  parameters: { digest: string; values?: Record<string, unknown> };
-  gates: GateResult[];
-  /** RFC 3339 UTC. */
-  promotedAt: string;
-  /** Who or what promoted (user, CI job, `promote run`). */
-  promotedBy: string;
-  /** The ledger commit that recorded it, when known. */
-  ledger?: { repository?: string; branch?: string; commit?: string };
-  /** Digest of the record this one replaces (rollback and audit chains). */
-  previous?: string;
-  rollback?: boolean;
-  [field: string]: unknown;
-}
-
-export type StatusPhase = 'Progressing' | 'Converged' | 'Degraded' | 'Drifted' | 'Failed' | 'Refused';
-
-/** Predicate of `https://promote.dev/attestation/status/v1`. Open: agents may add fields. */
-export interface StatusPredicate {
-  pipeline?: string;
-  stage: string;
-  cluster: string;
-  phase: StatusPhase;
-  /** Digest of the promotion record manifest the agent acted on. */
-  record?: string;
-  bundle: { repository?: string; digest: string };
-  /** RFC 3339 UTC: when this was observed, and since when the phase holds. */
-  observedAt: string;
-  since: string;
-  reason?: string;
-  message?: string;
-  /** The report's number among this cluster's reports: 1, 2, … across the agent's restarts. */
-  sequence?: number;
-  /** The highest promotion-record sequence the agent has accepted for its stage (its replay mark). */
-  recordSequence?: number;
-  [field: string]: unknown;
-}
 
 export function statement<P>(subject: { name: string; digest: string }, predicateType: string, predicate: P): Statement<P> {
   const colon = subject.digest.indexOf(':');

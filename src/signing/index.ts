@@ -28,10 +28,8 @@ export type { KeylessIdentity, SigstoreTrust, SignedBy, VerifiedSigstoreBundle }
 export { verifySigstoreBundle } from './sigstore-bundle-verify.ts';
 export type { TrustedRoot } from './trusted-root.ts';
 export { publicGoodTrustedRoot, readTrustedRoot, parseTrustedRoot } from './trusted-root.ts';
-export type { PromotionPredicate, StatusPredicate, StatusPhase, GateResult, AttachOptions, AttachedStatement, VerifiedStatement } from './attestation.ts';
+export type { AttachOptions, AttachedStatement, VerifiedStatement } from './attestation.ts';
 export {
-  PROMOTION_PREDICATE_TYPE,
-  STATUS_PREDICATE_TYPE,
   COSIGN_SIGN_PREDICATE_TYPE,
   statement,
   signAndAttach,
@@ -41,12 +39,9 @@ export {
   verifyStatementBundle,
 } from './attestation.ts';
 
-// Approvals
-export type { ApprovalPredicate, VerifiedApproval } from './approval.ts';
-export { APPROVAL_PREDICATE_TYPE, signApproval, verifyApproval } from './approval.ts';
 export type { SignerRole } from './trusted-signer.ts';
 export { keyFingerprint, signerTrusted, requireTrustedSigner, untrustedSignerError } from './trusted-signer.ts';
 
 // Policy: the one place every path verifies through
-export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature, RecordExpectations } from './policy.ts';
-export { loadTrustPolicy, loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport } from './policy.ts';
+export type { TrustPolicy, PipelineTrust, TrustEntry, BundleVerification, VerifiedSignature } from './policy.ts';
+export { loadTrustPolicy, loadPipelineTrust, verifyBundle } from './policy.ts';

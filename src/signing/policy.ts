@@ -2,17 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { SIGSTORE_BUNDLE_V03 } from '../oci/media-types.ts';
 import type { ArtifactReader, ContentReader, Descriptor, FetchedManifest } from '../oci/registry.ts';
-import {
-  COSIGN_SIGN_PREDICATE_TYPE,
-  PROMOTION_PREDICATE_TYPE,
-  readAttachedBundle,
-  STATUS_PREDICATE_TYPE,
-  verifyAttachedStatement,
-  verifyStatementBundle,
-  type PromotionPredicate,
-  type StatusPredicate,
-  type VerifiedStatement,
-} from './attestation.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE, readAttachedBundle, verifyStatementBundle } from './attestation.ts';
 import { isNotFound } from '../oci/not-found.ts';
 import { readSignatureManifest } from './cosign-signature.ts';
 import { verifyCosignLayer, type CandidateFailure, type VerifiedCosignSignature } from './cosign-verify.ts';
@@ -122,7 +112,7 @@ export async function loadPipelineTrust(trust: { bundles?: TrustEntry[]; promoti
   };
 }
 
-function requireSomeTrust(policy: TrustPolicy, what: string): void {
+export function requireSomeTrust(policy: TrustPolicy, what: string): void {
   if (policy.keys.length === 0 && policy.identities.length === 0) {
     throw new PromoteError('TRUST_EMPTY', `no key or identity is trusted to sign ${what}, so nothing can verify`, {
       outcome: 'usage',
@@ -274,43 +264,7 @@ async function verifyReferrerBundle(registry: ContentReader, desc: Descriptor, d
   }
 }
 
-export interface RecordExpectations {
-  /** The bundle digest the record must be about (default: its OCI subject). */
-  bundle?: string;
-  /** The stage the record must be for. */
-  stage?: string;
-}
-
-/**
- * Verifies the promotion record at `reference` (tag `promotion-<stage>` or the record digest):
- * signed by a key/identity in `policy` (the pipeline's trust.promotions), an in-toto statement
- * of PROMOTION_PREDICATE_TYPE about the bundle it is attached to, for the expected stage.
- */
-export async function verifyRecord(registry: ContentReader, reference: string, policy: TrustPolicy, expect: RecordExpectations = {}): Promise<VerifiedStatement<PromotionPredicate>> {
-  requireSomeTrust(policy, 'promotion records');
-  const v = await verifyAttachedStatement<PromotionPredicate>(registry, reference, policy, {
-    predicateType: PROMOTION_PREDICATE_TYPE,
-    ...(expect.bundle !== undefined && { subjectDigest: expect.bundle }),
-  });
-  const p = v.statement.predicate;
-  if (expect.stage !== undefined && p?.stage !== expect.stage) {
-    throw verificationFailed('record', `${registry.name}:${reference} is a record for stage ${JSON.stringify(p?.stage)}, not ${expect.stage}`, 'the tag points at another stage\'s record; it was moved or copied', { reference });
-  }
-  if (p?.bundle?.digest !== undefined && v.subject?.digest !== undefined && p.bundle.digest !== v.subject.digest) {
-    throw verificationFailed('record', `${registry.name}:${reference} promotes ${p.bundle.digest} but is attached to ${v.subject.digest}`, 'the record was re-attached to another bundle; do not deploy', { reference });
-  }
-  return v;
-}
-
-/** Verifies a status report (tag `status-<stage>-<cluster>`), signed by a key the policy trusts. */
-export async function verifyStatusReport(registry: ContentReader, reference: string, policy: TrustPolicy, expect: { bundle?: string } = {}): Promise<VerifiedStatement<StatusPredicate>> {
-  requireSomeTrust(policy, 'status reports');
-  return verifyAttachedStatement<StatusPredicate>(registry, reference, policy, {
-    predicateType: STATUS_PREDICATE_TYPE,
-    ...(expect.bundle !== undefined && { subjectDigest: expect.bundle }),
-  });
-}
-
 export function describePolicy(policy: TrustPolicy): string {
   return [...policy.keys.map((k) => `key ${k.source}`), ...policy.identities.map((i) => `keyless ${describeIdentity(i)}`)].join(', ');
 }
+

@@ -11,15 +11,16 @@ import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { pushBundle } from '../../src/artifact/push.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { readStatusReport } from '../../src/promotion/status-reports.ts';
-import { PROMOTION_PREDICATE_TYPE, signAndAttach, statement } from '../../src/signing/attestation.ts';
+import { readStatusReport } from '../../src/records/status-report.ts';
+import { signAndAttach, statement } from '../../src/signing/attestation.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
-import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, FIXTURE, type TestProject } from '../promotion/project.ts';
 import type { AgentOptions } from '../../src/agent/agent.ts';
 import { promote } from '../cli/run-promote.ts';
 import { agentOnce } from './agent-once.ts';
+import { PROMOTION_PREDICATE_TYPE, valuesDigest, verifyRecord } from '../../src/records/promotion-record.ts';
 
 let registry: RegistryServer;
 let base: string;
@@ -51,6 +52,11 @@ async function craftRecord(p: TestProject, digest: string, tag: string, signer =
   const predicate = { ...real.statement.predicate, ...changes };
   const subject = (await p.registry.resolve(digest))!;
   return signAndAttach(p.registry, subject, statement({ name: p.repository, digest }, PROMOTION_PREDICATE_TYPE, predicate), signer, { artifactType: PROMOTION_RECORD, tag });
+}
+
+/** A record's `parameters`: the values and their true digest. */
+function withDigest(values: Record<string, unknown>) {
+  return { digest: valuesDigest(values), values };
 }
 
 describe('promote agent on the dir target (real registry, real project)', () => {
@@ -154,13 +160,13 @@ describe('promote agent on the dir target (real registry, real project)', () => 
     assert.match(moved.message, /stage "dev", not production/);
 
     // 3. Parameters the bundle's schema rejects, in a validly signed record.
-    await craftRecord(p, d1, 'promotion-dev', p.promoter, { parameters: { values: { namespace: 'dev', replicas: 'three' } }, clusters: [{ name: 'dev-1', parameters: { namespace: 'dev', replicas: 'three' } }] });
+    await craftRecord(p, d1, 'promotion-dev', p.promoter, { parameters: withDigest({ namespace: 'dev', replicas: 'three' }), clusters: [{ name: 'dev-1', parameters: { namespace: 'dev', replicas: 'three' } }] });
     const invalid = await refused('params', {}, /^ParametersInvalid$/);
     assert.match(invalid.message, /do not satisfy the bundle's schema/);
 
     // 4. A valid record again, but the bundle's content blob altered in the registry's storage.
     const trust = await loadPipelineTrust({ bundles: ['keys/ci.pub'], promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
-    const good = await craftRecord(p, d1, 'promotion-dev', p.promoter, { parameters: { values: { namespace: 'dev', replicas: 1 } }, clusters: [{ name: 'dev-1', parameters: { namespace: 'dev', replicas: 1 } }] });
+    const good = await craftRecord(p, d1, 'promotion-dev', p.promoter, { parameters: withDigest({ namespace: 'dev', replicas: 1 }), clusters: [{ name: 'dev-1', parameters: { namespace: 'dev', replicas: 1 } }] });
     assert.ok(await verifyRecord(p.registry, good.descriptor.digest, trust.promotions, { stage: 'dev' }));
     const manifest = JSON.parse((await p.registry.fetchManifest(d1)).bytes.toString('utf8')) as { layers: { digest: string }[] };
     const hex = manifest.layers[0]!.digest.slice('sha256:'.length);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { readStatusReport } from '../../src/promotion/status-reports.ts';
+import { readStatusReport } from '../../src/records/status-report.ts';
 import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startKubernetes, type KubeServer } from '../harness/kubernetes.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';

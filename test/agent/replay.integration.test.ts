@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { publishStatusReport, readStatusReport } from '../../src/promotion/status-reports.ts';
+import { publishStatusReport, readStatusReport } from '../../src/records/status-report.ts';
 import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject } from '../promotion/project.ts';

@@ -22,7 +22,7 @@ const pipeline: Pipeline = {
 };
 
 const now = new Date('2026-03-30T10:00:00Z');
-const converged = (since: string) => [{ cluster: 'dev-1', phase: 'Converged', bundle: D2, since, observedAt: '2026-03-30T09:59:00Z' }];
+const converged = (since: string) => [{ cluster: 'dev-1', phase: 'Converged' as const, bundle: D2, since, observedAt: '2026-03-30T09:59:00Z' }];
 
 /** The gates' facts as plain data: the upstream reports and the stage's approvals, as the engine would read them. */
 type PlainInput = Partial<PlanInput> & { reports?: StatusObservation[]; fromClusters?: string[]; approvals?: Approval[] };

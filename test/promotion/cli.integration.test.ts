@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { history } from '../../src/promotion/history.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { publishStatusReport } from '../../src/promotion/status-reports.ts';
+import { publishStatusReport } from '../../src/records/status-report.ts';
 import { promote as runPromote, type Run } from '../cli/run-promote.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { isPromoteError } from '../../src/errors.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';
 import { createProject, type TestProject } from './project.ts';
+import { verifyRecord } from '../../src/records/promotion-record.ts';
 
 // `promote to` validates what each cluster's agent will validate: the environment's parameters
 // merged with that cluster's overrides. Real registry, real git ledger.

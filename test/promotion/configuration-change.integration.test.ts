@@ -4,15 +4,16 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pushBundle } from '../../src/artifact/push.ts';
-import { publishStatusReport } from '../../src/promotion/status-reports.ts';
+import { publishStatusReport } from '../../src/records/status-report.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
-import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { agentOnce } from '../agent/agent-once.ts';
 import { promote as runPromote, type Run } from '../cli/run-promote.ts';
 import { startFaultProxy } from '../harness/fault-proxy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';
 import { createProject, FIXTURE, type TestProject } from './project.ts';
+import { verifyRecord } from '../../src/records/promotion-record.ts';
 
 // A parameter change is a promotion (issue 11 §1): the same bundle with new parameters is a
 // configuration change that plan shows (pointer diff, per-cluster render), `to` records as

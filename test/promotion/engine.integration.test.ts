@@ -12,15 +12,15 @@ import { setHold } from '../../src/promotion/hold.ts';
 import { openProject, type EngineOptions } from '../../src/promotion/project.ts';
 import { rollback } from '../../src/promotion/rollback.ts';
 import { runLoop, runOnce } from '../../src/promotion/run.ts';
-import { RECORD_DIGEST_ANNOTATION } from '../../src/promotion/signed-record.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
 import { stageSummaries } from '../../src/promotion/stage-status.ts';
-import { publishStatusReport } from '../../src/promotion/status-reports.ts';
-import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import { publishStatusReport } from '../../src/records/status-report.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import type { Signer } from '../../src/signing/signer.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';
 import { createProject, type TestProject } from './project.ts';
+import { RECORD_DIGEST_ANNOTATION, verifyRecord } from '../../src/records/promotion-record.ts';
 
 let registry: RegistryServer;
 let base: string;

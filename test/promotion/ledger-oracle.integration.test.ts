@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
-import { recordDigest, type PromotionRecord } from '../../src/promotion/record.ts';
+import { recordDigest, type PromotionRecord } from '../../src/records/promotion-record.ts';
 import { promote as runPromote, type Run } from '../cli/run-promote.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';

@@ -9,7 +9,8 @@ import { parse as parseYaml } from 'yaml';
 import { isPromoteError, type PromoteError } from '../../src/errors.ts';
 import { approvalMutation, holdMutation, promotionMutation } from '../../src/promotion/changes.ts';
 import { GitLedger } from '../../src/promotion/ledger.ts';
-import { recordDigest, type StageState } from '../../src/promotion/record.ts';
+import { recordDigest } from '../../src/records/promotion-record.ts';
+import type { StageState } from '../../src/promotion/stage-file.ts';
 import { testRecord } from './fixtures/record.ts';
 import { bareRemote, git, isolatedEnv, localRepo } from './git-env.ts';
 

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { openProject } from '../../src/promotion/project.ts';
-import { RECORD_DIGEST_ANNOTATION } from '../../src/promotion/signed-record.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { PROMOTION_PREDICATE_TYPE, signAndAttach, statement } from '../../src/signing/attestation.ts';
-import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import { signAndAttach, statement } from '../../src/signing/attestation.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject } from './project.ts';
+import { PROMOTION_PREDICATE_TYPE, RECORD_DIGEST_ANNOTATION, verifyRecord } from '../../src/records/promotion-record.ts';
 
 // `promote to` run again on an up-to-date stage checks that promotion-<stage> really holds the
 // signed record of the ledger: a manifest that merely carries the right (unsigned) annotation,

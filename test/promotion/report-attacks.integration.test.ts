@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { publishStatusReport } from '../../src/promotion/status-reports.ts';
+import { publishStatusReport } from '../../src/records/status-report.ts';
 import { encryptCosignKey } from '../../src/signing/cosign-key-file.ts';
 import { generateSigningKeyPair } from '../../src/signing/keys.ts';
 import { LocalKeySigner, type Signer } from '../../src/signing/signer.ts';

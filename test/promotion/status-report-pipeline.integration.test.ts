@@ -7,7 +7,7 @@ import { isPromoteError } from '../../src/errors.ts';
 import type { Plan } from '../../src/pipeline/plan.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { publishStatusReport } from '../../src/promotion/status-reports.ts';
+import { publishStatusReport } from '../../src/records/status-report.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, type TestProject } from './project.ts';
 

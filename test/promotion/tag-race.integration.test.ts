@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { promote as runPromote, type Run } from '../cli/run-promote.ts';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';
 import { createProject, type TestProject } from './project.ts';
+import { verifyRecord } from '../../src/records/promotion-record.ts';
 
 let registry: RegistryServer;
 let proxy: FaultProxy;

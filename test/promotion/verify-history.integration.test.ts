@@ -12,14 +12,14 @@ import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { setHold } from '../../src/promotion/hold.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { rollback } from '../../src/promotion/rollback.ts';
-import { RECORD_DIGEST_ANNOTATION } from '../../src/promotion/signed-record.ts';
 import { promoteTo, type PromoteResult } from '../../src/promotion/to.ts';
 import { signAndAttach } from '../../src/signing/attestation.ts';
-import { loadPipelineTrust, verifyRecord } from '../../src/signing/policy.ts';
+import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { promote as runPromote, type Run } from '../cli/run-promote.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { git } from './git-env.ts';
 import { createProject, type TestProject } from './project.ts';
+import { RECORD_DIGEST_ANNOTATION, verifyRecord } from '../../src/records/promotion-record.ts';
 
 let registry: RegistryServer;
 let base: string;
@@ -111,7 +111,7 @@ test('a hand-edited ledger stage file, committed and pushed: exit 4 naming that 
   const forged = clone(p, 'edited-clone-2');
   git(forged, p.env, 'reset', '--quiet', '--hard', 'HEAD~1');
   const { parse, stringify } = await import('yaml');
-  const { recordDigest } = await import('../../src/promotion/record.ts');
+  const { recordDigest } = await import('../../src/records/promotion-record.ts');
   const state = parse(await readFile(join(forged, 'promotions', 'webapp', 'dev.yaml'), 'utf8'));
   const previous = state.recordDigest;
   state.record = { ...state.record, parameters: { ...state.record.parameters, replicas: 50 }, previous, sequence: state.record.sequence + 1 };

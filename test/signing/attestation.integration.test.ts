@@ -7,16 +7,12 @@ import { isPromoteError } from '../../src/errors.ts';
 import { openRegistry } from '../../src/oci/open.ts';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, PROMOTION_RECORD, STATUS_REPORT } from '../../src/oci/media-types.ts';
 import type { Registry } from '../../src/oci/registry.ts';
-import {
-  PROMOTION_PREDICATE_TYPE,
-  STATUS_PREDICATE_TYPE,
-  signAndAttach,
-  statement,
-  type PromotionPredicate,
-  type StatusPredicate,
-} from '../../src/signing/attestation.ts';
+import { signAndAttach, statement } from '../../src/signing/attestation.ts';
+import { PROMOTION_PREDICATE_TYPE, recordPredicate, verifyRecord, type PromotionPredicate } from '../../src/records/promotion-record.ts';
+import { STATUS_PREDICATE_TYPE, verifyStatusReport, type StatusPredicate } from '../../src/records/status-report.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
-import { loadPipelineTrust, verifyBundle, verifyRecord, verifyStatusReport, type TrustPolicy } from '../../src/signing/policy.ts';
+import { loadPipelineTrust, verifyBundle, type TrustPolicy } from '../../src/signing/policy.ts';
+import { testRecord } from '../promotion/fixtures/record.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { artefactManifest, failsCheck, testKey } from './helpers.ts';
 
@@ -29,17 +25,7 @@ const agent = testKey('agent');
 const trust = (k: ReturnType<typeof testKey>): TrustPolicy => ({ keys: [k.pub], identities: [] });
 
 function record(digest: string, stage: string): PromotionPredicate {
-  return {
-    pipeline: 'webapp',
-    stage,
-    environment: stage,
-    bundle: { repository: 'registry.example.com/acme/webapp', digest },
-    from: 'dev',
-    parameters: { digest: `sha256:${'0'.repeat(64)}` },
-    gates: [{ gate: 'soak', passed: true, reason: 'dev ran it for 20m (needs 15m)' }],
-    promotedAt: '2026-01-01T10:00:00Z',
-    promotedBy: 'ci@example.com',
-  };
+  return recordPredicate(testRecord({ digest, stage, environment: stage }), { repository: 'git@example.com:acme/ledger.git', branch: 'main' });
 }
 
 async function pushArtefact(r: Registry, label: string, tag: string) {

@@ -6,8 +6,9 @@ import { signStatement } from '../../src/signing/dsse.ts';
 import { parseVerificationKey, readVerificationKey } from '../../src/signing/keys.ts';
 import { verifySigstoreBundle } from '../../src/signing/sigstore-bundle-verify.ts';
 import { emptyTrustedRoot, publicGoodTrustedRoot, readTrustedRoot } from '../../src/signing/trusted-root.ts';
-import { statement, verifyStatementBundle, PROMOTION_PREDICATE_TYPE } from '../../src/signing/attestation.ts';
+import { statement, verifyStatementBundle } from '../../src/signing/attestation.ts';
 import { failsCheck, testKey } from './helpers.ts';
+import { PROMOTION_PREDICATE_TYPE } from '../../src/records/promotion-record.ts';
 
 const FIX = new URL('../fixtures/cosign-interop/', import.meta.url).pathname;
 const json = async (p: string) => JSON.parse(await readFile(`${FIX}${p}`, 'utf8')) as unknown;
