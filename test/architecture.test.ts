@@ -29,7 +29,6 @@ export const LAYERS: Record<string, number> = {
 
 // Edges that break the rules today, removed as the redesign (issue 13) lands. Empty at the end.
 const KNOWN_UPWARD = new Set<string>([
-  'agent -> promotion',
 ]);
 
 const MAX_LINES = 450;

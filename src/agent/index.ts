@@ -1,5 +1,5 @@
 // The agent module's public surface: the Target seam and its two targets, one reconcile round,
-// the loop, the real desired-state source and status reporter, and `promote status`.
+// the loop, the real desired-state source and status reporter.
 // Importing this file loads no Kubernetes code: KubernetesTarget is reached through
 // `openTarget('kubernetes', …)` (targets/open-target.ts) or its own module, so @kubernetes/client-node stays lazy.
 export type {
@@ -20,5 +20,3 @@ export { RegistryStatusReporter, toPredicate } from './status-reporter.ts';
 export { parseAddress, runAgent } from './agent.ts';
 export { openTarget } from './targets/open-target.ts';
 export type { AgentOptions } from './agent.ts';
-export { pipelineStatus, statusTable } from './status.ts';
-export type { ClusterStatus, PipelineStatus, StatusOptions } from './status.ts';

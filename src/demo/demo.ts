@@ -327,7 +327,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let status: StatusRow[];
   let statusText: string | undefined;
   if (!options.registry) {
-    const { pipelineStatus, statusTable } = await import('../agent/status.ts');
+    const { pipelineStatus, statusTable } = await import('../promotion/status.ts');
     const ps = await pipelineStatus({ cwd: projectDir, env: gitEnv(options.env, PROMOTER), pipeline: pipelineFile, registry: registryOptions });
     statusText = statusTable(ps);
     const version = (d?: string): string | undefined => [v1, v2].find((r) => r.digest === d)?.version;

@@ -99,7 +99,8 @@ export function invalidField(err: FieldError, what: string, source: string, code
     outcome: 'verification',
     hint,
     problems: [{ message: err.message, pointer: err.pointer, expected: err.expected }],
-    details: { source, pointer: err.pointer },
+    // The `record` check of signing/verification-error.ts: signed, but not the statement expected.
+    details: { check: 'record', source, pointer: err.pointer },
     cause: err,
   });
 }

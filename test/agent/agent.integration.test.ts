@@ -6,7 +6,7 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pipelineStatus, statusTable } from '../../src/agent/status.ts';
+import { pipelineStatus, statusTable } from '../../src/promotion/status.ts';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { pushBundle } from '../../src/artifact/push.ts';
 import { openProject } from '../../src/promotion/project.ts';

@@ -19,6 +19,7 @@ import { LayoutRegistry } from '../../src/oci/layout-registry.ts';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { planDiff } from '../../src/promotion/plan-diff.ts';
 import { PROMOTION_PREDICATE_TYPE, recordPredicate } from '../../src/records/promotion-record.ts';
+import { testRecord } from '../promotion/fixtures/record.ts';
 import { signAndAttach, statement } from '../../src/signing/attestation.ts';
 import { signBundle } from '../../src/signing/cosign-signature.ts';
 import type { TrustPolicy } from '../../src/signing/policy.ts';
@@ -48,24 +49,8 @@ async function threeRenders(base: string, dir: string): Promise<Rendered> {
   const environment = await loadEnvironment(dir, 'production');
   const clusters = environment.clusters.map((c) => ({ name: c.name, parameters: resolveParameters(environment, schema, c.name).values }));
   const parameters = resolveParameters(environment, schema).values;
-  const predicate = recordPredicate(
-    {
-      apiVersion: 'promote/v1',
-      kind: 'PromotionRecord',
-      pipeline: 'webapp',
-      stage: 'production',
-      environment: 'production',
-      action: 'promotion',
-      bundle: { repository: registry.name, digest: pushed.digest },
-      parameters,
-      clusters,
-      promotedBy: 'Test <test@example.com>',
-      promotedAt: '2026-01-01T00:00:00.000Z',
-      gates: [],
-      sequence: 1,
-    },
-    { repository: 'file:///ledger.git', branch: 'main' },
-  );
+  const promoted = testRecord({ digest: pushed.digest, pipeline: 'webapp', stage: 'production', environment: 'production', bundle: { repository: registry.name, digest: pushed.digest }, parameters, clusters });
+  const predicate = recordPredicate(promoted, { repository: 'ledger.git', branch: 'main' });
   const subject = (await registry.resolve(pushed.digest))!;
   const record = await signAndAttach(registry, subject, statement({ name: registry.name, digest: pushed.digest }, PROMOTION_PREDICATE_TYPE, predicate), promoter.signer, { artifactType: PROMOTION_RECORD, tag: 'promotion-production' });
 

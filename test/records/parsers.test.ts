@@ -68,3 +68,13 @@ test('an approval reads back; a field of the wrong shape is APPROVAL_INVALID at 
   assert.throws(() => parseApprovalPredicate({ ...approval, approver: { email: 7 } }, 'src'), refusedAt('APPROVAL_INVALID', '/approver/email'));
   assert.throws(() => parseApprovalPredicate({ ...approval, parameters: undefined }, 'src'), refusedAt('APPROVAL_INVALID', '/parameters'));
 });
+
+test('a parse failure is a verification failure of the `record` check, so callers that skip what does not verify skip it', async () => {
+  const { failedCheck } = await import('../../src/signing/verification-error.ts');
+  try {
+    parseApprovalPredicate({}, 'src');
+    assert.fail('parsed');
+  } catch (err) {
+    assert.equal(failedCheck(err), 'record');
+  }
+});

@@ -33,7 +33,7 @@ ${REGISTRY_HELP}`,
     const { PromoteError } = await import('../../errors.ts');
     const { parseDuration } = await import('../../pipeline/duration.ts');
     const { registryOptions } = await import('../registry-options.ts');
-    const { pipelineStatus, statusTable } = await import('../../agent/status.ts');
+    const { pipelineStatus, statusTable } = await import('../../promotion/status.ts');
     const options = { cwd: ctx.cwd, env: ctx.env, registry: await registryOptions(ctx, args), ...(args.positionals[0] && { pipeline: args.positionals[0] }) };
     if (!flag(args, 'watch')) {
       const status = await pipelineStatus(options);

@@ -1,6 +1,6 @@
 import { PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
-import type { StatusObservation } from '../pipeline/gate.ts';
+import type { StatusObservation } from '../records/status-report.ts';
 
 // `promote status`: stage × cluster — what the ledger says each stage should run (and whether
 // its signed record is published), against what each cluster's agent last reported. Reports
@@ -55,8 +55,8 @@ export interface PipelineStatus {
 }
 
 export async function pipelineStatus(options: StatusOptions): Promise<PipelineStatus> {
-  const { openProject } = await import('../promotion/project.ts');
-  const { stageSummaries } = await import('../promotion/stage-status.ts');
+  const { openProject } = await import('./project.ts');
+  const { stageSummaries } = await import('./stage-status.ts');
   const { readStatusReport } = await import('../records/status-report.ts');
   const { loadEnvironment } = await import('../params/environment.ts');
   const { stageRepository } = await import('../pipeline/pipeline.ts');
