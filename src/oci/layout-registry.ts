@@ -3,7 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isPromoteError, PromoteError } from '../errors.ts';
+import { isPromoteError, PromoteError, type ErrorCode } from '../errors.ts';
 import { sweepTemps, tempName } from '../temp-file.ts';
 import { checkBytes, sha256Digest, sizeMismatch, VerifyingStream } from './digest.ts';
 import { ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST } from './media-types.ts';
@@ -61,7 +61,7 @@ function readFileLimited(path: string, maxBytes: number): Buffer {
 
 const LAYOUT_FILE = 'oci-layout';
 
-function notFound(code: string, message: string, hint: string): PromoteError {
+function notFound(code: ErrorCode, message: string, hint: string): PromoteError {
   return new PromoteError(code, message, { hint });
 }
 
