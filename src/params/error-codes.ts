@@ -9,6 +9,7 @@ export const paramsErrorCodes = {
   DOCUMENT_NOT_FOUND: { meaning: 'a document to read does not exist', outcome: 'failed' },
   DOCUMENT_TOO_LARGE: { meaning: 'a document is over its size limit', outcome: 'verification' },
   DOCUMENT_UNREADABLE: { meaning: 'a document cannot be read (not a regular file, no permission)', outcome: 'failed' },
+  ENVIRONMENT_AMBIGUOUS: { meaning: 'an environment has both a .yaml and a .yml file', outcome: 'usage' },
   ENVIRONMENT_INVALID: { meaning: 'an environment file does not match the environment schema', outcome: 'verification' },
   ENVIRONMENT_NOT_FOUND: { meaning: 'no environment of that name in environments/', outcome: 'failed' },
   PARAMETERS_INVALID: { meaning: 'parameter values do not satisfy the bundle\'s parameter schema', outcome: 'verification' },
