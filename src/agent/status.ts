@@ -59,6 +59,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
   const { stageSummaries } = await import('../promotion/stage-status.ts');
   const { readStatusReport } = await import('../records/status-report.ts');
   const { loadEnvironment } = await import('../params/environment.ts');
+  const { clusterNames } = await import('../params/cluster-names.ts');
   const { stageRepository } = await import('../pipeline/pipeline.ts');
   const project = await openProject({ cwd: options.cwd, env: options.env, ...(options.pipeline && { pipeline: options.pipeline }), ...(options.registry && { registry: options.registry }) });
   const now = (options.now ?? (() => new Date()))();
@@ -69,7 +70,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
   for (const summary of summaries) {
     const stage = project.pipeline.stages.find((s) => s.name === summary.stage)!;
     const env = await loadEnvironment(project.root, stage.environment);
-    const clusters = env.clusters.length ? env.clusters.map((c) => c.name) : [env.name];
+    const clusters = clusterNames(env);
     const registry = await project.registryFor(stageRepository(project.pipeline, stage));
     const reports = await Promise.all(clusters.map((c) => readStatusReport(registry, stage.name, c, trust, project.pipeline.name)));
     clusters.forEach((cluster, i) => {

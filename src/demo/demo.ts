@@ -140,6 +140,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // Agents: one per cluster, alive for the whole demo like a long-running `promote agent`.
   const { loadEnvironment } = await import('../params/environment.ts');
+  const { clusterNames } = await import('../params/cluster-names.ts');
   const clusterDirs: Record<string, string> = {};
   const agents = new Map<string, { stage: string; cluster: string; target: Target; agent: Reconciler }>();
   const stageClusters: Record<string, string[]> = {};
@@ -159,7 +160,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const parts = new Map<string, AgentParts>();
   for (const stage of pipeline.stages) {
     const env = await loadEnvironment(projectDir, stage.environment);
-    const names = env.clusters.length ? env.clusters.map((c) => c.name) : [stage.environment];
+    const names = clusterNames(env);
     stageClusters[stage.name] = names;
     for (const cluster of names) {
       const target = await makeTarget(cluster);
