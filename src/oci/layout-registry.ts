@@ -8,8 +8,9 @@ import { sweepTemps, tempName } from '../temp-file.ts';
 import { checkBytes, sha256Digest, sizeMismatch, VerifyingStream } from './digest.ts';
 import { ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST } from './media-types.ts';
 import { isValidDigest, checkDigest, checkTag } from './reference.ts';
-import { atomicWrite, readLayoutIndex, sortEntries, updateLayoutIndex } from './layout-index.ts';
+import { readLayoutIndex, sortEntries, updateLayoutIndex } from './layout-index.ts';
 import type { BlobContent, Descriptor, FetchedManifest, PushBlobResult, Registry } from './registry.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 
 /** Blobs up to this size are read whole (see fetchBlob). */
 const SMALL_BLOB = 4 * 1024 * 1024;
@@ -105,7 +106,7 @@ export class LayoutRegistry implements Registry {
     }
     if (await this.exists()) return;
     await mkdir(join(this.path, 'blobs', 'sha256'), { recursive: true });
-    await atomicWrite(this.path, join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+    await writeFileAtomic(join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
   }
 
   /** Runs `change` on index.json under its lock (layout-index.ts), creating the layout first. */
