@@ -31,11 +31,6 @@ export function disposeOnInterrupt(cleanup: Cleanup): () => Promise<void> {
   };
 }
 
-/** How many cleanups are registered (tests). */
-export function pendingCleanups(): number {
-  return pending.size;
-}
-
 /**
  * Runs every registered cleanup, concurrently, each at most once. A cleanup that fails is tried
  * again (a directory being written while it is removed can fail with ENOTEMPTY once); one that

@@ -15,6 +15,36 @@ export const EXIT_CODES: Record<Outcome | 'ok', number> = {
 };
 
 /** One precise complaint about an input document: where it is, what rule it broke. */
+/** What an error code means and, when every failure with it ends the same way, its outcome. */
+export interface CodeInfo {
+  readonly meaning: string;
+  /** Omitted when the outcome depends on where the failure happens (the throw site says). */
+  readonly outcome?: Outcome;
+}
+
+export type CodeTable = Record<string, CodeInfo>;
+
+// The codes of the leaf utilities and the ones every layer may raise.
+export const rootErrorCodes = {
+  INTERNAL: { meaning: 'an unexpected failure inside promote (a bug, or a system error with no code of its own)', outcome: 'failed' },
+  USAGE: { meaning: 'the command line is wrong: an unknown flag, a missing argument, or flags that exclude each other', outcome: 'usage' },
+  ASSET_MISSING: { meaning: "one of promote's own files (a schema, a template) is missing from the installation", outcome: 'failed' },
+} as const satisfies CodeTable;
+
+type RootErrorCodes = typeof rootErrorCodes;
+
+/**
+ * Every error code there is. Each folder declares its own codes, with what they mean, in its
+ * `error-codes.ts`, which adds them here by interface merging:
+ * `declare module '../errors.ts' { interface ErrorCodes extends FolderCodes {} }`. So this bottom
+ * layer imports nothing above it, a folder's codes live beside the code that raises them, and
+ * `tsc` still rejects a code that no folder declares. scripts/gen-error-codes.ts lists them all in
+ * docs/errors.md.
+ */
+export interface ErrorCodes extends RootErrorCodes {}
+
+export type ErrorCode = keyof ErrorCodes & string;
+
 export interface Problem {
   message: string;
   file?: string;
@@ -41,13 +71,13 @@ export interface PromoteErrorOptions {
 
 export class PromoteError extends Error {
   override readonly name = 'PromoteError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly outcome: Outcome;
   readonly problems: Problem[];
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options: PromoteErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: PromoteErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
@@ -61,12 +91,12 @@ export class PromoteError extends Error {
   }
 }
 
-export function isPromoteError(err: unknown, code?: string): err is PromoteError {
+export function isPromoteError(err: unknown, code?: ErrorCode): err is PromoteError {
   return err instanceof PromoteError && (code === undefined || err.code === code);
 }
 
 /** Adds context to a failure without losing its code, hint or outcome (Flux-style wrapping). */
-export function wrapError(err: unknown, context: string, fallbackCode = 'INTERNAL'): PromoteError {
+export function wrapError(err: unknown, context: string, fallbackCode: ErrorCode = 'INTERNAL'): PromoteError {
   if (err instanceof PromoteError) {
     return new PromoteError(err.code, `${context}: ${err.message}`, {
       hint: err.hint,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { PromoteError, isPromoteError } from '../errors.ts';
+import { PromoteError, isPromoteError, type ErrorCode } from '../errors.ts';
 import type { ArtifactReader } from '../oci/registry.ts';
 import { promotionTag } from '../records/promotion-record.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
@@ -33,7 +33,7 @@ export interface RegistrySourceOptions {
   replay?: ReplayState;
 }
 
-function refuse(code: string, message: string, hint: string, bundle?: string): PromoteError {
+function refuse(code: ErrorCode, message: string, hint: string, bundle?: string): PromoteError {
   return new PromoteError(code, message, { outcome: 'verification', hint, ...(bundle && { details: { bundle } }) });
 }
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import type { Owner } from './target.ts';
-import { writeFileAtomic } from './write-file-atomic.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 
 // An agent's replay state: the highest record sequence it accepted for one (repository,
 // pipeline, stage, cluster) — TUF's rule that a version never goes back — and the number of the

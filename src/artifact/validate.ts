@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { isPromoteError, PromoteError, type Problem } from '../errors.ts';
-import { environmentPath, listEnvironments, loadEnvironmentFile, type Environment } from '../params/environment.ts';
+import { environmentFile, listEnvironments, loadEnvironmentFile, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
 import { environmentProblems } from '../params/parameters.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
@@ -225,7 +225,7 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
   const names = options.environment ? [options.environment] : await listEnvironments(root);
   if (names.length === 0) report.notes.push(`no environments in ${join(root, 'environments')}`);
   for (const name of names) {
-    const file = environmentPath(root, name);
+    const file = await environmentFile(root, name);
     let env: Environment;
     try {
       env = await loadEnvironmentFile(file);

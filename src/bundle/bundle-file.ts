@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PromoteError } from '../errors.ts';
+import { PromoteError, type ErrorCode } from '../errors.ts';
 import { isDirectory, requireBundleFile } from './bundle-dir.ts';
 import { parseYaml, readYamlFile, type ParsedDocument } from '../params/document.ts';
 import { validateProjectDocument } from '../params/project-schemas.ts';
@@ -40,7 +40,7 @@ interface BundleDocument {
   spec: { parameters: string; manifests: string; files?: string; allowSecrets: boolean };
 }
 
-function bundleError(code: string, message: string, hint: string, file: string, doc?: ParsedDocument, pointer?: string): PromoteError {
+function bundleError(code: ErrorCode, message: string, hint: string, file: string, doc?: ParsedDocument, pointer?: string): PromoteError {
   const at = doc && pointer !== undefined ? doc.locate(pointer) : undefined;
   return new PromoteError(code, message, {
     outcome: 'verification',

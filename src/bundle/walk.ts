@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { PromoteError } from '../errors.ts';
+import { PromoteError, type ErrorCode } from '../errors.ts';
 import { formatBytes } from '../params/limits.ts';
 import { GitignoreFiles, gitIgnored, IGNORE_FILE, loadPromoteIgnore } from './ignore-rules.ts';
 import { BUNDLE_MAX_ENTRIES, BUNDLE_MAX_FILE_BYTES, BUNDLE_MAX_PATHS_BYTES, BUNDLE_MAX_TOTAL_BYTES, entryPathProblem } from './limits.ts';
@@ -61,7 +61,7 @@ export interface WalkOptions {
   onExcluded?: (entry: ExcludedEntry) => void;
 }
 
-function walkError(code: string, message: string, hint: string, path: string): PromoteError {
+function walkError(code: ErrorCode, message: string, hint: string, path: string): PromoteError {
   return new PromoteError(code, message, { hint, details: { path } });
 }
 

@@ -7,10 +7,10 @@ import type { HoldResult } from '../promotion/hold.ts';
 import type { RunStageOutcome } from '../promotion/run.ts';
 import type { PromoteResult } from '../promotion/to.ts';
 import type { HistoryVerification } from '../promotion/verify-history.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // How promotion results read in a terminal. JSON output is the data itself.
 
-const short = (d?: string) => (d ? d.slice(0, 19) : '-');
 
 function gateLines(gates: GateResult[]): string[] {
   return gates.map((g) => `  ${g.applicable === false ? 'n/a ' : g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`);
@@ -33,11 +33,11 @@ export function planText(plan: Plan & { diff?: PlanDiff }): string {
   const out = [`plan ${plan.pipeline}/${plan.stage} (environment ${plan.environment})`];
   out.push(`  now:       ${plan.current ?? '(nothing promoted yet)'}`);
   out.push(`  candidate: ${plan.candidate ?? '(none)'}${CANDIDATE_SOURCE[plan.candidateSource ?? '']?.(plan) ?? ''}`);
-  if (plan.currentParameters || plan.parametersDigest) out.push(`  parameters digest: ${short(plan.currentParameters)} now, ${short(plan.parametersDigest)} after`);
+  if (plan.currentParameters || plan.parametersDigest) out.push(`  parameters digest: ${shortDigest(plan.currentParameters)} now, ${shortDigest(plan.parametersDigest)} after`);
   if (plan.upToDate) out.push('  the candidate is already what the stage runs, with the same parameters');
   if (plan.change === 'configuration') {
     out.push('  configuration change: the same bundle with new parameters');
-    if (plan.parameters?.passed === false) out.push(`  the stage keeps running its last good record (${short(plan.current)} with parameters ${short(plan.currentParameters)}) until they are fixed`);
+    if (plan.parameters?.passed === false) out.push(`  the stage keeps running its last good record (${shortDigest(plan.current)} with parameters ${shortDigest(plan.currentParameters)}) until they are fixed`);
   }
   if (plan.signature) out.push(`  ${plan.signature.passed ? 'pass' : 'FAIL'}  signature: ${plan.signature.summary}`);
   if (plan.parameters) out.push(`  ${plan.parameters.passed ? 'pass' : 'FAIL'}  parameters: ${plan.parameters.summary}`);
@@ -62,9 +62,9 @@ export function planText(plan: Plan & { diff?: PlanDiff }): string {
 }
 
 export function promoteText(r: PromoteResult): string {
-  if (r.upToDate) return `${r.stage} already runs ${r.bundle} (record ${short(r.record)}, published at ${r.published?.tag})`;
+  if (r.upToDate) return `${r.stage} already runs ${r.bundle} (record ${shortDigest(r.record)}, published at ${r.published?.tag})`;
   const head = r.completed
-    ? `finished publishing the record of ${r.bundle} in ${r.stage} (record ${short(r.record)})`
+    ? `finished publishing the record of ${r.bundle} in ${r.stage} (record ${shortDigest(r.record)})`
     : r.action === 'configure'
       ? `configured ${r.stage}: ${r.bundle} with new parameters${r.parametersChanged?.length ? ` (${r.parametersChanged.join(', ')})` : ''}`
       : `${r.action === 'rollback' ? 'rolled back' : 'promoted'} ${r.bundle} to ${r.stage}${r.from ? ` from ${r.from}` : ''}`;
@@ -93,7 +93,7 @@ export function historyText(stage: string, items: HistoryItem[]): string {
   const out: string[] = [];
   for (const h of items) {
     // A configuration change keeps its bundle: nothing came from upstream.
-    out.push(`${h.at}  ${h.action.padEnd(9)} ${short(h.bundle)}${h.from && h.action !== 'configure' ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
+    out.push(`${h.at}  ${h.action.padEnd(9)} ${shortDigest(h.bundle)}${h.from && h.action !== 'configure' ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
     if (h.parametersChanged?.length) out.push(`    parameters changed: ${h.parametersChanged.join(', ')}`);
     for (const g of h.gates) out.push(`    ${g}`);
     if (h.reason) out.push(`    reason: ${h.reason}`);
@@ -103,12 +103,9 @@ export function historyText(stage: string, items: HistoryItem[]): string {
 
 export function runText(outcomes: RunStageOutcome[]): string {
   if (!outcomes.length) return 'no stage has promotion: auto';
-  return outcomes.map((o) => `${o.stage.padEnd(12)} ${o.result.padEnd(10)} ${short(o.bundle)}${o.message ? `  ${o.message}` : ''}`).join('\n');
+  return outcomes.map((o) => `${o.stage.padEnd(12)} ${o.result.padEnd(10)} ${shortDigest(o.bundle)}${o.message ? `  ${o.message}` : ''}`).join('\n');
 }
 
-function shortDigest(d: string): string {
-  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
-}
 
 /** The one-line summary of `history --verify` (which trust list was used is part of the claim). */
 export function historyVerificationText(v: HistoryVerification): string {
@@ -116,5 +113,5 @@ export function historyVerificationText(v: HistoryVerification): string {
   const first = v.entries[0]!.sequence;
   const range = first === v.head!.sequence ? `number ${first}` : `numbers ${first}–${v.head!.sequence}`;
   const scope = v.complete ? '' : ` (newest ${v.records} only: --limit stopped the walk; records before number ${first} were not checked)`;
-  return `history of ${v.stage} verifies: ${v.records} record${v.records === 1 ? '' : 's'} (${range}) in ${v.commits} commit${v.commits === 1 ? '' : 's'}, head ${shortDigest(v.head!.record)} at ${v.head!.tag}; signatures checked against ${v.trust.source}${scope}`;
+  return `history of ${v.stage} verifies: ${v.records} record${v.records === 1 ? '' : 's'} (${range}) in ${v.commits} commit${v.commits === 1 ? '' : 's'}, head ${shortDigest(v.head!.record, 'elided')} at ${v.head!.tag}; signatures checked against ${v.trust.source}${scope}`;
 }

@@ -16,6 +16,7 @@ import type { DemoRelease, DemoResult, DemoStep, StatusRow } from './demo-result
 import { statusRows } from './demo-status.ts';
 import { dirHandEdit, kubeContexts, kubeHandEdit } from './hand-edit.ts';
 import { prepareSecondVersion } from './second-version.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // `promote demo`: the whole product in one process, on the embedded defaults — keys, two signed
 // releases, automatic promotion to dev, agents converging directory "clusters", gates refusing
@@ -54,9 +55,6 @@ export interface DemoOptions {
   now?: () => number;
 }
 
-function short(digest: string): string {
-  return `${digest.slice(0, 19)}…`;
-}
 
 function gitEnv(env: NodeJS.ProcessEnv, who: { name: string; email: string }): NodeJS.ProcessEnv {
   return { ...env, GIT_AUTHOR_NAME: who.name, GIT_AUTHOR_EMAIL: who.email, GIT_COMMITTER_NAME: who.name, GIT_COMMITTER_EMAIL: who.email };
@@ -140,6 +138,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // Agents: one per cluster, alive for the whole demo like a long-running `promote agent`.
   const { loadEnvironment } = await import('../params/environment.ts');
+  const { clusterNames } = await import('../params/cluster-names.ts');
   const clusterDirs: Record<string, string> = {};
   const agents = new Map<string, { stage: string; cluster: string; target: Target; agent: Reconciler }>();
   const stageClusters: Record<string, string[]> = {};
@@ -159,7 +158,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const parts = new Map<string, AgentParts>();
   for (const stage of pipeline.stages) {
     const env = await loadEnvironment(projectDir, stage.environment);
-    const names = env.clusters.length ? env.clusters.map((c) => c.name) : [stage.environment];
+    const names = clusterNames(env);
     stageClusters[stage.name] = names;
     for (const cluster of names) {
       const target = await makeTarget(cluster);
@@ -184,7 +183,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const objects = rounds[0]!.r.status.objects.total;
     const writes = rounds.reduce((n, x) => n + x.r.writes, 0);
     const where = options.kubeconfig ? 'Kubernetes' : `${show(join(state, 'clusters'))}/`;
-    return `${rounds.map((x) => x.cluster).join(', ')}: Converged on ${short(expectBundle)} (${objects} objects${rounds.length > 1 ? ' each' : ''}, ${writes} writes in ${where}); signed status report${rounds.length > 1 ? 's' : ''} published`;
+    return `${rounds.map((x) => x.cluster).join(', ')}: Converged on ${shortDigest(expectBundle, 'elided')} (${objects} objects${rounds.length > 1 ? ' each' : ''}, ${writes} writes in ${where}); signed status report${rounds.length > 1 ? 's' : ''} published`;
   };
 
   // Soak gates measure from the agents' `since`: wait exactly as long as the pipeline asks.
@@ -221,9 +220,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const outcomes = await runOnce(promoter);
     const mine = outcomes.find((o) => o.stage === first);
     if (mine?.result !== 'promoted' || mine.bundle !== digest) {
-      throw new PromoteError('DEMO_AUTO_FAILED', `promote run --once did not promote ${short(digest)} to ${first}: ${mine?.result ?? 'no outcome'} ${mine?.message ?? ''}`, { hint: 'the state is left in .promote/ to look at (promote status, promote history <stage>); promote demo --debug shows the cause' });
+      throw new PromoteError('DEMO_AUTO_FAILED', `promote run --once did not promote ${shortDigest(digest, 'elided')} to ${first}: ${mine?.result ?? 'no outcome'} ${mine?.message ?? ''}`, { hint: 'the state is left in .promote/ to look at (promote status, promote history <stage>); promote demo --debug shows the cause' });
     }
-    return `${first} ← ${short(digest)} (promotion: auto): signature and parameters verified, ledger commit, record signed by ${keys.files.promoter}`;
+    return `${first} ← ${shortDigest(digest, 'elided')} (promotion: auto): signature and parameters verified, ledger commit, record signed by ${keys.files.promoter}`;
   };
   step('run --once', await autoPass(v1.digest));
 
@@ -237,7 +236,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step('agents', await converge(first, v1.digest));
   {
     const { result, waited } = await promoteSoaked(second);
-    step(`to ${second}`, `${second} ← ${short(result.bundle)} from ${first}${waited ? ` after the soak (waited ${(waited / 1000).toFixed(1)}s)` : ''}: ${gateList(result)}`);
+    step(`to ${second}`, `${second} ← ${shortDigest(result.bundle, 'elided')} from ${first}${waited ? ` after the soak (waited ${(waited / 1000).toFixed(1)}s)` : ''}: ${gateList(result)}`);
   }
   step('agents', await converge(second, v1.digest));
 
@@ -256,10 +255,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     step(`to ${third}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
   }
   const approved1 = await approve(approver, third, v1.digest, 'demo: reviewed the plan');
-  step('approve', `${approved1.by} approved ${short(v1.digest)} for ${third}, signed with ${keys.files.approver} (it binds the bundle and the ${third} parameters; one signed with the promoter's key would not count: separateDuties)`);
+  step('approve', `${approved1.by} approved ${shortDigest(v1.digest, 'elided')} for ${third}, signed with ${keys.files.approver} (it binds the bundle and the ${third} parameters; one signed with the promoter's key would not count: separateDuties)`);
   {
     const { result } = await promoteSoaked(third);
-    step(`to ${third}`, `${third} ← ${short(result.bundle)} by ${PROMOTER.name}: ${gateList(result)}`);
+    step(`to ${third}`, `${third} ← ${shortDigest(result.bundle, 'elided')} by ${PROMOTER.name}: ${gateList(result)}`);
   }
   step('agents', await converge(third, v1.digest));
 
@@ -296,14 +295,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   {
     const { result } = await promoteSoaked(second);
-    step(`to ${second}`, `${second} ← ${short(result.bundle)}: ${gateList(result)}`);
+    step(`to ${second}`, `${second} ← ${shortDigest(result.bundle, 'elided')}: ${gateList(result)}`);
   }
   step('agents', await converge(second, v2.digest));
   const approved2 = await approve(approver, third, v2.digest, 'demo: new colour approved');
-  step('approve', `${approved2.by} approved ${short(v2.digest)} for ${third}, signed with ${keys.files.approver}`);
+  step('approve', `${approved2.by} approved ${shortDigest(v2.digest, 'elided')} for ${third}, signed with ${keys.files.approver}`);
   {
     const { result } = await promoteSoaked(third);
-    step(`to ${third}`, `${third} ← ${short(result.bundle)}: ${gateList(result)}`);
+    step(`to ${third}`, `${third} ← ${shortDigest(result.bundle, 'elided')}: ${gateList(result)}`);
   }
   step('agents', await converge(third, v2.digest));
 
@@ -319,7 +318,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   const reason = `demo: 1.1 is rolled back — ${v2src.after ? `colour ${v2src.after}` : 'it'} rejected by design review`;
   const back = await rollback(promoter, { stage: third, force: { reason } });
-  step('rollback', `--force --reason "${reason}": ${third} ← ${short(back.bundle)} (1.0); the reason is in the ledger and the signed record`);
+  step('rollback', `--force --reason "${reason}": ${third} ← ${shortDigest(back.bundle, 'elided')} (1.0); the reason is in the ledger and the signed record`);
   step('agents', await converge(third, v1.digest));
 
   // 10. The state, as `promote status` shows it (its own code; with --registry the pipeline file

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { PromoteError } from '../errors.ts';
+import { readFileChunks } from '../file-chunks.ts';
 import { checkDigest } from './reference.ts';
 
 // Content addressing. Every byte that crosses the registry boundary is hashed while it streams;
@@ -8,31 +9,6 @@ import { checkDigest } from './reference.ts';
 
 export function sha256Digest(bytes: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-/** Largest read buffer for a file (a shipped file can be hundreds of MiB). */
-const FILE_CHUNK_BYTES = 1024 * 1024;
-
-/**
- * Calls `onChunk` with a file's content, in order, through one buffer sized to the file (at most
- * FILE_CHUNK_BYTES) and reused for every read: the chunk is valid only until `onChunk` returns.
- * A stream with a 1 MiB highWaterMark allocates 1 MiB per file: for 99,000 small files some
- * 100 GiB of short-lived buffers per pass, and garbage collection took a third of an agent round.
- */
-export async function readFileChunks(path: string, onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
-  const { open } = await import('node:fs/promises');
-  const fh = await open(path, 'r');
-  try {
-    // One byte more than the size: a file that grew since it was measured is read to its end.
-    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(FILE_CHUNK_BYTES, (await fh.stat()).size + 1)));
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) return;
-      await onChunk(buf.subarray(0, bytesRead));
-    }
-  } finally {
-    await fh.close();
-  }
 }
 
 /** `sha256:<hex>` of a file, streamed (a shipped file can be hundreds of MiB). */

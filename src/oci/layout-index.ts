@@ -1,34 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { open, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PromoteError } from '../errors.ts';
-import { tempName } from '../temp-file.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
 import { ANNOTATION_REF_NAME, OCI_INDEX } from './media-types.ts';
 import type { Descriptor, ImageIndex } from './registry.ts';
 
-// index.json of an OCI image layout (layout-registry.ts): read as is, rewritten atomically
-// (temp + rename) under `index.json.lock`, created O_EXCL, so concurrent writers — two
-// `promote push` runs, an agent writing status — never lose each other's entries.
+// index.json of an OCI image layout (layout-registry.ts): read as is, rewritten atomically and
+// durably (src/write-file-atomic.ts) under `index.json.lock`, created O_EXCL, so concurrent
+// writers — two `promote push` runs, an agent writing status — never lose each other's entries.
 
 const INDEX_FILE = 'index.json';
 const LOCK_FILE = 'index.json.lock';
 /** A lock older than this is left over from a crashed writer and is broken. */
 const STALE_LOCK_MS = 30_000;
 const LOCK_TIMEOUT_MS = 60_000;
-
-/** Writes `target` inside the layout `dir` by temp file and rename: readers see all or nothing. */
-export async function atomicWrite(dir: string, target: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dir, tempName(basename(target)));
-  try {
-    await writeFile(tmp, bytes, { flag: 'wx' });
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** The layout's index (an empty one when there is no index.json yet). `name` is for messages. */
 export function readLayoutIndex(dir: string, name: string): ImageIndex {
@@ -79,7 +67,7 @@ export async function updateLayoutIndex(dir: string, name: string, change: (mani
     const index = readLayoutIndex(dir, name);
     const manifests = change(index.manifests);
     const next: ImageIndex = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests };
-    await atomicWrite(dir, join(dir, INDEX_FILE), canonicalJsonBytes(next));
+    await writeFileAtomic(join(dir, INDEX_FILE), canonicalJsonBytes(next));
   } finally {
     await handle.close();
     await unlink(lock).catch(() => undefined);

@@ -3,13 +3,14 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isPromoteError, PromoteError } from '../errors.ts';
+import { isPromoteError, PromoteError, type ErrorCode } from '../errors.ts';
 import { sweepTemps, tempName } from '../temp-file.ts';
 import { checkBytes, sha256Digest, sizeMismatch, VerifyingStream } from './digest.ts';
 import { ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST } from './media-types.ts';
 import { isValidDigest, checkDigest, checkTag } from './reference.ts';
-import { atomicWrite, readLayoutIndex, sortEntries, updateLayoutIndex } from './layout-index.ts';
+import { readLayoutIndex, sortEntries, updateLayoutIndex } from './layout-index.ts';
 import type { BlobContent, Descriptor, FetchedManifest, PushBlobResult, Registry } from './registry.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 
 /** Blobs up to this size are read whole (see fetchBlob). */
 const SMALL_BLOB = 4 * 1024 * 1024;
@@ -61,7 +62,7 @@ function readFileLimited(path: string, maxBytes: number): Buffer {
 
 const LAYOUT_FILE = 'oci-layout';
 
-function notFound(code: string, message: string, hint: string): PromoteError {
+function notFound(code: ErrorCode, message: string, hint: string): PromoteError {
   return new PromoteError(code, message, { hint });
 }
 
@@ -105,7 +106,7 @@ export class LayoutRegistry implements Registry {
     }
     if (await this.exists()) return;
     await mkdir(join(this.path, 'blobs', 'sha256'), { recursive: true });
-    await atomicWrite(this.path, join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+    await writeFileAtomic(join(this.path, LAYOUT_FILE), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
   }
 
   /** Runs `change` on index.json under its lock (layout-index.ts), creating the layout first. */

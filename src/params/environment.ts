@@ -27,8 +27,39 @@ export interface Environment {
 
 export const ENVIRONMENTS_DIR = 'environments';
 
-export function environmentPath(root: string, name: string): string {
+/** Where a new environment file goes; an existing one may be `<name>.yml` instead (environmentFile). */
+function environmentPath(root: string, name: string): string {
   return join(root, ENVIRONMENTS_DIR, `${name}.yaml`);
+}
+
+const EXTENSION = /\.ya?ml$/;
+
+/**
+ * The file of environment `name`: `<name>.yaml` or `<name>.yml`, as pipelines accept both. When
+ * neither exists, the `.yaml` path (loading it then reports DOCUMENT_NOT_FOUND); both at once is
+ * refused, since they would silently disagree.
+ */
+export async function environmentFile(root: string, name: string): Promise<string> {
+  const present = await environmentFiles(root);
+  const found = present.filter((f) => f.replace(EXTENSION, '') === name);
+  if (found.length > 1) {
+    throw new PromoteError('ENVIRONMENT_AMBIGUOUS', `environment "${name}" has two files: ${found.map((f) => join(ENVIRONMENTS_DIR, f)).join(' and ')}`, {
+      outcome: 'usage',
+      hint: 'keep one of them',
+      details: { environment: name },
+    });
+  }
+  return found.length ? join(root, ENVIRONMENTS_DIR, found[0]!) : environmentPath(root, name);
+}
+
+async function environmentFiles(root: string): Promise<string[]> {
+  try {
+    return (await readdir(join(root, ENVIRONMENTS_DIR))).filter((f) => EXTENSION.test(f)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
 }
 
 function refuse(file: string, problems: Problem[], message: string): PromoteError {
@@ -41,7 +72,7 @@ export async function loadEnvironmentFile(file: string, limits?: DocumentLimits)
   validateProjectDocument('environment', doc);
   const value = doc.value as { metadata: { name: string }; spec: { parameters: Record<string, unknown>; clusters: EnvironmentCluster[] } };
   const problems: Problem[] = [];
-  const expectedName = basename(file).replace(/\.ya?ml$/, '');
+  const expectedName = basename(file).replace(EXTENSION, '');
   if (value.metadata.name !== expectedName) {
     problems.push({ file, ...doc.locate('/metadata/name'), pointer: '/metadata/name', rule: 'file-name', message: 'the environment name must match its file name', expected: JSON.stringify(expectedName), actual: JSON.stringify(value.metadata.name), hint: `rename the file to ${value.metadata.name}.yaml or set metadata.name: ${expectedName}` });
   }
@@ -62,7 +93,7 @@ export async function loadEnvironment(root: string, name: string, limits?: Docum
     throw new PromoteError('USAGE', `"${name}" is not an environment name`, { outcome: 'usage', hint: 'environment names are DNS labels: lower-case letters, digits and "-" (the file is environments/<name>.yaml)' });
   }
   try {
-    return await loadEnvironmentFile(environmentPath(root, name), limits);
+    return await loadEnvironmentFile(await environmentFile(root, name), limits);
   } catch (err) {
     if (err instanceof PromoteError && err.code === 'DOCUMENT_NOT_FOUND') {
       const known = await listEnvironments(root);
@@ -76,13 +107,7 @@ export async function loadEnvironment(root: string, name: string, limits?: Docum
   }
 }
 
-/** Names of the environments under `root`/environments, sorted. */
+/** Names of the environments under `root`/environments (`.yaml` and `.yml` files), sorted. */
 export async function listEnvironments(root: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(join(root, ENVIRONMENTS_DIR));
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n.endsWith('.yaml')).map((n) => n.slice(0, -5)).sort();
+  return [...new Set((await environmentFiles(root)).map((f) => f.replace(EXTENSION, '')))].sort();
 }

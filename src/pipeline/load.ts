@@ -3,6 +3,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { isPromoteError, PromoteError, type Problem } from '../errors.ts';
 import { didYouMean } from '../params/did-you-mean.ts';
 import { readYamlFile, type ParsedDocument } from '../params/document.ts';
+import { listEnvironments } from '../params/environment.ts';
 import { validateProjectDocument } from '../params/project-schemas.ts';
 import { isMap, NAME_RE } from './document-shapes.ts';
 import type { ReportProblem } from './gate.ts';
@@ -36,16 +37,6 @@ export interface LoadPipelineOptions {
 export function projectRoot(file: string): string {
   const dir = dirname(resolve(file));
   return basename(dir) === 'pipelines' ? dirname(dir) : dir;
-}
-
-export async function listEnvironments(root: string): Promise<string[]> {
-  try {
-    const entries = await readdir(join(root, 'environments'));
-    return entries.filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Outcome, Problem } from '../errors.ts';
+import type { ErrorCode, Outcome, Problem } from '../errors.ts';
 import type { GateFacts, GateInput, GateResult } from './gate.ts';
 import { evaluateGates } from './gates/evaluate.ts';
 import { findStage, type Pipeline } from './pipeline.ts';
@@ -30,7 +30,7 @@ export interface CheckResult {
   evidence?: Record<string, unknown>;
   /** How a failure is refused: signature and schema failures are `verification`. */
   outcome?: Outcome;
-  code?: string;
+  code?: ErrorCode;
   hint?: string;
   /** Every problem found (e.g. each parameter that breaks the schema, at file:line). */
   problems?: Problem[];
@@ -70,7 +70,7 @@ export interface PlanInput {
 }
 
 export interface Blocker {
-  code: string;
+  code: ErrorCode;
   message: string;
   hint?: string;
   outcome: Outcome;

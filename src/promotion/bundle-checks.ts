@@ -32,11 +32,12 @@ export async function checkParameters(project: Project, registry: Registry, stag
   if (manifest.config?.mediaType !== BUNDLE_CONFIG) {
     return { descriptor, parameters: { passed: false, outcome: 'verification', code: 'NOT_A_BUNDLE', summary: `${registry.name}@${digest} is not a promote bundle (config ${manifest.config?.mediaType ?? 'missing'})`, hint: 'promote bundles are built with promote build/push' } };
   }
-  const [{ parseBundleConfig }, { parameterSchema }, { loadEnvironment }, { resolveParameters }] = await Promise.all([
+  const [{ parseBundleConfig }, { parameterSchema }, { loadEnvironment }, { resolveParameters }, { clusterNames }] = await Promise.all([
     import('../bundle/config.ts'),
     import('../params/parameter-schema.ts'),
     import('../params/environment.ts'),
     import('../params/parameters.ts'),
+    import('../params/cluster-names.ts'),
   ]);
   const config = parseBundleConfig(await registry.fetchBlobBytes(manifest.config, 1024 * 1024), `${registry.name}@${digest} config`);
   const env = await loadEnvironment(project.root, stage.environment);
@@ -51,7 +52,7 @@ export async function checkParameters(project: Project, registry: Registry, stag
   // so that is what is checked here, cluster by cluster: a required value set only per cluster is
   // fine, and an invalid override refuses the promotion instead of stalling one agent later.
   // An environment without clusters is one target with its own parameters.
-  const targets: (string | undefined)[] = env.clusters.length ? env.clusters.map((c) => c.name) : [undefined];
+  const targets: (string | undefined)[] = env.clusters.length ? clusterNames(env) : [undefined];
   const clusters: { name: string; parameters: Record<string, unknown> }[] = [];
   const problems: Problem[] = [];
   const failed: string[] = [];

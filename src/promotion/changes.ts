@@ -5,14 +5,12 @@ import type { LedgerChange, Mutation } from './ledger-change.ts';
 import { changedParameters, describeChange } from './parameter-diff.ts';
 import { parametersDigest, recordDigest, type PromotionRecord } from '../records/promotion-record.ts';
 import { emptyStageState, type StageState } from './stage-file.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // The ledger mutations of the engine, each a compare-and-swap precondition plus the new stage
 // state and its commit message. They run again on the fresh state whenever another commit landed
 // first (GitLedger.update), so each re-checks what it relied on.
 
-function shortDigest(d: string): string {
-  return d.slice(0, 19);
-}
 
 /** The stage moved since the promotion was planned: refuse, never overwrite. */
 export function stageMoved(stage: string, current: StageState | undefined, expected: string | undefined): PromoteError {

@@ -143,7 +143,6 @@ async function ranIn(project: Project, stage: Stage, head: VerifiedStageRecord |
 }
 
 async function environmentClusters(project: Project, environment: string): Promise<string[]> {
-  const { loadEnvironment } = await import('../params/environment.ts');
-  const env = await loadEnvironment(project.root, environment);
-  return env.clusters.length ? env.clusters.map((c) => c.name) : [environment];
+  const [{ loadEnvironment }, { clusterNames }] = await Promise.all([import('../params/environment.ts'), import('../params/cluster-names.ts')]);
+  return clusterNames(await loadEnvironment(project.root, environment));
 }

@@ -4,6 +4,7 @@ import type { Descriptor, Registry } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import { RECORD_DIGEST_ANNOTATION, type PromotionRecord } from '../records/promotion-record.ts';
 import { recordDisagreement } from './signed-record.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // For `promote history --verify` (verify-history.ts): the signed copy of each ledger record
 // among its bundle's referrers in the registry, and the refusal every failed check ends in.
@@ -20,10 +21,6 @@ export type HistoryCheck =
   | 'ledger-commit'
   | 'ledger-signature'
   | 'tag-head';
-
-export function short(d: string): string {
-  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
-}
 
 export function broken(check: HistoryCheck, message: string, hint: string, details: { commit?: string; record?: string; sequence?: number; [k: string]: unknown }): PromoteError {
   return new PromoteError('HISTORY_UNVERIFIED', message, { outcome: 'verification', hint, details: { check, ...details } });
@@ -68,7 +65,7 @@ export class RegistryRecords {
     const where = `${this.registry.name}`;
     const ctx = { commit, record: digest, sequence: record.sequence };
     if (!candidates.length) {
-      throw broken('registry-record', `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) has no signed copy attached to ${short(bundle)} in ${where}: it was deleted from the registry, or never published`, 'if its publish was interrupted, promote the stage again to complete it; otherwise the registry lost or had a record removed: restore it from a copy (promote copy) or investigate who deleted it', ctx);
+      throw broken('registry-record', `record ${shortDigest(digest, 'elided')} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) has no signed copy attached to ${shortDigest(bundle, 'elided')} in ${where}: it was deleted from the registry, or never published`, 'if its publish was interrupted, promote the stage again to complete it; otherwise the registry lost or had a record removed: restore it from a copy (promote copy) or investigate who deleted it', ctx);
     }
     const [{ describePolicy }, { verifyRecord }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts')]);
     let failure: { check: HistoryCheck; message: string } | undefined;
@@ -78,24 +75,24 @@ export class RegistryRecords {
         v = await verifyRecord(this.registry, c.digest, this.trust, { stage: this.stage, bundle });
       } catch (err) {
         if (!(err instanceof PromoteError) || !(err.outcome === ('verification' satisfies Outcome) || err.code === 'RECORD_NOT_FOUND')) throw err;
-        if (err.code === 'RECORD_NOT_FOUND') failure ??= { check: 'registry-record', message: `is listed among the referrers of ${short(bundle)} but its manifest ${short(c.digest)} is gone` };
+        if (err.code === 'RECORD_NOT_FOUND') failure ??= { check: 'registry-record', message: `is listed among the referrers of ${shortDigest(bundle, 'elided')} but its manifest ${shortDigest(c.digest, 'elided')} is gone` };
         // A copy that is there but signed by someone else says more than one that is gone.
-        else if (!failure || failure.check === 'registry-record') failure = { check: 'record-signature', message: `is in ${where} as ${short(c.digest)}, but it does not verify against trust.promotions (${describePolicy(this.trust)}): ${err.message}` };
+        else if (!failure || failure.check === 'registry-record') failure = { check: 'record-signature', message: `is in ${where} as ${shortDigest(c.digest, 'elided')}, but it does not verify against trust.promotions (${describePolicy(this.trust)}): ${err.message}` };
         continue;
       }
       const p = v.statement.predicate;
       if (p.recordDigest !== digest) {
-        failure ??= { check: 'record-content', message: `is signed, but the manifest ${short(c.digest)} carrying its digest states recordDigest ${String(p.recordDigest)}` };
+        failure ??= { check: 'record-content', message: `is signed, but the manifest ${shortDigest(c.digest, 'elided')} carrying its digest states recordDigest ${String(p.recordDigest)}` };
         continue;
       }
       const differs = recordDisagreement(p, record);
       if (p.pipeline !== this.pipeline || differs.length) {
-        failure ??= { check: 'record-content', message: `is signed as ${short(c.digest)}, but the signed statement and the ledger disagree on ${differs.length ? differs.join(', ') : 'pipeline'}` };
+        failure ??= { check: 'record-content', message: `is signed as ${shortDigest(c.digest, 'elided')}, but the signed statement and the ledger disagree on ${differs.length ? differs.join(', ') : 'pipeline'}` };
         continue;
       }
       const signedBy = v.signedBy.kind === 'key' ? `key ${v.signedBy.key}` : v.signedBy.subject;
       return { manifest: c.digest, signedBy, ...(p.ledger.commit && { ledgerCommit: p.ledger.commit }), ...(p.ledger.parent && { ledgerParent: p.ledger.parent }) };
     }
-    throw broken(failure!.check, `record ${short(digest)} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) ${failure!.message}`, 'the registry holds no record promote signed for this ledger entry: it was replaced or re-signed by someone else; do not trust this history until it is explained', ctx);
+    throw broken(failure!.check, `record ${shortDigest(digest, 'elided')} (number ${record.sequence} of ${this.stage}, ledger commit ${commit.slice(0, 12)}) ${failure!.message}`, 'the registry holds no record promote signed for this ledger entry: it was replaced or re-signed by someone else; do not trust this history until it is explained', ctx);
   }
 }

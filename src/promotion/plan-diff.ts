@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContentReader } from '../oci/registry.ts';
+import { clusterNames } from '../params/cluster-names.ts';
 import { parameterDifferences, type ParameterDifference } from '../params/parameter-diff.ts';
 
 // The rendered difference a promotion would make to a stage: the parameters, and — cluster by
@@ -77,8 +78,7 @@ export async function planDiff(target: PlanDiffTarget, current: RenderSide | und
   try {
     const after = await extract(candidate, join(tmp, 'candidate'));
     const before = current ? (current.digest === candidate.digest ? after : await extract(current, join(tmp, 'current'))) : undefined;
-    // An environment without clusters is one target, which the agent runs as the environment's name.
-    const clusters = candidate.clusters.length ? candidate.clusters.map((c) => c.name) : [target.environment];
+    const clusters = clusterNames({ name: target.environment, clusters: candidate.clusters });
     const out: ClusterDiff[] = [];
     const seen = new Map<string, string>();
     for (const cluster of clusters) {

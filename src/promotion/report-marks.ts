@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReportKey, ReportOrder } from '../records/status-report.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 
 // The newest status report a promoter has seen from each cluster: its `sequence`, kept under
 // `<cache root>/gates/`. Every validly signed report stays valid for ever, so whoever can move
@@ -49,18 +50,7 @@ export class ReportMarks implements ReportOrder {
     const before = await this.highest(key);
     if (sequence <= before) return before;
     const mark: MarkFile = { apiVersion: 'promote/v1', kind: 'GateReportMark', ...key, sequence };
-    await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `.${randomBytes(6).toString('hex')}.promote-tmp`);
-    const handle = await open(tmp, 'w', 0o644);
-    try {
-      await handle.writeFile(`${JSON.stringify(mark, null, 2)}\n`);
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, this.path(key)).catch(async (err: unknown) => {
-      await rm(tmp, { force: true });
-      throw err;
-    });
+    await writeFileAtomic(this.path(key), `${JSON.stringify(mark, null, 2)}\n`);
     return before;
   }
 }

@@ -1,6 +1,7 @@
 import { PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
 import type { StatusObservation } from '../records/status-report.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // `promote status`: stage × cluster — what the ledger says each stage should run (and whether
 // its signed record is published), against what each cluster's agent last reported. Reports
@@ -59,6 +60,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
   const { stageSummaries } = await import('./stage-status.ts');
   const { readStatusReport } = await import('../records/status-report.ts');
   const { loadEnvironment } = await import('../params/environment.ts');
+  const { clusterNames } = await import('../params/cluster-names.ts');
   const { stageRepository } = await import('../pipeline/pipeline.ts');
   const project = await openProject({ cwd: options.cwd, env: options.env, ...(options.pipeline && { pipeline: options.pipeline }), ...(options.registry && { registry: options.registry }) });
   const now = (options.now ?? (() => new Date()))();
@@ -69,7 +71,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
   for (const summary of summaries) {
     const stage = project.pipeline.stages.find((s) => s.name === summary.stage)!;
     const env = await loadEnvironment(project.root, stage.environment);
-    const clusters = env.clusters.length ? env.clusters.map((c) => c.name) : [env.name];
+    const clusters = clusterNames(env);
     const registry = await project.registryFor(stageRepository(project.pipeline, stage));
     const reports = await Promise.all(clusters.map((c) => readStatusReport(registry, stage.name, c, trust, project.pipeline.name)));
     clusters.forEach((cluster, i) => {
@@ -112,11 +114,6 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
   return { pipeline: project.pipeline.name, observedAt: now.toISOString(), clusters: rows };
 }
 
-function short(digest: string | undefined): string {
-  if (!digest) return '-';
-  const i = digest.indexOf(':');
-  return digest.slice(i + 1, i + 13);
-}
 
 function ago(iso: string | undefined, now: Date): string {
   if (!iso) return '-';
@@ -146,7 +143,7 @@ export function statusTable(status: PipelineStatus): string {
       if (c.behind) notes.push(c.desired && c.observed.bundle === c.desired.bundle ? 'runs an older record of this bundle' : 'runs another bundle');
       if (c.stale) notes.push(`last report ${ago(c.observed.observedAt, now)} ago`);
     }
-    return [c.stage, c.cluster, short(c.desired?.bundle), short(c.observed?.bundle), c.observed?.phase ?? '-', ago(c.observed?.since, now), c.drift === 'none' || c.drift === 'unknown' ? '-' : c.drift, notes.filter(Boolean).join('; ')];
+    return [c.stage, c.cluster, shortDigest(c.desired?.bundle, 'hex'), shortDigest(c.observed?.bundle, 'hex'), c.observed?.phase ?? '-', ago(c.observed?.since, now), c.drift === 'none' || c.drift === 'unknown' ? '-' : c.drift, notes.filter(Boolean).join('; ')];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();

@@ -1,12 +1,13 @@
 import { relative } from 'node:path';
 import { PromoteError, isPromoteError } from '../errors.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
-import { broken, RegistryRecords, short } from './history-records.ts';
+import { broken, RegistryRecords } from './history-records.ts';
 import type { HistoryEntry } from './ledger.ts';
 import { lookupStage, type Project } from './project.ts';
 import { recordDigest, type PromotionPredicate } from '../records/promotion-record.ts';
 import { stagePath } from './stage-file.ts';
 import { verifyRecordStatement } from './signed-record.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // `promote history <stage> --verify`: the ledger and the registry are both untrusted storage, so
 // history is proved by signatures, link by link (docs/attestations.md, "The record chain"):
@@ -115,40 +116,40 @@ export async function verifyHistory(project: Project, stageName: string, options
     const record = state?.record;
     const digest = record ? recordDigest(record) : undefined;
     if (digest !== state?.recordDigest) {
-      throw broken('ledger-file', `${at}: the record in ${file} hashes to ${digest ? short(digest) : 'nothing'}, but the file says recordDigest ${state?.recordDigest ? short(state.recordDigest) : '(none)'}: the file was edited by hand`, LEDGER_HINT, { commit: h.commit, ...(digest && { record: digest }) });
+      throw broken('ledger-file', `${at}: the record in ${file} hashes to ${digest ? shortDigest(digest, 'elided') : 'nothing'}, but the file says recordDigest ${state?.recordDigest ? shortDigest(state.recordDigest, 'elided') : '(none)'}: the file was edited by hand`, LEDGER_HINT, { commit: h.commit, ...(digest && { record: digest }) });
     }
     const trailer = h.trailers['Promotion-Record']?.[0];
     if (!trailer) {
       if (digest !== prev?.digest) {
-        throw broken('ledger-file', `${at} changed the record in ${file} (to ${digest ? short(digest) : 'nothing'}) without recording a promotion: the file was edited by hand`, LEDGER_HINT, { commit: h.commit, ...(digest && { record: digest }) });
+        throw broken('ledger-file', `${at} changed the record in ${file} (to ${digest ? shortDigest(digest, 'elided') : 'nothing'}) without recording a promotion: the file was edited by hand`, LEDGER_HINT, { commit: h.commit, ...(digest && { record: digest }) });
       }
       continue;
     }
     if (!record || trailer !== digest) {
-      throw broken('ledger-trailer', `${at}: its Promotion-Record trailer says ${short(trailer)}, but ${file} there holds ${digest ? short(digest) : 'no record'}`, LEDGER_HINT, { commit: h.commit, record: trailer });
+      throw broken('ledger-trailer', `${at}: its Promotion-Record trailer says ${shortDigest(trailer, 'elided')}, but ${file} there holds ${digest ? shortDigest(digest, 'elided') : 'no record'}`, LEDGER_HINT, { commit: h.commit, record: trailer });
     }
     const ctx = { commit: h.commit, record: digest!, sequence: record.sequence };
     if (record.pipeline !== pipeline.name || record.stage !== stage.name) {
       throw broken('ledger-file', `${at}: the record is for ${record.pipeline}/${record.stage}, not ${pipeline.name}/${stage.name}`, LEDGER_HINT, ctx);
     }
     if (record.previous !== prev?.digest) {
-      throw broken('chain-link', `${at}: record ${short(digest!)} names ${record.previous ? short(record.previous) : 'no previous record'} as previous, but the stage's record before it is ${prev ? short(prev.digest) : 'none'}: a record was deleted, replaced or inserted`, LEDGER_HINT, ctx);
+      throw broken('chain-link', `${at}: record ${shortDigest(digest!, 'elided')} names ${record.previous ? shortDigest(record.previous, 'elided') : 'no previous record'} as previous, but the stage's record before it is ${prev ? shortDigest(prev.digest, 'elided') : 'none'}: a record was deleted, replaced or inserted`, LEDGER_HINT, ctx);
     }
     if ((h.trailers['Previous-Record']?.[0] ?? undefined) !== record.previous) {
-      throw broken('ledger-trailer', `${at}: its Previous-Record trailer does not match the record's previous (${record.previous ? short(record.previous) : 'none'})`, LEDGER_HINT, ctx);
+      throw broken('ledger-trailer', `${at}: its Previous-Record trailer does not match the record's previous (${record.previous ? shortDigest(record.previous, 'elided') : 'none'})`, LEDGER_HINT, ctx);
     }
     const expected = (prev?.sequence ?? 0) + 1;
     if (record.sequence !== expected) {
-      throw broken('sequence', `${at}: record ${short(digest!)} is number ${String(record.sequence)}, expected ${expected}`, LEDGER_HINT, ctx);
+      throw broken('sequence', `${at}: record ${shortDigest(digest!, 'elided')} is number ${String(record.sequence)}, expected ${expected}`, LEDGER_HINT, ctx);
     }
     const found = await records.find(h.commit, record, digest!);
     if (found.ledgerCommit !== undefined && found.ledgerCommit !== h.commit) {
-      throw broken('ledger-commit', `${at}: the signed record ${short(digest!)} was published from ledger commit ${found.ledgerCommit.slice(0, 12)}, not ${h.commit.slice(0, 12)}: the ledger's history was rewritten (amended, rebased or force-pushed)`, LEDGER_HINT, { ...ctx, signedCommit: found.ledgerCommit });
+      throw broken('ledger-commit', `${at}: the signed record ${shortDigest(digest!, 'elided')} was published from ledger commit ${found.ledgerCommit.slice(0, 12)}, not ${h.commit.slice(0, 12)}: the ledger's history was rewritten (amended, rebased or force-pushed)`, LEDGER_HINT, { ...ctx, signedCommit: found.ledgerCommit });
     }
     if (found.ledgerParent !== undefined) {
       const parent = await ledger.parentOf(h.commit);
       if (parent !== found.ledgerParent) {
-        throw broken('ledger-commit', `${at}: the signed record ${short(digest!)} was committed on top of ledger commit ${found.ledgerParent.slice(0, 12)}, but this commit's parent is ${parent ? parent.slice(0, 12) : 'none'}: the ledger's history was rewritten (amended, rebased or force-pushed)`, LEDGER_HINT, { ...ctx, signedParent: found.ledgerParent, ...(parent && { parent }) });
+        throw broken('ledger-commit', `${at}: the signed record ${shortDigest(digest!, 'elided')} was committed on top of ledger commit ${found.ledgerParent.slice(0, 12)}, but this commit's parent is ${parent ? parent.slice(0, 12) : 'none'}: the ledger's history was rewritten (amended, rebased or force-pushed)`, LEDGER_HINT, { ...ctx, signedParent: found.ledgerParent, ...(parent && { parent }) });
       }
     }
     if (state!.statement !== undefined) {
@@ -171,10 +172,10 @@ export async function verifyHistory(project: Project, stageName: string, options
   let head: HistoryVerification['head'];
   const last = entries.at(-1);
   if (!prev) {
-    if (tagged) throw broken('tag-head', `${registry.name}:${tag} holds a record (${short(tagged.digest)}), but the ledger has none for ${stage.name}: the ledger lost its history`, LEDGER_HINT, {});
+    if (tagged) throw broken('tag-head', `${registry.name}:${tag} holds a record (${shortDigest(tagged.digest, 'elided')}), but the ledger has none for ${stage.name}: the ledger lost its history`, LEDGER_HINT, {});
   } else {
     const headHint = `if a publish was interrupted, promote ${stage.name} again to complete it; otherwise someone moved the tag: promote the stage again after review`;
-    if (!tagged) throw broken('tag-head', `${registry.name} has no ${tag}, but the ledger's head record is ${short(prev.digest)}`, headHint, { record: prev.digest });
+    if (!tagged) throw broken('tag-head', `${registry.name} has no ${tag}, but the ledger's head record is ${shortDigest(prev.digest, 'elided')}`, headHint, { record: prev.digest });
     let p: PromotionPredicate;
     try {
       p = (await verifyRecord(registry, tagged.digest, trust, { stage: stage.name })).statement.predicate;
@@ -183,7 +184,7 @@ export async function verifyHistory(project: Project, stageName: string, options
       throw broken('tag-head', `${registry.name}:${tag} does not hold a record signed by trust.promotions: ${err.message}`, headHint, { record: prev.digest, tagged: tagged.digest });
     }
     if (p.recordDigest !== prev.digest) {
-      throw broken('tag-head', `${registry.name}:${tag} holds record ${p.recordDigest ? short(p.recordDigest) : '(unknown)'} (number ${String(p.sequence)}), not the ledger's head ${short(prev.digest)} (number ${prev.sequence})`, headHint, { record: prev.digest, tagged: tagged.digest });
+      throw broken('tag-head', `${registry.name}:${tag} holds record ${p.recordDigest ? shortDigest(p.recordDigest, 'elided') : '(unknown)'} (number ${String(p.sequence)}), not the ledger's head ${shortDigest(prev.digest, 'elided')} (number ${prev.sequence})`, headHint, { record: prev.digest, tagged: tagged.digest });
     }
     if (last) head = { record: last.record, sequence: last.sequence, commit: last.commit, tag, published: tagged.digest };
   }

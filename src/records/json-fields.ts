@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.ts';
+import { PromoteError, type ErrorCode } from '../errors.ts';
 
 // Reading a signed predicate into its TypeScript type. A signature proves who wrote a statement,
 // not that they wrote it well (another version, another tool, a bug), so every reader of a
@@ -94,7 +94,7 @@ export function object<T>(fields: Fields<T>): Check<T> {
 }
 
 /** The error for a field of the wrong shape: a verification failure (exit 4) naming the source and the field. */
-export function invalidField(err: FieldError, what: string, source: string, code: string, hint: string): PromoteError {
+export function invalidField(err: FieldError, what: string, source: string, code: ErrorCode, hint: string): PromoteError {
   return new PromoteError(code, `${source} is not a valid ${what}: ${err.message}`, {
     outcome: 'verification',
     hint,
@@ -106,7 +106,7 @@ export function invalidField(err: FieldError, what: string, source: string, code
 }
 
 /** Runs a format's parser over an untrusted value; nothing is trusted from a value that fails. */
-export function parseFields<T>(check: Check<T>, value: unknown, what: string, source: string, code: string, hint: string): T {
+export function parseFields<T>(check: Check<T>, value: unknown, what: string, source: string, code: ErrorCode, hint: string): T {
   try {
     return check(value, '');
   } catch (err) {

@@ -1,8 +1,7 @@
 import { constants } from 'node:fs';
-import { chmod, open, rename, rm } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { open, rm } from 'node:fs/promises';
 import { PromoteError } from '../errors.ts';
-import { tempName } from '../temp-file.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 import { encryptCosignKey } from './cosign-key-file.ts';
 import { generateSigningKeyPair, keyHint } from './keys.ts';
 
@@ -49,28 +48,9 @@ async function writeFileSafely(path: string, data: string, mode: number, force: 
     }
     return;
   }
-  // Named for its writer (src/temp-file.ts): a restarted process with the same pid cannot collide
-  // with a leftover, and a failed write (a full disk) removes it.
-  const tmp = join(dirname(path), tempName(basename(path)));
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-  try {
-    try {
-      await fh.writeFile(data);
-      await fh.chmod(mode);
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await chmod(path, mode);
+  // A temp file beside it, fsynced, renamed over it (src/write-file-atomic.ts): a failed write (a
+  // full disk) leaves the old key in place.
+  await writeFileAtomic(path, data, { mode });
 }
 
 export async function generateKeyFiles(name: string, options: KeygenOptions): Promise<KeygenResult> {

@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.ts';
+import { PromoteError, type ErrorCode } from '../errors.ts';
 
 // Every way a signature or record can fail to verify, named. The CLI exits 4 for all of them
 // (outcome "verification"); scripts switch on `code`, humans read which check failed in the
@@ -29,7 +29,7 @@ export type VerificationCheck =
   /** A promotion record or status report is missing or does not match what was expected. */
   | 'record';
 
-const CODES: Record<VerificationCheck, string> = {
+const CODES: Record<VerificationCheck, ErrorCode> = {
   'key-type': 'KEY_UNSUPPORTED',
   subject: 'SUBJECT_INVALID',
   'signature-present': 'SIGNATURE_MISSING',
@@ -58,7 +58,7 @@ export const CHECK_ORDER: VerificationCheck[] = [
   'record',
 ];
 
-export function codeForCheck(check: VerificationCheck): string {
+export function codeForCheck(check: VerificationCheck): ErrorCode {
   return CODES[check];
 }
 

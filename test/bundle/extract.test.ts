@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { extractBundleLayer, listBundleLayer, type ExtractLimits } from '../../src/bundle/extract.ts';
-import { isPromoteError } from '../../src/errors.ts';
+import { isPromoteError, type ErrorCode } from '../../src/errors.ts';
 import { craftTarGz, tempDir, type CraftedEntry } from './helpers.ts';
 
 async function extract(entries: CraftedEntry[], limits: ExtractLimits = {}) {
@@ -16,7 +16,7 @@ async function extract(entries: CraftedEntry[], limits: ExtractLimits = {}) {
   return { tmp, dest, run };
 }
 
-async function expectRefused(entries: CraftedEntry[], code: string, mention: RegExp, limits: ExtractLimits = {}): Promise<void> {
+async function expectRefused(entries: CraftedEntry[], code: ErrorCode, mention: RegExp, limits: ExtractLimits = {}): Promise<void> {
   const { tmp, run } = await extract(entries, limits);
   await using _ = tmp;
   await assert.rejects(run, (err) => {

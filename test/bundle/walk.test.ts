@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import ignore from 'ignore';
 import { compareBytes, walkBundle } from '../../src/bundle/walk.ts';
-import { isPromoteError } from '../../src/errors.ts';
+import { isPromoteError, type ErrorCode } from '../../src/errors.ts';
 import { tempDir } from './helpers.ts';
 
 async function tree(root: string, files: Record<string, string>): Promise<void> {
@@ -16,7 +16,7 @@ async function tree(root: string, files: Record<string, string>): Promise<void> 
   }
 }
 
-async function expectWalkError(root: string, code: string, mention: RegExp): Promise<void> {
+async function expectWalkError(root: string, code: ErrorCode, mention: RegExp): Promise<void> {
   await assert.rejects(walkBundle(root), (err) => {
     assert.ok(isPromoteError(err, code), String(err));
     assert.match(err.message, mention);

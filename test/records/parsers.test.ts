@@ -2,7 +2,7 @@
 // unchanged, and a field of the wrong shape is refused naming its JSON pointer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isPromoteError } from '../../src/errors.ts';
+import { isPromoteError, type ErrorCode } from '../../src/errors.ts';
 import { parseApprovalPredicate, type ApprovalPredicate } from '../../src/records/approval.ts';
 import { parsePromotionPredicate, recordOf, recordPredicate } from '../../src/records/promotion-record.ts';
 import { parseStatusPredicate, STATUS_PHASES, type StatusPredicate } from '../../src/records/status-report.ts';
@@ -11,7 +11,7 @@ import { testRecord } from '../promotion/fixtures/record.ts';
 const D = `sha256:${'a'.repeat(64)}`;
 const ledger = { repository: 'git@example.com:acme/ledger.git', branch: 'main', parent: 'f'.repeat(40) };
 
-function refusedAt(code: string, pointer: string) {
+function refusedAt(code: ErrorCode, pointer: string) {
   return (err: unknown) => {
     assert.ok(isPromoteError(err, code), String(err));
     assert.equal(err.outcome, 'verification');

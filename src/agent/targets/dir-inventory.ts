@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PromoteError } from '../../errors.ts';
 import type { DesiredState } from '../target.ts';
 import { liveDigest, readRegular } from './dir-files.ts';
-import { writeFileAtomic } from '../write-file-atomic.ts';
+import { writeFileAtomic } from '../../write-file-atomic.ts';
 
 // The dir target's inventory (`.promote-inventory.json` at the top of the directory): every
 // file this agent wrote with the digest it wrote, the record last applied completely, and the

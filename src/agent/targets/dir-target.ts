@@ -19,7 +19,7 @@ import { checkSet } from '../target.ts';
 import { STAGE_CONCURRENCY, createNew, desiredDigest, eachLimited, errnoText, liveDigest, removeEmptyParents, removeMade } from './dir-files.ts';
 import { INVENTORY_FILE, checkOwner, doneOf, ownedFiles, readInventory, sameFiles, writeInventory } from './dir-inventory.ts';
 import { checkPath, safeParent, type ParentCheck } from './dir-paths.ts';
-import { stageFile, syncDir, syncFiles } from '../write-file-atomic.ts';
+import { stageFile, syncDir, syncFiles } from '../../write-file-atomic.ts';
 
 // The embedded default target: a directory on a host, which people and other tools may share.
 //

@@ -1,4 +1,4 @@
-import { PromoteError } from '../../errors.ts';
+import { PromoteError, type ErrorCode } from '../../errors.ts';
 import { readText, type HttpResponse } from './transport.ts';
 
 // Distribution error bodies (distribution-spec "Error Codes") → PromoteErrors with a next step.
@@ -48,7 +48,7 @@ export function errorFor(status: number, errors: RegistryErrorBody[], text: stri
   const said = summary(errors, text);
   const where = `${ctx.action} (${ctx.name})`;
   const details = { status, registryErrors: errors.map((e) => e.code), name: ctx.name };
-  const make = (code: string, message: string, hint: string, outcome: PromoteError['outcome'] = 'failed') =>
+  const make = (code: ErrorCode, message: string, hint: string, outcome: PromoteError['outcome'] = 'failed') =>
     new PromoteError(code, message, { hint, outcome, details });
 
   if (status === 401 && /insufficient_scope/.test(challenge ?? '')) {

@@ -1,6 +1,6 @@
 import type { Approval, GateInput, GateKind } from '../gate.ts';
 import { identityKey, identityMatches } from '../gate.ts';
-import { short } from './converged.ts';
+import { shortDigest } from '../../short-digest.ts';
 
 // `approval: {count: 2, from: [alice@example.com, bob], separateDuties: true}`: at least `count`
 // distinct people approved *this digest with these parameters* for this stage of this pipeline.
@@ -28,7 +28,7 @@ function refusal(spec: ApprovalGateSpec, ctx: GateInput, c: Extract<NonNullable<
   if (c.pipeline !== ctx.pipeline) return `approves it for pipeline ${c.pipeline}, not ${ctx.pipeline} (replayed)`;
   if (c.stage !== ctx.stage) return `approves it for stage ${c.stage}, not ${ctx.stage} (replayed)`;
   if (!ctx.parameters) return 'cannot be matched: the candidate\'s parameters were not resolved';
-  if (c.parameters !== ctx.parameters) return `approves parameters ${short(c.parameters)}, not ${short(ctx.parameters)} (the parameters changed since)`;
+  if (c.parameters !== ctx.parameters) return `approves parameters ${shortDigest(c.parameters)}, not ${shortDigest(ctx.parameters)} (the parameters changed since)`;
   if (from && !from.some((w) => c.names.some((n) => identityMatches(n, w)))) return 'is not among the allowed approvers (from)';
   if (separateDuties && ctx.promoterKey && c.identity === ctx.promoterKey) return 'is signed with the promoter\'s own key (separateDuties)';
   return undefined;
@@ -122,7 +122,7 @@ export const approvalGate: GateKind<ApprovalGateSpec, 'approvals'> = {
       }
       if (c.bundle !== ctx.candidate) {
         // Approvals of other bundles are history; one filed under this bundle but signed for another is a forgery.
-        if (a.bundle === ctx.candidate) ignored.push({ by: c.approver, why: `is signed for bundle ${short(c.bundle)}, not ${short(ctx.candidate)}` });
+        if (a.bundle === ctx.candidate) ignored.push({ by: c.approver, why: `is signed for bundle ${shortDigest(c.bundle)}, not ${shortDigest(ctx.candidate)}` });
         continue;
       }
       const why = refusal(spec, ctx, c);
@@ -138,8 +138,8 @@ export const approvalGate: GateKind<ApprovalGateSpec, 'approvals'> = {
       ? separateDuties && !ctx.promoterKey ? ' (separateDuties is checked against the promoter\'s key by promote to)' : ''
       : ' (unsigned approvals: the pipeline has no trust.approvers, so they are not authenticated)';
     const summary = passed
-      ? `${approvers.length}/${count} approvals of ${short(ctx.candidate)}: ${names}${caveat}`
-      : `${approvers.length}/${count} approvals of ${short(ctx.candidate)}${names ? ` (${names})` : ''}${notCounted}${caveat}`;
+      ? `${approvers.length}/${count} approvals of ${shortDigest(ctx.candidate)}: ${names}${caveat}`
+      : `${approvers.length}/${count} approvals of ${shortDigest(ctx.candidate)}${names ? ` (${names})` : ''}${notCounted}${caveat}`;
     return { gate, type: 'approval', passed, summary, evidence: { required: count, ...(from && { from }), separateDuties, authenticated: signed, approvers, ignored } };
   },
 };

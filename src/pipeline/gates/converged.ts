@@ -1,6 +1,7 @@
 import type { GateInput, GateKind, UpstreamReports } from '../gate.ts';
 import { formatDuration } from '../duration.ts';
 import { DEFAULT_REPORT_MAX_AGE } from '../pipeline.ts';
+import { shortDigest } from '../../short-digest.ts';
 
 // `converged`: every cluster of the upstream stage reports `Converged` on this very digest.
 // A missing report is a failure, never "no news is good news": an agent that never ran has
@@ -32,9 +33,6 @@ export function convergedEvidence(ctx: GateInput, upstream: UpstreamReports) {
   });
 }
 
-export function short(digest: string): string {
-  return digest.slice(0, 19);
-}
 
 export const convergedGate: GateKind<ConvergedGateSpec, 'upstreamReports'> = {
   type: 'converged',
@@ -75,10 +73,10 @@ export const convergedGate: GateKind<ConvergedGateSpec, 'upstreamReports'> = {
     const passed = clusters.length > 0 && ok === clusters.length;
     let summary: string;
     if (clusters.length === 0) summary = `stage ${ctx.from ?? '(none)'} has no clusters to report`;
-    else if (passed) summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${short(ctx.candidate)}`;
+    else if (passed) summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${shortDigest(ctx.candidate)}`;
     else {
       const bad = clusters.filter((c) => !c.ok).map((c) => `${c.cluster}: ${c.why}`);
-      summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${short(ctx.candidate)} (${bad.join('; ')})`;
+      summary = `${ok}/${clusters.length} clusters of ${ctx.from} Converged on ${shortDigest(ctx.candidate)} (${bad.join('; ')})`;
     }
     return { gate: 'converged', type: 'converged', passed, summary, evidence: { from: ctx.from, clusters } };
   },

@@ -1,6 +1,7 @@
 import { formatDuration, parseDuration } from '../duration.ts';
 import type { GateKind } from '../gate.ts';
-import { convergedEvidence, short } from './converged.ts';
+import { convergedEvidence } from './converged.ts';
+import { shortDigest } from '../../short-digest.ts';
 
 // `soak: 15m`: every upstream cluster has been healthy on this digest for at least that long,
 // measured from the `since` of its status report (when it became Converged on this bundle), not
@@ -49,7 +50,7 @@ export const soakGate: GateKind<SoakGateSpec, 'upstreamReports'> = {
     let summary: string;
     if (passed) {
       const least = Math.min(...clusters.map((c) => ctx.now.getTime() - Date.parse('since' in c ? c.since : '')));
-      summary = `all ${clusters.length} clusters of ${ctx.from} healthy on ${short(ctx.candidate)} for at least ${formatDuration(least)} (need ${spec.duration})`;
+      summary = `all ${clusters.length} clusters of ${ctx.from} healthy on ${shortDigest(ctx.candidate)} for at least ${formatDuration(least)} (need ${spec.duration})`;
     } else if (clusters.length === 0) {
       summary = `stage ${ctx.from ?? '(none)'} has no clusters to report`;
     } else {

@@ -1,0 +1,23 @@
+import type { CodeTable } from '../errors.ts';
+
+// The error codes of pipeline/ (pipelines, stages and the planner): what each means and, when every failure with it
+// ends the same way, its outcome (exit code). docs/errors.md lists them (npm run docs:errors).
+export const pipelineErrorCodes = {
+  BUNDLE_NOT_VERIFIED: { meaning: 'the candidate bundle\'s signature did not verify', outcome: 'verification' },
+  CANDIDATE_NOT_IN_FROM: { meaning: 'the bundle is not the one the previous stage runs', outcome: 'refused' },
+  CANDIDATE_REQUIRED: { meaning: 'the first stage needs --bundle: there is no earlier stage to take it from', outcome: 'usage' },
+  GATES_FAILED: { meaning: 'one or more gates of the stage refuse the promotion', outcome: 'refused' },
+  LEDGER_RECORD_UNVERIFIED: { meaning: 'a ledger record is not backed by a record signed by a trusted promoter', outcome: 'verification' },
+  NOTHING_TO_PROMOTE: { meaning: 'the previous stage has no promotion yet', outcome: 'refused' },
+  PIPELINE_INVALID: { meaning: 'a pipeline file does not match the pipeline schema', outcome: 'verification' },
+  PIPELINE_NOT_FOUND: { meaning: 'no pipeline of that name in pipelines/', outcome: 'usage' },
+  ROLLBACK_TARGET_UNKNOWN: { meaning: 'the rollback target was never promoted to the stage', outcome: 'refused' },
+  STAGE_HELD: { meaning: 'the stage is on hold', outcome: 'refused' },
+  STAGE_UNKNOWN: { meaning: 'the pipeline has no stage of that name', outcome: 'usage' },
+} as const satisfies CodeTable;
+
+type PipelineErrorCodes = typeof pipelineErrorCodes;
+
+declare module '../errors.ts' {
+  interface ErrorCodes extends PipelineErrorCodes {}
+}
