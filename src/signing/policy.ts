@@ -11,10 +11,6 @@ import { describeIdentity, identityMatches, type KeylessIdentity, type SignedBy 
 import type { TrustedRoot } from './trusted-root.ts';
 import { CHECK_ORDER, failedCheck, verificationFailed } from './verification-error.ts';
 
-// Size: the whole verification policy — trust lists and signer scopes, bundle signatures (cosign
-// classic and Sigstore referrers), records and status reports — kept in one file on purpose, so
-// that every path visibly verifies through the same code.
-//
 // One verification policy, in one place. `promote verify`, `promote to`, `promote pull --verify`
 // and the agent all call verifyBundle / verifyRecord with a TrustPolicy, so no path can verify
 // less than another. A policy is the `trust` section of a pipeline (DESIGN.md §4), loaded.
