@@ -1,11 +1,12 @@
 import type { DemoResult, StatusRow } from './demo-result.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // What `promote demo` prints on stdout when the story (on stderr) is over: the status table,
 // the commands to poke at the state it left, and its wall time.
 
 function cell(digest: string | undefined, version: string | undefined): string {
   if (!digest) return '-';
-  return `${version ? `${version} ` : ''}${digest.slice(0, 19)}…`;
+  return `${version ? `${version} ` : ''}${shortDigest(digest, 'elided')}`;
 }
 
 export function statusTable(rows: StatusRow[], versions: Record<string, string>): string {

@@ -7,6 +7,7 @@ import type { ApproverEntry } from '../pipeline/pipeline.ts';
 import { PromoteError } from '../errors.ts';
 import type { Mutation } from './ledger-change.ts';
 import { emptyStageState } from './stage-file.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // Approvals as facts for the approval gate. The ledger is untrusted storage, so each approval it
 // holds is verified here against trust.approvers — from the signed statement alone, whatever the
@@ -89,7 +90,7 @@ export function signedApprovalMutation(pipeline: string, stage: string, approval
     kept(stored);
     return {
       state: { ...state, approvals: [...state.approvals, stored] },
-      subject: `approve ${pipeline}/${stage}: ${approval.bundle.slice(0, 19)} by ${mine?.approver ?? approval.by}`,
+      subject: `approve ${pipeline}/${stage}: ${shortDigest(approval.bundle)} by ${mine?.approver ?? approval.by}`,
       ...(approval.comment && { body: approval.comment }),
       trailers: [
         ['Promote-Action', 'approval'],

@@ -4,6 +4,7 @@ import type { Descriptor, ImageManifest, Registry } from '../oci/registry.ts';
 import type { Stage } from '../pipeline/pipeline.ts';
 import type { CheckResult } from '../pipeline/plan.ts';
 import type { Project } from './project.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // The two checks a candidate bundle passes before anything is signed for it: its signature
 // under trust.bundles, and the stage's parameters against the schema the bundle ships. Both
@@ -43,7 +44,7 @@ export async function checkParameters(project: Project, registry: Registry, stag
   const env = await loadEnvironment(project.root, stage.environment);
   let schema;
   try {
-    schema = parameterSchema(config.parameterSchema, `${config.name}@${digest.slice(0, 19)} parameter schema`);
+    schema = parameterSchema(config.parameterSchema, `${config.name}@${shortDigest(digest)} parameter schema`);
   } catch (err) {
     if (!(err instanceof PromoteError) || err.outcome !== 'verification') throw err;
     return { descriptor, parameters: { passed: false, outcome: 'verification', code: err.code, summary: err.message, ...(err.hint && { hint: err.hint }), problems: err.problems } };

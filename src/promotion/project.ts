@@ -26,7 +26,7 @@ export interface EngineOptions {
   log?: (message: string) => void;
   /** Where clones of remote ledgers live (default PROMOTE_CACHE_DIR or ~/.cache/promote). */
   cacheDir?: string;
-  /** Replaces loading the promoter's key (tests). */
+  /** Replaces loading the promoter's key (tests, the demo). */
   signer?: Signer;
   /** Replaces loading the approver's key for approve() (tests, the demo). */
   approverSigner?: Signer;

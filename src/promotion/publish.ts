@@ -7,6 +7,7 @@ import { sourceRepository } from './candidate.ts';
 import type { Project, StageLookup } from './project.ts';
 import { recordDigest, type PromotionRecord } from '../records/promotion-record.ts';
 import { publishStatement, readTaggedRecord, verifiedStageRecord, type PublishedStatement } from './signed-record.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // After the ledger commit (the point of no return): the signed record into the registry. Both
 // steps are idempotent, so a publish that failed is completed by running `promote to` again.
@@ -33,7 +34,7 @@ export async function publish(project: Project, sourceRepo: string, record: Prom
   } catch (err) {
     throw new PromoteError('RECORD_PUBLISH_FAILED', `the promotion of ${record.bundle.digest} to ${record.stage} is recorded in the ledger, but publishing its signed record failed: ${(err as Error).message}`, {
       cause: err,
-      hint: `run the same promote command again: it finds the ledger record (${digest.slice(0, 19)}…) and only publishes it`,
+      hint: `run the same promote command again: it finds the ledger record (${shortDigest(digest, 'elided')}) and only publishes it`,
       details: { record: digest },
     });
   }

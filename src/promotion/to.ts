@@ -9,6 +9,7 @@ import { parametersDigest, recordDigest, type PromotionAction } from '../records
 import { readTaggedRecord, signRecord } from './signed-record.ts';
 import type { Signer } from '../signing/signer.ts';
 import { loadPromoterSigner, signerFingerprint } from './signing-keys.ts';
+import { shortDigest } from '../short-digest.ts';
 
 // `promote to`: plan → verify → gates → signed record → ledger → registry. Every check that can
 // refuse happens before anything is written; the record is signed from verified facts only
@@ -83,9 +84,9 @@ export async function applyPlan(project: Project, target: StageLookup, plan: Det
     }
     if (plan.signature && !plan.signature.passed) throw refusal({ ...plan, blockers: plan.blockers.filter((b) => b.outcome === 'verification' || b.outcome === 'usage') });
     if (!head.statement) {
-      throw new PromoteError('RECORD_STATEMENT_MISSING', `the ledger's record of ${stage.name} (${head.digest.slice(0, 19)}…) was written before the ledger kept signed statements, and ${registry.name}:promotion-${stage.name} does not hold it`, {
+      throw new PromoteError('RECORD_STATEMENT_MISSING', `the ledger's record of ${stage.name} (${shortDigest(head.digest, 'elided')}) was written before the ledger kept signed statements, and ${registry.name}:promotion-${stage.name} does not hold it`, {
         outcome: 'verification',
-        hint: `its signed copy is attached to ${head.record.bundle.digest.slice(0, 19)}…; promote the stage again (another bundle, or a rollback) to publish a new record`,
+        hint: `its signed copy is attached to ${shortDigest(head.record.bundle.digest, 'elided')}; promote the stage again (another bundle, or a rollback) to publish a new record`,
       });
     }
     const done = await publish(project, plan.sourceRepository, head.record, head.statement, head.digest);

@@ -20,6 +20,7 @@ import { STAGE_CONCURRENCY, createNew, desiredDigest, eachLimited, errnoText, li
 import { INVENTORY_FILE, checkOwner, doneOf, ownedFiles, readInventory, sameFiles, writeInventory } from './dir-inventory.ts';
 import { checkPath, safeParent, type ParentCheck } from './dir-paths.ts';
 import { stageFile, syncDir, syncFiles } from '../../write-file-atomic.ts';
+import { shortDigest } from '../../short-digest.ts';
 
 // The embedded default target: a directory on a host, which people and other tools may share.
 //
@@ -110,7 +111,7 @@ export class DirTarget implements Target {
       const live = await liveDigest(join(this.root, path));
       if (live === undefined) drift.push({ id: path, kind: 'missing', message: `${path} was removed` });
       else if (live === 'other') drift.push({ id: path, kind: 'modified', message: `${path} was replaced by something that is not a regular file` });
-      else if (live !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${live.slice(0, 19)}…, applied ${digest.slice(0, 19)}…)` });
+      else if (live !== digest) drift.push({ id: path, kind: 'modified', message: `${path} was modified (content ${shortDigest(live, 'elided')}, applied ${shortDigest(digest, 'elided')})` });
     }
     return { owned: Object.keys(owned), ...(inv.recordDigest && { appliedRecordDigest: inv.recordDigest }), drift, set };
   }

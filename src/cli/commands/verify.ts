@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { REGISTRY_HELP, REGISTRY_OPTIONS, registryOptions } from '../registry-options.ts';
 import { trustPolicyOptions } from '../verify-options.ts';
+import { shortDigest } from '../../short-digest.ts';
 
 export const command: Command = {
   name: 'verify',
@@ -46,7 +47,7 @@ ${REGISTRY_HELP}`,
     const result = await verifyReference(args.positionals[0]!, policy, options);
     const lines = result.signatures.map((s) =>
       s.kind === 'cosign'
-        ? `  cosign signature by ${s.key} (layer ${s.layer.slice(0, 19)}…)`
+        ? `  cosign signature by ${s.key} (layer ${shortDigest(s.layer, 'elided')})`
         : `  Sigstore bundle by ${s.signedBy.kind === 'key' ? s.signedBy.key : `${s.signedBy.subject} (${s.signedBy.issuer})`}`,
     );
     if (result.resolvedFrom) ctx.log(`${result.resolvedFrom} resolved to ${result.digest}`);

@@ -1,5 +1,6 @@
 import type { GateContext, GateFactName, GateFacts, GateInput, GateResult } from '../gate.ts';
 import { gateKind, type GateSpec } from './kinds.ts';
+import { shortDigest } from '../../short-digest.ts';
 
 // Judging a stage's gates, in the order the pipeline lists them. Each kind is given the facts it
 // declared and nothing else; a kind that judges what came from upstream is not judged when the
@@ -33,7 +34,7 @@ export async function evaluateGates(specs: readonly GateSpec[], run: GateRun): P
 }
 
 function notApplicable(gate: string, type: GateSpec['type'], judges: string, candidate: string, configuration: boolean): GateResult {
-  const bundle = candidate.slice(0, 19);
+  const bundle = shortDigest(candidate);
   const summary = configuration
     ? `not applicable to a configuration change: the bundle (${bundle}) did not change, so there is nothing new from upstream to ${judges}`
     : `not applicable: the stage already runs ${bundle}`;
