@@ -200,6 +200,27 @@ describe('registry features distribution 2.8 lacks, staged by a proxy in front o
     assert.ok(await r.resolve(sha256Digest(referrer)));
   });
 
+  test('a referrers index the registry answers MANIFEST_BLOB_UNKNOWN for (a race between writers) is read again and written; a lasting one is the error', async () => {
+    const r = through('features/index-race');
+    const a = makeArtifact();
+    const pushed = await pushArtifact(r, a, 'v1');
+    const referrer = (n: number) => Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/vnd.example.sig.v1',
+      config: a.config.descriptor, layers: [a.layer.descriptor], subject: pushed, annotations: { n: String(n) },
+    }));
+    const unknown = { status: 400, body: JSON.stringify({ errors: [{ code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' }] }), headers: { 'content-type': 'application/json' } };
+    const indexPut = (q: ProxiedRequest) => q.method === 'PUT' && q.path.endsWith(`/manifests/sha256-${pushed.digest.slice(7)}`);
+    let refused = 0;
+    fx.rule = (q) => (indexPut(q) && refused++ === 0 ? unknown : undefined);
+    await r.pushManifest(referrer(1), OCI_MANIFEST);
+    assert.equal(refused, 2, 'the index was written again after the refusal');
+    assert.deepEqual((await open(fx.reg, 'features/index-race').referrers(pushed.digest)).map((d) => d.digest), [sha256Digest(referrer(1))]);
+
+    fx.rule = (q) => (indexPut(q) ? unknown : undefined);
+    await assert.rejects(r.pushManifest(referrer(2), OCI_MANIFEST), (err: unknown) => isPromoteError(err, 'BLOB_NOT_FOUND'));
+    fx.rule = () => undefined;
+  });
+
   test('tag listing follows Link rel="next" pagination', async () => {
     const r = through('features/pages');
     const a = makeArtifact();

@@ -1,4 +1,5 @@
-import { PromoteError } from '../../errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isPromoteError, PromoteError } from '../../errors.ts';
 import { readLimited } from '../digest.ts';
 import { MAX_MANIFEST_BYTES, OCI_INDEX } from '../media-types.ts';
 import { checkDigest } from '../reference.ts';
@@ -95,7 +96,16 @@ export async function addToFallbackIndex(client: RepositoryClient, subject: stri
       : { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
     if (index.manifests.some((d) => d.digest === referrer.digest)) return;
     const next: ImageIndex = { ...index, mediaType: OCI_INDEX, manifests: [...index.manifests, referrer] };
-    await putManifest(client, Buffer.from(JSON.stringify(next)), OCI_INDEX, tag);
+    try {
+      await putManifest(client, Buffer.from(JSON.stringify(next)), OCI_INDEX, tag);
+    } catch (err) {
+      // distribution checks every manifest an index lists, and under concurrent pushes of the
+      // same manifests it has answered MANIFEST_BLOB_UNKNOWN for one that its writer had pushed
+      // (seen in test/promotion/tag-race). Read the index again and retry, as for a lost write.
+      if (attempt === 3 || !isPromoteError(err, 'BLOB_NOT_FOUND')) throw err;
+      await sleep(100 * attempt);
+      continue;
+    }
     const check = await getManifest(client, tag, { accept: [OCI_INDEX], allowMissing: true });
     if (check && parseIndex(check.bytes, `the referrers index ${client.name}:${tag}`).manifests.some((d) => d.digest === referrer.digest)) return;
   }
