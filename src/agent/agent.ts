@@ -64,8 +64,10 @@ export function parseAddress(text: string): { host: string; port: number } {
 export async function runAgent(options: AgentOptions): Promise<AgentStatus | undefined> {
   const { openRegistry } = await import('../oci/open.ts');
   const { loadTrustPolicy, scopedPolicy } = await import('../signing/policy.ts');
-  // A bad --metrics-address is a usage error now, not after the registry and the cluster were reached.
+  // A bad --metrics-address or --target is a usage error now, not after the registry and the cluster were reached.
   const listen = options.metricsAddress ? parseAddress(options.metricsAddress) : undefined;
+  const { checkTargetSpec } = await import('./targets/open-target.ts');
+  checkTargetSpec(options.target, options.targetOptions);
   let repository = options.repository;
   let pipelineName = options.pipeline;
   let promotionTrust;

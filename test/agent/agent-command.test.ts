@@ -43,6 +43,11 @@ describe('promote agent: options', () => {
     const badAddress = await promote(['agent', '--stage', 'dev', '--cluster', 'dev-1', '--target', `dir:${dir}/out`, '--once', '--metrics-address', '9090'], { cwd: dir });
     assert.equal(badAddress.code, 2);
     assert.match(badAddress.stderr, /--metrics-address must be host:port or :port, not "9090"/);
+    // So is the target, and an option of another kind of target.
+    const badTarget = await promote(['agent', '--stage', 'dev', '--cluster', 'dev-1', '--target', 'ftp://x', '--once'], { cwd: dir });
+    assert.equal(badTarget.code, 2);
+    assert.match(badTarget.stderr, /unknown target "ftp:\/\/x"/);
+    assert.doesNotMatch(badTarget.stderr, /no pipeline/);
     const inCluster = await promote(['agent', '--pipeline', 'webapp', '--repository', 'registry.example.com/acme/webapp', '--stage', 'dev', '--cluster', 'dev-1', '--target', 'kubernetes'], { cwd: dir });
     assert.equal(inCluster.code, 2);
     assert.match(inCluster.stderr, /--promotion-key and --bundle-key/);

@@ -14,9 +14,12 @@ export function findTargetKind(spec: string, kinds: readonly TargetKind[] = TARG
   return undefined;
 }
 
-/** Builds the target `spec` names. Options of another kind that would do nothing here are refused. */
-export async function openTarget(spec: string, context: { cwd: string; options?: TargetOptionValues }, kinds: readonly TargetKind[] = TARGET_KINDS): Promise<Target> {
-  const options = context.options ?? {};
+/**
+ * The kind `spec` names, with the options checked: an unknown target, or an option of another
+ * kind that would do nothing here, is a usage error. Reads nothing, so the agent asks it before
+ * it loads trust or reaches a registry.
+ */
+export function checkTargetSpec(spec: string, options: TargetOptionValues = {}, kinds: readonly TargetKind[] = TARGET_KINDS): { kind: TargetKind; rest: string } {
   const found = findTargetKind(spec, kinds);
   for (const other of kinds) {
     if (other === found?.kind) continue;
@@ -28,6 +31,13 @@ export async function openTarget(spec: string, context: { cwd: string; options?:
   if (!found) {
     throw targetUsage(`unknown target "${spec}"`, `use ${kinds.map((k) => `--target ${k.hint ?? k.syntax}`).join(' or ')}`);
   }
+  return found;
+}
+
+/** Builds the target `spec` names, after checkTargetSpec. */
+export async function openTarget(spec: string, context: { cwd: string; options?: TargetOptionValues }, kinds: readonly TargetKind[] = TARGET_KINDS): Promise<Target> {
+  const options = context.options ?? {};
+  const found = checkTargetSpec(spec, options, kinds);
   return await found.kind.open(found.rest, { cwd: context.cwd, options });
 }
 
