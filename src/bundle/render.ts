@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, parseDocument, visit, type Scalar } from 'yaml';
+import { isMap, isSeq, visit, type Scalar } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
 import { isManifestPath, manifestValues, notUtf8At, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
 import { compareBytes } from './walk.ts';

@@ -12,8 +12,9 @@ import type { Project, StageLookup } from './project.ts';
 
 // Fact gathering: everything the gates and the record need, read from the ledger, the registry
 // and the project's files, in one place. The pure planner (pipeline/plan.ts) then decides from
-// these facts alone; what only gates need (status reports, approvals) is read when a gate asks. The ledger is an index: what a stage runs, what upstream runs and what a
-// stage ever ran are taken from signed records (signed-record.ts), never from the stage files' text.
+// these facts alone; what only gates need (status reports, approvals) is read when a gate asks.
+// The ledger is an index: what a stage runs, what upstream runs and what a stage ever ran are
+// taken from signed records (signed-record.ts), never from the stage files' text.
 
 export interface FactsRequest {
   action: PlanAction;
@@ -70,7 +71,6 @@ export async function gatherFacts(project: Project, target: StageLookup, request
   // The planner picks the default candidate itself (what `from` runs; for a first stage, what it
   // runs itself); it is looked up here only to verify it.
   const candidate = explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined);
-  const sameBundle = candidate !== undefined && candidate === own.head?.record.bundle.digest;
   let signature: CheckResult | undefined;
   let bundle: BundleFacts | undefined;
   if (candidate) {

@@ -23,10 +23,6 @@ export interface UploadOptions {
 
 export const DEFAULT_MONOLITHIC_MAX = 16 * 1024 * 1024;
 
-function openContent(content: BlobContent): Readable {
-  return content instanceof Uint8Array ? Readable.from([Buffer.from(content.buffer, content.byteOffset, content.byteLength)]) : content();
-}
-
 /** content → VerifyingStream, with an error on either side tearing down both. */
 function verified(open: () => Readable, desc: Descriptor, where: string): Readable {
   const source = open();
