@@ -14,7 +14,7 @@ export const PIPELINE_SCHEMA = fileURLToPath(new URL('../schemas/pipeline.schema
 const WIDTH = 120;
 const GENERATED_NOTE = 'Generated from the gate kinds in src/pipeline/gates/ by npm run gen:schemas: edit those, not this.';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** The schema file `current` should be: its hand-written part, and the gates of the kinds. */
 export function pipelineSchemaText(current: string): string {
@@ -40,7 +40,7 @@ function isLeaf(value: Json): boolean {
 }
 
 /** `value` at `indent`, after `prefix` characters already on its line (its key). */
-function print(value: Json, indent: number, prefix: number): string {
+export function print(value: Json, indent: number, prefix: number): string {
   const flat = inline(value);
   if (value === null || typeof value !== 'object' || isLeaf(value) || indent + prefix + flat.length + 1 <= WIDTH) return flat;
   const pad = ' '.repeat(indent + 2);

@@ -7,13 +7,15 @@
 // Both are compiled with the options and keywords of src/params/schema-validator.ts, so they
 // behave (and report errors) exactly as the ajv-compiled ones. Run after changing a schema, a
 // gate kind or upgrading ajv: `npm run gen:schemas`, which first writes the gate part of
-// schemas/pipeline.schema.json from the gate kinds (scripts/gen-pipeline-schema.ts);
+// schemas/pipeline.schema.json from the gate kinds (scripts/gen-pipeline-schema.ts) and the renderer
+// part of schemas/bundle.schema.json from the renderer kinds (scripts/gen-bundle-schema.ts);
 // test/params/generated-validators.test.ts fails until then.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Ajv2020 as Ajv2020Type } from 'ajv/dist/2020.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { PIPELINE_SCHEMA, pipelineSchemaText } from './gen-pipeline-schema.ts';
+import { BUNDLE_SCHEMA, bundleSchemaText } from './gen-bundle-schema.ts';
 import { AJV_OPTIONS, configureAjv } from '../src/params/schema-validator.ts';
 import { projectSchema, type ProjectSchemaName } from '../src/params/project-schemas.ts';
 
@@ -68,6 +70,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // Before the validators, which compile the schema as it is on disk.
   writeFileSync(PIPELINE_SCHEMA, pipelineSchemaText(readFileSync(PIPELINE_SCHEMA, 'utf8')));
   process.stdout.write('wrote schemas/pipeline.schema.json\n');
+  writeFileSync(BUNDLE_SCHEMA, bundleSchemaText(readFileSync(BUNDLE_SCHEMA, 'utf8')));
+  process.stdout.write('wrote schemas/bundle.schema.json\n');
   for (const [name, text] of Object.entries(generateValidators())) {
     writeFileSync(`${GENERATED_DIR}${name}`, text);
     process.stdout.write(`wrote src/params/generated/${name}\n`);

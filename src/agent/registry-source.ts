@@ -137,7 +137,7 @@ export class RegistryDesiredSource implements DesiredSource {
       owner,
       recordDigest: record,
       bundleDigest: bundle,
-      files: rendered.map((f) => (isOnDisk(f) ? { path: f.path, source: f.source, size: f.size } : { path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
+      files: rendered.files.map((f) => (isOnDisk(f) ? { path: f.path, source: f.source, size: f.size } : { path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
     };
   }
 }

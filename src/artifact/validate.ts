@@ -86,6 +86,15 @@ async function checkBundle(bundleDir: string, problems: Problem[]): Promise<Load
     problems.push(
       ...found.map((p) => ({ ...p, file: join(bundleDir, p.file ?? ''), ...(p.rule === 'no-secrets' && { hint: 'keep secret values out of the bundle (secret store / External Secrets, Sealed Secrets, SOPS), or set spec.allowSecrets: true' }) })),
     );
+    if (bundle.spec.renderer.kind !== 'plain') {
+      // A chart's or kustomization's own checks (renderer-checks.ts), as `promote build` makes them.
+      const { walkBundle } = await import('../bundle/walk.ts');
+      const { checkRendererBundle } = await import('../bundle/renderer-checks.ts');
+      await checkRendererBundle(bundle, await walkBundle(bundleDir)).catch((err: unknown) => {
+        const inBundle = (file?: string) => (file === undefined ? join(bundleDir, 'bundle.yaml') : file.startsWith(bundleDir) ? file : join(bundleDir, file));
+        problems.push(...asProblems(err, join(bundleDir, 'bundle.yaml')).map((p) => ({ ...p, file: inBundle(p.file) })));
+      });
+    }
     return { dir: bundleDir, name: bundle.spec.name, schema: schema.source, parameters: schema };
   } catch (err) {
     problems.push(...asProblems(err, join(bundleDir, 'bundle.yaml')));

@@ -22,6 +22,7 @@ import { requireBundleFile } from './bundle-dir.ts';
 import { contentMarks } from './content-marks.ts';
 import type { LoadedBundleFile } from './bundle-file.ts';
 import type { BundleConfig } from './config.ts';
+import { recordedRenderer } from './renderers/kinds.ts';
 import { writeTarGz } from './tar-writer.ts';
 import { walkBundle, type ExcludedEntry, type WalkEntry } from './walk.ts';
 import { disposeOnInterrupt } from '../cleanup.ts';
@@ -165,7 +166,9 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
   packing.then(() => saturated(), () => saturated());
   const facting = compressorBusy.then(() => gitFacts(root, env));
   const fileLoading = compressorBusy.then(() => import('./bundle-file.ts')).then(({ loadBundleFile }) => loadBundleFile(root));
-  const checking = Promise.all([fileLoading, walking]).then(async ([file, entries]) => (await import('./build-checks.ts')).checkBundleContent(file, entries, marks));
+  const checking = Promise.all([fileLoading, walking]).then(async ([file, entries]) =>
+    file.spec.renderer.kind === 'plain' ? (await import('./build-checks.ts')).checkBundleContent(file, entries, marks) : (await import('./renderer-checks.ts')).checkRendererBundle(file, entries),
+  );
   checking.catch(() => stop.abort()); // a broken bundle.yaml or manifest need not wait for a big tree to pack
   const [loaded, checked, packedResult, factsResult] = await Promise.allSettled([fileLoading, checking, packing, facting]);
   try {
@@ -190,6 +193,7 @@ export async function buildBundle(dir: string, options: BuildOptions = {}): Prom
       parameterSchema: bundleFile.parameterSchema,
       manifests: spec.manifests,
       ...(spec.files !== undefined && { files: spec.files }),
+      ...(spec.renderer.kind !== 'plain' && { renderer: recordedRenderer(spec.renderer) }),
     };
     const configBytes = canonicalJsonBytes(config);
     const configDescriptor: Descriptor = { mediaType: BUNDLE_CONFIG, digest: sha256Digest(configBytes), size: configBytes.length };

@@ -1,5 +1,6 @@
 import { PromoteError } from '../errors.ts';
 import { checkDepth } from '../oci/json-depth.ts';
+import { parseRecordedRenderer } from './renderers/kinds.ts';
 
 // The bundle config blob (`application/vnd.promote.bundle.config.v1+json`). It carries the
 // parameter schema itself so that `validate`, `plan` and `to` read a few KiB and never the
@@ -18,6 +19,11 @@ export interface BundleConfig {
   manifests: string;
   /** Bundle-relative directory shipped verbatim (spec.files), if any. */
   files?: string;
+  /**
+   * The renderer (bundle.yaml spec.helm / spec.kustomize) with its spec; absent for the plain
+   * renderer, so a plain bundle's config (and digest) is what it was before renderers existed.
+   */
+  renderer?: { kind: string } & Record<string, unknown>;
 }
 
 /** Parses and checks a config blob read from a registry; `where` names it in errors. */
@@ -49,6 +55,8 @@ export function parseBundleConfig(bytes: Uint8Array, where: string): BundleConfi
       throw invalidConfig(where, `"${key}" ${JSON.stringify(path)} is not a relative path inside the bundle`);
     }
   }
+  // Checked here, once, like the paths above: every reader takes the renderer from this blob.
+  parseRecordedRenderer(c.renderer, where);
   return value as BundleConfig;
 }
 

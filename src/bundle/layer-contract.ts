@@ -2,6 +2,7 @@ import { canonicalJson } from '../oci/canonical-json.ts';
 import { PromoteError, isPromoteError } from '../errors.ts';
 import type { BundleConfig } from './config.ts';
 import type { BundleLayout } from './render.ts';
+import { parseRecordedRenderer, recordedRenderer, type RendererSpec } from './renderers/kinds.ts';
 
 // A pushed bundle states its contract twice: in the config blob (what validate, plan and to read,
 // a few KiB) and in the content layer (bundle.yaml and the schema file, as in a source checkout).
@@ -15,11 +16,17 @@ export interface BundleContract {
   name: string;
   layout: BundleLayout;
   parameterSchema: object;
+  renderer: RendererSpec;
 }
 
-/** The layout and schema of a pulled bundle: always from its (digest-checked) config blob. */
+/** The layout, schema and renderer of a pulled bundle: always from its (digest-checked) config blob. */
 export function bundleContract(config: BundleConfig): BundleContract {
-  return { name: config.name, layout: { manifests: config.manifests, ...(config.files !== undefined && { files: config.files }) }, parameterSchema: config.parameterSchema };
+  return {
+    name: config.name,
+    layout: { manifests: config.manifests, ...(config.files !== undefined && { files: config.files }) },
+    parameterSchema: config.parameterSchema,
+    renderer: parseRecordedRenderer(config.renderer, config.name),
+  };
 }
 
 function mismatch(where: string, field: string, layer: unknown, config: unknown): PromoteError {
@@ -53,6 +60,8 @@ export async function checkLayerContract(dir: string, config: BundleConfig, wher
   if (spec.name !== config.name) throw mismatch(where, 'name', spec.name, config.name);
   if (spec.manifests !== config.manifests) throw mismatch(where, 'spec.manifests', spec.manifests, config.manifests);
   if (spec.files !== config.files) throw mismatch(where, 'spec.files', spec.files, config.files);
+  const renderer = recordedRenderer(spec.renderer);
+  if (canonicalJson(renderer ?? null) !== canonicalJson(config.renderer ?? null)) throw mismatch(where, 'the renderer', renderer, config.renderer);
   if (canonicalJson(loaded.parameterSchema) !== canonicalJson(config.parameterSchema)) throw mismatch(where, `the parameter schema (${spec.parameters})`, loaded.parameterSchema, config.parameterSchema);
   return bundleContract(config);
 }

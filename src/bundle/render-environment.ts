@@ -4,7 +4,9 @@ import { readYamlFile } from '../params/document.ts';
 import { loadEnvironment, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
 import { resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
-import { isOnDisk, renderFiles, type BuiltinValues, type RenderedFile } from './render.ts';
+import { isOnDisk, type BuiltinValues, type RenderedFile } from './render.ts';
+import { renderTree } from './renderers/render-tree.ts';
+import type { RendererIdentity } from './renderers/renderer.ts';
 import { loadBundleFile } from './bundle-file.ts';
 import { renderPulled, type PulledBundle } from './render-pulled.ts';
 import { readBundleSources, type BundleSources } from './sources.ts';
@@ -37,10 +39,14 @@ export interface RenderEnvironmentResult {
   parameters: ResolvedParameters;
   builtins: BuiltinValues;
   files: RenderedFile[];
+  /** What rendered them (renderers/renderer.ts). */
+  renderer: RendererIdentity;
 }
 
 export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<RenderEnvironmentResult> {
-  const { bundle, files } = req.pulled ? { bundle: await loadBundleFile(req.pulled.dir), files: [] } : (req.sources ?? (await readBundleSources(req.bundleDir)));
+  const sources = req.pulled ? undefined : (req.sources ?? (await readBundleSources(req.bundleDir)));
+  const bundle = sources ? sources.bundle : await loadBundleFile(req.pulled!.dir);
+  const files = sources?.files ?? [];
   const schema = parameterSchema(bundle.parameterSchema, resolve(bundle.dir, bundle.spec.parameters));
   const environment = await loadEnvironment(req.root ?? req.bundleDir, req.environment);
   const parameters = resolveParameters(environment, schema, req.cluster);
@@ -62,9 +68,8 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
     ...(digest !== undefined && { digest }),
   };
   const ctx = { params: parameters.values, promote: builtins };
-  const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-  const rendered = req.pulled ? await renderPulled(req.pulled, ctx) : renderFiles(files, layout, ctx);
-  return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered };
+  const rendered = req.pulled ? await renderPulled(req.pulled, ctx) : await renderTree(sources!.tree, bundle.spec.renderer, ctx);
+  return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered.files, renderer: rendered.renderer };
 }
 
 async function isDir(path: string): Promise<boolean> {

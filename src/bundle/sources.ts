@@ -7,6 +7,7 @@ import { loadBundleFile, type LoadedBundleFile } from './bundle-file.ts';
 import { BUNDLE_MAX_MANIFEST_BYTES, BUNDLE_MAX_MANIFESTS_TOTAL_BYTES } from './limits.ts';
 import { roleOf, type BundleLayout, type RenderInput } from './render.ts';
 import { walkBundle } from './walk.ts';
+import type { BundleTree } from './renderers/renderer.ts';
 
 // A bundle directory (a source checkout, or a pulled and extracted bundle) as the renderer's
 // input: bundle.yaml checked, the walk's policy applied (.promoteignore, links resolved, sorted).
@@ -17,7 +18,10 @@ import { walkBundle } from './walk.ts';
 
 export interface BundleSources {
   bundle: LoadedBundleFile;
+  /** What the plain renderer reads (manifests in memory, shipped files on disk). */
   files: RenderInput[];
+  /** Every file the bundle packs, as a renderer binary sees them. */
+  tree: BundleTree;
 }
 
 function tooLarge(what: string, message: string, file: string): PromoteError {
@@ -61,8 +65,12 @@ export async function readBundleSources(dir: string): Promise<BundleSources> {
   const bundle = await loadBundleFile(dir);
   const entries = await walkBundle(dir);
   const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
-  const files = await readRenderInput(entries.filter((e) => e.type === 'file'), layout, `bundle ${dir}`);
-  return { bundle, files };
+  const packed = entries.filter((e) => e.type === 'file');
+  const what = `bundle ${dir}`;
+  // A renderer binary reads the chart or kustomization itself: nothing is parsed here for it.
+  const files = bundle.spec.renderer.kind === 'plain' ? await readRenderInput(packed, layout, what) : [];
+  const tree: BundleTree = { files: packed.map((e) => ({ path: e.path, source: e.source, size: e.size })), layout, what, contract: ['bundle.yaml', bundle.spec.parameters], read: files };
+  return { bundle, files, tree };
 }
 
 /**

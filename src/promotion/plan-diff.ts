@@ -58,7 +58,7 @@ async function render(bundle: Pulled, params: Record<string, unknown>, builtins:
   const { renderPulled } = await import('../bundle/render-pulled.ts');
   const { fileSha256Digest, sha256Digest } = await import('../oci/digest.ts');
   // The agent's render (render-pulled.ts), so the diff is of what the agents will apply.
-  const files = await renderPulled(bundle, { params, promote: builtins });
+  const { files } = await renderPulled(bundle, { params, promote: builtins });
   // Files shipped verbatim diff as text when they are text; binaries by size and digest.
   const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
   const out = new Map<string, string>();
