@@ -1,4 +1,5 @@
-import { roleOf, type RenderContext, type RenderedFile } from '../render.ts';
+import type { RenderContext, RenderedFile } from '../render.ts';
+import { normaliseDir } from './bundle-path.ts';
 import { compareBytes } from '../walk.ts';
 import { createRenderer, type RendererSpec } from './kinds.ts';
 import type { BundleTree, RendererIdentity, RendererOptions } from './renderer.ts';
@@ -18,6 +19,7 @@ export async function renderTree(tree: BundleTree, spec: RendererSpec, ctx: Rend
   const renderer = createRenderer(spec, options);
   const [files, identity] = await Promise.all([renderer.render(tree, ctx), renderer.identify()]);
   if (spec.kind === 'plain' || tree.layout.files === undefined) return { files, renderer: identity };
-  const shipped: RenderedFile[] = tree.files.filter((f) => roleOf(f.path, { manifests: '\0', files: tree.layout.files }) === 'files').map((f) => ({ ...f, kind: 'verbatim' as const }));
+  const dir = normaliseDir(tree.layout.files);
+  const shipped: RenderedFile[] = tree.files.filter((f) => dir === '.' || f.path.startsWith(`${dir}/`)).map((f) => ({ ...f, kind: 'verbatim' as const }));
   return { files: [...files, ...shipped].sort((a, b) => compareBytes(a.path, b.path)), renderer: identity };
 }
