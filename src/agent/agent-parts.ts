@@ -1,3 +1,4 @@
+import type { RendererOptions } from '../bundle/renderers/renderer.ts';
 import type { Registry } from '../oci/registry.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -28,6 +29,8 @@ export interface AgentPartsOptions {
   stateDir: string;
   /** Directories that may hold a pre-upgrade `sequence-…` file (replay-state.ts). */
   legacyStateDirs?: string[];
+  /** How the bundle's renderer binary is found and bounded (PROMOTE_HELM, PROMOTE_KUSTOMIZE, PROMOTE_RENDER_TIMEOUT). */
+  renderer?: RendererOptions;
 }
 
 export interface AgentParts {
@@ -47,7 +50,7 @@ export function agentParts(o: AgentPartsOptions): AgentParts {
     legacyDirs: [o.cacheDir, ...(o.legacyStateDirs ?? [])],
     recover: async () => (await reporter?.ownLast())?.recordSequence ?? 0,
   });
-  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay });
+  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay, ...(o.renderer && { renderer: o.renderer }) });
   if (o.signer) reporter = new RegistryStatusReporter(o.registry, o.signer, o.repository, o.owner, replay);
   return { source, ...(reporter && { reporter }), replay };
 }

@@ -139,6 +139,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       stateDir: join(root, 'agent'),
       // Before the cache root existed the bundles (and the replay mark) were always here.
       legacyStateDirs: [join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles')],
+      renderer: { env: options.env },
     });
     const { Reconciler } = await import('./reconcile.ts');
     const reconciler = new Reconciler({

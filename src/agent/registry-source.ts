@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { PromoteError, isPromoteError, type ErrorCode } from '../errors.ts';
+import type { RendererOptions } from '../bundle/renderers/renderer.ts';
 import type { ArtifactReader } from '../oci/registry.ts';
 import { promotionTag } from '../records/promotion-record.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
@@ -22,6 +23,8 @@ export interface RegistrySourceOptions {
   bundleTrust: TrustPolicy;
   /** Extracted bundles, one directory per digest. */
   cacheDir: string;
+  /** How the bundle's renderer binary is found and bounded (default: from process.env). */
+  renderer?: RendererOptions;
   /**
    * Where the replay state (highest record number accepted) is kept: `<cache root>/agent`.
    * Default: `cacheDir`. A pre-upgrade `sequence-…` file in `cacheDir` or `legacyStateDirs` is
@@ -131,7 +134,7 @@ export class RegistryDesiredSource implements DesiredSource {
     const rendered = await renderPulled(pulled, {
       params: values,
       promote: { stage: owner.stage, environment: p.environment, cluster: owner.cluster, digest: bundle },
-    });
+    }, this.o.renderer);
     if (sequence > highest) await this.replay.remember(sequence);
     return {
       owner,

@@ -29,7 +29,7 @@ export async function planCommand(o: ProjectOptions, stage: string, bundle?: str
     const record = plan.state?.record;
     const now = record && { registry: await project.registryFor(record.bundle.repository), digest: record.bundle.digest, parameters: record.parameters, clusters: record.clusters };
     const candidate = { registry: await project.registryFor(plan.sourceRepository), digest: plan.candidate, parameters: values.environment, clusters: values.clusters };
-    printable.diff = await planDiff({ stage: plan.stage, environment: plan.environment, secrets: values.secrets }, now, candidate);
+    printable.diff = await planDiff({ stage: plan.stage, environment: plan.environment, secrets: values.secrets, renderer: { env: o.env } }, now, candidate);
   }
   return printable;
 }

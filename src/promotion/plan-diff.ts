@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RendererOptions } from '../bundle/renderers/renderer.ts';
 import type { ContentReader } from '../oci/registry.ts';
 import { clusterNames } from '../params/cluster-names.ts';
 import { parameterDifferences, type ParameterDifference } from '../params/parameter-diff.ts';
@@ -44,6 +45,8 @@ export interface PlanDiffTarget {
   environment: string;
   /** The candidate schema's secret pointers: shown by reference name only. */
   secrets?: string[];
+  /** How the bundles' renderer binary is found (the project's environment). */
+  renderer?: RendererOptions;
 }
 
 type Pulled = import('../bundle/render-pulled.ts').PulledBundle;
@@ -53,12 +56,12 @@ async function extract(side: RenderSide, dir: string): Promise<Pulled> {
   return pullInto(side.registry, side.digest, dir);
 }
 
-async function render(bundle: Pulled, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues): Promise<Map<string, string>> {
+async function render(bundle: Pulled, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues, renderer?: RendererOptions): Promise<Map<string, string>> {
   const { decodeText, isOnDisk } = await import('../bundle/render.ts');
   const { renderPulled } = await import('../bundle/render-pulled.ts');
   const { fileSha256Digest, sha256Digest } = await import('../oci/digest.ts');
   // The agent's render (render-pulled.ts), so the diff is of what the agents will apply.
-  const { files } = await renderPulled(bundle, { params, promote: builtins });
+  const { files } = await renderPulled(bundle, { params, promote: builtins }, renderer);
   // Files shipped verbatim diff as text when they are text; binaries by size and digest.
   const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
   const out = new Map<string, string>();
@@ -85,8 +88,8 @@ export async function planDiff(target: PlanDiffTarget, current: RenderSide | und
       const afterValues = valuesFor(candidate, cluster);
       const beforeValues = current ? valuesFor(current, cluster) : {};
       const builtins = (digest: string) => ({ stage: target.stage, environment: target.environment, cluster, digest });
-      const a = before && current ? await render(before, beforeValues, builtins(current.digest)) : new Map<string, string>();
-      const b = await render(after, afterValues, builtins(candidate.digest));
+      const a = before && current ? await render(before, beforeValues, builtins(current.digest), target.renderer) : new Map<string, string>();
+      const b = await render(after, afterValues, builtins(candidate.digest), target.renderer);
       const patches: string[] = [];
       const changedFiles: string[] = [];
       for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {

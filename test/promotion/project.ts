@@ -64,14 +64,14 @@ ${ledger ? `  ledger: {repository: ${ledger}, branch: main}\n` : ''}  trust:
 
 export const PRODUCTION_GATES = '[{converged: {}}, {approval: {count: 1, separateDuties: true}}, {window: {days: [Mon, Tue, Wed, Thu, Fri], hours: "09:00-16:00", timezone: Europe/Berlin}}]';
 
-export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean; localLedger?: boolean; productionRepository?: string; unsignedApprovals?: boolean } = {}): Promise<TestProject> {
+export async function createProject(dir: string, registryHost: string, options: { productionGates?: string; insecure?: boolean; name?: string; agents?: boolean; localLedger?: boolean; productionRepository?: string; unsignedApprovals?: boolean; fixture?: string } = {}): Promise<TestProject> {
   const env = { ...isolatedEnv(dir, { name: 'Pat', email: 'pat@example.com' }), PROMOTE_PASSWORD: '' };
   const ledgerRemote = await bareRemote(dir, env);
   const project = join(dir, 'project');
   await mkdir(join(project, 'environments'), { recursive: true });
   await mkdir(join(project, 'pipelines'));
   await mkdir(join(project, 'keys'));
-  await cp(FIXTURE, join(project, 'bundle'), { recursive: true });
+  await cp(options.fixture ?? FIXTURE, join(project, 'bundle'), { recursive: true });
   for (const [name, clusters] of Object.entries(ENVIRONMENTS)) {
     await writeFile(join(project, 'environments', `${name}.yaml`), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: ${name}}\nspec:\n  parameters: {namespace: ${name}, replicas: ${name === 'production' ? 3 : 1}}\n  clusters:\n${clusters.map((c) => `    - name: ${c}\n`).join('')}`);
   }
@@ -114,7 +114,7 @@ export async function createProject(dir: string, registryHost: string, options: 
     registry,
     async push(n, signBy = ci, schema) {
       const src = join(dir, `bundle-${n}`);
-      await cp(FIXTURE, src, { recursive: true });
+      await cp(options.fixture ?? FIXTURE, src, { recursive: true });
       await writeFile(join(src, 'files', 'variant.txt'), `variant ${n}\n`);
       if (schema) await writeFile(join(src, 'params.schema.json'), JSON.stringify(schema, null, 2));
       const pushed = await pushBundle(src, `${repository}:v${n}`, { ...registryOptions, env: { ...env, SOURCE_DATE_EPOCH: String(1_700_000_000 + n) } });
