@@ -19,8 +19,9 @@ import type { WalkEntry } from './walk.ts';
 // size limit, an alias bomb — manifest-yaml.ts, issue 11 §5 and 12 §16), a `${params.…}` the
 // parameter schema does not declare, a condition the schema does not back (an include-when on a
 // parameter not declared boolean, a nullable parameter where a null cannot drop a key:
-// conditions.ts), a file of manifests/ whose references would ship unrendered, and a Secret carrying values anywhere in the bundle (unless allowSecrets). All are
-// found in one pass and reported together, so one failed build lists everything to fix.
+// conditions.ts), a file of manifests/ whose references would ship unrendered, and a Secret
+// carrying values anywhere in the bundle (unless allowSecrets). All are found in one pass and
+// reported together, so one failed build lists everything to fix.
 
 export interface ContentRules {
   layout: BundleLayout;
@@ -159,7 +160,7 @@ export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: 
     hint: [
       unreadable.length && 'fix each manifest at the line and column shown: the agent reads manifests exactly this way and would refuse it',
       references.length && 'declare every ${params.…} in the parameter schema (or write $${params.…} for literal text)',
-      conditions.length && 'an include-when names a parameter declared {"type": "boolean"}; a parameter whose type allows null is only the whole unquoted value of a key, which a null drops',
+      conditions.length && 'declare each include-when parameter {"type": "boolean"}; use a parameter whose type allows null only as the whole unquoted value of a key (a null drops the key), or take "null" out of its type',
       secrets.length && SECRET_HINT,
     ]
       .filter(Boolean)
