@@ -4,6 +4,7 @@ import { PromoteError, type Problem } from '../errors.ts';
 import { formatBytes } from '../params/limits.ts';
 import { parameterSchema } from '../params/parameter-schema.ts';
 import type { LoadedBundleFile } from './bundle-file.ts';
+import { conditionProblems, textConditionProblems } from './conditions.ts';
 import { contentMarks, MAY_HOLD_SECRET, MAY_REFERENCE } from './content-marks.ts';
 import { BUNDLE_MAX_MANIFEST_BYTES, BUNDLE_MAX_MANIFESTS_TOTAL_BYTES } from './limits.ts';
 import { isManifestPath, manifestValues, readManifest } from './manifest-yaml.ts';
@@ -16,9 +17,11 @@ import type { WalkEntry } from './walk.ts';
 // What `promote build` (and `promote validate`) refuse beyond a broken bundle.yaml: a manifest
 // that cannot be read as the renderer and the agent read it (not UTF-8, not valid YAML, over the
 // size limit, an alias bomb — manifest-yaml.ts, issue 11 §5 and 12 §16), a `${params.…}` the
-// parameter schema does not declare, a file of manifests/ whose references would ship
-// unrendered, and a Secret carrying values anywhere in the bundle (unless allowSecrets). All are
-// found in one pass and reported together, so one failed build lists everything to fix.
+// parameter schema does not declare, a condition the schema does not back (an include-when on a
+// parameter not declared boolean, a nullable parameter where a null cannot drop a key:
+// conditions.ts), a file of manifests/ whose references would ship unrendered, and a Secret
+// carrying values anywhere in the bundle (unless allowSecrets). All are found in one pass and
+// reported together, so one failed build lists everything to fix.
 
 export interface ContentRules {
   layout: BundleLayout;
@@ -31,10 +34,11 @@ export interface ContentProblems {
   /** Manifests that cannot be read or rendered. */
   unreadable: Problem[];
   references: Problem[];
+  conditions: Problem[];
   secrets: Problem[];
 }
 
-const noProblems = (): ContentProblems => ({ unreadable: [], references: [], secrets: [] });
+const noProblems = (): ContentProblems => ({ unreadable: [], references: [], conditions: [], secrets: [] });
 
 /** Checks one file of the bundle (bundle-relative path, its bytes), adding to `out`. */
 export function checkBundleFile(path: string, content: Uint8Array, rules: ContentRules, out: ContentProblems): void {
@@ -43,6 +47,7 @@ export function checkBundleFile(path: string, content: Uint8Array, rules: Conten
       const manifest = readManifest(path, content);
       if (manifest.problems.length) return void out.unreadable.push(...manifest.problems);
       out.references.push(...manifestReferenceProblems(manifest, rules.schema));
+      out.conditions.push(...conditionProblems(manifest, rules.schema));
       const expanded = manifestValues(manifest);
       if ('problem' in expanded) return void out.unreadable.push(expanded.problem);
       if (!rules.allowSecrets) out.secrets.push(...manifestSecretProblems(manifest, expanded));
@@ -54,6 +59,7 @@ export function checkBundleFile(path: string, content: Uint8Array, rules: Conten
       if (unrendered) out.unreadable.push(unrendered);
     } else if (hasTemplateSyntax(text)) {
       out.references.push(...textReferenceProblems(path, text, rules.schema));
+      out.conditions.push(...textConditionProblems(path, text, rules.schema));
     }
   }
   if (!rules.allowSecrets) out.secrets.push(...fileSecretProblems(path, content));
@@ -70,7 +76,7 @@ export function contentProblems(files: readonly RenderInput[], rules: ContentRul
     if (!isOnDisk(f)) checkBundleFile(f.path, f.content, rules, out);
     else if (f.size <= BUNDLE_MAX_MANIFEST_BYTES) checkBundleFile(f.path, readFileSync(f.source), rules, out);
   }
-  return [...out.unreadable, ...out.references, ...out.secrets];
+  return [...out.unreadable, ...out.references, ...out.conditions, ...out.secrets];
 }
 
 function tooLargeManifest(path: string, size: number): Problem {
@@ -133,16 +139,17 @@ export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: 
     if (!needed(contentMarks(view))) continue;
     checkBundleFile(e.path, Buffer.from(view), rules, out);
   }
-  const { unreadable, references, secrets } = out;
-  const problems = [...unreadable, ...references, ...secrets];
+  const { unreadable, references, conditions, secrets } = out;
+  const problems = [...unreadable, ...references, ...conditions, ...secrets];
   if (problems.length === 0) return;
   const n = problems.length;
-  const kinds = [unreadable, references, secrets].filter((p) => p.length > 0).length;
-  const code = kinds > 1 ? 'BUNDLE_INVALID' : unreadable.length ? 'MANIFEST_INVALID' : references.length ? 'UNDECLARED_REFERENCE' : 'SECRET_IN_BUNDLE';
+  const kinds = [unreadable, references, conditions, secrets].filter((p) => p.length > 0).length;
+  const code = kinds > 1 ? 'BUNDLE_INVALID' : unreadable.length ? 'MANIFEST_INVALID' : references.length ? 'UNDECLARED_REFERENCE' : conditions.length ? 'CONDITION_INVALID' : 'SECRET_IN_BUNDLE';
   const plural = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
   const what = [
     unreadable.length && plural(new Set(unreadable.map((p) => p.file)).size, 'unreadable manifest'),
     references.length && plural(references.length, 'undeclared reference'),
+    conditions.length && plural(conditions.length, 'condition the schema does not back', 'conditions the schema does not back'),
     secrets.length && plural(secrets.length, 'Secret value set'),
   ]
     .filter(Boolean)
@@ -153,6 +160,7 @@ export async function checkBundleContent(bundleFile: LoadedBundleFile, entries: 
     hint: [
       unreadable.length && 'fix each manifest at the line and column shown: the agent reads manifests exactly this way and would refuse it',
       references.length && 'declare every ${params.…} in the parameter schema (or write $${params.…} for literal text)',
+      conditions.length && 'declare each include-when parameter {"type": "boolean"}; use a parameter whose type allows null only as the whole unquoted value of a key (a null drops the key), or take "null" out of its type',
       secrets.length && SECRET_HINT,
     ]
       .filter(Boolean)

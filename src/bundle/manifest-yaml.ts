@@ -1,7 +1,8 @@
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Problem } from '../errors.ts';
 import { keyAt } from '../params/document.ts';
 import { formatBytes } from '../params/limits.ts';
+import { formatPointer } from '../params/pointer.ts';
 import { MAX_MANIFEST_ALIAS_COUNT, BUNDLE_MAX_MANIFEST_BYTES } from './limits.ts';
 
 // Reading a manifest file of a bundle: UTF-8 text of at most BUNDLE_MAX_MANIFEST_BYTES, a YAML stream
@@ -163,4 +164,15 @@ export function textPosition(text: string, offset: number): { line: number; colu
     lineStart = i + 1;
   }
   return { line, column: offset - lineStart + 1 };
+}
+
+/** The JSON pointer of a node met by yaml's visit() (its `path` of ancestors); a key names its pair. */
+export function pointerOf(path: readonly unknown[], node: unknown): string {
+  const segments: (string | number)[] = [];
+  for (let i = 0; i < path.length; i++) {
+    const p = path[i];
+    if (isPair(p)) segments.push(isScalar(p.key) ? String(p.key.value) : '?');
+    else if (isSeq(p)) segments.push(p.items.indexOf((path[i + 1] ?? node) as never));
+  }
+  return formatPointer(segments);
 }

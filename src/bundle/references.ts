@@ -1,7 +1,7 @@
 import { visit } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
 import { resolveSchemaPath } from '../params/schema-path.ts';
-import { isManifestPath, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
+import { isManifestPath, pointerOf, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
 import { decodeText, isOnDisk, roleOf, type BundleLayout, type RenderInput } from './render.ts';
 import { hasTemplateSyntax, scanReferences, type TemplateReference } from './template.ts';
 
@@ -30,9 +30,9 @@ function check(ref: TemplateReference, schema: Record<string, unknown>): { messa
 }
 
 function reporter(problems: Problem[], schema: Record<string, unknown>) {
-  return (file: string, pos: { line: number; column: number }, ref: TemplateReference) => {
+  return (file: string, pos: { line: number; column: number }, ref: TemplateReference, pointer?: string) => {
     const bad = check(ref, schema);
-    if (bad) problems.push({ file, ...pos, rule: 'undeclared-reference', actual: ref.text, ...bad });
+    if (bad) problems.push({ file, ...pos, ...(pointer !== undefined && { pointer }), rule: 'undeclared-reference', actual: ref.text, ...bad });
   };
 }
 
@@ -43,11 +43,11 @@ export function manifestReferenceProblems(manifest: ParsedManifest, schema: Reco
   const report = reporter(problems, schema);
   for (const doc of manifest.documents) {
     visit(doc, {
-      Scalar(_key, node) {
+      Scalar(_key, node, path) {
         if (typeof node.value !== 'string' || !node.range || !hasTemplateSyntax(node.value)) return;
         for (const ref of scanReferences(node.value)) {
           const i = manifest.text.indexOf(ref.text, node.range[0]);
-          report(manifest.path, positionAt(manifest, i >= 0 && i < node.range[2] ? i : node.range[0]), ref);
+          report(manifest.path, positionAt(manifest, i >= 0 && i < node.range[2] ? i : node.range[0]), ref, pointerOf(path, node));
         }
       },
     });

@@ -1,8 +1,10 @@
-import { isMap, isSeq, visit, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, visit, type Scalar } from 'yaml';
 import { PromoteError, type Problem } from '../errors.ts';
 import { isManifestPath, manifestValues, notUtf8At, positionAt, readManifest, textPosition, type ParsedManifest } from './manifest-yaml.ts';
 import { compareBytes } from './walk.ts';
 import { plainSafe, yamlText } from './yaml-text.ts';
+import { conditionOffset, dropsWhenNull, evaluateCondition, INCLUDE_WHEN, includeWhenOf, parseCondition } from './conditions.ts';
+import { YamlCuts } from './yaml-cut.ts';
 import { expandString, hasTemplateSyntax, soleReference, type Lookup, type TemplateReference } from './template.ts';
 
 // Size: one pass that edits the source text and the parsed YAML together, so `content` and
@@ -18,6 +20,8 @@ import { expandString, hasTemplateSyntax, soleReference, type Lookup, type Templ
 // Typing rule: a *plain* (unquoted, untagged) scalar that is exactly one reference takes the
 // value with its type (number, boolean, object, list). A quoted scalar stays a string — YAML's
 // own meaning of quotes — so `prometheus.io/port: "${params.port}"` yields "9797", not 9797.
+// Such a scalar, as the value of a key, whose value is null takes its key with it; and a document
+// can be left out by a boolean parameter (conditions.ts; the cuts, in text and YAML, yaml-cut.ts).
 
 export interface SourceFile {
   /** Bundle-relative, '/'-separated. */
@@ -146,8 +150,11 @@ function refOffset(text: string, node: Scalar, ref: TemplateReference): number {
   return i >= 0 && i < end ? i : start;
 }
 
-/** Renders one YAML manifest file; problems are collected, not thrown. */
-function renderManifest(path: string, bytes: Uint8Array, ctx: RenderContext, problems: Problem[]): RenderedFile {
+/**
+ * Renders one YAML manifest file; problems are collected, not thrown. Undefined when the file is
+ * left out: every document it has is excluded by its include-when (conditions.ts).
+ */
+function renderManifest(path: string, bytes: Uint8Array, ctx: RenderContext, problems: Problem[]): RenderedFile | undefined {
   const manifest = readManifest(path, bytes);
   const { text } = manifest;
   if (manifest.problems.length) {
@@ -155,11 +162,39 @@ function renderManifest(path: string, bytes: Uint8Array, ctx: RenderContext, pro
     return { path, kind: 'manifest', content: text };
   }
   const edits: Edit[] = [];
-  if (hasTemplateSyntax(text)) {
+  const cuts = new YamlCuts(text);
+  const kept: typeof manifest.documents = [];
+  let excluded = 0;
+  if (hasTemplateSyntax(text) || text.includes(INCLUDE_WHEN)) {
     const lookup = lookupIn(ctx);
     const before = problems.length;
-    for (const doc of manifest.documents) {
+    manifest.documents.forEach((doc, d) => {
+      const when = includeWhenOf(doc);
+      if (when) {
+        const condition = parseCondition(when);
+        const decided = 'error' in condition ? condition : evaluateCondition(condition, lookup);
+        if ('error' in decided) return void problems.push(problemAt(manifest, conditionOffset(when, text), decided.error, 'include-when'));
+        if (!decided.include) {
+          // Left out before anything in it is rendered: its references need no value here.
+          excluded++;
+          return cuts.document(doc, manifest.documents[d + 1]);
+        }
+        cuts.pair(when.annotations, when.pair);
+        cuts.collapse(when.annotations, when.metadata, when.annotationsPair);
+      }
+      kept.push(doc);
       visit(doc, {
+        Pair(_key, pair, path) {
+          if (cuts.has(pair)) return visit.SKIP;
+          // A key whose whole unquoted value is one reference to null is dropped (conditions.ts).
+          const value = pair.value;
+          const map = path.at(-1);
+          if (!isScalar(value) || !isMap(map) || !dropsWhenNull(value, pair, map)) return;
+          const found = lookup(soleReference(value.value as string)!);
+          if (!('value' in found) || found.value !== null) return;
+          cuts.pair(map, pair);
+          return visit.SKIP;
+        },
         Scalar(key, node, path) {
           if (typeof node.value !== 'string' || !hasTemplateSyntax(node.value) || !node.range) return;
           const value = node.value;
@@ -186,14 +221,16 @@ function renderManifest(path: string, bytes: Uint8Array, ctx: RenderContext, pro
           edits.push(scalarEdit(text, node, result, flow, lookup, onError));
         },
       });
-    }
+    });
     if (problems.length > before) return { path, kind: 'manifest', content: text };
-  }
-  const expanded = manifestValues(manifest);
+  } else kept.push(...manifest.documents);
+  edits.push(...cuts.finish());
+  const expanded = manifestValues({ ...manifest, documents: kept });
   if ('problem' in expanded) {
     problems.push(expanded.problem);
     return { path, kind: 'manifest', content: text };
   }
+  if (excluded > 0 && expanded.values.length === 0) return undefined;
   return { path, kind: 'manifest', content: applyEdits(text, edits), documents: expanded.values };
 }
 
@@ -243,6 +280,7 @@ function applyEdits(text: string, edits: Edit[]): string {
   let out = '';
   let last = 0;
   for (const e of edits) {
+    if (e.start < last) throw new Error(`internal: overlapping render edits at offset ${e.start}`);
     out += text.slice(last, e.start) + e.text;
     last = e.end;
   }
@@ -279,7 +317,8 @@ export function unrenderedReference(path: string, content: Uint8Array): Problem 
  * Renders a bundle's files: manifests/ with the parameters (YAML and JSON as documents — one
  * that is not UTF-8 or not valid YAML is a problem, never skipped —, other text by the same
  * textual substitution, binary verbatim unless it holds a reference), files/ verbatim, anything else
- * (bundle.yaml, the schema) left out. Output is in byte order of the paths. Throws RENDER_FAILED
+ * (bundle.yaml, the schema) left out, and so is a manifest all of whose documents an include-when
+ * leaves out. Output is in byte order of the paths. Throws RENDER_FAILED
  * (exit 4) with every problem — nothing half-rendered is ever returned.
  */
 export function renderFiles(files: readonly RenderInput[], layout: BundleLayout, ctx: RenderContext): RenderedFile[] {
@@ -296,7 +335,8 @@ export function renderFiles(files: readonly RenderInput[], layout: BundleLayout,
     // Readers load every file under spec.manifests (within BUNDLE_MAX_MANIFEST_BYTES): it is rendered.
     if (isOnDisk(f)) throw new Error(`internal: ${f.path} is under spec.manifests but was not read`);
     if (isManifestPath(f.path)) {
-      out.push(renderManifest(f.path, f.content, ctx, problems));
+      const rendered = renderManifest(f.path, f.content, ctx, problems);
+      if (rendered) out.push(rendered);
       continue;
     }
     const text = decodeText(f.content);

@@ -55,13 +55,13 @@ test('build refuses every manifest whose expansion a reader refuses (alias bomb,
     const reader = manifestValues(readManifest('manifests/m.yaml', bytes)); // as render and the agent read it
     assert.ok('problem' in reader, `${name}: a reader refuses it`);
     for (const allowSecrets of [true, false]) {
-      const out: ContentProblems = { unreadable: [], references: [], secrets: [] };
+      const out: ContentProblems = { unreadable: [], references: [], conditions: [], secrets: [] };
       checkBundleFile('manifests/m.yaml', bytes, { layout: { manifests: 'manifests/' }, schema: { type: 'object' }, allowSecrets }, out);
       assert.deepEqual(out.unreadable, [reader.problem], `${name} (allowSecrets: ${allowSecrets}): build refuses it as the reader does`);
     }
   }
   // A plain tree with an anchor but no alias, merge or tagged key, and no Secret: nothing to refuse.
-  const out: ContentProblems = { unreadable: [], references: [], secrets: [] };
+  const out: ContentProblems = { unreadable: [], references: [], conditions: [], secrets: [] };
   checkBundleFile('manifests/m.yaml', Buffer.from('kind: ConfigMap\ndata: {a: &x b, "1": 2, ? c : d}\n---\n---\nkind: ConfigMap\n'), { layout: { manifests: 'manifests/' }, schema: { type: 'object' }, allowSecrets: false }, out);
-  assert.deepEqual(out, { unreadable: [], references: [], secrets: [] });
+  assert.deepEqual(out, { unreadable: [], references: [], conditions: [], secrets: [] });
 });

@@ -28,7 +28,7 @@ test('promote build refuses an undeclared ${params.…} with file:line:column (e
   assert.equal(r.status, 4, r.stderr);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /error: cannot build webapp: 1 undeclared reference \(1 problem\)/);
-  assert.match(r.stderr, /manifests\/extra\.yaml:5:14: \$\{params\.namespce\} refers to parameter "namespce", which the parameter schema does not declare .* — did you mean \$\{params\.namespace\}\?/);
+  assert.match(r.stderr, /manifests\/extra\.yaml:5:14: \/metadata\/namespace: \$\{params\.namespce\} refers to parameter "namespce", which the parameter schema does not declare .* — did you mean \$\{params\.namespace\}\?/);
 });
 
 test('promote build refuses kube-prometheus\'s Secrets unless bundle.yaml allows them', async (t) => {

@@ -65,7 +65,7 @@ const CASES: BadInput[] = [
   {
     name: 'an undeclared reference in a template',
     files: { 'manifests/extra.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  size: "${params.replica}"\n' },
-    expect: [/manifests\/extra\.yaml:6:10: \$\{params\.replica\} refers to parameter "replica", which the parameter schema does not declare \(expected a declared parameter: namespace, replicas, .*got \$\{params\.replica\}\) — did you mean \$\{params\.replicas\}\?/],
+    expect: [/manifests\/extra\.yaml:6:10: \/data\/size: \$\{params\.replica\} refers to parameter "replica", which the parameter schema does not declare \(expected a declared parameter: namespace, replicas, .*got \$\{params\.replica\}\) — did you mean \$\{params\.replicas\}\?/],
   },
   {
     name: 'a secret given as a literal',
