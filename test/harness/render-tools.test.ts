@@ -30,6 +30,7 @@ test('helm from the layer zip is v3.17.3, at an absolute path, mode 0755', async
   assert.equal(await mode(tools.kubectl), 0o755);
   assert.match(await helmVersion(tools), /^v3\.17\.3\+g[0-9a-f]{7,}$/);
   assert.equal(tools.helmVersion, 'v3.17.3');
+  assert.equal(tools.kustomizeVersion, 'v5.4.2', 'the kustomize inside kubectl 1.31');
   assert.equal(await renderTools(), await renderTools(), 'one shared result per process');
 });
 

