@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from '../bundle/helpers.ts';
 import { imageContext } from '../../scripts/image-context.ts';
 import { finalInstruction, missingSources, parseDockerfile, stagesBuilt } from './dockerfile.ts';
+import { renderTools } from '../harness/render-tools.ts';
 
 // deploy/agent/Dockerfile checked without a container engine, on the build contexts that
 // scripts/image-context.ts makes (stand-in payloads here; test/cli/binary.integration.test.ts
@@ -61,14 +62,61 @@ test('the image runs `promote agent` as a non-root user, writing only to its cac
   assert.match(deployment, /runAsUser: 65532/);
 });
 
-test('the renderers stage pins helm and kustomize and verifies their checksums', async () => {
-  const df = parseDockerfile(await readFile(DOCKERFILE, 'utf8'));
-  const stage = df.stages.find((s) => s.name === 'renderers-pinned')!;
-  const args = stage.instructions.filter((i) => i.op === 'ARG').map((i) => i.args);
-  assert.ok(args.some((a) => /^HELM_VERSION=\d+\.\d+\.\d+$/.test(a)), 'helm pinned to a version');
-  assert.ok(args.some((a) => /^KUSTOMIZE_VERSION=\d+\.\d+\.\d+$/.test(a)), 'kustomize pinned to a version');
-  const run = stage.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
-  assert.match(run, /test -n "\$HELM_SHA256" && test -n "\$KUSTOMIZE_SHA256"/, 'an empty checksum fails the build');
-  assert.equal(run.match(/sha256sum -c/g)?.length, 2, 'both downloads are checked');
-  assert.ok(run.indexOf('sha256sum -c') < run.indexOf('tar -xzf'), 'checked before unpacking');
+/** The renderers' pins and the RUN that fetches them: every check below reads this, so each can fail on its own. */
+function renderersPinned(text: string): { pins: Record<string, string>; run: string } {
+  const df = parseDockerfile(text);
+  const stage = df.stages.find((s) => s.name === 'renderers-pinned');
+  assert.ok(stage, 'a renderers-pinned stage');
+  const pins = Object.fromEntries(stage.instructions.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]));
+  const runs = stage.instructions.filter((i) => i.op === 'RUN' && i.args.includes('sha256sum'));
+  assert.equal(runs.length, 1, 'one RUN fetches, checks and unpacks');
+  return { pins, run: runs[0]!.args };
+}
+
+const DOWNLOADS = [
+  { name: 'helm', file: 'helm.tgz', version: 'HELM_VERSION', sha: 'HELM_SHA256' },
+  { name: 'kustomize', file: 'kustomize.tgz', version: 'KUSTOMIZE_VERSION', sha: 'KUSTOMIZE_SHA256' },
+] as const;
+
+function checkRenderers(text: string): void {
+  const { pins, run } = renderersPinned(text);
+  for (const d of DOWNLOADS) {
+    assert.match(pins[d.version] ?? '', /^\d+\.\d+\.\d+$/, `${d.name} pinned to a version`);
+    assert.match(pins[d.sha] ?? '', /^[0-9a-f]{64}$/, `${d.name}'s published SHA-256 (64 hex) is filled in`);
+    // Stated once: the URL and the check use the ARG, so changing a version means changing one line.
+    const withoutComments = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+    for (const value of [pins[d.version]!, pins[d.sha]!]) assert.equal(withoutComments.split(value).length - 1, 1, `${value} is written once in the Dockerfile`);
+    assert.match(run, new RegExp(`curl -fsSLo ${d.file} "[^"]*\\$\\{${d.version}\\}[^"]*"`), `${d.name} is downloaded at its pinned version`);
+    const check = run.indexOf(`echo "\${${d.sha}}  ${d.file}" | sha256sum -c -`);
+    const download = run.indexOf(`curl -fsSLo ${d.file} `);
+    assert.ok(download >= 0 && check > download, `${d.file} is checked against ${d.sha} after it is downloaded`);
+    const unpack = run.search(new RegExp(`tar -xzf ${d.file.replace('.', '\\.')}`));
+    assert.ok(unpack > check, `${d.file} is unpacked only after its check`);
+  }
+  assert.doesNotMatch(run, /;|\|\||(?<!&)&(?!&)/, 'one && chain: a failed check stops the build');
+}
+
+test('the renderers stage pins helm and kustomize with their published checksums and checks them before unpacking', async () => {
+  const text = await readFile(DOCKERFILE, 'utf8');
+  checkRenderers(text);
+  assert.equal(parseDockerfile(text).args.RENDERERS, 'pinned', 'the image includes the renderers unless built with RENDERERS=none');
+  assert.ok(stagesBuilt(parseDockerfile(text)).some((s) => s.name === 'renderers-pinned'));
+});
+
+test('the renderers check fails on an empty checksum, a check after unpacking, or a version written twice', async () => {
+  const text = await readFile(DOCKERFILE, 'utf8');
+  const { pins } = renderersPinned(text);
+  assert.throws(() => checkRenderers(text.replace(`HELM_SHA256=${pins.HELM_SHA256}`, 'HELM_SHA256=')), /helm's published SHA-256/);
+  const unpackFirst = text.replace(/( && echo "\$\{KUSTOMIZE_SHA256\}  kustomize\.tgz" \| sha256sum -c - \\\n)(.*\n)/, '$2$1');
+  assert.notEqual(unpackFirst, text);
+  assert.throws(() => checkRenderers(unpackFirst), /kustomize\.tgz is unpacked only after its check/);
+  assert.throws(() => checkRenderers(text.replace('${KUSTOMIZE_VERSION}_linux', `${pins.KUSTOMIZE_VERSION}_linux`)), /written once/);
+  assert.throws(() => checkRenderers(text.replace(' | sha256sum -c - \\\n && curl -fsSLo kustomize', ' | sha256sum -c - ; curl -fsSLo kustomize')), /one && chain/);
+});
+
+test('the image pins the helm and kustomize the renderer tests run (test/harness/render-tools.ts)', async () => {
+  const { pins } = renderersPinned(await readFile(DOCKERFILE, 'utf8'));
+  const tools = await renderTools();
+  assert.equal(`v${pins.HELM_VERSION}`, tools.helmVersion);
+  assert.equal(`v${pins.KUSTOMIZE_VERSION}`, tools.kustomizeVersion);
 });
