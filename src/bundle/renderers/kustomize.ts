@@ -37,9 +37,9 @@ export const kustomizeRenderer: RendererKind<KustomizeSpec> = {
     return { kind: 'kustomize', path: normaliseDir(r.path as string) };
   },
   root: (spec) => spec.path,
-  async check(spec, tree) {
+  async check(spec, tree, schema) {
     const { checkKustomization } = await import('./kustomize-checks.ts');
-    return checkKustomization(spec, tree);
+    return checkKustomization(spec, tree, schema);
   },
   create(spec, options) {
     return {
