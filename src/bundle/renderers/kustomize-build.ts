@@ -182,8 +182,8 @@ function inBundleTerms(err: unknown, scratchBundle: string): unknown {
 
 /**
  * The bundle rendered by `kustomize build <spec.path>` with these parameters: one file per
- * object, named as `kustomize build -o <dir>` names them (objectFileName), under spec.path; then
- * spec.files, shipped verbatim as the plain renderer ships them. Throws RENDER_FAILED naming the
+ * object, named as `kustomize build -o <dir>` names them (objectFileName), under spec.path
+ * (renderTree adds spec.files, shipped verbatim). Throws RENDER_FAILED naming the
  * bundle file and line of a reference without a value, BUNDLE_RENDERER_INVALID for a path out of
  * the bundle, RENDERER_MISSING, RENDER_TIMEOUT, RENDER_TOO_LARGE, or RENDER_FAILED with
  * kustomize's own message; nothing half-rendered is returned.
@@ -213,6 +213,5 @@ export async function kustomizeBuild(spec: KustomizeSpec, tree: BundleTree, ctx:
     }
     return objectFiles(stdout, spec.path, what);
   });
-  const shipped: RenderedFile[] = tree.layout.files === undefined ? [] : verbatim.filter((f) => !tree.contract.includes(f.path)).map((f) => ({ ...f, kind: 'verbatim' as const }));
-  return [...objects, ...shipped].sort((a, b) => compareBytes(a.path, b.path));
+  return objects.sort((a, b) => compareBytes(a.path, b.path));
 }

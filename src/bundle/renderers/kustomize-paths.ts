@@ -97,8 +97,10 @@ export function kustomizationProblems(input: KustomizationInput): Problem[] {
     visited.add(dir);
     const found = kustomizationFiles(dir, input.paths);
     if (found.length === 0) {
-      // Only reached from an entry (spec.path's own file was checked by bundle.yaml's loader).
-      if (from) problems.push({ ...from, rule: 'kustomize-path', message: `${from.message} is a directory with no ${KUSTOMIZATION_FILES.join(', ')}`, hint: 'a directory named in a kustomization must hold a kustomization; name the file itself for a plain resource' });
+      const none = `no ${KUSTOMIZATION_FILES.join(', ')}`;
+      if (from) problems.push({ ...from, rule: 'kustomize-path', message: `${from.message} is a directory with ${none}`, hint: 'a directory named in a kustomization must hold a kustomization; name the file itself for a plain resource' });
+      // bundle.yaml's loader saw one on disk: the bundle's files do not hold it.
+      else problems.push({ file: 'bundle.yaml', pointer: '/spec/kustomize/path', rule: 'kustomize-path', message: `the bundle's files hold ${none} in ${dir}`, hint: 'a file excluded by .promoteignore is not in the bundle: include the kustomization' });
       return;
     }
     if (found.length > 1) {
@@ -144,17 +146,17 @@ export function kustomizationProblems(input: KustomizationInput): Problem[] {
     const shown = `${field} entry ${JSON.stringify(entry.length > 120 ? `${entry.slice(0, 120)}…` : entry)}`;
     const remote = remoteForm(entry);
     if (remote) {
-      problems.push({ ...where, rule: 'remote-base', actual: entry, message: `${shown} is ${remote}: kustomize would fetch it over the network, and a bundle must render from its own files`, hint: VENDOR_HINT });
+      problems.push({ ...where, rule: 'remote-base', message: `${shown} is ${remote}: kustomize would fetch it over the network, and a bundle must render from its own files`, hint: VENDOR_HINT });
       return;
     }
     if (input.unsubstituted && hasTemplateSyntax(entry)) return;
     if (entry.startsWith('/')) {
-      problems.push({ ...where, rule: 'outside-bundle', actual: entry, message: `${shown} is an absolute path, outside the bundle`, hint: INSIDE_HINT });
+      problems.push({ ...where, rule: 'outside-bundle', message: `${shown} is an absolute path, outside the bundle`, hint: INSIDE_HINT });
       return;
     }
     const resolved = posix.normalize(posix.join(dir, entry)).replace(/\/+$/, '');
     if (resolved === '..' || resolved.startsWith('../')) {
-      problems.push({ ...where, rule: 'outside-bundle', actual: entry, message: `${shown} resolves outside the bundle`, hint: INSIDE_HINT });
+      problems.push({ ...where, rule: 'outside-bundle', message: `${shown} resolves outside the bundle`, hint: INSIDE_HINT });
       return;
     }
     const isFile = input.paths.has(resolved);
@@ -163,7 +165,6 @@ export function kustomizationProblems(input: KustomizationInput): Problem[] {
       problems.push({
         ...where,
         rule: 'kustomize-path',
-        actual: entry,
         message: `${shown} names nothing in the bundle (${resolved}); kustomize would try it as a remote base`,
         hint: 'fix the path, or add the file to the bundle (a file ignored by .promoteignore is not in it)',
       });
@@ -174,7 +175,6 @@ export function kustomizationProblems(input: KustomizationInput): Problem[] {
       problems.push({
         ...where,
         rule: 'kustomize-path',
-        actual: entry,
         message: `${shown} is a file outside the kustomization's directory ${dir}; kustomize's load restrictor (LoadRestrictionsRootOnly, which promote keeps) refuses it`,
         hint: `move the file under ${dir}, or make the directory that holds it a kustomization and list that directory in resources`,
       });
@@ -182,7 +182,7 @@ export function kustomizationProblems(input: KustomizationInput): Problem[] {
     }
     if (isDir) {
       if (!rule.dirs) {
-        problems.push({ ...where, rule: 'kustomize-path', actual: entry, message: `${shown} is a directory; ${field} names files` });
+        problems.push({ ...where, rule: 'kustomize-path', message: `${shown} is a directory; ${field} names files` });
         return;
       }
       visit(resolved, { ...where, message: shown });

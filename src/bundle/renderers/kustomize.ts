@@ -5,8 +5,10 @@ import type { RendererKind } from './renderer.ts';
 // `spec.kustomize` in bundle.yaml (DESIGN.md §4b): a kustomization inside the bundle. The
 // bundle's files are copied into a scratch directory with `${params.…}` substituted (the plain
 // renderer's rules), then `kustomize build` runs there, so transformers, name-hash suffixes and
-// patches work as kustomize users expect. Rendering: kustomize-build.ts; build checks (no
-// remote bases, nothing outside the bundle): kustomize-checks.ts. docs/renderers.md.
+// patches work as kustomize users expect. Rendering: kustomize-build.ts; which files are
+// substituted: kustomize-substitution.ts; the paths a kustomization may name (no remote bases,
+// nothing outside the bundle), checked at build and again at render: kustomize-paths.ts; build
+// checks: kustomize-checks.ts. docs/renderers.md "Kustomize".
 
 export interface KustomizeSpec {
   kind: 'kustomize';
