@@ -194,7 +194,7 @@ test('a missing binary is RENDERER_MISSING naming PROMOTE_KUSTOMIZE and how to i
   }
 });
 
-test('a render over its time limit is RENDER_TIMEOUT, and its scratch copy of the bundle is removed', async () => {
+test('a render over its time or output limit is RENDER_TIMEOUT / RENDER_TOO_LARGE, and its scratch copy of the bundle is removed', async () => {
   await using tmp = await tempDir();
   await bundle(tmp.path, 'resources: [../base]\n');
   const scratchRoot = join(tmp.path, 'tmp');
@@ -203,6 +203,7 @@ test('a render over its time limit is RENDER_TIMEOUT, and its scratch copy of th
   process.env.TMPDIR = scratchRoot;
   try {
     await assert.rejects(render(tmp.path, undefined, { env: { PROMOTE_KUSTOMIZE: kubectl }, timeoutMs: 1 }), (e) => isPromoteError(e, 'RENDER_TIMEOUT') && /^kubectl kustomize of bundle .* did not finish within/.test(e.message));
+    await assert.rejects(render(tmp.path, undefined, { env: { PROMOTE_KUSTOMIZE: kubectl }, maxOutputBytes: 40 }), (e) => isPromoteError(e, 'RENDER_TOO_LARGE') && /printed more than 40 bytes of manifests/.test(e.message));
     // kustomize's own failure (a resource that is not there once substituted is caught before; a bad patch is kustomize's to report).
     await writeTree(tmp.path, { 'overlay/kustomization.yaml': 'resources: [../base]\npatches:\n  - path: p.yaml\n', 'overlay/p.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: not-in-base}\n' });
     await assert.rejects(render(tmp.path), (e) => isPromoteError(e, 'RENDER_FAILED') && /kubectl kustomize of bundle .* failed \(exit 1\):\n.*not-in-base/s.test(e.message) && !e.message.includes(scratchRoot));
