@@ -122,14 +122,14 @@ export function objectFileName(object: unknown): string {
   const apiVersion = str(o.apiVersion);
   const slash = apiVersion.lastIndexOf('/');
   const gvk = [slash < 0 ? '' : apiVersion.slice(0, slash), apiVersion.slice(slash + 1), str(o.kind)].filter((s) => s !== '').join('_');
-  // kustomize writes the name as it is; here anything that could make a path ('/', '..' in
-  // front, control characters) becomes '_', since the name comes from the bundle's files.
+  // kustomize writes the name as it is; here anything but [a-z0-9._:-] ('/', control characters) becomes '_', since
+  // the name comes from the bundle's files (with the kind in front, no name is a segment like '..').
   const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9._:-]/g, '_');
   const namespace = str(meta.namespace);
   return `${namespace === '' ? '' : `${safe(namespace)}_`}${safe(gvk || 'unknown')}_${safe(str(meta.name) || 'unnamed')}.yaml`;
 }
 
-/** kustomize's output as one rendered file per object under `root`, in byte order of the paths. */
+/** kustomize's output as one rendered file per object under `root` (two objects named alike share a file, in output order). */
 function objectFiles(stdout: string, root: string, what: string): InMemoryRenderedFile[] {
   const texts = splitYamlStream(stdout);
   const names = texts.map((_, i) => `document ${i + 1}`);
