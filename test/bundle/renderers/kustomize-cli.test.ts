@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { cleanEnv, tempDir } from '../helpers.ts';
 import { promote } from '../../cli/run-promote.ts';
 import { podinfoBundle } from './kustomize-bundles.ts';
-import { renderTools } from './kustomize-tool.ts';
+import { renderTools } from '../../harness/render-tools.ts';
 
 // `promote render <dir> --env <env>` on a kustomize bundle, through the real CLI: the binary
 // comes from PROMOTE_KUSTOMIZE; a render over PROMOTE_RENDER_TIMEOUT or without a binary prints

@@ -12,7 +12,7 @@ import { isOnDisk } from '../../../src/bundle/render.ts';
 import { objectFileName } from '../../../src/bundle/renderers/kustomize-build.ts';
 import { tempDir } from '../helpers.ts';
 import { FLUX_EXAMPLE, podinfoBundle, PODINFO_ENVIRONMENTS } from './kustomize-bundles.ts';
-import { renderTools } from './kustomize-tool.ts';
+import { renderTools } from '../../harness/render-tools.ts';
 
 // Issue 15: the flux example's podinfo app (apps/base/podinfo, overlays apps/staging and
 // apps/production that patch the HelmRelease values) as ONE kustomize bundle whose

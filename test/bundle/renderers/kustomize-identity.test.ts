@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { kustomizeIdentity } from '../../../src/bundle/renderers/kustomize-build.ts';
 import { isPromoteError } from '../../../src/errors.ts';
 import { tempDir } from '../helpers.ts';
-import { renderTools } from './kustomize-tool.ts';
+import { renderTools } from '../../harness/render-tools.ts';
 
 // What renders a kustomize bundle, as the status report and `plan` show it: the binary's
 // absolute path and version — for a kubectl, the kustomize it embeds and its own version

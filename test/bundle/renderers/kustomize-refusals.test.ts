@@ -12,7 +12,7 @@ import { readBundleSources } from '../../../src/bundle/sources.ts';
 import { isPromoteError, type PromoteError } from '../../../src/errors.ts';
 import { tempDir } from '../helpers.ts';
 import { bundleYaml, writeTree } from './kustomize-bundles.ts';
-import { renderTools } from './kustomize-tool.ts';
+import { renderTools } from '../../harness/render-tools.ts';
 
 // Bad kustomize bundles, each a clear error with file:line where there is one and nothing
 // rendered: a remote base, a path out of the bundle (performed against a real directory outside

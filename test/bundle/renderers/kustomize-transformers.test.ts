@@ -8,7 +8,7 @@ import { kustomizeRenderer } from '../../../src/bundle/renderers/kustomize.ts';
 import type { KustomizeSpec } from '../../../src/bundle/renderers/kustomize.ts';
 import { tempDir } from '../helpers.ts';
 import { bundleYaml, writeTree } from './kustomize-bundles.ts';
-import { renderTools } from './kustomize-tool.ts';
+import { renderTools } from '../../harness/render-tools.ts';
 
 // kustomize's transformers work on the substituted bundle as kustomize users expect: a
 // configMapGenerator's name-hash suffix (and the references to it), `images:`, `replicas:` and
