@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readYamlFile } from '../params/document.ts';
 import { loadEnvironment, type Environment } from '../params/environment.ts';
@@ -10,6 +10,7 @@ import type { RendererIdentity } from './renderers/renderer.ts';
 import { loadBundleFile } from './bundle-file.ts';
 import { renderPulled, type PulledBundle } from './render-pulled.ts';
 import { readBundleSources, type BundleSources } from './sources.ts';
+import { BUNDLE_MAX_MANIFEST_BYTES } from './limits.ts';
 
 // "What would an agent apply?" for a bundle directory, an environment and optionally a cluster:
 // the environment loaded from `<root>/environments/<name>.yaml`, its parameters (merged with the
@@ -46,12 +47,11 @@ export interface RenderEnvironmentResult {
 export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<RenderEnvironmentResult> {
   const sources = req.pulled ? undefined : (req.sources ?? (await readBundleSources(req.bundleDir)));
   const bundle = sources ? sources.bundle : await loadBundleFile(req.pulled!.dir);
-  const files = sources?.files ?? [];
   const schema = parameterSchema(bundle.parameterSchema, resolve(bundle.dir, bundle.spec.parameters));
   const environment = await loadEnvironment(req.root ?? req.bundleDir, req.environment);
   const parameters = resolveParameters(environment, schema, req.cluster);
   let digest = req.digest;
-  if (digest === undefined && !req.sources && !req.pulled && files.some((f) => !isOnDisk(f) && Buffer.from(f.content).includes('${promote.digest}'))) {
+  if (digest === undefined && !req.sources && !req.pulled && (await mentionsDigest(sources!))) {
     // The agent renders with the digest it was promoted; a source directory's is what it builds to.
     const { buildBundle } = await import('./build.ts');
     const built = await buildBundle(req.bundleDir);
@@ -70,6 +70,21 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
   const ctx = { params: parameters.values, promote: builtins };
   const rendered = req.pulled ? await renderPulled(req.pulled, ctx) : await renderTree(sources!.tree, bundle.spec.renderer, ctx);
   return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered.files, renderer: rendered.renderer };
+}
+
+/**
+ * Whether a source directory's render needs its digest: a `${promote.digest}` in a plain
+ * manifest, or `promote.digest` anywhere a renderer binary reads (a chart's
+ * `.Values.global.promote.digest`, a kustomization's reference). Files shipped verbatim never do.
+ */
+async function mentionsDigest(sources: BundleSources): Promise<boolean> {
+  if (sources.bundle.spec.renderer.kind === 'plain') return sources.files.some((f) => !isOnDisk(f) && Buffer.from(f.content).includes('${promote.digest}'));
+  const shipped = sources.tree.layout.files?.replace(/\/+$/, '');
+  for (const f of sources.tree.files) {
+    if ((shipped !== undefined && f.path.startsWith(`${shipped}/`)) || f.size > BUNDLE_MAX_MANIFEST_BYTES) continue;
+    if ((await readFile(f.source)).includes('promote.digest')) return true;
+  }
+  return false;
 }
 
 async function isDir(path: string): Promise<boolean> {

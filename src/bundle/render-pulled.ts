@@ -1,3 +1,4 @@
+import { loadBundleFile } from './bundle-file.ts';
 import type { BundleContract } from './layer-contract.ts';
 import type { RenderContext } from './render.ts';
 import { renderTree, type TreeRender } from './renderers/render-tree.ts';
@@ -21,6 +22,11 @@ export interface PulledBundle {
 
 export async function renderPulled(bundle: PulledBundle, ctx: RenderContext, options?: RendererOptions): Promise<TreeRender> {
   const { layout, renderer } = bundle.contract;
-  const tree = { files: listExtractedFiles(bundle.dir), layout, what: bundle.what, contract: ['bundle.yaml'] };
+  // A binary renderer's input is the whole bundle but its contract (kustomize substitutes every
+  // other file): the schema file's path is bundle.yaml's, which the layer check proved agrees
+  // with the config blob, so reading it here reads signed content, as a source render does.
+  const contract = ['bundle.yaml'];
+  if (renderer.kind !== 'plain') contract.push((await loadBundleFile(bundle.dir)).spec.parameters);
+  const tree = { files: listExtractedFiles(bundle.dir), layout, what: bundle.what, contract };
   return renderTree(tree, renderer, ctx, options);
 }

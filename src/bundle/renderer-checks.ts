@@ -21,7 +21,7 @@ export async function checkRendererBundle(bundleFile: LoadedBundleFile, entries:
     what: `bundle ${bundleFile.dir}`,
     contract: ['bundle.yaml', spec.parameters],
   };
-  const problems = await kind.check(spec.renderer, tree, bundleFile.parameterSchema);
+  const problems = await kind.check(spec.renderer, tree, { schema: bundleFile.parameterSchema, allowSecrets: spec.allowSecrets });
   if (problems.length === 0) return;
   const first = problems[0]!;
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';

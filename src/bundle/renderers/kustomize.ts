@@ -39,9 +39,9 @@ export const kustomizeRenderer: RendererKind<KustomizeSpec> = {
     return { kind: 'kustomize', path: normaliseDir(r.path as string) };
   },
   root: (spec) => spec.path,
-  async check(spec, tree, schema) {
+  async check(spec, tree, rules) {
     const { checkKustomization } = await import('./kustomize-checks.ts');
-    return checkKustomization(spec, tree, schema);
+    return checkKustomization(spec, tree, rules);
   },
   create(spec, options) {
     return {

@@ -46,6 +46,12 @@ export interface Renderer {
   render(tree: BundleTree, ctx: RenderContext): Promise<RenderedFile[]>;
 }
 
+/** What bundle.yaml lays down for every renderer's input: its parameter schema, whether Secret values may ship. */
+export interface BundleRules {
+  schema: object;
+  allowSecrets: boolean;
+}
+
 /** How a renderer that runs a binary finds and bounds it. */
 export interface RendererOptions {
   /** Where PROMOTE_HELM / PROMOTE_KUSTOMIZE and PATH are read (default: process.env). */
@@ -71,7 +77,7 @@ export interface RendererKind<S extends { kind: string }> {
   parse(raw: unknown, pointer: string, report: (problem: Omit<Problem, 'file'>) => void): S | undefined;
   /** Bundle-relative directory the spec renders (recorded as the config's `manifests`). */
   root(spec: S): string;
-  /** Problems `promote build` refuses (a missing chart dependency, a remote base, …). */
-  check?(spec: S, tree: BundleTree, schema: object): Promise<Problem[]>;
+  /** Problems `promote build` refuses (a missing chart dependency, a remote base, a Secret value, …). */
+  check?(spec: S, tree: BundleTree, rules: BundleRules): Promise<Problem[]>;
   create(spec: S, options?: RendererOptions): Renderer;
 }

@@ -73,7 +73,7 @@ export function runBinary(run: BinaryRun): Promise<string> {
     };
     const timer = setTimeout(() => {
       stop(
-        new PromoteError('RENDER_TIMEOUT', `${run.what} did not finish within ${Math.round(run.timeoutMs / 1000)} s`, {
+        new PromoteError('RENDER_TIMEOUT', `${run.what} did not finish within ${run.timeoutMs < 1000 ? `${run.timeoutMs} ms` : `${Math.round(run.timeoutMs / 1000)} s`}`, {
           outcome: 'failed',
           hint: 'a template that loops or a very large render; fix the bundle, or raise PROMOTE_RENDER_TIMEOUT (seconds) where the machine is slow',
         }),

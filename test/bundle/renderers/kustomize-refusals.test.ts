@@ -222,3 +222,19 @@ test('a kustomization left out of the bundle by .promoteignore is refused at bui
   assert.match(err.message, /the bundle's files hold no kustomization\.yaml, kustomization\.yml, Kustomization in overlay/);
   await assert.rejects(render(tmp.path), (e) => isPromoteError(e, 'BUNDLE_RENDERER_INVALID'));
 });
+
+test('Secret values in a kustomize bundle (a Secret with data in a base, a secretGenerator) are refused at build unless spec.allowSecrets', async () => {
+  await using tmp = await tempDir();
+  const dir = await bundle(tmp.path, 'resources:\n  - ../base\nsecretGenerator:\n  - name: creds\n    literals:\n      - password=hunter2\n', {
+    'base/kustomization.yaml': 'resources:\n  - cm.yaml\n  - secret.yaml\n',
+    'base/secret.yaml': 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n',
+  });
+  const err = await buildRefused(dir);
+  const secrets = err.problems.filter((p) => p.rule === 'no-secrets');
+  assert.deepEqual(secrets.map((p) => [p.file, p.line]).sort(), [['base/secret.yaml', 5], ['overlay/kustomization.yaml', 4]].sort());
+  assert.ok(!JSON.stringify(err.problems).includes('hunter2'), 'the value is never echoed');
+  // Allowed on purpose, the same bundle builds.
+  await writeTree(dir, { 'bundle.yaml': bundleYaml('app', 'overlay', '  allowSecrets: true\n') });
+  const built = await buildBundle(dir);
+  await built.dispose();
+});
