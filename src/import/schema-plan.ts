@@ -100,7 +100,8 @@ function toSchema(node: Node): Json {
   const properties: Json = {};
   const required: string[] = [];
   for (const [k, child] of node.children) {
-    properties[k] = toSchema(child);
+    // defineProperty: a key named `__proto__` stays a key, never a prototype.
+    Object.defineProperty(properties, k, { value: toSchema(child), enumerable: true, writable: true, configurable: true });
     if (child.required) required.push(k);
   }
   return { type: 'object', additionalProperties: false, ...(required.length ? { required } : { default: {} }), properties };
