@@ -112,7 +112,6 @@ test('in-memory: a key only some environments have is a nullable parameter whose
   assert.deepEqual(written(plan, 'dev'), {});
   assert.deepEqual(written(plan, 'prod'), { app: { deployment: { containers: { app: { resources: { limits: { memory: '1Gi' } } } } } } });
   assert.equal(((((resolved(plan, 'dev').app as Json).deployment as Json).containers as Json).app as Json).resources, null);
-  // Needs the plain renderer's null-dropped keys (issue 15, wt-cond) to render dev without the key.
   roundTrips(plan, input);
 });
 
@@ -167,7 +166,6 @@ test('in-memory: an object in some environments only becomes a conditional docum
   assert.deepEqual({ ...(leaf.enabled as Json), description: undefined }, { description: undefined, type: 'boolean', default: false });
   assert.deepEqual(written(plan, 'dev'), { 'debug-settings': { configmap: { enabled: true } } });
   assert.deepEqual(written(plan, 'production'), {});
-  // Needs the plain renderer's conditional documents (issue 15, wt-cond): the annotation stripped, the document left out.
   roundTrips(plan, input);
 });
 
