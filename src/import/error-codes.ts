@@ -12,6 +12,8 @@ export const importErrorCodes = {
   IMPORT_OBJECT_INVALID: { meaning: 'a rendered document is not a Kubernetes object (apiVersion, kind, metadata.name)', outcome: 'verification' },
   IMPORT_OUTPUT_NOT_EMPTY: { meaning: 'the import output exists and is not an empty directory', outcome: 'usage' },
   IMPORT_OUTPUT_UNWRITABLE: { meaning: 'the import output cannot be written', outcome: 'failed' },
+  IMPORT_SOURCE_INVALID: { meaning: 'a source holds a file that is not Kubernetes YAML promote can read', outcome: 'verification' },
+  IMPORT_SOURCE_NOT_FOUND: { meaning: 'a source given to import does not exist', outcome: 'usage' },
 } as const satisfies CodeTable;
 
 type ImportErrorCodes = typeof importErrorCodes;
