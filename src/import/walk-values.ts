@@ -104,7 +104,13 @@ function walkNode(w: Walk, vals: readonly unknown[], segments: Segment[], pointe
 function walkMap(w: Walk, vals: readonly Record<string, unknown>[], segments: Segment[], pointer: string, root: boolean): Walked {
   const keys: string[] = [];
   const seen = new Set<string>();
-  for (const v of vals) for (const k of Object.keys(v)) if (!seen.has(k)) keys.push(k), seen.add(k);
+  for (const v of vals) {
+    for (const k of Object.keys(v)) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      keys.push(k);
+    }
+  }
   const entries: [string, Template][] = [];
   for (const k of keys) {
     const childSegments = [...segments, { key: k }];
