@@ -23,6 +23,7 @@ export const LAYERS: Record<string, number> = {
   agent: 6,
   promotion: 6,
   init: 6,
+  import: 6,
   demo: 7,
   cli: 8,
 };

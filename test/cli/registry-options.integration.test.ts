@@ -18,7 +18,7 @@ import { promote } from './run-promote.ts';
 /** Commands that open a registry (or an OCI layout) and so must take --insecure, --ca-file, … */
 const REACHES_REGISTRY = ['push', 'pull', 'inspect', 'copy', 'sign', 'verify', 'render', 'plan', 'to', 'approve', 'run', 'hold', 'release', 'rollback', 'history', 'status', 'agent', 'demo'];
 /** Commands that never do: files on disk and git only. */
-const LOCAL_ONLY = ['build', 'keygen', 'validate', 'diff-env', 'init', 'completion', 'version'];
+const LOCAL_ONLY = ['build', 'keygen', 'validate', 'diff-env', 'init', 'import', 'completion', 'version'];
 
 test('every command is classified as reaching a registry or not, and each that does lists the registry options in --help', async () => {
   // A new command must choose a side here.

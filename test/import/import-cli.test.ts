@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import { cleanEnv, tempDir } from '../bundle/helpers.ts';
+import { promote } from '../cli/run-promote.ts';
+import { renderTools, renderToolsEnv } from '../harness/render-tools.ts';
+import { configMap } from './helpers.ts';
+
+// `promote import` through the real CLI, on the real fixtures: the podinfo overlays and the flux
+// example's apps overlays built by kubectl kustomize 1.31 (test/harness/render-tools.ts; run only
+// as `kubectl kustomize`), then the generated project checked with `promote validate` and
+// `promote render`.
+
+const exec = promisify(execFile);
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+const OVERLAYS = join(FIXTURES, 'podinfo-overlays', 'overlays');
+const FLUX = join(FIXTURES, 'flux2-kustomize-helm-example', 'apps');
+
+async function env(): Promise<NodeJS.ProcessEnv> {
+  return cleanEnv({ NO_COLOR: '1', ...renderToolsEnv(await renderTools()) });
+}
+
+function objectsOf(yaml: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const d of parseAllDocuments(yaml)) {
+    const v = d.toJS() as { kind: string; metadata: { name: string; namespace?: string } } | null;
+    if (v) out.set(`${v.kind}/${v.metadata.namespace ?? ''}/${v.metadata.name}`, v);
+  }
+  return out;
+}
+
+test('promote import of the podinfo overlays writes a project that validates and whose render reproduces each overlay; exit 0 with the proof table', async () => {
+  await using tmp = await tempDir();
+  const e = await env();
+  const result = await promote(['import', join(OVERLAYS, 'dev'), join(OVERLAYS, 'staging'), join(OVERLAYS, 'production'), '--out', 'webapp', '--output', 'json'], { cwd: tmp.path, env: e });
+  assert.equal(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as { name: string; equivalent: boolean; proof: { environment: string; equal: number }[]; parameters: { name: string }[] };
+  assert.equal(report.equivalent, true);
+  assert.equal(report.name, 'webapp');
+  assert.deepEqual(report.proof.map((p) => [p.environment, p.equal]), [['dev', 25], ['staging', 25], ['production', 25]]);
+  assert.deepEqual(report.parameters.map((p) => p.name), ['labels.environment', 'namespace']);
+  const project = join(tmp.path, 'webapp');
+  const validate = await promote(['validate'], { cwd: project, env: e });
+  assert.equal(validate.code, 0, validate.stdout + validate.stderr);
+  const kustomize = renderToolsEnv(await renderTools()).PROMOTE_KUSTOMIZE;
+  for (const stage of ['dev', 'production']) {
+    const rendered = await promote(['render', 'bundles/webapp', '--env', stage], { cwd: project, env: e });
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const { stdout: original } = await exec(kustomize, ['kustomize', join(OVERLAYS, stage)], { maxBuffer: 16 * 1024 * 1024 });
+    assert.deepEqual(objectsOf(rendered.stdout), objectsOf(original), `promote render --env ${stage} is what the overlay renders`);
+  }
+  const text = await promote(['import', join(OVERLAYS, 'dev'), join(OVERLAYS, 'production'), '--out', 'again'], { cwd: tmp.path, env: e });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /\n {2}environment +equal +different +missing +extra\n {2}dev +25 +0 +0 +0\n {2}production +25 +0 +0 +0\n/);
+  assert.match(text.stdout, /equivalent: every environment renders what its source did/);
+});
+
+test('promote import of the flux example\'s staging and production overlays: a chart version, a key only staging has, a hostname; clusters as given', async () => {
+  await using tmp = await tempDir();
+  const result = await promote(['import', join(FLUX, 'staging'), join(FLUX, 'production'), '--out', 'podinfo', '--clusters', 'production=prod-eu-1,production=prod-us-1', '--output', 'json'], { cwd: tmp.path, env: await env() });
+  assert.equal(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as { equivalent: boolean; parameters: { name: string; nullable: boolean }[] };
+  assert.equal(report.equivalent, true);
+  assert.deepEqual(report.parameters.map((p) => [p.name, p.nullable]), [
+    ['podinfo.helmrelease.chart.version', false],
+    ['podinfo.helmrelease.test', true],
+    ['podinfo.helmrelease.values.httpRoute.hostnames._0', false],
+  ]);
+  const prod = await readFile(join(tmp.path, 'podinfo', 'environments', 'production.yaml'), 'utf8');
+  assert.match(prod, /clusters:\n {4}- name: prod-eu-1\n {4}- name: prod-us-1\n/);
+});
+
+test('promote import exits 1 when a difference cannot be expressed, naming object and pointer, with the project written', async () => {
+  await using tmp = await tempDir();
+  for (const [name, immutable] of [['dev', null], ['prod', true]] as const) {
+    await mkdir(join(tmp.path, name));
+    await writeFile(join(tmp.path, name, 'all.yaml'), stringify({ ...configMap('settings', { a: '1' }), immutable }));
+  }
+  const result = await promote(['import', 'dev', 'prod', '--out', 'out'], { cwd: tmp.path, env: await env() });
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stdout, /not expressible as parameters[^\n]*\n {2}ConfigMap web\/settings \/immutable: /);
+  assert.match(result.stdout, /prod: ConfigMap web\/settings \/immutable: changed/);
+  assert.match(result.stdout, /NOT equivalent/);
+  assert.ok((await readdir(join(tmp.path, 'out'))).includes('bundles'));
+});
+
+test('promote import refuses bad input with nothing written: an overlay that does not build, two sources of one environment, a non-empty --out, no --out', async () => {
+  await using tmp = await tempDir();
+  const e = await env();
+  await mkdir(join(tmp.path, 'broken'));
+  await writeFile(join(tmp.path, 'broken', 'kustomization.yaml'), 'resources: [missing.yaml]\n');
+  const broken = await promote(['import', 'dev=broken', join(OVERLAYS, 'production'), '--out', 'out'], { cwd: tmp.path, env: e });
+  assert.equal(broken.code, 4, broken.stderr);
+  assert.match(broken.stderr, /environment "dev" \(broken\): kustomize build of the source broken failed/);
+  assert.match(broken.stderr, /missing\.yaml/);
+  const twice = await promote(['import', join(OVERLAYS, 'dev'), `dev=${join(OVERLAYS, 'staging')}`, '--out', 'out'], { cwd: tmp.path, env: e });
+  assert.equal(twice.code, 2, twice.stderr);
+  assert.match(twice.stderr, /both environment "dev"/);
+  await mkdir(join(tmp.path, 'full'));
+  await writeFile(join(tmp.path, 'full', 'mine.txt'), 'keep');
+  const full = await promote(['import', join(OVERLAYS, 'dev'), '--out', 'full'], { cwd: tmp.path, env: e });
+  assert.equal(full.code, 2, full.stderr);
+  assert.match(full.stderr, /already exists and is not empty/);
+  assert.deepEqual(await readdir(join(tmp.path, 'full')), ['mine.txt']);
+  const noOut = await promote(['import', join(OVERLAYS, 'dev')], { cwd: tmp.path, env: e });
+  assert.equal(noOut.code, 2, noOut.stderr);
+  assert.deepEqual((await readdir(tmp.path)).sort(), ['broken', 'full'], 'no --out and no temporary directory was left');
+});
