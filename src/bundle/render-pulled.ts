@@ -27,6 +27,6 @@ export async function renderPulled(bundle: PulledBundle, ctx: RenderContext, opt
   // with the config blob, so reading it here reads signed content, as a source render does.
   const contract = ['bundle.yaml'];
   if (renderer.kind !== 'plain') contract.push((await loadBundleFile(bundle.dir)).spec.parameters);
-  const tree = { files: listExtractedFiles(bundle.dir), layout, what: bundle.what, contract };
+  const tree = { files: listExtractedFiles(bundle.dir), layout, what: bundle.what, name: bundle.contract.name, contract };
   return renderTree(tree, renderer, ctx, options);
 }

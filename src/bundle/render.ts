@@ -108,7 +108,8 @@ export function decodeText(bytes: Uint8Array): string | undefined {
   }
 }
 
-function lookupIn(ctx: RenderContext): Lookup {
+/** How a `${…}` reference resolves in a render (also the helm renderer's release name and namespace). */
+export function lookupIn(ctx: RenderContext): Lookup {
   return (ref: TemplateReference) => {
     if (ref.scope === 'promote') {
       const value = ctx.promote[ref.path[0] as keyof BuiltinValues];

@@ -19,6 +19,7 @@ export async function checkRendererBundle(bundleFile: LoadedBundleFile, entries:
     files: entries.filter((e) => e.type === 'file').map((e) => ({ path: e.path, source: e.source, size: e.size })),
     layout,
     what: `bundle ${bundleFile.dir}`,
+    name: spec.name,
     contract: ['bundle.yaml', spec.parameters],
   };
   const problems = await kind.check(spec.renderer, tree, { schema: bundleFile.parameterSchema, allowSecrets: spec.allowSecrets });

@@ -69,7 +69,7 @@ export async function readBundleSources(dir: string): Promise<BundleSources> {
   const what = `bundle ${dir}`;
   // A renderer binary reads the chart or kustomization itself: nothing is parsed here for it.
   const files = bundle.spec.renderer.kind === 'plain' ? await readRenderInput(packed, layout, what) : [];
-  const tree: BundleTree = { files: packed.map((e) => ({ path: e.path, source: e.source, size: e.size })), layout, what, contract: ['bundle.yaml', bundle.spec.parameters], read: files };
+  const tree: BundleTree = { files: packed.map((e) => ({ path: e.path, source: e.source, size: e.size })), layout, what, name: bundle.spec.name, contract: ['bundle.yaml', bundle.spec.parameters], read: files };
   return { bundle, files, tree };
 }
 

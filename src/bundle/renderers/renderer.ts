@@ -23,6 +23,8 @@ export interface BundleTree {
   layout: BundleLayout;
   /** `bundle <registry>@<digest>` or `bundle <dir>`, for messages. */
   what: string;
+  /** The bundle's name (bundle.yaml metadata.name, the config's `name`): helm's default release name. */
+  name?: string;
   /** Bundle-relative paths that are the bundle's contract, not its content (bundle.yaml, the schema where known). */
   contract: readonly string[];
   /** The plain renderer's input, when a caller already read it (sources.ts): not read again. */
