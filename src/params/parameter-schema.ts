@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { PromoteError } from '../errors.ts';
 import { checkDepth } from '../oci/json-depth.ts';
+import { fromDraft07, isDraft07 } from './draft-07.ts';
 import { schemaDigest, schemaValidator, SECRET_KEYWORD } from './schema-validator.ts';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 
@@ -129,17 +130,19 @@ export function parameterSchema(schema: object, source: string): ParameterSchema
       details: { file: source },
     });
   }
-  const declared = schema.$schema;
+  // A chart's values.schema.json is draft-07: compiled as the 2020-12 schema that means the same.
+  const source2020 = isDraft07(schema) ? fromDraft07(schema) : schema;
+  const declared = source2020.$schema;
   if (declared !== undefined && !/^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/.test(String(declared))) {
-    throw new PromoteError('SCHEMA_INVALID', `${source} declares $schema ${JSON.stringify(declared)}; parameter schemas are JSON Schema 2020-12`, {
+    throw new PromoteError('SCHEMA_INVALID', `${source} declares $schema ${JSON.stringify(declared)}; parameter schemas are JSON Schema 2020-12 (or draft-07, as Helm charts ship them)`, {
       outcome: 'verification',
       problems: [{ file: source, pointer: '/$schema', rule: '$schema', message: 'unsupported JSON Schema version', expected: '"https://json-schema.org/draft/2020-12/schema"', actual: JSON.stringify(declared) }],
-      hint: 'set "$schema": "https://json-schema.org/draft/2020-12/schema" (draft-07 schemas mostly work unchanged; `definitions` → `$defs`, tuple `items` → `prefixItems`)',
+      hint: 'set "$schema": "https://json-schema.org/draft/2020-12/schema", or "http://json-schema.org/draft-07/schema#" (a draft-04 or draft-06 schema mostly means the same as draft-07)',
       details: { file: source },
     });
   }
   const secrets: string[] = [];
-  const effective = transform(schema, true, '', secrets, schema) as Json;
+  const effective = transform(source2020, true, '', secrets, source2020) as Json;
   // Secrets found only under $defs are reached through $ref; their value paths are unknown here.
   const validate = schemaValidator(effective, { file: source });
   return { source, schema, effective, secrets: secrets.filter((s) => !s.startsWith('#')), digest: schemaDigest(schema), validate };
