@@ -210,3 +210,18 @@ test('a missing helm is RENDERER_MISSING naming the bundle\'s renderer, what was
   assert.match(noPath.message, /PROMOTE_HELM is not set and there is no helm on PATH/);
   await noScratchLeft();
 });
+
+test('a parameter global.promote (the built-ins\' key) or a global that is not a map is refused before helm runs', async () => {
+  await using tmp = await tempDir();
+  await chartBundle(tmp.path, { 'templates/cm.yaml': CM });
+  for (const [global, message] of [
+    ['{promote: {stage: prod}}', /the parameter "global\.promote" is set, but that key holds promote's built-ins/],
+    ['[a, b]', /the parameter "global" is not an object/],
+  ] as const) {
+    await writeFile(join(tmp.path, 'environments/dev.yaml'), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: dev}\nspec:\n  parameters:\n    global: ${global}\n`);
+    const err = await rejection(renderEnvironment({ bundleDir: tmp.path, environment: 'dev' }));
+    assert.equal(err.code, 'RENDER_FAILED');
+    assert.match(err.message, message);
+  }
+  await noScratchLeft();
+});
