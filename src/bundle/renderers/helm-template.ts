@@ -22,7 +22,7 @@ import { renderedFiles, splitYamlStream } from './yaml-stream.ts';
 // in its `# Source:` comment, at its path in the bundle.
 
 /** The values key the built-ins are under: `global`, so subcharts see them too (helm passes `global` down). */
-export const BUILTINS_KEY = 'promote';
+const BUILTINS_KEY = 'promote';
 
 /** helm's own rule for a release name (pkg/chartutil ValidateReleaseName): a DNS subdomain of at most 53. */
 const RELEASE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -93,7 +93,7 @@ function releaseField(tree: BundleTree, ctx: RenderContext, field: 'releaseName'
 }
 
 /** The values helm gets: the parameters as they are, and the built-ins given here under global.promote. */
-export function helmValues(ctx: RenderContext, tree: BundleTree): Record<string, unknown> {
+function helmValues(ctx: RenderContext, tree: BundleTree): Record<string, unknown> {
   const { global, ...params } = ctx.params;
   if (global !== undefined && (global === null || typeof global !== 'object' || Array.isArray(global))) {
     throw renderFailed(tree, 'the parameter "global" is not an object', 'helm passes global to every subchart as a map, and promote adds global.promote to it: make global an object');
@@ -113,7 +113,7 @@ export function helmValues(ctx: RenderContext, tree: BundleTree): Record<string,
  * under `<spec.chart>/charts/sub/`. The `# Source:` line itself is dropped (`promote render`
  * writes its own), the rest of each document is kept byte for byte.
  */
-export function helmOutputFiles(out: string, spec: HelmSpec, what: string): ReturnType<typeof renderedFiles> {
+function helmOutputFiles(out: string, spec: HelmSpec, what: string): ReturnType<typeof renderedFiles> {
   const prefix = spec.chart === '.' ? '' : `${spec.chart}/`;
   const files = new Map<string, string[]>();
   let current: string | undefined;

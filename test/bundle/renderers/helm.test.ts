@@ -151,6 +151,25 @@ test('the built-ins reach the chart and its subcharts under global.promote; rele
   assert.ok(!result.files.some((f) => f.path.endsWith('NOTES.txt')), 'helm template does not print NOTES.txt');
 });
 
+test('a subchart packed by helm (charts/<name>-<version>.tgz) passes the build check and renders under <chart>/charts/<name>/', async () => {
+  await using tmp = await tempDir();
+  await writeFiles(tmp.path, {
+    'src/redis/Chart.yaml': 'apiVersion: v2\nname: redis\nversion: 17.3.1\n',
+    'src/redis/templates/svc.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: "{{ .Release.Name }}-redis"}\nspec: {ports: [{port: 6379}]}\n',
+    'bundle/bundle.yaml': bundleYaml('cache', '{chart: chart}'),
+    'bundle/params.schema.json': '{"type": "object"}',
+    'bundle/environments/dev.yaml': 'apiVersion: promote/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {parameters: {}}\n',
+    'bundle/chart/Chart.yaml': 'apiVersion: v2\nname: cache\nversion: 1.0.0\ndependencies:\n  - {name: redis, version: ^17.0.0, repository: "https://charts.example.com"}\n',
+  });
+  await run(helm, ['package', join(tmp.path, 'src/redis'), '--destination', join(tmp.path, 'bundle/chart/charts')], { env: { HOME: tmp.path, PATH: '/usr/bin:/bin' } });
+  const { buildBundle } = await import('../../../src/bundle/build.ts');
+  const built = await buildBundle(join(tmp.path, 'bundle'), { env: { SOURCE_DATE_EPOCH: '0' } });
+  await built.dispose();
+  const result = await renderEnvironment({ bundleDir: join(tmp.path, 'bundle'), environment: 'dev' });
+  assert.deepEqual(result.files.map((f) => f.path), ['chart/charts/redis/templates/svc.yaml']);
+  assert.equal(documents(result.files)[0]!.metadata.name, 'cache-redis', 'the release name defaults to the bundle name');
+});
+
 test('lookup renders as helm template renders it, empty: no cluster is asked even when the caller\'s KUBECONFIG names one', async () => {
   await using tmp = await tempDir();
   let connections = 0;
