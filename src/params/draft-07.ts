@@ -31,6 +31,27 @@ const MAPS = ['properties', 'patternProperties', 'definitions'] as const;
 const LISTS = ['allOf', 'anyOf', 'oneOf'] as const;
 const SINGLES = ['additionalProperties', 'contains', 'propertyNames', 'not', 'if', 'then', 'else'] as const;
 
+/**
+ * A local reference into the rewritten schema: each `definitions` where a keyword stands (not a
+ * property that happens to be named so) becomes `$defs`, a tuple `items/<i>` becomes `prefixItems/<i>`.
+ */
+function localRef(ref: string): string {
+  const segments = ref.slice(2).split('/');
+  let keyword = true;
+  const out = segments.map((seg, i) => {
+    if (!keyword) {
+      keyword = true;
+      return seg;
+    }
+    // After a map keyword comes a name, after a list keyword an index; then a keyword again.
+    keyword = !((MAPS as readonly string[]).includes(seg) || (LISTS as readonly string[]).includes(seg) || (seg === 'items' && /^[0-9]+$/.test(segments[i + 1] ?? '')) || seg === 'dependencies');
+    if (seg === 'definitions') return '$defs';
+    if (seg === 'items' && !keyword) return 'prefixItems';
+    return seg;
+  });
+  return `#/${out.join('/')}`;
+}
+
 function convert(schema: unknown): unknown {
   if (!isObject(schema)) return schema;
   const source = typeof schema.$ref === 'string' ? Object.fromEntries(Object.entries(schema).filter(([k]) => BESIDE_REF.has(k))) : schema;
@@ -60,8 +81,8 @@ function convert(schema: unknown): unknown {
         // (unevaluatedProperties: false) would then refuse valid values.
         else dependent.push({ if: { properties: { [name]: true }, required: [name] }, then: convert(dep) });
       }
-    } else if (k === '$ref' && typeof v === 'string' && (v === '#/definitions' || v.startsWith('#/definitions/'))) {
-      out.$ref = `#/$defs${v.slice('#/definitions'.length)}`;
+    } else if (k === '$ref' && typeof v === 'string' && v.startsWith('#/')) {
+      out.$ref = localRef(v);
     } else if (k === '$id' && typeof v === 'string' && v.startsWith('#')) {
       out.$anchor = v.slice(1);
     } else {

@@ -188,6 +188,13 @@ test('draft-07 → 2020-12: definitions, tuple items, dependencies and $ref sibl
     dependentRequired: { tls: ['secretName'] },
     allOf: [{ if: { properties: { secretName: true }, required: ['secretName'] }, then: { properties: { tls: { const: true } } } }],
   });
+  // References follow the renames where a keyword stands, not in a property that is named alike.
+  const refs = fromDraft07({
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    definitions: { a: { definitions: { b: { type: 'string' } } } },
+    properties: { definitions: { type: 'string' }, t: { type: 'array', items: [{ type: 'string' }], minItems: 1 }, x: { $ref: '#/definitions/a/definitions/b' }, y: { $ref: '#/properties/definitions' }, z: { $ref: '#/properties/t/items/0' } },
+  }).properties as Record<string, { $ref?: string }>;
+  assert.deepEqual([refs.x!.$ref, refs.y!.$ref, refs.z!.$ref], ['#/$defs/a/$defs/b', '#/properties/definitions', '#/properties/t/prefixItems/0']);
   const compiled = parameterSchema(schema, 'values.schema.json');
   await using tmp = await tempDir();
   await writeFiles(tmp.path, {
