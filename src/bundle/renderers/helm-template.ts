@@ -127,7 +127,7 @@ function helmOutputFiles(out: string, spec: HelmSpec, what: string): ReturnType<
       }
       current = `${prefix}${inChart.join('/')}`;
     } else if (current === undefined) {
-      throw new PromoteError('RENDER_FAILED', `${what} printed a document without the "# Source:" line helm writes`, { outcome: 'verification', hint: 'the binary named by PROMOTE_HELM must be helm 3; run it by hand to see what it prints' });
+      throw new PromoteError('RENDER_FAILED', `${what} printed a document without the "# Source:" line helm writes`, { outcome: 'verification', hint: 'the helm run (PROMOTE_HELM, else helm on PATH) must be helm 3; run it by hand to see what it prints' });
     }
     // A document without the line came from the same template as the one before it.
     const body = header ? doc.slice(header[0].length) : doc.replace(/^---[^\n]*\n/, '');
