@@ -142,13 +142,31 @@ test('the built-ins reach the chart and its subcharts under global.promote; rele
   const [sub, crd, top] = documents(result.files);
   const builtins = { cluster: 'eu-1', environment: 'staging', stage: 'staging' };
   for (const o of [top!, sub!]) {
-    assert.deepEqual(JSON.parse(o.data!.promote!), builtins, `${o.metadata.name} sees the built-ins (no digest: a source directory has none)`);
+    assert.deepEqual(JSON.parse(o.data!.promote!), builtins, `${o.metadata.name} sees the built-ins (no digest: the chart does not mention promote.digest)`);
     assert.equal(o.data!.release, 'web-front');
     assert.equal(o.metadata.namespace, 'front-staging');
   }
   assert.equal(top!.data!.team, 'web', 'the parameters\' own global stays beside promote');
   assert.equal(crd!.kind, 'CustomResourceDefinition');
   assert.ok(!result.files.some((f) => f.path.endsWith('NOTES.txt')), 'helm template does not print NOTES.txt');
+});
+
+test('a chart that reads .Values.global.promote.digest gets, rendered from its directory, the digest the directory builds to', async () => {
+  await using tmp = await tempDir();
+  await writeFiles(tmp.path, {
+    'bundle.yaml': bundleYaml('digest', '{chart: chart}'),
+    'params.schema.json': '{"type": "object"}',
+    'environments/dev.yaml': 'apiVersion: promote/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {parameters: {}}\n',
+    'chart/Chart.yaml': 'apiVersion: v2\nname: digest\nversion: 1.0.0\n',
+    'chart/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata:\n  digest: {{ .Values.global.promote.digest | quote }}\n',
+  });
+  const { buildBundle } = await import('../../../src/bundle/build.ts');
+  const built = await buildBundle(tmp.path);
+  const digest = built.manifest.descriptor.digest;
+  await built.dispose();
+  const result = await renderEnvironment({ bundleDir: tmp.path, environment: 'dev' });
+  assert.equal(documents(result.files)[0]!.data!.digest, digest);
+  assert.match(digest, /^sha256:[0-9a-f]{64}$/);
 });
 
 test('a subchart packed by helm (charts/<name>-<version>.tgz) passes the build check and renders under <chart>/charts/<name>/', async () => {
