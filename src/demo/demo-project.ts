@@ -2,7 +2,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { PromoteError } from '../errors.ts';
 import { isGitUrl } from '../pipeline/git-url.ts';
-import type { Pipeline } from '../pipeline/pipeline.ts';
+import type { Pipeline, Stage } from '../pipeline/pipeline.ts';
+import { demoStages } from './demo-stages.ts';
 
 // The project the demo runs on, checked before keys or state are touched: the wrong pipeline
 // must not reset anything, and the demo writes only into its own state under <project>/.promote
@@ -35,7 +36,8 @@ export interface DemoProject {
   projectDir: string;
   /** With --registry, its repository in place of the pipeline's. */
   pipeline: Pipeline;
-  stages: [string, string, string];
+  /** The stages in the order the demo walks them: first (plays dev) to last (plays production). */
+  stages: Stage[];
   bundleDir: string;
   /** <project>/.promote */
   state: string;
@@ -56,10 +58,7 @@ export async function openDemoProject(root: string, options: { pipeline?: string
     }
     pipeline = { ...pipeline, repository: options.registry };
   }
-  const [first, second, third] = pipeline.stages.map((s) => s.name);
-  if (!first || !second || !third || pipeline.stages.length !== 3) {
-    throw new PromoteError('DEMO_PIPELINE_SHAPE', `the demo runs a three-stage pipeline (dev → staging → production); ${pipeline.name} has ${pipeline.stages.length} stages`, { outcome: 'usage', hint: 'promote init scaffolds one' });
-  }
+  const stages = demoStages(pipeline, show);
   const bundleDir = await findBundleDir(projectDir);
   const state = join(projectDir, '.promote');
   const registryIsLocal = pipeline.repository.startsWith('oci:');
@@ -80,5 +79,5 @@ export async function openDemoProject(root: string, options: { pipeline?: string
     });
   }
 
-  return { pipelineFile, projectDir, pipeline, stages: [first, second, third], bundleDir, state, layoutPath, registryIsLocal };
+  return { pipelineFile, projectDir, pipeline, stages, bundleDir, state, layoutPath, registryIsLocal };
 }

@@ -41,7 +41,8 @@ export interface DemoResult {
   /** The bundle digest each stage's record names at the end. */
   stages: Record<string, string>;
   drift: { cluster: string; file: string; detected: string; corrected: boolean };
-  rollback: { stage: string; from: string; to: string; refusedWithoutForce: string; reason: string };
+  /** The last stage back to the first release: refused, then forced with a reason, when its gates refuse it. */
+  rollback: { stage: string; from: string; to: string; refusedWithoutForce?: string; reason?: string };
   status: StatusRow[];
   /** The table `promote status` prints, when the demo ran on the pipeline's own repository. */
   statusText?: string;

@@ -7,6 +7,8 @@ import type { Reconciler } from '../agent/reconcile.ts';
 import type { Target } from '../agent/target.ts';
 import { isPromoteError, PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
+import type { GateSpec } from '../pipeline/gates/kinds.ts';
+import type { Stage } from '../pipeline/pipeline.ts';
 import type { Project } from '../promotion/project.ts';
 import type { PromoteResult } from '../promotion/to.ts';
 import { clusterAgent, clusterAgentParts } from './cluster-agents.ts';
@@ -15,19 +17,21 @@ import { exists, inside, openDemoProject } from './demo-project.ts';
 import type { DemoRelease, DemoResult, DemoStep, StatusRow } from './demo-result.ts';
 import { statusRows } from './demo-status.ts';
 import { dirHandEdit, kubeContexts, kubeHandEdit } from './hand-edit.ts';
-import { prepareSecondVersion } from './second-version.ts';
+import { prepareSecondVersion, type SecondVersion } from './second-version.ts';
 import { shortDigest } from '../short-digest.ts';
 
 // `promote demo`: the whole product in one process, on the embedded defaults — keys, two signed
-// releases, automatic promotion to dev, agents converging directory "clusters", gates refusing
-// and then passing, an approval by a second person, drift detected and corrected, a rollback.
+// releases, automatic promotion to the first stage, agents converging directory "clusters", gates
+// refusing and then passing, an approval by a second person, drift detected and corrected, a
+// rollback — on any chain of two or more stages (demo-stages.ts), the example's three or the two
+// of a project `promote import` wrote.
 // Every step calls the same library functions the commands call; nothing is simulated: the gates
 // read real signed status reports and the real clock, which is why the demo's pipeline soaks for
 // seconds rather than hours (see pipelines/webapp.yaml).
 //
 // Size: runDemo is the story, told in order; its ten steps share the engines, agents and releases
 // made along the way, so they stay in one function. What each step uses lives in its own file
-// (demo-project, demo-keys, cluster-agents, second-version, hand-edit, demo-status).
+// (demo-project, demo-stages, demo-keys, cluster-agents, second-version, hand-edit, demo-status).
 
 const run = promisify(execFile);
 
@@ -98,7 +102,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     import('../oci/open.ts'),
     import('../oci/reference.ts'),
   ]);
-  const { pipelineFile, projectDir, pipeline, stages: [first, second, third], bundleDir, state, layoutPath, registryIsLocal } = await openDemoProject(root, options, show);
+  const { pipelineFile, projectDir, pipeline, stages: chain, bundleDir, state, layoutPath, registryIsLocal } = await openDemoProject(root, options, show);
+  // The first stage plays dev, the last production, any between are walked like staging; the
+  // gates each declares decide which refusals the story shows.
+  const first = chain[0]!.name;
+  const last = chain.at(-1)!.name;
+  const between = chain.slice(1, -1).map((s) => s.name);
+  const stageOf = (name: string): Stage => chain.find((s) => s.name === name)!;
+  const gatesOf = (name: string): GateSpec[] => stageOf(name).gates;
+  const has = (name: string, type: GateSpec['type']): boolean => gatesOf(name).some((g) => g.type === type);
+  narrate(`promote demo: build once, promote the same digest ${chain.map((s) => s.name).join(' → ')} (state in ${show(state)}/, reset first)`);
 
   // 1. Keys first (a wrong password must fail before anything is reset): the CI key signs
   //    bundles, the promoter's key signs records, the agents' key signs status reports.
@@ -200,7 +213,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const waited = await soakWait(stageName);
     return { result: await promoteTo(project, { stage: stageName }), waited };
   };
-  const gateList = (r: PromoteResult): string => r.gates.map((g) => `${g.gate} ✓`).join(', ');
+  const gateList = (r: PromoteResult): string => (r.gates.length ? r.gates.map((g) => `${g.gate} ✓`).join(', ') : 'no gates');
 
   // 3. Release 1.0: build once, push, sign.
   const { pushBundle } = await import('../artifact/push.ts');
@@ -215,7 +228,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step('release', `${pipeline.name} 1.0 built from ${show(bundleDir)} (${v1.files} files) → ${v1.digest}`);
   step('push', `${repoShown}:1.0, signed with ${keys.files.ci} (cosign format: sha256-….sig)`);
 
-  // 4. dev is `promotion: auto`: one pass of the controller takes the new signed bundle.
+  // 4. The first stage (dev in the example) takes every new signed bundle: with `promotion:
+  //    auto`, one pass of the controller; otherwise the release is promoted into it by name.
+  const firstStage = chain[0]!;
   const autoPass = async (digest: string): Promise<string> => {
     const outcomes = await runOnce(promoter);
     const mine = outcomes.find((o) => o.stage === first);
@@ -224,56 +239,89 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
     return `${first} ← ${shortDigest(digest, 'elided')} (promotion: auto): signature and parameters verified, ledger commit, record signed by ${keys.files.promoter}`;
   };
-  step('run --once', await autoPass(v1.digest));
+  const approveFor = async (stageName: string, r: DemoRelease, comment: string, explain = false): Promise<void> => {
+    const approved = await approve(approver, stageName, r.digest, comment);
+    const separate = gatesOf(stageName).some((g) => g.type === 'approval' && g.separateDuties);
+    const why = explain ? ` (it binds the bundle and the ${stageName} parameters${separate ? "; one signed with the promoter's key would not count: separateDuties" : ''})` : '';
+    step('approve', `${approved.by} approved ${shortDigest(r.digest, 'elided')} for ${stageName}, signed with ${keys.files.approver}${why}`);
+  };
+  const enterFirst = async (r: DemoRelease, comment: string): Promise<void> => {
+    if (has(first, 'approval')) await approveFor(first, r, comment);
+    if (firstStage.promotion === 'auto') {
+      step('run --once', await autoPass(r.digest));
+      return;
+    }
+    const result = await promoteTo(promoter, { stage: first, bundle: r.reference });
+    step(`to ${first}`, `${first} ← ${shortDigest(result.bundle, 'elided')} (${repoShown}:${r.version}): signature and parameters verified${result.gates.length ? `, ${gateList(result)}` : ''}; ledger commit, record signed by ${keys.files.promoter}`);
+  };
+  // A stage between the first and the last (staging in the example), entered from the one before.
+  const walk = async (stageName: string, r: DemoRelease, comment: string, detailed = false): Promise<void> => {
+    if (has(stageName, 'approval')) await approveFor(stageName, r, comment);
+    const { result, waited } = await promoteSoaked(stageName);
+    const how = detailed ? ` from ${stageOf(stageName).from}${waited ? ` after the soak (waited ${(waited / 1000).toFixed(1)}s)` : ''}` : '';
+    step(`to ${stageName}`, `${stageName} ← ${shortDigest(result.bundle, 'elided')}${how}: ${gateList(result)}`);
+    step('agents', await converge(stageName, r.digest));
+  };
 
-  // 5. staging: refused while dev has not converged.
-  try {
-    await promoteTo(promoter, { stage: second });
-    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${second} was accepted before ${first} converged`, { hint: `check the gates of ${second} in the pipeline: the demo expects converged (and soak) there` });
-  } catch (err) {
-    step(`to ${second}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
+  await enterFirst(v1, 'demo: reviewed the plan');
+  // 5. The second stage is refused while the first has not converged (when it says so).
+  const second = chain[1]!.name;
+  if (has(second, 'converged')) {
+    try {
+      await promoteTo(promoter, { stage: second });
+      throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${second} was accepted before ${first} converged`, { hint: `check the converged gate of ${second} in the pipeline` });
+    } catch (err) {
+      step(`to ${second}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
+    }
   }
   step('agents', await converge(first, v1.digest));
-  {
-    const { result, waited } = await promoteSoaked(second);
-    step(`to ${second}`, `${second} ← ${shortDigest(result.bundle, 'elided')} from ${first}${waited ? ` after the soak (waited ${(waited / 1000).toFixed(1)}s)` : ''}: ${gateList(result)}`);
-  }
-  step('agents', await converge(second, v1.digest));
+  for (const name of between) await walk(name, v1, 'demo: reviewed the plan', true);
 
-  // 6. While 1.0 soaks in staging, release 1.1 enters dev: a pipeline is a pipeline.
-  const v2src = await prepareSecondVersion(bundleDir, join(state, 'demo', `${pipeline.name}-1.1`));
-  const v2 = await release(v2src.dir, '1.1', 86_400);
-  step('release', `${pipeline.name} 1.1 while 1.0 soaks in ${second} (${v2src.change}) → ${v2.digest}, pushed and signed`);
-  step('run --once', await autoPass(v2.digest));
-  step('agents', await converge(first, v2.digest));
-  // 7. production: refused without an approval by someone other than the promoter.
-  await soakWait(third);
-  try {
-    await promoteTo(promoter, { stage: third });
-    throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${third} was accepted without an approval`, { hint: `the demo expects an approval gate on ${third} in the pipeline` });
-  } catch (err) {
-    step(`to ${third}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
-  }
-  const approved1 = await approve(approver, third, v1.digest, 'demo: reviewed the plan');
-  step('approve', `${approved1.by} approved ${shortDigest(v1.digest, 'elided')} for ${third}, signed with ${keys.files.approver} (it binds the bundle and the ${third} parameters; one signed with the promoter's key would not count: separateDuties)`);
-  {
-    const { result } = await promoteSoaked(third);
-    step(`to ${third}`, `${third} ← ${shortDigest(result.bundle, 'elided')} by ${PROMOTER.name}: ${gateList(result)}`);
-  }
-  step('agents', await converge(third, v1.digest));
+  // 6. Release 1.1 enters the first stage while 1.0 is further on: a pipeline is a pipeline.
+  //    With stages between, 1.0 soaks in the one before the last; with two stages, 1.1 waits
+  //    until 1.0 runs in the last, since the last takes what the first runs.
+  const secondComment = (src: SecondVersion): string => (src.after ? 'demo: new colour approved' : 'demo: reviewed 1.1');
+  const secondRelease = async (where: string): Promise<{ v2: DemoRelease; v2src: SecondVersion }> => {
+    const v2src = await prepareSecondVersion(bundleDir, join(state, 'demo', `${pipeline.name}-1.1`));
+    const v2 = await release(v2src.dir, '1.1', 86_400);
+    step('release', `${pipeline.name} 1.1 while 1.0 ${where} (${v2src.change}) → ${v2.digest}, pushed and signed`);
+    await enterFirst(v2, secondComment(v2src));
+    step('agents', await converge(first, v2.digest));
+    return { v2, v2src };
+  };
+  const early = between.length ? await secondRelease(`soaks in ${between.at(-1)}`) : undefined;
 
-  // 8. Drift: someone edits a production cluster by hand; an agent that may not heal reports
-  //    Drifted, the normal agent restores what the bundle says on its next round.
-  const driftCluster = stageClusters[third]![0]!;
+  // 7. The last stage (production): refused without an approval by someone other than the
+  //    promoter, when its gates ask for one.
+  await soakWait(last);
+  if (has(last, 'approval')) {
+    try {
+      await promoteTo(promoter, { stage: last });
+      throw new PromoteError('DEMO_NOT_REFUSED', `promote to ${last} was accepted without an approval`, { hint: `check the approval gate of ${last} in the pipeline` });
+    } catch (err) {
+      step(`to ${last}`, `refused (exit 3): ${refusalLine(err)}`, 'refused');
+    }
+    await approveFor(last, v1, 'demo: reviewed the plan', true);
+  }
+  {
+    const { result } = await promoteSoaked(last);
+    step(`to ${last}`, `${last} ← ${shortDigest(result.bundle, 'elided')} by ${PROMOTER.name}: ${gateList(result)}`);
+  }
+  step('agents', await converge(last, v1.digest));
+  const { v2, v2src } = early ?? (await secondRelease(`runs in ${last}`));
+
+  // 8. Drift: someone edits a cluster of the last stage by hand; an agent that may not heal
+  //    reports Drifted, the normal agent restores what the bundle says on its next round.
+  const driftCluster = stageClusters[last]![0]!;
   let drift: DemoResult['drift'] = { cluster: driftCluster, file: '', detected: '', corrected: false };
-  const healer = agents.get(`${third}/${driftCluster}`)!;
+  const healer = agents.get(`${last}/${driftCluster}`)!;
   // A second agent for the same cluster, told not to heal (what `--no-self-heal` runs). Its first
   // round adopts what is applied (no writes); after the edit it can only report. It shares the
   // cluster agent's parts: one replay state, one sequence of report numbers.
   const watcherTarget = options.kubeconfig ? await makeTarget(driftCluster) : healer.target;
-  const watcher = clusterAgent(parts.get(`${third}/${driftCluster}`)!, watcherTarget, { pipeline: pipeline.name, stage: third, cluster: driftCluster }, false);
+  const watcher = clusterAgent(parts.get(`${last}/${driftCluster}`)!, watcherTarget, { pipeline: pipeline.name, stage: last, cluster: driftCluster }, false);
   const edit = options.kubeconfig
-    ? await kubeHandEdit(watcher, watcherTarget, { bundleDir, root: projectDir, environment: pipeline.stages[2]!.environment, cluster: driftCluster, stage: third })
+    ? await kubeHandEdit(watcher, watcherTarget, { bundleDir, root: projectDir, environment: stageOf(last).environment, cluster: driftCluster, stage: last })
     : await (async () => {
         await watcher.round();
         return dirHandEdit(clusterDirs[driftCluster]!, options.cwd);
@@ -293,33 +341,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   await watcherTarget.close?.();
 
+  for (const name of between) await walk(name, v2, secondComment(v2src));
+  if (has(last, 'approval')) await approveFor(last, v2, secondComment(v2src));
   {
-    const { result } = await promoteSoaked(second);
-    step(`to ${second}`, `${second} ← ${shortDigest(result.bundle, 'elided')}: ${gateList(result)}`);
+    const { result } = await promoteSoaked(last);
+    step(`to ${last}`, `${last} ← ${shortDigest(result.bundle, 'elided')}: ${gateList(result)}`);
   }
-  step('agents', await converge(second, v2.digest));
-  const approved2 = await approve(approver, third, v2.digest, 'demo: new colour approved');
-  step('approve', `${approved2.by} approved ${shortDigest(v2.digest, 'elided')} for ${third}, signed with ${keys.files.approver}`);
-  {
-    const { result } = await promoteSoaked(third);
-    step(`to ${third}`, `${third} ← ${shortDigest(result.bundle, 'elided')}: ${gateList(result)}`);
-  }
-  step('agents', await converge(third, v2.digest));
+  step('agents', await converge(last, v2.digest));
 
-  // 9. Rollback: production goes back to 1.0. Rollbacks pass the same gates; staging runs 1.1
-  //    now, so only a forced rollback, with its reason in the ledger, may go back.
-  let refusedWithoutForce = '';
+  // 9. Rollback: the last stage goes back to 1.0. Rollbacks pass the same gates: where they ask
+  //    the stage before to run 1.0 (converged, soak), it runs 1.1 now, so only a forced
+  //    rollback, with its reason in the ledger, may go back.
+  let refusedWithoutForce: string | undefined;
+  let back: PromoteResult | undefined;
   try {
-    await rollback(promoter, { stage: third });
-    throw new PromoteError('DEMO_NOT_REFUSED', `the rollback of ${third} passed its gates unexpectedly`, { hint: `the demo expects converged gates on ${third}, so that only a forced rollback may go back` });
+    back = await rollback(promoter, { stage: last });
+    step('rollback', `${last} ← ${shortDigest(back.bundle, 'elided')} (1.0): ${gateList(back)}`);
   } catch (err) {
     refusedWithoutForce = refusalLine(err);
     step('rollback', `refused (exit 3): ${refusedWithoutForce}`, 'refused');
   }
-  const reason = `demo: 1.1 is rolled back — ${v2src.after ? `colour ${v2src.after}` : 'it'} rejected by design review`;
-  const back = await rollback(promoter, { stage: third, force: { reason } });
-  step('rollback', `--force --reason "${reason}": ${third} ← ${shortDigest(back.bundle, 'elided')} (1.0); the reason is in the ledger and the signed record`);
-  step('agents', await converge(third, v1.digest));
+  let reason: string | undefined;
+  if (!back) {
+    reason = `demo: 1.1 is rolled back — ${v2src.after ? `colour ${v2src.after}` : 'it was'} rejected by design review`;
+    back = await rollback(promoter, { stage: last, force: { reason } });
+    step('rollback', `--force --reason "${reason}": ${last} ← ${shortDigest(back.bundle, 'elided')} (1.0); the reason is in the ledger and the signed record`);
+  }
+  step('agents', await converge(last, v1.digest));
 
   // 10. The state, as `promote status` shows it (its own code; with --registry the pipeline file
   //     names another repository, so the demo reads the same reports itself).
@@ -343,7 +391,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     status = await statusRows(promoter, stageClusters, [v1, v2]);
   }
   const stages: Record<string, string> = {};
-  for (const s of pipeline.stages) {
+  for (const s of chain) {
     const st = await promoter.ledger.read(pipeline.name, s.name);
     if (st?.record) stages[s.name] = st.record.bundle.digest;
   }
@@ -355,15 +403,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const next = [
     ...(show(projectDir) === '.' ? [] : [`cd ${show(projectDir)}`]),
     'promote status',
-    `promote history ${third}`,
-    `promote plan ${third}`,
+    `promote history ${last}`,
+    `promote plan ${last}`,
     `promote inspect ${repoHere}:1.1`,
     `promote verify ${repoHere}@${v1.digest} --key ${keys.files.ci.replace(/\.key$/, '.pub')}`,
-    `promote diff-env ${pipeline.stages[1]!.environment} ${pipeline.stages[2]!.environment}/${stageClusters[third]!.at(-1)} ${relative(projectDir, bundleDir) || '.'}`,
+    `promote diff-env ${chain.at(-2)!.environment} ${chain.at(-1)!.environment}/${stageClusters[last]!.at(-1)} ${relative(projectDir, bundleDir) || '.'}`,
     ...(options.kubeconfig ? [] : [`ls ${here(clusterDirs[driftCluster]!)}/manifests`]),
     `git -C ${here(pipeline.ledger.repository)} log --format='%h %an: %s'`,
-    `${pw}promote agent --stage ${third} --cluster ${driftCluster} ${options.kubeconfig ? `--target kubernetes --kubeconfig ${options.kubeconfig}${contexts.includes(driftCluster) ? ` --context ${driftCluster}` : ''}` : `--target dir:${here(join(state, 'clusters', driftCluster))}`} --key ${keys.files.agent} --once`,
-    `${pw}promote to ${third} --key ${keys.files.promoter}   # 1.1 again: its gates still pass (as you: your git identity is the promoter)`,
+    `${pw}promote agent --stage ${last} --cluster ${driftCluster} ${options.kubeconfig ? `--target kubernetes --kubeconfig ${options.kubeconfig}${contexts.includes(driftCluster) ? ` --context ${driftCluster}` : ''}` : `--target dir:${here(join(state, 'clusters', driftCluster))}`} --key ${keys.files.agent} --once`,
+    `${pw}promote to ${last} --key ${keys.files.promoter}   # 1.1 again: its gates still pass (as you: your git identity is the promoter)`,
   ];
   for (const { target } of agents.values()) await target.close?.();
   return {
@@ -380,7 +428,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     steps,
     stages,
     drift,
-    rollback: { stage: third, from: v2.digest, to: back.bundle, refusedWithoutForce, reason },
+    rollback: { stage: last, from: v2.digest, to: back.bundle, ...(refusedWithoutForce !== undefined && { refusedWithoutForce }), ...(reason !== undefined && { reason }) },
     status,
     ...(statusText && { statusText }),
     next,

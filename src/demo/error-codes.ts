@@ -12,7 +12,7 @@ export const demoErrorCodes = {
   DEMO_KEY_MISSING: { meaning: 'a public key exists without its private key', outcome: 'usage' },
   DEMO_NOT_REFUSED: { meaning: 'a promotion the demo expects to be refused was accepted', outcome: 'failed' },
   DEMO_NO_BUNDLE: { meaning: 'the project has no bundle, or several', outcome: 'usage' },
-  DEMO_PIPELINE_SHAPE: { meaning: 'the demo needs a three-stage pipeline', outcome: 'usage' },
+  DEMO_PIPELINE_SHAPE: { meaning: 'the demo needs one chain of two or more stages with gates it can pass', outcome: 'usage' },
   DEMO_TRUST_KEYS: { meaning: 'the pipeline\'s trust lists name no key file the demo can sign with', outcome: 'usage' },
 } as const satisfies CodeTable;
 

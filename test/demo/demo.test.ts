@@ -1,64 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { cleanEnv, cli, exec, ledgerLog, listFiles, promote, root, type DemoJson } from './helpers.ts';
 
 // `promote demo` as a newcomer runs it: the real CLI in its own process, on a copy of the
 // example (so the checkout is never written), and then the state it left on disk is read back
 // with plain tools — files, git, YAML — not with promote's own code.
-
-const exec = promisify(execFile);
-const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'bin', 'promote.js');
-
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...extra };
-  if (!('PROMOTE_PASSWORD' in extra)) delete env.PROMOTE_PASSWORD;
-  delete env.COSIGN_PASSWORD;
-  delete env.PROMOTE_KEY;
-  return env;
-}
-
-async function promote(args: string[], cwd: string, env = cleanEnv()): Promise<{ stdout: string; stderr: string }> {
-  try {
-    return await exec(process.execPath, [cli, ...args], { cwd, env, maxBuffer: 16 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    assert.fail(`promote ${args.join(' ')} exited ${e.code}\n${e.stderr}\n${e.stdout}`);
-  }
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else out.push(relative(dir, join(d, e.name)).split('\\').join('/'));
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
-
-interface DemoJson {
-  releases: { version: string; digest: string }[];
-  steps: { step: string; result: string; detail: string }[];
-  stages: Record<string, string>;
-  drift: { cluster: string; file: string; detected: string; corrected: boolean };
-  rollback: { stage: string; from: string; to: string; refusedWithoutForce: string; reason: string };
-  status: { stage: string; cluster: string; desired?: string; observed?: string; phase: string }[];
-  next: string[];
-  wallMs: number;
-}
-
-async function ledgerLog(ledger: string): Promise<string[]> {
-  const { stdout } = await exec('git', ['-C', ledger, 'log', '--reverse', '--format=%an|%s'], { env: cleanEnv() });
-  return stdout.trim().split('\n');
-}
 
 async function checkFinalState(project: string, r: DemoJson, clusters: Record<string, string[]>, env: Record<string, { namespace: string }>, bundleManifests: string[]): Promise<void> {
   const [v1, v2] = r.releases;
@@ -117,7 +67,7 @@ async function checkFinalState(project: string, r: DemoJson, clusters: Record<st
   const ledger = join(project, '.promote', 'ledger');
   const { stdout: last } = await exec('git', ['-C', ledger, 'log', '-1', '--format=%B']);
   assert.match(last, /^roll back webapp\/production/);
-  assert.ok(last.includes(r.rollback.reason), 'the rollback reason is in the ledger commit');
+  assert.ok(r.rollback.reason && last.includes(r.rollback.reason), 'the rollback reason is in the ledger commit');
 
   // The ledger history: one commit per promotion, approval and rollback, by the two people
   // (1.1 enters dev while 1.0 soaks in staging).
@@ -222,17 +172,25 @@ test('promote init refuses to overwrite, naming the files; --force overwrites ex
   assert.equal(await readFile(join(dir, 'notes.txt'), 'utf8'), 'untouched\n');
 });
 
-test('promote demo refuses a pipeline whose registry or ledger is not its own, or that is not three stages, and writes nothing', async (t) => {
+test('promote demo refuses a pipeline whose registry or ledger is not its own, one stage, a branching pipeline or a manual gate, and writes nothing', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'promote-demo-foreign-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   for (const d of ['pipelines', 'environments', 'bundles']) await cp(join(root, d), join(dir, d), { recursive: true });
   const file = join(dir, 'pipelines', 'webapp.yaml');
   const original = await readFile(file, 'utf8');
   const { writeFile } = await import('node:fs/promises');
+  const stagesAt = original.indexOf('    - name: staging');
+  // production comes from dev too: dev → staging and dev → production.
+  const branching = original.replace(/(- name: production\n {6}environment: production\n {6}from:) staging/, '$1 dev');
+  assert.notEqual(branching, original);
+  const manual = original.replace(/- approval: \{count: 1, separateDuties: true\}/, '- manual: {}');
+  assert.notEqual(manual, original);
   const cases: [string, string, RegExp][] = [
     ['the team registry', original.replace('repository: oci:./.promote/registry/webapp', 'repository: registry.example.com/acme/webapp'), /DEMO_FOREIGN_REGISTRY|pushes to registry\.example\.com\/acme\/webapp/],
     ['the config repository as ledger', original.replace(/ {2}ledger:\n {4}repository: \.\/\.promote\/ledger\n {4}branch: main\n/, ''), /records promotions in/],
-    ['a two-stage pipeline', original.slice(0, original.indexOf('    - name: production')), /DEMO_PIPELINE_SHAPE|three-stage pipeline .* has 2 stages/],
+    ['a one-stage pipeline', original.slice(0, stagesAt), /error: the demo promotes through two or more stages; pipeline webapp has one \(dev\)\nhint: add a stage with from: dev/],
+    ['a branching pipeline', branching, /error: the demo walks one chain of stages; in pipeline webapp staging and production both come from dev\nhint: the demo walks one chain of stages, each from the one before/],
+    ['a manual gate', manual, /error: stage production of pipeline webapp has a manual gate \(pipelines\/webapp\.yaml:\d+\)/],
   ];
   for (const [what, text, message] of cases) {
     await writeFile(file, text);
@@ -240,7 +198,7 @@ test('promote demo refuses a pipeline whose registry or ledger is not its own, o
       () => assert.fail(`demo must refuse ${what}`),
       (e: { code: number; stderr: string }) => e,
     );
-    assert.equal(err.code, 2, what);
+    assert.equal(err.code, 2, `${what}: ${err.stderr}`);
     assert.match(err.stderr, message, what);
     assert.deepEqual((await readdir(dir)).sort(), ['bundles', 'environments', 'pipelines'], `${what}: nothing written`);
   }
