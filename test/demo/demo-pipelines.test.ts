@@ -145,3 +145,30 @@ async function recordOf(ledger: string, stage: string): Promise<string> {
   const { stdout } = await exec('git', ['-C', ledger, 'show', `main:promotions/webapp/${stage}.yaml`]);
   return (parse(stdout) as { record: { bundle: { digest: string } } }).record.bundle.digest;
 }
+
+test('promote demo on two stages without gates: the first is entered by promote to, no refusal or approval is shown, the rollback needs no force', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'promote-demo-nogates-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const env = cleanEnv({ PROMOTE_PASSWORD: 'no gates' });
+  await promote(['init', 'shop', '--name', 'webapp'], dir, env);
+  const project = join(dir, 'shop');
+  const file = join(project, 'pipelines', 'webapp.yaml');
+  const pipeline = await readFile(file, 'utf8');
+  const stages = pipeline.indexOf('  stages:\n');
+  assert.ok(stages > 0);
+  await writeFile(file, `${pipeline.slice(0, stages)}  stages:\n    - {name: dev, environment: dev}\n    - {name: production, environment: production, from: dev}\n`);
+
+  const r = JSON.parse((await promote(['demo', '--project', project, '--output', 'json'], dir, env)).stdout) as DemoJson;
+  const [v1, v2] = r.releases;
+  assert.deepEqual(r.steps.filter((s) => s.result === 'refused'), [], 'nothing to refuse');
+  assert.ok(!r.steps.some((s) => s.step === 'approve' || s.step === 'run --once'), r.steps.map((s) => s.step).join(', '));
+  assert.match(r.steps.find((s) => s.step === 'to dev')!.detail, /^dev ← sha256:[0-9a-f]{12}… \(oci:shop\/\.promote\/registry\/webapp:1\.0\): signature and parameters verified; ledger commit/);
+  assert.deepEqual(r.steps.filter((s) => s.step === 'rollback').map((s) => s.detail), [`production ← ${v1!.digest.slice(0, 19)}… (1.0): no gates`]);
+  assert.deepEqual(r.rollback, { stage: 'production', from: v2!.digest, to: v1!.digest });
+  assert.deepEqual(r.stages, { dev: v2!.digest, production: v1!.digest });
+  const s = (stage: string, d: string) => `Pat Promoter|promote webapp/${stage}: ${d.slice(0, 19)}`;
+  assert.deepEqual(await storyLog(join(project, '.promote', 'ledger')), [
+    s('dev', v1!.digest), s('production', v1!.digest), s('dev', v2!.digest), s('production', v2!.digest),
+    `Pat Promoter|roll back webapp/production: ${v1!.digest.slice(0, 19)}`,
+  ]);
+});
