@@ -1,7 +1,7 @@
 import { isPromoteError, PromoteError } from '../errors.ts';
-import type { ObjectSummary, StatusPhase } from '../records/status-report.ts';
+import type { ObjectSummary, ReportedRenderer, StatusPhase } from '../records/status-report.ts';
 import type { DesiredState, DriftedObject, Observation, ObjectResult, Owner, Target } from './target.ts';
-import { reasonFromCode, sameStatus, summarise, verdictOf } from './round-verdict.ts';
+import { cannotRender, reasonFromCode, sameStatus, summarise, verdictOf } from './round-verdict.ts';
 
 // One reconcile round: observe → verify → render → apply → health → report (DESIGN.md §4
 // "Agent status"); the order of the target's calls is the contract written on `Target`
@@ -20,7 +20,8 @@ export interface DesiredSource {
   resolve(): Promise<string | undefined>;
   /**
    * Verifies the record (signature, pipeline, stage, cluster, subject) and its bundle, validates
-   * the parameters and renders. Throws a PromoteError; outcome `verification`/`refused` → Refused.
+   * the parameters and renders. Throws a PromoteError; outcome `verification`/`refused` → Refused;
+   * RENDERER_MISSING / RENDER_TIMEOUT (with `details.bundle`, `details.renderer`) → Failed, retried.
    */
   load(recordDigest: string): Promise<DesiredState>;
 }
@@ -46,6 +47,8 @@ export interface AgentStatus {
   drift: DriftedObject[];
   /** Objects removed this round because the bundle no longer has them. */
   pruned: string[];
+  /** What rendered the bundle reported on (or failed to: then its kind only). */
+  renderer?: ReportedRenderer;
 }
 
 export interface StatusReporter {
@@ -141,7 +144,7 @@ export class Reconciler {
       const e = isPromoteError(err) ? err : new PromoteError('AGENT_ROUND_FAILED', `reconcile failed: ${(err as Error).message}`, { cause: err });
       const status = this.status_({
         phase: 'Failed',
-        ...(this.current && { record: this.current.recordDigest, bundle: this.current.bundleDigest }),
+        ...(this.current && { record: this.current.recordDigest, bundle: this.current.bundleDigest, ...(this.current.renderer && { renderer: this.current.renderer }) }),
         reason: 'ReconcileError',
         message: e.message,
         objects: summarise([]),
@@ -183,7 +186,7 @@ export class Reconciler {
     }
     if (this.refused?.record === record) {
       // Same refused record: nothing new to verify; keep saying why.
-      return { status: this.refusedStatus(record, this.refused.error), changed: false, writes: 0, driftCorrected: 0 };
+      return { status: this.notApplied(record, this.refused.error, 'Refused'), changed: false, writes: 0, driftCorrected: 0 };
     }
     if (this.current?.recordDigest === record && !this.currentFailed) return await this.steady(this.current);
 
@@ -197,8 +200,9 @@ export class Reconciler {
         const e = isPromoteError(err) ? err : new PromoteError('AGENT_LOAD_FAILED', (err as Error).message, { cause: err });
         if (e.outcome === 'verification' || e.outcome === 'refused' || e.outcome === 'usage') {
           this.refused = { record, error: e };
-          return { status: this.refusedStatus(record, e), changed: true, writes: 0, driftCorrected: 0 };
+          return { status: this.notApplied(record, e, 'Refused'), changed: true, writes: 0, driftCorrected: 0 };
         }
+        if (cannotRender(e)) return { status: this.notApplied(record, e, 'Failed'), changed: false, writes: 0, driftCorrected: 0, error: e };
         throw e; // transient (registry down): Failed, retried with backoff
       }
     }
@@ -216,14 +220,17 @@ export class Reconciler {
     return await this.applyAll(desired, [], true);
   }
 
-  private refusedStatus(record: string, e: PromoteError): AgentStatus {
+  /** A record that was not applied: Refused (did not verify), or Failed (cannot render here; retried). */
+  private notApplied(record: string, e: PromoteError, phase: 'Refused' | 'Failed'): AgentStatus {
     const bundle = typeof e.details?.bundle === 'string' ? e.details.bundle : this.current?.bundleDigest;
+    const kind = typeof e.details?.renderer === 'string' ? e.details.renderer : undefined;
     return this.status_({
-      phase: 'Refused',
+      phase,
       record,
       ...(bundle && { bundle }),
+      ...(kind && { renderer: { kind } }),
       reason: reasonFromCode(e.code),
-      message: `nothing applied: ${e.message}${e.hint ? ` (${e.hint})` : ''}`,
+      message: `nothing applied${phase === 'Failed' ? ', retried next round' : ''}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`,
       objects: summarise([]),
       drift: [],
       pruned: [],
@@ -247,6 +254,7 @@ export class Reconciler {
           objects: summarise(health.objects),
           drift: seen.drift,
           pruned: [],
+          ...(desired.renderer && { renderer: desired.renderer }),
         });
         return { status, changed: false, writes: 0, driftCorrected: 0 };
       }
@@ -287,6 +295,6 @@ export class Reconciler {
 
   private verdict(desired: DesiredState, failed: ObjectResult[], results: ObjectResult[], healthy: boolean, drift: DriftedObject[], pruned: string[]): AgentStatus {
     const objects = summarise(results);
-    return this.status_({ ...verdictOf(failed, results, healthy, drift, objects), record: desired.recordDigest, bundle: desired.bundleDigest, objects, drift, pruned });
+    return this.status_({ ...verdictOf(failed, results, healthy, drift, objects), record: desired.recordDigest, bundle: desired.bundleDigest, objects, drift, pruned, ...(desired.renderer && { renderer: desired.renderer }) });
   }
 }

@@ -131,15 +131,20 @@ export class RegistryDesiredSource implements DesiredSource {
     }
     const { isOnDisk } = await import('../bundle/render.ts');
     const { renderPulled } = await import('../bundle/render-pulled.ts');
-    const rendered = await renderPulled(pulled, {
-      params: values,
-      promote: { stage: owner.stage, environment: p.environment, cluster: owner.cluster, digest: bundle },
-    }, this.o.renderer);
+    let rendered;
+    try {
+      rendered = await renderPulled(pulled, { params: values, promote: { stage: owner.stage, environment: p.environment, cluster: owner.cluster, digest: bundle } }, this.o.renderer);
+    } catch (err) {
+      // The report of a bundle that could not render is about that bundle, and names its renderer.
+      if (!isPromoteError(err)) throw err;
+      throw new PromoteError(err.code, err.message, { outcome: err.outcome, cause: err, problems: err.problems, details: { ...err.details, bundle, renderer: contract.renderer.kind }, ...(err.hint && { hint: err.hint }) });
+    }
     if (sequence > highest) await this.replay.remember(sequence);
     return {
       owner,
       recordDigest: record,
       bundleDigest: bundle,
+      renderer: { kind: rendered.renderer.kind, ...(rendered.renderer.version !== undefined && { version: rendered.renderer.version }) },
       files: rendered.files.map((f) => (isOnDisk(f) ? { path: f.path, source: f.source, size: f.size } : { path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
     };
   }

@@ -36,7 +36,8 @@ function describeFailures(failed: ObjectResult[]): { reason: string; message: st
 export function sameStatus(a: AgentStatus | undefined, b: AgentStatus): boolean {
   if (!a) return false;
   return a.phase === b.phase && a.record === b.record && a.bundle === b.bundle && a.reason === b.reason && a.message === b.message &&
-    a.appliedRecord === b.appliedRecord && a.drift.length === b.drift.length;
+    a.appliedRecord === b.appliedRecord && a.drift.length === b.drift.length &&
+    a.renderer?.kind === b.renderer?.kind && a.renderer?.version === b.renderer?.version;
 }
 
 /** The phase, reason and message of a round that applied (or kept) `desired`. */
@@ -61,4 +62,13 @@ export function verdictOf(failed: ObjectResult[], results: ObjectResult[], healt
 /** PromoteError codes are UPPER_SNAKE; condition reasons are PascalCase. */
 export function reasonFromCode(code: string): string {
   return code.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
+
+/**
+ * A verified bundle this machine cannot render (its helm or kustomize missing, a render over the
+ * time limit; bundle/error-codes.ts): the round is Failed, not Refused, and the record is loaded
+ * again next round.
+ */
+export function cannotRender(e: { code: string }): boolean {
+  return e.code === 'RENDERER_MISSING' || e.code === 'RENDER_TIMEOUT';
 }

@@ -1,4 +1,5 @@
 import { PromoteError } from '../errors.ts';
+import type { ReportedRenderer } from '../records/status-report.ts';
 
 // The seam between the reconcile loop and whatever an agent converges (DESIGN.md §2 "Target").
 // A target is told the desired state as rendered files; it never sees registries, keys or
@@ -40,6 +41,8 @@ export interface DesiredState {
   recordDigest: string;
   bundleDigest: string;
   files: RenderedFile[];
+  /** What rendered `files` (plain, or helm/kustomize with the binary's version): the status report says it. */
+  renderer?: ReportedRenderer;
 }
 
 export type ObjectAction = 'created' | 'configured' | 'unchanged' | 'pruned' | 'failed' | 'skipped';

@@ -31,6 +31,17 @@ export interface ObjectSummary {
   notable: { id: string; health?: string; action?: string; reason?: string; message?: string }[];
 }
 
+/**
+ * What rendered the bundle a report is about: the kind, and the binary's own version when one
+ * ran (helm, kustomize) — so `plan` can show a change of helm version. Never the binary's path:
+ * where a tool sits on one agent's host says nothing about what it rendered, and would put host
+ * layout into every signed report.
+ */
+export interface ReportedRenderer {
+  kind: string;
+  version?: string;
+}
+
 /** Predicate of STATUS_PREDICATE_TYPE. */
 export interface StatusPredicate {
   pipeline?: string;
@@ -50,6 +61,8 @@ export interface StatusPredicate {
   target?: string;
   /** The record whose state the target holds now (its last successful apply). */
   appliedRecord?: string;
+  /** What rendered (or failed to render) the bundle reported on; absent in reports of agents before renderers. */
+  renderer?: ReportedRenderer;
   objects?: ObjectSummary;
   drift?: { id: string; kind: string; message: string }[];
   /** Objects removed in the round reported, because the bundle no longer has them. */
@@ -73,6 +86,7 @@ const predicate: Check<StatusPredicate> = object<StatusPredicate>({
   message: optional(string),
   target: optional(string),
   appliedRecord: optional(string),
+  renderer: optional(object<ReportedRenderer>({ kind: string, version: optional(string) })),
   objects: optional(object<ObjectSummary>({
     total: count,
     healthy: count,
@@ -113,6 +127,8 @@ export interface StatusObservation {
   verified?: boolean;
   /** The report's number among its cluster's reports (agents count up, across restarts). */
   sequence?: number;
+  /** What rendered the bundle (the report's `renderer`), when the agent said. */
+  renderer?: ReportedRenderer;
 }
 
 export function statusTag(stage: string, cluster: string): string {
@@ -153,6 +169,7 @@ function observation(cluster: string, p: StatusPredicate, verified: boolean | un
     ...((p.record ?? record) !== undefined && { record: p.record ?? record }),
     ...(verified !== undefined && { verified }),
     ...(typeof p.sequence === 'number' && { sequence: p.sequence }),
+    ...(p.renderer && { renderer: p.renderer }),
   };
 }
 

@@ -158,6 +158,44 @@ describe('Reconciler with the dir target (in-process fake source)', () => {
     assert.ok(down.error);
     assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'a');
   });
+
+  it('a bundle it cannot render is Failed with the reason (RendererMissing), applies nothing, and is loaded again next round', async () => {
+    const root = await tempDir();
+    const { source, reporter, reconciler } = setup(root);
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', { ...state('sha256:r1', { 'a.yaml': 'a' }), renderer: { kind: 'plain' } });
+    assert.equal((await reconciler.round()).status.renderer?.kind, 'plain');
+    const missing = new PromoteError('RENDERER_MISSING', "the bundle's renderer is helm (bundle.yaml spec.helm), but PROMOTE_HELM=/nowhere/helm is not an executable file", {
+      outcome: 'failed',
+      hint: 'install helm; or set PROMOTE_HELM to its absolute path',
+      details: { bundle: 'sha256:bundle-of-sha256:r2', renderer: 'helm' },
+    });
+    source.tag = 'sha256:r2';
+    source.records.set('sha256:r2', missing);
+    const failed = await reconciler.round();
+    assert.equal(failed.status.phase, 'Failed');
+    assert.equal(failed.status.reason, 'RendererMissing');
+    assert.match(failed.status.message, /^nothing applied, retried next round: .*renderer is helm.*PROMOTE_HELM=\/nowhere\/helm.*\(install helm/);
+    assert.equal(failed.status.record, 'sha256:r2');
+    assert.equal(failed.status.bundle, 'sha256:bundle-of-sha256:r2', 'the report is about the bundle that could not render');
+    assert.deepEqual(failed.status.renderer, { kind: 'helm' });
+    assert.equal(failed.status.appliedRecord, 'sha256:r1', 'the target still holds the last good record');
+    assert.equal(failed.writes, 0);
+    assert.ok(failed.error, 'a failed round: the loop backs off');
+    assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'a');
+    assert.equal(reporter.reports.at(-1)?.reason, 'RendererMissing');
+
+    const timeout = new PromoteError('RENDER_TIMEOUT', 'helm template for bundle x did not finish within 60 s', { outcome: 'failed', details: { bundle: 'sha256:bundle-of-sha256:r2', renderer: 'helm' } });
+    source.records.set('sha256:r2', timeout);
+    const again = await reconciler.round();
+    assert.equal(source.loads, 3, 'not remembered as refused: loaded again');
+    assert.equal(again.status.reason, 'RenderTimeout');
+    source.records.set('sha256:r2', { ...state('sha256:r2', { 'b.yaml': 'b' }), renderer: { kind: 'helm', version: 'v3.17.3+ge4da497' } });
+    const fixed = await reconciler.round();
+    assert.equal(fixed.status.phase, 'Converged');
+    assert.deepEqual(fixed.status.renderer, { kind: 'helm', version: 'v3.17.3+ge4da497' });
+    assert.equal(await readFile(join(root, 'b.yaml'), 'utf8'), 'b');
+  });
 });
 
 /** In-process fake target for states a directory never reaches: failed objects, slow readiness. */

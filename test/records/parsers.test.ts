@@ -62,6 +62,18 @@ test('a status report reads back; a phase no agent reports and a bad count are S
   assert.throws(() => parseStatusPredicate({ ...report, objects: { ...report.objects, failed: 0.5 } }, 'src'), refusedAt('STATUS_REPORT_INVALID', '/objects/failed'));
 });
 
+test('a status report carries the renderer and its version; a report without one (an agent before renderers) still reads; a bad one is refused at its pointer', () => {
+  const old: StatusPredicate = { stage: 'dev', cluster: 'dev-1', phase: 'Converged', bundle: { digest: D }, observedAt: 't', since: 't' };
+  const parsedOld = parseStatusPredicate(JSON.parse(JSON.stringify(old)), 'src');
+  assert.deepEqual(parsedOld, old);
+  assert.equal('renderer' in parsedOld, false);
+  const helm = { ...old, renderer: { kind: 'helm', version: 'v3.17.3+ge4da497' } };
+  assert.deepEqual(parseStatusPredicate(helm, 'src').renderer, { kind: 'helm', version: 'v3.17.3+ge4da497' });
+  assert.deepEqual(parseStatusPredicate({ ...old, renderer: { kind: 'plain', binary: '/usr/local/bin/x' } }, 'src').renderer, { kind: 'plain' }, 'unknown fields are dropped');
+  assert.throws(() => parseStatusPredicate({ ...old, renderer: { version: 'v3' } }, 'src'), refusedAt('STATUS_REPORT_INVALID', '/renderer/kind'));
+  assert.throws(() => parseStatusPredicate({ ...old, renderer: { kind: 'helm', version: 3 } }, 'src'), refusedAt('STATUS_REPORT_INVALID', '/renderer/version'));
+});
+
 test('an approval reads back; a field of the wrong shape is APPROVAL_INVALID at its pointer', () => {
   const approval: ApprovalPredicate = { pipeline: 'webapp', stage: 'production', bundle: { repository: 'r', digest: D }, parameters: { digest: D }, approver: { name: 'Sam', email: 'sam@example.com' }, approvedAt: 't', comment: 'ok' };
   assert.deepEqual(parseApprovalPredicate(approval, 'src'), approval);
