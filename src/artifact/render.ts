@@ -5,6 +5,7 @@ import { toYamlStream, type RenderedFile } from '../bundle/render.ts';
 import { projectRootFor, renderEnvironment, stageFor } from '../bundle/render-environment.ts';
 import { writeRendered } from '../bundle/render-output.ts';
 import type { PulledBundle } from '../bundle/render-pulled.ts';
+import type { RendererIdentity } from '../bundle/renderers/renderer.ts';
 import type { RegistryOptions } from '../oci/open.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { VerifyReferenceResult } from './verify.ts';
@@ -40,6 +41,13 @@ export interface RenderSourceResult {
   out?: string;
   /** `repository@sha256:…` when a pushed bundle was rendered. */
   reference?: string;
+  /** What rendered it: `plain`, or helm / kustomize with the binary's version and path. */
+  renderer: RendererIdentity;
+}
+
+/** `helm v3.17.3+ge4da497`, `plain`. */
+export function rendererName(r: RendererIdentity): string {
+  return r.version ? `${r.kind} ${r.version}` : r.kind;
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -50,7 +58,7 @@ async function isDir(path: string): Promise<boolean> {
  * A comment block opening the stream: what was rendered, and every parameter with where its
  * value came from — defaults are shown, not silently applied. YAML tools ignore comments.
  */
-export function streamHeader(r: Pick<RenderSourceResult, 'bundle' | 'environment' | 'cluster' | 'stage' | 'parameters' | 'defaults' | 'reference'>): string {
+export function streamHeader(r: Pick<RenderSourceResult, 'bundle' | 'environment' | 'cluster' | 'stage' | 'parameters' | 'defaults' | 'reference'> & { renderer?: RendererIdentity }): string {
   const where = r.cluster ? `environment ${r.environment}, cluster ${r.cluster}` : `environment ${r.environment}`;
   const lines = [`# promote render: ${r.reference ?? `bundle ${r.bundle}`} for ${where} (stage ${r.stage})`, '# parameters:'];
   const defaults = new Set(r.defaults);
@@ -68,6 +76,8 @@ export function streamHeader(r: Pick<RenderSourceResult, 'bundle' | 'environment
   const width = Math.max(0, ...leaves.map((l) => l.shown.length));
   for (const l of leaves) lines.push(`#   ${`${l.shown}:`.padEnd(width + 1)} ${JSON.stringify(l.value)}${defaults.has(l.path) ? '  (default)' : ''}`);
   if (leaves.length === 0) lines.push('#   (none)');
+  // A comment like the rest: a helm or kustomize render says which binary version produced it.
+  if (r.renderer && r.renderer.kind !== 'plain') lines.push(`# rendered by ${rendererName(r.renderer).replace(/[\r\n]+/g, ' ')}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -131,6 +141,7 @@ async function renderDirectory(options: RenderSourceOptions, bundleDir: string, 
     defaults: result.parameters.defaults,
     ...(pulled && { reference: pulled.reference }),
     files: result.files.map((f) => ({ path: f.path, kind: f.kind, ...(f.documents && { documents: f.documents }) })),
+    renderer: result.renderer,
   };
   if (options.out !== undefined) {
     await writeRendered(result.files, resolve(options.cwd, options.out));

@@ -1,6 +1,6 @@
 import type { GateResult } from '../pipeline/gate.ts';
 import type { Plan } from '../pipeline/plan.ts';
-import type { PlanDiff } from '../promotion/plan-diff.ts';
+import type { PlanDiff, PlanRenderers } from '../promotion/plan-diff.ts';
 import type { ApproveResult } from '../promotion/approve.ts';
 import type { HistoryItem } from '../promotion/history.ts';
 import type { HoldResult } from '../promotion/hold.ts';
@@ -29,6 +29,29 @@ const CANDIDATE_SOURCE: Record<string, (plan: Plan) => string> = {
   current: (plan) => ` (the bundle ${plan.stage} runs now)`,
 };
 
+const rendererName = (r: { kind: string; version?: string }) => (r.version ? `${r.kind} ${r.version}` : r.kind);
+
+/**
+ * "renderer: helm v3.17.3 (agents of staging report v3.16.0)": what rendered each side here, and
+ * the agents' own versions where they differ (their output may differ with them). Nothing for a
+ * plain bundle on both sides.
+ */
+export function rendererLine(r: PlanRenderers, stage: string): string | undefined {
+  if (r.after.kind === 'plain' && (r.now?.kind ?? 'plain') === 'plain') return undefined;
+  const sides = r.now && rendererName(r.now) !== rendererName(r.after) ? `${rendererName(r.now)} now → ${rendererName(r.after)} after` : rendererName(r.after);
+  const mine = r.reported.filter((x) => x.kind === r.after.kind);
+  const groups = new Map<string, string[]>();
+  for (const x of mine) {
+    if (x.version === r.after.version) continue;
+    const label = x.version ?? (x.reason ? `no ${x.kind} (${x.reason})` : `no ${x.kind} version`);
+    groups.set(label, [...(groups.get(label) ?? []), x.cluster]);
+  }
+  if (groups.size === 0) return `renderer: ${sides}`;
+  const all = groups.size === 1 && [...groups.values()][0]!.length === mine.length;
+  const said = [...groups].map(([label, clusters]) => (all ? label : `${label} on ${clusters.join(', ')}`)).join('; ');
+  return `renderer: ${sides} (agents of ${stage} report ${said})`;
+}
+
 export function planText(plan: Plan & { diff?: PlanDiff }): string {
   const out = [`plan ${plan.pipeline}/${plan.stage} (environment ${plan.environment})`];
   out.push(`  now:       ${plan.current ?? '(nothing promoted yet)'}`);
@@ -43,6 +66,8 @@ export function planText(plan: Plan & { diff?: PlanDiff }): string {
   if (plan.parameters) out.push(`  ${plan.parameters.passed ? 'pass' : 'FAIL'}  parameters: ${plan.parameters.summary}`);
   if (plan.gates.length) out.push('gates:', ...gateLines(plan.gates));
   if (plan.diff) {
+    const renderer = rendererLine(plan.diff.renderer, plan.stage);
+    if (renderer) out.push(renderer);
     out.push(plan.diff.parameters.length ? 'parameters (now → after):' : 'parameters: unchanged');
     for (const d of plan.diff.parameters) out.push(`  ${d.pointer}: ${shownValue(d.before)} → ${shownValue(d.after)}`);
     for (const c of plan.diff.clusters) {

@@ -29,7 +29,9 @@ export async function planCommand(o: ProjectOptions, stage: string, bundle?: str
     const record = plan.state?.record;
     const now = record && { registry: await project.registryFor(record.bundle.repository), digest: record.bundle.digest, parameters: record.parameters, clusters: record.clusters };
     const candidate = { registry: await project.registryFor(plan.sourceRepository), digest: plan.candidate, parameters: values.environment, clusters: values.clusters };
-    printable.diff = await planDiff({ stage: plan.stage, environment: plan.environment, secrets: values.secrets, renderer: { env: o.env } }, now, candidate);
+    const diff = await planDiff({ stage: plan.stage, environment: plan.environment, secrets: values.secrets, renderer: { env: o.env } }, now, candidate);
+    const { withReportedRenderers } = await import('./plan-renderers.ts');
+    printable.diff = { ...diff, renderer: await withReportedRenderers(project, plan.stage, diff.clusters.map((c) => c.cluster), diff.renderer) };
   }
   return printable;
 }

@@ -23,11 +23,32 @@ export interface ClusterDiff {
   sameAs?: string;
 }
 
+/** A renderer as the plan shows it (renderers/renderer.ts RendererIdentity). */
+export interface ShownRenderer {
+  kind: string;
+  version?: string;
+  /** The binary this machine ran (not in any signed record). */
+  binary?: string;
+}
+
+export interface PlanRenderers {
+  /** What rendered the bundle the stage runs now, on this machine (absent before the first promotion). */
+  now?: ShownRenderer;
+  /** What rendered the candidate, on this machine: the diff is its output. */
+  after: ShownRenderer;
+  /** What the stage's agents last reported rendering with (trusted reports that say; `reason` when one could not render), by cluster (plan-renderers.ts). */
+  reported: { cluster: string; kind: string; version?: string; reason?: string }[];
+  /** Some agent reports the candidate's renderer kind at another version than this machine rendered with. */
+  versionDiffers: boolean;
+}
+
 export interface PlanDiff {
   /** The environment's own parameters (a record's `parameters`), now → after. */
   parameters: ParameterDifference[];
   /** One per cluster the stage's agents run on. */
   clusters: ClusterDiff[];
+  /** The renderer of each side (and what the agents report), so a change of helm version is visible. */
+  renderer: PlanRenderers;
 }
 
 export interface RenderSide {
@@ -56,18 +77,22 @@ async function extract(side: RenderSide, dir: string): Promise<Pulled> {
   return pullInto(side.registry, side.digest, dir);
 }
 
-async function render(bundle: Pulled, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues, renderer?: RendererOptions): Promise<Map<string, string>> {
+function shown(r: { kind: string; version?: string; binary?: string }): ShownRenderer {
+  return { kind: r.kind, ...(r.version !== undefined && { version: r.version }), ...(r.binary !== undefined && { binary: r.binary }) };
+}
+
+async function render(bundle: Pulled, params: Record<string, unknown>, builtins: import('../bundle/render.ts').BuiltinValues, options?: RendererOptions): Promise<{ files: Map<string, string>; renderer: ShownRenderer }> {
   const { decodeText, isOnDisk } = await import('../bundle/render.ts');
   const { renderPulled } = await import('../bundle/render-pulled.ts');
   const { fileSha256Digest, sha256Digest } = await import('../oci/digest.ts');
   // The agent's render (render-pulled.ts), so the diff is of what the agents will apply.
-  const { files } = await renderPulled(bundle, { params, promote: builtins }, renderer);
+  const { files, renderer } = await renderPulled(bundle, { params, promote: builtins }, options);
   // Files shipped verbatim diff as text when they are text; binaries by size and digest.
   const show = (c: string | Uint8Array) => (typeof c === 'string' ? c : (decodeText(c) ?? `(binary: ${c.length} bytes, ${sha256Digest(c)})\n`));
   const out = new Map<string, string>();
   // A shipped file stays on disk (it may be hundreds of MiB): it diffs by size and digest.
   for (const f of files) out.set(f.path, isOnDisk(f) ? `(file: ${f.size} bytes, ${await fileSha256Digest(f.source)})\n` : show(f.content));
-  return out;
+  return { files: out, renderer: shown(renderer) };
 }
 
 /** The values one cluster's agent renders with: its entry in the record, else the environment's. */
@@ -84,12 +109,16 @@ export async function planDiff(target: PlanDiffTarget, current: RenderSide | und
     const clusters = clusterNames({ name: target.environment, clusters: candidate.clusters });
     const out: ClusterDiff[] = [];
     const seen = new Map<string, string>();
+    let renderers: { now?: ShownRenderer; after?: ShownRenderer } = {};
     for (const cluster of clusters) {
       const afterValues = valuesFor(candidate, cluster);
       const beforeValues = current ? valuesFor(current, cluster) : {};
       const builtins = (digest: string) => ({ stage: target.stage, environment: target.environment, cluster, digest });
-      const a = before && current ? await render(before, beforeValues, builtins(current.digest), target.renderer) : new Map<string, string>();
-      const b = await render(after, afterValues, builtins(candidate.digest), target.renderer);
+      const now = before && current ? await render(before, beforeValues, builtins(current.digest), target.renderer) : undefined;
+      const next = await render(after, afterValues, builtins(candidate.digest), target.renderer);
+      renderers = { now: renderers.now ?? now?.renderer, after: renderers.after ?? next.renderer };
+      const a = now?.files ?? new Map<string, string>();
+      const b = next.files;
       const patches: string[] = [];
       const changedFiles: string[] = [];
       for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {
@@ -104,7 +133,8 @@ export async function planDiff(target: PlanDiffTarget, current: RenderSide | und
       if (sameAs === undefined) seen.set(manifests, cluster);
       out.push({ cluster, parameters: parameterDifferences(beforeValues, afterValues, target.secrets), changedFiles, manifests, ...(sameAs !== undefined && { sameAs }) });
     }
-    return { parameters: parameterDifferences(current?.parameters ?? {}, candidate.parameters, target.secrets), clusters: out };
+    const renderer: PlanRenderers = { ...(renderers.now && { now: renderers.now }), after: renderers.after!, reported: [], versionDiffers: false };
+    return { parameters: parameterDifferences(current?.parameters ?? {}, candidate.parameters, target.secrets), clusters: out, renderer };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

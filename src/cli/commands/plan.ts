@@ -15,6 +15,10 @@ blob, never its content), evaluates every gate, and shows the difference between
 runs now and what it would run: the parameters by JSON pointer (secrets by reference name,
 never a value), and per cluster the rendered files that cluster's agent would apply (its merged
 parameters, \${promote.cluster} set). --no-diff skips the rendered diff (it downloads the bundles).
+A helm or kustomize bundle is rendered here by this machine's binary: the plan names it and its
+version for each side, and the versions the stage's agents last reported when they differ
+("renderer: helm v3.17.3 (agents of staging report v3.16.0)"), since another version may render
+other manifests (--output json: diff.renderer {now, after, reported, versionDiffers}).
 
 The same bundle with other parameters is a configuration change (recorded with action
 configure): upstream converged/soak gates do not apply to it and are shown as n/a; parameters

@@ -18,6 +18,10 @@ Output: one YAML stream on stdout (each file marked "# Source: <path>"), or with
 file written into a new directory (all or nothing). Nothing is printed or written when any
 problem is found (exit 4). Environments come from <dir>/environments if it exists, else from
 ./environments (or --root). For a pushed bundle, \${promote.digest} is its digest.
+A helm or kustomize bundle (docs/renderers.md) is rendered by the binary PROMOTE_HELM /
+PROMOTE_KUSTOMIZE names, else helm / kustomize on PATH; which one and its version are printed on
+stderr, in the stream's header comment ("# rendered by helm v3.17.3…") and as "renderer" in
+--output json.
 Signatures are checked only with --verify (as \`promote verify\` does: --key, or keyless
 --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]): a tag is resolved once,
 that digest is verified, and the bundle is rendered from that digest; when it does not verify,
@@ -66,6 +70,10 @@ ${REGISTRY_HELP}`,
       ...(root !== undefined && { root }),
       ...(out !== undefined && { out }),
     });
+    if (result.renderer.kind !== 'plain') {
+      const { rendererName } = await import('../../artifact/render.ts');
+      ctx.log(`rendered by ${rendererName(result.renderer)}${result.renderer.binary ? ` (${result.renderer.binary})` : ''}`);
+    }
     if (out !== undefined) {
       const where = cluster ? `${env}/${cluster}` : env;
       return { data: result, text: `rendered ${result.files.length} files of ${result.bundle} for ${where} into ${out}` };
