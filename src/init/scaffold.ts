@@ -3,11 +3,16 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PromoteError } from '../errors.ts';
+import { bundleFiles, type ScaffoldRenderer } from './scaffold-bundles.ts';
+
+export type { ScaffoldRenderer };
 
 // `promote init [dir]`: a project that is valid the moment it exists — one bundle (bundle.yaml,
 // a parameter schema, manifests that use it), three environments, a pipeline between them, the
 // four key pairs the pipeline trusts, and a local ledger. It has the same shape as the example
 // at the top of the promote repository, so `promote demo --project <dir>` runs on it unchanged.
+// `--helm` / `--kustomize` make the bundle a chart / a kustomization (docs/renderers.md) taking
+// the same parameters, so the environments and the pipeline are the same for all three.
 
 const run = promisify(execFile);
 
@@ -19,11 +24,15 @@ export interface InitOptions {
   password: () => Promise<string>;
   /** Overwrite files that exist. */
   force?: boolean;
+  /** What renders the bundle (default plain manifests). */
+  renderer?: ScaffoldRenderer;
 }
+
 
 export interface InitResult {
   dir: string;
   name: string;
+  renderer: ScaffoldRenderer;
   /** Paths relative to dir, in the order written. */
   files: string[];
   keys: string[];
@@ -44,93 +53,9 @@ async function exists(path: string): Promise<boolean> {
 
 const KEYS = ['ci', 'promoter', 'agent', 'approver'] as const;
 
-function files(name: string): Record<string, string> {
-  const b = `bundles/${name}`;
+/** The environments, the pipeline and .gitignore: the same whatever renders the bundle. */
+function projectFiles(name: string): Record<string, string> {
   return {
-    [`${b}/bundle.yaml`]: `# One bundle for every environment: what may differ between them is declared in
-# params.schema.json, and nothing else can differ. Build it once, promote it by digest.
-apiVersion: promote/v1
-kind: Bundle
-metadata:
-  name: ${name}
-spec:
-  parameters: params.schema.json
-  manifests: manifests/
-`,
-    [`${b}/params.schema.json`]: `${JSON.stringify(
-      {
-        $schema: 'https://json-schema.org/draft/2020-12/schema',
-        title: `${name} parameters`,
-        description: 'Everything that may differ between environments. Nothing else can.',
-        type: 'object',
-        required: ['namespace'],
-        properties: {
-          namespace: { description: 'Namespace every object goes to.', type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
-          replicas: { description: 'Pods of the web Deployment.', type: 'integer', minimum: 1, maximum: 20, default: 1 },
-          logLevel: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
-        },
-      },
-      null,
-      2,
-    )}\n`,
-    [`${b}/manifests/namespace.yaml`]: `apiVersion: v1
-kind: Namespace
-metadata:
-  name: \${params.namespace}
-  labels:
-    app.kubernetes.io/environment: \${promote.environment}
-`,
-    [`${b}/manifests/deployment.yaml`]: `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: \${params.namespace}
-  labels:
-    app.kubernetes.io/name: ${name}
-    app.kubernetes.io/environment: \${promote.environment}
-spec:
-  replicas: \${params.replicas}
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: ${name}
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: ${name}
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/stefanprodan/podinfo:6.14.1
-          args: ["./podinfo", "--port=9898", "--level=\${params.logLevel}"]
-          ports:
-            - name: http
-              containerPort: 9898
-          env:
-            - name: PODINFO_UI_COLOR
-              value: "#34577c"
-            - name: PODINFO_UI_MESSAGE
-              value: "hello from \${promote.environment}"
-          readinessProbe:
-            httpGet: {path: /readyz, port: http}
-          resources:
-            requests: {cpu: 10m, memory: 32Mi}
-            limits: {memory: 128Mi}
-`,
-    [`${b}/manifests/service.yaml`]: `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-  namespace: \${params.namespace}
-  labels:
-    app.kubernetes.io/environment: \${promote.environment}
-spec:
-  selector:
-    app.kubernetes.io/name: ${name}
-  ports:
-    - name: http
-      port: 80
-      targetPort: http
-`,
     'environments/dev.yaml': `apiVersion: promote/v1
 kind: Environment
 metadata:
@@ -219,7 +144,8 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
   if (!NAME_RE.test(name)) {
     throw new PromoteError('INIT_NAME_INVALID', `"${name}" cannot name a bundle and pipeline`, { outcome: 'usage', hint: 'use lower-case letters, digits and "-" (at most 63), e.g. --name webapp' });
   }
-  const content = files(name);
+  const renderer = options.renderer ?? 'plain';
+  const content = { ...bundleFiles(name, renderer), ...projectFiles(name) };
   const keyFiles = KEYS.flatMap((k) => [`keys/${k}.key`, `keys/${k}.pub`]);
   const all = [...Object.keys(content), ...keyFiles];
   const present: string[] = [];
@@ -244,5 +170,5 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
     await mkdir(ledger, { recursive: true });
     await run('git', ['init', '-q', '-b', 'main', ledger]);
   }
-  return { dir, name, files: Object.keys(content), keys: keyFiles, ledger: '.promote/ledger', overwritten: present };
+  return { dir, name, renderer, files: Object.keys(content), keys: keyFiles, ledger: '.promote/ledger', overwritten: present };
 }
