@@ -1,14 +1,16 @@
 // `promote init --helm` / `--kustomize` through the real CLI: the scaffold is a chart / a
-// kustomization taking the same parameters as the plain one, and passes `promote validate` and
-// `promote build` as generated (neither needs the renderer's binary).
+// kustomization taking the same parameters as the plain one, passes `promote validate` and
+// `promote build` as generated (neither needs the renderer's binary), and renders each
+// environment with the real binary (test/harness/render-tools.ts).
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { cleanEnv } from '../bundle/helpers.ts';
 import { promote } from '../cli/run-promote.ts';
+import { renderTools, renderToolsEnv } from '../harness/render-tools.ts';
 
 let base: string;
 before(async () => {
@@ -26,6 +28,32 @@ async function init(dir: string, ...flags: string[]) {
   return JSON.parse(r.stdout) as { files: string[]; renderer: string };
 }
 
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: { replicas?: number; template?: { spec: { containers: { args: string[]; env: { name: string; value: string }[] }[] } } };
+}
+
+/** `promote render` of the scaffold for one environment (and cluster), with the real binaries. */
+async function rendered(project: string, ...where: string[]): Promise<K8sObject[]> {
+  const r = await promote(['render', 'bundles/webapp', ...where], { cwd: project, env: { ...env(), ...renderToolsEnv(await renderTools()) } });
+  assert.equal(r.code, 0, r.stderr);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject).filter(Boolean);
+}
+
+/** What the plain scaffold renders too: the namespace, a Deployment with the replicas and log level of the environment, a Service. */
+function assertScaffoldObjects(objects: K8sObject[], namespace: string, replicas: number, level: string, stage: string): void {
+  assert.deepEqual(objects.map((o) => o.kind).sort(), ['Deployment', 'Namespace', 'Service']);
+  const deployment = objects.find((o) => o.kind === 'Deployment')!;
+  assert.equal(deployment.metadata.namespace, namespace);
+  assert.equal(deployment.spec?.replicas, replicas);
+  const container = deployment.spec!.template!.spec.containers[0]!;
+  assert.ok(container.args.includes(`--level=${level}`), container.args.join(' '));
+  assert.equal(container.env.find((e) => e.name === 'PODINFO_UI_MESSAGE')?.value, `hello from ${stage}`);
+  assert.equal(deployment.metadata.labels?.['app.kubernetes.io/environment'], stage);
+  assert.equal(objects.find((o) => o.kind === 'Namespace')?.metadata.name, namespace);
+}
+
 async function validates(project: string): Promise<void> {
   const r = await promote(['validate', '--output', 'json'], { cwd: project, env: env() });
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -37,7 +65,7 @@ async function validates(project: string): Promise<void> {
 }
 
 describe('promote init --helm / --kustomize (real CLI)', () => {
-  it('--helm writes a chart (spec.helm: {chart: chart}) whose values.schema.json is the parameter schema and whose templates read .Values and .Values.global.promote; it validates and builds', async () => {
+  it('--helm writes a chart (spec.helm: {chart: chart}) whose values.schema.json is the parameter schema and whose templates read .Values and .Values.global.promote; it validates, builds and renders each environment with helm', async () => {
     const made = await init('helm', '--helm');
     assert.equal(made.renderer, 'helm');
     const project = join(base, 'helm');
@@ -54,9 +82,11 @@ describe('promote init --helm / --kustomize (real CLI)', () => {
     await validates(project);
     const r = await promote(['validate', '--output', 'json'], { cwd: project, env: env() });
     assert.match(JSON.parse(r.stdout).bundle.schema, /chart\/values\.schema\.json$/, "the chart's schema checks the environments");
+    assertScaffoldObjects(await rendered(project, '--env', 'dev'), 'webapp-dev', 1, 'debug', 'dev');
+    assertScaffoldObjects(await rendered(project, '--env', 'production', '--cluster', 'prod-2'), 'webapp', 5, 'warn', 'production');
   });
 
-  it('--kustomize writes a kustomization (spec.kustomize: {path: app}) over a base with a patch taking ${params.replicas}; it validates and builds', async () => {
+  it('--kustomize writes a kustomization (spec.kustomize: {path: app}) over a base with a patch taking ${params.replicas}; it validates, builds and renders each environment with kubectl kustomize', async () => {
     const made = await init('kustomize', '--kustomize');
     assert.equal(made.renderer, 'kustomize');
     const project = join(base, 'kustomize');
@@ -69,6 +99,8 @@ describe('promote init --helm / --kustomize (real CLI)', () => {
     assert.match(await readFile(join(bundle, 'app', 'replicas.yaml'), 'utf8'), /replicas: \$\{params\.replicas\}/);
     assert.deepEqual(parse(await readFile(join(bundle, 'base', 'kustomization.yaml'), 'utf8')).resources, ['deployment.yaml', 'service.yaml']);
     await validates(project);
+    assertScaffoldObjects(await rendered(project, '--env', 'dev'), 'webapp-dev', 1, 'debug', 'dev');
+    assertScaffoldObjects(await rendered(project, '--env', 'production', '--cluster', 'prod-2'), 'webapp', 5, 'warn', 'production');
   });
 
   it('the environments and pipeline are the plain scaffold\'s; --helm with --kustomize is a usage error that writes nothing', async () => {
