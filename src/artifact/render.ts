@@ -25,6 +25,8 @@ export interface RenderSourceOptions {
   cwd: string;
   /** How to reach the registry of a pushed bundle (--insecure, --ca-file, credentials). */
   registry?: RegistryOptions;
+  /** Where PROMOTE_HELM / PROMOTE_KUSTOMIZE / PROMOTE_RENDER_TIMEOUT are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RenderSourceResult {
@@ -131,6 +133,7 @@ async function renderDirectory(options: RenderSourceOptions, bundleDir: string, 
     stage,
     ...(options.cluster !== undefined && { cluster: options.cluster }),
     ...(pulled && { digest: pulled.bundle.digest }),
+    ...(options.env && { renderer: { env: options.env } }),
   });
   const summary: RenderSourceResult = {
     bundle: result.bundle,

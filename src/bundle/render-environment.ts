@@ -6,7 +6,7 @@ import { parameterSchema, type ParameterSchema } from '../params/parameter-schem
 import { resolveParameters, type ResolvedParameters } from '../params/parameters.ts';
 import { isOnDisk, type BuiltinValues, type RenderedFile } from './render.ts';
 import { renderTree } from './renderers/render-tree.ts';
-import type { RendererIdentity } from './renderers/renderer.ts';
+import type { RendererIdentity, RendererOptions } from './renderers/renderer.ts';
 import { loadBundleFile } from './bundle-file.ts';
 import { renderPulled, type PulledBundle } from './render-pulled.ts';
 import { readBundleSources, type BundleSources } from './sources.ts';
@@ -31,6 +31,8 @@ export interface RenderEnvironmentRequest {
   sources?: BundleSources;
   /** A pulled bundle (bundleDir is where it was extracted): rendered as the agent renders it. */
   pulled?: PulledBundle;
+  /** How a renderer binary is found and bounded (default: from process.env). */
+  renderer?: RendererOptions;
 }
 
 export interface RenderEnvironmentResult {
@@ -68,7 +70,7 @@ export async function renderEnvironment(req: RenderEnvironmentRequest): Promise<
     ...(digest !== undefined && { digest }),
   };
   const ctx = { params: parameters.values, promote: builtins };
-  const rendered = req.pulled ? await renderPulled(req.pulled, ctx) : await renderTree(sources!.tree, bundle.spec.renderer, ctx);
+  const rendered = req.pulled ? await renderPulled(req.pulled, ctx, req.renderer) : await renderTree(sources!.tree, bundle.spec.renderer, ctx, req.renderer);
   return { bundle: bundle.spec.name, environment, schema, parameters, builtins, files: rendered.files, renderer: rendered.renderer };
 }
 

@@ -25,6 +25,7 @@ import { signBundle } from '../../src/signing/cosign-signature.ts';
 import type { TrustPolicy } from '../../src/signing/policy.ts';
 import { cleanEnv, tempDir } from '../bundle/helpers.ts';
 import { testKey } from '../signing/helpers.ts';
+import { renderTools, renderToolsEnv } from '../harness/render-tools.ts';
 
 const PODINFO = fileURLToPath(new URL('../fixtures/podinfo-bundle/', import.meta.url));
 
@@ -35,7 +36,7 @@ interface Rendered {
 }
 
 /** The three renders of the bundle in `dir` for production/prod-us-1. */
-async function threeRenders(base: string, dir: string): Promise<Rendered> {
+async function threeRenders(base: string, dir: string, env?: NodeJS.ProcessEnv): Promise<Rendered> {
   const layout = join(base, 'layout');
   const pushed = await pushBundle(dir, `oci:${layout}:1.0`, { cwd: base, env: cleanEnv() });
   const registry = new LayoutRegistry(layout);
@@ -61,17 +62,18 @@ async function threeRenders(base: string, dir: string): Promise<Rendered> {
     promotionTrust: trust(promoter),
     bundleTrust: trust(ci),
     cacheDir: join(base, 'agent-cache'),
+    ...(env && { renderer: { env } }),
   });
   const desired = await source.load(record.descriptor.digest);
   const agent = new Map(desired.files.map((f) => [f.path, 'content' in f && f.content !== undefined ? Buffer.from(f.content).toString('utf8') : '']));
 
   // plan against an empty stage: each file's patch, applied to nothing, is the file it renders.
-  const diff = await planDiff({ stage: 'production', environment: 'production' }, undefined, { registry, digest: pushed.digest, parameters, clusters });
+  const diff = await planDiff({ stage: 'production', environment: 'production', ...(env && { renderer: { env } }) }, undefined, { registry, digest: pushed.digest, parameters, clusters });
   const mine = diff.clusters.find((c) => c.cluster === 'prod-us-1')!;
   const plan = new Map(parsePatch(mine.manifests).map((p) => [p.newFileName!.replace(/^after\//, ''), applyPatch('', p) as string]));
 
   const out = join(base, 'rendered');
-  await renderSource({ source: `oci:${layout}:1.0`, environment: 'production', cluster: 'prod-us-1', stage: 'production', root: dir, out, cwd: base });
+  await renderSource({ source: `oci:${layout}:1.0`, environment: 'production', cluster: 'prod-us-1', stage: 'production', root: dir, out, cwd: base, ...(env && { env }) });
   const render = new Map<string, string>();
   for (const path of agent.keys()) render.set(path, await readFile(join(out, path), 'utf8'));
   return { agent, plan, render };
@@ -111,3 +113,23 @@ test('plan shows a tracked manifest that a .gitignore pattern matches, as the ag
   assert.match(agent.get('manifests/extra/generated.yaml') ?? '', /namespace: production/, 'the agent applies the tracked file');
   assert.deepEqual(sorted(plan), sorted(agent));
 });
+
+for (const kind of ['helm', 'kustomize'] as const) {
+  test(`plan, the agent and render <ref> render a ${kind} bundle byte for byte alike, with the real ${kind === 'helm' ? 'helm' : 'kubectl kustomize'}`, async (t) => {
+    const tmp = await tempDir();
+    t.after(() => tmp[Symbol.asyncDispose]());
+    const dir = join(tmp.path, 'src');
+    execFileSync('cp', ['-r', fileURLToPath(new URL(`../fixtures/${kind}-small/`, import.meta.url)), dir]);
+    await mkdir(join(dir, 'environments'));
+    await writeFile(join(dir, 'environments', 'production.yaml'), 'apiVersion: promote/v1\nkind: Environment\nmetadata: {name: production}\nspec:\n  parameters: {namespace: prod, replicas: 3}\n  clusters:\n    - name: prod-us-1\n      parameters: {replicas: 5}\n');
+    const env = cleanEnv(renderToolsEnv(await renderTools()));
+    const { agent, plan, render } = await threeRenders(tmp.path, dir, env);
+    const manifests = [...agent].filter(([p]) => p.endsWith('.yaml'));
+    assert.ok(manifests.length >= 2, `the ${kind} renderer's manifests (${[...agent.keys()].join(', ')})`);
+    assert.ok(manifests.some(([, c]) => /replicas: 5\b/.test(c)), "prod-us-1's override is rendered");
+    // Shipped files (spec.files) are streamed, not rendered: the manifests are what is compared.
+    const rendered = (m: Map<string, string>) => sorted(m).filter(([p]) => !p.startsWith('files/'));
+    assert.deepEqual(rendered(plan), rendered(agent));
+    assert.deepEqual(rendered(render), rendered(agent));
+  });
+}
