@@ -114,6 +114,26 @@ function fileNames(objects: readonly MatchedObject[], keep: readonly boolean[]):
   });
 }
 
+/**
+ * What the sources rendered but the import leaves out (helm hooks and tests): one warning per
+ * template and reason, naming its environments — per template, not per object, because a chart
+ * may name its test pods at random (podinfo's randAlphaNum), so each render names them anew.
+ */
+function leftOutWarnings(input: readonly ImportEnvironment[]): ImportWarning[] {
+  const byKey = new Map<string, { source: string; reason: string; objects: string[]; environments: string[] }>();
+  for (const env of input) {
+    for (const l of env.leftOut ?? []) {
+      const key = JSON.stringify([l.source, l.reason]);
+      const w = byKey.get(key) ?? { source: l.source, reason: l.reason, objects: [], environments: [] };
+      if (!w.environments.includes(env.name)) w.environments.push(env.name);
+      // The objects as the first environment that has the template names them.
+      if (w.environments[0] === env.name) w.objects.push(l.object);
+      byKey.set(key, w);
+    }
+  }
+  return [...byKey.values()].map((w) => ({ environments: w.environments, message: `left out ${w.source} (${w.objects.join(', ')}): ${w.reason}` }));
+}
+
 const dnsName = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 253) || 'secret';
 const secretKeyName = (s: string) => s.replace(/[^-._a-zA-Z0-9]+/g, '-').slice(0, 253) || 'value';
 
@@ -125,7 +145,7 @@ export function planImport(input: readonly ImportEnvironment[], options: ImportO
   const envNames = envs.map((e) => e.name);
   const clusters = checkClusters(envNames, options.clusters);
   const objects = matchObjects(envs);
-  const warnings: ImportWarning[] = [];
+  const warnings: ImportWarning[] = leftOutWarnings(input);
   const inexpressible: InexpressibleDifference[] = [];
   const withheld: WithheldValue[] = [];
   const occurrences: Occurrence[] = [];
