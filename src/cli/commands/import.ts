@@ -48,23 +48,22 @@ export const command: Command = {
   usage: `promote import [<env>=]<source>… --out <dir> [--name <name>] [--clusters <env>=<cluster>,…]
   promote import --helm <chart> [<env>=]<values.yaml>[,<values.yaml>…]… --out <dir> [--release <name>] [--namespace <ns>] […]`,
   description: `
-Reads one source per environment, in pipeline order — a kustomize overlay (built with kustomize,
-or kubectl as PROMOTE_KUSTOMIZE=<path>, offline), a directory of manifests, or one YAML file;
-with --helm <chart>, each argument is an environment's values file(s) instead, rendered with
-\`helm template\` (helm 3 on PATH or PROMOTE_HELM, offline; files merged left to right as helm's
--f; hooks and tests left out, each named in the report; the environment's name defaults to the
-file's, values-prod.yaml → prod) —,
-matches their objects by kind, namespace and name, and writes a promote project into --out (a
-new or empty directory, all or nothing): bundles/<name>/ with one manifest per object, every value
-that differs a \${params.…} reference declared in params.schema.json (typed from the values
-seen, enum for a few string values, defaults where all environments but one agree), objects only
-some environments have as conditional documents, environments/<env>.yaml with each one's values,
-and pipelines/<name>.yaml through the environments in order. Secret values are never written:
-Secrets with data are left out, secret-looking values become {secretRef} parameters; each is a
-warning. Then the proof: the written project is rendered for every environment and compared
-with its source object by object (parsed values: key order and YAML style aside). Exit 0 only
-when every environment is equivalent; 1 when differences remain (listed by object and JSON
-pointer, as is what could not be expressed as parameters).`,
+Reads one source per environment, in pipeline order: a kustomize overlay (built with kustomize,
+or kubectl as PROMOTE_KUSTOMIZE=<path>, offline), a directory of manifests, or one YAML file.
+With --helm <chart>, each argument is instead an environment's values file (several merge left
+to right, as helm's -f), rendered with \`helm template\` (helm 3 on PATH or PROMOTE_HELM, offline;
+hooks and tests left out, each named in the report); values-prod.yaml names environment prod.
+Then import matches the objects by kind, namespace and name, and writes a promote project into
+--out (a new or empty directory, all or nothing): bundles/<name>/ with one manifest per object,
+every value that differs a \${params.…} reference declared in params.schema.json (typed from the
+values seen, enum for a few string values, defaults where all environments but one agree),
+objects only some environments have as conditional documents, environments/<env>.yaml with each
+one's values, and pipelines/<name>.yaml through the environments in order. Secret values are
+never written: Secrets with data are left out, secret-looking values become {secretRef}
+parameters; each is a warning. Then the proof: the written project is rendered for every
+environment and compared with its source object by object (parsed values: key order and YAML
+style aside). Exit 0 only when every environment is equivalent; 1 when differences remain
+(listed by object and JSON pointer, as is what could not be expressed as parameters).`,
   options: {
     out: { type: 'string', short: 'o', valueName: 'dir', description: 'where to write the project (must not exist, or be empty); required' },
     name: { type: 'string', valueName: 'name', description: "the bundle's and pipeline's name (default: --out's last component)" },
