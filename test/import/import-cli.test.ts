@@ -89,7 +89,7 @@ test('promote import of the flux example\'s staging and production overlays: the
   }
 });
 
-test('promote import exits 1 when a difference cannot be expressed, naming object and pointer, with the project written', async () => {
+test('promote import exits 1 when a difference cannot be expressed, naming object, pointer and reason in text and JSON, with the project written', async () => {
   await using tmp = await tempDir();
   for (const [name, immutable] of [['dev', null], ['prod', true]] as const) {
     await mkdir(join(tmp.path, name));
@@ -97,10 +97,16 @@ test('promote import exits 1 when a difference cannot be expressed, naming objec
   }
   const result = await promote(['import', 'dev', 'prod', '--out', 'out'], { cwd: tmp.path, env: await env() });
   assert.equal(result.code, 1, result.stdout + result.stderr);
-  assert.match(result.stdout, /not expressible as parameters[^\n]*\n {2}ConfigMap web\/settings \/immutable: /);
+  assert.match(result.stdout, /not expressible as parameters[^\n]*\n {2}ConfigMap web\/settings \/immutable: null in some environments and not in others, at the top of the object/);
   assert.match(result.stdout, /prod: ConfigMap web\/settings \/immutable: changed/);
   assert.match(result.stdout, /NOT equivalent/);
   assert.ok((await readdir(join(tmp.path, 'out'))).includes('bundles'));
+  const json = await promote(['import', 'dev', 'prod', '--out', 'again', '--output', 'json'], { cwd: tmp.path, env: await env() });
+  assert.equal(json.code, 1, json.stderr);
+  const report = JSON.parse(json.stdout) as { equivalent: boolean; inexpressible: unknown[]; proof: { environment: string; equivalent: boolean; differences: unknown[] }[] };
+  assert.equal(report.equivalent, false);
+  assert.deepEqual(report.inexpressible, [{ object: 'ConfigMap web/settings', pointer: '/immutable', reason: 'null in some environments and not in others, at the top of the object (a null parameter would drop the key, not keep it as null)' }]);
+  assert.deepEqual(report.proof.map((p) => [p.environment, p.equivalent, p.differences]), [['dev', true, []], ['prod', false, [{ object: 'ConfigMap web/settings', pointer: '/immutable', change: 'changed' }]]]);
 });
 
 /** Overlays over one base whose configMapGenerator content differs, so kustomize names the ConfigMap with a different hash in each. */
