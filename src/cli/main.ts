@@ -41,7 +41,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   agent: { summary: 'the per-cluster agent: pull the promoted record for a stage, verify, render, converge a target, report status', load: () => import('./commands/agent.ts') },
   demo: { summary: 'the whole flow on the embedded defaults: build, sign, promote through every stage (dev → staging → production), agents, gates, drift, rollback', load: () => import('./commands/demo.ts') },
   init: { summary: 'scaffold a project: a bundle with its parameter schema, three environments, a pipeline, keys', load: () => import('./commands/init.ts') },
-  import: { summary: 'turn per-environment copies (kustomize overlays, manifest folders) into one bundle and environments, proven equivalent', load: () => import('./commands/import.ts') },
+  import: { summary: 'turn per-environment copies (kustomize overlays, values files of a chart, manifest folders) into one bundle and environments, proven equivalent', load: () => import('./commands/import.ts') },
   completion: { summary: 'print a shell completion script (bash, zsh or fish)', load: () => import('./commands/completion.ts') },
   version: { summary: 'print the version, the commit it was built from and the Node.js runtime', load: () => import('./commands/version.ts') },
 };

@@ -3,6 +3,7 @@ import type { CodeTable } from '../errors.ts';
 // The error codes of import/ (promote import): what each means and, when every failure with it
 // ends the same way, its outcome (exit code). docs/errors.md lists them (npm run docs:errors).
 export const importErrorCodes = {
+  IMPORT_CHART_INVALID: { meaning: 'the chart given to import --helm is not a chart directory (no Chart.yaml)', outcome: 'usage' },
   IMPORT_CLUSTERS_INVALID: { meaning: 'the clusters given for the environments name an unknown environment or an invalid cluster name', outcome: 'usage' },
   IMPORT_ENVIRONMENT_DUPLICATE: { meaning: 'two sources are the same environment', outcome: 'usage' },
   IMPORT_ENVIRONMENT_NAME_INVALID: { meaning: 'a source cannot name an environment (not a DNS label)', outcome: 'usage' },

@@ -11,9 +11,20 @@ export interface ImportObject {
   value: Record<string, unknown>;
 }
 
+/** An object the source renders that the import leaves out on purpose (a helm hook or test). */
+export interface LeftOut {
+  /** The template or file it came from. */
+  source: string;
+  object: string;
+  /** Why, the same for every object of its kind: `a helm test, which a bundle does not apply`. */
+  reason: string;
+}
+
 export interface ImportEnvironment {
   name: string;
   objects: ImportObject[];
+  /** Rendered by the source but not imported, each reported as a warning. */
+  leftOut?: LeftOut[];
 }
 
 /** Which Kubernetes object a value is: what `kubectl` would call it. */

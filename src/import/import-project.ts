@@ -12,8 +12,16 @@ import { writeImportPlan } from './write-plan.ts';
 // written for each environment and compare with what its source rendered.
 
 export interface ImportProjectOptions {
-  /** `[<env>=]<path>`, in pipeline order (read-source.ts). */
+  /** `[<env>=]<path>`, in pipeline order (read-source.ts); with `helm`, `[<env>=]<values file>[,…]` (read-helm.ts). */
   sources: readonly string[];
+  /** The sources are values files of this chart. */
+  helm?: {
+    chart: string;
+    /** `<name>`, or `<env>=<name>,…` (default: the chart's name). */
+    release?: string;
+    /** `<namespace>`, or `<env>=<namespace>,…` (default: `default`). */
+    namespace?: string;
+  };
   out: string;
   /** Bundle and pipeline name; default: --out's last component, made a DNS label. */
   name?: string;
@@ -56,30 +64,61 @@ export function parseClusters(text: string): Record<string, string[]> {
   return out;
 }
 
-export async function importProject(options: ImportProjectOptions): Promise<ImportReport> {
-  if (options.sources.length === 0) {
-    throw new PromoteError('IMPORT_NO_ENVIRONMENTS', 'nothing to import: no source was given', { outcome: 'usage', hint: 'name one source per environment, in pipeline order: promote import overlays/dev overlays/staging overlays/production --out webapp' });
-  }
-  const specs = options.sources.map(parseSource);
+/** Two sources of one environment are refused before anything renders. */
+function checkDistinct(specs: readonly { environment: string; shown: string }[]): void {
   const seen = new Map<string, string>();
   for (const s of specs) {
     const first = seen.get(s.environment);
     if (first !== undefined) {
-      throw new PromoteError('IMPORT_ENVIRONMENT_DUPLICATE', `the sources ${first} and ${s.path} are both environment "${s.environment}"`, { outcome: 'usage', hint: `name them apart: ${s.environment}-a=${first} ${s.environment}-b=${s.path}` });
+      throw new PromoteError('IMPORT_ENVIRONMENT_DUPLICATE', `the sources ${first} and ${s.shown} are both environment "${s.environment}"`, { outcome: 'usage', hint: `name them apart: ${s.environment}-a=${first} ${s.environment}-b=${s.shown}` });
     }
-    seen.set(s.environment, s.path);
+    seen.set(s.environment, s.shown);
   }
+}
+
+/** A renderer's failure, with a hint about the user's source rather than a bundle's (the renderer's own hint speaks of bundles). */
+function sourceFailure(err: unknown, context: string | undefined, hint: string): PromoteError {
+  const wrapped = context === undefined ? (err instanceof PromoteError ? err : wrapError(err, 'import')) : wrapError(err, context);
+  if (wrapped.code !== 'RENDER_FAILED' && wrapped.code !== 'RENDER_TIMEOUT') return wrapped;
+  return new PromoteError(wrapped.code, wrapped.message, { cause: err, outcome: wrapped.outcome, hint, problems: wrapped.problems });
+}
+
+async function readSources(options: ImportProjectOptions): Promise<ImportEnvironment[]> {
+  const specs = options.sources.map(parseSource);
+  checkDistinct(specs.map((s) => ({ environment: s.environment, shown: s.path })));
   const environments: ImportEnvironment[] = [];
   for (const s of specs) {
     try {
       environments.push(await readSource(s, { cwd: options.cwd, env: options.env }));
     } catch (err) {
-      const wrapped = wrapError(err, `environment "${s.environment}" (${s.path})`);
-      if (wrapped.code !== 'RENDER_FAILED' && wrapped.code !== 'RENDER_TIMEOUT') throw wrapped;
-      // The renderer's own hint speaks of bundles; here the source is the user's overlay.
-      throw new PromoteError(wrapped.code, wrapped.message, { cause: err, outcome: wrapped.outcome, hint: `fix the source so that \`kustomize build ${s.path}\` works on its own (the message above is kustomize's); nothing was written` });
+      throw sourceFailure(err, `environment "${s.environment}" (${s.path})`, `fix the source so that \`kustomize build ${s.path}\` works on its own (the message above is kustomize's); nothing was written`);
     }
   }
+  return environments;
+}
+
+async function readHelmSources(options: ImportProjectOptions, helm: NonNullable<ImportProjectOptions['helm']>): Promise<ImportEnvironment[]> {
+  const { parsePerEnvironment, parseValuesSource, readHelm } = await import('./read-helm.ts');
+  const specs = options.sources.map(parseValuesSource);
+  checkDistinct(specs.map((s) => ({ environment: s.environment, shown: s.files.join(',') })));
+  const names = specs.map((s) => s.environment);
+  const source = {
+    chart: helm.chart,
+    ...(helm.release !== undefined && { release: parsePerEnvironment(helm.release, 'release', names) }),
+    ...(helm.namespace !== undefined && { namespace: parsePerEnvironment(helm.namespace, 'namespace', names) }),
+  };
+  try {
+    return await readHelm(source, specs, { cwd: options.cwd, env: options.env });
+  } catch (err) {
+    throw sourceFailure(err, undefined, `fix the chart or the values file so that \`helm template\` works on its own (the message above is helm's); nothing was written`);
+  }
+}
+
+export async function importProject(options: ImportProjectOptions): Promise<ImportReport> {
+  if (options.sources.length === 0) {
+    throw new PromoteError('IMPORT_NO_ENVIRONMENTS', 'nothing to import: no source was given', { outcome: 'usage', hint: 'name one source per environment, in pipeline order: promote import overlays/dev overlays/staging overlays/production --out webapp' });
+  }
+  const environments = options.helm ? await readHelmSources(options, options.helm) : await readSources(options);
   const out = resolve(options.cwd, options.out);
   const name = options.name ?? defaultName(out);
   const plan = planImport(environments, { name, ...(options.clusters !== undefined && { clusters: parseClusters(options.clusters) }) });

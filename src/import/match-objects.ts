@@ -23,6 +23,11 @@ export interface MatchedObject {
 /** kustomize's name hash: 10 characters of hex with 0, 1, 3, a, e re-coded (api/hasher encode()). */
 const NAME_HASH = /-[2456789bcdfghkmt]{10}$/;
 
+/** The name an object matched across differing hashes goes by: without the hash (`redis-config`). */
+export function baseName(m: MatchedObject): string {
+  return m.hashedName ? m.ref.name.replace(NAME_HASH, '') : m.ref.name;
+}
+
 /** (environment, namespace) pairs grouped into classes of "the same namespace". */
 class NamespaceClasses {
   private readonly classOf = new Map<string, number>();

@@ -1,4 +1,4 @@
-import type { MatchedObject } from './match-objects.ts';
+import { baseName, type MatchedObject } from './match-objects.ts';
 import type { Parameter } from './share-parameters.ts';
 import type { Occurrence, Segment } from './walk-values.ts';
 
@@ -10,7 +10,9 @@ import type { Occurrence, Segment } from './walk-values.ts';
 //   nothing) and names list items by their `name` (`containers.podinfod.image`) or as `_<index>`;
 //   when leaving those out makes two names clash, both are spelt out in full;
 // - a value shared across objects: `namespace`, `labels.<key>`, `annotations.<key>` (the key's
-//   part after its prefix: `app.kubernetes.io/environment` → `labels.environment`);
+//   part after its prefix: `app.kubernetes.io/environment` → `labels.environment`), and the name
+//   of an object whose kustomize hash differs, `<object name>.<kind>.name`;
+// - an object matched across differing hashes is named without the hash (`redis-config`);
 // - whether an object is rendered at all: `<object name>.<kind>.enabled`.
 // Every segment is made a valid reference segment (template.ts: a letter or "_", then letters,
 // digits, "_" and "-"). Names stay unique and none is the prefix of another (a value cannot also
@@ -43,7 +45,7 @@ function stepName(s: Segment): string {
 }
 
 function objectPrefixes(objects: readonly MatchedObject[]): string[][] {
-  const base = objects.map((o) => [segmentName(o.ref.name), KIND_SHORT[o.ref.kind.toLowerCase()] ?? segmentName(o.ref.kind.toLowerCase())]);
+  const base = objects.map((o) => [segmentName(baseName(o)), KIND_SHORT[o.ref.kind.toLowerCase()] ?? segmentName(o.ref.kind.toLowerCase())]);
   const count = new Map<string, number>();
   for (const b of base) count.set(b.join('.'), (count.get(b.join('.')) ?? 0) + 1);
   return base.map((b, i) => {
@@ -66,6 +68,10 @@ interface Candidates {
 function candidates(p: Parameter, occurrences: readonly Occurrence[], prefixes: readonly string[][]): Candidates {
   const prefix = prefixes[p.object]!;
   if (p.kind === 'include') return { short: [...prefix, 'enabled'], long: [...prefix, 'enabled'] };
+  if (p.role?.startsWith('name:')) {
+    const name = [...prefixes[Number(p.role.slice('name:'.length))]!, 'name'];
+    return { short: name, long: name };
+  }
   if (p.role !== undefined && p.occurrences.length > 1) {
     if (p.role === 'namespace') {
       const first = p.values.find((v) => typeof v === 'string') as string | undefined;

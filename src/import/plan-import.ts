@@ -3,7 +3,7 @@ import { secretsInValue } from '../bundle/secrets.ts';
 import { emitManifest, type Binding } from './emit-manifest.ts';
 import { checkEnvironments, describeObject, isDnsLabel, type ImportEnvironment, type ObjectRef } from './import-input.ts';
 import { interpolation, isInterpolatable } from './interpolate.ts';
-import { matchObjects, type MatchedObject } from './match-objects.ts';
+import { baseName, matchObjects, type MatchedObject } from './match-objects.ts';
 import { parameterNames } from './parameter-names.ts';
 import { bundleFile, environmentFile, GITIGNORE, pipelineFile } from './project-files.ts';
 import { schemaPlan, type NamedParameter } from './schema-plan.ts';
@@ -102,7 +102,7 @@ function secretWithValues(m: MatchedObject): boolean {
 
 function fileNames(objects: readonly MatchedObject[], keep: readonly boolean[]): string[] {
   const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'object';
-  const base = objects.map((o) => `${clean(o.ref.kind)}-${clean(o.ref.name)}`);
+  const base = objects.map((o) => `${clean(o.ref.kind)}-${clean(baseName(o))}`);
   const used = new Set<string>();
   return objects.map((o, i) => {
     if (!keep[i]) return '';
@@ -112,6 +112,26 @@ function fileNames(objects: readonly MatchedObject[], keep: readonly boolean[]):
     used.add(name);
     return `manifests/${name}.yaml`;
   });
+}
+
+/**
+ * What the sources rendered but the import leaves out (helm hooks and tests): one warning per
+ * template and reason, naming its environments — per template, not per object, because a chart
+ * may name its test pods at random (podinfo's randAlphaNum), so each render names them anew.
+ */
+function leftOutWarnings(input: readonly ImportEnvironment[]): ImportWarning[] {
+  const byKey = new Map<string, { source: string; reason: string; objects: string[]; environments: string[] }>();
+  for (const env of input) {
+    for (const l of env.leftOut ?? []) {
+      const key = JSON.stringify([l.source, l.reason]);
+      const w = byKey.get(key) ?? { source: l.source, reason: l.reason, objects: [], environments: [] };
+      if (!w.environments.includes(env.name)) w.environments.push(env.name);
+      // The objects as the first environment that has the template names them.
+      if (w.environments[0] === env.name) w.objects.push(l.object);
+      byKey.set(key, w);
+    }
+  }
+  return [...byKey.values()].map((w) => ({ environments: w.environments, message: `left out ${w.source} (${w.objects.join(', ')}): ${w.reason}` }));
 }
 
 const dnsName = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 253) || 'secret';
@@ -125,7 +145,7 @@ export function planImport(input: readonly ImportEnvironment[], options: ImportO
   const envNames = envs.map((e) => e.name);
   const clusters = checkClusters(envNames, options.clusters);
   const objects = matchObjects(envs);
-  const warnings: ImportWarning[] = [];
+  const warnings: ImportWarning[] = leftOutWarnings(input);
   const inexpressible: InexpressibleDifference[] = [];
   const withheld: WithheldValue[] = [];
   const occurrences: Occurrence[] = [];
@@ -143,9 +163,6 @@ export function planImport(input: readonly ImportEnvironment[], options: ImportO
     const walked = walkObject(index, present, envs.length, present.map((e) => m.instances[e]!.value), occurrences);
     templates.push(walked.template);
     for (const x of walked.inexpressible) inexpressible.push({ object: describeObject(m.ref), ...x });
-    if (m.hashedName) {
-      warnings.push({ object: describeObject(m.ref), pointer: '/metadata/name', environments: present.map((e) => envNames[e]!), message: `its name ends in kustomize's content hash, which differs between environments (${present.map((e) => m.instances[e]!.ref.name).join(', ')}): the names are parameters now and no longer follow the content; change the name when you change the content, or drop the hash` });
-    }
   });
 
   const parameters: Parameter[] = shareParameters(occurrences, objects);
@@ -155,6 +172,18 @@ export function planImport(input: readonly ImportEnvironment[], options: ImportO
     }
   });
   const names = parameterNames(parameters, occurrences, objects);
+  objects.forEach((m, index) => {
+    if (!m.hashedName) return;
+    const present = presentIn(m);
+    const p = parameters.findIndex((x) => x.role === `name:${index}`);
+    const refs = p < 0 ? 0 : parameters[p]!.occurrences.filter((o) => occurrences[o]!.object !== index).length;
+    warnings.push({
+      object: describeObject(m.ref),
+      pointer: '/metadata/name',
+      environments: present.map((e) => envNames[e]!),
+      message: `its name ends in kustomize's content hash, which differs between environments (${present.map((e) => m.instances[e]!.ref.name).join(', ')}): the name is parameter ${p < 0 ? '(none)' : names[p]} now${refs ? ` (also in the ${refs === 1 ? 'place that refers' : `${refs} places that refer`} to it)` : ''} and no longer follows the content, so a change of content no longer rolls out what uses it: give it a new name in the environment when you change the content, or drop the hash (generatorOptions.disableNameSuffixHash)`,
+    });
+  });
 
   // Bindings: each occurrence is its parameter, or text around a shared one (interpolate.ts).
   const bindings: Binding[] = new Array(occurrences.length);

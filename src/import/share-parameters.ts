@@ -8,7 +8,10 @@ import type { Occurrence } from './walk-values.ts';
 // labels and annotations (`labels:`, `commonAnnotations:`): the same label key, differing the
 // same way in every environment, on twenty objects, is one difference, so it is one parameter.
 // Fields of objects (replicas, images, hosts) are never shared, even when two differ alike:
-// that they agree today is no reason to tie them together for ever.
+// that they agree today is no reason to tie them together for ever — except the name of an
+// object matched across differing kustomize hashes (match-objects.ts): wherever an environment
+// names it (a Deployment's configMapRef, a volume), that is one parameter with the object's own
+// name, so the reference and the object it refers to cannot drift apart.
 
 export interface Parameter {
   /** Values of object fields; `include` decides whether an object is rendered at all. */
@@ -21,7 +24,7 @@ export interface Parameter {
   values: unknown[];
   nullable: boolean;
   secret?: SecretFound;
-  /** What a shared parameter stands for: `namespace`, `label:<key>`, `annotation:<key>`. */
+  /** What a shared parameter stands for: `namespace`, `label:<key>`, `annotation:<key>`, `name:<object index>`. */
   role?: string;
 }
 
@@ -50,10 +53,20 @@ function compatible(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.every((v, i) => v === undefined || b[i] === undefined || isDeepStrictEqual(v, b[i]));
 }
 
+/** The hashed object whose names, environment by environment, `o`'s values are, if any. */
+function hashedNameOf(o: Occurrence, hashed: readonly { object: number; names: (string | undefined)[] }[]): number | undefined {
+  if (o.secret || o.nullable) return undefined;
+  const given = o.values.flatMap((v, e) => (v === undefined ? [] : [e]));
+  if (given.length < 2) return undefined;
+  return hashed.find((h) => given.every((e) => h.names[e] !== undefined && o.values[e] === h.names[e]))?.object;
+}
+
 export function shareParameters(occurrences: readonly Occurrence[], objects: readonly MatchedObject[]): Parameter[] {
   const out: Parameter[] = [];
+  const hashed = objects.flatMap((m, object) => (m.hashedName ? [{ object, names: m.instances.map((x) => x?.ref.name) }] : []));
   occurrences.forEach((o, index) => {
-    const role = roleOf(o, objects[o.object]!);
+    const named = hashedNameOf(o, hashed);
+    const role = named === undefined ? roleOf(o, objects[o.object]!) : `name:${named}`;
     const into = role === undefined ? undefined : out.find((p) => p.role === role && compatible(p.values, o.values));
     if (into) {
       into.occurrences.push(index);

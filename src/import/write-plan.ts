@@ -9,13 +9,28 @@ import type { ImportPlan } from './plan-import.ts';
 // permission) leaves no half a project where `promote validate` or git could pick it up; and an
 // --out that already holds anything is refused, so nothing of the user's is ever overwritten.
 
-function unwritable(out: string, err: unknown): PromoteError {
+function unwritable(out: string, err: unknown, file?: string): PromoteError {
   const code = (err as NodeJS.ErrnoException).code;
-  return new PromoteError('IMPORT_OUTPUT_UNWRITABLE', `cannot write the imported project to ${out}: ${(err as Error).message}`, {
+  const hint =
+    file !== undefined
+      ? `${file} is a file, not a directory: choose an --out outside it; nothing was written`
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'choose an --out you may write to (its parent directory must be writable too: the project is written beside it first)'
+        : 'free the space or fix the directory, then import again; nothing was written';
+  return new PromoteError('IMPORT_OUTPUT_UNWRITABLE', `cannot write the imported project to ${out}: ${file !== undefined ? `${file} is a file` : (err as Error).message}`, {
     cause: err,
-    hint: code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'choose an --out you may write to (its parent directory must be writable too: the project is written beside it first)' : 'free the space or fix the directory, then import again; nothing was written',
+    hint,
     details: { out, ...(code !== undefined && { errno: code }) },
   });
+}
+
+/** The regular file in the way of `target` (ENOTDIR: an ancestor of it is not a directory), if one is. */
+async function fileAbove(target: string): Promise<string | undefined> {
+  for (let dir = dirname(target); dir !== dirname(dir); dir = dirname(dir)) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info) return info.isDirectory() ? undefined : dir;
+  }
+  return undefined;
 }
 
 async function checkEmpty(target: string, out: string): Promise<boolean> {
@@ -29,7 +44,7 @@ async function checkEmpty(target: string, out: string): Promise<boolean> {
     if (code === 'ENOTDIR' && (await stat(target).then((s) => !s.isDirectory(), () => false))) {
       throw new PromoteError('IMPORT_OUTPUT_NOT_EMPTY', `${out} exists and is not a directory`, { outcome: 'usage', hint: 'pass the path of a new or empty directory as --out' });
     }
-    throw unwritable(out, err);
+    throw unwritable(out, err, code === 'ENOTDIR' ? await fileAbove(target) : undefined);
   }
   if (entries.length) {
     throw new PromoteError('IMPORT_OUTPUT_NOT_EMPTY', `${out} already exists and is not empty`, {

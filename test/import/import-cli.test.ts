@@ -59,22 +59,37 @@ test('promote import of the podinfo overlays writes a project that validates and
   assert.match(text.stdout, /equivalent: every environment renders what its source did/);
 });
 
-test('promote import of the flux example\'s staging and production overlays: a chart version, a key only staging has, a hostname; clusters as given', async () => {
+test('promote import of the flux example\'s staging and production overlays: the HelmRelease\'s patched chart version, test key and spec.values become parameters, proven equivalent, validated and rendered back; clusters as given', async () => {
   await using tmp = await tempDir();
-  const result = await promote(['import', join(FLUX, 'staging'), join(FLUX, 'production'), '--out', 'podinfo', '--clusters', 'production=prod-eu-1,production=prod-us-1', '--output', 'json'], { cwd: tmp.path, env: await env() });
+  const e = await env();
+  const result = await promote(['import', join(FLUX, 'staging'), join(FLUX, 'production'), '--out', 'podinfo', '--clusters', 'production=prod-eu-1,production=prod-us-1', '--output', 'json'], { cwd: tmp.path, env: e });
   assert.equal(result.code, 0, result.stderr);
-  const report = JSON.parse(result.stdout) as { equivalent: boolean; parameters: { name: string; nullable: boolean }[] };
+  const report = JSON.parse(result.stdout) as { equivalent: boolean; proof: { environment: string; equal: number }[]; parameters: { name: string; nullable: boolean; used: { object: string; pointer: string }[] }[] };
   assert.equal(report.equivalent, true);
-  assert.deepEqual(report.parameters.map((p) => [p.name, p.nullable]), [
-    ['podinfo.helmrelease.chart.version', false],
-    ['podinfo.helmrelease.test', true],
-    ['podinfo.helmrelease.values.httpRoute.hostnames._0', false],
+  assert.deepEqual(report.proof.map((p) => [p.environment, p.equal]), [['staging', 3], ['production', 3]]);
+  // The overlays patch the HelmRelease: its chart version, a test key only staging has, and
+  // spec.values — the chart values per environment — become parameters, at their pointers.
+  assert.deepEqual(report.parameters.map((p) => [p.name, p.nullable, p.used]), [
+    ['podinfo.helmrelease.chart.version', false, [{ object: 'HelmRelease.helm.toolkit.fluxcd.io podinfo/podinfo', pointer: '/spec/chart/spec/version' }]],
+    ['podinfo.helmrelease.test', true, [{ object: 'HelmRelease.helm.toolkit.fluxcd.io podinfo/podinfo', pointer: '/spec/test' }]],
+    ['podinfo.helmrelease.values.httpRoute.hostnames._0', false, [{ object: 'HelmRelease.helm.toolkit.fluxcd.io podinfo/podinfo', pointer: '/spec/values/httpRoute/hostnames/0' }]],
   ]);
   const prod = await readFile(join(tmp.path, 'podinfo', 'environments', 'production.yaml'), 'utf8');
   assert.match(prod, /clusters:\n {4}- name: prod-eu-1\n {4}- name: prod-us-1\n/);
+  assert.match(prod, /values:\n {10}httpRoute:\n {12}hostnames:\n {14}_0: podinfo\.production\n/);
+  const project = join(tmp.path, 'podinfo');
+  const validate = await promote(['validate'], { cwd: project, env: e });
+  assert.equal(validate.code, 0, validate.stdout + validate.stderr);
+  const kustomize = renderToolsEnv(await renderTools()).PROMOTE_KUSTOMIZE;
+  for (const stage of ['staging', 'production']) {
+    const rendered = await promote(['render', 'bundles/podinfo', '--env', stage], { cwd: project, env: e });
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const { stdout: original } = await exec(kustomize, ['kustomize', join(FLUX, stage)], { maxBuffer: 16 * 1024 * 1024 });
+    assert.deepEqual(objectsOf(rendered.stdout), objectsOf(original), `promote render --env ${stage} is what the overlay renders`);
+  }
 });
 
-test('promote import exits 1 when a difference cannot be expressed, naming object and pointer, with the project written', async () => {
+test('promote import exits 1 when a difference cannot be expressed, naming object, pointer and reason in text and JSON, with the project written', async () => {
   await using tmp = await tempDir();
   for (const [name, immutable] of [['dev', null], ['prod', true]] as const) {
     await mkdir(join(tmp.path, name));
@@ -82,13 +97,88 @@ test('promote import exits 1 when a difference cannot be expressed, naming objec
   }
   const result = await promote(['import', 'dev', 'prod', '--out', 'out'], { cwd: tmp.path, env: await env() });
   assert.equal(result.code, 1, result.stdout + result.stderr);
-  assert.match(result.stdout, /not expressible as parameters[^\n]*\n {2}ConfigMap web\/settings \/immutable: /);
+  assert.match(result.stdout, /not expressible as parameters[^\n]*\n {2}ConfigMap web\/settings \/immutable: null in some environments and not in others, at the top of the object/);
   assert.match(result.stdout, /prod: ConfigMap web\/settings \/immutable: changed/);
   assert.match(result.stdout, /NOT equivalent/);
   assert.ok((await readdir(join(tmp.path, 'out'))).includes('bundles'));
+  const json = await promote(['import', 'dev', 'prod', '--out', 'again', '--output', 'json'], { cwd: tmp.path, env: await env() });
+  assert.equal(json.code, 1, json.stderr);
+  const report = JSON.parse(json.stdout) as { equivalent: boolean; inexpressible: unknown[]; proof: { environment: string; equivalent: boolean; differences: unknown[] }[] };
+  assert.equal(report.equivalent, false);
+  assert.deepEqual(report.inexpressible, [{ object: 'ConfigMap web/settings', pointer: '/immutable', reason: 'null in some environments and not in others, at the top of the object (a null parameter would drop the key, not keep it as null)' }]);
+  assert.deepEqual(report.proof.map((p) => [p.environment, p.equivalent, p.differences]), [['dev', true, []], ['prod', false, [{ object: 'ConfigMap web/settings', pointer: '/immutable', change: 'changed' }]]]);
 });
 
-test('promote import refuses bad input with nothing written: an overlay that does not build, two sources of one environment, a non-empty --out, no --out', async () => {
+/** Overlays over one base whose configMapGenerator content differs, so kustomize names the ConfigMap with a different hash in each. */
+async function hashedOverlays(dir: string): Promise<void> {
+  await mkdir(join(dir, 'base'));
+  await writeFile(join(dir, 'base', 'kustomization.yaml'), 'resources: [deployment.yaml]\n');
+  await writeFile(
+    join(dir, 'base', 'deployment.yaml'),
+    stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: {
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'nginx:1.27', envFrom: [{ configMapRef: { name: 'web-settings' } }] }], volumes: [{ name: 'settings', configMap: { name: 'web-settings' } }] },
+        },
+      },
+    }),
+  );
+  for (const [env, level] of [['dev', 'debug'], ['prod', 'info']] as const) {
+    await mkdir(join(dir, env));
+    await writeFile(join(dir, env, 'kustomization.yaml'), `namespace: ${env}\nresources: [../base]\nconfigMapGenerator:\n  - name: web-settings\n    literals: [LOG_LEVEL=${level}]\n`);
+  }
+}
+
+test('promote import of overlays whose configMapGenerator differs: the hash-suffixed names become one parameter with every reference to it, reported exactly, and proven equivalent', async () => {
+  await using tmp = await tempDir();
+  const e = await env();
+  await hashedOverlays(tmp.path);
+  const kustomize = renderToolsEnv(await renderTools()).PROMOTE_KUSTOMIZE;
+  const built: Record<string, Map<string, unknown>> = {};
+  for (const stage of ['dev', 'prod']) built[stage] = objectsOf((await exec(kustomize, ['kustomize', join(tmp.path, stage)])).stdout);
+  const nameOf = (stage: string) => [...built[stage]!.keys()].find((k) => k.startsWith('ConfigMap/'))!.split('/')[2]!;
+  const [dev, prod] = [nameOf('dev'), nameOf('prod')];
+  assert.match(dev, /^web-settings-[a-z0-9]{10}$/);
+  assert.notEqual(dev, prod, 'the content differs, so kustomize\'s hash does');
+
+  const result = await promote(['import', 'dev', 'prod', '--out', 'out', '--output', 'json'], { cwd: tmp.path, env: e });
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  const report = JSON.parse(result.stdout) as { equivalent: boolean; parameters: { name: string; used: { object: string; pointer: string }[] }[]; warnings: unknown[]; inexpressible: unknown[]; proof: { environment: string; equal: number; different: number }[] };
+  assert.equal(report.equivalent, true);
+  assert.deepEqual(report.inexpressible, []);
+  const cm = `ConfigMap dev/${dev}`;
+  assert.deepEqual(report.parameters.map((p) => [p.name, p.used]), [
+    ['web-settings.configmap.data.LOG_LEVEL', [{ object: cm, pointer: '/data/LOG_LEVEL' }]],
+    ['web-settings.configmap.name', [{ object: cm, pointer: '/metadata/name' }, { object: 'Deployment.apps dev/web', pointer: '/spec/template/spec/containers/0/envFrom/0/configMapRef/name' }, { object: 'Deployment.apps dev/web', pointer: '/spec/template/spec/volumes/0/configMap/name' }]],
+    ['namespace', [{ object: cm, pointer: '/metadata/namespace' }, { object: 'Deployment.apps dev/web', pointer: '/metadata/namespace' }]],
+  ]);
+  assert.deepEqual(report.warnings, [
+    {
+      object: cm,
+      pointer: '/metadata/name',
+      environments: ['dev', 'prod'],
+      message: `its name ends in kustomize's content hash, which differs between environments (${dev}, ${prod}): the name is parameter web-settings.configmap.name now (also in the 2 places that refer to it) and no longer follows the content, so a change of content no longer rolls out what uses it: give it a new name in the environment when you change the content, or drop the hash (generatorOptions.disableNameSuffixHash)`,
+    },
+  ]);
+  assert.deepEqual(report.proof.map((p) => [p.environment, p.equal, p.different]), [['dev', 2, 0], ['prod', 2, 0]]);
+  const project = join(tmp.path, 'out');
+  assert.match(await readFile(join(project, 'environments', 'prod.yaml'), 'utf8'), new RegExp(`\n {8}name: ${prod}\n`));
+  for (const stage of ['dev', 'prod']) {
+    const rendered = await promote(['render', 'bundles/out', '--env', stage], { cwd: project, env: e });
+    assert.equal(rendered.code, 0, rendered.stderr);
+    assert.deepEqual(objectsOf(rendered.stdout), built[stage], `promote render --env ${stage} is what the overlay renders, hash-suffixed names included`);
+  }
+  const text = await promote(['import', 'dev', 'prod', '--out', 'again'], { cwd: tmp.path, env: e });
+  assert.equal(text.code, 0, text.stderr);
+  assert.ok(text.stdout.includes(`\nwarnings:\n  ${cm} /metadata/name: its name ends in kustomize's content hash`), text.stdout);
+});
+
+test('promote import refuses bad input with nothing written: an overlay that does not build, two sources of one environment, a non-empty --out, no --out, an --out under a regular file', async () => {
   await using tmp = await tempDir();
   const e = await env();
   await mkdir(join(tmp.path, 'broken'));
@@ -108,5 +198,13 @@ test('promote import refuses bad input with nothing written: an overlay that doe
   assert.deepEqual(await readdir(join(tmp.path, 'full')), ['mine.txt']);
   const noOut = await promote(['import', join(OVERLAYS, 'dev')], { cwd: tmp.path, env: e });
   assert.equal(noOut.code, 2, noOut.stderr);
-  assert.deepEqual((await readdir(tmp.path)).sort(), ['broken', 'full'], 'no --out and no temporary directory was left');
+  // Under a regular file: no directory can be made there, whoever runs the test (root included).
+  await writeFile(join(tmp.path, 'plain'), 'a file');
+  const unwritable = await promote(['import', join(OVERLAYS, 'dev'), '--out', 'plain/project'], { cwd: tmp.path, env: e });
+  assert.equal(unwritable.code, 1, unwritable.stderr);
+  const plain = join(tmp.path, 'plain');
+  assert.ok(unwritable.stderr.includes(`error: cannot write the imported project to ${plain}/project: ${plain} is a file\n`), unwritable.stderr);
+  assert.ok(unwritable.stderr.includes(`hint: ${plain} is a file, not a directory: choose an --out outside it; nothing was written`), unwritable.stderr);
+  assert.equal(await readFile(join(tmp.path, 'plain'), 'utf8'), 'a file');
+  assert.deepEqual((await readdir(tmp.path)).sort(), ['broken', 'full', 'plain'], 'no --out and no temporary directory was left');
 });

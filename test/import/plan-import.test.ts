@@ -228,7 +228,7 @@ test('in-memory: names stay unique when leaving out spec/template/metadata would
   roundTrips(plan, input);
 });
 
-test('in-memory: objects whose names differ by a kustomize content hash are matched, with a warning naming the object and /metadata/name', () => {
+test('in-memory: objects whose names differ by a kustomize content hash are matched, their name one parameter with every reference to it, with a warning naming the object and /metadata/name', () => {
   const make = (hash: string, maxmemory: string) => {
     const d = deployment('cache');
     (((d.spec as Json).template as Json).spec as Json).volumes = [{ name: 'config', configMap: { name: `redis-config-${hash}` } }];
@@ -240,7 +240,14 @@ test('in-memory: objects whose names differ by a kustomize content hash are matc
   const w = plan.warnings.find((x) => x.pointer === '/metadata/name');
   assert.ok(w, JSON.stringify(plan.warnings));
   assert.equal(w.object, 'ConfigMap web/redis-config-bd2fcfgt6k');
-  assert.match(w.message, /redis-config-bd2fcfgt6k, redis-config-5m7h2c9tbd/);
+  assert.match(w.message, /redis-config-bd2fcfgt6k, redis-config-5m7h2c9tbd\): the name is parameter redis-config\.configmap\.name now \(also in the place that refers to it\)/);
+  // One parameter for the name and the volume that refers to it, named without the hash.
+  assert.deepEqual(plan.parameters.map((p) => [p.name, p.used.map((u) => u.pointer)]), [
+    ['redis-config.configmap.name', ['/spec/template/spec/volumes/0/configMap/name', '/metadata/name']],
+    ['redis-config.configmap.data.redis-conf', ['/data/redis.conf']],
+  ]);
+  assert.deepEqual(manifests(plan).map((m) => m.path.split('/').at(-1)), ['deployment-cache.yaml', 'configmap-redis-config.yaml']);
+  assert.deepEqual(written(plan, 'prod')['redis-config'], { configmap: { name: 'redis-config-5m7h2c9tbd', data: { 'redis-conf': 'maxmemory 1gb\n' } } });
   roundTrips(plan, input);
 });
 
