@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { PromoteError, wrapError } from '../errors.ts';
+import { bundlesUnder } from '../bundle/bundle-dir.ts';
 import { toYamlStream, type RenderedFile } from '../bundle/render.ts';
 import { projectRootFor, renderEnvironment, stageFor } from '../bundle/render-environment.ts';
 import { writeRendered } from '../bundle/render-output.ts';
@@ -52,6 +53,24 @@ export function rendererName(r: RendererIdentity): string {
   return r.version ? `${r.kind} ${r.version}` : r.kind;
 }
 
+/**
+ * The bundle of a directory: itself when it holds bundle.yaml, else the only bundles/<name>/ of
+ * the project it is (as `promote validate` finds it), so `promote render --env dev` works at the
+ * root of a project `promote init` or `promote import` made.
+ */
+async function projectBundle(dir: string): Promise<string> {
+  if (await stat(join(dir, 'bundle.yaml')).then(() => true, () => false)) return dir;
+  const found = await bundlesUnder(join(dir, 'bundles'));
+  if (found.length === 1) return found[0]!;
+  if (found.length > 1) {
+    throw new PromoteError('BUNDLE_AMBIGUOUS', `${dir} has ${found.length} bundles (${found.map((f) => relative(dir, f)).join(', ')}): which one to render?`, {
+      outcome: 'usage',
+      hint: `name it: promote render ${relative(dir, found[0]!)} --env <env>`,
+    });
+  }
+  return dir; // not a bundle: renderDirectory says so (BUNDLE_FILE_MISSING)
+}
+
 async function isDir(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isDirectory(), () => false);
 }
@@ -91,7 +110,11 @@ export function streamHeader(r: Pick<RenderSourceResult, 'bundle' | 'environment
  */
 export async function renderSource(options: RenderSourceOptions): Promise<RenderSourceResult> {
   const local = resolve(options.cwd, options.source);
-  if (await isDir(local)) return renderDirectory(options, local);
+  if (await isDir(local)) {
+    const bundleDir = await projectBundle(local);
+    // A project's bundle under bundles/: its environments/ are the project's.
+    return renderDirectory(bundleDir !== local && options.root === undefined ? { ...options, root: local } : options, bundleDir);
+  }
   const looksLikeReference = options.source.startsWith('oci:') || /[:@/]/.test(options.source);
   if (!looksLikeReference) {
     throw new PromoteError('RENDER_SOURCE_NOT_FOUND', `${options.source} is neither a bundle directory nor a reference`, {

@@ -1,4 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
+import { bundlesUnder } from '../bundle/bundle-dir.ts';
 import { basename, join, relative, resolve } from 'node:path';
 import { isPromoteError, PromoteError, type Problem } from '../errors.ts';
 import { environmentFile, listEnvironments, loadEnvironmentFile, type Environment } from '../params/environment.ts';
@@ -52,13 +53,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Every bundles/<name>/ that holds a bundle.yaml (the layout `promote init` makes), sorted. */
-async function bundlesUnder(dir: string): Promise<string[]> {
-  const names = (await readdir(dir).catch(() => [] as string[])).sort();
-  const found: string[] = [];
-  for (const n of names) if (await exists(join(dir, n, 'bundle.yaml'))) found.push(join(dir, n));
-  return found;
-}
 
 function asProblems(err: unknown, file: string): Problem[] {
   if (isPromoteError(err)) {

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PromoteError } from '../errors.ts';
 
@@ -38,4 +38,12 @@ export async function requireBundleFile(dir: string): Promise<string> {
     });
   }
   return file;
+}
+
+/** Every `<dir>/<name>/` that holds a bundle.yaml (the `bundles/` of a project `promote init` or `promote import` made), sorted. */
+export async function bundlesUnder(dir: string): Promise<string[]> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  const found: string[] = [];
+  for (const n of names) if (await stat(join(dir, n, BUNDLE_FILE)).then((s) => s.isFile(), () => false)) found.push(join(dir, n));
+  return found;
 }

@@ -1,5 +1,6 @@
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
+import { bundlesUnder } from '../bundle/bundle-dir.ts';
 import { PromoteError } from '../errors.ts';
 import { isGitUrl } from '../pipeline/git-url.ts';
 import type { Pipeline, Stage } from '../pipeline/pipeline.ts';
@@ -21,9 +22,7 @@ export async function exists(path: string): Promise<boolean> {
 /** The bundle of a project: `<root>/bundle.yaml`, else the only `bundles/<name>/`. */
 export async function findBundleDir(root: string): Promise<string> {
   if (await exists(join(root, 'bundle.yaml'))) return root;
-  const names = await readdir(join(root, 'bundles')).catch(() => [] as string[]);
-  const found: string[] = [];
-  for (const n of names.sort()) if (await exists(join(root, 'bundles', n, 'bundle.yaml'))) found.push(join(root, 'bundles', n));
+  const found = await bundlesUnder(join(root, 'bundles'));
   if (found.length === 1) return found[0]!;
   throw new PromoteError('DEMO_NO_BUNDLE', found.length ? `${root} has ${found.length} bundles under bundles/; the demo runs one` : `no bundle in ${root} (bundle.yaml or bundles/<name>/bundle.yaml)`, {
     outcome: 'usage',
