@@ -25,30 +25,13 @@ if (process.env.npm_lifecycle_event === 'promote' && process.env.INIT_CWD) proce
 // cache keeps the compiled (and type-stripped) modules between runs.
 module.enableCompileCache?.();
 
-// Memory (issue 12 §13): V8 sizes its heap from the machine's memory — on a 16 GiB laptop two
-// 64 MiB semi-spaces for the young generation and an old one left to grow to several times what
-// is live before it is collected — so reading a bundle of 99,000 entries peaked near 450 MiB
-// where its live data is a quarter of that. The commands that read bundles run with a fixed
-// young generation and V8's memory-saving heuristics instead (V8_MEMORY_FLAGS), which keeps them
-// under the 256 MiB of src/bundle/limits.ts; V8 takes these only at start, so the process
-// re-executes itself in place (same pid, same stdio; ~40 ms). A --max-semi-space-size the user
-// gave (NODE_OPTIONS, node's own arguments) means they tune V8 themselves: left alone.
-const V8_MEMORY_FLAGS = ['--max-semi-space-size=16', '--optimize-for-size'];
-const READS_BUNDLES = new Set(['pull', 'inspect', 'render', 'verify', 'agent']);
-if (
-  READS_BUNDLES.has(process.argv[2] ?? '') &&
-  typeof process.execve === 'function' &&
-  process.platform !== 'win32' &&
-  ![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'))
-) {
-  try {
-    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...V8_MEMORY_FLAGS, process.argv[1], ...process.argv.slice(2)], process.env);
-  } catch {
-    // Not re-executed (a sandbox forbids execve): run as we are, with V8's own sizing.
-  }
-}
+const fromSource = existsSync(new URL('../src/cli/main.ts', import.meta.url));
+const cli = (name) => new URL(fromSource ? `../src/cli/${name}.ts` : `../dist/cli/${name}.js`, import.meta.url).href;
 
-const source = new URL('../src/cli/main.ts', import.meta.url);
-const entry = existsSync(source) ? source.href : new URL('../dist/cli/main.js', import.meta.url).href;
-const { main } = await import(entry);
+// The commands that read a bundle run with fixed V8 heap sizing: src/cli/v8-memory-flags.ts.
+const memory = await import(cli('v8-memory-flags'));
+memory.allowMemoryReexec();
+if (memory.READS_BUNDLES.has(process.argv[2] ?? '')) memory.reexecWithMemoryFlags();
+
+const { main } = await import(cli('main'));
 process.exitCode = await main(process.argv.slice(2));

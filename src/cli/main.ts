@@ -145,15 +145,31 @@ export interface MainIO extends Streams {
   stdoutIsTTY: boolean;
 }
 
+/**
+ * The process's own streams, made when first used (written to, or asked whether they are a TTY):
+ * until then stdin, stdout and stderr are left as they were given. (A stream made on a pipe puts
+ * the pipe into non-blocking mode, which the process re-executed by src/cli/v8-memory-flags.ts —
+ * and whoever else holds the pipe — would inherit.)
+ */
 function defaultIO(): MainIO {
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
     env: process.env,
     cwd: process.cwd(),
-    stdinIsTTY: process.stdin.isTTY === true,
-    stderrIsTTY: process.stderr.isTTY === true,
-    stdoutIsTTY: process.stdout.isTTY === true,
+    get stdinIsTTY() {
+      return process.stdin.isTTY === true;
+    },
+    get stderrIsTTY() {
+      return process.stderr.isTTY === true;
+    },
+    get stdoutIsTTY() {
+      return process.stdout.isTTY === true;
+    },
   };
 }
 
@@ -222,17 +238,22 @@ export async function main(argv: string[], io?: MainIO): Promise<number> {
       io.stdout.write(commandHelp(command));
       return 0;
     }
-    const progressEnabled = io.stderrIsTTY;
+    // Asked when first needed, not before the command runs (see defaultIO).
+    let progressEnabled: boolean | undefined;
     let lastProgressLength = 0;
     const ctx: CommandContext = {
       output: format,
       debug,
       cwd: io.cwd,
       env: io.env,
-      interactive: io.stdinIsTTY,
-      color: io.stdoutIsTTY && !io.env.NO_COLOR,
+      get interactive() {
+        return io.stdinIsTTY;
+      },
+      get color() {
+        return io.stdoutIsTTY && !io.env.NO_COLOR;
+      },
       progress(message) {
-        if (!progressEnabled) return;
+        if (!(progressEnabled ??= io.stderrIsTTY)) return;
         const line = redact(message).slice(0, 120);
         io.stderr.write(`\r${line.padEnd(lastProgressLength)}`);
         lastProgressLength = line.length;

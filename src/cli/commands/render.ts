@@ -1,6 +1,11 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { stringOption, type Command } from '../command.ts';
 import { REGISTRY_HELP, REGISTRY_OPTIONS, registryOptions } from '../registry-options.ts';
+import { reexecWithMemoryFlags } from '../v8-memory-flags.ts';
 import { VERIFY_OPTIONS, verifyPolicy } from '../verify-options.ts';
+
+const isDirectory = (path: string) => stat(path).then((s) => s.isDirectory(), () => false);
 
 export const command: Command = {
   name: 'render',
@@ -51,6 +56,9 @@ ${REGISTRY_HELP}`,
       const { PromoteError } = await import('../../errors.ts');
       throw new PromoteError('USAGE', 'render needs --env <name>', { outcome: 'usage', hint: "name the environment to render for, e.g. --env staging; run 'promote render --help' for examples" });
     }
+    const source = args.positionals[0] ?? '.';
+    // A pushed bundle is pulled and read (src/cli/v8-memory-flags.ts); a directory is not.
+    if (!(await isDirectory(resolve(ctx.cwd, source)))) reexecWithMemoryFlags();
     const policy = await verifyPolicy(ctx, args);
     const cluster = stringOption(args, 'cluster');
     const stage = stringOption(args, 'stage');
@@ -61,7 +69,7 @@ ${REGISTRY_HELP}`,
       ? async (o: import('../../artifact/render.ts').RenderSourceOptions) => (await import('../../artifact/render.ts')).verifiedRender(o, policy, { env: ctx.env, cwd: ctx.cwd })
       : async (o: import('../../artifact/render.ts').RenderSourceOptions) => (await import('../../artifact/render.ts')).renderSource(o);
     const result = await render({
-      source: args.positionals[0] ?? '.',
+      source,
       environment: env,
       cwd: ctx.cwd,
       env: ctx.env,
