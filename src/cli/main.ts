@@ -173,6 +173,12 @@ function defaultIO(): MainIO {
   };
 }
 
+/** Compiled schema validators are kept between runs, in the cache root (src/params/stored-validators.ts). */
+async function keepValidators(env: NodeJS.ProcessEnv): Promise<void> {
+  const [{ storeValidatorsIn }, { promoteCacheRoot }, { join }] = await Promise.all([import('../params/stored-validators.ts'), import('../cache-root.ts'), import('node:path')]);
+  storeValidatorsIn(join(promoteCacheRoot(env), 'validators'));
+}
+
 let signalsHandled = false;
 
 /**
@@ -238,6 +244,7 @@ export async function main(argv: string[], io?: MainIO): Promise<number> {
       io.stdout.write(commandHelp(command));
       return 0;
     }
+    await keepValidators(io.env);
     // Asked when first needed, not before the command runs (see defaultIO).
     let progressEnabled: boolean | undefined;
     let lastProgressLength = 0;

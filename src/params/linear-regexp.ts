@@ -25,9 +25,10 @@ export function linearRegExp(pattern: string, _flags: string): { test(s: string)
   const re = compileLinear(pattern);
   return { test: (s: string) => re.matcher(s).find(), toString: () => `re2:${pattern}` };
 }
-// Only used if a validator were generated as standalone code (the generated validators in
-// src/params/generated/ are for promote's own schemas and keep native RegExp; see gen script).
-linearRegExp.code = 'require("../linear-regexp.ts").linearRegExp';
+// How the code of a stored validator (stored-validators.ts) asks for it; schema-validator.ts hands
+// it over. (The generated validators in src/params/generated/ are for promote's own schemas and
+// keep native RegExp; see the gen script.)
+linearRegExp.code = 'require("promote:linear-regexp").linearRegExp';
 
 /** The `format: "regex"` check: a value is a regex when RE2 can compile it. */
 export function isLinearRegExp(value: string): boolean {
