@@ -8,6 +8,7 @@ import { expandString } from '../template.ts';
 import { findBinary, type FoundBinary } from './find-binary.ts';
 import type { HelmSpec } from './helm.ts';
 import type { BundleTree, RendererIdentity, RendererOptions } from './renderer.ts';
+import { rememberedIdentity } from './remembered-identity.ts';
 import { renderLimits, runBinary } from './run-binary.ts';
 import { copyTree, withScratch } from './scratch.ts';
 import { renderedFiles, splitYamlStream } from './yaml-stream.ts';
@@ -59,10 +60,13 @@ export async function helmIdentity(options?: RendererOptions): Promise<RendererI
   let identity = identities.get(key);
   if (!identity) {
     const { timeoutMs } = renderLimits(options, BUNDLE_MAX_MANIFESTS_TOTAL_BYTES);
-    identity = withScratch(async (scratch) => {
-      const out = await runBinary({ binary: helm.path, args: ['version', '--short'], cwd: scratch.dir, home: scratch.home, env: helmEnv(scratch.home), timeoutMs, maxOutputBytes: 4096, what: `${helm.path} version` });
-      return { kind: 'helm', version: out.trim(), binary: helm.path };
-    });
+    // Remembered between runs too, so that a render runs one helm, not two.
+    identity = rememberedIdentity('helm', helm.path, helm.prefix, options ?? {}, () =>
+      withScratch(async (scratch) => {
+        const out = await runBinary({ binary: helm.path, args: ['version', '--short'], cwd: scratch.dir, home: scratch.home, env: helmEnv(scratch.home), timeoutMs, maxOutputBytes: 4096, what: `${helm.path} version` });
+        return { kind: 'helm', version: out.trim(), binary: helm.path };
+      }),
+    );
     identities.set(key, identity);
     identity.catch(() => identities.delete(key));
   }
