@@ -4,7 +4,7 @@ import type { Ajv2020, ErrorObject, Format, Options, ValidateFunction } from 'aj
 import { readAsset } from '../assets.ts';
 import { PromoteError } from '../errors.ts';
 import { checkSchemaPatterns, isLinearRegExp, linearRegExp } from './linear-regexp.ts';
-import { validate as generatedMetaValidator } from './generated/meta-schema-validator.ts';
+import { metaSchemaValidator } from './generated/meta-schema-validator.ts';
 import { loadStored, store, storesValidators } from './stored-validators.ts';
 
 export { schemaProblems } from './schema-problems.ts';
@@ -35,7 +35,6 @@ export const SECRET_KEYWORD = 'x-promote-secret';
 export const AJV_OPTIONS = { strict: true, allErrors: true, verbose: true, useDefaults: true, allowUnionTypes: true, allowMatchingProperties: true } as const satisfies Options;
 
 const META_SCHEMA_ID = 'https://json-schema.org/draft/2020-12/schema';
-const validateAgainstMetaSchema = generatedMetaValidator as unknown as ValidateFunction;
 
 export interface SchemaSource {
   /** Where the schema came from, for errors about the schema itself. */
@@ -82,6 +81,7 @@ function validateSchemaFast(this: Ajv2020, original: Ajv2020['validateSchema'], 
   if (typeof schema !== 'object' || schema === null || (declared !== undefined && (typeof declared !== 'string' || declared.replace(/#$/, '') !== META_SCHEMA_ID))) {
     return original.call(this, schema as object, throwOrLogError);
   }
+  const validateAgainstMetaSchema = metaSchemaValidator() as unknown as ValidateFunction;
   const valid = validateAgainstMetaSchema(schema);
   this.errors = valid ? null : (validateAgainstMetaSchema.errors ?? null);
   if (!valid && throwOrLogError) throw new Error(`schema is invalid: ${this.errorsText()}`);
