@@ -4,7 +4,6 @@ import { PromoteError, wrapError } from '../errors.ts';
 import { bundlesUnder } from '../bundle/bundle-dir.ts';
 import { toYamlStream, type RenderedFile } from '../bundle/render.ts';
 import { projectRootFor, renderEnvironment, stageFor } from '../bundle/render-environment.ts';
-import { writeRendered } from '../bundle/render-output.ts';
 import type { PulledBundle } from '../bundle/render-pulled.ts';
 import type { RendererIdentity } from '../bundle/renderers/renderer.ts';
 import type { RegistryOptions } from '../oci/open.ts';
@@ -170,6 +169,7 @@ async function renderDirectory(options: RenderSourceOptions, bundleDir: string, 
     renderer: result.renderer,
   };
   if (options.out !== undefined) {
+    const { writeRendered } = await import('../bundle/render-output.ts');
     await writeRendered(result.files, resolve(options.cwd, options.out));
     summary.out = options.out;
   } else {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import ignore, { type Ignore } from 'ignore';
+import type { Ignore } from 'ignore';
 import { git, gitEnv, inGitWorkTree } from './git.ts';
 
 // The ignore rules the bundle walk applies (walk.ts, "Policy"): `.promoteignore`, and what git
@@ -9,10 +10,15 @@ import { git, gitEnv, inGitWorkTree } from './git.ts';
 
 export const IGNORE_FILE = '.promoteignore';
 
+// Loaded when a bundle has rules to apply: most walks (a render of a chart) meet none.
+let ignoreFactory: typeof import('ignore') | undefined;
+const ignore = (): Ignore => (ignoreFactory ??= createRequire(import.meta.url)('ignore') as typeof import('ignore'))();
+
 /** `.promoteignore` rules: `ignored` (excluded), `unignored` (a `!rule` re-includes it), or neither. */
 export async function loadPromoteIgnore(root: string): Promise<Ignore | undefined> {
   try {
-    return ignore().add(await readFile(join(root, IGNORE_FILE), 'utf8'));
+    const rules = await readFile(join(root, IGNORE_FILE), 'utf8');
+    return ignore().add(rules);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     return undefined;
