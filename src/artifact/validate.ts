@@ -72,7 +72,7 @@ async function checkBundle(bundleDir: string, problems: Problem[]): Promise<Load
   try {
     const { readBundleSources } = await import('../bundle/sources.ts');
     const { contentProblems } = await import('../bundle/build-checks.ts');
-    const { bundle, files } = await readBundleSources(bundleDir);
+    const { bundle, files, tree } = await readBundleSources(bundleDir);
     const schema = parameterSchema(bundle.parameterSchema, join(bundleDir, bundle.spec.parameters));
     const layout = { manifests: bundle.spec.manifests, ...(bundle.spec.files !== undefined && { files: bundle.spec.files }) };
     // The checks `promote build` makes, so what validates is what builds.
@@ -81,10 +81,10 @@ async function checkBundle(bundleDir: string, problems: Problem[]): Promise<Load
       ...found.map((p) => ({ ...p, file: join(bundleDir, p.file ?? ''), ...(p.rule === 'no-secrets' && { hint: 'keep secret values out of the bundle (secret store / External Secrets, Sealed Secrets, SOPS), or set spec.allowSecrets: true' }) })),
     );
     if (bundle.spec.renderer.kind !== 'plain') {
-      // A chart's or kustomization's own checks (renderer-checks.ts), as `promote build` makes them.
-      const { walkBundle } = await import('../bundle/walk.ts');
+      // A chart's or kustomization's own checks (renderer-checks.ts), as `promote build` makes them,
+      // on the files readBundleSources already walked.
       const { checkRendererBundle } = await import('../bundle/renderer-checks.ts');
-      await checkRendererBundle(bundle, await walkBundle(bundleDir)).catch((err: unknown) => {
+      await checkRendererBundle(bundle, tree.files).catch((err: unknown) => {
         const inBundle = (file?: string) => (file === undefined ? join(bundleDir, 'bundle.yaml') : file.startsWith(bundleDir) ? file : join(bundleDir, file));
         problems.push(...asProblems(err, join(bundleDir, 'bundle.yaml')).map((p) => ({ ...p, file: inBundle(p.file) })));
       });

@@ -1,7 +1,7 @@
 import { PromoteError } from '../errors.ts';
 import type { LoadedBundleFile } from './bundle-file.ts';
 import { rendererKind } from './renderers/kinds.ts';
-import type { BundleTree } from './renderers/renderer.ts';
+import type { BundleTree, TreeFile } from './renderers/renderer.ts';
 import type { WalkEntry } from './walk.ts';
 
 // The build-time checks of a bundle rendered by a binary (a chart, a kustomization): what the
@@ -9,14 +9,15 @@ import type { WalkEntry } from './walk.ts';
 // before the bundle gets a digest, with what to run or change (issue 15). A plain bundle's
 // checks are build-checks.ts.
 
-export async function checkRendererBundle(bundleFile: LoadedBundleFile, entries: readonly WalkEntry[]): Promise<void> {
+export async function checkRendererBundle(bundleFile: LoadedBundleFile, entries: readonly (WalkEntry | TreeFile)[]): Promise<void> {
   const { spec } = bundleFile;
   if (spec.renderer.kind === 'plain') return;
   const kind = rendererKind(spec.renderer.kind);
   if (!kind?.check) return;
   const layout = { manifests: spec.manifests, ...(spec.files !== undefined && { files: spec.files }) };
   const tree: BundleTree = {
-    files: entries.filter((e) => e.type === 'file').map((e) => ({ path: e.path, source: e.source, size: e.size })),
+    // Walk entries (build) or the tree a caller already read (validate): files only, either way.
+    files: entries.filter((e) => !('type' in e) || e.type === 'file').map((e) => ({ path: e.path, source: e.source, size: e.size })),
     layout,
     what: `bundle ${bundleFile.dir}`,
     name: spec.name,

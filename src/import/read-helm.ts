@@ -4,7 +4,6 @@ import { parse } from 'yaml';
 import { PromoteError } from '../errors.ts';
 import { BUNDLE_MAX_MANIFESTS_TOTAL_BYTES } from '../bundle/limits.ts';
 import { manifestValues, parseManifest } from '../bundle/manifest-yaml.ts';
-import { findBinary } from '../bundle/renderers/find-binary.ts';
 import { renderLimits, runBinary } from '../bundle/renderers/run-binary.ts';
 import { withScratch } from '../bundle/renderers/scratch.ts';
 import { splitYamlStream } from '../bundle/renderers/yaml-stream.ts';
@@ -118,9 +117,6 @@ function helmHook(value: Record<string, unknown>): string | undefined {
   return hook === undefined ? undefined : String(hook);
 }
 
-/** `# Source: <chart>/<path>`: the line helm writes before each document. */
-const SOURCE_HEADER = /^(?:---[^\n]*\n)?# Source: ([^\n]*)\n/;
-
 /** Renders every environment's values with the chart. Throws IMPORT_SOURCE_NOT_FOUND, IMPORT_CHART_INVALID, RENDER_* or RENDERER_MISSING. */
 export async function readHelm(source: HelmSource, specs: readonly ValuesSpec[], options: { cwd: string; env: Readonly<Record<string, string | undefined>> }): Promise<ImportEnvironment[]> {
   const defaultRelease = await chartName(source.chart, options.cwd);
@@ -133,7 +129,8 @@ export async function readHelm(source: HelmSource, specs: readonly ValuesSpec[],
     }
     checkNames(source.release?.[s.environment] ?? defaultRelease, source.namespace?.[s.environment] ?? 'default', s.environment);
   }
-  const helm = findBinary({ tool: 'helm', variable: 'PROMOTE_HELM', renderer: `helm (the source ${source.chart} is a chart)`, install: 'install helm 3 (https://helm.sh/docs/intro/install/)', env: options.env });
+  const { findHelm, helmEnv, SOURCE_HEADER } = await import('../bundle/renderers/helm-template.ts');
+  const helm = findHelm({ env: options.env }, `helm (the source ${source.chart} is a chart)`);
   const limits = renderLimits({ env: options.env }, BUNDLE_MAX_MANIFESTS_TOTAL_BYTES);
   const out: ImportEnvironment[] = [];
   for (const s of specs) {
@@ -148,7 +145,7 @@ export async function readHelm(source: HelmSource, specs: readonly ValuesSpec[],
         // Paths as the user gave them, so helm's messages name their files.
         cwd: options.cwd,
         home: scratch.home,
-        env: { HELM_CACHE_HOME: join(scratch.home, 'cache'), HELM_CONFIG_HOME: join(scratch.home, 'config'), HELM_DATA_HOME: join(scratch.home, 'data') },
+        env: helmEnv(scratch.home),
         ...limits,
         what,
       }),

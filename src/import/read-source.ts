@@ -3,7 +3,6 @@ import { basename, join, relative, resolve } from 'node:path';
 import { PromoteError, type Problem } from '../errors.ts';
 import { BUNDLE_MAX_MANIFESTS_TOTAL_BYTES } from '../bundle/limits.ts';
 import { isManifestPath, manifestValues, parseManifest, readManifest, type ParsedManifest } from '../bundle/manifest-yaml.ts';
-import { findBinary } from '../bundle/renderers/find-binary.ts';
 import { renderLimits, runBinary } from '../bundle/renderers/run-binary.ts';
 import { withScratch } from '../bundle/renderers/scratch.ts';
 import { compareBytes } from '../bundle/walk.ts';
@@ -61,11 +60,10 @@ function objects(values: readonly unknown[], source: string): ImportObject[] {
 }
 
 async function kustomizeBuild(dir: string, shown: string, env: Readonly<Record<string, string | undefined>>): Promise<string> {
-  const found = findBinary({ tool: 'kustomize', variable: 'PROMOTE_KUSTOMIZE', renderer: `kustomize (the source ${shown} is a kustomization)`, install: 'install kustomize, or kubectl (which embeds it)', env, aliases: { kubectl: ['kustomize'] } });
+  const { buildArgs, kustomizeBinary } = await import('../bundle/renderers/kustomize-build.ts');
+  const found = kustomizeBinary({ env }, `kustomize (the source ${shown} is a kustomization)`);
   const limits = renderLimits({ env }, BUNDLE_MAX_MANIFESTS_TOTAL_BYTES);
-  return withScratch((scratch) =>
-    runBinary({ binary: found.path, args: [...(found.prefix.length ? found.prefix : ['build']), dir], cwd: dir, home: scratch.home, ...limits, what: `kustomize build of the source ${shown}` }),
-  );
+  return withScratch((scratch) => runBinary({ binary: found.path, args: buildArgs(found, dir), cwd: dir, home: scratch.home, ...limits, what: `kustomize build of the source ${shown}` }));
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

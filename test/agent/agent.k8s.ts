@@ -2,7 +2,7 @@
 // registry with a real promoted bundle, and a real API server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
 import { readStatusReport } from '../../src/records/status-report.ts';
 import { loadPipelineTrust } from '../../src/signing/policy.ts';
-import { startKubernetes, type KubeServer } from '../harness/kubernetes.ts';
+import { startKubernetes, writeKubeconfig, type KubeServer } from '../harness/kubernetes.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject } from '../promotion/project.ts';
 
@@ -42,12 +42,7 @@ describe('promote agent --target kubernetes (CLI, real registry, real API server
     await promoteTo(engine, { stage: 'dev', bundle: d1 });
     assert.equal((await kube.api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dev' } })).status, 201);
     const kubeconfig = join(base, 'kubeconfig');
-    await writeFile(kubeconfig, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
-      clusters: [{ name: 'test', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
-      users: [{ name: 'admin', user: { token: kube.token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin' } }],
-    }));
+    await writeKubeconfig(kube, kubeconfig);
     const args = [BIN, 'agent', '--stage', 'dev', '--cluster', 'dev-1', '--target', 'kubernetes', '--kubeconfig', kubeconfig,
       '--once', '--health-timeout', '2s', '--key', p.promoterKeyFile, '--insecure', '--cache-dir', join(base, 'cache'), '--output', 'json'];
     const result = await run(process.execPath, args, { cwd: p.dir, env: p.env }).catch((e: { code: number; stdout: string; stderr: string }) => e);

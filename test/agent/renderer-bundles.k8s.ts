@@ -14,7 +14,7 @@ import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
 import { readStatusReport } from '../../src/records/status-report.ts';
 import { loadPipelineTrust } from '../../src/signing/policy.ts';
-import { startKubernetes, type KubeServer } from '../harness/kubernetes.ts';
+import { startKubernetes, writeKubeconfig, type KubeServer } from '../harness/kubernetes.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { renderTools, renderToolsEnv } from '../harness/render-tools.ts';
 import { createProject } from '../promotion/project.ts';
@@ -52,12 +52,7 @@ describe('helm and kustomize bundles on a real API server (CLI agent, real regis
       await promoteTo(engine, { stage: 'dev', bundle: d1 });
       assert.equal((await kube.api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } })).status, 201);
       const kubeconfig = join(base, `${kind}-kubeconfig`);
-      await writeFile(kubeconfig, JSON.stringify({
-        apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
-        clusters: [{ name: 'test', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
-        users: [{ name: 'admin', user: { token: kube.token } }],
-        contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin' } }],
-      }));
+      await writeKubeconfig(kube, kubeconfig);
       const args = [BIN, 'agent', '--stage', 'dev', '--cluster', 'dev-1', '--target', 'kubernetes', '--kubeconfig', kubeconfig,
         '--once', '--health-timeout', '1s', '--key', p.promoterKeyFile, '--insecure', '--cache-dir', join(base, `${kind}-cache`), '--output', 'json'];
       const result = await run(process.execPath, args, { cwd: p.dir, env: p.env }).catch((e: { code: number; stdout: string; stderr: string }) => e);

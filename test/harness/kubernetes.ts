@@ -131,3 +131,15 @@ export async function startKubernetes(): Promise<KubeServer> {
     });
   return { server, caFile, token, userToken, runDir, api, stop };
 }
+
+/** A kubeconfig at `path` for the admin token of `kube`, as a user would hand one to `promote agent --kubeconfig`. */
+export async function writeKubeconfig(kube: KubeServer, path: string): Promise<string> {
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(path, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
+    clusters: [{ name: 'test', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
+    users: [{ name: 'admin', user: { token: kube.token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin' } }],
+  }));
+  return path;
+}

@@ -45,14 +45,14 @@ export function findBinary(want: BinaryWanted): FoundBinary {
   if (named !== undefined && named !== '') {
     const path = isAbsolute(named) ? named : resolve(named);
     if (executable(path)) return withPrefix(path);
-    throw missing(want, `${want.variable}=${named} is not an executable file`);
+    missing(want, `${want.variable}=${named} is not an executable file`);
   }
   const dirs = (want.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
   for (const dir of dirs) {
     const path = join(dir, want.tool);
     if (executable(path)) return { path: resolve(path), prefix: [] };
   }
-  return missing(want, `${want.variable} is not set and there is no ${want.tool} on PATH`) as never;
+  missing(want, `${want.variable} is not set and there is no ${want.tool} on PATH`);
 }
 
 function missing(want: BinaryWanted, why: string): never {

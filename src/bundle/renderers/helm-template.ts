@@ -32,21 +32,22 @@ const RELEASE_NAME_MAX = 53;
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const NAMESPACE_MAX = 63;
 
-/** `# Source: <chart name>/<path in the chart>` — the first line helm writes for each document. */
-const SOURCE_HEADER = /^---[^\n]*\n# Source: ([^\n]*)\n/;
+/** `# Source: <chart name>/<path in the chart>` — the first line helm writes for each document (after its `---`). */
+export const SOURCE_HEADER = /^(?:---[^\n]*\n)?# Source: ([^\n]*)\n/;
 
-function findHelm(options: RendererOptions = {}): FoundBinary {
+/** helm, as every reader of a chart finds it; `renderer` names who wants it, for the message. */
+export function findHelm(options: RendererOptions = {}, renderer = 'helm (bundle.yaml spec.helm)'): FoundBinary {
   return findBinary({
     tool: 'helm',
     variable: 'PROMOTE_HELM',
-    renderer: 'helm (bundle.yaml spec.helm)',
+    renderer,
     install: 'install helm 3 (https://helm.sh/docs/intro/install/; the agent image ships it)',
     env: options.env ?? process.env,
   });
 }
 
 /** helm's homes inside the scratch HOME: no repositories, registry logins or plugins of the user's. */
-function helmEnv(home: string): Record<string, string> {
+export function helmEnv(home: string): Record<string, string> {
   return { HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') };
 }
 

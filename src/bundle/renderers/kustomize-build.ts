@@ -27,11 +27,12 @@ import { renderedFiles, splitYamlStream } from './yaml-stream.ts';
 
 const ARGS = ['--load-restrictor', 'LoadRestrictionsRootOnly'];
 
-function kustomizeBinary(options: RendererOptions): FoundBinary {
+/** kustomize (or a kubectl), as every reader of a kustomization finds it; `renderer` names who wants it. */
+export function kustomizeBinary(options: RendererOptions, renderer = 'kustomize (bundle.yaml spec.kustomize)'): FoundBinary {
   return findBinary({
     tool: 'kustomize',
     variable: 'PROMOTE_KUSTOMIZE',
-    renderer: 'kustomize (bundle.yaml spec.kustomize)',
+    renderer,
     install: 'install kustomize v5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) on PATH, or point PROMOTE_KUSTOMIZE at a kubectl (run as `kubectl kustomize`)',
     env: options.env ?? process.env,
     aliases: { kubectl: ['kustomize'] },
@@ -39,7 +40,7 @@ function kustomizeBinary(options: RendererOptions): FoundBinary {
 }
 
 /** `kustomize build` as the found binary spells it (`kubectl kustomize` for a kubectl). */
-function buildArgs(found: FoundBinary, dir: string): string[] {
+export function buildArgs(found: FoundBinary, dir: string): string[] {
   return found.prefix.length ? [...found.prefix, dir, ...ARGS] : ['build', dir, ...ARGS];
 }
 
