@@ -125,7 +125,12 @@ export function runBinary(run: BinaryRun): Promise<string> {
 /** The time and output limits of a render: the options', else PROMOTE_RENDER_TIMEOUT (seconds), else the defaults. */
 export function renderLimits(options: RendererOptions = {}, maxManifestsBytes: number): { timeoutMs: number; maxOutputBytes: number } {
   const env = options.env ?? process.env;
-  const seconds = Number(env.PROMOTE_RENDER_TIMEOUT);
-  const fromEnv = env.PROMOTE_RENDER_TIMEOUT !== undefined && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+  const given = env.PROMOTE_RENDER_TIMEOUT;
+  const seconds = Number(given);
+  // A typo here must not silently mean the default: say so, before anything runs.
+  if (given !== undefined && given !== '' && !(Number.isFinite(seconds) && seconds > 0)) {
+    throw new PromoteError('USAGE', `PROMOTE_RENDER_TIMEOUT=${given} is not a positive number of seconds`, { outcome: 'usage', hint: 'set it to the seconds one render may take, e.g. PROMOTE_RENDER_TIMEOUT=120, or unset it for the default of 60' });
+  }
+  const fromEnv = given !== undefined && given !== '' ? seconds * 1000 : undefined;
   return { timeoutMs: options.timeoutMs ?? fromEnv ?? RENDER_TIMEOUT_MS, maxOutputBytes: options.maxOutputBytes ?? maxManifestsBytes };
 }

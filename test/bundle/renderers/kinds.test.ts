@@ -81,3 +81,13 @@ test('attack: a layer whose bundle.yaml says helm under a config that says plain
   await assert.rejects(checkLayerContract(tmp.path, plain, 'reg/x@sha256:1'), (err) => isPromoteError(err, 'BUNDLE_LAYER_MISMATCH') && /the renderer/.test(err.message));
   await assert.rejects(checkLayerContract(tmp.path, { ...config, renderer: { kind: 'helm', chart: 'chart', hooks: 'include' } }, 'y'), (err) => isPromoteError(err, 'BUNDLE_LAYER_MISMATCH'));
 });
+
+test('render limits: PROMOTE_RENDER_TIMEOUT in seconds; a value that is not a positive number is a usage error, never silently the default', async () => {
+  const { renderLimits, RENDER_TIMEOUT_MS } = await import('../../../src/bundle/renderers/run-binary.ts');
+  assert.equal(renderLimits({ env: {} }, 10).timeoutMs, RENDER_TIMEOUT_MS);
+  assert.equal(renderLimits({ env: { PROMOTE_RENDER_TIMEOUT: '2.5' } }, 10).timeoutMs, 2500);
+  assert.equal(renderLimits({ env: { PROMOTE_RENDER_TIMEOUT: '2' }, timeoutMs: 7 }, 10).timeoutMs, 7, 'an explicit option wins');
+  for (const bad of ['abc', '0', '-5', '60s']) {
+    assert.throws(() => renderLimits({ env: { PROMOTE_RENDER_TIMEOUT: bad } }, 10), (err) => isPromoteError(err, 'USAGE') && err.outcome === 'usage' && err.message.includes(`PROMOTE_RENDER_TIMEOUT=${bad}`) && /e\.g\. PROMOTE_RENDER_TIMEOUT=120/.test(err.hint ?? ''));
+  }
+});
