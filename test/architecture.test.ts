@@ -14,8 +14,11 @@ const src = join(root, 'src');
 export const LAYERS: Record<string, number> = {
   '(root)': 0,
   oci: 1,
+  cel: 1,
   signing: 2,
   params: 2,
+  policy: 2,
+  notify: 2,
   records: 3,
   bundle: 3,
   pipeline: 4,

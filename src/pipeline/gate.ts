@@ -65,6 +65,50 @@ export interface StageApprovals {
 }
 
 /**
+ * Where a secret comes from (a bearer token, a header value): an environment variable of the
+ * process running promote, or a file (relative to the project root). The pipeline names the
+ * source, never the value; the value is read when a gate runs and never logged, recorded,
+ * printed or put in evidence (secret-ref.ts parses it).
+ */
+export type SecretRef = { env: string } | { file: string };
+
+/** A request a gate makes (http, metrics): bounded in time and size, always. */
+export interface GateRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The whole exchange, connect to last byte. */
+  timeoutMs: number;
+  /** Larger bodies fail the request (GATE_RESPONSE_TOO_LARGE); default 1 MiB. */
+  maxBytes?: number;
+  /** PEM file (relative to the project root) of the CA that signs the server's certificate, for https. */
+  caFile?: string;
+}
+
+export interface GateResponse {
+  status: number;
+  /** Header names lower-cased; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** The body as text (UTF-8). */
+  body: string;
+}
+
+/** One object of the manifests rendered for the candidate: where it came from, and the object. */
+export interface RenderedObject {
+  /** The bundle path of the file it was rendered into, e.g. `manifests/deployment.yaml`. */
+  file: string;
+  /** Its position among that file's documents (0-based). */
+  index: number;
+  object: Record<string, unknown>;
+}
+
+/** What the candidate renders to for one cluster of the stage, with the stage's parameters. */
+export interface RenderedCluster {
+  cluster: string;
+  objects: RenderedObject[];
+}
+
+/**
  * The facts a gate may ask for. Each is fetched when a gate first asks and kept for the rest of
  * the plan (memoiseFacts), so a stage with converged and soak reads the registry once and a stage
  * whose gates need nothing reads nothing. The engine implements it (promotion/); a test passes
@@ -74,10 +118,19 @@ export interface GateFacts {
   upstreamReports(): Promise<UpstreamReports>;
   approvals(): Promise<StageApprovals>;
   /**
-   * The place for gates that fetch from elsewhere (issue 17's http and metrics): absent until
-   * the engine provides it with its policy (timeouts, allowed hosts, credentials).
+   * A request to a server the pipeline names (http, metrics). Never throws for an HTTP status;
+   * throws PromoteError GATE_UNREACHABLE (connection, DNS, TLS), GATE_TIMEOUT or
+   * GATE_RESPONSE_TOO_LARGE, whose messages never carry a secret.
    */
-  fetch?(url: string, init?: RequestInit): Promise<Response>;
+  fetch(url: string, request: GateRequest): Promise<GateResponse>;
+  /** A secret's value; throws GATE_SECRET_MISSING (naming the variable or file, never a value). */
+  secret(ref: SecretRef): Promise<string>;
+  /**
+   * The candidate rendered for every cluster of the stage with the stage's environment (what the
+   * agents would apply), after its signature and parameters were verified; throws when the
+   * candidate cannot be rendered.
+   */
+  rendered(): Promise<RenderedCluster[]>;
 }
 
 export type GateFactName = keyof GateFacts;
@@ -106,6 +159,11 @@ export interface GateInput {
   promoterKey?: string;
   /** A report observed longer ago than this does not count (pipeline `reports.maxAge`; default DEFAULT_REPORT_MAX_AGE). */
   reportMaxAgeMs?: number;
+  /**
+   * The stage's `soak` gate duration, when it has one: the window a metrics gate without its
+   * own `for:` judges (the time the candidate had to prove itself upstream).
+   */
+  soakMs?: number;
   /** `--force` with its reason: only the manual gate looks at it. */
   force?: { reason: string };
 }
@@ -138,6 +196,11 @@ export interface GateKind<S extends { type: string } = { type: string }, F exten
    * "nothing new from upstream to …" in the plan.
    */
   readonly upstream?: { judges: string };
+  /**
+   * Loads what `parse` needs that is too heavy to load for every pipeline (the CEL library):
+   * the loader awaits it before parsing a pipeline that uses the kind.
+   */
+  prepare?(): Promise<void>;
   /** Parses the value under the gate's key; reports every problem and returns undefined if any. */
   parse(raw: unknown, pointer: string, report: ReportProblem): S | undefined;
   /**
@@ -146,7 +209,7 @@ export interface GateKind<S extends { type: string } = { type: string }, F exten
    */
   readonly beyondSchema?: readonly string[];
   /** What the gate needs of the rest of the pipeline, checked once it is all read; reports what is wrong. */
-  check?(spec: S, where: { stage: string; trust: TrustSpec }, pointer: string, report: ReportProblem): void;
+  check?(spec: S, where: { stage: string; trust: TrustSpec; gates: readonly { type: string }[] }, pointer: string, report: ReportProblem): void;
   /** The gate as written, e.g. `soak 15m`: how plans, evidence and refusals name it. */
   title(spec: S): string;
   evaluate(spec: S, ctx: GateContext<F>): Promise<GateResult>;
@@ -156,10 +219,12 @@ export interface GateKind<S extends { type: string } = { type: string }, F exten
 export function memoiseFacts(facts: GateFacts): GateFacts {
   let reports: Promise<UpstreamReports> | undefined;
   let approvals: Promise<StageApprovals> | undefined;
+  let rendered: Promise<RenderedCluster[]> | undefined;
   return {
     ...facts,
     upstreamReports: () => (reports ??= facts.upstreamReports()),
     approvals: () => (approvals ??= facts.approvals()),
+    rendered: () => (rendered ??= facts.rendered()),
   };
 }
 

@@ -16,6 +16,23 @@ export interface ParsedGate {
   pointer: string;
 }
 
+/**
+ * Awaits `prepare` of every kind the document's stages use, so the synchronous parse can use
+ * what it loads (gate.ts); a pipeline without such a gate loads nothing more.
+ */
+export async function prepareGateKinds(doc: unknown): Promise<void> {
+  const stages = isMap(doc) && isMap(doc.spec) && Array.isArray(doc.spec.stages) ? doc.spec.stages : [];
+  const types = new Set<string>();
+  for (const stage of stages) {
+    if (!isMap(stage) || !Array.isArray(stage.gates)) continue;
+    for (const g of stage.gates) {
+      if (typeof g === 'string') types.add(g);
+      else if (isMap(g)) for (const k of Object.keys(g)) types.add(k);
+    }
+  }
+  await Promise.all([...types].map((t) => gateKind(t)?.prepare?.()));
+}
+
 export function parseGates(raw: unknown, at: string, report: ReportProblem): ParsedGate[] {
   const gates: ParsedGate[] = [];
   if (raw !== undefined && !Array.isArray(raw)) report(`${at}/gates`, { message: 'gates must be a list', rule: 'type', expected: 'e.g. [{converged: {}}, {soak: 15m}]' });
@@ -47,6 +64,6 @@ export function checkGates(stage: Stage, gates: ParsedGate[], trust: TrustSpec, 
     if (kind.upstream && stage.from === undefined) {
       report(at, { message: `stage "${stage.name}" has no from stage, so its ${spec.type} gate has nothing to observe`, rule: 'gate-needs-from', hint: 'add from: <upstream stage>, or remove the gate' });
     }
-    kind.check?.(spec, { stage: stage.name, trust }, pointer, report);
+    kind.check?.(spec, { stage: stage.name, trust, gates: stage.gates }, pointer, report);
   }
 }

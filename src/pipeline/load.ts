@@ -10,7 +10,7 @@ import type { ReportProblem } from './gate.ts';
 import { parseDuration } from './duration.ts';
 import { isGitUrl } from './git-url.ts';
 import { GATE_KINDS } from './gates/kinds.ts';
-import { checkGates, parseGates, type ParsedGate } from './load-gates.ts';
+import { checkGates, parseGates, prepareGateKinds, type ParsedGate } from './load-gates.ts';
 import { checkAgentStages, parseTrust } from './load-trust.ts';
 import { DEFAULT_REPORT_MAX_AGE, type Pipeline, type Stage } from './pipeline.ts';
 import { checkGraph } from './stage-graph.ts';
@@ -72,6 +72,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   const abs = resolve(file);
   const doc = await readYamlFile(abs);
   const environments = options.environments ?? (await listEnvironments(projectRoot(abs)));
+  await prepareGateKinds(doc.value);
   return parsePipeline(doc, { environments, root: projectRoot(abs) });
 }
 

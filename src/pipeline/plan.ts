@@ -188,6 +188,7 @@ export async function assemblePlan(input: PlanInput): Promise<Plan> {
 
   let gates: GateResult[] = [];
   if (candidate) {
+    const soak = stage.gates.find((g) => g.type === 'soak');
     const gateInput: GateInput = {
       pipeline: pipeline.name,
       stage: stage.name,
@@ -198,6 +199,7 @@ export async function assemblePlan(input: PlanInput): Promise<Plan> {
       promoter: input.promoter,
       ...(input.promoterKey && { promoterKey: input.promoterKey }),
       ...(pipeline.reports && { reportMaxAgeMs: pipeline.reports.maxAgeMs }),
+      ...(soak && { soakMs: soak.milliseconds }),
       ...(force && { force }),
     };
     gates = await evaluateGates(stage.gates, { input: gateInput, facts: input.facts, ...(sameBundle && { unchangedBundle: configuration ? 'configuration' : 'none' }) });

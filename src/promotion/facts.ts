@@ -1,4 +1,4 @@
-import { isPromoteError } from '../errors.ts';
+import { isPromoteError, PromoteError } from '../errors.ts';
 import { memoiseFacts, type GateFacts } from '../pipeline/gate.ts';
 import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
 import type { CheckResult, PlanAction, StageView } from '../pipeline/plan.ts';
@@ -93,6 +93,14 @@ export async function gatherFacts(project: Project, target: StageLookup, request
       const trust = await project.trust();
       const { approvalsSigned, checkApprovals } = await import('./approvals.ts');
       return { signed: approvalsSigned(trust.approvers), approvals: checkApprovals(state?.approvals ?? [], trust.approvers, pipeline.trust.approvers) };
+    },
+    fetch: async (url, init) => (await import('./gate-fetch.ts')).gateFetch(url, init, { root: project.root }),
+    secret: async (ref) => (await import('./gate-secrets.ts')).readSecret(ref, { env: project.options.env, root: project.root }),
+    // Only a candidate whose signature and parameters verified is rendered (never judge, or
+    // render, what was not verified).
+    rendered: async () => {
+      if (!candidate || !bundle || !signature?.passed) throw new PromoteError('BUNDLE_NOT_VERIFIED', 'there is no verified candidate to render', { outcome: 'verification' });
+      return (await import('./rendered-stage.ts')).renderedForStage(project, stage, candidate, source);
     },
   });
   return {

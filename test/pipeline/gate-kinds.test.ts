@@ -5,6 +5,7 @@ import { PIPELINE_SCHEMA, pipelineSchemaText } from '../../scripts/gen-pipeline-
 import { memoiseFacts, type GateFacts, type GateInput } from '../../src/pipeline/gate.ts';
 import { evaluateGates } from '../../src/pipeline/gates/evaluate.ts';
 import { GATE_KINDS, type GateSpec } from '../../src/pipeline/gates/kinds.ts';
+import { noOutsideFacts } from './no-outside-facts.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const input: GateInput = { pipeline: 'webapp', stage: 'staging', from: 'dev', candidate: D1, now: new Date('2026-03-30T10:00:00Z'), promoter: 'Pat <pat@example.com>' };
@@ -21,6 +22,7 @@ test('the gate part of schemas/pipeline.schema.json is generated from the gate k
 function countingFacts() {
   const calls = { upstreamReports: 0, approvals: 0 };
   const facts: GateFacts = {
+    ...noOutsideFacts,
     upstreamReports: async () => {
       calls.upstreamReports++;
       return { clusters: ['dev-1'], reports: [{ cluster: 'dev-1', phase: 'Converged', bundle: D1, since: '2026-03-30T09:00:00Z', observedAt: '2026-03-30T09:59:00Z' }] };
@@ -55,7 +57,7 @@ test('gate facts (plain data): fetched once per plan however many gates ask, and
 });
 
 test('a gate kind is given only the facts it declares', async () => {
-  const facts: GateFacts = { upstreamReports: async () => ({ clusters: [], reports: [] }), approvals: async () => ({ signed: false, approvals: [] }) };
+  const facts: GateFacts = { ...noOutsideFacts, upstreamReports: async () => ({ clusters: [], reports: [] }), approvals: async () => ({ signed: false, approvals: [] }) };
   const seen: Record<string, string[]> = {};
   const originals = GATE_KINDS.map((k) => k.evaluate);
   try {

@@ -7,6 +7,7 @@ import { manualGate } from '../../src/pipeline/gates/manual.ts';
 import { soakGate } from '../../src/pipeline/gates/soak.ts';
 import { isOpen, localTime, nextOpening, windowGate } from '../../src/pipeline/gates/window.ts';
 import type { WindowGateSpec } from '../../src/pipeline/gates/window.ts';
+import { noOutsideFacts } from './no-outside-facts.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -20,6 +21,7 @@ function ctx(over: PlainContext = {}): GateContext {
   return {
     pipeline: 'webapp', stage: 'production', from: 'staging', candidate: D1, now: NOW, promoter: 'Pat <pat@example.com>',
     ...input,
+    ...noOutsideFacts,
     upstreamReports: async () => ({ clusters: fromClusters, reports }),
     approvals: async () => ({ signed: approvalsSigned, approvals }),
   };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Approval, StatusObservation } from '../../src/pipeline/gate.ts';
 import { assemblePlan, planOutcome, type PlanInput } from '../../src/pipeline/plan.ts';
 import type { Pipeline } from '../../src/pipeline/pipeline.ts';
+import { noOutsideFacts } from './no-outside-facts.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -33,7 +34,7 @@ function input({ reports = converged('2026-03-30T09:00:00Z'), fromClusters = ['d
     stage: 'staging',
     action: 'promote',
     ledger: { dev: { current: D2, history: [D1, D2] }, staging: { current: D1, history: [D1] } },
-    facts: { upstreamReports: async () => ({ clusters: fromClusters, reports }), approvals: async () => ({ signed: false, approvals }) },
+    facts: { ...noOutsideFacts, upstreamReports: async () => ({ clusters: fromClusters, reports }), approvals: async () => ({ signed: false, approvals }) },
     promoter: 'Pat <pat@example.com>',
     now,
     ...over,
