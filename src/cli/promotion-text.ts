@@ -12,8 +12,17 @@ import { shortDigest } from '../short-digest.ts';
 // How promotion results read in a terminal. JSON output is the data itself.
 
 
+/** How many of a gate's finding lines (evidence.findings) a terminal shows; --output json has them all. */
+const FINDINGS_SHOWN = 20;
+
 function gateLines(gates: GateResult[]): string[] {
-  return gates.map((g) => `  ${g.applicable === false ? 'n/a ' : g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`);
+  return gates.flatMap((g) => {
+    const head = `  ${g.applicable === false ? 'n/a ' : g.passed ? 'pass' : g.overridden ? 'OVERRIDDEN' : 'FAIL'}  ${g.gate}: ${g.summary}`;
+    const findings = Array.isArray(g.evidence.findings) ? g.evidence.findings.filter((f): f is string => typeof f === 'string') : [];
+    const shown = findings.slice(0, FINDINGS_SHOWN).map((f) => `          ${f}`);
+    if (findings.length > FINDINGS_SHOWN) shown.push(`          … and ${findings.length - FINDINGS_SHOWN} more (--output json lists them all)`);
+    return [head, ...shown];
+  });
 }
 
 /** A parameter value as the plan shows it: JSON, a secret by its reference's name. */

@@ -11,7 +11,12 @@ export interface GateResult {
   passed: boolean;
   /** One line for humans: what was found. */
   summary: string;
-  /** The facts behind the verdict, recorded in the ledger and the promotion record. */
+  /**
+   * The facts behind the verdict, recorded in the ledger and the promotion record. `findings`,
+   * when a kind sets it, is a list of one-line strings the plan prints under the gate (each
+   * violating object and rule, each failing sample): kept inside evidence so records stay
+   * readable by versions that do not know it.
+   */
   evidence: Record<string, unknown>;
   /** Set when a failing gate was overridden with --force (the reason is in the record). */
   overridden?: boolean;
