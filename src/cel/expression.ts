@@ -14,6 +14,9 @@ export async function loadCel(): Promise<void> {
   cel ??= await import('@bufbuild/cel');
 }
 
+/** CEL's type identifiers (`type(x) == int`): names an expression reads that are not variables. */
+const TYPE_NAMES = new Set(['bool', 'bytes', 'double', 'duration', 'dyn', 'int', 'list', 'map', 'null_type', 'string', 'timestamp', 'type', 'uint']);
+
 /** A syntax error, where it is in the expression (1-based column), for a Problem at the field's pointer. */
 export interface ExpressionSyntaxError {
   message: string;
@@ -46,7 +49,7 @@ export function compileExpression(source: string, variables: readonly string[]):
   } catch (err) {
     return syntaxError(err);
   }
-  const unknown = freeIdentifiers(parsed.expr).filter((name) => !variables.includes(name));
+  const unknown = freeIdentifiers(parsed.expr).filter((name) => !variables.includes(name) && !TYPE_NAMES.has(name));
   if (unknown.length) {
     return { message: `unknown variable ${unknown.map((n) => `"${n}"`).join(', ')}: this expression can use ${variables.join(', ')}` };
   }
