@@ -118,7 +118,7 @@ test('promote plan shows the http gate\'s evidence (text and --output json); pro
   const plan = await promote(p, ['plan', 'dev', '--bundle', d1, '--no-diff']);
   assert.equal(plan.code, 0, plan.stderr + plan.stdout);
   const url = `${server.url}/ready?digest=sha256%3A${d1.slice(7)}`;
-  assert.match(plan.stdout, new RegExp(`\\n  pass  http GET ${server.url}/ready\\?digest=\\$\\{promote\\.digest\\}: GET ${url.replace(/[?.]/g, '\\$&')} answered 200; expect holds\\n {10}response: 200, application/json, \\d+ bytes of JSON, \\d+ ms\\n {10}expect: response\\.status == 200 && response\\.json\\.ok && response\\.json\\.digest == promote\\.digest → true\\n`));
+  assert.match(plan.stdout, new RegExp(`\\n  pass  http GET ${server.url}/ready\\?digest=\\$\\{promote\\.digest\\}: answered 200; expect holds\\n {10}request: GET ${url.replace(/[?.]/g, '\\$&')}\\n {10}response: 200, application/json, \\d+ bytes of JSON, \\d+ ms\\n {10}expect: response\\.status == 200 && response\\.json\\.ok && response\\.json\\.digest == promote\\.digest → true\\n`));
   const sent = server.requests.at(-1)!;
   assert.deepEqual([sent.method, sent.url, sent.headers['x-promote-stage']], ['GET', `/ready?digest=sha256%3A${d1.slice(7)}`, 'dev']);
 
@@ -133,7 +133,7 @@ test('promote plan shows the http gate\'s evidence (text and --output json); pro
   const before = await snapshot(p);
   const refused = await promote(p, ['to', 'dev', '--bundle', d1]);
   assert.equal(refused.code, 3, refused.stderr + refused.stdout);
-  assert.match(refused.stderr, /http GET .*: GET .* answered 503; expect is false: response\.status == 200/);
+  assert.match(refused.stderr, /\n  - http GET \S+: answered 503; expect is false: response\.status == 200/);
   assert.deepEqual(await snapshot(p), before, 'a refusal commits and publishes nothing');
   const refusedJson = await promote(p, ['plan', 'dev', '--bundle', d1, '--no-diff', '--output', 'json']);
   const failed = JSON.parse(refusedJson.stdout).gates[0];

@@ -62,7 +62,9 @@ const EXPECT = 'response.status == 200 && response.json.ok';
 test('http gate (real server): passes on 200 with {"ok": true}, the stage filled into the URL', async () => {
   const r = await run({ url: `${server.url}/ready?stage=\${promote.stage}`, expect: `${EXPECT} && response.json.stage == promote.stage` });
   assert.equal(r.passed, true, r.summary);
-  assert.equal(r.summary, `GET ${server.url}/ready?stage=staging answered 200; expect holds`);
+  assert.equal(r.summary, 'answered 200; expect holds');
+  assert.equal((r.evidence.findings as string[])[0], `request: GET ${server.url}/ready?stage=staging`);
+  assert.equal(server.requests.at(-1)!.url, '/ready?stage=staging');
   assert.deepEqual([r.evidence.status, r.evidence.contentType, r.evidence.verdict, r.evidence.bodyIsJson], [200, 'application/json', true, true]);
   assert.equal(typeof r.evidence.elapsedMs, 'number');
 });
@@ -70,7 +72,7 @@ test('http gate (real server): passes on 200 with {"ok": true}, the stage filled
 test('http gate (real server): refuses on 503, and on 200 when the expression is false, with the verdict in the evidence', async () => {
   const down = await run({ url: `${server.url}/down`, expect: EXPECT });
   assert.deepEqual([down.passed, down.evidence.status, down.evidence.verdict], [false, 503, false]);
-  assert.match(down.summary, /answered 503; expect is false: response\.status == 200 && response\.json\.ok$/);
+  assert.equal(down.summary, 'answered 503; expect is false: response.status == 200 && response.json.ok');
   const notOk = await run({ url: `${server.url}/not-ok`, expect: EXPECT });
   assert.deepEqual([notOk.passed, notOk.evidence.status, notOk.evidence.verdict], [false, 200, false]);
   assert.deepEqual(notOk.evidence.findings, [`response: 200, application/json, 12 bytes of JSON, ${notOk.evidence.elapsedMs} ms`, `expect: ${EXPECT} → false`]);
@@ -111,4 +113,6 @@ test('http gate (real server): the bearer token from a file reaches the server, 
   assert.doesNotMatch(JSON.stringify(r), new RegExp(TOKEN));
   const missing = await run({ url: `${server.url}/auth`, bearerTokenFrom: { file: 'no-such-token' }, expect: 'response.status == 200' });
   assert.deepEqual([missing.passed, missing.evidence.code], [false, 'GATE_SECRET_MISSING']);
+  assert.match(String(missing.evidence.hint), /create no-such-token \(relative to the project root\)/);
+  assert.equal(server.requests.filter((r) => r.url === '/auth').length, 1, 'nothing is sent without the secret');
 });

@@ -258,7 +258,8 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
   const gate = httpGate.title(spec);
   const vars: PromoteVariables = { stage: ctx.stage, from: ctx.from ?? '', digest: ctx.candidate, pipeline: ctx.pipeline };
   const url = fill(spec.url, vars, encodeURIComponent);
-  const request = `${spec.method} ${redact(url)}`;
+  // The title names the URL as written; where placeholders were filled in, the findings name the one requested.
+  const requested = url === spec.url ? [] : [`request: ${spec.method} ${redact(url)}`];
   const secrets: string[] = [];
   const evidence: Record<string, unknown> = {
     method: spec.method,
@@ -279,6 +280,7 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
   };
   let response: Awaited<ReturnType<typeof ctx.fetch>>;
   let elapsedMs: number;
+  let sent = false;
   try {
     for (const h of spec.headers) headers[h.name] = 'secretFrom' in h ? `${h.prefix ?? ''}${await secret(h.secretFrom)}` : fill(h.value, vars);
     if (spec.bearerTokenFrom) headers.Authorization = `Bearer ${await secret(spec.bearerTokenFrom)}`;
@@ -289,11 +291,13 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
       if (!Object.keys(headers).some((n) => n.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
     }
     const started = performance.now();
+    sent = true;
     response = await ctx.fetch(url, { method: spec.method, headers, ...(body !== undefined && { body }), timeoutMs: spec.timeoutMs, ...(spec.caFile && { caFile: spec.caFile }) });
     elapsedMs = Math.round(performance.now() - started);
   } catch (err) {
     const message = redact(err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_CHARS);
-    return done(false, `${request}: ${message}`, { code: isPromoteError(err) ? err.code : 'GATE_UNREACHABLE', error: message, verdict: 'not evaluated' });
+    const hint = isPromoteError(err) && err.hint ? { hint: redact(err.hint) } : {};
+    return done(false, sent ? message : `not sent: ${message}`, { code: isPromoteError(err) ? err.code : 'GATE_UNREACHABLE', error: message, ...hint, verdict: 'not evaluated' });
   }
   let json: unknown = null;
   let bodyIsJson = false;
@@ -312,17 +316,17 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
   if (error !== undefined) {
     const notJson = !bodyIsJson && /\bjson\b/.test(spec.expect.source);
     const why = notJson ? ` (the body is not JSON, so response.json is null)` : '';
-    return done(false, `${request} answered ${response.status}; expect failed: ${error}${why}`, {
+    return done(false, `answered ${response.status}; expect failed: ${error}${why}`, {
       ...answered,
       verdict: 'error',
       error,
       ...(notJson && { code: 'GATE_RESPONSE_INVALID' }),
-      findings: [`response: ${facts}`, `expect: ${spec.expect.source} → error: ${error}${why}`],
+      findings: [...requested, `response: ${facts}`, `expect: ${spec.expect.source} → error: ${error}${why}`],
     });
   }
   const passed = result.ok && result.value === true;
-  const summary = passed ? `${request} answered ${response.status}; expect holds` : `${request} answered ${response.status}; expect is false: ${spec.expect.source}`;
-  return done(passed, summary, { ...answered, verdict: passed, findings: [`response: ${facts}`, `expect: ${spec.expect.source} → ${passed}`] });
+  const summary = passed ? `answered ${response.status}; expect holds` : `answered ${response.status}; expect is false: ${spec.expect.source}`;
+  return done(passed, summary, { ...answered, verdict: passed, findings: [...requested, `response: ${facts}`, `expect: ${spec.expect.source} → ${passed}`] });
 }
 
 export const httpGate: GateKind<HttpGateSpec, 'fetch' | 'secret'> = {
