@@ -268,8 +268,9 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
     ...(spec.bearerTokenFrom && { bearerTokenFrom: describeSecretRef(spec.bearerTokenFrom) }),
     expect: spec.expect.source,
   };
+  // The title and type come from the pipeline file; what the request and the response gave is scrubbed.
   const done = (passed: boolean, summary: string, extra: Record<string, unknown>): GateResult =>
-    scrub({ gate, type: 'http', passed, summary, evidence: { ...evidence, ...extra } }, secrets);
+    ({ gate, type: 'http', passed, summary: scrub(summary, secrets), evidence: scrub({ ...evidence, ...extra }, secrets) });
 
   const headers: Record<string, string> = {};
   const secret = async (ref: SecretRef): Promise<string> => {

@@ -204,3 +204,10 @@ test('http gate (fake fetch): a secret echoed by the server or raised in a CEL e
   assert.deepEqual(r.evidence.headers, { 'X-Api-Key': 'secret from env API_KEY' });
   assert.equal(r.evidence.bearerTokenFrom, 'env TOKEN');
 });
+
+test('http gate (fake fetch): scrubbing touches what the request and response gave, never the gate\'s name or kind', async () => {
+  const s = spec({ url: 'https://x.example/', bearerTokenFrom: { env: 'TOKEN' }, expect: 'response.status == 200' });
+  const r = await httpGate.evaluate(s, fakeContext({ status: 200, headers: {}, body: 'x' }, { TOKEN: 'http' }).ctx);
+  assert.deepEqual([r.type, r.gate, r.passed], ['http', 'http GET https://x.example/', true]);
+  assert.equal(r.evidence.url, '***s://x.example/', 'a secret that happens to be "http" is still scrubbed from the evidence');
+});
