@@ -114,7 +114,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 
 // ---- key material, made once per process -------------------------------------------------
 
-interface TlsMaterial { caCert: string; serverCert: string; serverKey: string }
+export interface TlsMaterial { caCert: string; serverCert: string; serverKey: string }
 interface SignerMaterial { cert: string; key: string }
 
 let tlsMaterial: Promise<TlsMaterial> | undefined;
@@ -140,6 +140,11 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The test CA and its certificate for 127.0.0.1 (made once per process): for any https server a test starts. */
+export function testTlsMaterial(): Promise<TlsMaterial> {
+  return (tlsMaterial ??= makeTlsMaterial());
 }
 
 async function makeSignerMaterial(): Promise<SignerMaterial> {
@@ -316,8 +321,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
 
     let caCert: string | undefined;
     if (opts.tls) {
-      tlsMaterial ??= makeTlsMaterial();
-      const tls = await tlsMaterial;
+      const tls = await testTlsMaterial();
       caCert = tls.caCert;
       const certDir = join(dir, 'certs.d');
       await mkdir(certDir);

@@ -1,6 +1,7 @@
 import type { GateFactName, GateKind } from '../gate.ts';
 import { approvalGate } from './approval.ts';
 import { convergedGate } from './converged.ts';
+import { httpGate } from './http.ts';
 import { manualGate } from './manual.ts';
 import { soakGate } from './soak.ts';
 import { windowGate } from './window.ts';
@@ -8,7 +9,7 @@ import { windowGate } from './window.ts';
 // Every gate kind, once. The loader parses with it, the planner evaluates with it, and
 // `npm run gen:schemas` writes the gate part of schemas/pipeline.schema.json from it (in this
 // order). A new kind is its own file under gates/ and a line here.
-export const GATE_KINDS = [convergedGate, soakGate, approvalGate, windowGate, manualGate] as const;
+export const GATE_KINDS = [convergedGate, soakGate, approvalGate, windowGate, manualGate, httpGate] as const;
 
 /** A gate as the pipeline declares it: the spec of one of the kinds. */
 export type GateSpec = NonNullable<ReturnType<(typeof GATE_KINDS)[number]['parse']>>;
