@@ -16,6 +16,11 @@ export const ASSETS = [
   'schemas/bundle.schema.json',
   'schemas/environment.schema.json',
   'schemas/pipeline.schema.json',
+  // The page promote ui serves (src/ui/server.ts): plain files, no build step.
+  'web/index.html',
+  'web/app.js',
+  'web/app.css',
+  'web/icon.svg',
   // Written by `npm run build` / `npm run build:binary` (scripts/build-info.ts); a checkout has none.
   'dist/build-info.json',
 ] as const;

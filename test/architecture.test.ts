@@ -28,6 +28,7 @@ export const LAYERS: Record<string, number> = {
   init: 6,
   import: 6,
   demo: 7,
+  ui: 7,
   cli: 8,
 };
 

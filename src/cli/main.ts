@@ -39,6 +39,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   history: { summary: 'the ledger of one stage: every promotion, rollback, approval and hold — digest, from, who, when, gates', load: () => import('./commands/history.ts') },
   status: { summary: 'stage × cluster: the desired digest from the ledger, what each agent reports, phase and since', load: () => import('./commands/status.ts') },
   agent: { summary: 'the per-cluster agent: pull the promoted record for a stage, verify, render, converge a target, report status', load: () => import('./commands/agent.ts') },
+  ui: { summary: 'the pipeline in a browser: stages, clusters, gates, bundles and history, live (read-only unless --allow-actions)', load: () => import('./commands/ui.ts') },
   demo: { summary: 'the whole flow on the embedded defaults: build, sign, promote through every stage (dev → staging → production), agents, gates, drift, rollback', load: () => import('./commands/demo.ts') },
   init: { summary: 'scaffold a project: a bundle with its parameter schema, three environments, a pipeline, keys', load: () => import('./commands/init.ts') },
   import: { summary: 'turn per-environment copies (kustomize overlays, values files of a chart, manifest folders) into one bundle and environments, proven equivalent', load: () => import('./commands/import.ts') },
