@@ -49,8 +49,7 @@ export function demoText(r: DemoResult, _options: { color?: boolean } = {}): str
     '',
     `demo finished in ${(r.wallMs / 1000).toFixed(1)} s (wall time, this machine)`,
     '',
-    // The last word is where to look next: this heading is the line to point at `promote ui`
-    // once there is one.
+    // The last word is where to look next, ending with `promote ui` (the list's last command).
     'Look around — the state stays on disk (in a checkout, `promote` is `npm run -s promote --`, or `npm link` it once):',
     ...r.next.map((c) => `  ${c}`),
   ];

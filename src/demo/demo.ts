@@ -412,6 +412,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     `git -C ${here(pipeline.ledger.repository)} log --format='%h %an: %s'`,
     `${pw}promote agent --stage ${last} --cluster ${driftCluster} ${options.kubeconfig ? `--target kubernetes --kubeconfig ${options.kubeconfig}${contexts.includes(driftCluster) ? ` --context ${driftCluster}` : ''}` : `--target dir:${here(join(state, 'clusters', driftCluster))}`} --key ${keys.files.agent} --once`,
     `${pw}promote to ${last} --key ${keys.files.promoter}   # 1.1 again: its gates still pass (as you: your git identity is the promoter)`,
+    // Last, where the whole story can be seen at once.
+    'promote ui   # all of it in your browser at http://127.0.0.1:8080, live (Ctrl-C stops it)',
   ];
   for (const { target } of agents.values()) await target.close?.();
   return {

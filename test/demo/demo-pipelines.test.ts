@@ -116,7 +116,8 @@ test('promote demo on promote init\'s project with a fourth stage: canary is wal
   assert.deepEqual(lines.slice(look + 1, look + 3), ['  cd shop', '  promote status']);
   assert.ok(lines.slice(look + 1).every((l) => l.startsWith('  ')), 'nothing follows the commands');
   assert.ok(lines.includes('  promote diff-env canary production/prod-2 bundles/webapp'));
-  assert.match(lines.at(-1)!, /^ {2}promote to production --key keys\/promoter\.key {3}# 1\.1 again/);
+  assert.match(lines.at(-2)!, /^ {2}promote to production --key keys\/promoter\.key {3}# 1\.1 again/);
+  assert.match(lines.at(-1)!, /^ {2}promote ui {3}# all of it in your browser at http:\/\/127\.0\.0\.1:8080/, 'the demo ends by pointing at promote ui');
 
   const ledger = join(project, '.promote', 'ledger');
   // 1.1 runs everywhere but production, which was rolled back to 1.0 (the ledger's records).
