@@ -195,8 +195,29 @@ function renderPipeline() {
     h('div', { class: 'stages', id: 'pipeline', dataset: { version: String(pipeline.version) } }, pipeline.stages.map((v) => stageColumn(v, byStage.get(v.summary.stage) ?? []))));
 }
 
+let loading; // the /api/pipeline request in flight
+let latest = 0; // the newest view version the server announced
+
 async function loadPipeline() {
-  pipeline = await api('/api/pipeline');
+  loading ??= api('/api/pipeline').finally(() => { loading = undefined; });
+  pipeline = await loading;
+}
+
+/** Fetches the view again while the server announces a newer one than the page shows. */
+let refreshing = false;
+async function refresh() {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    while (!pipeline || latest > pipeline.version) {
+      await loadPipeline();
+      if (!location.hash || location.hash === '#/' || location.hash === '#') renderPipeline();
+    }
+  } catch (err) {
+    main.replaceChildren(errorBox(err));
+  } finally {
+    refreshing = false;
+  }
 }
 
 // ---- bundle view ----
@@ -276,7 +297,7 @@ async function renderHistory(stage) {
 function route() {
   const [, view, ...rest] = location.hash.replace(/^#/, '').split('/');
   const arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
-  const shown = view === 'bundle' && arg ? renderBundle(arg) : view === 'history' ? renderHistory(arg) : (pipeline ? Promise.resolve() : loadPipeline()).then(renderPipeline);
+  const shown = view === 'bundle' && arg ? renderBundle(arg) : view === 'history' ? renderHistory(arg) : pipeline ? Promise.resolve(renderPipeline()) : refresh();
   return shown.catch((err) => main.replaceChildren(errorBox(err)));
 }
 
@@ -284,15 +305,9 @@ function connect() {
   const events = new EventSource('/api/events');
   events.addEventListener('open', () => { live.textContent = 'live'; live.className = 'live on'; });
   events.addEventListener('error', () => { live.textContent = 'reconnecting…'; live.className = 'live off'; });
-  events.addEventListener('version', async (e) => {
-    const { version } = JSON.parse(e.data);
-    if (pipeline && version === pipeline.version) return;
-    try {
-      await loadPipeline();
-      if (!location.hash || location.hash === '#/' || location.hash === '#') renderPipeline();
-    } catch (err) {
-      main.replaceChildren(errorBox(err));
-    }
+  events.addEventListener('version', (e) => {
+    latest = Math.max(latest, JSON.parse(e.data).version);
+    void refresh();
   });
 }
 
