@@ -72,6 +72,12 @@ export function allowedHosts(host: string, port: number): Set<string> {
 export function checkOrigin(req: IncomingMessage, hosts: Set<string>): void {
   const host = req.headers.host ?? '';
   if (!hosts.has(host)) throw new PromoteError('UI_FORBIDDEN', `promote ui does not serve the host name "${host.slice(0, 100)}"`, { outcome: 'refused', hint: `open ${[...hosts][0]}` });
+  // Fetch metadata (https://www.w3.org/TR/fetch-metadata/): a browser marks what another site
+  // makes it request (an <img> or a form pointing here); only the page itself may use the API.
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none' && req.url?.startsWith('/api/')) {
+    throw new PromoteError('UI_FORBIDDEN', `a request made by another site (${String(site).slice(0, 20)}) may not use the API`, { outcome: 'refused', hint: 'the API serves promote ui\'s own page and direct requests (curl, scripts)' });
+  }
   const origin = req.headers.origin;
   if (origin !== undefined && req.method !== 'GET' && req.method !== 'HEAD' && !hosts.has(origin.replace(/^http:\/\//, ''))) {
     throw new PromoteError('UI_FORBIDDEN', `a request from ${origin.slice(0, 100)} may not change anything here`, { outcome: 'refused', hint: 'actions are taken from promote ui\'s own page' });

@@ -26,6 +26,7 @@ export class LiveView {
   private view: PipelineView | undefined;
   private problem: ErrorView | undefined;
   private version = 0;
+  private serialised: { version: number; status: number; bytes: Buffer } | undefined;
   private last: string | undefined;
   private readonly clients = new Set<ServerResponse>();
   private readonly ready: Promise<void>;
@@ -42,6 +43,20 @@ export class LiveView {
   async current(): Promise<{ view?: PipelineView; problem?: ErrorView; version: number }> {
     await this.ready;
     return { ...(this.view && { view: this.view }), ...(this.problem && { problem: this.problem }), version: this.version };
+  }
+
+  /**
+   * `/api/pipeline` as bytes, serialised once per version: at 1,000 clusters the view is most
+   * of a megabyte, and every page load and every live update asks for it. It was redacted when
+   * it was built (pipelineView).
+   */
+  async body(): Promise<{ status: number; bytes: Buffer }> {
+    await this.ready;
+    if (this.serialised?.version !== this.version) {
+      const body = this.view ? { ...this.view, version: this.version } : { error: this.problem, version: this.version };
+      this.serialised = { version: this.version, status: this.view ? 200 : 503, bytes: Buffer.from(JSON.stringify(body)) };
+    }
+    return this.serialised;
   }
 
   /** Polls now instead of at the end of the interval (after an action). */

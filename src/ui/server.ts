@@ -50,10 +50,15 @@ export async function serveUi(o: UiOptions): Promise<UiServer> {
     if (req.method === 'POST' && what === 'actions') return action(req, res, arg);
     if (req.method !== 'GET') throw new PromoteError('UI_BAD_REQUEST', `${req.method} ${url.pathname} is not part of the API`, { outcome: 'usage', hint: 'the API reads with GET; actions are POST /api/actions/<name>' });
     if (what === 'events' && !arg) return live.subscribe(res);
-    if ((what === 'pipeline' || what === 'status') && !arg) {
+    if (what === 'pipeline' && !arg) {
+      const { status, bytes } = await live.body();
+      res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': bytes.length });
+      return void res.end(bytes);
+    }
+    if (what === 'status' && !arg) {
       const { view, problem, version } = await live.current();
       if (!view) return sendJson(res, 503, { error: problem, version });
-      return sendJson(res, 200, what === 'status' ? view.status : { ...view, version });
+      return sendJson(res, 200, view.status);
     }
     const { planCommand, historyCommand } = await import('../promotion/actions.ts');
     if (what === 'plan' && arg) {

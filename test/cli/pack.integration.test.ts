@@ -17,7 +17,7 @@ import { missingSources, parseDockerfile, stagesBuilt } from '../deploy/dockerfi
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const COPIED = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', '.npmrc', 'bin', 'src', 'schemas', 'docs', 'scripts/build.ts', 'scripts/build-info.ts'];
+const COPIED = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', '.npmrc', 'bin', 'src', 'schemas', 'web', 'docs', 'scripts/build.ts', 'scripts/build-info.ts'];
 
 test('the packed tarball installs into a prefix and its promote runs init, validate and demo from another directory', { timeout: 300_000 }, async () => {
   await using tmp = await tempDir('promote-pack-');

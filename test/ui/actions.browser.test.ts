@@ -68,6 +68,9 @@ test('without the token, with a wrong one, or from another origin an action is r
     request(new URL('/api/status', ui.url), { headers: { Host: `evil.example:${new URL(ui.url).port}` } }, (res) => { res.resume(); resolve(res.statusCode); }).on('error', reject).end();
   });
   assert.equal(rebound, 403);
+  // What another site makes the browser request (an <img>, a form) is marked so, and refused.
+  const planted = await fetch(new URL('/api/status', ui.url), { headers: { 'Sec-Fetch-Site': 'cross-site' } });
+  assert.equal(planted.status, 403);
   const get = await fetch(new URL('/api/actions/hold', ui.url));
   assert.equal(get.status, 400, 'an action is never a GET');
   assert.equal(ledgerHead(), head);
@@ -80,7 +83,7 @@ test('with the token the page holds a stage (the live view then shows it held), 
   await page.fill('#token', TOKEN);
   page.once('dialog', (d) => void d.accept('testing the page'));
   await page.click('section[data-stage=dev] .actions button:has-text("Hold")');
-  await page.waitForSelector('section[data-stage=dev] .held', { timeout: 20_000 });
+  await page.waitForSelector('section[data-stage=dev] .held', { timeout: 45_000 });
   assert.match((await page.textContent('section[data-stage=dev] .held'))!, /HELD by Pat <pat@example\.com>: testing the page/);
   const history = await promote(['history', 'dev', '--output', 'json'], { cwd: p.dir, env: p.env });
   assert.equal((JSON.parse(history.stdout) as { action: string }[])[0]!.action, 'hold');

@@ -27,6 +27,9 @@ let d1: string;
 let d2: string;
 let shots: string;
 
+/** The page's document, typed for what the tests ask of it (the project's TypeScript has no DOM types). */
+interface Doc { querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null }
+
 const hex12 = (d: string) => d.slice('sha256:'.length, 'sha256:'.length + 12);
 
 async function report(stage: string, cluster: string, digest: string, phase: StatusPhase, reason?: string) {
@@ -103,11 +106,13 @@ test('a promotion made with the CLI meanwhile reaches the open page by itself, w
   await page.evaluate('window.stillHere = true');
   const promoted = await promote(['to', 'dev', '--bundle', d2, '--key', p.promoterKeyFile, '--insecure'], { cwd: p.dir, env: p.env });
   assert.equal(promoted.code, 0, promoted.stderr);
-  await page.waitForFunction(`document.querySelector('section[data-stage=dev] .runs a.digest')?.textContent === '${hex12(d2)}'`, undefined, { timeout: 20_000 });
+  // Functions (serialised into the page, so no closures), not strings: the page's CSP (no
+  // 'unsafe-eval') refuses to evaluate a string.
+  await page.waitForFunction((hex) => (globalThis as unknown as { document: Doc }).document.querySelector('section[data-stage=dev] .runs a.digest')?.textContent === hex, hex12(d2), { timeout: 45_000 });
   assert.equal(await page.evaluate('window.stillHere'), true, 'the same document: no reload');
   // A report arriving is pushed too: dev-1 now reports Progressing on the new bundle.
   await report('dev', 'dev-1', d2, 'Progressing');
-  await page.waitForFunction(`document.querySelector('article.cluster[data-cluster="dev-1"]')?.getAttribute('data-phase') === 'Progressing'`, undefined, { timeout: 20_000 });
+  await page.waitForFunction(() => (globalThis as unknown as { document: Doc }).document.querySelector('article.cluster[data-cluster="dev-1"]')?.getAttribute('data-phase') === 'Progressing', undefined, { timeout: 45_000 });
   assert.deepEqual(errors, []);
 });
 
@@ -136,7 +141,7 @@ test('the bundle view shows the journey, the signature and its signer, parameter
   assert.match((await page.textContent('.signature'))!, /signed by key keys\/ci\.pub/);
   assert.deepEqual(await page.$$eval('table.journey tr td:nth-child(2)', (els) => els.map((e) => e.textContent)), ['dev', 'staging']);
   assert.match((await page.textContent('.stage-params[data-stage=production]'))!, /\/namespace"production"|\/namespace\s*"production"/);
-  await page.waitForSelector('.diff-box .cluster-diff', { timeout: 20_000 }).catch(async (err: Error) => assert.fail(`${err.message}\n${await page.textContent('.diff-box')}`));
+  await page.waitForSelector('.diff-box .cluster-diff', { timeout: 45_000 }).catch(async (err: Error) => assert.fail(`${err.message}\n${await page.textContent('.diff-box')}`));
   assert.equal(await page.inputValue('#diff-stage'), 'production', 'compared with the next stage it has not reached');
   assert.deepEqual(await page.$$eval('.diff-box .cluster-diff', (els) => els.map((e) => e.getAttribute('data-cluster'))), ['prod-eu-1']);
   await page.screenshot({ path: join(shots, 'bundle.png'), fullPage: true });
