@@ -16,7 +16,7 @@ import { promote } from './run-promote.ts';
 // rendering a bundle from a real registry behind TLS.
 
 /** Commands that open a registry (or an OCI layout) and so must take --insecure, --ca-file, … */
-const REACHES_REGISTRY = ['push', 'pull', 'inspect', 'copy', 'sign', 'verify', 'render', 'plan', 'to', 'approve', 'run', 'hold', 'release', 'rollback', 'history', 'status', 'agent', 'demo'];
+const REACHES_REGISTRY = ['push', 'pull', 'inspect', 'copy', 'sign', 'verify', 'render', 'plan', 'to', 'approve', 'run', 'hold', 'release', 'rollback', 'history', 'status', 'agent', 'demo', 'ui'];
 /** Commands that never do: files on disk and git only. */
 const LOCAL_ONLY = ['build', 'keygen', 'validate', 'diff-env', 'init', 'import', 'completion', 'version'];
 
