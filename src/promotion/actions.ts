@@ -4,7 +4,7 @@ import { setHold, type HoldResult } from './hold.ts';
 import { planStage, printablePlan, type PrintablePlan } from './plan.ts';
 import { openProject, type EngineOptions } from './project.ts';
 import { rollback } from './rollback.ts';
-import { runLoop, runOnce, type RunStageOutcome } from './run.ts';
+import { runLoop, runOnce, type RunListen, type RunStageOutcome } from './run.ts';
 import { promoteTo, type PromoteResult } from './to.ts';
 
 import type { PlanDiff } from './plan-diff.ts';
@@ -65,9 +65,9 @@ export async function rollbackCommand(o: ProjectOptions, stage: string, target: 
 }
 
 /** `promote run`: one pass, or passes until `signal` aborts (the CLI aborts it on SIGINT/SIGTERM). */
-export async function runCommand(o: ProjectOptions, once: boolean, intervalMs: number, onPass: (outcomes: RunStageOutcome[]) => void, signal: AbortSignal): Promise<RunStageOutcome[]> {
+export async function runCommand(o: ProjectOptions, once: boolean, intervalMs: number, onPass: (outcomes: RunStageOutcome[]) => void, signal: AbortSignal, listen?: RunListen): Promise<RunStageOutcome[]> {
   const project = await openProject(o);
   if (once) return runOnce(project);
-  await runLoop(project, intervalMs, signal, onPass);
+  await runLoop(project, intervalMs, signal, onPass, listen);
   return [];
 }

@@ -103,16 +103,44 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
   return out;
 }
 
-/** `promote run`: passes every `intervalMs` until `signal` aborts. */
-export async function runLoop(project: Project, intervalMs: number, signal: AbortSignal, onPass: (outcomes: RunStageOutcome[]) => void): Promise<void> {
-  while (!signal.aborted) {
-    onPass(await runOnce(project));
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, intervalMs);
-      signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
-    });
+/** `promote run --listen`: where to receive webhooks, the secret they prove, where its lines go. */
+export type RunListen = import('./listen.ts').ListenOptions & { log: (line: string) => void };
+
+/**
+ * `promote run`: passes every `intervalMs` until `signal` aborts; with `listen`, also at once when
+ * a webhook concerns the project. Events coalesce: during a pass, any number of them queue one
+ * more pass; while waiting, the first ends the wait.
+ */
+export async function runLoop(project: Project, intervalMs: number, signal: AbortSignal, onPass: (outcomes: RunStageOutcome[]) => void, listen?: RunListen): Promise<void> {
+  let woken = false;
+  let endWait: (() => void) | undefined;
+  let listener: import('./listen.ts').Listener | undefined;
+  if (listen) {
+    const { projectInterest, startListener } = await import('./listen.ts');
+    listener = await startListener(listen, await projectInterest(project), () => {
+      woken = true;
+      endWait?.();
+    }, listen.log);
+    listen.log(`listen: receiving webhooks on ${listener.url}`);
+  }
+  try {
+    while (!signal.aborted) {
+      woken = false;
+      onPass(await runOnce(project));
+      if (signal.aborted || woken) continue;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          signal.removeEventListener('abort', done);
+          endWait = undefined;
+          resolve();
+        };
+        const t = setTimeout(done, intervalMs);
+        endWait = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  } finally {
+    await listener?.close();
   }
 }

@@ -1,6 +1,7 @@
 // Test harness: a real OCI registry (distribution 2.8, Debian `docker-registry`) on 127.0.0.1 with
 // a free port and a temp storage dir, optionally behind htpasswd basic auth, token auth (a small
-// in-process token server signing RS256 JWTs) or TLS with a generated CA. Never the packaged
+// in-process token server signing RS256 JWTs) or TLS with a generated CA, optionally POSTing its
+// push events to webhook endpoints (`notifications`). Never the packaged
 // /etc/docker/registry/config.yml: it binds all interfaces and its htpasswd path is broken
 // (REGISTRY-NOTES.md). Key material is generated once per test process and reused, so starting
 // several registries stays fast (a registry itself is ready in ~60 ms).
@@ -29,6 +30,24 @@ export interface StartRegistryOptions {
   anonPull?: boolean;
   /** Location headers relative (`/v2/...`) instead of absolute. */
   relativeUrls?: boolean;
+  /** Webhook endpoints the registry POSTs its push events to (distribution's `notifications.endpoints`). */
+  notifications?: NotificationEndpoint[];
+}
+
+/** One of distribution's `notifications.endpoints` (docs/about/configuration.md#notifications). */
+export interface NotificationEndpoint {
+  /** Default: `endpoint-<n>`. */
+  name?: string;
+  url: string;
+  /** Sent as `Authorization: Bearer <bearer>`. */
+  bearer?: string;
+  headers?: Record<string, string[]>;
+  /** Defaults below: answer within 1 s, back off 200 ms after 3 failures, so a test waits little. */
+  timeout?: string;
+  threshold?: number;
+  backoff?: string;
+  /** Default: pulls are not sent (a listener sees pushes only); `[]` sends every action. */
+  ignoreActions?: string[];
 }
 
 export interface AccessLogEntry {
@@ -97,7 +116,7 @@ async function canBind(port: number): Promise<boolean> {
   });
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20000 + Math.floor(Math.random() * 12000);
     if (await canBind(port)) return port;
@@ -318,6 +337,17 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
       `  relativeurls: ${opts.relativeUrls ? 'true' : 'false'}`,
       '  headers: {X-Content-Type-Options: [nosniff]}',
     ];
+
+    if (opts.notifications?.length) {
+      // Flow-style YAML with JSON-quoted values: a URL or a header never needs escaping rules.
+      lines.push('notifications:', '  endpoints:');
+      opts.notifications.forEach((e, i) => {
+        const headers = { ...e.headers, ...(e.bearer !== undefined && { Authorization: [`Bearer ${e.bearer}`] }) };
+        lines.push(`    - name: ${JSON.stringify(e.name ?? `endpoint-${i + 1}`)}`, `      url: ${JSON.stringify(e.url)}`,
+          `      headers: ${JSON.stringify(headers)}`, `      timeout: ${e.timeout ?? '1s'}`, `      threshold: ${e.threshold ?? 3}`,
+          `      backoff: ${e.backoff ?? '200ms'}`, `      ignore: {actions: ${JSON.stringify(e.ignoreActions ?? ['pull'])}}`);
+      });
+    }
 
     let caCert: string | undefined;
     if (opts.tls) {
