@@ -116,6 +116,8 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
     });
     req.on('end', () => { if (!over) resolve(Buffer.concat(chunks)); });
     req.on('error', reject);
+    // Cut off (the request timeout) before its end: settled, so the handler does not linger.
+    req.on('close', () => { if (!req.complete && !over) reject(new Error('request closed before its end')); });
   });
 }
 
@@ -174,16 +176,20 @@ export async function startListener(options: ListenOptions, interest: WebhookInt
     if (woke) wake(woke);
     answer(res, 202, { wake: !!woke, events: parsed.events.length });
   };
-  const server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // A bounded time for a request to arrive whole: a sender that trickles bytes is cut off. Node
+  // checks it every connectionsCheckingInterval (30 s by default, longer than the limit itself).
+  const server = createServer({
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, 5000),
+    keepAliveTimeout: 5000,
+    connectionsCheckingInterval: Math.min(1000, requestTimeout),
+  }, (req, res) => {
     handle(req, res).catch(() => {
       answer(res, 400, { error: 'bad request' });
       req.destroy();
     });
   });
-  // Bounded time for a request to arrive whole: a sender that trickles bytes is cut off.
-  server.requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  server.headersTimeout = Math.min(server.requestTimeout, 5000);
-  server.keepAliveTimeout = 5000;
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new PromoteError('LISTEN_FAILED', `cannot listen on ${options.address}: ${err.code ?? err.message}`, {
