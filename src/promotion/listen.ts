@@ -16,6 +16,12 @@ import { concerns, describeEvent, parseWebhook, repositoryPath, type WebhookInte
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * How long the run loop lets a burst settle after the first event before its pass: CI pushes a
+ * bundle and then its signature (and distribution sends each manifest on its own), and a pass
+ * started on the first would find the bundle unsigned and need a second one.
+ */
+export const DEFAULT_SETTLE_MS = 500;
 
 export interface ListenOptions {
   /** `host:port` (or `[v6]:port`), bound exactly; port 0 takes a free one (logged). */
@@ -24,6 +30,8 @@ export interface ListenOptions {
   secret: string;
   maxBodyBytes?: number;
   requestTimeoutMs?: number;
+  /** Run loop only: DEFAULT_SETTLE_MS. */
+  settleMs?: number;
 }
 
 export interface Listener {
@@ -164,7 +172,7 @@ export async function startListener(options: ListenOptions, interest: WebhookInt
     }
     const parsed = parseWebhook(req.headers, json);
     if ('kind' in parsed) {
-      log(`listen: ignored: ${parsed.description}`);
+      if (!parsed.quiet) log(`listen: ignored: ${parsed.description}`);
       return answer(res, 202, { wake: false, ignored: parsed.description });
     }
     let woke: string | undefined;

@@ -106,17 +106,33 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
 /** `promote run --listen`: where to receive webhooks, the secret they prove, where its lines go. */
 export type RunListen = import('./listen.ts').ListenOptions & { log: (line: string) => void };
 
+/** Resolves after `ms`, or at once when `signal` aborts or `cut` is called (the returned setter). */
+function pause(ms: number, signal: AbortSignal, onCut?: (cut: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    onCut?.(done);
+  });
+}
+
 /**
- * `promote run`: passes every `intervalMs` until `signal` aborts; with `listen`, also at once when
- * a webhook concerns the project. Events coalesce: during a pass, any number of them queue one
- * more pass; while waiting, the first ends the wait.
+ * `promote run`: passes every `intervalMs` until `signal` aborts; with `listen`, also soon after
+ * a webhook concerns the project. Events coalesce: the first ends the wait, and every event until
+ * the next pass starts (a short settle, then the pass in flight) queues one pass, never more.
  */
 export async function runLoop(project: Project, intervalMs: number, signal: AbortSignal, onPass: (outcomes: RunStageOutcome[]) => void, listen?: RunListen): Promise<void> {
   let woken = false;
   let endWait: (() => void) | undefined;
   let listener: import('./listen.ts').Listener | undefined;
+  let settleMs = 0;
   if (listen) {
-    const { projectInterest, startListener } = await import('./listen.ts');
+    const { DEFAULT_SETTLE_MS, projectInterest, startListener } = await import('./listen.ts');
+    settleMs = listen.settleMs ?? DEFAULT_SETTLE_MS;
     listener = await startListener(listen, await projectInterest(project), () => {
       woken = true;
       endWait?.();
@@ -125,20 +141,12 @@ export async function runLoop(project: Project, intervalMs: number, signal: Abor
   }
   try {
     while (!signal.aborted) {
+      if (woken && settleMs > 0) await pause(settleMs, signal);
       woken = false;
       onPass(await runOnce(project));
       if (signal.aborted || woken) continue;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(t);
-          signal.removeEventListener('abort', done);
-          endWait = undefined;
-          resolve();
-        };
-        const t = setTimeout(done, intervalMs);
-        endWait = done;
-        signal.addEventListener('abort', done, { once: true });
-      });
+      await pause(intervalMs, signal, (cut) => { endWait = cut; });
+      endWait = undefined;
     }
   } finally {
     await listener?.close();

@@ -38,6 +38,8 @@ export interface UnknownWebhook {
   kind: 'other';
   source?: WebhookSource;
   description: string;
+  /** Routine noise not worth a log line (distribution's blob events, one per layer). */
+  quiet?: boolean;
 }
 
 export type ParsedWebhook = { events: WebhookEvent[] } | UnknownWebhook;
@@ -108,7 +110,7 @@ function distribution(body: Json): ParsedWebhook {
     const host = (url && splitReference(url)?.host) ?? str(obj(e.request)?.host)?.toLowerCase();
     out.push({ kind: 'image-push', source: 'distribution', repository: repository.toLowerCase(), ...(host && { host }), ...(tag && { tag }), ...(str(target.digest) && { digest: str(target.digest)! }) });
   }
-  if (!out.length) return { kind: 'other', source: 'distribution', description: `${events.length} registry event(s), no manifest push` };
+  if (!out.length) return { kind: 'other', source: 'distribution', description: `${events.length} registry event(s), no manifest push`, quiet: true };
   return { events: out };
 }
 
