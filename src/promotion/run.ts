@@ -106,7 +106,7 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
 /** `promote run --listen`: where to receive webhooks, the secret they prove, where its lines go. */
 export type RunListen = import('./listen.ts').ListenOptions & { log: (line: string) => void };
 
-/** Resolves after `ms`, or at once when `signal` aborts or `cut` is called (the returned setter). */
+/** Resolves after `ms`, or at once when `signal` aborts or the function handed to `onCut` is called. */
 function pause(ms: number, signal: AbortSignal, onCut?: (cut: () => void) => void): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = (): void => {
@@ -122,8 +122,9 @@ function pause(ms: number, signal: AbortSignal, onCut?: (cut: () => void) => voi
 
 /**
  * `promote run`: passes every `intervalMs` until `signal` aborts; with `listen`, also soon after
- * a webhook concerns the project. Events coalesce: the first ends the wait, and every event until
- * the next pass starts (a short settle, then the pass in flight) queues one pass, never more.
+ * a webhook concerns the project. Events coalesce: one ends the wait, the pass starts after a
+ * short settle (events meanwhile are covered by it), and any number arriving during a pass queue
+ * exactly one more.
  */
 export async function runLoop(project: Project, intervalMs: number, signal: AbortSignal, onPass: (outcomes: RunStageOutcome[]) => void, listen?: RunListen): Promise<void> {
   let woken = false;
