@@ -133,8 +133,10 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
  * Starts the receiver. `wake(reason)` is called (synchronously, once per request that concerns
  * the project) after the request is authenticated and parsed; coalescing passes is the caller's.
  */
-export async function startListener(options: ListenOptions, interest: WebhookInterest, wake: (reason: string) => void, log: (line: string) => void): Promise<Listener> {
+export async function startListener(options: ListenOptions, interest: WebhookInterest, wake: (reason: string) => void, printLine: (line: string) => void): Promise<Listener> {
   const { host, port } = parseListenAddress(options.address);
+  // Names and refs come from the payload: one line each, printable, bounded (no forged log lines).
+  const log = (line: string): void => printLine(line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').slice(0, 400));
   const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
@@ -155,9 +157,9 @@ export async function startListener(options: ListenOptions, interest: WebhookInt
     if (Number(req.headers['content-length'] ?? 0) > max) return tooLarge();
     const body = await readBody(req, max);
     if (!body) {
-      tooLarge();
-      req.destroy();
-      return;
+      // Once the 413 is out: the rest of the body is not worth receiving.
+      res.on('finish', () => req.destroy());
+      return tooLarge();
     }
     if (!authenticated(req.headers, body, options.secret)) {
       log(`listen: refused a request from ${req.socket.remoteAddress}: not authenticated`);

@@ -124,6 +124,19 @@ test('authenticated but not this pipeline\'s (another repository, another branch
   });
 });
 
+test('names from a payload cannot forge log lines: control characters are replaced, lines are bounded (in-process receiver)', async () => {
+  await withListener(async (l, _wakes, log) => {
+    const forged = JSON.parse(manifestPush.toString('utf8'));
+    forged.events[0].target.repository = `acme/x\nlisten: distribution push acme/webapp:v9: wakes a pass\r${'y'.repeat(1000)}`;
+    assert.equal((await send(l.url, { headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(forged) })).status, 202);
+    const lines = log.filter((line) => line.includes('acme/x'));
+    assert.equal(lines.length, 1);
+    assert.doesNotMatch(lines[0]!, /[\n\r]/);
+    assert.ok(lines[0]!.length <= 400, `${lines[0]!.length} characters`);
+    assert.ok(!log.some((line) => line.startsWith('listen: distribution push acme/webapp:v9')));
+  });
+});
+
 test('a request that trickles in is cut off at the request timeout (in-process receiver)', async () => {
   await withListener(async (l, wakes) => {
     const { port } = new URL(l.url);
