@@ -4,7 +4,8 @@
 // real CLI against one real registry (docker-registry, notifying the listener) and real git
 // remotes, run side by side; bundles are pushed to each in turn. Polling waits on average half an
 // interval; the webhook should be well under one (the "done when").
-// Sized by env: BENCH_WEBHOOK_RUNS (pushes per path, default 5), BENCH_POLL_INTERVAL (default 10s).
+// Sized by env: BENCH_WEBHOOK_RUNS (pushes per path, default 5), BENCH_POLL_INTERVAL (default 10s);
+// BENCH_VERBOSE=1 prints the listening controller's log (each event, each pass).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
