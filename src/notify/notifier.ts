@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.ts';
 import { redact } from '../redact.ts';
 import type { EventType, NotifyEvent } from './event.ts';
 import { Outbox, webhookKey, type OutboxEntry } from './outbox.ts';
@@ -32,6 +33,8 @@ export interface NotifierOptions {
 }
 
 export const DEFAULT_BUDGET_MS = 15_000;
+
+const NOT_DELIVERED: ErrorCode = 'NOTIFY_NOT_DELIVERED';
 
 export interface NotifyReport {
   delivered: number;
@@ -82,7 +85,7 @@ export async function sendEvents(events: readonly NotifyEvent[], options: Notifi
           continue;
         }
         failure = result;
-        options.warn(`warning: notify: ${entry.event.type} event for ${shownUrl(webhook.url)} not delivered after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${redact(result.error)}; kept in ${options.outbox.dir} for the next command`);
+        options.warn(`warning: notify: ${entry.event.type} event for ${shownUrl(webhook.url)} not delivered after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${redact(result.error)}; kept in ${options.outbox.dir} for the next command (${NOT_DELIVERED})`);
       }
       report.queued++;
       await options.outbox.put({ ...entry, attempts: entry.attempts + (failure.attempts || 0) || 1, lastError: redact(failure.delivered ? '' : failure.error) }).catch((err: unknown) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { promoteCacheRoot } from '../cache-root.ts';
 import type { PromoteError } from '../errors.ts';
-import { newEvent, type EventFields, type EventGate, type EventType, type NotifyEvent } from '../notify/event.ts';
+import { newEvent, type EventFields, type EventGate, type EventType } from '../notify/event.ts';
 import { sendEvents, wants, type Webhook } from '../notify/notifier.ts';
 import { Outbox } from '../notify/outbox.ts';
 import { SentMarks } from '../notify/sent-marks.ts';
@@ -133,7 +133,7 @@ export async function notifyRun(project: Project, items: RunItem[]): Promise<voi
         if (marks.set(`approval:${stage}`, plan.candidate!)) events.push(approvalEvent(project, plan, approval, by));
       } else marks.delete(`approval:${stage}`);
     }
-    if ((project.pipeline.notify ?? []).some(({ webhook }) => Object.values(AGENT_EVENTS).some((t) => wants(webhook as Webhook, t)))) events.push(...(await agentEvents(project, marks)));
+    if ((project.pipeline.notify ?? []).some(({ webhook }) => Object.values(AGENT_EVENTS).some((t) => wants(webhook, t)))) events.push(...(await agentEvents(project, marks)));
     await marks.save();
   } catch (err) {
     warn(`warning: notify: ${redact(err instanceof Error ? err.message : String(err))}`);
@@ -181,4 +181,3 @@ async function agentEvents(project: Project, marks: SentMarks): Promise<EventFie
   return out;
 }
 
-export type { NotifyEvent };

@@ -135,7 +135,7 @@ test('a refused promotion sends refused with its gates and approval-requested; r
   assert.equal(no.stage, 'production');
   assert.equal(no.bundle, d1);
   assert.match(no.summary, /refused for production: .*approval/);
-  assert.deepEqual(no.gates.map((g: { gate: string; passed: boolean }) => [g.type, g.passed]), [['approval', false]]);
+  assert.deepEqual(no.gates.map((g: { type: string; passed: boolean }) => [g.type, g.passed]), [['approval', false]]);
   assert.ok(!('evidence' in no.gates[0]));
   assert.equal(ask.bundle, d1);
   assert.match(ask.summary, /waits for approval to enter production: .*promote approve production sha256:/);
@@ -237,4 +237,23 @@ test('promote run announces an agent turning Degraded once, not on every pass, a
   assert.equal((await promote(p, ['run', '--once'])).code, 0);
   assert.equal(r.requests.length, 2, JSON.stringify(r.requests.map(json)));
   noSecrets(r.requests);
+});
+
+test('promote run announces a candidate waiting for approval once across passes, and its promotion once approved', async () => {
+  const p = await createProject(join(base, 'waiting'), registry.host, { name: 'waiting' });
+  const file = join(p.dir, 'pipelines', 'webapp.yaml');
+  await writeFile(file, (await readFile(file, 'utf8')).replace('gates: [{converged: {}}, {soak: 15m}]', 'gates: [{approval: {count: 1}}]'));
+  const r = await receiver();
+  await withNotify(p, `{url: "${r.url}", format: cloudevents, secretFrom: {env: PROMOTE_WEBHOOK_SECRET}}`);
+  const d1 = await p.push(1);
+  for (let pass = 0; pass < 3; pass++) {
+    const run = await promote(p, ['run', '--once']);
+    assert.equal(run.code, 0, run.stderr);
+  }
+  assert.deepEqual(r.requests.map((q) => [json(q).type, json(q).subject]), [['dev.promote.promoted', 'dev'], ['dev.promote.approval-requested', 'staging']]);
+  assert.equal(json(r.requests[1]!).data.bundle, d1);
+  const approved = await runPromote(['approve', 'staging', d1, '--key', p.approverKeyFile, '--insecure'], { cwd: p.dir, env: { ...p.env, NO_COLOR: '1' } });
+  assert.equal(approved.code, 0, approved.stderr);
+  assert.equal((await promote(p, ['run', '--once'])).code, 0);
+  assert.deepEqual(r.requests.slice(2).map((q) => [json(q).type, json(q).subject]), [['dev.promote.promoted', 'staging']]);
 });
