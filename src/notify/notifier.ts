@@ -3,7 +3,7 @@ import { redact } from '../redact.ts';
 import type { EventType, NotifyEvent } from './event.ts';
 import { Outbox, webhookKey, type OutboxEntry } from './outbox.ts';
 import { payloadFor, type NotifyFormat } from './payload.ts';
-import { DEFAULT_RETRY, post, shownUrl, type PostResult, type RetryPolicy } from './post.ts';
+import { DEFAULT_RETRY, post, shownUrl, type RetryPolicy } from './post.ts';
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.ts';
 
 // Sending events to a pipeline's webhooks: what the outbox holds first (oldest first), then the
@@ -65,30 +65,35 @@ export async function sendEvents(events: readonly NotifyEvent[], options: Notifi
     }
     queues.set(entry.webhook, [...(queues.get(entry.webhook) ?? []), entry]);
   }
-  for (const event of events) {
+  const queuedAt = now().toISOString();
+  events.forEach((event, seq) => {
     for (const [key, webhook] of byKey) {
-      if (wants(webhook, event.type)) queues.set(key, [...(queues.get(key) ?? []), { event, webhook: key, queuedAt: now().toISOString(), attempts: 0, lastError: '' }]);
+      if (wants(webhook, event.type)) queues.set(key, [...(queues.get(key) ?? []), { event, webhook: key, queuedAt, seq, attempts: 0, lastError: '' }]);
     }
-  }
-  if (dropped.length) options.warn(`notify: dropped ${dropped.length} queued notification${dropped.length === 1 ? '' : 's'} older than the outbox keeps, or beyond its size`);
+  });
+  if (dropped.length) options.warn(`warning: notify: dropped ${dropped.length} queued notification${dropped.length === 1 ? '' : 's'} older than the outbox keeps, or beyond its size`);
+  const stored = new Set(entries);
   await Promise.all([...queues].map(async ([key, queue]) => {
     const webhook = byKey.get(key)!;
-    let failure: PostResult | undefined;
+    let failure: string | undefined;
     for (const entry of queue) {
+      let attempts = 0;
       // After one failure, the rest wait in the outbox: a receiver that is down costs one
       // round of retries per command, not one per event.
-      if (!failure) {
+      if (failure === undefined) {
         const result = await post({ url: webhook.url, build: () => request(entry.event, webhook, now(), options.userAgent) }, retry, deadline);
         if (result.delivered) {
           report.delivered++;
-          if (entry.attempts) await options.outbox.remove(entry);
+          if (stored.has(entry)) await options.outbox.remove(entry);
           continue;
         }
-        failure = result;
-        options.warn(`warning: notify: ${entry.event.type} event for ${shownUrl(webhook.url)} not delivered after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${redact(result.error)}; kept in ${options.outbox.dir} for the next command (${NOT_DELIVERED})`);
+        attempts = result.attempts;
+        failure = redact(result.error);
+        options.warn(`warning: notify: ${entry.event.type} event for ${shownUrl(webhook.url)} not delivered after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${failure}; kept in ${options.outbox.dir} for the next command (${NOT_DELIVERED})`);
       }
       report.queued++;
-      await options.outbox.put({ ...entry, attempts: entry.attempts + (failure.attempts || 0) || 1, lastError: redact(failure.delivered ? '' : failure.error) }).catch((err: unknown) => {
+      const lastError = attempts ? failure : `not sent: an earlier event to this receiver failed (${failure})`;
+      await options.outbox.put({ ...entry, attempts: entry.attempts + attempts, lastError }).catch((err: unknown) => {
         options.warn(`warning: notify: cannot keep the ${entry.event.type} event in the outbox: ${redact(err instanceof Error ? err.message : String(err))}`);
       });
     }

@@ -21,6 +21,8 @@ export interface OutboxEntry {
   /** webhookKey() of the receiver. */
   webhook: string;
   queuedAt: string;
+  /** Order among entries queued in the same millisecond (one command's events). */
+  seq?: number;
   attempts: number;
   lastError: string;
 }
@@ -60,7 +62,7 @@ export class Outbox {
       if (entry) entries.push(entry);
       else await rm(path, { force: true });
     }
-    entries.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
+    entries.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt) || (a.seq ?? 0) - (b.seq ?? 0));
     const dropped: OutboxEntry[] = [];
     const kept = entries.filter((e) => {
       const old = now.getTime() - Date.parse(e.queuedAt) > MAX_AGE_MS;
@@ -79,7 +81,7 @@ function parseEntry(text: string): OutboxEntry | undefined {
     const e = v.event as Partial<NotifyEvent> | undefined;
     if (!e || typeof e.id !== 'string' || !isEventType(e.type) || typeof e.pipeline !== 'string' || typeof e.summary !== 'string' || typeof e.time !== 'string') return undefined;
     if (typeof v.webhook !== 'string' || typeof v.queuedAt !== 'string' || Number.isNaN(Date.parse(v.queuedAt))) return undefined;
-    return { event: e as NotifyEvent, webhook: v.webhook, queuedAt: v.queuedAt, attempts: typeof v.attempts === 'number' ? v.attempts : 0, lastError: typeof v.lastError === 'string' ? v.lastError : '' };
+    return { event: e as NotifyEvent, webhook: v.webhook, queuedAt: v.queuedAt, ...(typeof v.seq === 'number' && { seq: v.seq }), attempts: typeof v.attempts === 'number' ? v.attempts : 0, lastError: typeof v.lastError === 'string' ? v.lastError : '' };
   } catch {
     return undefined;
   }
