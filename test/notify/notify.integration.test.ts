@@ -73,7 +73,7 @@ function noSecrets(requests: Received[]): void {
   }
 }
 
-test('a promotion sends promoted to a json, a slack and a cloudevents receiver, each body HMAC-signed; no secret in any payload', async () => {
+test('a promotion sends promoted to a json, a slack and a cloudevents receiver, each body HMAC-signed; no secret in any payload', async (t) => {
   const p = await createProject(join(base, 'formats'), registry.host, { name: 'formats' });
   const r = await receiver();
   await mkdir(join(p.dir, 'secrets'));
@@ -84,6 +84,7 @@ test('a promotion sends promoted to a json, a slack and a cloudevents receiver, 
   const to = await promote(p, ['to', 'dev', '--bundle', d1, '--output', 'json']);
   assert.equal(to.code, 0, to.stderr);
   const result = JSON.parse(to.stdout);
+  t.diagnostic(`promote to with three receivers that answer at once: ${to.ms} ms`);
   const got = await r.waitFor(3);
   const byPath = Object.fromEntries(got.map((q) => [q.path, q]));
   assert.deepEqual(Object.keys(byPath).sort(), ['/ce', '/json', '/slack']);
@@ -162,7 +163,7 @@ test('a refused promotion sends refused with its gates and approval-requested; r
   assert.match(text.stderr, /warning: .*spec\.notify\[0\].*has no secretFrom/);
 });
 
-test('a receiver that fails twice then accepts gets the event (retries); one that is down neither fails nor stalls the promotion, and the next run delivers what it missed', async () => {
+test('a receiver that fails twice then accepts gets the event (retries); one that is down neither fails nor stalls the promotion, and the next run delivers what it missed', async (t) => {
   const p = await createProject(join(base, 'down'), registry.host, { name: 'down' });
   const flaky = await receiver();
   const port = await closedPort();
@@ -173,6 +174,7 @@ test('a receiver that fails twice then accepts gets the event (retries); one tha
   assert.equal(to.code, 0, to.stderr);
   // Retries with backoff are bounded: 4 quick refusals and ~1.75 s of pauses, not a hang.
   assert.ok(to.ms < 20_000, `promote to took ${to.ms} ms`);
+  t.diagnostic(`promote to with one receiver failing twice and one down: ${to.ms} ms`);
   assert.equal(flaky.requests.length, 3);
   assert.equal(new Set(flaky.requests.map((q) => json(q).id)).size, 1);
   for (const q of flaky.requests) assert.ok(verifyBody(q.body, q.headers[SIGNATURE_HEADER] as string, HMAC_KEY));
