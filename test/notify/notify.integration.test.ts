@@ -259,3 +259,38 @@ test('promote run announces a candidate waiting for approval once across passes,
   assert.equal((await promote(p, ['run', '--once'])).code, 0);
   assert.deepEqual(r.requests.slice(2).map((q) => [json(q).type, json(q).subject]), [['dev.promote.promoted', 'staging']]);
 });
+
+test('an http gate\'s bearer token and secret header, echoed back by its server, reach no refused payload', async () => {
+  const { createServer } = await import('node:http');
+  // A server that answers 403 with every header it was sent, the secrets among them.
+  const echo = createServer((req, res) => {
+    res.statusCode = 403;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ ok: false, sawAuthorization: req.headers.authorization, sawKey: req.headers['x-api-key'] }));
+  });
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = echo.address() as import('node:net').AddressInfo;
+    const p = await createProject(join(base, 'http-secrets'), registry.host, { name: 'httpsecrets' });
+    const file = join(p.dir, 'pipelines', 'webapp.yaml');
+    const gate = `[{http: {url: "http://127.0.0.1:${port}/ready", bearerTokenFrom: {env: PROMOTE_TOKEN}, headers: {X-Api-Key: {secretFrom: {env: API_KEY}}}, expect: "response.status == 200 && response.json.ok"}}]`;
+    await writeFile(file, (await readFile(file, 'utf8')).replace('gates: [{converged: {}}, {soak: 15m}]', `gates: ${gate}`));
+    const r = await receiver();
+    await withNotify(p, `{url: "${r.url}", events: [refused]}`, `{url: "${r.url.replace(/hook$/, 'slack')}", format: slack, events: [refused]}`, `{url: "${r.url.replace(/hook$/, 'ce')}", format: cloudevents, events: [refused]}`);
+    const d1 = await p.push(1);
+    assert.equal((await promote(p, ['to', 'dev', '--bundle', d1])).code, 0);
+    const API_KEY = 'api-key-value-5f0e1d2c3b4a';
+    const refused = await promote(p, ['to', 'staging'], { API_KEY });
+    assert.equal(refused.code, 3, refused.stderr);
+    await r.waitFor(3);
+    const e = json(r.requests.find((q) => q.path === '/hook')!);
+    assert.equal(e.type, 'refused');
+    assert.equal(e.gates[0].type, 'http');
+    assert.equal(e.gates[0].passed, false);
+    assert.match(e.gates[0].summary, /403/);
+    noSecrets(r.requests);
+    for (const q of r.requests) assert.ok(!q.body.includes(API_KEY), q.body);
+  } finally {
+    await new Promise<void>((resolve) => echo.close(() => resolve()));
+  }
+});
