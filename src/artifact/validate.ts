@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { bundlesUnder } from '../bundle/bundle-dir.ts';
 import { basename, join, relative, resolve } from 'node:path';
-import { isPromoteError, PromoteError, type Problem } from '../errors.ts';
+import { isPromoteError, PromoteError, type ErrorCode, type Problem } from '../errors.ts';
 import { environmentFile, listEnvironments, loadEnvironmentFile, type Environment } from '../params/environment.ts';
 import { parameterSchema, type ParameterSchema } from '../params/parameter-schema.ts';
 import { environmentProblems } from '../params/parameters.ts';
@@ -152,6 +152,10 @@ export async function validateProject(options: ValidateProjectOptions): Promise<
         const pipeline = await loadPipeline(file);
         pipelines.push(pipeline);
         agentKeyWarnings(pipeline, file, report.warnings);
+        const unsigned: ErrorCode = 'NOTIFY_UNSIGNED';
+        (pipeline.notify ?? []).forEach(({ webhook }, i) => {
+          if (!webhook.secretFrom) report.warnings.push(`${file}: spec.notify[${i}] (/spec/notify/${i}/webhook) has no secretFrom: its bodies go unsigned, and the receiver cannot tell promote's events from anyone else's (${unsigned}); add secretFrom: {env: PROMOTE_WEBHOOK_SECRET} and check X-Promote-Signature-256 in the receiver (docs/notifications.md)`);
+        });
         report.pipelines.push(file);
         if (!pipeline.trust.approvers.length && pipeline.stages.some((s) => s.gates.some((g) => g.type === 'approval'))) {
           report.notes.push(`${file}: approvals are unauthenticated: without trust.approvers an approval is an unsigned ledger commit anyone can write under any name, counted for count only (list the approvers' public keys under spec.trust.approvers to have them signed)`);

@@ -11,6 +11,7 @@ import { parseDuration } from './duration.ts';
 import { isGitUrl } from './git-url.ts';
 import { GATE_KINDS } from './gates/kinds.ts';
 import { checkGates, parseGates, prepareGateKinds, type ParsedGate } from './load-gates.ts';
+import { parseNotify } from './load-notify.ts';
 import { checkAgentStages, parseTrust } from './load-trust.ts';
 import { DEFAULT_REPORT_MAX_AGE, type Pipeline, type Stage } from './pipeline.ts';
 import { checkGraph } from './stage-graph.ts';
@@ -83,7 +84,8 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     validateProjectDocument('pipeline', doc);
   } catch (err) {
     if (!isPromoteError(err, 'SCHEMA_VIOLATION')) throw err;
-    schemaProblems = err.problems;
+    // A secret written inline where a secretFrom belongs is not echoed back as the value found.
+    schemaProblems = err.problems.map((p) => (/\/secretFrom(\/|$)/.test(p.pointer ?? '') && p.actual !== undefined ? { ...p, actual: typeof p.actual === 'string' && p.actual.startsWith('string') ? 'a string (not shown: it may be the secret)' : p.actual } : p));
   }
   let problems: Problem[] = [];
   const report: ReportProblem = (pointer, p) => {
@@ -122,6 +124,8 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     else if (ms === undefined || ms <= 0) report('/spec/reports/maxAge', { message: 'reports.maxAge is how old a status report may be and still count for a gate', rule: 'pattern', expected: 'a positive duration such as 30m', actual: JSON.stringify(raw) });
     else reports = { maxAge: (raw as string).trim(), maxAgeMs: ms };
   }
+
+  const notify = parseNotify(spec.notify, report);
 
   const stagesRaw = spec.stages;
   const stages: Stage[] = [];
@@ -202,6 +206,7 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
     ledger: { repository: isGitUrl(ledgerRepo) ? ledgerRepo : resolve(options.root, ledgerRepo), ...(typeof ledger.branch === 'string' && { branch: ledger.branch }) },
     trust,
     reports,
+    ...(notify.length && { notify }),
     stages,
     file: doc.file,
   };

@@ -1,3 +1,4 @@
+import type { NotifySpec } from '../notify/webhook-spec.ts';
 import type { GateSpec } from './gates/kinds.ts';
 
 // The pipeline as the engine sees it: plain data, already validated by load.ts. Where each
@@ -71,6 +72,8 @@ export interface Pipeline {
   trust: TrustSpec;
   /** `spec.reports`: how old a status report may be and still count for a gate (default DEFAULT_REPORT_MAX_AGE). */
   reports?: { maxAge: string; maxAgeMs: number };
+  /** `spec.notify`: the receivers of the pipeline's events (docs/notifications.md). */
+  notify?: NotifySpec[];
   stages: Stage[];
   /** The pipeline file, absolute. */
   file: string;

@@ -19,5 +19,9 @@ export async function setHold(project: Project, stageName: string, held: boolean
   const who = (await project.ledger.identity()).text;
   const at = clock(project).toISOString();
   const result = await project.ledger.update(project.pipeline.name, stage.name, holdMutation(project.pipeline.name, stage.name, held, who, at, reason));
+  if (project.pipeline.notify?.length && result) {
+    const { notify } = await import('./notifications.ts');
+    await notify(project, [{ type: held ? 'held' : 'released', pipeline: project.pipeline.name, stage: stage.name, by: who, ...(reason && { reason }), summary: `${project.pipeline.name}: ${who} ${held ? 'held' : 'released'} ${stage.name}${reason ? `: ${reason}` : ''}` }]);
+  }
   return { pipeline: project.pipeline.name, stage: stage.name, held, by: who, at, ...(reason && { reason }), ...(result && { commit: result.commit }) };
 }

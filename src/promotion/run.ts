@@ -4,9 +4,10 @@ import type { ImageManifest } from '../oci/registry.ts';
 import { stageOrder } from '../pipeline/load.ts';
 import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
 import type { Blocker, Plan } from '../pipeline/plan.ts';
-import { planFor } from './plan.ts';
+import { planFor, type DetailedPlan } from './plan.ts';
 import { lookupStage, type Project } from './project.ts';
 import { loadPromoterSigner, promoterKeyGiven, signerFingerprint } from './signing-keys.ts';
+import type { RunItem } from './notifications.ts';
 import { applyPlan } from './to.ts';
 
 // `promote run`: every `promotion: auto` stage, upstream first, promoted when its gates let it;
@@ -56,9 +57,14 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
   const signer = promoterKeyGiven(project) ? await loadPromoterSigner(project) : undefined;
   const promoterKey = signer && (await signerFingerprint(signer));
   const out: RunStageOutcome[] = [];
+  // What each outcome was decided on, for the pass's notifications (after every stage's effect).
+  const seen: RunItem[] = [];
+  let decided: DetailedPlan | undefined;
   for (const stage of stageOrder(project.pipeline)) {
     if (stage.promotion !== 'auto') continue;
     const target = lookupStage(project.pipeline, stage.name);
+    decided = undefined;
+    const before = out.length;
     try {
       let bundle: string | undefined;
       if (!stage.from) {
@@ -70,6 +76,7 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
       }
       // One plan per stage and pass: what decides the outcome is what gets committed.
       const plan = await planFor(project, target, { action: 'auto', ...(bundle && { bundle }), ...(promoterKey && { promoterKey }) });
+      decided = plan;
       if (plan.blockers.some((b) => b.code === 'STAGE_HELD')) {
         out.push({ stage: stage.name, result: 'held', message: plan.blockers.find((b) => b.code === 'STAGE_HELD')!.message });
         continue;
@@ -98,8 +105,11 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
       } else {
         out.push({ stage: stage.name, result: 'error', message: err instanceof Error ? err.message : String(err) });
       }
+    } finally {
+      for (const outcome of out.slice(before)) seen.push({ outcome, ...(decided && { plan: decided, promoter: decided.promoter }) });
     }
   }
+  if (project.pipeline.notify?.length) await (await import('./notifications.ts')).notifyRun(project, seen);
   return out;
 }
 

@@ -60,7 +60,20 @@ export async function promote(project: Project, target: StageLookup, request: Om
   // compares approvals with it.
   const signer = await loadPromoterSigner(project);
   const plan = await planFor(project, target, { ...(request.bundle && { bundle: request.bundle }), ...(request.force && { force: request.force }), action: request.action ?? 'promote', promoterKey: await signerFingerprint(signer) });
-  return applyPlan(project, target, plan, signer);
+  if (!project.pipeline.notify?.length) return applyPlan(project, target, plan, signer);
+  // Receivers hear of it after the fact is durable: a refusal (nothing was written) or the
+  // committed and published record. Delivery can only warn (notifications.ts).
+  const { notify, promotionEvent, refusalEvents } = await import('./notifications.ts');
+  let result: PromoteResult;
+  try {
+    result = await applyPlan(project, target, plan, signer);
+  } catch (err) {
+    if (!plan.allowed) await notify(project, refusalEvents(project, plan, err instanceof PromoteError ? err : undefined, plan.promoter));
+    throw err;
+  }
+  const event = promotionEvent(project, result, plan.promoter);
+  await notify(project, event ? [event] : []);
+  return result;
 }
 
 /**
