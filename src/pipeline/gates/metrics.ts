@@ -296,7 +296,7 @@ export const metricsGate: GateKind<MetricsGateSpec, 'fetch' | 'secret' | 'upstre
     const gate = metricsGate.title(spec);
     const window = windowOf(spec, ctx);
     const base = { prometheus: redact(spec.prometheus), expect: spec.expect };
-    const refuse = (code: ErrorCode, summary: string, evidence: Record<string, unknown> = {}): GateResult => ({ gate, type: 'metrics', passed: false, summary, evidence: { ...base, ...evidence, code, findings: [summary] } });
+    const refuse = (code: ErrorCode, summary: string, evidence: Record<string, unknown> = {}): GateResult => ({ gate, type: 'metrics', passed: false, summary, evidence: { ...base, ...evidence, code } });
     if (!window) return refuse('PIPELINE_INVALID', 'no window to judge: the gate has no for: and the stage no soak gate');
     await loadCel();
     const expect = compileExpect(spec.expect);
@@ -415,7 +415,7 @@ export const metricsGate: GateKind<MetricsGateSpec, 'fetch' | 'secret' | 'upstre
     };
     if (refusal) {
       const summary = `${refusal.cluster ? `${refusal.cluster}: ` : ''}${refusal.error}`;
-      return { gate, type: 'metrics', passed: false, summary, evidence: { ...evidence, code: refusal.code, findings: [summary, ...findings] } };
+      return { gate, type: 'metrics', passed: false, summary, evidence: { ...evidence, code: refusal.code, findings } };
     }
     const clustersText = clusters[0] === undefined ? '' : ` in ${clusters.length} cluster${clusters.length === 1 ? '' : 's'} of ${ctx.from}`;
     const worstShort = worst ? ` (worst ${worst.value})` : min ? ` (min ${min.value}, max ${max!.value})` : '';
