@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PromoteError, isPromoteError } from '../../../src/errors.ts';
@@ -259,4 +259,17 @@ test('metrics: the loader takes the gate as DESIGN.md writes it, and finds each 
     '16 pattern /spec/stages/1/gates/3/metrics/for: does not match the required pattern',
     '17 gate-metrics-window /spec/stages/1/gates/4/metrics: stage "staging": the metrics gate has no window: it has no for: and the stage no soak gate',
   ].sort());
+});
+
+test('metrics: the example in docs/gates.md loads as written', async (t) => {
+  const doc = await readFile(new URL('../../../docs/gates.md', import.meta.url), 'utf8');
+  const block = /## `metrics`\n\n```yaml\n([^]*?)```/.exec(doc)?.[1];
+  assert.ok(block, 'docs/gates.md has a metrics example');
+  // The example is a stage: its gates, indented under this file's staging stage.
+  const gates = block.split('\n').slice(block.split('\n').findIndex((l) => l.trim() === 'gates:') + 1).map((l) => `    ${l}`).join('\n');
+  const { problems, pipeline } = await load(t, gates);
+  assert.deepEqual(problems, []);
+  const gate = pipeline!.stages[1]!.gates.find((g) => g.type === 'metrics') as MetricsGateSpec;
+  assert.equal(gate.prometheus, 'https://prometheus.example:9090');
+  assert.equal(gate.expect, 'value < 0.01');
 });
