@@ -91,6 +91,12 @@ test('metrics (fake fetch): the window is the stage\'s soak when the gate has no
   await judge(spec({ step: '15s', stepMs: 15_000 }), own.facts, { soakMs: 15 * 60_000 });
   assert.equal(own.sent[0]!.form.get('step'), '15s');
   assert.equal(own.sent[0]!.form.get('start'), t0.toFixed(3), 'for: wins over the soak');
+  const tls = fakeFacts(() => matrix({ metric: {}, values: [[t0, '0']] }));
+  await judge(spec({ prometheus: 'https://prom.test/prometheus', caFile: 'certs/ca.pem', timeout: '3s', timeoutMs: 3000 }), tls.facts);
+  assert.equal(tls.sent[0]!.url, 'https://prom.test/prometheus/api/v1/query_range', 'a path prefix is kept');
+  assert.equal(tls.sent[0]!.request.caFile, 'certs/ca.pem');
+  assert.equal(tls.sent[0]!.request.timeoutMs, 3000);
+  assert.equal(tls.sent[0]!.form.get('timeout'), '3s', 'Prometheus gives up when the gate does');
 });
 
 test('metrics (fake fetch): every sample must pass: one breach in the window refuses though the latest sample is fine', async () => {
