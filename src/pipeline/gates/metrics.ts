@@ -124,7 +124,6 @@ interface Run {
   warnings?: string[];
 }
 
-
 /** Which end of the values the expression is sensitive to: `value < x` fails high, `value > x` low. */
 export function worstDirection(expect: string): 'max' | 'min' | undefined {
   const s = expect.trim();
@@ -134,7 +133,6 @@ export function worstDirection(expect: string): 'max' | 'min' | undefined {
   if (right) return right[1]!.startsWith('<') ? 'min' : 'max';
   return undefined;
 }
-
 
 /** Unix seconds with milliseconds, as the API takes them. */
 function unixSeconds(ms: number): string {
@@ -156,8 +154,9 @@ async function runQuery(spec: MetricsGateSpec, ctx: GateContext<'fetch' | 'secre
     query,
     start: unixSeconds(window.startMs),
     end: unixSeconds(window.endMs),
-    step: `${window.stepMs / 1000}s`,
-    timeout: `${spec.timeoutMs / 1000}s`,
+    // Seconds as a float: the API's other duration form takes no fractions (a step of 1.5s).
+    step: String(window.stepMs / 1000),
+    timeout: String(spec.timeoutMs / 1000),
   });
   let response;
   try {
@@ -176,10 +175,12 @@ async function runQuery(spec: MetricsGateSpec, ctx: GateContext<'fetch' | 'secre
   if (response.status !== 200) {
     // Prometheus answers a bad query with 400/422 and `status: error`: its message is the point.
     const parsed = parseMatrix(response.body);
-    if (isRefusal(parsed) && parsed.code === 'GATE_QUERY_FAILED') return { code: parsed.code, error: `${parsed.error} (HTTP ${response.status})` };
-    return { code: 'GATE_HTTP_STATUS', error: `${redact(rangeUrl(spec.prometheus))} answered HTTP ${response.status}: ${snippet(response.body)}` };
+    if (isRefusal(parsed) && parsed.code === 'GATE_QUERY_FAILED') return { code: parsed.code, error: redact(`${parsed.error} (HTTP ${response.status})`) };
+    return { code: 'GATE_HTTP_STATUS', error: redact(`${rangeUrl(spec.prometheus)} answered HTTP ${response.status}: ${snippet(response.body)}`) };
   }
-  return parseMatrix(response.body);
+  const answer = parseMatrix(response.body);
+  // What the server says goes into evidence and messages: through redact like every outside text.
+  return isRefusal(answer) ? { code: answer.code, error: redact(answer.error) } : answer;
 }
 
 function windowOf(spec: MetricsGateSpec, ctx: { soakMs?: number }): { ms: number; text: string; source: 'for' | 'soak' } | undefined {
@@ -188,7 +189,7 @@ function windowOf(spec: MetricsGateSpec, ctx: { soakMs?: number }): { ms: number
   return undefined;
 }
 
-function shortQuery(query: string): string {
+function titleQuery(query: string): string {
   const flat = query.replace(/\s+/g, ' ').trim();
   return flat.length > 80 ? `${flat.slice(0, 79)}…` : flat;
 }
@@ -291,7 +292,7 @@ export const metricsGate: GateKind<MetricsGateSpec, 'fetch' | 'secret' | 'upstre
       hint: 'add for: <duration> to the gate (e.g. for: 10m), or a soak: <duration> gate to the stage',
     });
   },
-  title: (spec) => `metrics ${shortQuery(spec.query)} expect ${spec.expect}${spec.for ? ` for ${spec.for}` : ''}`,
+  title: (spec) => `metrics ${titleQuery(spec.query)} expect ${spec.expect}${spec.for ? ` for ${spec.for}` : ''}`,
   async evaluate(spec, ctx) {
     const gate = metricsGate.title(spec);
     const window = windowOf(spec, ctx);

@@ -65,7 +65,7 @@ test('metrics (fake fetch): one range query over the window ending now, POSTed a
   assert.equal(form.get('query'), 'errors{stage="dev"}', '${promote.stage} is the from stage, whose running system is measured');
   assert.equal(form.get('start'), (t0).toFixed(3));
   assert.equal(form.get('end'), (NOW.getTime() / 1000).toFixed(3));
-  assert.equal(form.get('step'), '1s');
+  assert.equal(form.get('step'), '1');
   assert.equal(request.headers?.authorization, undefined);
   assert.deepEqual(r.evidence.window, { from: '2026-03-30T09:59:00.000Z', to: '2026-03-30T10:00:00.000Z', duration: '1m', source: 'for', step: '1s' });
   assert.equal(r.evidence.query, 'errors{stage="dev"}');
@@ -82,21 +82,21 @@ test('metrics (fake fetch): the window is the stage\'s soak when the gate has no
   const r = await judge(spec({ for: undefined, forMs: undefined }), facts, { soakMs: 15 * 60_000 });
   assert.equal(r.passed, true, r.summary);
   assert.equal(sent[0]!.form.get('start'), ((NOW.getTime() - 15 * 60_000) / 1000).toFixed(3));
-  assert.equal(sent[0]!.form.get('step'), '4s');
+  assert.equal(sent[0]!.form.get('step'), '4');
   assert.deepEqual(r.evidence.window, { from: '2026-03-30T09:45:00.000Z', to: '2026-03-30T10:00:00.000Z', duration: '15m', source: 'soak', step: '4s' });
   assert.match(r.summary, /over the last 15m \(the soak\)/);
   assert.equal(defaultStepMs(10_000), 1000, 'never below 1s');
   assert.equal(defaultStepMs(24 * 3_600_000), 346_000, 'a day: 250 samples of 346s');
   const own = fakeFacts(() => matrix({ metric: {}, values: [[t0, '0']] }));
   await judge(spec({ step: '15s', stepMs: 15_000 }), own.facts, { soakMs: 15 * 60_000 });
-  assert.equal(own.sent[0]!.form.get('step'), '15s');
+  assert.equal(own.sent[0]!.form.get('step'), '15');
   assert.equal(own.sent[0]!.form.get('start'), t0.toFixed(3), 'for: wins over the soak');
   const tls = fakeFacts(() => matrix({ metric: {}, values: [[t0, '0']] }));
   await judge(spec({ prometheus: 'https://prom.test/prometheus', caFile: 'certs/ca.pem', timeout: '3s', timeoutMs: 3000 }), tls.facts);
   assert.equal(tls.sent[0]!.url, 'https://prom.test/prometheus/api/v1/query_range', 'a path prefix is kept');
   assert.equal(tls.sent[0]!.request.caFile, 'certs/ca.pem');
   assert.equal(tls.sent[0]!.request.timeoutMs, 3000);
-  assert.equal(tls.sent[0]!.form.get('timeout'), '3s', 'Prometheus gives up when the gate does');
+  assert.equal(tls.sent[0]!.form.get('timeout'), '3', 'Prometheus gives up when the gate does');
 });
 
 test('metrics (fake fetch): every sample must pass: one breach in the window refuses though the latest sample is fine', async () => {
