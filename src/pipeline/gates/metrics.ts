@@ -294,138 +294,155 @@ export const metricsGate: GateKind<MetricsGateSpec, 'fetch' | 'secret' | 'upstre
   },
   title: (spec) => `metrics ${titleQuery(spec.query)} expect ${spec.expect}${spec.for ? ` for ${spec.for}` : ''}`,
   async evaluate(spec, ctx) {
-    const gate = metricsGate.title(spec);
-    const window = windowOf(spec, ctx);
-    const base = { prometheus: redact(spec.prometheus), expect: spec.expect };
-    const refuse = (code: ErrorCode, summary: string, evidence: Record<string, unknown> = {}): GateResult => ({ gate, type: 'metrics', passed: false, summary, evidence: { ...base, ...evidence, code } });
-    if (!window) return refuse('PIPELINE_INVALID', 'no window to judge: the gate has no for: and the stage no soak gate');
-    await loadCel();
-    const expect = compileExpect(spec.expect);
-    if (isSyntaxError(expect)) return refuse('GATE_EXPRESSION_ERROR', `expect is not valid CEL: ${expect.message}`);
-    const endMs = ctx.now.getTime();
-    const startMs = endMs - window.ms;
-    const stepMs = spec.stepMs ?? defaultStepMs(window.ms);
-    const windowEvidence = { from: new Date(startMs).toISOString(), to: new Date(endMs).toISOString(), duration: window.text, source: window.source, step: formatDuration(stepMs) };
-    const over = `over the last ${window.text}${window.source === 'soak' ? ' (the soak)' : ''}`;
-
-    let token: string | undefined;
-    if (spec.bearerTokenFrom) {
-      try {
-        token = await ctx.secret(spec.bearerTokenFrom);
-      } catch (err) {
-        if (!isPromoteError(err)) throw err;
-        return refuse(err.code, `no bearer token: ${err.message}`, { window: windowEvidence });
-      }
-    }
-    let clusters: (string | undefined)[] = [undefined];
-    if (usesCluster(spec.query)) {
-      try {
-        clusters = (await ctx.upstreamReports()).clusters;
-      } catch (err) {
-        if (!isPromoteError(err)) throw err;
-        return refuse(err.code, `cannot list the clusters of ${ctx.from}: ${redact(err.message)}`, { window: windowEvidence });
-      }
-      if (!clusters.length) return refuse('GATE_NO_DATA', `stage ${ctx.from} has no clusters to query`, { window: windowEvidence });
-    }
-
-    const answers = await Promise.all(clusters.map(async (cluster) => {
-      const query = expandQuery(spec.query, { stage: ctx.from, cluster, digest: ctx.candidate });
-      return { cluster, query, answer: await runQuery(spec, ctx, query, { startMs, endMs, stepMs }, token) };
-    }));
-
-    const runs: Run[] = [];
-    const failing: FailingSample[] = [];
-    let failingCount = 0;
-    let samples = 0;
-    let series = 0;
-    let nonFinite = 0;
-    let min: Sample | undefined;
-    let max: Sample | undefined;
-    let refusal: (Refusal & { cluster?: string }) | undefined;
-    for (const { cluster, query, answer } of answers) {
-      const run: Run = { ...(cluster !== undefined && { cluster }), query, series: 0, samples: 0, failing: 0 };
-      runs.push(run);
-      if (isRefusal(answer)) {
-        Object.assign(run, answer);
-        refusal ??= { ...answer, ...(cluster !== undefined && { cluster }) };
-        continue;
-      }
-      if (answer.warnings) run.warnings = answer.warnings;
-      if (!answer.result.length) {
-        const error = `no data: the query matched no series ${over}`;
-        Object.assign(run, { code: 'GATE_NO_DATA', error });
-        refusal ??= { code: 'GATE_NO_DATA', error, ...(cluster !== undefined && { cluster }) };
-        continue;
-      }
-      run.series = answer.result.length;
-      for (const { labels, values } of answer.result) {
-        for (const [time, text] of values) {
-          run.samples++;
-          const at = new Date(Math.round(time * 1000)).toISOString();
-          const value = sampleValue(text);
-          const where = { at, labels, ...(cluster !== undefined && { cluster }) };
-          let why: string | undefined;
-          if (!Number.isFinite(value)) {
-            // NaN compares false with everything, so `!(value > x)` would pass it: judged here, not by CEL.
-            nonFinite++;
-            why = `${text} is not a number a threshold can judge`;
-          } else {
-            const sample = { ...where, value };
-            if (!min || value < min.value) min = sample;
-            if (!max || value > max.value) max = sample;
-            const verdict = expect.test({ value, labels });
-            if (!verdict.ok) {
-              const error = `expect failed on ${sampleLine({ ...where, value })}: ${verdict.error}`;
-              Object.assign(run, { code: 'GATE_EXPRESSION_ERROR', error });
-              refusal ??= { code: 'GATE_EXPRESSION_ERROR', error, ...(cluster !== undefined && { cluster }) };
-              break;
-            }
-            if (verdict.value) continue;
-          }
-          run.failing++;
-          failingCount++;
-          if (failing.length < FAILING_SHOWN) failing.push({ ...where, value: text, ...(why && { why }) });
-        }
-        if (run.code) break;
-      }
-      series += run.series;
-      samples += run.samples;
-    }
-
-    const direction = worstDirection(spec.expect);
-    const worst = direction === 'max' ? max : direction === 'min' ? min : undefined;
-    const findings = [
-      ...runs.map((r) => `${r.cluster ? `${r.cluster}: ` : ''}${r.series} series, ${r.samples} samples of ${r.query}`),
-      `window ${windowEvidence.from} → ${windowEvidence.to} (${window.text}${window.source === 'soak' ? ', the stage\'s soak' : ''}), step ${windowEvidence.step}`,
-      ...(worst ? [`worst ${worstText(worst)}`] : min ? [`min ${worstText(min)}`, `max ${worstText(max)}`] : []),
-      ...failing.map((f) => `fails ${sampleLine(f)}`),
-      ...(failingCount > failing.length ? [`… and ${failingCount - failing.length} more failing samples`] : []),
-    ];
-    const evidence: Record<string, unknown> = {
-      ...base,
-      query: clusters.length === 1 && clusters[0] === undefined ? runs[0]!.query : spec.query,
-      runs,
-      window: windowEvidence,
-      series,
-      samples,
-      ...(worst && { worst, worstIs: direction }),
-      ...(!worst && min && { min, max }),
-      ...(nonFinite && { nonFinite }),
-      failingSamples: failingCount,
-      failing,
-    };
-    if (refusal) {
-      const summary = `${refusal.cluster ? `${refusal.cluster}: ` : ''}${refusal.error}`;
-      return { gate, type: 'metrics', passed: false, summary, evidence: { ...evidence, code: refusal.code, findings } };
-    }
-    const clustersText = clusters[0] === undefined ? '' : ` in ${clusters.length} cluster${clusters.length === 1 ? '' : 's'} of ${ctx.from}`;
-    const worstShort = worst ? ` (worst ${worst.value})` : min ? ` (min ${min.value}, max ${max!.value})` : '';
-    if (failingCount) {
-      const first = failing[0]!;
-      const summary = `${failingCount} of ${samples} samples fail ${spec.expect} ${over}${clustersText}${worst ? `, worst ${worstText(worst)}` : `, first ${sampleLine(first)}`}`;
-      return { gate, type: 'metrics', passed: false, summary, evidence: { ...evidence, findings } };
-    }
-    const summary = `all ${samples} samples of ${series} series pass ${spec.expect} ${over}${clustersText}${worstShort}`;
-    return { gate, type: 'metrics', passed: true, summary, evidence: { ...evidence, findings } };
+    // A server may echo the token back (a proxy's 401 page): nothing it said may carry it on.
+    const secrets: string[] = [];
+    const result = await evaluateMetrics(spec, ctx, secrets);
+    return { ...result, summary: scrub(result.summary, secrets), evidence: scrub(result.evidence, secrets) };
   },
 };
+
+async function evaluateMetrics(spec: MetricsGateSpec, ctx: GateContext<'fetch' | 'secret' | 'upstreamReports'>, secrets: string[]): Promise<GateResult> {
+  const gate = metricsGate.title(spec);
+  const window = windowOf(spec, ctx);
+  const base = { prometheus: redact(spec.prometheus), expect: spec.expect };
+  const refuse = (code: ErrorCode, summary: string, evidence: Record<string, unknown> = {}): GateResult => ({ gate, type: 'metrics', passed: false, summary, evidence: { ...base, ...evidence, code } });
+  if (!window) return refuse('PIPELINE_INVALID', 'no window to judge: the gate has no for: and the stage no soak gate');
+  await loadCel();
+  const expect = compileExpect(spec.expect);
+  if (isSyntaxError(expect)) return refuse('GATE_EXPRESSION_ERROR', `expect is not valid CEL: ${expect.message}`);
+  const endMs = ctx.now.getTime();
+  const startMs = endMs - window.ms;
+  const stepMs = spec.stepMs ?? defaultStepMs(window.ms);
+  const windowEvidence = { from: new Date(startMs).toISOString(), to: new Date(endMs).toISOString(), duration: window.text, source: window.source, step: spec.step ?? formatDuration(stepMs) };
+  const over = `over the last ${window.text}${window.source === 'soak' ? ' (the soak)' : ''}`;
+
+  let token: string | undefined;
+  if (spec.bearerTokenFrom) {
+    try {
+      token = await ctx.secret(spec.bearerTokenFrom);
+      secrets.push(token);
+    } catch (err) {
+      if (!isPromoteError(err)) throw err;
+      return refuse(err.code, `no bearer token: ${err.message}`, { window: windowEvidence });
+    }
+  }
+  let clusters: (string | undefined)[] = [undefined];
+  if (usesCluster(spec.query)) {
+    try {
+      clusters = (await ctx.upstreamReports()).clusters;
+    } catch (err) {
+      if (!isPromoteError(err)) throw err;
+      return refuse(err.code, `cannot list the clusters of ${ctx.from}: ${redact(err.message)}`, { window: windowEvidence });
+    }
+    if (!clusters.length) return refuse('GATE_NO_DATA', `stage ${ctx.from} has no clusters to query`, { window: windowEvidence });
+  }
+
+  const answers = await Promise.all(clusters.map(async (cluster) => {
+    const query = expandQuery(spec.query, { stage: ctx.from, cluster, digest: ctx.candidate });
+    return { cluster, query, answer: await runQuery(spec, ctx, query, { startMs, endMs, stepMs }, token) };
+  }));
+
+  const runs: Run[] = [];
+  const failing: FailingSample[] = [];
+  let failingCount = 0;
+  let samples = 0;
+  let series = 0;
+  let nonFinite = 0;
+  let min: Sample | undefined;
+  let max: Sample | undefined;
+  let refusal: (Refusal & { cluster?: string }) | undefined;
+  for (const { cluster, query, answer } of answers) {
+    const run: Run = { ...(cluster !== undefined && { cluster }), query, series: 0, samples: 0, failing: 0 };
+    runs.push(run);
+    if (isRefusal(answer)) {
+      Object.assign(run, answer);
+      refusal ??= { ...answer, ...(cluster !== undefined && { cluster }) };
+      continue;
+    }
+    if (answer.warnings) run.warnings = answer.warnings;
+    if (!answer.result.length) {
+      const error = `no data: the query matched no series ${over}`;
+      Object.assign(run, { code: 'GATE_NO_DATA', error });
+      refusal ??= { code: 'GATE_NO_DATA', error, ...(cluster !== undefined && { cluster }) };
+      continue;
+    }
+    run.series = answer.result.length;
+    for (const { labels, values } of answer.result) {
+      for (const [time, text] of values) {
+        run.samples++;
+        const at = new Date(Math.round(time * 1000)).toISOString();
+        const value = sampleValue(text);
+        const where = { at, labels, ...(cluster !== undefined && { cluster }) };
+        let why: string | undefined;
+        if (!Number.isFinite(value)) {
+          // NaN compares false with everything, so `!(value > x)` would pass it: judged here, not by CEL.
+          nonFinite++;
+          why = `${text} is not a number a threshold can judge`;
+        } else {
+          const sample = { ...where, value };
+          if (!min || value < min.value) min = sample;
+          if (!max || value > max.value) max = sample;
+          const verdict = expect.test({ value, labels });
+          if (!verdict.ok) {
+            const error = `expect failed on ${sampleLine({ ...where, value })}: ${verdict.error}`;
+            Object.assign(run, { code: 'GATE_EXPRESSION_ERROR', error });
+            refusal ??= { code: 'GATE_EXPRESSION_ERROR', error, ...(cluster !== undefined && { cluster }) };
+            break;
+          }
+          if (verdict.value) continue;
+        }
+        run.failing++;
+        failingCount++;
+        if (failing.length < FAILING_SHOWN) failing.push({ ...where, value: text, ...(why && { why }) });
+      }
+      if (run.code) break;
+    }
+    series += run.series;
+    samples += run.samples;
+  }
+
+  const direction = worstDirection(spec.expect);
+  const worst = direction === 'max' ? max : direction === 'min' ? min : undefined;
+  const findings = [
+    ...runs.map((r) => `${r.cluster ? `${r.cluster}: ` : ''}${r.series} series, ${r.samples} samples of ${r.query}`),
+    `window ${windowEvidence.from} → ${windowEvidence.to} (${window.text}${window.source === 'soak' ? ', the stage\'s soak' : ''}), step ${windowEvidence.step}`,
+    ...(worst ? [`worst ${worstText(worst)}`] : min ? [`min ${worstText(min)}`, `max ${worstText(max)}`] : []),
+    ...failing.map((f) => `fails ${sampleLine(f)}`),
+    ...(failingCount > failing.length ? [`… and ${failingCount - failing.length} more failing samples`] : []),
+  ];
+  const evidence: Record<string, unknown> = {
+    ...base,
+    query: clusters.length === 1 && clusters[0] === undefined ? runs[0]!.query : spec.query,
+    runs,
+    window: windowEvidence,
+    series,
+    samples,
+    ...(worst && { worst, worstIs: direction }),
+    ...(!worst && min && { min, max }),
+    ...(nonFinite && { nonFinite }),
+    failingSamples: failingCount,
+    failing,
+  };
+  if (refusal) {
+    const summary = `${refusal.cluster ? `${refusal.cluster}: ` : ''}${refusal.error}`;
+    return { gate, type: 'metrics', passed: false, summary, evidence: { ...evidence, code: refusal.code, findings } };
+  }
+  const clustersText = clusters[0] === undefined ? '' : ` in ${clusters.length} cluster${clusters.length === 1 ? '' : 's'} of ${ctx.from}`;
+  const worstShort = worst ? ` (worst ${worst.value})` : min ? ` (min ${min.value}, max ${max!.value})` : '';
+  if (failingCount) {
+    const first = failing[0]!;
+    const summary = `${failingCount} of ${samples} samples fail ${spec.expect} ${over}${clustersText}${worst ? `, worst ${worstText(worst)}` : `, first ${sampleLine(first)}`}`;
+    return { gate, type: 'metrics', passed: false, summary, evidence: { ...evidence, findings } };
+  }
+  const summary = `all ${samples} samples of ${series} series pass ${spec.expect} ${over}${clustersText}${worstShort}`;
+  return { gate, type: 'metrics', passed: true, summary, evidence: { ...evidence, findings } };
+}
+
+/** A copy of `value` with each secret in its strings replaced by `***`. */
+function scrub<T>(value: T, secrets: readonly string[]): T {
+  if (!secrets.length) return value;
+  if (typeof value === 'string') return secrets.reduce((text, secret) => text.split(secret).join('***'), value as string) as T;
+  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets)) as T;
+  if (isMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets)])) as T;
+  return value;
+}

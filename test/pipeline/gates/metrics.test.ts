@@ -176,10 +176,13 @@ test('metrics (fake fetch): each refusal is a failed gate with the code in its e
 
 test('metrics (fake fetch): the bearer token is sent as Authorization and appears nowhere in the verdict; a missing one refuses', async () => {
   const TOKEN = 'tok-3f9a1c77e2b54d08a6c1-secret';
-  const { sent, facts } = fakeFacts(() => json({ status: 'error', errorType: 'bad_data', error: 'nope' }, 400), { secret: async (ref) => (('env' in ref && ref.env === 'PROM_TOKEN') ? TOKEN : Promise.reject(new Error('wrong ref'))) });
+  // A proxy that echoes the token in its error page: the gate repeats the page, never the token.
+  const { sent, facts } = fakeFacts(() => ({ status: 401, headers: {}, body: `token ${TOKEN} is not valid here` }), { secret: async (ref) => (('env' in ref && ref.env === 'PROM_TOKEN') ? TOKEN : Promise.reject(new Error('wrong ref'))) });
   const r = await judge(spec({ bearerTokenFrom: { env: 'PROM_TOKEN' } }), facts);
   assert.equal(sent[0]!.request.headers?.authorization, `Bearer ${TOKEN}`);
   assert.equal(r.passed, false);
+  assert.equal(r.evidence.code, 'GATE_HTTP_STATUS');
+  assert.match(r.summary, /answered HTTP 401: token \*\*\* is not valid here$/);
   assert.ok(!JSON.stringify(r).includes(TOKEN), 'the token is not in the result');
   const missing = fakeFacts(() => matrix(), {
     secret: async () => { throw new PromoteError('GATE_SECRET_MISSING', 'secret from env PROM_TOKEN is not set', { outcome: 'refused' }); },
