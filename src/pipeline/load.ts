@@ -10,6 +10,7 @@ import type { ReportProblem } from './gate.ts';
 import { parseDuration } from './duration.ts';
 import { isGitUrl } from './git-url.ts';
 import { GATE_KINDS } from './gates/kinds.ts';
+import { loadPolicyFiles } from './gates/policy.ts';
 import { checkGates, parseGates, prepareGateKinds, type ParsedGate } from './load-gates.ts';
 import { parseNotify } from './load-notify.ts';
 import { checkAgentStages, parseTrust } from './load-trust.ts';
@@ -74,7 +75,10 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   const doc = await readYamlFile(abs);
   const environments = options.environments ?? (await listEnvironments(projectRoot(abs)));
   await prepareGateKinds(doc.value);
-  return parsePipeline(doc, { environments, root: projectRoot(abs) });
+  const pipeline = parsePipeline(doc, { environments, root: projectRoot(abs) });
+  // Files the gates name (a policy gate's `file`), read once the pipeline is known to be valid.
+  await loadPolicyFiles(pipeline.stages, projectRoot(abs), abs);
+  return pipeline;
 }
 
 /** Validates a parsed pipeline document and returns the pipeline, or throws with every problem. */

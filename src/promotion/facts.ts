@@ -99,8 +99,8 @@ export async function gatherFacts(project: Project, target: StageLookup, request
     // Only a candidate whose signature and parameters verified is rendered (never judge, or
     // render, what was not verified).
     rendered: async () => {
-      if (!candidate || !bundle || !signature?.passed) throw new PromoteError('BUNDLE_NOT_VERIFIED', 'there is no verified candidate to render', { outcome: 'verification' });
-      return (await import('./rendered-stage.ts')).renderedForStage(project, stage, candidate, source);
+      if (!candidate || !signature?.passed || !bundle?.values || !bundle.parameters.passed) throw new PromoteError('BUNDLE_NOT_VERIFIED', 'there is no verified candidate to render (its signature or its parameters did not verify)', { outcome: 'verification' });
+      return (await import('./rendered-stage.ts')).renderedForStage(project, stage, candidate, source, bundle.values);
     },
   });
   return {

@@ -96,7 +96,7 @@ async function render(bundle: Pulled, params: Record<string, unknown>, builtins:
 }
 
 /** The values one cluster's agent renders with: its entry in the record, else the environment's. */
-function valuesFor(side: RenderSide, cluster: string): Record<string, unknown> {
+export function valuesFor(side: Pick<RenderSide, 'parameters' | 'clusters'>, cluster: string): Record<string, unknown> {
   return side.clusters.find((c) => c.name === cluster)?.parameters ?? side.parameters;
 }
 

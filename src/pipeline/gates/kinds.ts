@@ -3,14 +3,14 @@ import { approvalGate } from './approval.ts';
 import { convergedGate } from './converged.ts';
 import { httpGate } from './http.ts';
 import { manualGate } from './manual.ts';
-import { metricsGate } from './metrics.ts';
+export const GATE_KINDS = [convergedGate, soakGate, approvalGate, windowGate, manualGate, httpGate, metricsGate, policyGate] as const;
 import { soakGate } from './soak.ts';
 import { windowGate } from './window.ts';
 
 // Every gate kind, once. The loader parses with it, the planner evaluates with it, and
 // `npm run gen:schemas` writes the gate part of schemas/pipeline.schema.json from it (in this
 // order). A new kind is its own file under gates/ and a line here.
-export const GATE_KINDS = [convergedGate, soakGate, approvalGate, windowGate, manualGate, httpGate, metricsGate] as const;
+export const GATE_KINDS = [convergedGate, soakGate, approvalGate, windowGate, manualGate, httpGate, metricsGate, policyGate] as const;
 
 /** A gate as the pipeline declares it: the spec of one of the kinds. */
 export type GateSpec = NonNullable<ReturnType<(typeof GATE_KINDS)[number]['parse']>>;
