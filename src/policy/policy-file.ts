@@ -1,6 +1,4 @@
 import { PromoteError, type Problem } from '../errors.ts';
-import { readYamlFile, type ParsedDocument } from '../params/document.ts';
-import { loadCel } from '../cel/expression.ts';
 import { parseRules, type PolicyRule } from './rule.ts';
 
 // A policy as a file of its own, so the same rules can be named by a stage's policy gate and
@@ -12,13 +10,21 @@ import { parseRules, type PolicyRule } from './rule.ts';
 //   spec: {rules: [{name, match?, expression, message?}]}
 //
 // Read like every project document (params/document.ts: size-capped, duplicate keys refused,
-// positions kept), and refused with every problem at file:line:column and JSON pointer.
+// positions kept; pipeline/policy-file.ts reads the file), and refused with every problem at
+// file:line:column and JSON pointer.
 
 export interface Policy {
   name: string;
   /** The file, as given. */
   file: string;
   rules: PolicyRule[];
+}
+
+/** A read YAML document with positions (structurally params/document.ts ParsedDocument). */
+export interface PolicyDocument {
+  file: string;
+  value: unknown;
+  locate(pointer: string): { line: number; column: number } | undefined;
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -29,7 +35,7 @@ function isMap(v: unknown): v is Record<string, unknown> {
 }
 
 /** Parses a read Policy document (CEL loaded); throws POLICY_INVALID with every problem. */
-export function parsePolicy(doc: ParsedDocument): Policy {
+export function parsePolicy(doc: PolicyDocument): Policy {
   const problems: Problem[] = [];
   const report = (pointer: string, p: Omit<Problem, 'pointer' | 'file' | 'line' | 'column'>) => {
     const pos = doc.locate(pointer);
@@ -58,10 +64,4 @@ export function parsePolicy(doc: ParsedDocument): Policy {
     });
   }
   return { name, file: doc.file, rules };
-}
-
-/** Reads and parses a Policy file (`path` as it should appear in messages). */
-export async function loadPolicyFile(path: string): Promise<Policy> {
-  await loadCel();
-  return parsePolicy(await readYamlFile(path));
 }

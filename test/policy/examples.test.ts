@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { manifestValues, readManifest } from '../../src/bundle/manifest-yaml.ts';
 import { evaluatePolicy, violationLine, type PolicyObject } from '../../src/policy/evaluate.ts';
-import { loadPolicyFile } from '../../src/policy/policy-file.ts';
+import { loadPolicyFile } from '../../src/pipeline/policy-file.ts';
 
 // The shipped example policies (examples/policies/), each against podinfo's real manifests
 // (test/fixtures/podinfo-bundle, Apache-2.0) as they are and changed to break or keep the rule.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isPromoteError } from '../../src/errors.ts';
-import { loadPolicyFile } from '../../src/policy/policy-file.ts';
+import { loadPolicyFile } from '../../src/pipeline/policy-file.ts';
 
 test('policy file: a kind: Policy document is read into compiled rules', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'policy-file-'));

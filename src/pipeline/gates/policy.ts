@@ -94,7 +94,7 @@ export const policyGate: GateKind<PolicyGateSpec, 'rendered'> = {
     const where = `${report.objects} object${report.objects === 1 ? '' : 's'} in ${clusters.length} cluster${clusters.length === 1 ? '' : 's'}`;
     if (total === 0) {
       if (clusters.length === 0) return fail('the stage\'s environment has no cluster to render for', evidence);
-      return { gate, type: 'policy', passed: true, summary: `${rules.length} rule${rules.length === 1 ? '' : 's'} hold for ${where}${unmatched}`, evidence };
+      return { gate, type: 'policy', passed: true, summary: `${rules.length === 1 ? '1 rule holds' : `${rules.length} rules hold`} for ${where}${unmatched}`, evidence };
     }
     const broken = new Set(report.violations.map((v) => v.rule));
     const bad = new Set(report.violations.map((v) => v.cluster));
@@ -111,7 +111,7 @@ function shownViolation(v: Violation): Record<string, unknown> {
  * POLICY_INVALID naming the stage, the pipeline and each problem in the policy file.
  */
 export async function loadPolicyFiles(stages: readonly Stage[], root: string, pipelineFile: string): Promise<void> {
-  const { loadPolicyFile } = await import('../../policy/policy-file.ts');
+  const { loadPolicyFile } = await import('../policy-file.ts');
   const problems: Problem[] = [];
   const failed: string[] = [];
   for (const stage of stages) {
