@@ -1,5 +1,6 @@
 import type { RendererOptions } from '../bundle/renderers/renderer.ts';
 import type { Registry } from '../oci/registry.ts';
+import type { Policy } from '../policy/policy-file.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
 import { RegistryDesiredSource } from './registry-source.ts';
@@ -31,6 +32,8 @@ export interface AgentPartsOptions {
   legacyStateDirs?: string[];
   /** How the bundle's renderer binary is found and bounded (PROMOTE_HELM, PROMOTE_KUSTOMIZE, PROMOTE_RENDER_TIMEOUT). */
   renderer?: RendererOptions;
+  /** Rules every render must meet before it is applied (`--policy`). */
+  policy?: Policy;
 }
 
 export interface AgentParts {
@@ -50,7 +53,7 @@ export function agentParts(o: AgentPartsOptions): AgentParts {
     legacyDirs: [o.cacheDir, ...(o.legacyStateDirs ?? [])],
     recover: async () => (await reporter?.ownLast())?.recordSequence ?? 0,
   });
-  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay, ...(o.renderer && { renderer: o.renderer }) });
+  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay, ...(o.renderer && { renderer: o.renderer }), ...(o.policy && { policy: o.policy }) });
   if (o.signer) reporter = new RegistryStatusReporter(o.registry, o.signer, o.repository, o.owner, replay);
   return { source, ...(reporter && { reporter }), replay };
 }

@@ -36,6 +36,8 @@ export interface AgentOptions {
   healthTimeoutMs?: number;
   /** /healthz fails once a round runs longer than this (see AgentLoopOptions.stallAfterMs). */
   stallAfterMs?: number;
+  /** A `kind: Policy` file (relative to cwd) every render must meet before it is applied; violations: Refused PolicyViolation. */
+  policy?: string;
   /** `host:port` for /healthz, /readyz, /metrics; undefined or '' serves nothing. */
   metricsAddress?: string;
   /**
@@ -68,6 +70,9 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
   const listen = options.metricsAddress ? parseAddress(options.metricsAddress) : undefined;
   const { checkTargetSpec } = await import('./targets/open-target.ts');
   checkTargetSpec(options.target, options.targetOptions);
+  // A policy that cannot be read stops the agent before it reaches anything: an agent that
+  // silently enforced nothing would be worse than none.
+  const policy = options.policy ? await (await import('../pipeline/policy-file.ts')).loadPolicyFile(resolve(options.cwd, options.policy)) : undefined;
   let repository = options.repository;
   let pipelineName = options.pipeline;
   let promotionTrust;
@@ -140,7 +145,9 @@ export async function runAgent(options: AgentOptions): Promise<AgentStatus | und
       // Before the cache root existed the bundles (and the replay mark) were always here.
       legacyStateDirs: [join(options.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promote', 'bundles')],
       renderer: { env: options.env },
+      ...(policy && { policy }),
     });
+    if (policy) options.log({ time: new Date().toISOString(), level: 'info', msg: `enforcing policy ${policy.name} (${policy.rules.length} rule${policy.rules.length === 1 ? '' : 's'}, ${options.policy}) before every apply` });
     const { Reconciler } = await import('./reconcile.ts');
     const reconciler = new Reconciler({
       owner,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { PromoteError, isPromoteError, type ErrorCode } from '../errors.ts';
 import type { RendererOptions } from '../bundle/renderers/renderer.ts';
 import type { ArtifactReader } from '../oci/registry.ts';
+import type { Policy } from '../policy/policy-file.ts';
 import { promotionTag } from '../records/promotion-record.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { DesiredSource } from './reconcile.ts';
@@ -34,7 +35,16 @@ export interface RegistrySourceOptions {
   legacyStateDirs?: string[];
   /** The replay state to use instead of one made from stateDir (agent.ts shares it with the reporter). */
   replay?: ReplayState;
+  /**
+   * Rules every render must meet before it is applied (`promote agent --policy`): defence in
+   * depth behind the stage's policy gate, for a record promoted past it (--force, another
+   * pipeline file, a gate removed) or a render that differs on this machine.
+   */
+  policy?: Policy;
 }
+
+/** How many violations a refusal names in its (signed, published) status message. */
+const VIOLATIONS_NAMED = 3;
 
 function refuse(code: ErrorCode, message: string, hint: string, bundle?: string): PromoteError {
   return new PromoteError(code, message, { outcome: 'verification', hint, ...(bundle && { details: { bundle } }) });
@@ -139,6 +149,8 @@ export class RegistryDesiredSource implements DesiredSource {
       if (!isPromoteError(err)) throw err;
       throw new PromoteError(err.code, err.message, { outcome: err.outcome, cause: err, problems: err.problems, details: { ...err.details, bundle, renderer: contract.renderer.kind }, ...(err.hint && { hint: err.hint }) });
     }
+    // Judged before the record counts as accepted: a refused record is not applied, and not remembered.
+    if (this.o.policy) await enforcePolicy(this.o.policy, rendered.files, { stage: owner.stage, cluster: owner.cluster, digest: bundle, renderer: contract.renderer.kind });
     if (sequence > highest) await this.replay.remember(sequence);
     return {
       owner,
@@ -148,4 +160,22 @@ export class RegistryDesiredSource implements DesiredSource {
       files: rendered.files.map((f) => (isOnDisk(f) ? { path: f.path, source: f.source, size: f.size } : { path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
     };
   }
+}
+
+/** Throws POLICY_VIOLATION (outcome refused: the agent reports Refused, applies nothing) when the render breaks the policy. */
+async function enforcePolicy(policy: Policy, files: Parameters<typeof import('../policy/rendered-objects.ts').renderedObjects>[0], at: { stage: string; cluster: string; digest: string; renderer: string }): Promise<void> {
+  const [{ renderedObjects }, { evaluatePolicy, violationLine }] = await Promise.all([import('../policy/rendered-objects.ts'), import('../policy/evaluate.ts')]);
+  const found = renderedObjects(files);
+  const details = { bundle: at.digest, renderer: at.renderer, policy: policy.name };
+  if ('unreadable' in found) throw new PromoteError('POLICY_VIOLATION', `policy ${policy.name} cannot judge ${found.unreadable}: it rendered without readable documents`, { outcome: 'refused', details });
+  const report = evaluatePolicy(policy.rules, [{ cluster: at.cluster, objects: found.objects }], { stage: at.stage, digest: at.digest });
+  const total = report.violations.length + report.more;
+  if (total === 0) return;
+  const named = report.violations.slice(0, VIOLATIONS_NAMED).map((v) => violationLine(v).slice(at.cluster.length + 2));
+  const rest = total > named.length ? `; and ${total - named.length} more` : '';
+  throw new PromoteError('POLICY_VIOLATION', `policy ${policy.name} refuses the render: ${total} violation${total === 1 ? '' : 's'}: ${named.join('; ')}${rest}`, {
+    outcome: 'refused',
+    hint: 'fix the bundle or the parameters and promote again; the target keeps its last good state',
+    details: { ...details, violations: report.violations.slice(0, 20).map((v) => ({ object: v.object, file: v.file, index: v.index, rule: v.rule, message: v.message })) },
+  });
 }

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PromoteError } from '../errors.ts';
-import type { RenderedCluster, RenderedObject } from '../pipeline/gate.ts';
+import type { RenderedCluster } from '../pipeline/gate.ts';
+import { renderedObjects } from '../policy/rendered-objects.ts';
 import type { Stage } from '../pipeline/pipeline.ts';
 import type { BundleFacts } from './bundle-checks.ts';
 import type { Project } from './project.ts';
@@ -11,8 +12,7 @@ import type { Project } from './project.ts';
 // of the stage's environment with that cluster's parameters and `${promote.cluster}`, by the one
 // render the agents run (bundle/render-pulled.ts), so a policy judges what they would apply.
 // Bounded by the render's own limits (file count, sizes, renderer time); the content is
-// downloaded once and deleted after. Only manifests (YAML/JSON documents) are objects: files
-// shipped as text or bytes are not Kubernetes objects and no rule sees them.
+// downloaded once and deleted after. Only manifests' documents are objects (policy/rendered-objects.ts).
 
 type Values = NonNullable<BundleFacts['values']>;
 
@@ -31,15 +31,10 @@ export async function renderedForStage(project: Project, stage: Stage, candidate
     for (const cluster of clusterNames({ name: stage.environment, clusters: values.clusters })) {
       const promote = { stage: stage.name, environment: stage.environment, cluster, digest: candidate };
       const { files } = await renderPulled(bundle, { params: valuesFor(side, cluster), promote }, { env: project.options.env });
-      const objects: RenderedObject[] = [];
-      for (const f of files) {
-        if (f.kind !== 'manifest') continue;
-        // A manifest the render could not read into documents fails the render; never judged as empty.
-        if (!f.documents) throw new PromoteError('RENDER_FAILED', `${f.path} rendered without readable documents`, { outcome: 'verification' });
-        f.documents.forEach((d, index) => {
-          if (typeof d === 'object' && d !== null && !Array.isArray(d)) objects.push({ file: f.path, index, object: d as Record<string, unknown> });
-        });
-      }
+      const found = renderedObjects(files);
+      // A manifest the render could not read into documents fails the render; never judged as empty.
+      if ('unreadable' in found) throw new PromoteError('RENDER_FAILED', `${found.unreadable} rendered without readable documents`, { outcome: 'verification' });
+      const { objects } = found;
       out.push({ cluster, objects });
     }
     return out;

@@ -22,8 +22,14 @@ ${targetHelp()}
 Drift is corrected each round unless --no-self-heal. After each change the agent publishes a
 signed status report (tag status-<stage>-<cluster>) that the converged and soak gates read.
 
+With --policy <file> (a kind: Policy file, docs/policy.md) every render is judged by its rules
+after verifying and before applying: a violation refuses the record (Refused, PolicyViolation,
+naming the first violating objects) and nothing is applied. Run the same file as the stage's
+policy gate: the gate stops the promotion, the agent stops what got past it.
+
 Phases: Progressing, Converged, Degraded (applied, unhealthy), Drifted, Failed (could not apply),
-Refused (did not verify). With --once the exit code is 0 for Converged, 4 for Refused, 1 else.
+Refused (did not verify, or broke --policy). With --once the exit code is 0 for Converged, 4 for
+Refused (3 when refused by --policy), 1 else.
 Logs are JSON lines on stderr; --metrics-address serves /healthz, /readyz and /metrics.
 
 Replay protection: each record carries its stage's sequence number, and the agent refuses a
@@ -51,6 +57,7 @@ ${REGISTRY_HELP}`,
     repository: { type: 'string', valueName: 'repository', description: "the bundle repository, when there is no pipeline file (in a cluster)" },
     'promotion-key': { type: 'string', multiple: true, valueName: 'pem', description: 'public key trusted to sign promotion records (instead of the pipeline\'s trust.promotions)' },
     'bundle-key': { type: 'string', multiple: true, valueName: 'pem', description: 'public key trusted to sign bundles (instead of trust.bundles)' },
+    policy: { type: 'string', valueName: 'file', description: 'a kind: Policy file every render must meet before anything is applied (else Refused PolicyViolation)' },
     'metrics-address': { type: 'string', valueName: 'host:port', description: 'serve /healthz, /readyz and /metrics here (e.g. 127.0.0.1:9090, :9090 in a pod)' },
     ...TARGET_OPTIONS,
     'cache-dir': { type: 'string', valueName: 'dir', description: 'where verified bundles are kept by digest (default <cache root>/bundles)' },
@@ -60,6 +67,7 @@ ${REGISTRY_HELP}`,
     { title: 'Converge a directory once on the embedded defaults (demo, CI)', command: 'promote agent --stage dev --cluster dev-1 --target dir:./out/dev --once --key keys/agent.key' },
     { title: 'Run in a cluster with the in-cluster service account', command: 'promote agent --pipeline webapp --repository registry.example.com/acme/webapp --promotion-key /keys/promoter.pub --bundle-key /keys/ci.pub --stage production --cluster prod-eu-1 --target kubernetes --metrics-address :9090' },
     { title: 'Watch for drift without correcting it', command: 'promote agent --stage staging --cluster staging-eu-1 --target kubernetes --kubeconfig ~/.kube/staging --no-self-heal' },
+    { title: 'Enforce the production policy before every apply', command: 'promote agent --stage production --cluster prod-eu-1 --target kubernetes --policy policies/production.yaml' },
     { title: 'One round, machine-readable status', command: 'promote agent --stage dev --cluster dev-1 --target dir:/srv/webapp --once --output json' },
   ],
   async run(ctx, args) {
@@ -115,11 +123,12 @@ ${REGISTRY_HELP}`,
         ...(opt('repository') && { repository: opt('repository') }),
         ...(opt('key') && { key: opt('key') }),
         ...(opt('metrics-address') && { metricsAddress: opt('metrics-address') }),
+        ...(opt('policy') && { policy: opt('policy') }),
         ...(opt('cache-dir') && { cacheDir: opt('cache-dir') }),
       });
       const phase = status?.phase;
       const text = status ? `${status.phase}: ${status.message}${status.record ? `\nrecord ${status.record}` : ''}${status.bundle ? `\nbundle ${status.bundle}` : ''}` : 'stopped';
-      const outcome = !once || phase === 'Converged' ? undefined : phase === 'Refused' ? ('verification' as const) : ('failed' as const);
+      const outcome = !once || phase === 'Converged' ? undefined : phase === 'Refused' ? (status?.reason === 'PolicyViolation' ? ('refused' as const) : ('verification' as const)) : ('failed' as const);
       return { data: status ?? null, text, ...(outcome && { outcome }) };
     } finally {
       process.off('SIGTERM', stop);
