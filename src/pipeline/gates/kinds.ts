@@ -3,7 +3,8 @@ import { approvalGate } from './approval.ts';
 import { convergedGate } from './converged.ts';
 import { httpGate } from './http.ts';
 import { manualGate } from './manual.ts';
-export const GATE_KINDS = [convergedGate, soakGate, approvalGate, windowGate, manualGate, httpGate, metricsGate, policyGate] as const;
+import { metricsGate } from './metrics.ts';
+import { policyGate } from './policy.ts';
 import { soakGate } from './soak.ts';
 import { windowGate } from './window.ts';
 
