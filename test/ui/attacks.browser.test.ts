@@ -5,15 +5,19 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
+import { promote } from '../cli/run-promote.ts';
+import { openPage, startBrowser } from '../harness/browser.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, type TestProject } from '../promotion/project.ts';
 import { serveUi, type ServedUi } from './serve.ts';
 
 // Attacks on `promote ui` over real HTTP: the real CLI in a child process, a real registry and
 // git ledger. Each test performs the attack with a hand-made request (what a hostile page, a
-// rebinding DNS name or a local process can send) and checks what came back.
+// rebinding DNS name or a local process can send) and checks what came back; markup written into
+// the ledger is looked at in headless Chromium (Debian's).
 
 let registry: RegistryServer;
 let base: string;
@@ -145,4 +149,25 @@ test('many event-stream subscribers are capped: one over the limit is answered 5
   again.close();
   assert.equal(again.status, 200);
   for (const s of streams) s.close();
+});
+
+test('markup in a hold reason (written with the real CLI into the ledger) is shown as text in the page: no element, no script, no CSP violation', async () => {
+  const payload = '<img src=x id=xss-img onerror="document.title=\'pwned\'"><b id=xss-b>bold</b><script id=xss-s>document.title="pwned"</script>';
+  const held = await promote(['hold', 'dev', '--reason', payload], { cwd: p.dir, env: p.env });
+  assert.equal(held.code, 0, held.stderr);
+  let browser: Browser | undefined;
+  try {
+    browser = await startBrowser();
+    const { page, errors } = await openPage(browser);
+    await page.goto(ui.url);
+    const note = page.locator('section[data-stage=dev] .held');
+    await note.waitFor({ timeout: 15_000 });
+    assert.ok((await note.textContent())!.includes(payload), await note.textContent() ?? '');
+    assert.equal(await page.locator('#xss-img, #xss-b, #xss-s').count(), 0);
+    assert.notEqual(await page.title(), 'pwned');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser?.close();
+    await promote(['release', 'dev'], { cwd: p.dir, env: p.env });
+  }
 });
