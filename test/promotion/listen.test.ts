@@ -182,6 +182,25 @@ test('an attacker holding many connections open is capped: the connection over m
   }, { maxConnections: 4 });
 });
 
+test('huge request heads are cut off before any handler: a 64 KiB header with the right Bearer wakes nothing (in-process receiver)', async () => {
+  await withListener(async (l, wakes) => {
+    const port = Number(new URL(l.url).port);
+    const answer = await new Promise<string>((resolve) => {
+      let got = '';
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`POST /hooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${SECRET}\r\nX-Padding: ${'a'.repeat(64 * 1024)}\r\nContent-Length: ${manifestPush.length}\r\n\r\n`);
+        socket.write(manifestPush);
+      });
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => { got += d; });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(got));
+    });
+    assert.doesNotMatch(answer, /^HTTP\/1\.1 202/);
+    assert.deepEqual(wakes, []);
+  });
+});
+
 test('the address is bound exactly as given and must name a host; the secret comes from the file, else PROMOTE_LISTEN_SECRET, never empty', async () => {
   assert.deepEqual(parseListenAddress('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
   assert.deepEqual(parseListenAddress('[::1]:9'), { host: '::1', port: 9 });
