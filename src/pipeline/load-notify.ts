@@ -37,7 +37,7 @@ export function parseNotify(raw: unknown, report: ReportProblem): NotifySpec[] {
       }
     }
     const url = typeof w.url === 'string' ? w.url.trim() : '';
-    if (!/^https?:\/\/[^/\s]+/i.test(url)) problem(`${at}/webhook/url`, { message: 'a webhook needs an http(s) URL', rule: 'pattern', expected: 'https://hooks.example/promote', actual: JSON.stringify(w.url ?? null) });
+    if (!/^https?:\/\/[^/\s]+/i.test(url)) problem(`${at}/webhook/url`, { message: 'a webhook needs an http(s) URL', rule: 'pattern', expected: 'https://hooks.example/promote', actual: typeof w.url === 'string' ? `a string of ${w.url.length} characters (not shown: a webhook URL can be its own secret)` : JSON.stringify(w.url ?? null) });
     const format = w.format ?? 'json';
     if (!(FORMATS as readonly unknown[]).includes(format)) {
       const near = typeof format === 'string' ? didYouMean(format, [...FORMATS]) : undefined;

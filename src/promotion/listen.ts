@@ -17,6 +17,13 @@ import { concerns, describeEvent, parseWebhook, repositoryPath, type WebhookInte
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /**
+ * Open connections at once; more are closed on arrival. The receiver shares its process (and its
+ * file descriptors) with the run loop's git and registry connections: a sender opening sockets
+ * faster than the header timeout closes them must not starve the passes. Real senders deliver
+ * one request at a time and close it.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 64;
+/**
  * How long the run loop lets a burst settle after the first event before its pass: CI pushes a
  * bundle and then its signature (and distribution sends each manifest on its own), and a pass
  * started on the first would find the bundle unsigned and need a second one.
@@ -30,6 +37,7 @@ export interface ListenOptions {
   secret: string;
   maxBodyBytes?: number;
   requestTimeoutMs?: number;
+  maxConnections?: number;
   /** Run loop only: DEFAULT_SETTLE_MS. */
   settleMs?: number;
 }
@@ -200,6 +208,7 @@ export async function startListener(options: ListenOptions, interest: WebhookInt
       req.destroy();
     });
   });
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new PromoteError('LISTEN_FAILED', `cannot listen on ${options.address}: ${err.code ?? err.message}`, {

@@ -8,6 +8,7 @@ export const uiErrorCodes = {
   UI_ACTIONS_DISABLED: { meaning: 'the page asked for an action, and promote ui runs without --allow-actions', outcome: 'refused' },
   UI_UNAUTHORIZED: { meaning: 'an action came without the token promote ui was started with', outcome: 'refused' },
   UI_FORBIDDEN: { meaning: 'a request came from another site or for another host name than promote ui serves', outcome: 'refused' },
+  UI_BUSY: { meaning: 'promote ui already serves as many live-update streams as it allows; close another page', outcome: 'failed' },
   UI_BAD_REQUEST: { meaning: 'a request to the API is malformed (path, method, content type or body)', outcome: 'usage' },
 } as const satisfies CodeTable;
 

@@ -22,7 +22,7 @@ export const SECURITY_HEADERS: Record<string, string> = {
 };
 
 const STATUS: Record<Outcome, number> = { usage: 400, refused: 409, verification: 422, failed: 500 };
-const CODE_STATUS: Partial<Record<string, number>> = { UI_UNAUTHORIZED: 401, UI_FORBIDDEN: 403, UI_ACTIONS_DISABLED: 403, STAGE_UNKNOWN: 404, BUNDLE_NOT_FOUND: 404 };
+const CODE_STATUS: Partial<Record<string, number>> = { UI_UNAUTHORIZED: 401, UI_FORBIDDEN: 403, UI_ACTIONS_DISABLED: 403, UI_BUSY: 503, STAGE_UNKNOWN: 404, BUNDLE_NOT_FOUND: 404 };
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const bytes = Buffer.from(JSON.stringify(redactDeep(body)));

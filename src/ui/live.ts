@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { PromoteError } from '../errors.ts';
 import type { ProjectOptions } from '../promotion/actions.ts';
 import type { Project } from '../promotion/project.ts';
 import { fingerprint } from './changes.ts';
@@ -21,6 +22,12 @@ export interface LiveOptions {
 
 /** A comment line every so often keeps proxies and the browser from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
+/**
+ * Open event streams at once. Each holds a socket, a timer and a write per rebuild for as long
+ * as its page stays open: unbounded, any local process could exhaust the server's descriptors
+ * and memory. A person has a few tabs open, not dozens.
+ */
+export const MAX_SUBSCRIBERS = 64;
 
 export class LiveView {
   private view: PipelineView | undefined;
@@ -65,6 +72,9 @@ export class LiveView {
   }
 
   subscribe(res: ServerResponse): void {
+    if (this.clients.size >= MAX_SUBSCRIBERS) {
+      throw new PromoteError('UI_BUSY', `promote ui already serves ${MAX_SUBSCRIBERS} live-update streams`, { outcome: 'failed', hint: 'close some of the pages open on promote ui, then reload this one (the rest of the page works without live updates)' });
+    }
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write(`retry: 2000\nevent: version\ndata: ${JSON.stringify({ version: this.version })}\n\n`);
     const beat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);

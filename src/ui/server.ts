@@ -46,7 +46,12 @@ export async function serveUi(o: UiOptions): Promise<UiServer> {
 
   const api = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const [, , what, ...rest] = url.pathname.split('/');
-    const arg = rest.map(decodeURIComponent).join('/');
+    let arg: string;
+    try {
+      arg = rest.map(decodeURIComponent).join('/');
+    } catch (err) {
+      throw new PromoteError('UI_BAD_REQUEST', `${url.pathname.slice(0, 100)} is not a well-formed path (a % not followed by UTF-8 in hex)`, { outcome: 'usage', cause: err, hint: 'encode stage names and digests with encodeURIComponent' });
+    }
     if (req.method === 'POST' && what === 'actions') return action(req, res, arg);
     if (req.method !== 'GET') throw new PromoteError('UI_BAD_REQUEST', `${req.method} ${url.pathname} is not part of the API`, { outcome: 'usage', hint: 'the API reads with GET; actions are POST /api/actions/<name>' });
     if (what === 'events' && !arg) return live.subscribe(res);

@@ -162,3 +162,59 @@ test('events reach only the webhooks that list them; a 400 is not retried', asyn
     await b.stop();
   }
 });
+
+test('the HMAC covers exactly the bytes sent: a summary with multi-byte characters, a lone surrogate and markup verifies over the raw body, whose length is the content-length', async () => {
+  const r = await startReceiver();
+  try {
+    const e = newEvent({ type: 'refused', pipeline: 'webapp', stage: 'dev', by: 'Zoë <z@example.com>', summary: 'webapp: refusé ✓ 🚀 \ud800 <!channel> & "quotes"' });
+    for (const format of ['json', 'slack', 'cloudevents'] as const) {
+      await run([e], [{ url: r.url, format, secret: async () => 'hmac-key-2' }], join(base, `bytes-${format}`));
+    }
+    assert.equal(r.requests.length, 3);
+    for (const got of r.requests) {
+      const raw = Buffer.from(got.body, 'utf8');
+      assert.equal(raw.length, Number(got.headers['content-length']));
+      assert.ok(verifyBody(raw, got.headers[SIGNATURE_HEADER] as string, 'hmac-key-2'), got.body);
+      if (got.body.includes('"blocks"')) assert.ok(!got.body.includes('<!channel>'), 'Slack markup from a summary is escaped');
+    }
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a webhook URL\'s credentials and Slack-style secret path never reach a warning or the outbox: refused (404) and unreachable receivers alike', async () => {
+  const r = await startReceiver();
+  const dir = join(base, 'url-secrets');
+  const warnings: string[] = [];
+  try {
+    r.fail(404);
+    const answering = `http://hook-user:PW-hunter2-secret@127.0.0.1:${r.port}/services/T000/B000/PATHSECRETxyz?token=QUERYSECRET`;
+    const down = `http://hook-user:PW-hunter2-secret@127.0.0.1:${await closedPort()}/services/T111/B111/PATHSECRETabc`;
+    await run([event()], [{ url: answering, format: 'slack' }, { url: down, format: 'slack' }], dir, warnings);
+    assert.equal(r.requests.length, 1);
+    assert.ok(warnings.length >= 2, warnings.join('\n'));
+    const stored = (await Promise.all((await readdir(dir)).map((n) => readFile(join(dir, n), 'utf8')))).join('\n');
+    for (const text of [...warnings, stored]) {
+      for (const secret of ['PW-hunter2', 'PATHSECRET', 'QUERYSECRET', 'T000', 'B111']) assert.ok(!text.includes(secret), `${secret} in: ${text}`);
+    }
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a symlink in the outbox to an entry written elsewhere is not sent', async () => {
+  const r = await startReceiver();
+  const dir = join(base, 'symlinked');
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const elsewhere = join(base, 'elsewhere.json');
+    await writeFile(elsewhere, JSON.stringify({ event: { ...event(), summary: 'forged' }, webhook: webhookKey(r.url), queuedAt: new Date().toISOString(), attempts: 1, lastError: '' }), { mode: 0o600 });
+    const { symlink } = await import('node:fs/promises');
+    await symlink(elsewhere, join(dir, 'linked.json'));
+    const report = await run([], [{ url: r.url, format: 'json', secret: async () => 'k' }], dir);
+    assert.equal(report.delivered, 0);
+    assert.equal(r.requests.length, 0);
+  } finally {
+    await r.stop();
+  }
+});

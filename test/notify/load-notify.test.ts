@@ -64,3 +64,21 @@ test('an unknown event name or format, a missing url and a secret written inline
   // The inline "secret" is not echoed back in any problem.
   assert.ok(!JSON.stringify(found).includes('s3cr3t-inline'), JSON.stringify(found));
 });
+
+test('a refused webhook URL is never echoed: a Slack URL pasted without its scheme, with a leading space or another scheme keeps its secret path out of every problem and the message', async (t) => {
+  const file = await pipelineFile(t, `  notify:
+    - webhook: {url: hooks.slack.com/services/T000/B000/XXXXSECRET1, format: slack}
+    - webhook: {url: " https://hooks.slack.com/services/T000/B000/XXXXSECRET2"}
+    - webhook: {url: "ftp://u:PWSECRET3@hooks.example/XXXXSECRET3"}`);
+  let err: unknown;
+  try {
+    await loadPipeline(file);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(isPromoteError(err, 'PIPELINE_INVALID'), String(err));
+  const found = (err as PromoteError).problems ?? [];
+  for (const i of [0, 1, 2]) assert.ok(found.some((p) => p.pointer === `/spec/notify/${i}/webhook/url`), JSON.stringify(found, null, 1));
+  const shown = `${(err as PromoteError).message}\n${JSON.stringify(found)}\n${JSON.stringify((err as PromoteError).details ?? null)}`;
+  assert.doesNotMatch(shown, /SECRET[123]/, shown);
+});

@@ -45,7 +45,7 @@ function send(url: string, init: { method?: string; path?: string; headers?: Rec
   });
 }
 
-async function withListener(body: (l: Listener, wakes: string[], log: string[]) => Promise<void>, options: { maxBodyBytes?: number; requestTimeoutMs?: number } = {}): Promise<void> {
+async function withListener(body: (l: Listener, wakes: string[], log: string[]) => Promise<void>, options: { maxBodyBytes?: number; requestTimeoutMs?: number; maxConnections?: number } = {}): Promise<void> {
   const wakes: string[] = [];
   const log: string[] = [];
   const l = await startListener({ address: '127.0.0.1:0', secret: SECRET, ...options }, INTEREST, (why) => wakes.push(why), (line) => log.push(line));
@@ -154,6 +154,53 @@ test('a request that trickles in is cut off at the request timeout (in-process r
   }, { requestTimeoutMs: 600 });
 });
 
+test('an attacker holding many connections open is capped: the connection over maxConnections is closed on arrival, and a webhook gets through once they are gone (in-process receiver)', async () => {
+  await withListener(async (l, wakes) => {
+    const port = Number(new URL(l.url).port);
+    /** A socket that sends half a request head and waits; resolves with how long it stayed open. */
+    const hold = () => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('POST /hooks HTTP/1.1\r\nHost: x\r\n'));
+      socket.on('error', () => {});
+      const t0 = Date.now();
+      const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - t0)));
+      const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      return { socket, closed, connected };
+    };
+    const held = Array.from({ length: 4 }, hold);
+    await Promise.all(held.map((h) => h.connected));
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = hold();
+    const cut = await Promise.race([extra.closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 1500))]);
+    assert.ok(cut < 1500, 'the fifth connection was kept open');
+    for (const h of held) assert.equal(h.socket.destroyed, false, 'a connection under the cap was closed early');
+    for (const h of held) h.socket.destroy();
+    await Promise.all(held.map((h) => h.closed));
+    await new Promise((r) => setTimeout(r, 100));
+    const reply = await send(l.url, { headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: manifestPush });
+    assert.equal(reply.status, 202);
+    assert.equal(wakes.length, 1);
+  }, { maxConnections: 4 });
+});
+
+test('huge request heads are cut off before any handler: a 64 KiB header with the right Bearer wakes nothing (in-process receiver)', async () => {
+  await withListener(async (l, wakes) => {
+    const port = Number(new URL(l.url).port);
+    const answer = await new Promise<string>((resolve) => {
+      let got = '';
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`POST /hooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${SECRET}\r\nX-Padding: ${'a'.repeat(64 * 1024)}\r\nContent-Length: ${manifestPush.length}\r\n\r\n`);
+        socket.write(manifestPush);
+      });
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => { got += d; });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(got));
+    });
+    assert.doesNotMatch(answer, /^HTTP\/1\.1 202/);
+    assert.deepEqual(wakes, []);
+  });
+});
+
 test('the address is bound exactly as given and must name a host; the secret comes from the file, else PROMOTE_LISTEN_SECRET, never empty', async () => {
   assert.deepEqual(parseListenAddress('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
   assert.deepEqual(parseListenAddress('[::1]:9'), { host: '::1', port: 9 });
@@ -172,4 +219,28 @@ test('the address is bound exactly as given and must name a host; the secret com
   } finally {
     await l.close();
   }
+});
+
+test('authentication bypasses are refused: a prefix, suffix or case variant of the secret, Basic, an empty header, an HMAC over the re-serialised JSON or keyed by the empty string (pure function, in-process)', async () => {
+  const { authenticated } = await import('../../src/promotion/webhook-auth.ts');
+  const body = Buffer.from('{"events": [ {"action":"push"} ]}');
+  const reencoded = Buffer.from(JSON.stringify(JSON.parse(body.toString())));
+  const refused: Record<string, string>[] = [
+    { authorization: `Bearer ${SECRET.slice(0, -1)}` },
+    { authorization: `Bearer ${SECRET}x` },
+    { authorization: `Bearer ${SECRET.toUpperCase()}` },
+    { authorization: `Basic ${Buffer.from(`x:${SECRET}`).toString('base64')}` },
+    { authorization: SECRET },
+    { authorization: '' },
+    { 'x-gitlab-token': '' },
+    { 'x-gitlab-token': `${SECRET} ` },
+    { 'x-hub-signature-256': hubSignature(reencoded, SECRET) },
+    { 'x-hub-signature-256': hubSignature(body, '') },
+    { 'x-hub-signature-256': hubSignature(body, SECRET).slice('sha256='.length) },
+    { 'x-gitea-signature': '' },
+  ];
+  for (const headers of refused) assert.equal(authenticated(headers, body, SECRET), false, JSON.stringify(headers));
+  assert.equal(authenticated({ 'x-hub-signature-256': hubSignature(body, SECRET) }, body, SECRET), true);
+  // One credential that checks is enough, whatever else is presented (it proves the secret).
+  assert.equal(authenticated({ authorization: 'Bearer wrong', 'x-gitlab-token': SECRET }, body, SECRET), true);
 });

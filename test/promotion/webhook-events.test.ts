@@ -119,3 +119,21 @@ test('authentication: Bearer, X-Hub-Signature-256, X-Gitea-Signature and X-Gitla
   assert.equal(authenticated({ 'x-hub-signature-256': hmacHex }, body, secret), false);
   assert.equal(authenticated({ 'x-gitlab-token': secret.slice(0, -1) }, body, secret), false);
 });
+
+test('look-alike names wake nothing: a repository with a prefix or suffix, a nested or parent path, a branch that starts like the ledger branch, a host that starts like the git host', () => {
+  const push = fixture('distribution-manifest-push.json') as { events: Array<{ target: Record<string, unknown> }> };
+  const named = (repository: string) => ({ events: [{ ...push.events[0], target: { ...push.events[0]!.target, repository } }] });
+  for (const repository of ['acme/webapp-evil', 'acme/webap', 'evil-acme/webapp', 'acme/webapp/evil', 'acme', 'evil/acme/webapp', 'acme/webapp ']) {
+    assert.equal(concerns(events({}, named(repository))[0]!, INTEREST), undefined, repository);
+  }
+  // Case is not a different repository (registries lower-case names); the host is not compared (docs/webhooks.md).
+  assert.equal(concerns(events({}, named('ACME/WebApp'))[0]!, INTEREST), 'a push to acme/webapp');
+  const gh = fixture('github-push.json') as Record<string, unknown>;
+  const at = (ref: string, clone_url: string) => events({ 'x-github-event': 'push' }, { ...gh, ref, repository: { clone_url } })[0]!;
+  const ledger = 'https://github.com/acme/webapp-ledger.git';
+  assert.equal(concerns(at('refs/heads/main', ledger), INTEREST), 'ledger');
+  for (const ref of ['refs/heads/main-evil', 'refs/heads/evil/main', 'refs/heads/Main', 'main', 'refs/remotes/origin/main']) assert.equal(concerns(at(ref, ledger), INTEREST), undefined, ref);
+  for (const url of ['https://github.com.evil.example/acme/webapp-ledger.git', 'https://evil.example/github.com/acme/webapp-ledger.git', 'https://github.com/acme/webapp-ledger-evil.git', 'https://github.com/acme/webapp-ledger/evil.git', 'git@evil.example:acme/webapp-ledger.git']) {
+    assert.equal(concerns(at('refs/heads/main', url), INTEREST), undefined, url);
+  }
+});
