@@ -39,6 +39,26 @@ export function redactDeep<T>(value: T, depth = 0): T {
   return out as T;
 }
 
+/**
+ * A copy of a JSON-like value with every occurrence of each known secret value (one promote read
+ * itself, e.g. a gate's bearer token) replaced by `***`: what a server echoes back may carry it
+ * in a form `redact` does not recognise. Longest first, so a secret inside another leaves no part
+ * of the longer one behind.
+ */
+export function scrubSecrets<T>(value: T, secrets: readonly string[]): T {
+  const known = [...new Set(secrets.filter(Boolean))].sort((a, b) => b.length - a.length);
+  return known.length ? scrubDeep(value, known) : value;
+}
+
+// No depth limit, unlike redactDeep: what is scrubbed is evidence promote built itself, and a
+// part left unscrubbed would carry the secret on.
+function scrubDeep<T>(value: T, secrets: readonly string[]): T {
+  if (typeof value === 'string') return secrets.reduce((text, secret) => text.split(secret).join('***'), value as string) as T;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, secrets)) as T;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubDeep(v, secrets)])) as T;
+}
+
 export interface UrlCredential {
   /** The URL without its userinfo: what may be shown, stored and hashed. */
   url: string;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redact, redactDeep, splitUrlCredential } from '../src/redact.ts';
+import { redact, redactDeep, scrubSecrets, splitUrlCredential } from '../src/redact.ts';
 
 // Pure string logic: the CLI and the ledger tests check the property end to end.
 
@@ -19,4 +19,10 @@ test('splitUrlCredential takes the decoded user and password off an http(s) URL,
   assert.deepEqual(splitUrlCredential('https://us%40er:p%3Ass@git.example.com/x.git'), { url: 'https://git.example.com/x.git', username: 'us@er', password: 'p:ss' });
   assert.equal(splitUrlCredential('https://git.example.com/x.git'), undefined);
   assert.equal(splitUrlCredential('ssh://git@git.example.com/x.git'), undefined);
+});
+
+test('scrubSecrets replaces each known secret everywhere in a value, the longer first so no part of it is left', () => {
+  const evidence = { summary: 'got tok-123-long back', nested: [{ error: 'echo: tok-123' }], n: 3, none: null };
+  assert.deepEqual(scrubSecrets(evidence, ['tok-123', 'tok-123-long', '']), { summary: 'got *** back', nested: [{ error: 'echo: ***' }], n: 3, none: null });
+  assert.equal(scrubSecrets('x', []), 'x');
 });

@@ -1,6 +1,7 @@
 import type { Approval, GateInput, GateKind } from '../gate.ts';
 import { identityKey, identityMatches } from '../gate.ts';
 import { shortDigest } from '../../short-digest.ts';
+import { checkSettings } from './settings.ts';
 
 // `approval: {count: 2, from: [alice@example.com, bob], separateDuties: true}`: at least `count`
 // distinct people approved *this digest with these parameters* for this stage of this pipeline.
@@ -53,13 +54,7 @@ export const approvalGate: GateKind<ApprovalGateSpec, 'approvals'> = {
       report(pointer, { message: 'approval takes a mapping', rule: 'gate-approval', expected: '{count: N, from?: [identities], separateDuties?: bool}', actual: JSON.stringify(raw) });
       return undefined;
     }
-    let ok = true;
-    for (const key of Object.keys(value)) {
-      if (!['count', 'from', 'separateDuties'].includes(key)) {
-        report(`${pointer}/${key}`, { message: `unknown approval setting "${key}"`, rule: 'additionalProperties', expected: 'count, from or separateDuties' });
-        ok = false;
-      }
-    }
+    let ok = checkSettings(value, 'approval', ['count', 'from', 'separateDuties'], pointer, report, 'count, from or separateDuties');
     const count = value.count ?? 1;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
       report(`${pointer}/count`, { message: 'count must be a whole number of at least 1', rule: 'minimum', expected: 'integer >= 1', actual: JSON.stringify(count) });

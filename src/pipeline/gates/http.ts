@@ -1,9 +1,12 @@
 import { compileExpression, isSyntaxError, loadCel, type CompiledExpression } from '../../cel/expression.ts';
 import { isPromoteError, PromoteError } from '../../errors.ts';
-import { redact } from '../../redact.ts';
+import { redact, scrubSecrets } from '../../redact.ts';
 import { isMap } from '../document-shapes.ts';
 import { parseDuration } from '../duration.ts';
 import type { GateContext, GateKind, GateResult, ReportProblem } from '../gate.ts';
+import { appendPointer } from '../../params/pointer.ts';
+import { checkSettings } from './settings.ts';
+import { describeVariables, fillPlaceholders, findPlaceholders, isKnown } from './placeholders.ts';
 import { describeSecretRef, parseSecretRef, SECRET_REF_SCHEMA, type SecretRef } from '../secret-ref.ts';
 
 // `http: {url, method?, headers?, bearerTokenFrom?, body?, expect, timeout?, caFile?}`: one
@@ -43,7 +46,6 @@ const MAX_TIMEOUT_MS = 5 * 60_000;
 /** What `${promote.<name>}` may name, in templates and as the CEL variable `promote`. */
 const PROMOTE_VARIABLES = ['stage', 'from', 'digest', 'pipeline'] as const;
 type PromoteVariables = Record<(typeof PROMOTE_VARIABLES)[number], string>;
-const PLACEHOLDER = /\$\{([^}]*)\}/g;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Set by the request itself (gate-fetch), never by a pipeline. */
 const MANAGED_HEADERS = ['content-length', 'transfer-encoding', 'connection', 'host'];
@@ -53,9 +55,7 @@ const MAX_ERROR_CHARS = 300;
 
 const SAMPLE: PromoteVariables = { stage: 'stage', from: 'from', digest: `sha256:${'0'.repeat(64)}`, pipeline: 'pipeline' };
 
-function fill(text: string, vars: PromoteVariables, encode: (s: string) => string = (s) => s): string {
-  return text.replace(PLACEHOLDER, (_m, name: string) => encode(vars[name.trim().slice('promote.'.length) as keyof PromoteVariables]));
-}
+const fill = (text: string, vars: PromoteVariables, encode: (s: string) => string = (s) => s) => fillPlaceholders(text, findPlaceholders(text), vars, encode);
 
 function fillDeep(value: unknown, vars: PromoteVariables): unknown {
   if (typeof value === 'string') return fill(value, vars);
@@ -66,23 +66,16 @@ function fillDeep(value: unknown, vars: PromoteVariables): unknown {
 
 /** Reports every `${…}` in `text` that is not `${promote.<variable>}`; true when there is none. */
 function checkPlaceholders(text: string, pointer: string, report: ReportProblem): boolean {
-  let ok = true;
-  for (const [whole, inner] of text.matchAll(PLACEHOLDER)) {
-    const name = inner!.trim();
-    if (name.startsWith('promote.') && (PROMOTE_VARIABLES as readonly string[]).includes(name.slice('promote.'.length))) continue;
-    report(pointer, { message: `unknown placeholder ${whole}`, rule: 'gate-http-template', expected: PROMOTE_VARIABLES.map((v) => `\${promote.${v}}`).join(', '), actual: JSON.stringify(whole) });
-    ok = false;
-  }
-  return ok;
+  const unknown = findPlaceholders(text).filter((p) => !isKnown(p, PROMOTE_VARIABLES));
+  for (const p of unknown) report(pointer, { message: `unknown placeholder ${p.written}`, rule: 'gate-http-template', expected: describeVariables(PROMOTE_VARIABLES), actual: JSON.stringify(p.written) });
+  return !unknown.length;
 }
 
 function checkPlaceholdersDeep(value: unknown, pointer: string, report: ReportProblem): boolean {
   if (typeof value === 'string') return checkPlaceholders(value, pointer, report);
   const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : isMap(value) ? Object.entries(value) : [];
-  return entries.map(([k, v]) => checkPlaceholdersDeep(v, `${pointer}/${escapePointer(k)}`, report)).every(Boolean);
+  return entries.map(([k, v]) => checkPlaceholdersDeep(v, appendPointer(pointer, k), report)).every(Boolean);
 }
-
-const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** Whether `text` can be sent as (part of) a header value: no control characters (CR/LF would split the request). */
 const isHeaderText = (text: string) => !/[\x00-\x08\x0a-\x1f\x7f]/.test(text);
@@ -100,7 +93,7 @@ function parseHeaders(raw: unknown, pointer: string, report: ReportProblem): Htt
     const lower = name.toLowerCase();
     // A problem with a credential header is reported at the headers mapping: printed after
     // `…/Authorization:`, the message's first word would be taken for a credential and redacted.
-    const at = CREDENTIAL_HEADERS.includes(lower) ? pointer : `${pointer}/${escapePointer(name)}`;
+    const at = CREDENTIAL_HEADERS.includes(lower) ? pointer : appendPointer(pointer, name);
     const bad = (message: string, extra: { expected?: string; hint?: string } = {}) => {
       report(at, { message, rule: 'gate-http-header', ...extra });
       ok = false;
@@ -180,13 +173,7 @@ function parseHttp(raw: unknown, pointer: string, report: ReportProblem): HttpGa
     report(pointer, { message: 'http takes a mapping', rule: 'gate-http', expected: '{url: https://…, expect: "response.status == 200"}', actual: JSON.stringify(raw) });
     return undefined;
   }
-  let ok = true;
-  for (const key of Object.keys(raw)) {
-    if (!FIELDS.includes(key)) {
-      report(`${pointer}/${escapePointer(key)}`, { message: `unknown http setting "${key}"`, rule: 'additionalProperties', expected: FIELDS.join(', ') });
-      ok = false;
-    }
-  }
+  let ok = checkSettings(raw, 'http', FIELDS, pointer, report);
   const url = parseUrl(raw.url, `${pointer}/url`, report);
   const method = raw.method ?? 'GET';
   if (!(HTTP_METHODS as readonly unknown[]).includes(method)) {
@@ -243,15 +230,6 @@ function parseHttp(raw: unknown, pointer: string, report: ReportProblem): HttpGa
   };
 }
 
-/** A copy of `value` with every secret value in its strings replaced by `***`. */
-function scrub<T>(value: T, secrets: readonly string[]): T {
-  if (!secrets.length) return value;
-  if (typeof value === 'string') return secrets.reduce((s, secret) => s.split(secret).join('***'), value as string) as T;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets)) as T;
-  if (isMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets)])) as T;
-  return value;
-}
-
 const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : `a ${typeof v}`);
 
 async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secret'>): Promise<GateResult> {
@@ -270,7 +248,7 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
   };
   // The title and type come from the pipeline file; what the request and the response gave is scrubbed.
   const done = (passed: boolean, summary: string, extra: Record<string, unknown>): GateResult =>
-    ({ gate, type: 'http', passed, summary: scrub(summary, secrets), evidence: scrub({ ...evidence, ...extra }, secrets) });
+    ({ gate, type: 'http', passed, summary: scrubSecrets(summary, secrets), evidence: scrubSecrets({ ...evidence, ...extra }, secrets) });
 
   const headers: Record<string, string> = {};
   const secret = async (ref: SecretRef): Promise<string> => {

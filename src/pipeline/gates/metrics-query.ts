@@ -1,19 +1,17 @@
 import type { ReportProblem } from '../gate.ts';
+import { describeVariables, fillPlaceholders, isKnown, placeholderAt, type Placeholder } from './placeholders.ts';
 
 // A metrics gate's PromQL and its `${promote.stage}`, `${promote.cluster}`, `${promote.digest}`:
 // each is replaced by its value escaped for the PromQL string it sits in, so a value cannot end
 // the string and add to the query. Where a value cannot be escaped (outside a string, inside a
-// raw `…` string) the loader refuses the placeholder.
+// raw `…` string) the loader refuses the placeholder, as it refuses a `${…}` that names no
+// substitution (the syntax is every gate's: placeholders.ts).
 
 export const SUBSTITUTIONS = ['stage', 'cluster', 'digest'] as const;
 export type Substitution = (typeof SUBSTITUTIONS)[number];
-const PLACEHOLDER = /\$\{promote\.([^}]*)\}/g;
 
-/** A `${promote.x}` in the query, and the PromQL quote it sits in (undefined: outside any string). */
-interface Placeholder {
-  name: string;
-  start: number;
-  end: number;
+/** A placeholder in the query, and the PromQL quote it sits in (undefined: outside any string). */
+interface QueryPlaceholder extends Placeholder {
   quote: '"' | "'" | '`' | '#' | undefined;
 }
 
@@ -22,19 +20,16 @@ interface Placeholder {
  * (promql/parser/lex.go): "…" and '…' take backslash escapes, `…` is raw, `#` comments run to
  * the end of the line. The context decides how a value is escaped, or that it cannot be.
  */
-export function placeholders(query: string): Placeholder[] {
-  const found: Placeholder[] = [];
-  let quote: Placeholder['quote'];
+export function placeholders(query: string): QueryPlaceholder[] {
+  const found: QueryPlaceholder[] = [];
+  let quote: QueryPlaceholder['quote'];
   for (let i = 0; i < query.length; i++) {
     const c = query[i]!;
-    if (c === '$' && query[i + 1] === '{') {
-      PLACEHOLDER.lastIndex = i;
-      const m = PLACEHOLDER.exec(query);
-      if (m && m.index === i) {
-        found.push({ name: m[1]!, start: i, end: i + m[0].length, quote });
-        i += m[0].length - 1;
-        continue;
-      }
+    const p = placeholderAt(query, i);
+    if (p) {
+      found.push({ ...p, quote });
+      i = p.end - 1;
+      continue;
     }
     if (quote === '#') {
       if (c === '\n') quote = undefined;
@@ -67,15 +62,8 @@ export function escapePromQLString(value: string, quote: '"' | "'"): string {
 
 /** The query with every placeholder replaced by its value, escaped for where it sits. */
 export function expandQuery(query: string, values: Record<Substitution, string | undefined>): string {
-  let out = '';
-  let at = 0;
-  for (const p of placeholders(query)) {
-    const value = values[p.name as Substitution] ?? '';
-    // The loader admits placeholders only inside "…" / '…' strings and comments (parseQuery).
-    out += query.slice(at, p.start) + escapePromQLString(value, p.quote === "'" ? "'" : '"');
-    at = p.end;
-  }
-  return out + query.slice(at);
+  // The loader admits placeholders only inside "…" / '…' strings and comments (checkQuery).
+  return fillPlaceholders(query, placeholders(query), values, (value, p) => escapePromQLString(value, p.quote === "'" ? "'" : '"'));
 }
 
 export function usesCluster(query: string): boolean {
@@ -85,9 +73,9 @@ export function usesCluster(query: string): boolean {
 export function checkQuery(query: string, pointer: string, report: ReportProblem): boolean {
   let ok = true;
   for (const p of placeholders(query)) {
-    const written = query.slice(p.start, p.end);
-    if (!(SUBSTITUTIONS as readonly string[]).includes(p.name)) {
-      report(pointer, { message: `unknown substitution ${written} in the query`, rule: 'gate-metrics-query', expected: SUBSTITUTIONS.map((s) => `\${promote.${s}}`).join(', '), actual: written });
+    const written = p.written;
+    if (!isKnown(p, SUBSTITUTIONS)) {
+      report(pointer, { message: `unknown substitution ${written} in the query`, rule: 'gate-metrics-query', expected: describeVariables(SUBSTITUTIONS), actual: written });
       ok = false;
     } else if (p.quote === undefined || p.quote === '`') {
       report(pointer, {

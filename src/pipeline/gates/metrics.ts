@@ -1,11 +1,12 @@
 import { compileExpression, isSyntaxError, loadCel, type CompiledExpression } from '../../cel/expression.ts';
 import { isPromoteError, type ErrorCode } from '../../errors.ts';
-import { redact } from '../../redact.ts';
+import { redact, scrubSecrets } from '../../redact.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
 import type { GateContext, GateKind, GateResult, ReportProblem, SecretRef } from '../gate.ts';
 import { isMap } from '../document-shapes.ts';
 import { parseSecretRef, SECRET_REF_SCHEMA } from '../secret-ref.ts';
 import { isRefusal, parseMatrix, sampleValue, seriesName, snippet, type Matrix, type Refusal } from './metrics-matrix.ts';
+import { checkSettings } from './settings.ts';
 import { checkQuery, expandQuery, usesCluster } from './metrics-query.ts';
 
 // `metrics: {prometheus, query, expect: "value < 0.01", for?: 10m}`: how the candidate behaved
@@ -229,13 +230,7 @@ export const metricsGate: GateKind<MetricsGateSpec, 'fetch' | 'secret' | 'upstre
       report(pointer, { message: 'metrics takes a mapping', rule: 'gate-metrics', expected: '{prometheus: URL, query: PromQL, expect: "value < 0.01", for?: 10m}', actual: JSON.stringify(raw) });
       return undefined;
     }
-    let ok = true;
-    for (const key of Object.keys(raw)) {
-      if (!KEYS.includes(key)) {
-        report(`${pointer}/${key}`, { message: `unknown metrics setting "${key}"`, rule: 'additionalProperties', expected: KEYS.join(', ') });
-        ok = false;
-      }
-    }
+    let ok = checkSettings(raw, 'metrics', KEYS, pointer, report);
     for (const key of ['prometheus', 'query', 'expect']) {
       if (typeof raw[key] !== 'string' || !(raw[key] as string).trim()) {
         report(`${pointer}/${key}`, { message: `metrics needs ${key}`, rule: 'required', expected: 'a non-empty string' });
@@ -297,7 +292,7 @@ export const metricsGate: GateKind<MetricsGateSpec, 'fetch' | 'secret' | 'upstre
     // A server may echo the token back (a proxy's 401 page): nothing it said may carry it on.
     const secrets: string[] = [];
     const result = await evaluateMetrics(spec, ctx, secrets);
-    return { ...result, summary: scrub(result.summary, secrets), evidence: scrub(result.evidence, secrets) };
+    return { ...result, summary: scrubSecrets(result.summary, secrets), evidence: scrubSecrets(result.evidence, secrets) };
   },
 };
 
@@ -436,13 +431,4 @@ async function evaluateMetrics(spec: MetricsGateSpec, ctx: GateContext<'fetch' |
   }
   const summary = `all ${samples} samples of ${series} series pass ${spec.expect} ${over}${clustersText}${worstShort}`;
   return { gate, type: 'metrics', passed: true, summary, evidence: { ...evidence, findings } };
-}
-
-/** A copy of `value` with each secret in its strings replaced by `***`. */
-function scrub<T>(value: T, secrets: readonly string[]): T {
-  if (!secrets.length) return value;
-  if (typeof value === 'string') return secrets.reduce((text, secret) => text.split(secret).join('***'), value as string) as T;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets)) as T;
-  if (isMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets)])) as T;
-  return value;
 }

@@ -1,4 +1,5 @@
 import type { GateKind } from '../gate.ts';
+import { checkSettings } from './settings.ts';
 
 // `window: {days: [Mon-Thu], hours: "09:00-16:00", timezone: Europe/Berlin}`: promotion only
 // inside a change window, judged on the *local* wall clock of the timezone. Intl applies the
@@ -141,13 +142,7 @@ export const windowGate: GateKind<WindowGateSpec, never> = {
       return undefined;
     }
     const value = raw as Record<string, unknown>;
-    let ok = true;
-    for (const key of Object.keys(value)) {
-      if (!['days', 'hours', 'timezone'].includes(key)) {
-        report(`${pointer}/${key}`, { message: `unknown window setting "${key}"`, rule: 'additionalProperties', expected: 'days, hours or timezone' });
-        ok = false;
-      }
-    }
+    let ok = checkSettings(value, 'window', ['days', 'hours', 'timezone'], pointer, report, 'days, hours or timezone');
     const days = value.days === undefined ? [...WEEKDAYS] : parseDays(value.days);
     if (!days) {
       report(`${pointer}/days`, { message: 'days must be a list of weekdays or ranges', rule: 'gate-window-days', expected: 'e.g. [Mon, Tue] or [Mon-Fri]', actual: JSON.stringify(value.days) });

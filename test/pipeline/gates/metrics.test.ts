@@ -8,7 +8,7 @@ import type { GateFacts, GateInput, GateRequest, GateResponse } from '../../../s
 import { memoiseFacts } from '../../../src/pipeline/gate.ts';
 import { evaluateGates } from '../../../src/pipeline/gates/evaluate.ts';
 import { defaultStepMs, metricsGate, worstDirection, type MetricsGateSpec } from '../../../src/pipeline/gates/metrics.ts';
-import { escapePromQLString, expandQuery, placeholders } from '../../../src/pipeline/gates/metrics-query.ts';
+import { checkQuery, escapePromQLString, expandQuery, placeholders } from '../../../src/pipeline/gates/metrics-query.ts';
 import { loadPipeline } from '../../../src/pipeline/load.ts';
 import { noOutsideFacts } from '../no-outside-facts.ts';
 
@@ -214,6 +214,20 @@ test('metrics: placeholders are escaped for the PromQL string they sit in, so a 
   assert.equal(escapePromQLString('a"b\'c', "'"), 'a"b\\\'c');
   const evil = 'dev"} or vector(0) or x{a="';
   assert.equal(expandQuery('up{stage="${promote.stage}"}', { stage: evil, cluster: undefined, digest: undefined }), 'up{stage="dev\\"} or vector(0) or x{a=\\""}');
+});
+
+test('metrics: a ${…} that names no substitution (${stage}, a spaced ${ promote.nope }) is refused at load, as in an http gate, not sent to Prometheus as written', () => {
+  const problems: string[] = [];
+  const ok = checkQuery('up{a="${stage}", b="${ promote.nope }", c="${ promote.stage }"}', '/q', (pointer, p) => problems.push(`${pointer}: ${p.message}`));
+  assert.equal(ok, false);
+  assert.deepEqual(problems, ['/q: unknown substitution ${stage} in the query', '/q: unknown substitution ${ promote.nope } in the query']);
+  assert.equal(expandQuery('up{c="${ promote.stage }"}', { stage: 'dev', cluster: undefined, digest: undefined }), 'up{c="dev"}', 'spaces inside the braces are allowed, as in an http gate');
+});
+
+test('metrics: an unknown setting is reported at its own JSON pointer, escaped (a key with / or ~)', () => {
+  const problems: string[] = [];
+  metricsGate.parse({ prometheus: 'http://prom.test:9090', query: 'up', expect: 'value < 1', for: '1m', 'a/b~c': 1 }, '/g', (pointer, p) => problems.push(`${pointer}: ${p.message}`));
+  assert.deepEqual(problems, ['/g/a~1b~0c: unknown metrics setting "a/b~c"']);
 });
 
 async function load(t: { after(fn: () => Promise<void>): void }, gates: string, stagingExtra = '') {
