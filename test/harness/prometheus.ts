@@ -3,13 +3,13 @@
 // 127.0.0.1 serving the text exposition format, its values set by the test) every second. Never
 // the packaged /etc/prometheus/prometheus.yml or service: they bind every interface and scrape
 // the machine. `startPrometheus` returns once Prometheus is ready and has scraped the exporter.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePort, trackServer, type ServerProcess } from './process.ts';
 
 export interface Exporter {
   /** `http://127.0.0.1:PORT/metrics`. */
@@ -44,21 +44,6 @@ function prometheusBinary(): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && existsSync(join(dir, 'prometheus'))) return join(dir, 'prometheus');
   if (existsSync('/usr/bin/prometheus')) return '/usr/bin/prometheus';
   fail('`prometheus` is not installed; run `apt-get install -y prometheus`');
-}
-
-// Below the kernel's ephemeral range (32768+), like the registry harness: a port the kernel
-// calls free there can be taken by parallel tests' outbound connections before Prometheus binds.
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createNetServer();
-      srv.unref();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
 }
 
 function get(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
@@ -138,20 +123,6 @@ export async function startExporter(): Promise<Exporter> {
   };
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A test that forgets stop() (or crashes) must not leave a Prometheus behind.
-  process.on('exit', () => {
-    for (const child of live) {
-      try { child.kill('SIGKILL'); } catch { /* already gone */ }
-    }
-  });
-}
-
 /**
  * Starts Prometheus scraping `opts.exporter` (started here when not given; stopped with it). A
  * test that sets its values before this call has them from the first scrape, ~5 s after start
@@ -159,13 +130,10 @@ function installExitHook(): void {
  */
 export async function startPrometheus(opts: { scrapeInterval?: string; exporter?: Exporter } = {}): Promise<PrometheusServer> {
   const binary = prometheusBinary();
-  installExitHook();
   const interval = opts.scrapeInterval ?? '1s';
   const dir = await mkdtemp(join(tmpdir(), 'promote-prometheus-'));
   const exporter = opts.exporter ?? (await startExporter());
-  let child: ChildProcess | undefined;
-  let exited = false;
-  let stderrTail = '';
+  let server: ServerProcess | undefined;
   const cleanup = async () => {
     await exporter.stop();
     await rm(dir, { recursive: true, force: true });
@@ -186,25 +154,20 @@ export async function startPrometheus(opts: { scrapeInterval?: string; exporter?
       `    static_configs: [{targets: [${JSON.stringify(target)}]}]`,
       '',
     ].join('\n'));
-    child = spawn(binary, [
+    const proc = trackServer(spawn(binary, [
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
-    ], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    live.add(child);
-    const proc = child;
-    const exitPromise = new Promise<void>((resolve) => proc.once('exit', () => { exited = true; live.delete(proc); resolve(); }));
-    proc.on('error', () => { /* surfaced through the readiness wait */ });
-    proc.stderr!.setEncoding('utf8');
-    proc.stderr!.on('data', (chunk: string) => { stderrTail = (stderrTail + chunk).slice(-4000); });
+    ], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
+    server = proc;
 
     const deadline = Date.now() + 20_000;
     for (;;) {
-      if (exited) fail(`prometheus exited during start-up:\n${stderrTail}`);
+      if (proc.exited()) fail(`prometheus exited during start-up:\n${proc.stderrTail()}`);
       const ready = await get(`${url}/-/ready`).then((r) => r.status === 200, () => false);
       if (ready) break;
-      if (Date.now() > deadline) fail(`prometheus was not ready on ${url} within 20 s:\n${stderrTail}`);
+      if (Date.now() > deadline) fail(`prometheus was not ready on ${url} within 20 s:\n${proc.stderrTail()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
 
@@ -218,7 +181,7 @@ export async function startPrometheus(opts: { scrapeInterval?: string; exporter?
       const until = Date.now() + timeoutMs;
       for (;;) {
         if ((await query(promql)).length) return;
-        if (exited) fail(`prometheus exited:\n${stderrTail}`);
+        if (proc.exited()) fail(`prometheus exited:\n${proc.stderrTail()}`);
         if (Date.now() > until) fail(`${promql} returned nothing within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -227,8 +190,7 @@ export async function startPrometheus(opts: { scrapeInterval?: string; exporter?
     await waitFor('up{job="exporter"} == 1', 20_000);
 
     let stopped = false;
-    const childRef = child;
-    child = undefined;
+    server = undefined;
     return {
       url,
       exporter,
@@ -237,21 +199,13 @@ export async function startPrometheus(opts: { scrapeInterval?: string; exporter?
       async stop() {
         if (stopped) return;
         stopped = true;
-        if (!exited && childRef.pid !== undefined) {
-          // By PID, and wait for the exit: Prometheus shuts down its TSDB on SIGTERM, within a second.
-          process.kill(childRef.pid, 'SIGTERM');
-          const timer = setTimeout(() => { if (!exited) childRef.kill('SIGKILL'); }, 5000);
-          await exitPromise;
-          clearTimeout(timer);
-        }
+        // Prometheus shuts down its TSDB on SIGTERM, within a second.
+        await proc.stop(5000);
         await cleanup();
       },
     };
   } catch (err) {
-    if (child && !exited) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await server?.kill();
     await cleanup();
     throw err;
   }

@@ -8,16 +8,18 @@
 // The token server runs inside the calling process: while a child process (the CLI, skopeo)
 // talks to a token-auth registry, do not block the event loop (no spawnSync/execFileSync), or
 // the child waits forever for its token.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { randomBytes, createPrivateKey, sign as cryptoSign, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, delimiter } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort, trackServer, type ServerProcess } from './process.ts';
+
+export { freePort };
 
 const execFileAsync = promisify(execFile);
 
@@ -107,22 +109,6 @@ function requireTool(cmd: string, apt: string): void {
 
 // From below the kernel's ephemeral range (32768+): a port the kernel calls free is in that
 // range, and the outbound connections of parallel tests can take it before the registry binds.
-async function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createNetServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    if (await canBind(port)) return port;
-  }
-}
-
 async function openssl(args: string[], cwd: string): Promise<void> {
   try {
     await execFileAsync('openssl', args, { cwd });
@@ -267,20 +253,6 @@ async function startTokenServer(users: Map<string, TokenUser>, anonPull: boolean
 
 // ---- the registry process -------------------------------------------------------------------
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A test that forgets stop() (or crashes) must not leave a registry behind.
-  process.on('exit', () => {
-    for (const child of live) {
-      try { child.kill('SIGKILL'); } catch { /* already gone */ }
-    }
-  });
-}
-
 // gorilla/handlers combined log format: 127.0.0.1 - - [date] "GET /v2/ HTTP/1.1" 200 2 "" "agent"
 const ACCESS_LINE = /^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d{3}) /;
 
@@ -303,14 +275,12 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
   requireTool('docker-registry', 'docker-registry');
   const auth = opts.auth ?? 'none';
   if (opts.anonPull && auth !== 'token') fail('anonPull needs auth: "token" (htpasswd auth has no anonymous access)');
-  installExitHook();
 
   const dir = await mkdtemp(join(tmpdir(), 'promote-registry-'));
   const storageDir = join(dir, 'storage');
   await mkdir(storageDir);
   let tokenServer: Server | undefined;
-  let child: ChildProcess | undefined;
-  let exited = false;
+  let server: ServerProcess | undefined;
   const cleanup = async () => {
     if (tokenServer) await new Promise<void>((r) => tokenServer!.close(() => r()));
     tokenServer?.closeAllConnections();
@@ -393,18 +363,14 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
     await writeFile(configFile, lines.join('\n') + '\n');
 
     const log: AccessLogEntry[] = [];
-    let stderrTail = '';
     let sentinel = 0;
     const waiters: Array<{ marker: string; resolve: () => void }> = [];
-    child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    const proc = child;
-    const exitPromise = new Promise<void>((resolve) => proc.once('exit', () => { exited = true; live.delete(proc); resolve(); }));
-    proc.on('error', () => { /* surfaced through the readiness wait */ });
+    const proc = trackServer(spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    server = proc;
     // Access log lines go to stdout, application logs to stderr.
     let pending = '';
-    proc.stdout!.setEncoding('utf8');
-    proc.stdout!.on('data', (chunk: string) => {
+    proc.child.stdout!.setEncoding('utf8');
+    proc.child.stdout!.on('data', (chunk: string) => {
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
@@ -422,24 +388,22 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
         log.push({ method: method!, path: path!, status: Number(status) });
       }
     });
-    proc.stderr!.setEncoding('utf8');
-    proc.stderr!.on('data', (chunk: string) => { stderrTail = (stderrTail + chunk).slice(-4000); });
 
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (exited) fail(`docker-registry exited during start-up:\n${stderrTail}`);
+      if (proc.exited()) fail(`docker-registry exited during start-up:\n${proc.stderrTail()}`);
       try {
         const status = await probe(url, caCert, `/v2/?${PROBE}=ready`);
         if (status === 200 || status === 401) break;
       } catch { /* not listening yet */ }
-      if (Date.now() > deadline) fail(`docker-registry did not answer on ${url}/v2/ within 10 s:\n${stderrTail}`);
+      if (Date.now() > deadline) fail(`docker-registry did not answer on ${url}/v2/ within 10 s:\n${proc.stderrTail()}`);
       await new Promise((r) => setTimeout(r, 15));
     }
 
     // The access log is written after a response is sent; a probe request made after the
     // operation under test, once logged, proves every earlier request is logged too.
     const flush = async () => {
-      if (exited) return;
+      if (proc.exited()) return;
       const marker = `${PROBE}=s${++sentinel}`;
       const seen = new Promise<void>((resolve) => waiters.push({ marker, resolve }));
       await probe(url, caCert, `/v2/?${marker}`);
@@ -449,8 +413,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
     };
 
     let stopped = false;
-    const childRef = child;
-    child = undefined;
+    server = undefined;
     return {
       ...result,
       host,
@@ -467,21 +430,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
       async stop() {
         if (stopped) return;
         stopped = true;
-        if (!exited && childRef.pid !== undefined) {
-          // By PID, and wait for the exit event: the registry exits within milliseconds of SIGTERM.
-          process.kill(childRef.pid, 'SIGTERM');
-          const timer = setTimeout(() => { if (!exited) childRef.kill('SIGKILL'); }, 3000);
-          await exitPromise;
-          clearTimeout(timer);
-        }
+        // The registry exits within milliseconds of SIGTERM.
+        await proc.stop(3000);
         await cleanup();
       },
     } as RegistryServer;
   } catch (err) {
-    if (child && !exited) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await server?.kill();
     await cleanup();
     throw err;
   }

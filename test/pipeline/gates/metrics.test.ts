@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { PromoteError, isPromoteError } from '../../../src/errors.ts';
 import type { GateFacts, GateInput, GateRequest, GateResponse } from '../../../src/pipeline/gate.ts';
 import { memoiseFacts } from '../../../src/pipeline/gate.ts';
@@ -11,6 +9,7 @@ import { defaultStepMs, metricsGate, worstDirection, type MetricsGateSpec } from
 import { checkQuery, escapePromQLString, expandQuery, placeholders } from '../../../src/pipeline/gates/metrics-query.ts';
 import { loadPipeline } from '../../../src/pipeline/load.ts';
 import { noOutsideFacts } from '../no-outside-facts.ts';
+import { twoStageProject } from './two-stage-project.ts';
 
 // The metrics gate's pure logic, with Prometheus replaced by an in-process fake of
 // GateFacts.fetch that answers with matrices the test writes (test/pipeline/gates/
@@ -230,26 +229,8 @@ test('metrics: an unknown setting is reported at its own JSON pointer, escaped (
   assert.deepEqual(problems, ['/g/a~1b~0c: unknown metrics setting "a/b~c"']);
 });
 
-async function load(t: { after(fn: () => Promise<void>): void }, gates: string, stagingExtra = '') {
-  const dir = await mkdtemp(join(tmpdir(), 'promote-metrics-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'pipelines'));
-  await mkdir(join(dir, 'environments'));
-  for (const e of ['dev', 'staging']) await writeFile(join(dir, 'environments', `${e}.yaml`), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: ${e}}\nspec: {parameters: {}}\n`);
-  const file = join(dir, 'pipelines', 'webapp.yaml');
-  await writeFile(file, `apiVersion: promote/v1
-kind: Pipeline
-metadata: {name: webapp}
-spec:
-  repository: oci:./.promote/registry/webapp
-  trust: {bundles: [keys/ci.pub], promotions: [keys/promoter.pub]}
-  stages:
-    - {name: dev, environment: dev}
-    - name: staging
-      environment: staging
-      from: dev${stagingExtra}
-      gates:
-${gates}`);
+async function load(t: { after(fn: () => Promise<void>): void }, gates: string) {
+  const { file } = await twoStageProject(t, { from: 'dev', to: 'staging' }, gates);
   try {
     return { pipeline: await loadPipeline(file), problems: [] };
   } catch (err) {

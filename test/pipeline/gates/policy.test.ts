@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isPromoteError, type PromoteError } from '../../../src/errors.ts';
@@ -10,6 +9,7 @@ import type { GateContext, RenderedCluster } from '../../../src/pipeline/gate.ts
 import { policyGate, type PolicyGateSpec } from '../../../src/pipeline/gates/policy.ts';
 import { loadPipeline } from '../../../src/pipeline/load.ts';
 import { noOutsideFacts } from '../no-outside-facts.ts';
+import { twoStageProject } from './two-stage-project.ts';
 
 // The policy gate with plain facts (in-process: `rendered` returns given objects), and the
 // pipeline loader reading its rules, inline or from a real file.
@@ -85,29 +85,7 @@ test('policy gate (in-process facts): violations kept in evidence are capped, th
   assert.equal((r.evidence.findings as string[]).at(-1), '… and 50 more violations not kept');
 });
 
-async function project(t: { after(fn: () => Promise<void>): void }, gate: string) {
-  const dir = await mkdtemp(join(tmpdir(), 'promote-policy-gate-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'pipelines'));
-  await mkdir(join(dir, 'environments'));
-  for (const e of ['staging', 'production']) await writeFile(join(dir, 'environments', `${e}.yaml`), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: ${e}}\nspec: {parameters: {}}\n`);
-  const file = join(dir, 'pipelines', 'webapp.yaml');
-  await writeFile(file, `apiVersion: promote/v1
-kind: Pipeline
-metadata: {name: webapp}
-spec:
-  repository: oci:./.promote/registry/webapp
-  trust: {bundles: [keys/ci.pub], promotions: [keys/promoter.pub]}
-  stages:
-    - {name: staging, environment: staging}
-    - name: production
-      environment: production
-      from: staging
-      gates:
-${gate}
-`);
-  return { dir, file };
-}
+const project = (t: { after(fn: () => Promise<void>): void }, gate: string) => twoStageProject(t, { from: 'staging', to: 'production' }, gate);
 
 async function refusal(file: string): Promise<PromoteError> {
   const err = await loadPipeline(file).then(() => assert.fail('loaded'), (e: unknown) => e);
