@@ -5,6 +5,12 @@ import type { PolicyRule, RuleMatch } from './rule.ts';
 // violation with the rule's message, and an expression that cannot be evaluated (a field the
 // object does not have, a value of the wrong type) is a violation too, saying the error:
 // ValidatingAdmissionPolicy's failurePolicy Fail, so a rule that cannot judge never lets through.
+//
+// @bufbuild/cel has no cost limit (Kubernetes' CEL has one), and a comprehension nested in another
+// over a large rendered list is quadratic: two `all`s over a list of 1000 items take seconds per
+// object. So every read of a rendered object's fields is counted, and an evaluation that reads
+// more than its budget stops with a violation that says so: a policy that cannot finish judging
+// refuses, in the same number of reads on every machine (a time budget would let load decide).
 
 /** One object of the rendered manifests (structurally pipeline/gate.ts RenderedObject). */
 export interface PolicyObject {
@@ -47,10 +53,14 @@ export interface PolicyReport {
   more: number;
   /** Rules that matched no object in any cluster: not a failure, but worth a look (a typo in `kinds`?). */
   unmatched: string[];
+  /** Set when judging stopped at the read budget (the last violation says where); what follows was not judged. */
+  budgetExceeded?: true;
 }
 
 /** How many violations a report keeps (the rest are counted). */
 export const MAX_VIOLATIONS = 1000;
+/** Reads of rendered objects' fields one evaluation may make, over all its objects and rules (docs/policy.md). */
+export const MAX_READS = 5_000_000;
 /** A CEL error text is cut to this many characters (errors quote no values, but stay bounded). */
 const MAX_ERROR = 300;
 
@@ -102,11 +112,35 @@ export function matches(match: RuleMatch, object: Record<string, unknown>): bool
   );
 }
 
-export function evaluatePolicy(rules: readonly PolicyRule[], clusters: readonly PolicyCluster[], promote: PromoteVariables, limit = MAX_VIOLATIONS): PolicyReport {
+/** A read past the budget: thrown from inside the CEL evaluation, which ends it. */
+class OutOfReads extends Error {}
+
+/**
+ * `value` seen through proxies that count each property read against `budget` and throw once it
+ * is spent. One proxy per object (cached), so identity holds and a read costs no allocation.
+ */
+function metered<T>(value: T, budget: { left: number }, cache: WeakMap<object, object>): T {
+  if (typeof value !== 'object' || value === null) return value;
+  let proxy = cache.get(value);
+  if (!proxy) {
+    proxy = new Proxy(value, {
+      get(target, key, receiver) {
+        if (--budget.left < 0) throw new OutOfReads('the read budget is spent');
+        return metered(Reflect.get(target, key, receiver), budget, cache);
+      },
+    });
+    cache.set(value, proxy);
+  }
+  return proxy as T;
+}
+
+export function evaluatePolicy(rules: readonly PolicyRule[], clusters: readonly PolicyCluster[], promote: PromoteVariables, limit = MAX_VIOLATIONS, maxReads = MAX_READS): PolicyReport {
   const violations: Violation[] = [];
   let more = 0;
   let objects = 0;
   const matched = new Set<string>();
+  const budget = { left: maxReads };
+  const cache = new WeakMap<object, object>();
   for (const { cluster, objects: list } of clusters) {
     const vars = { ...promote, cluster };
     for (const { file, index, object } of list) {
@@ -114,7 +148,12 @@ export function evaluatePolicy(rules: readonly PolicyRule[], clusters: readonly 
       for (const rule of rules) {
         if (!matches(rule.match, object)) continue;
         matched.add(rule.name);
-        const r = rule.expression.test({ object, promote: vars });
+        const r = rule.expression.test({ object: metered(object, budget, cache), promote: vars });
+        if (budget.left < 0) {
+          // Kept even past `limit`: the report must say why judging stopped.
+          violations.push({ cluster, object: objectId(object), file, index, rule: rule.name, message: `judging stopped here: the policy read more than ${maxReads} fields of the rendered objects (a comprehension inside another over a large list?), so the rest of the render was not judged`, error: true });
+          return { clusters: clusters.length, objects, violations, more, unmatched: [], budgetExceeded: true };
+        }
         if (r.ok && r.value) continue;
         if (violations.length >= limit) {
           more++;

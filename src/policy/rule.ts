@@ -4,8 +4,8 @@ import { compileExpression, isSyntaxError, type CompiledExpression } from '../ce
 // A policy rule, written like one validation of a Kubernetes ValidatingAdmissionPolicy together
 // with its matchConstraints, flattened into one item: what it applies to (`match`), a CEL
 // `expression` that must be true for every object it matches, and the `message` a violation
-// shows. Expressions see `object` (the rendered object) and `promote` (stage, environment,
-// cluster, digest); naming anything else is a compile error, found when the rule is read.
+// shows. Expressions see `object` (the rendered object) and `promote` (stage, cluster, digest:
+// policy/evaluate.ts binds them); naming anything else is a compile error, found when the rule is read.
 // Compiling needs the CEL library loaded (loadCel) first.
 
 /** The variables a rule's expression may use. */

@@ -111,3 +111,22 @@ test('evaluate: violations kept are capped and the rest counted', () => {
   assert.equal(report.more, 35);
   assert.deepEqual(report.unmatched, []);
 });
+
+test('evaluate: a comprehension nested in another over a large rendered list stops at the read budget with a violation, never a pass nor an endless gate', () => {
+  const items = Array.from({ length: 1000 }, (_, i) => ({ name: `k${i}`, value: String(i) }));
+  const big = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big', namespace: 'shop' }, data: {}, items };
+  const objects = [{ file: 'big.yaml', index: 0, object: big }, { file: 'big.yaml', index: 1, object: { ...big, metadata: { name: 'big2', namespace: 'shop' } } }];
+  // Unique names, checked pairwise: true for this list, and about a million comparisons per object.
+  const quadratic = rules([{ name: 'unique-names', expression: 'object.items.all(a, object.items.all(b, a.value == b.value || a.name != b.name))' }]);
+  const started = performance.now();
+  const report = evaluatePolicy(quadratic, [{ cluster: 'c', objects }], { stage: 's', digest: 'd' }, 25, 100_000);
+  assert.ok(performance.now() - started < 5000, 'stopped at the budget, not after every comparison');
+  assert.equal(report.budgetExceeded, true);
+  assert.equal(report.objects, 1, 'judging stopped at the first object');
+  assert.equal(report.violations.length, 1);
+  assert.equal(report.violations[0]!.error, true);
+  assert.match(violationLine(report.violations[0]!), /^c: ConfigMap shop\/big \(big\.yaml#0\): unique-names: judging stopped here: the policy read more than 100000 fields/);
+
+  const cheap = evaluatePolicy(rules([{ name: 'named', expression: 'object.items.all(a, a.name != "")' }]), [{ cluster: 'c', objects }], { stage: 's', digest: 'd' }, 25, 100_000);
+  assert.deepEqual([cheap.violations, cheap.budgetExceeded, cheap.objects], [[], undefined, 2], 'a linear rule over the same list stays within the same budget');
+});
