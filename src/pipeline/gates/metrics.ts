@@ -392,6 +392,12 @@ async function evaluateMetrics(spec: MetricsGateSpec, ctx: GateContext<'fetch' |
       }
       if (run.code) break;
     }
+    if (!run.code && run.samples === 0) {
+      // Series without a sample (Prometheus never answers so; a proxy or another server might) are no data too.
+      const error = `no data: the query's ${run.series} series have no sample ${over}`;
+      Object.assign(run, { code: 'GATE_NO_DATA', error });
+      refusal ??= { code: 'GATE_NO_DATA', error, ...(cluster !== undefined && { cluster }) };
+    }
     series += run.series;
     samples += run.samples;
   }

@@ -223,6 +223,14 @@ test('metrics: a ${…} that names no substitution (${stage}, a spaced ${ promot
   assert.equal(expandQuery('up{c="${ promote.stage }"}', { stage: 'dev', cluster: undefined, digest: undefined }), 'up{c="dev"}', 'spaces inside the braces are allowed, as in an http gate');
 });
 
+test('metrics (fake fetch): series without a single sample are no data, never "all 0 samples pass"', async () => {
+  const { facts } = fakeFacts(() => matrix({ metric: { __name__: 'errors', stage: 'dev' }, values: [] }, { metric: { __name__: 'errors', stage: 'dev', pod: 'b' }, values: [] }));
+  const r = await judge(spec(), facts);
+  assert.equal(r.passed, false, r.summary);
+  assert.equal(r.evidence.code, 'GATE_NO_DATA');
+  assert.equal(r.summary, "no data: the query's 2 series have no sample over the last 1m");
+});
+
 test('metrics: an unknown setting is reported at its own JSON pointer, escaped (a key with / or ~)', () => {
   const problems: string[] = [];
   metricsGate.parse({ prometheus: 'http://prom.test:9090', query: 'up', expect: 'value < 1', for: '1m', 'a/b~c': 1 }, '/g', (pointer, p) => problems.push(`${pointer}: ${p.message}`));
