@@ -1,3 +1,4 @@
+import { readBudget } from '../cel/read-budget.ts';
 import type { PolicyRule, RuleMatch } from './rule.ts';
 
 // Judging rendered objects by rules, as an admission webhook would judge them at apply time but
@@ -5,12 +6,9 @@ import type { PolicyRule, RuleMatch } from './rule.ts';
 // violation with the rule's message, and an expression that cannot be evaluated (a field the
 // object does not have, a value of the wrong type) is a violation too, saying the error:
 // ValidatingAdmissionPolicy's failurePolicy Fail, so a rule that cannot judge never lets through.
-//
-// @bufbuild/cel has no cost limit (Kubernetes' CEL has one), and a comprehension nested in another
-// over a large rendered list is quadratic: two `all`s over a list of 1000 items take seconds per
-// object. So every read of a rendered object's fields is counted, and an evaluation that reads
-// more than its budget stops with a violation that says so: a policy that cannot finish judging
-// refuses, in the same number of reads on every machine (a time budget would let load decide).
+// Reads of the rendered objects are counted over the whole evaluation (cel/read-budget.ts): past
+// the budget, judging stops with a violation that says so, since a policy that cannot finish
+// judging refuses.
 
 /** One object of the rendered manifests (structurally pipeline/gate.ts RenderedObject). */
 export interface PolicyObject {
@@ -112,35 +110,12 @@ export function matches(match: RuleMatch, object: Record<string, unknown>): bool
   );
 }
 
-/** A read past the budget: thrown from inside the CEL evaluation, which ends it. */
-class OutOfReads extends Error {}
-
-/**
- * `value` seen through proxies that count each property read against `budget` and throw once it
- * is spent. One proxy per object (cached), so identity holds and a read costs no allocation.
- */
-function metered<T>(value: T, budget: { left: number }, cache: WeakMap<object, object>): T {
-  if (typeof value !== 'object' || value === null) return value;
-  let proxy = cache.get(value);
-  if (!proxy) {
-    proxy = new Proxy(value, {
-      get(target, key, receiver) {
-        if (--budget.left < 0) throw new OutOfReads('the read budget is spent');
-        return metered(Reflect.get(target, key, receiver), budget, cache);
-      },
-    });
-    cache.set(value, proxy);
-  }
-  return proxy as T;
-}
-
 export function evaluatePolicy(rules: readonly PolicyRule[], clusters: readonly PolicyCluster[], promote: PromoteVariables, limit = MAX_VIOLATIONS, maxReads = MAX_READS): PolicyReport {
   const violations: Violation[] = [];
   let more = 0;
   let objects = 0;
   const matched = new Set<string>();
-  const budget = { left: maxReads };
-  const cache = new WeakMap<object, object>();
+  const budget = readBudget(maxReads);
   for (const { cluster, objects: list } of clusters) {
     const vars = { ...promote, cluster };
     for (const { file, index, object } of list) {
@@ -148,8 +123,8 @@ export function evaluatePolicy(rules: readonly PolicyRule[], clusters: readonly 
       for (const rule of rules) {
         if (!matches(rule.match, object)) continue;
         matched.add(rule.name);
-        const r = rule.expression.test({ object: metered(object, budget, cache), promote: vars });
-        if (budget.left < 0) {
+        const r = rule.expression.test({ object: budget.meter(object), promote: vars });
+        if (budget.spent()) {
           // Kept even past `limit`: the report must say why judging stopped.
           violations.push({ cluster, object: objectId(object), file, index, rule: rule.name, message: `judging stopped here: the policy read more than ${maxReads} fields of the rendered objects (a comprehension inside another over a large list?), so the rest of the render was not judged`, error: true });
           return { clusters: clusters.length, objects, violations, more, unmatched: [], budgetExceeded: true };

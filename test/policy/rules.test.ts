@@ -129,4 +129,9 @@ test('evaluate: a comprehension nested in another over a large rendered list sto
 
   const cheap = evaluatePolicy(rules([{ name: 'named', expression: 'object.items.all(a, a.name != "")' }]), [{ cluster: 'c', objects }], { stage: 's', digest: 'd' }, 25, 100_000);
   assert.deepEqual([cheap.violations, cheap.budgetExceeded, cheap.objects], [[], undefined, 2], 'a linear rule over the same list stays within the same budget');
+
+  // A comprehension over a map's keys is bounded the same way.
+  const labels = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, 'v']));
+  const mapped = evaluatePolicy(rules([{ name: 'pairs', expression: 'object.metadata.labels.all(a, object.metadata.labels.all(b, a == b || a != b))' }]), [{ cluster: 'c', objects: [{ file: 'm.yaml', index: 0, object: { kind: 'ConfigMap', metadata: { name: 'm', labels } } }] }], { stage: 's', digest: 'd' }, 25, 100_000);
+  assert.equal(mapped.budgetExceeded, true);
 });

@@ -1,4 +1,5 @@
 import { compileExpression, isSyntaxError, loadCel, type CompiledExpression } from '../../cel/expression.ts';
+import { readBudget } from '../../cel/read-budget.ts';
 import { isPromoteError, PromoteError } from '../../errors.ts';
 import { redact, scrubSecrets } from '../../redact.ts';
 import { isMap } from '../document-shapes.ts';
@@ -52,6 +53,8 @@ const MANAGED_HEADERS = ['content-length', 'transfer-encoding', 'connection', 'h
 /** Headers that carry credentials: a literal value here would be a secret in the pipeline file. */
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
 const MAX_ERROR_CHARS = 300;
+/** Fields of the response `expect` may read: a walk over a whole 1 MiB JSON body is a few hundred thousand. */
+const MAX_EXPECT_READS = 1_000_000;
 
 const SAMPLE: PromoteVariables = { stage: 'stage', from: 'from', digest: `sha256:${'0'.repeat(64)}`, pipeline: 'pipeline' };
 
@@ -289,7 +292,9 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
   const contentType = response.headers['content-type'];
   const answered = { status: response.status, ...(contentType && { contentType }), bytes: Buffer.byteLength(response.body), bodyIsJson, elapsedMs };
   const facts = `${response.status}${contentType ? `, ${contentType}` : ''}, ${answered.bytes} bytes${bodyIsJson ? ' of JSON' : ''}, ${elapsedMs} ms`;
-  const result = spec.expect.evaluate({ response: { status: BigInt(response.status), headers: response.headers, body: response.body, json }, promote: vars });
+  // The answer is the server's: a nested comprehension over a list it sends is bounded (cel/read-budget.ts).
+  const budget = readBudget(MAX_EXPECT_READS);
+  const result = spec.expect.evaluate({ response: budget.meter({ status: BigInt(response.status), headers: response.headers, body: response.body, json }), promote: vars });
   // A value that is not a bool is named by its type only: showing it could show the body.
   const error = !result.ok ? result.error.slice(0, MAX_ERROR_CHARS) : typeof result.value !== 'boolean' ? `the expression gave ${kindOf(result.value)}, not true or false` : undefined;
   if (error !== undefined) {
@@ -299,7 +304,7 @@ async function evaluateHttp(spec: HttpGateSpec, ctx: GateContext<'fetch' | 'secr
       ...answered,
       verdict: 'error',
       error,
-      ...(notJson && { code: 'GATE_RESPONSE_INVALID' }),
+      ...(notJson ? { code: 'GATE_RESPONSE_INVALID' } : budget.spent() && { code: 'GATE_EXPRESSION_ERROR' }),
       findings: [...requested, `response: ${facts}`, `expect: ${spec.expect.source} → error: ${error}${why}`],
     });
   }

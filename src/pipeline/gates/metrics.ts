@@ -1,4 +1,5 @@
 import { compileExpression, isSyntaxError, loadCel, type CompiledExpression } from '../../cel/expression.ts';
+import { readBudget } from '../../cel/read-budget.ts';
 import { isPromoteError, type ErrorCode } from '../../errors.ts';
 import { redact, scrubSecrets } from '../../redact.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
@@ -44,6 +45,8 @@ const TARGET_SAMPLES = 250;
 const DEFAULT_TIMEOUT = '10s';
 /** A range query over many series is larger than the 1 MiB a gate reads by default. */
 const MAX_BYTES = 8 * 1024 * 1024;
+/** Label reads `expect` may make over all samples of a gate: a few per sample of a full 8 MiB answer. */
+const MAX_EXPECT_READS = 5_000_000;
 /** Failing samples kept in evidence and printed: the count says how many there were. */
 const FAILING_SHOWN = 10;
 
@@ -337,6 +340,8 @@ async function evaluateMetrics(spec: MetricsGateSpec, ctx: GateContext<'fetch' |
     return { cluster, query, answer: await runQuery(spec, ctx, query, { startMs, endMs, stepMs }, token) };
   }));
 
+  // Labels are the server's: `expect` reads them within one budget for the gate (cel/read-budget.ts).
+  const budget = readBudget(MAX_EXPECT_READS);
   const runs: Run[] = [];
   const failing: FailingSample[] = [];
   let failingCount = 0;
@@ -377,7 +382,7 @@ async function evaluateMetrics(spec: MetricsGateSpec, ctx: GateContext<'fetch' |
           const sample = { ...where, value };
           if (!min || value < min.value) min = sample;
           if (!max || value > max.value) max = sample;
-          const verdict = expect.test({ value, labels });
+          const verdict = expect.test({ value, labels: budget.meter(labels) });
           if (!verdict.ok) {
             const error = `expect failed on ${sampleLine({ ...where, value })}: ${verdict.error}`;
             Object.assign(run, { code: 'GATE_EXPRESSION_ERROR', error });

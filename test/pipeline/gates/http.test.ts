@@ -211,3 +211,14 @@ test('http gate (fake fetch): scrubbing touches what the request and response ga
   assert.deepEqual([r.type, r.gate, r.passed], ['http', 'http GET https://x.example/', true]);
   assert.equal(r.evidence.url, '***s://x.example/', 'a secret that happens to be "http" is still scrubbed from the evidence');
 });
+
+test('http gate (fake fetch): a nested comprehension over a large list the server sends stops at the read budget as a failed gate, not minutes of CPU', async () => {
+  const items = Array.from({ length: 3000 }, (_, i) => ({ id: i }));
+  const s = spec({ url: 'https://x.example/', expect: 'response.json.items.all(a, response.json.items.all(b, a.id == b.id || a.id != b.id))' });
+  const started = performance.now();
+  const r = await httpGate.evaluate(s, fakeContext(json(200, { items })).ctx);
+  assert.ok(performance.now() - started < 8000, 'stopped at the budget, not after 9 million comparisons');
+  assert.equal(r.passed, false, r.summary);
+  assert.equal(r.evidence.code, 'GATE_EXPRESSION_ERROR');
+  assert.match(r.summary, /^answered 200; expect failed: .*read more than 1000000 fields/);
+});
