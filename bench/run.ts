@@ -9,7 +9,8 @@ const dir = fileURLToPath(new URL('.', import.meta.url));
 const only = process.argv.slice(2);
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  // A name picks the benches it begins: `ui` is ui.bench.ts, not build.bench.ts; `render` both render benches.
+  .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)))
   .sort();
 let failed = 0;
 for (const f of files) {
