@@ -188,6 +188,9 @@ let signalsHandled = false;
  * gracefully on the signal (agent, run, status --watch) has its own listener and is left to it;
  * a second signal then finds only this one and exits.
  */
+/** How long an interrupted command waits for its cleanups before it exits anyway. */
+const CLEANUP_DEADLINE_MS = 5000;
+
 function cleanUpOnSignals(): void {
   if (signalsHandled) return;
   signalsHandled = true;
@@ -197,8 +200,10 @@ function cleanUpOnSignals(): void {
       // A directory can already exist on disk while the callback that registers its cleanup is
       // still queued (the thread pool made it, the main thread has not run the continuation yet):
       // let such completions land first, then clean up.
+      // A cleanup that never settles (a stream stuck mid-write) must not keep an interrupted
+      // process alive: after CLEANUP_DEADLINE_MS it exits with what is left.
       void new Promise((settled) => setTimeout(settled, 30))
-        .then(() => runCleanups())
+        .then(() => Promise.race([runCleanups(), new Promise((settled) => setTimeout(settled, CLEANUP_DEADLINE_MS).unref())]))
         .finally(() => process.exit(code));
     });
   }

@@ -38,6 +38,13 @@ function interruptWhen(args: string[], cwd: string, env: NodeJS.ProcessEnv, dir:
         if (names.some((n) => pattern.test(n))) {
           interrupted = true;
           child.kill('SIGINT');
+          // Bounded: a CLI that never exits after SIGINT fails this test instead of hanging the
+          // suite (seen once in CI: the process sat in a futex wait after its cleanup ran).
+          const stuck = setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new Error(`promote ${args[0]} did not exit within 30 s of SIGINT: ${stderr}`));
+          }, 30_000);
+          child.on('exit', () => clearTimeout(stuck));
           return;
         }
         await new Promise((r) => setTimeout(r, 2));
