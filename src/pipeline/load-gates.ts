@@ -23,9 +23,14 @@ export interface ParsedGate {
 export async function prepareGateKinds(doc: unknown): Promise<void> {
   const stages = isMap(doc) && isMap(doc.spec) && Array.isArray(doc.spec.stages) ? doc.spec.stages : [];
   const types = new Set<string>();
-  for (const stage of stages) {
-    if (!isMap(stage) || !Array.isArray(stage.gates)) continue;
-    for (const g of stage.gates) {
+  const lists = stages.flatMap((stage) => {
+    if (!isMap(stage)) return [];
+    const waves = isMap(stage.rollout) && Array.isArray(stage.rollout.waves) ? stage.rollout.waves : [];
+    return [stage.gates, ...waves.map((w: unknown) => (isMap(w) && isMap(w.after) ? w.after.gates : undefined))];
+  });
+  for (const list of lists) {
+    if (!Array.isArray(list)) continue;
+    for (const g of list) {
       if (typeof g === 'string') types.add(g);
       else if (isMap(g)) for (const k of Object.keys(g)) types.add(k);
     }

@@ -15,6 +15,7 @@ import { checkGates, parseGates, prepareGateKinds, type ParsedGate } from './loa
 import { parseNotify } from './load-notify.ts';
 import { checkAgentStages, parseTrust } from './load-trust.ts';
 import { DEFAULT_REPORT_MAX_AGE, type Pipeline, type Stage } from './pipeline.ts';
+import { parseRollout } from './rollout.ts';
 import { checkGraph } from './stage-graph.ts';
 
 // Loading `pipelines/<name>.yaml`. Everything wrong with the file is reported at once, each
@@ -22,13 +23,13 @@ import { checkGraph } from './stage-graph.ts';
 // environments, a `from` naming no stage, duplicate stage names, cycles, and gates that cannot
 // work where they stand (a `converged` gate on a stage with no upstream).
 
-const STAGE_FIELDS = ['name', 'environment', 'from', 'repository', 'gates', 'promotion', 'hold'];
+const STAGE_FIELDS = ['name', 'environment', 'from', 'repository', 'gates', 'promotion', 'hold', 'rollout'];
 
 // Problems only this loader can find (the JSON Schema cannot see other files or the graph), and
 // those the gate kinds say it cannot find. When the schema already failed, these are added to
 // its problems; the loader's own structural complaints would repeat the schema's, so they are
 // left out then.
-const SEMANTIC_RULES = new Set(['agent-scope-stage', 'environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', ...GATE_KINDS.flatMap((k) => k.beyondSchema ?? [])]);
+const SEMANTIC_RULES = new Set(['agent-scope-stage', 'rollout-first-after', 'environment-exists', 'unique', 'graph-cycle', 'graph-from-exists', 'gate-needs-from', ...GATE_KINDS.flatMap((k) => k.beyondSchema ?? [])]);
 
 export interface LoadPipelineOptions {
   /** Names of the environments that exist; default: the files in `<root>/environments/`. */
@@ -134,6 +135,8 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
   const stagesRaw = spec.stages;
   const stages: Stage[] = [];
   const stageGates: ParsedGate[][] = [];
+  // The gates of each stage's waves: upstream kinds judge the stage's own released waves there.
+  const waveGates: ParsedGate[][] = [];
   if (!Array.isArray(stagesRaw) || stagesRaw.length === 0) {
     report('/spec/stages', { message: 'a pipeline needs at least one stage', rule: 'minItems', expected: 'a list of stages' });
   } else {
@@ -174,6 +177,8 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
       if (raw.hold !== undefined && typeof raw.hold !== 'boolean') report(`${at}/hold`, { message: 'hold must be true or false', rule: 'type', expected: 'boolean', actual: JSON.stringify(raw.hold) });
       const gates = parseGates(raw.gates, at, report);
       stageGates.push(gates);
+      const rollout = raw.rollout === undefined ? undefined : parseRollout(raw.rollout, `${at}/rollout`, report);
+      waveGates.push(rollout?.gates.flat() ?? []);
       stages.push({
         name: stageName,
         environment,
@@ -182,11 +187,13 @@ export function parsePipeline(doc: ParsedDocument, options: { environments: stri
         promotion: promotion === 'auto' ? 'auto' : 'manual',
         initialHold: raw.hold === true,
         gates: gates.map((g) => g.spec),
+        ...(rollout && { rollout: rollout.spec }),
         source: { file: doc.file, ...doc.locate(at) },
       });
     });
     checkGraph(stages, report);
     stageGates.forEach((gates, i) => checkGates(stages[i]!, gates, trust, report));
+    waveGates.forEach((gates, i) => checkGates({ ...stages[i]!, from: stages[i]!.name }, gates, trust, report));
     checkAgentStages(trust, stages, report);
   }
   if (schemaProblems.length) {

@@ -1,5 +1,6 @@
 import type { NotifySpec } from '../notify/webhook-spec.ts';
 import type { GateSpec } from './gates/kinds.ts';
+import type { RolloutSpec } from './rollout.ts';
 
 // The pipeline as the engine sees it: plain data, already validated by load.ts. Where each
 // value came from (file:line) travels with it so a later check can still point at the source.
@@ -21,6 +22,8 @@ export interface Stage {
   /** `hold: true` in the pipeline: held until `promote release` records otherwise. */
   initialHold: boolean;
   gates: GateSpec[];
+  /** `rollout:` — the stage's clusters released in waves (rollout.ts). */
+  rollout?: RolloutSpec;
   source: SourceLocation;
 }
 

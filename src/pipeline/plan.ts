@@ -97,7 +97,7 @@ export interface Plan {
    * `configuration`: the candidate is the bundle the stage runs, with parameters that differ
    * from (or, failing the schema, cannot become) those of its current record. `none`: up to date.
    */
-  change?: 'promotion' | 'configuration' | 'none';
+  change?: 'promotion' | 'configuration' | 'wave' | 'none';
   /** The candidate is already the stage's current record: nothing would change. */
   upToDate: boolean;
   signature?: CheckResult;

@@ -4,6 +4,7 @@ import type { ContentReader } from '../oci/registry.ts';
 import type { VerifiedStatement } from '../signing/attestation.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import { gateResult, type GateResult } from './gate-result.ts';
+import { checkRecordRollout, recordRolloutShape, type RecordRollout } from './rollout.ts';
 import { FieldError, anyObject, arrayOf, count, invalidField, literal, object, optional, parseFields, string, type Check, type Fields } from './json-fields.ts';
 
 // The promotion record, defined once: the immutable fact "bundle D, with parameters P, entered
@@ -23,11 +24,12 @@ export function promotionTag(stage: string): string {
   return `promotion-${stage}`;
 }
 
-const ACTIONS = ['promotion', 'rollback', 'auto', 'configure'] as const;
+const ACTIONS = ['promotion', 'rollback', 'auto', 'configure', 'wave'] as const;
 
 /**
  * What put the record in its stage (also the ledger commit's action). `configure`: the same
- * bundle with new parameters (a configuration change, DESIGN.md §4b). The planner's request verb
+ * bundle with new parameters (a configuration change, DESIGN.md §4b). `wave`: the same bundle and
+ * parameters as the record before, released to the next wave of its rollout (rollout.ts). The planner's request verb
  * `promote` (plan --output json) becomes `promotion` here: recordAction().
  */
 export type PromotionAction = (typeof ACTIONS)[number];
@@ -37,7 +39,7 @@ export const RECORD_ACTIONS: readonly string[] = ACTIONS;
 
 /** The record's action for a planned change: the one mapping from the planner's vocabulary. */
 export function recordAction(plan: { action: 'promote' | 'rollback' | 'auto'; change?: string }): PromotionAction {
-  return plan.action === 'rollback' ? 'rollback' : plan.change === 'configuration' ? 'configure' : plan.action === 'auto' ? 'auto' : 'promotion';
+  return plan.action === 'rollback' ? 'rollback' : plan.change === 'wave' ? 'wave' : plan.change === 'configuration' ? 'configure' : plan.action === 'auto' ? 'auto' : 'promotion';
 }
 
 export interface PromotionRecord {
@@ -61,6 +63,11 @@ export interface PromotionRecord {
   previous?: string;
   /** 1 for a stage's first promotion, previous + 1 after. */
   sequence: number;
+  /**
+   * For a stage with `rollout.waves`: which clusters this record is released to, and what the
+   * others keep running (rollout.ts). Absent: every cluster runs the record (a rollback too).
+   */
+  rollout?: RecordRollout;
 }
 
 /** Where the record was committed: repository, branch and the commit it was built on. */
@@ -138,6 +145,7 @@ const recordFields: Fields<PromotionRecord> = {
   force: optional(object({ reason: string })),
   previous: optional(digest),
   sequence: count,
+  rollout: optional(recordRolloutShape),
 };
 
 const predicate = object<PromotionPredicate>({
@@ -158,6 +166,14 @@ export function parsePromotionPredicate(value: unknown, source: string): Promoti
   const p = parseFields(predicate, value, 'promotion record', source, 'RECORD_INVALID', hint);
   const values = valuesDigest(p.parameters.values);
   if (values !== p.parameters.digest) throw invalidField(new FieldError('/parameters/digest', `the digest of /parameters/values, ${values}`, p.parameters.digest), 'promotion record', source, 'RECORD_INVALID', hint);
+  if (p.rollout) {
+    try {
+      checkRecordRollout(p.rollout, p.clusters.map((c) => c.name), '/rollout');
+    } catch (err) {
+      if (err instanceof FieldError) throw invalidField(err, 'promotion record', source, 'RECORD_INVALID', hint);
+      throw err;
+    }
+  }
   return p;
 }
 
