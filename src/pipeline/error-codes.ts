@@ -20,6 +20,8 @@ export const pipelineErrorCodes = {
   NOTHING_TO_PROMOTE: { meaning: 'the previous stage has no promotion yet', outcome: 'refused' },
   PIPELINE_INVALID: { meaning: 'a pipeline file does not match the pipeline schema', outcome: 'verification' },
   PIPELINE_NOT_FOUND: { meaning: 'no pipeline of that name in pipelines/', outcome: 'usage' },
+  ROLLOUT_INVALID: { meaning: 'a stage\'s rollout waves do not fit its environment\'s clusters (a name it does not have, a wave that takes none, a cluster in no wave)', outcome: 'usage' },
+  ROLLOUT_STOPPED: { meaning: 'released clusters of a rollout in waves are unhealthy on its bundle beyond maxUnavailable: no later wave is released; roll back, or promote a fix with --bundle', outcome: 'refused' },
   ROLLBACK_TARGET_UNKNOWN: { meaning: 'the rollback target was never promoted to the stage', outcome: 'refused' },
   STAGE_HELD: { meaning: 'the stage is on hold', outcome: 'refused' },
   STAGE_UNKNOWN: { meaning: 'the pipeline has no stage of that name', outcome: 'usage' },

@@ -116,6 +116,13 @@ export interface RenderedCluster {
  */
 export interface GateFacts {
   upstreamReports(): Promise<UpstreamReports>;
+  /**
+   * The stage's own clusters (those of its current record) and what each last reported: what a
+   * wave release judges (docs/rollouts.md). For a wave plan the planner hands the upstream gate
+   * kinds these, restricted to the released clusters, as their `upstreamReports`. Optional:
+   * only a stage rolling out in waves asks.
+   */
+  stageReports?(): Promise<UpstreamReports>;
   approvals(): Promise<StageApprovals>;
   /**
    * A request to a server the pipeline names (http, metrics). Never throws for an HTTP status;
@@ -218,11 +225,13 @@ export interface GateKind<S extends { type: string } = { type: string }, F exten
 /** Fetches each fact once, however many gates ask for it (a failed fetch is not retried either). */
 export function memoiseFacts(facts: GateFacts): GateFacts {
   let reports: Promise<UpstreamReports> | undefined;
+  let own: Promise<UpstreamReports> | undefined;
   let approvals: Promise<StageApprovals> | undefined;
   let rendered: Promise<RenderedCluster[]> | undefined;
   return {
     ...facts,
     upstreamReports: () => (reports ??= facts.upstreamReports()),
+    ...(facts.stageReports && { stageReports: () => (own ??= facts.stageReports!()) }),
     approvals: () => (approvals ??= facts.approvals()),
     rendered: () => (rendered ??= facts.rendered()),
   };

@@ -61,13 +61,20 @@ export function promotionMutation(record: PromotionRecord, sign?: (base: string 
     if (record.force) trailers.push(['Forced-Reason', record.force.reason]);
     if (record.previous) trailers.push(['Previous-Record', record.previous]);
     trailers.push(['Parameters-Digest', parametersDigest(record)], ...changed.map((c): [string, string] => ['Parameters-Changed', c]));
+    // `promote history` shows each wave (docs/rollouts.md): the wave released, of how many.
+    if (record.rollout) trailers.push(['Rollout-Wave', `${record.rollout.wave}/${record.rollout.waves.length}`]);
     const listed = changed.length > 4 ? `${changed.slice(0, 3).join(', ')} and ${changed.length - 3} more` : changed.join(', ');
+    const wave = record.rollout && record.rollout.waves[record.rollout.wave - 1];
     const subject =
-      record.action === 'configure'
+      record.action === 'wave' && wave
+        ? `release wave ${record.rollout!.wave}/${record.rollout!.waves.length} of ${record.pipeline}/${record.stage}: ${shortDigest(record.bundle.digest)} to ${wave.clusters.length > 4 ? `${wave.clusters.slice(0, 3).join(', ')} and ${wave.clusters.length - 3} more` : wave.clusters.join(', ')}`
+        : record.action === 'configure'
         ? `configure ${record.pipeline}/${record.stage}: parameters changed${listed ? ` (${listed})` : ''}, bundle ${shortDigest(record.bundle.digest)}`
         : `${verb} ${record.pipeline}/${record.stage}: ${shortDigest(record.bundle.digest)}${record.from ? ` from ${record.from}` : ''}${changed.length ? ', parameters changed' : ''}`;
     const body =
-      record.action === 'configure'
+      record.action === 'wave' && wave
+        ? `Bundle ${record.bundle.repository}@${record.bundle.digest} is released to wave ${record.rollout!.wave} of its rollout in ${record.stage} (environment ${record.environment}): ${wave.clusters.join(', ')}.`
+        : record.action === 'configure'
         ? `Bundle ${record.bundle.repository}@${record.bundle.digest} stays in ${record.stage} (environment ${record.environment}) with new parameters.`
         : `Bundle ${record.bundle.repository}@${record.bundle.digest} entered ${record.stage} (environment ${record.environment}).`;
     return { state, subject, body, trailers } satisfies LedgerChange;

@@ -1,7 +1,7 @@
 import { isPromoteError, PromoteError } from '../errors.ts';
 import { memoiseFacts, type GateFacts } from '../pipeline/gate.ts';
 import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
-import type { CheckResult, PlanAction, StageView } from '../pipeline/plan.ts';
+import { releasesWave, type CheckResult, type PlanAction, type StageView } from '../pipeline/plan.ts';
 import { checkParameters, checkSignature, type BundleFacts } from './bundle-checks.ts';
 import { resolveCandidate, sourceRepository, withUpstream } from './candidate.ts';
 import { parametersDigest } from '../records/promotion-record.ts';
@@ -55,8 +55,7 @@ export async function gatherFacts(project: Project, target: StageLookup, request
   );
   const state = await ledger.read(pipeline.name, stage.name);
   // A rollback's digest is one the stage ran: it is in the stage's own repository already.
-  const source = action === 'rollback' ? stageRepository(pipeline, stage) : sourceRepository(pipeline, target);
-  const sourceRegistry = await project.registryFor(source);
+  let source = action === 'rollback' ? stageRepository(pipeline, stage) : sourceRepository(pipeline, target);
   const explicit = request.bundle ? await resolveCandidate(project, request.bundle, source, action === 'rollback' ? [stage] : withUpstream(target)) : undefined;
   const own = await verifiedHead(project, stage, state);
   const ledgerChecks: CheckResult[] = own.problem ? [own.problem] : [];
@@ -69,8 +68,12 @@ export async function gatherFacts(project: Project, target: StageLookup, request
     views[upstream.name] = stageView(project, upstream, undefined, up.head, explicit && action !== 'rollback' && (await ranIn(project, upstream, up.head, explicit)) ? [explicit] : []);
   }
   // The planner picks the default candidate itself (what `from` runs; for a first stage, what it
-  // runs itself); it is looked up here only to verify it.
-  const candidate = explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined);
+  // runs itself; for the release of a wave, what the stage rolls out); it is looked up here only
+  // to verify it. A wave's bundle is in the stage's own repository already, as a rollback's is.
+  const wave = releasesWave(views[stage.name]!, action, explicit);
+  if (wave) source = stageRepository(pipeline, stage);
+  const sourceRegistry = await project.registryFor(source);
+  const candidate = wave ? views[stage.name]!.current : (explicit ?? (action !== 'rollback' ? views[upstream?.name ?? stage.name]!.current : undefined));
   let signature: CheckResult | undefined;
   let bundle: BundleFacts | undefined;
   if (candidate) {
@@ -80,14 +83,15 @@ export async function gatherFacts(project: Project, target: StageLookup, request
   }
   // The gates' facts, read only when a gate asks: none for a stage whose gates need none, and no
   // status report for an upstream gate that does not apply (the bundle the stage runs already).
+  const reportsOf = async (of: Stage, clusters: string[]) => {
+    const [{ ReportMarks }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('../cache-root.ts'), import('node:path')]);
+    const marks = new ReportMarks(join(promoteCacheRoot(project.options.env), 'gates'));
+    return { clusters, reports: await readStatusReports(await project.registryFor(stageRepository(pipeline, of)), of.name, clusters, await project.agentTrust(), pipeline.name, { marks }) };
+  };
   const gates = memoiseFacts({
-    upstreamReports: async () => {
-      if (!upstream) return { clusters: [], reports: [] };
-      const clusters = await environmentClusters(project, upstream.environment);
-      const [{ ReportMarks }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('../cache-root.ts'), import('node:path')]);
-      const marks = new ReportMarks(join(promoteCacheRoot(project.options.env), 'gates'));
-      return { clusters, reports: await readStatusReports(await project.registryFor(stageRepository(pipeline, upstream)), upstream.name, clusters, await project.agentTrust(), pipeline.name, { marks }) };
-    },
+    upstreamReports: async () => (upstream ? reportsOf(upstream, await environmentClusters(project, upstream.environment)) : { clusters: [], reports: [] }),
+    // A wave release judges the clusters of the stage's current record (its waves are frozen in it).
+    stageReports: async () => reportsOf(stage, own.head ? own.head.record.clusters.map((c) => c.name) : await environmentClusters(project, stage.environment)),
     // The ledger's approvals are claims until their signatures verify against trust.approvers.
     approvals: async () => {
       const trust = await project.trust();
@@ -126,6 +130,7 @@ function stageView(project: Project, stage: Stage, state: StageState | undefined
   const hold = activeHold(project.pipeline, stage, state);
   return {
     ...(head && { current: head.record.bundle.digest, record: head.digest, parameters: parametersDigest(head.record) }),
+    ...(head?.record.rollout && { rollout: head.record.rollout }),
     history,
     ...(hold && { hold }),
   };

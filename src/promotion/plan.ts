@@ -5,6 +5,7 @@ import type { BundleFacts } from './bundle-checks.ts';
 import { gatherFacts, type Facts } from './facts.ts';
 import { clock, lookupStage, type Project, type StageLookup } from './project.ts';
 import { parametersDigest, recordAction, type PromotionRecord } from '../records/promotion-record.ts';
+import { nextWave, startRollout } from '../records/rollout.ts';
 import type { StageState } from './stage-file.ts';
 import type { VerifiedStageRecord } from './signed-record.ts';
 
@@ -68,6 +69,7 @@ export async function planFor(project: Project, target: StageLookup, request: Om
     ...(values && { candidateParameters: parametersDigest({ parameters: values.environment, clusters: values.clusters }) }),
     ...(request.promoterKey && { promoterKey: request.promoterKey }),
     ledgerChecks: facts.ledgerChecks,
+    ...(values && { clusters: values.clusters.map((c) => c.name) }),
   });
   const record = writesRecord(plan, facts.head) ? draftRecord(pipeline, stage, plan, facts, now) : undefined;
   return { ...plan, ...(record && { record }), promoter: facts.promoter, sourceRepository: facts.sourceRepository, ...(facts.bundle && { facts: facts.bundle }), ...(facts.state && { state: facts.state }), ...(facts.head && { head: facts.head }) };
@@ -80,10 +82,39 @@ function writesRecord(plan: Plan, head: VerifiedStageRecord | undefined): boolea
 
 /** The record a promotion of this plan commits: verified facts only, chained onto the record a signature proves. */
 function draftRecord(pipeline: Pipeline, stage: Stage, plan: Plan, facts: Facts, now: Date): PromotionRecord {
+  const { head } = facts;
+  if (plan.change === 'wave') {
+    // The release of a wave: the current record's bundle, parameters and clusters verbatim (a
+    // signature proved them), one wave more released (records/rollout.ts).
+    if (!head?.record.rollout) throw new PromoteError('INTERNAL', `the plan for ${stage.name} releases a wave of a record without a rollout`, { hint: 'this is a bug in promote: please report it' });
+    const { bundle, from, parameters, clusters } = head.record;
+    return {
+      apiVersion: 'promote/v1',
+      kind: 'PromotionRecord',
+      pipeline: pipeline.name,
+      stage: stage.name,
+      environment: stage.environment,
+      action: recordAction(plan),
+      bundle,
+      ...(from && { from }),
+      parameters,
+      clusters,
+      promotedBy: facts.promoter,
+      promotedAt: now.toISOString(),
+      gates: plan.gates,
+      ...(plan.force && { force: plan.force }),
+      previous: head.digest,
+      sequence: head.record.sequence + 1,
+      rollout: nextWave({ digest: head.digest, rollout: head.record.rollout }),
+    };
+  }
   const values = facts.bundle?.values;
   // An allowed plan has a candidate whose signature and parameters passed.
   if (!plan.candidate || !values) throw new PromoteError('INTERNAL', `the plan for ${stage.name} allows a promotion without verified parameters`, { hint: 'this is a bug in promote: please report it' });
-  const { head } = facts;
+  // A rollback releases every cluster at once; any other record of a stage with waves starts a
+  // rollout, each cluster outside wave 1 keeping what it runs under the head.
+  if (stage.rollout && plan.action !== 'rollback' && !plan.rollout?.waves) throw new PromoteError('INTERNAL', `the plan for ${stage.name} starts no rollout`, { hint: 'this is a bug in promote: please report it' });
+  const waves = plan.action !== 'rollback' ? plan.rollout?.waves : undefined;
   return {
     apiVersion: 'promote/v1',
     kind: 'PromotionRecord',
@@ -102,6 +133,7 @@ function draftRecord(pipeline: Pipeline, stage: Stage, plan: Plan, facts: Facts,
     // The chain continues from the record a signature proves, never from the stage file's text.
     ...(head && { previous: head.digest }),
     sequence: (head?.record.sequence ?? 0) + 1,
+    ...(waves && { rollout: startRollout(waves, head && { digest: head.digest, ...(head.record.rollout && { rollout: head.record.rollout }) }) }),
   };
 }
 

@@ -12,14 +12,25 @@ import { applyPlan } from './to.ts';
 
 // `promote run`: every `promotion: auto` stage, upstream first, promoted when its gates let it;
 // a stage that waits, is held or has nothing new is reported and left alone. Never forces.
+// A stage rolling out in waves has its next wave released when the wave's gates pass — on a
+// `manual` stage too: a human started the rollout with `promote to`, and the waves after are
+// what the pipeline's rollout says must follow. A newer bundle waits until the rollout is
+// complete, or stopped: a stopped rollout on an auto stage is replaced by a new rollout of the
+// newer bundle (docs/rollouts.md).
 
 export interface RunStageOutcome {
   stage: string;
-  /** `configured`: a configuration change (same bundle, new parameters) was promoted. */
-  result: 'promoted' | 'configured' | 'up-to-date' | 'waiting' | 'held' | 'nothing' | 'refused' | 'error';
+  /**
+   * `configured`: a configuration change (same bundle, new parameters) was promoted.
+   * `released`: the next wave of the stage's rollout was released. `stopped`: the stage's
+   * rollout is stopped (released clusters unhealthy) and there is no newer bundle to promote.
+   */
+  result: 'promoted' | 'configured' | 'released' | 'up-to-date' | 'waiting' | 'stopped' | 'held' | 'nothing' | 'refused' | 'error';
   bundle?: string;
   message?: string;
   record?: string;
+  /** For a stage rolling out in waves: the wave released (or waiting to be), of how many. */
+  wave?: { wave: number; of: number; clusters: string[] };
 }
 
 /** The newest signed-able bundle in the repository: tags that are not promote's own, newest `created`. */
@@ -61,21 +72,34 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
   const seen: RunItem[] = [];
   let decided: DetailedPlan | undefined;
   for (const stage of stageOrder(project.pipeline)) {
-    if (stage.promotion !== 'auto') continue;
+    if (stage.promotion !== 'auto' && !stage.rollout) continue;
     const target = lookupStage(project.pipeline, stage.name);
     decided = undefined;
     const before = out.length;
     try {
+      // A stage with waves: first, is a rollout under way? Its next wave comes before any new bundle.
+      let plan: DetailedPlan | undefined;
+      if (stage.rollout) {
+        const first = await planFor(project, target, { action: 'auto', ...(promoterKey && { promoterKey }) });
+        if (first.change === 'wave') {
+          plan = first;
+          if (first.rollout?.state === 'stopped' && stage.promotion === 'auto') {
+            const newer = stage.from ? first.rollout.newer : await newestBundle(project, stage);
+            if (newer && newer !== first.current) plan = await planFor(project, target, { action: 'auto', bundle: newer, ...(promoterKey && { promoterKey }) });
+          }
+        } else if (stage.from && stage.promotion === 'auto') plan = first;
+      }
+      if (!plan && stage.promotion !== 'auto') continue;
       let bundle: string | undefined;
-      if (!stage.from) {
+      if (!plan && !stage.from) {
         bundle = await newestBundle(project, stage);
         if (!bundle) {
           out.push({ stage: stage.name, result: 'nothing', message: 'no bundle in the repository yet' });
           continue;
         }
       }
-      // One plan per stage and pass: what decides the outcome is what gets committed.
-      const plan = await planFor(project, target, { action: 'auto', ...(bundle && { bundle }), ...(promoterKey && { promoterKey }) });
+      // One plan per stage and pass decides, and is what gets committed.
+      plan ??= await planFor(project, target, { action: 'auto', ...(bundle && { bundle }), ...(promoterKey && { promoterKey }) });
       decided = plan;
       if (plan.blockers.some((b) => b.code === 'STAGE_HELD')) {
         out.push({ stage: stage.name, result: 'held', message: plan.blockers.find((b) => b.code === 'STAGE_HELD')!.message });
@@ -92,13 +116,15 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
       // Gates, holds and the ledger may pass on a later pass: the stage waits. A candidate that
       // fails its own checks (signature, parameters of a new bundle) is refused as promote to
       // refuses it, after the key (no key, no further).
+      const wave = plan.rollout && { wave: plan.rollout.wave, of: plan.rollout.of, clusters: plan.rollout.clusters };
       const waiting = plan.blockers.filter((b) => !failedCandidateCheck(plan, b));
       if (waiting.length) {
-        out.push({ stage: stage.name, result: 'waiting', bundle: plan.candidate, message: waiting.map((b) => b.message).join('; ') });
+        const stopped = waiting.some((b) => b.code === 'ROLLOUT_STOPPED');
+        out.push({ stage: stage.name, result: stopped ? 'stopped' : 'waiting', bundle: plan.candidate, message: waiting.map((b) => b.message).join('; '), ...(wave && { wave }) });
         continue;
       }
       const r = await applyPlan(project, target, plan, signer ?? (await loadPromoterSigner(project)));
-      out.push({ stage: stage.name, result: r.action === 'configure' ? 'configured' : 'promoted', bundle: r.bundle, ...(r.record && { record: r.record }) });
+      out.push({ stage: stage.name, result: r.action === 'wave' ? 'released' : r.action === 'configure' ? 'configured' : 'promoted', bundle: r.bundle, ...(r.record && { record: r.record }), ...(r.rollout && { wave: r.rollout }) });
     } catch (err) {
       if (err instanceof PromoteError && (err.outcome === 'refused' || err.outcome === 'verification')) {
         out.push({ stage: stage.name, result: 'refused', message: err.message });

@@ -47,6 +47,8 @@ export interface PromoteResult {
   parameters?: string;
   /** JSON pointers whose value changed against the record before (as in the ledger's trailers). */
   parametersChanged?: string[];
+  /** For a stage rolling out in waves: the wave the record released (1 when it started the rollout), of how many, and that wave's clusters. */
+  rollout?: { wave: number; of: number; clusters: string[] };
 }
 
 /** `promote to`: every check, then the signed record into the ledger, then into the registry. */
@@ -134,5 +136,6 @@ export async function applyPlan(project: Project, target: StageLookup, plan: Det
     gates: plan.gates,
     parameters: parametersDigest(record),
     ...(changed.length && { parametersChanged: changed }),
+    ...(record.rollout && { rollout: { wave: record.rollout.wave, of: record.rollout.waves.length, clusters: record.rollout.waves[record.rollout.wave - 1]!.clusters } }),
   };
 }

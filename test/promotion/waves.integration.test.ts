@@ -1,0 +1,202 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isPromoteError, type PromoteError } from '../../src/errors.ts';
+import type { Plan } from '../../src/pipeline/plan.ts';
+import { setHold } from '../../src/promotion/hold.ts';
+import { history } from '../../src/promotion/history.ts';
+import { planStage } from '../../src/promotion/plan.ts';
+import { openProject, type Project } from '../../src/promotion/project.ts';
+import { rollback } from '../../src/promotion/rollback.ts';
+import { runOnce } from '../../src/promotion/run.ts';
+import { readTaggedRecord } from '../../src/promotion/signed-record.ts';
+import { promoteTo } from '../../src/promotion/to.ts';
+import { publishStatusReport, type StatusPhase } from '../../src/records/status-report.ts';
+import { startRegistry, type RegistryServer } from '../harness/registry.ts';
+import { createProject, type TestProject } from './project.ts';
+
+// A production stage rolled out in three waves (issue 19), against the real registry and a real
+// git ledger: status reports published as agents publish them (signed with the trusted agent key,
+// at status-<stage>-<cluster>), the engine's records read back from the ledger and the tag.
+
+let registry: RegistryServer;
+let base: string;
+before(async () => {
+  registry = await startRegistry();
+  base = await mkdtemp(join(tmpdir(), 'promote-waves-'));
+});
+after(async () => {
+  await registry?.stop();
+  await rm(base, { recursive: true, force: true });
+});
+
+const START = new Date('2026-03-30T10:00:00Z');
+const PROD = ['prod-eu-1', 'prod-eu-2', 'prod-us-1', 'prod-us-2'];
+const ROLLOUT = `[]
+      rollout:
+        waves:
+          - {clusters: [prod-eu-1]}
+          - {clusters: [prod-eu-2, prod-us-1], after: {soak: 30m}}
+          - {clusters: "*"}`;
+
+interface Wave {
+  p: TestProject;
+  eng: Project;
+  clock: { now: Date };
+}
+
+async function waveProject(name: string): Promise<Wave> {
+  const p = await createProject(join(base, name), registry.host, { name, agents: true, productionGates: ROLLOUT });
+  await writeFile(join(p.dir, 'environments', 'production.yaml'), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: production}\nspec:\n  parameters: {namespace: production, replicas: 3}\n  clusters:\n${PROD.map((c) => `    - name: ${c}\n`).join('')}`);
+  const clock = { now: START };
+  const eng = await openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, now: () => clock.now, cacheDir: join(p.dir, '..', 'cache') });
+  return { p, eng, clock };
+}
+
+/** As an agent publishes it, signed with the agents' key: observed a minute ago, in `phase` since `since`. */
+async function report(w: Wave, stage: string, cluster: string, digest: string, phase: StatusPhase, since: Date) {
+  const desc = (await w.p.registry.resolve(digest))!;
+  const observedAt = new Date(w.clock.now.getTime() - 60_000).toISOString();
+  await publishStatusReport(w.p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: w.p.repository, digest }, since: since.toISOString(), observedAt }, w.p.agent);
+}
+
+const ago = (w: Wave, minutes: number) => new Date(w.clock.now.getTime() - minutes * 60_000);
+
+/** d into dev and staging, their agents reporting it Converged for an hour. */
+async function upstream(w: Wave, d: string) {
+  await promoteTo(w.eng, { stage: 'dev', bundle: d });
+  await report(w, 'dev', 'dev-1', d, 'Converged', ago(w, 60));
+  await promoteTo(w.eng, { stage: 'staging' });
+  for (const c of ['staging-eu-1', 'staging-us-1']) await report(w, 'staging', c, d, 'Converged', ago(w, 60));
+}
+
+function refusedWith(code: string, exit: number, check?: (plan: Plan, err: PromoteError) => void) {
+  return (err: unknown) => {
+    assert.ok(isPromoteError(err), String(err));
+    assert.equal(err.code, code, `${err.code}: ${err.message}`);
+    assert.equal(err.exitCode, exit);
+    check?.(err.details!.plan as Plan, err);
+    return true;
+  };
+}
+
+async function head(w: Wave) {
+  await w.eng.ledger.refresh();
+  return (await w.eng.ledger.read('webapp', 'production'))!;
+}
+
+test('waves: promote to starts the rollout at wave 1; wave 2 is released only once wave 1 is Converged and soaked; promote run releases wave 3', async () => {
+  const w = await waveProject('three-waves');
+  const d1 = await w.p.push(1);
+  await upstream(w, d1);
+
+  const started = await promoteTo(w.eng, { stage: 'production' });
+  assert.equal(started.action, 'promotion');
+  assert.deepEqual(started.rollout, { wave: 1, of: 3, clusters: ['prod-eu-1'] });
+  const first = await head(w);
+  assert.deepEqual(first.record!.rollout, { wave: 1, waves: [{ clusters: ['prod-eu-1'] }, { clusters: ['prod-eu-2', 'prod-us-1'] }, { clusters: ['prod-us-2'] }] }, 'a first promotion keeps nothing');
+
+  // No report from the canary yet: wave 2 waits (exit 3), nothing is written.
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (plan) => {
+    assert.equal(plan.change, 'wave');
+    assert.equal(plan.rollout?.state, 'progressing');
+    assert.deepEqual(plan.gates.map((g) => [g.gate, g.passed]), [['rollout wave 1', false], ['soak 30m', false]]);
+  }));
+  // Converged 10 minutes: soaking.
+  await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 10));
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (plan) => assert.equal(plan.rollout?.state, 'soaking')));
+  assert.equal((await head(w)).recordDigest, first.recordDigest);
+
+  // 30 minutes later (the agent re-reported meanwhile): wave 2.
+  w.clock.now = new Date(START.getTime() + 30 * 60_000);
+  await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 40));
+  const planned = await planStage(w.eng, { stage: 'production' });
+  assert.deepEqual(planned.rollout, { wave: 2, of: 3, clusters: ['prod-eu-2', 'prod-us-1'], released: ['prod-eu-1'], state: 'ready' });
+  const second = await promoteTo(w.eng, { stage: 'production' });
+  assert.equal(second.action, 'wave');
+  assert.deepEqual(second.rollout, { wave: 2, of: 3, clusters: ['prod-eu-2', 'prod-us-1'] });
+  const h2 = await head(w);
+  assert.equal(h2.record!.previous, first.recordDigest);
+  assert.equal(h2.record!.sequence, first.record!.sequence + 1);
+  assert.deepEqual([h2.record!.bundle, h2.record!.parameters, h2.record!.clusters], [first.record!.bundle, first.record!.parameters, first.record!.clusters], 'a wave copies bundle, parameters and clusters');
+  assert.equal(h2.record!.rollout!.wave, 2);
+  const tagged = await readTaggedRecord(w.p.registry, (await w.eng.trust()).promotions, 'webapp', 'production');
+  assert.equal(tagged?.record, h2.recordDigest, 'the wave record is published at promotion-production');
+
+  // Wave 3 has no soak: promote run releases it once waves 1 and 2 are Converged — production is a manual stage, and run releases its waves anyway.
+  for (const c of ['prod-eu-2', 'prod-us-1']) await report(w, 'production', c, d1, 'Converged', ago(w, 5));
+  const pass = await runOnce(w.eng);
+  const prod = pass.find((o) => o.stage === 'production')!;
+  assert.equal(prod.result, 'released', JSON.stringify(prod));
+  assert.deepEqual(prod.wave, { wave: 3, of: 3, clusters: ['prod-us-2'] });
+  const h3 = await head(w);
+  assert.equal(h3.record!.action, 'wave');
+  assert.equal(h3.record!.rollout!.wave, 3);
+
+  // Complete: promote to has nothing left to do, and run leaves the manual stage alone.
+  const again = await promoteTo(w.eng, { stage: 'production' });
+  assert.equal(again.upToDate, true);
+  assert.equal((await runOnce(w.eng)).find((o) => o.stage === 'production'), undefined);
+});
+
+test('waves: a Degraded canary stops the rollout: later waves untouched (the tag keeps the wave-1 record, nothing new in the ledger); hold blocks a wave; rollback returns every cluster at once', async () => {
+  const w = await waveProject('stopped');
+  const d1 = await w.p.push(1);
+  await upstream(w, d1);
+  await promoteTo(w.eng, { stage: 'production' });
+  // d1 rolled out everywhere (forced past the wave gates, and recorded so).
+  await promoteTo(w.eng, { stage: 'production', force: { reason: 'seed the test' } });
+  await promoteTo(w.eng, { stage: 'production', force: { reason: 'seed the test' } });
+  const d1Head = await head(w);
+  assert.equal(d1Head.record!.rollout!.wave, 3);
+  assert.equal(d1Head.record!.force?.reason, 'seed the test');
+
+  const d2 = await w.p.push(2);
+  await upstream(w, d2);
+  const started = await promoteTo(w.eng, { stage: 'production' });
+  assert.equal(started.bundle, d2);
+  const d2Head = await head(w);
+  assert.deepEqual(d2Head.record!.rollout!.keep, [{ record: d1Head.recordDigest, clusters: ['prod-eu-2', 'prod-us-1', 'prod-us-2'] }], 'the clusters of later waves keep the d1 record');
+
+  await report(w, 'production', 'prod-eu-1', d2, 'Degraded', ago(w, 45));
+  const commits = (await history(w.eng, 'production')).length;
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('ROLLOUT_STOPPED', 3, (plan, err) => {
+    assert.equal(plan.rollout?.state, 'stopped');
+    assert.match(err.message, /stopped at wave 1 of 3: prod-eu-1 Degraded/);
+    assert.match(err.hint ?? '', /promote rollback production/);
+  }));
+  const pass = await runOnce(w.eng);
+  assert.equal(pass.find((o) => o.stage === 'production')?.result, 'stopped');
+  assert.equal((await head(w)).recordDigest, d2Head.recordDigest);
+  assert.equal((await history(w.eng, 'production')).length, commits, 'nothing new in the ledger');
+  const tagged = await readTaggedRecord(w.p.registry, (await w.eng.trust()).promotions, 'webapp', 'production');
+  assert.equal(tagged?.record, d2Head.recordDigest, 'the tag holds the wave-1 record');
+
+  // The canary recovers, but the stage is held: no wave goes out.
+  await report(w, 'production', 'prod-eu-1', d2, 'Converged', ago(w, 45));
+  await setHold(w.eng, 'production', true, 'investigating the canary');
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('STAGE_HELD', 3));
+  assert.equal((await runOnce(w.eng)).find((o) => o.stage === 'production')?.result, 'held');
+  await setHold(w.eng, 'production', false);
+
+  // Rollback mid-rollout: one record, no rollout, every cluster back on d1.
+  const back = await rollback(w.eng, { stage: 'production' });
+  assert.equal(back.action, 'rollback');
+  assert.equal(back.bundle, d1);
+  const rolled = await head(w);
+  assert.equal(rolled.record!.rollout, undefined);
+  assert.equal(rolled.record!.previous, d2Head.recordDigest);
+});
+
+test('waves: a rollout that does not fit the environment is refused with ROLLOUT_INVALID (exit 2) before anything is written', async () => {
+  const w = await waveProject('invalid');
+  await writeFile(join(w.p.dir, 'environments', 'production.yaml'), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: production}\nspec:\n  parameters: {namespace: production, replicas: 3}\n  clusters:\n    - name: prod-ap-1\n`);
+  const d1 = await w.p.push(1);
+  await upstream(w, d1);
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('ROLLOUT_INVALID', 2, (_plan, err) => {
+    assert.match(err.problems.map((p) => p.message).join('\n'), /wave 1 names cluster prod-eu-1, which the environment does not have/);
+  }));
+  assert.equal(await w.eng.ledger.read('webapp', 'production'), undefined);
+});
