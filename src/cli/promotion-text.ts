@@ -36,7 +36,24 @@ function shownValue(v: unknown): string {
 const CANDIDATE_SOURCE: Record<string, (plan: Plan) => string> = {
   'from-stage': (plan) => ` (what ${plan.from} runs)`,
   current: (plan) => ` (the bundle ${plan.stage} runs now)`,
+  rollout: (plan) => ` (rolling out in ${plan.stage})`,
 };
+
+const ROLLOUT_STATE: Record<string, string> = {
+  starting: 'starts the rollout',
+  progressing: 'waits: released clusters not yet Converged',
+  soaking: 'waits: soaking',
+  waiting: 'waits on its gates',
+  ready: 'ready',
+  stopped: 'STOPPED: released clusters unhealthy',
+};
+
+function rolloutLines(plan: Plan): string[] {
+  const r = plan.rollout;
+  if (!r) return [];
+  if (r.waves) return [`  rollout: wave 1 of ${r.of} first (${r.clusters.join(', ')}); the other clusters keep what they run until their wave is released`, ...r.waves.map((w, i) => `    wave ${i + 1}: ${w.join(', ')}`)];
+  return [`  rollout: wave ${r.wave} of ${r.of} (${r.clusters.join(', ')}), after ${r.released?.join(', ') ?? '-'}: ${ROLLOUT_STATE[r.state] ?? r.state}`, ...(r.newer ? [`  ${plan.from} runs a newer bundle, ${r.newer}: it waits until this rollout is complete, or stopped`] : [])];
+}
 
 const rendererName = (r: { kind: string; version?: string }) => (r.version ? `${r.kind} ${r.version}` : r.kind);
 
@@ -71,6 +88,7 @@ export function planText(plan: Plan & { diff?: PlanDiff }): string {
     out.push('  configuration change: the same bundle with new parameters');
     if (plan.parameters?.passed === false) out.push(`  the stage keeps running its last good record (${shortDigest(plan.current)} with parameters ${shortDigest(plan.currentParameters)}) until they are fixed`);
   }
+  out.push(...rolloutLines(plan));
   if (plan.signature) out.push(`  ${plan.signature.passed ? 'pass' : 'FAIL'}  signature: ${plan.signature.summary}`);
   if (plan.parameters) out.push(`  ${plan.parameters.passed ? 'pass' : 'FAIL'}  parameters: ${plan.parameters.summary}`);
   if (plan.gates.length) out.push('gates:', ...gateLines(plan.gates));
@@ -91,6 +109,7 @@ export function planText(plan: Plan & { diff?: PlanDiff }): string {
   if (plan.blockers.length) out.push('would be refused:', ...plan.blockers.map((b) => `  - ${b.message}${b.hint ? ` (${b.hint})` : ''}`));
   else if (plan.upToDate) out.push('nothing to do');
   else if (plan.change === 'configuration') out.push(`promote to ${plan.stage} would record ${plan.candidate} again with the new parameters (action configure)`);
+  else if (plan.change === 'wave') out.push(`promote to ${plan.stage} would release wave ${plan.rollout!.wave} of ${plan.rollout!.of} of ${plan.candidate} (action wave)`);
   else out.push(`promote to ${plan.stage} would promote ${plan.candidate}`);
   return out.join('\n');
 }
@@ -101,8 +120,11 @@ export function promoteText(r: PromoteResult): string {
     ? `finished publishing the record of ${r.bundle} in ${r.stage} (record ${shortDigest(r.record)})`
     : r.action === 'configure'
       ? `configured ${r.stage}: ${r.bundle} with new parameters${r.parametersChanged?.length ? ` (${r.parametersChanged.join(', ')})` : ''}`
-      : `${r.action === 'rollback' ? 'rolled back' : 'promoted'} ${r.bundle} to ${r.stage}${r.from ? ` from ${r.from}` : ''}`;
+      : r.action === 'wave' && r.rollout
+        ? `released wave ${r.rollout.wave} of ${r.rollout.of} of ${r.bundle} in ${r.stage}: ${r.rollout.clusters.join(', ')}`
+        : `${r.action === 'rollback' ? 'rolled back' : 'promoted'} ${r.bundle} to ${r.stage}${r.from ? ` from ${r.from}` : ''}`;
   const out = [head];
+  if (r.rollout && r.action !== 'wave' && !r.completed) out.push(`rollout: wave 1 of ${r.rollout.of} released (${r.rollout.clusters.join(', ')}); promote run, or promote to ${r.stage} again, releases the next when its gates pass`);
   if (!r.completed && r.gates.length) out.push(...gateLines(r.gates));
   if (r.commit) out.push(`ledger commit ${r.commit.slice(0, 12)}${r.ledgerAttempts && r.ledgerAttempts > 1 ? ` (after ${r.ledgerAttempts} attempts)` : ''}`);
   if (r.superseded) out.push(`a newer record of ${r.stage} (#${r.superseded.sequence}) was published meanwhile: the tag keeps it; this record is in the ledger and attached to its bundle`);
@@ -127,7 +149,9 @@ export function historyText(stage: string, items: HistoryItem[]): string {
   const out: string[] = [];
   for (const h of items) {
     // A configuration change keeps its bundle: nothing came from upstream.
-    out.push(`${h.at}  ${h.action.padEnd(9)} ${shortDigest(h.bundle)}${h.from && h.action !== 'configure' ? ` from ${h.from}` : ''}  by ${h.by}  (${h.commit.slice(0, 12)})`);
+    // A wave release keeps its bundle too; it names the wave instead.
+    const where = h.wave ? `  wave ${h.wave.wave}/${h.wave.of}` : '';
+    out.push(`${h.at}  ${h.action.padEnd(9)} ${shortDigest(h.bundle)}${h.from && h.action !== 'configure' && h.action !== 'wave' ? ` from ${h.from}` : ''}${where}  by ${h.by}  (${h.commit.slice(0, 12)})`);
     if (h.parametersChanged?.length) out.push(`    parameters changed: ${h.parametersChanged.join(', ')}`);
     for (const g of h.gates) out.push(`    ${g}`);
     if (h.reason) out.push(`    reason: ${h.reason}`);
@@ -137,7 +161,7 @@ export function historyText(stage: string, items: HistoryItem[]): string {
 
 export function runText(outcomes: RunStageOutcome[]): string {
   if (!outcomes.length) return 'no stage has promotion: auto';
-  return outcomes.map((o) => `${o.stage.padEnd(12)} ${o.result.padEnd(10)} ${shortDigest(o.bundle)}${o.message ? `  ${o.message}` : ''}`).join('\n');
+  return outcomes.map((o) => `${o.stage.padEnd(12)} ${o.result.padEnd(10)} ${shortDigest(o.bundle)}${o.wave ? `  wave ${o.wave.wave}/${o.wave.of}` : ''}${o.message ? `  ${o.message}` : ''}`).join('\n');
 }
 
 

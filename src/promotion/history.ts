@@ -17,6 +17,8 @@ export interface HistoryItem {
   reason?: string;
   /** JSON pointers whose value changed against the record before (`Parameters-Changed:`). */
   parametersChanged?: string[];
+  /** For a stage rolling out in waves: the wave the record released, of how many (`Rollout-Wave:`). */
+  wave?: { wave: number; of: number };
 }
 
 export function historyItem(h: HistoryEntry): HistoryItem {
@@ -24,6 +26,7 @@ export function historyItem(h: HistoryEntry): HistoryItem {
   const bundle = t['Promoted-Bundle']?.[0] ?? t['Approved-Bundle']?.[0];
   const from = t['Promoted-From']?.[0];
   const reason = t['Forced-Reason']?.[0] ?? t['Hold-Reason']?.[0];
+  const wave = /^(\d+)\/(\d+)$/.exec(t['Rollout-Wave']?.[0] ?? '');
   return {
     commit: h.commit,
     action: h.action,
@@ -36,6 +39,7 @@ export function historyItem(h: HistoryEntry): HistoryItem {
     gates: t['Gate-Evidence'] ?? [],
     ...(reason && { reason }),
     ...(t['Parameters-Changed']?.length && { parametersChanged: t['Parameters-Changed'] }),
+    ...(wave && { wave: { wave: Number(wave[1]), of: Number(wave[2]) } }),
   };
 }
 

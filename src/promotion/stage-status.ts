@@ -5,6 +5,7 @@ import { stageRepository } from '../pipeline/pipeline.ts';
 import { checkParameters } from './bundle-checks.ts';
 import type { Project } from './project.ts';
 import { parametersDigest, type PromotionRecord } from '../records/promotion-record.ts';
+import type { RecordRollout } from '../records/rollout.ts';
 import { activeHold } from './stage-file.ts';
 import { readTaggedRecord } from './signed-record.ts';
 
@@ -47,6 +48,8 @@ export interface StageSummary {
   /** How promotion-<stage> disagrees with the ledger's head, in words (absent when they agree). */
   tagDisagreement?: string;
   parameters?: ParametersState;
+  /** The current record's rollout in waves, when it has one. */
+  rollout?: RecordRollout;
 }
 
 async function parametersState(project: Project, stage: Stage, record: PromotionRecord): Promise<ParametersState> {
@@ -95,6 +98,7 @@ export async function stageSummaries(project: Project): Promise<StageSummary[]> 
       publishGap: state?.recordDigest !== undefined && published?.record !== state.recordDigest,
       ...(disagreement && { tagDisagreement: disagreement }),
       ...(state?.record && { parameters: await parametersState(project, stage, state.record) }),
+      ...(state?.record?.rollout && { rollout: state.record.rollout }),
     });
   }
   return out;

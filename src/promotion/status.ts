@@ -1,6 +1,7 @@
 import { PromoteError } from '../errors.ts';
 import type { RegistryOptions } from '../oci/open.ts';
 import type { StatusObservation } from '../records/status-report.ts';
+import type { StageRolloutStatus } from './rollout-status.ts';
 import { shortDigest } from '../short-digest.ts';
 
 // `promote status`: stage × cluster — what the ledger says each stage should run (and whether
@@ -47,12 +48,20 @@ export interface ClusterStatus {
   parameters?: 'current' | 'pending' | 'invalid' | 'unknown';
   /** Why the parameters are invalid (or could not be checked). */
   parametersProblem?: string;
+  /**
+   * For a stage rolling out in waves: the cluster's wave, and whether the current record is
+   * released to it. An unreleased cluster's `desired` is the record it keeps running (none: it
+   * runs nothing of the stage yet), so it is not behind for running that.
+   */
+  wave?: { wave: number; released: boolean; keeps?: string };
 }
 
 export interface PipelineStatus {
   pipeline: string;
   observedAt: string;
   clusters: ClusterStatus[];
+  /** The stages whose current record rolls out in waves: where each rollout stands. */
+  rollouts?: StageRolloutStatus[];
 }
 
 export async function pipelineStatus(options: StatusOptions): Promise<PipelineStatus> {
@@ -68,12 +77,15 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
   const summaries = await stageSummaries(project);
   const trust = await project.agentTrust();
   const rows: ClusterStatus[] = [];
+  const rollouts: StageRolloutStatus[] = [];
   for (const summary of summaries) {
     const stage = project.pipeline.stages.find((s) => s.name === summary.stage)!;
     const env = await loadEnvironment(project.root, stage.environment);
     const clusters = clusterNames(env);
     const registry = await project.registryFor(stageRepository(project.pipeline, stage));
     const reports = await Promise.all(clusters.map((c) => readStatusReport(registry, stage.name, c, trust, project.pipeline.name)));
+    const waves = summary.rollout && summary.bundle ? await (await import('./rollout-status.ts')).stageWaves(project, stage, summary.rollout, summary.bundle, reports.filter((r) => r !== undefined), now) : undefined;
+    if (waves) rollouts.push(waves.status);
     clusters.forEach((cluster, i) => {
       const r = reports[i];
       const observed = r && {
@@ -85,7 +97,8 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
         ...(r.reason !== undefined && { reason: r.reason }),
         ...(r.verified !== undefined && { verified: r.verified }),
       };
-      const desired = summary.bundle ? { bundle: summary.bundle, ...(summary.published?.digest && { record: summary.published.digest }) } : undefined;
+      const wave = waves?.release(cluster);
+      const desired = wave && !wave.released ? (wave.bundle ? { bundle: wave.bundle } : undefined) : summary.bundle ? { bundle: summary.bundle, ...(summary.published?.digest && { record: summary.published.digest }) } : undefined;
       const trusted = observed !== undefined && observed.verified !== false;
       // A configuration change keeps the bundle and replaces the record: a cluster is in step
       // only on the record now published (when both sides name one).
@@ -105,13 +118,14 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
         stale: observed !== undefined && observed.observedAt !== '' && now.getTime() - Date.parse(observed.observedAt) > staleAfter,
         ...(summary.parameters && { parameters: summary.parameters.state }),
         ...(summary.parameters?.summary && { parametersProblem: summary.parameters.summary }),
+        ...(wave && { wave: { wave: wave.wave, released: wave.released, ...(wave.keeps && { keeps: wave.keeps }) } }),
       });
     });
   }
   if (summaries.length === 0) {
     throw new PromoteError('PIPELINE_EMPTY', `pipeline ${project.pipeline.name} has no stages`, { outcome: 'usage', hint: `add stages to ${project.pipeline.file}` });
   }
-  return { pipeline: project.pipeline.name, observedAt: now.toISOString(), clusters: rows };
+  return { pipeline: project.pipeline.name, observedAt: now.toISOString(), clusters: rows, ...(rollouts.length && { rollouts }) };
 }
 
 
@@ -132,6 +146,7 @@ export function statusTable(status: PipelineStatus): string {
   const lines = status.clusters.map((c) => {
     const notes: string[] = [];
     if (c.held) notes.push('held');
+    if (c.wave && !c.wave.released) notes.push(`wave ${c.wave.wave}: not released yet, ${c.wave.keeps ? `keeps record ${shortDigest(c.wave.keeps)}` : 'runs nothing of the stage yet'}`);
     if (c.tagDisagreement) notes.push(c.tagDisagreement);
     else if (c.publishGap) notes.push('record not published: run promote to again');
     if (c.parameters === 'pending') notes.push(`parameters pending: promote to ${c.stage}`);
@@ -147,5 +162,9 @@ export function statusTable(status: PipelineStatus): string {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [`pipeline ${status.pipeline}`, fmt(header), ...lines.map(fmt)].join('\n');
+  const rollouts = (status.rollouts ?? []).flatMap((r) => [
+    `${r.stage}: rollout of ${shortDigest(r.bundle)}, wave ${r.wave} of ${r.of} released, ${r.state}: ${r.summary}`,
+    ...r.waves.map((w) => `  wave ${w.wave}${w.released ? '' : ' (not released)'}: ${w.clusters.map((c) => `${c.cluster} ${c.phase}`).join(', ')}`),
+  ]);
+  return [`pipeline ${status.pipeline}`, fmt(header), ...lines.map(fmt), ...rollouts].join('\n');
 }

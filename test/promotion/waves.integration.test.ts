@@ -11,6 +11,8 @@ import { planStage } from '../../src/promotion/plan.ts';
 import { openProject, type Project } from '../../src/promotion/project.ts';
 import { rollback } from '../../src/promotion/rollback.ts';
 import { runOnce } from '../../src/promotion/run.ts';
+import { pipelineStatus, statusTable } from '../../src/promotion/status.ts';
+import { historyText, planText } from '../../src/cli/promotion-text.ts';
 import { readTaggedRecord } from '../../src/promotion/signed-record.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
 import { publishStatusReport, type StatusPhase } from '../../src/records/status-report.ts';
@@ -87,7 +89,7 @@ async function head(w: Wave) {
   return (await w.eng.ledger.read('webapp', 'production'))!;
 }
 
-test('waves: promote to starts the rollout at wave 1; wave 2 is released only once wave 1 is Converged and soaked; promote run releases wave 3', async () => {
+test('waves: promote to starts the rollout at wave 1; wave 2 is released only once wave 1 is Converged and soaked; promote run releases wave 3; plan, status and history show the waves', async () => {
   const w = await waveProject('three-waves');
   const d1 = await w.p.push(1);
   await upstream(w, d1);
@@ -124,6 +126,19 @@ test('waves: promote to starts the rollout at wave 1; wave 2 is released only on
   assert.equal(h2.record!.rollout!.wave, 2);
   const tagged = await readTaggedRecord(w.p.registry, (await w.eng.trust()).promotions, 'webapp', 'production');
   assert.equal(tagged?.record, h2.recordDigest, 'the wave record is published at promotion-production');
+  assert.match(planText(planned), /rollout: wave 2 of 3 \(prod-eu-2, prod-us-1\), after prod-eu-1: ready/);
+  assert.match(planText(planned), /promote to production would release wave 2 of 3 of sha256:\w+ \(action wave\)/);
+
+  // Status: wave 2 of 3 released, progressing; prod-us-2 (wave 3) is not behind, it has nothing to run yet.
+  const status = await pipelineStatus({ cwd: w.p.dir, env: w.p.env, registry: { insecure: true }, now: () => w.clock.now });
+  const rollout = status.rollouts?.find((r) => r.stage === 'production');
+  assert.deepEqual([rollout?.wave, rollout?.of, rollout?.state], [2, 3, 'progressing']);
+  assert.deepEqual(rollout?.waves.map((x) => [x.wave, x.released, x.clusters.map((c) => `${c.cluster} ${c.phase}`)]), [[1, true, ['prod-eu-1 Converged']], [2, true, ['prod-eu-2 NoReport', 'prod-us-1 NoReport']], [3, false, ['prod-us-2 NoReport']]]);
+  const us2 = status.clusters.find((c) => c.stage === 'production' && c.cluster === 'prod-us-2')!;
+  assert.deepEqual([us2.wave, us2.behind], [{ wave: 3, released: false }, false]);
+  assert.equal(status.clusters.find((c) => c.cluster === 'prod-eu-2')!.behind, true, 'a released cluster without a report is behind');
+  assert.match(statusTable(status), /production: rollout of sha256:\w+, wave 2 of 3 released, progressing/);
+  assert.match(statusTable(status), /wave 3: not released yet, runs nothing of the stage yet/);
 
   // Wave 3 has no soak: promote run releases it once waves 1 and 2 are Converged — production is a manual stage, and run releases its waves anyway.
   for (const c of ['prod-eu-2', 'prod-us-1']) await report(w, 'production', c, d1, 'Converged', ago(w, 5));
@@ -139,6 +154,12 @@ test('waves: promote to starts the rollout at wave 1; wave 2 is released only on
   const again = await promoteTo(w.eng, { stage: 'production' });
   assert.equal(again.upToDate, true);
   assert.equal((await runOnce(w.eng)).find((o) => o.stage === 'production'), undefined);
+
+  const items = (await history(w.eng, 'production')).filter((h) => h.record);
+  assert.deepEqual(items.map((h) => [h.action, h.wave]), [['wave', { wave: 3, of: 3 }], ['wave', { wave: 2, of: 3 }], ['promotion', { wave: 1, of: 3 }]]);
+  assert.match(historyText('production', items), /wave {6}sha256:\w+  wave 3\/3  by Pat/);
+  const done = await pipelineStatus({ cwd: w.p.dir, env: w.p.env, registry: { insecure: true }, now: () => w.clock.now });
+  assert.equal(done.rollouts?.[0]?.state, 'complete');
 });
 
 test('waves: a Degraded canary stops the rollout: later waves untouched (the tag keeps the wave-1 record, nothing new in the ledger); hold blocks a wave; rollback returns every cluster at once', async () => {
@@ -173,6 +194,13 @@ test('waves: a Degraded canary stops the rollout: later waves untouched (the tag
   assert.equal((await history(w.eng, 'production')).length, commits, 'nothing new in the ledger');
   const tagged = await readTaggedRecord(w.p.registry, (await w.eng.trust()).promotions, 'webapp', 'production');
   assert.equal(tagged?.record, d2Head.recordDigest, 'the tag holds the wave-1 record');
+  // Status says stopped; prod-eu-2 runs the d1 record it keeps, and is not behind for it.
+  await report(w, 'production', 'prod-eu-2', d1, 'Converged', ago(w, 120));
+  const status = await pipelineStatus({ cwd: w.p.dir, env: w.p.env, registry: { insecure: true }, now: () => w.clock.now });
+  assert.equal(status.rollouts?.[0]?.state, 'stopped');
+  assert.match(status.rollouts![0]!.summary, /stopped at wave 1: prod-eu-1 Degraded; promote rollback production/);
+  const eu2 = status.clusters.find((c) => c.stage === 'production' && c.cluster === 'prod-eu-2')!;
+  assert.deepEqual([eu2.wave, eu2.desired?.bundle, eu2.behind, eu2.inSync], [{ wave: 2, released: false, keeps: d1Head.recordDigest }, d1, false, true]);
 
   // The canary recovers, but the stage is held: no wave goes out.
   await report(w, 'production', 'prod-eu-1', d2, 'Converged', ago(w, 45));
