@@ -37,11 +37,17 @@ export function statement<P>(subject: { name: string; digest: string }, predicat
 export interface AttachOptions {
   /** e.g. `application/vnd.promote.promotion.v1+json` (PROMOTION_RECORD) or STATUS_REPORT. */
   artifactType: string;
-  /** e.g. `promotion-staging`; the manifest is also findable through the subject's referrers. */
+  /** e.g. `promotion-staging`; the manifest is also findable through the subject's referrers (see referrersIndex). */
   tag?: string;
   annotations?: Record<string, string>;
   /** For the `created` annotation; default now. */
   now?: Date;
+  /**
+   * False: found by `tag` only, not added to the subject's tag-schema referrers index (the
+   * `subject` stays in the manifest, so a registry with the referrers API still lists it).
+   * Default true.
+   */
+  referrersIndex?: boolean;
 }
 
 export interface AttachedStatement {
@@ -80,7 +86,7 @@ export async function attachBundle(registry: ContentPusher, subject: Descriptor,
       ...options.annotations,
     },
   };
-  const descriptor = await registry.pushManifest(Buffer.from(JSON.stringify(manifest), 'utf8'), OCI_MANIFEST, options.tag);
+  const descriptor = await registry.pushManifest(Buffer.from(JSON.stringify(manifest), 'utf8'), OCI_MANIFEST, options.tag, options.referrersIndex === false ? { referrersIndex: false } : {});
   return { descriptor: { ...descriptor, artifactType: options.artifactType }, subject: manifest.subject!, ...(options.tag && { tag: options.tag }) };
 }
 
