@@ -4,7 +4,7 @@ import { readLimited, sha256Digest, VerifyingStream } from './digest.ts';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './media-types.ts';
 import type { RegistryOptions } from './open.ts';
 import { checkDigest, type RegistryReference } from './reference.ts';
-import type { BlobContent, Descriptor, FetchedManifest, PushBlobResult, PushManifestOptions, Registry } from './registry.ts';
+import type { BlobContent, Descriptor, FetchedManifest, PushBlobOptions, PushBlobResult, PushManifestOptions, Registry } from './registry.ts';
 import { repositoryScope } from './http/auth.ts';
 import { RepositoryClient } from './http/client.ts';
 import { checkManifestReference, getManifest, putManifest } from './http/manifests.ts';
@@ -60,9 +60,9 @@ export class HttpRegistry implements Registry {
     return { mediaType: res.headers['content-type'] ?? 'application/octet-stream', digest, size: Number.isFinite(size) ? size : -1 };
   }
 
-  async pushBlob(descriptor: Descriptor, content: BlobContent): Promise<PushBlobResult> {
+  async pushBlob(descriptor: Descriptor, content: BlobContent, options: PushBlobOptions = {}): Promise<PushBlobResult> {
     checkDigest(descriptor.digest);
-    if (await this.statBlob(descriptor.digest)) return { uploaded: false };
+    if (!options.assumeMissing && (await this.statBlob(descriptor.digest))) return { uploaded: false };
     await uploadBlob(this.client, descriptor, content, {
       monolithicMax: this.monolithicMax,
       ...(this.chunkSize !== undefined && { chunkSize: this.chunkSize }),

@@ -50,6 +50,14 @@ export interface PushBlobResult {
   mounted?: boolean;
 }
 
+export interface PushBlobOptions {
+  /**
+   * Upload without first asking whether the repository has the blob: for bytes just made (a fresh
+   * signature), which it never has. Uploading a blob it does have costs only the upload.
+   */
+  assumeMissing?: boolean;
+}
+
 export interface PushManifestOptions {
   /**
    * False: the manifest is found by its tag, so the client does not add it to the subject's
@@ -95,7 +103,7 @@ export interface ContentPusher {
   readonly name: string;
 
   /** Uploads a blob unless present; the content is checked against `descriptor.digest` and `size`. */
-  pushBlob(descriptor: Descriptor, content: BlobContent): Promise<PushBlobResult>;
+  pushBlob(descriptor: Descriptor, content: BlobContent, options?: PushBlobOptions): Promise<PushBlobResult>;
 
   /**
    * Stores a manifest by digest, and at `tag` when given. A manifest with a `subject` is also
