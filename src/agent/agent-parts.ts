@@ -1,5 +1,5 @@
 import type { RendererOptions } from '../bundle/renderers/renderer.ts';
-import type { Registry } from '../oci/registry.ts';
+import type { Descriptor, Registry } from '../oci/registry.ts';
 import type { Policy } from '../policy/policy-file.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
 import type { Signer } from '../signing/signer.ts';
@@ -53,7 +53,9 @@ export function agentParts(o: AgentPartsOptions): AgentParts {
     legacyDirs: [o.cacheDir, ...(o.legacyStateDirs ?? [])],
     recover: async () => (await reporter?.ownLast())?.recordSequence ?? 0,
   });
-  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay, ...(o.renderer && { renderer: o.renderer }), ...(o.policy && { policy: o.policy }) });
-  if (o.signer) reporter = new RegistryStatusReporter(o.registry, o.signer, o.repository, o.owner, replay);
+  // The bundles the source verified, so a report names its subject without asking the registry.
+  const subjects = new Map<string, Descriptor>();
+  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay, subjects, ...(o.renderer && { renderer: o.renderer }), ...(o.policy && { policy: o.policy }) });
+  if (o.signer) reporter = new RegistryStatusReporter(o.registry, o.signer, o.repository, o.owner, replay, subjects);
   return { source, ...(reporter && { reporter }), replay };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PromoteError, isPromoteError, type ErrorCode } from '../errors.ts';
 import type { RendererOptions } from '../bundle/renderers/renderer.ts';
-import type { ArtifactReader } from '../oci/registry.ts';
+import type { ArtifactReader, Descriptor } from '../oci/registry.ts';
 import type { Policy } from '../policy/policy-file.ts';
 import { promotionTag } from '../records/promotion-record.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
@@ -41,6 +41,8 @@ export interface RegistrySourceOptions {
    * pipeline file, a gate removed) or a render that differs on this machine.
    */
   policy?: Policy;
+  /** Verified bundles' manifest descriptors by digest, shared with the status reporter (agent-parts.ts). */
+  subjects?: Map<string, Descriptor>;
 }
 
 /** How many violations a refusal names in its (signed, published) status message. */
@@ -122,9 +124,14 @@ export class RegistryDesiredSource implements DesiredSource {
       throw refuse('RECORD_REPLAYED', `the record at ${registry.name}:${this.tag} is number ${sequence} of ${owner.pipeline}/${owner.stage}, older than number ${highest} this agent already accepted: an old record was put back on the tag`, `promote the stage again (promote rollback to go back on purpose); if the ledger was re-created on purpose, delete ${this.replay.path}`, bundle);
     }
 
-    await verifyBundle(registry, bundle, this.o.bundleTrust);
+    // The bundle's manifest, read once for the signature check and the pull. Failing here, it is
+    // read again by verifyBundle, which says what is wrong (missing, not that artefact).
+    const manifest = await registry.fetchManifest(bundle).catch(() => undefined);
+    await verifyBundle(registry, bundle, this.o.bundleTrust, manifest ? { manifest } : {});
     const { pullInto } = await import('../artifact/pull.ts');
-    const pulled = await pullInto(registry, bundle, join(this.o.cacheDir, bundle.replace(':', '-')));
+    const pulled = await pullInto(registry, bundle, join(this.o.cacheDir, bundle.replace(':', '-')), manifest);
+    // The reports about this bundle name it as their subject: no HEAD to learn its descriptor.
+    if (manifest) this.o.subjects?.set(bundle, { mediaType: manifest.descriptor.mediaType, digest: bundle, size: manifest.bytes.length });
     const { contract } = pulled;
 
     const { parameterSchema } = await import('../params/parameter-schema.ts');

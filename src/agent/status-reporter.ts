@@ -44,7 +44,7 @@ export class RegistryStatusReporter implements StatusReporter {
   private readonly registry: Registry;
   private readonly signer: Signer;
   private readonly repository: string | undefined;
-  private readonly subjects = new Map<string, Descriptor>();
+  private readonly subjects: Map<string, Descriptor>;
   private readonly owner: { pipeline: string; stage: string; cluster: string } | undefined;
   private readonly state: ReplayState | undefined;
   private own: Promise<OwnReport | undefined> | undefined;
@@ -53,8 +53,10 @@ export class RegistryStatusReporter implements StatusReporter {
   /**
    * `owner` lets a restarted agent read its last report back; `state` numbers its reports and
    * bounds what it takes from that report (agent.ts passes the one the record source uses).
+   * `subjects`: bundle descriptors by digest the record source already read (else one HEAD each).
    */
-  constructor(registry: Registry, signer: Signer, repository?: string, owner?: { pipeline: string; stage: string; cluster: string }, state?: ReplayState) {
+  constructor(registry: Registry, signer: Signer, repository?: string, owner?: { pipeline: string; stage: string; cluster: string }, state?: ReplayState, subjects = new Map<string, Descriptor>()) {
+    this.subjects = subjects;
     this.registry = registry;
     this.signer = signer;
     this.owner = owner;

@@ -9,7 +9,7 @@ import { BUNDLE_ARTIFACT, BUNDLE_CONFIG, BUNDLE_CONTENT, OCI_MANIFEST } from '..
 import { openRegistry, type RegistryOptions } from '../oci/open.ts';
 import { checkDepth } from '../oci/json-depth.ts';
 import { formatReference, parseReference, referenceTarget, withDigest } from '../oci/reference.ts';
-import type { ContentReader, Descriptor, ImageManifest } from '../oci/registry.ts';
+import type { ContentReader, Descriptor, FetchedManifest, ImageManifest } from '../oci/registry.ts';
 import { onInterrupt } from '../cleanup.ts';
 import { removeTree } from '../remove-tree.ts';
 import { sweepTemps, tempName } from '../temp-file.ts';
@@ -39,10 +39,11 @@ function notABundle(where: string, why: string): PromoteError {
 
 /**
  * Reads and checks a bundle's manifest and config (a few KiB; never the content layer).
- * `target` is a tag or digest in `registry`; a tag is resolved exactly once.
+ * `target` is a tag or digest in `registry`; a tag is resolved exactly once. `fetched`: its
+ * manifest, when the caller already read it by that digest (the agent, for the signature check).
  */
-export async function resolveBundle(registry: ContentReader, target: string): Promise<ResolvedBundle> {
-  const fetched = await registry.fetchManifest(target);
+export async function resolveBundle(registry: ContentReader, target: string, fetched?: FetchedManifest): Promise<ResolvedBundle> {
+  if (fetched?.descriptor.digest !== target) fetched = await registry.fetchManifest(target);
   const digest = fetched.descriptor.digest;
   const where = `${registry.name}@${digest}`;
   let manifest: ImageManifest;
@@ -127,9 +128,10 @@ export async function extractBundle(registry: ContentReader, bundle: ResolvedBun
  * The bundle `digest` extracted into `dir`, for rendering (bundle/render-pulled.ts): extracted
  * now when `dir` does not exist, else the extraction already there — all-or-nothing and
  * digest-checked, so a directory that exists is complete (the agent keeps one per digest).
+ * `manifest`: the bundle's manifest, already fetched by `digest`.
  */
-export async function pullInto(registry: ContentReader, digest: string, dir: string): Promise<PulledBundle> {
-  const resolved = await resolveBundle(registry, digest);
+export async function pullInto(registry: ContentReader, digest: string, dir: string, manifest?: FetchedManifest): Promise<PulledBundle> {
+  const resolved = await resolveBundle(registry, digest, manifest);
   const what = `bundle ${registry.name}@${resolved.digest}`;
   if (!(await exists(dir))) {
     try {

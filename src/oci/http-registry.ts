@@ -4,7 +4,7 @@ import { readLimited, sha256Digest, VerifyingStream } from './digest.ts';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './media-types.ts';
 import type { RegistryOptions } from './open.ts';
 import { checkDigest, type RegistryReference } from './reference.ts';
-import type { BlobContent, Descriptor, FetchedManifest, PushBlobResult, Registry } from './registry.ts';
+import type { BlobContent, Descriptor, FetchedManifest, PushBlobOptions, PushBlobResult, PushManifestOptions, Registry } from './registry.ts';
 import { repositoryScope } from './http/auth.ts';
 import { RepositoryClient } from './http/client.ts';
 import { checkManifestReference, getManifest, putManifest } from './http/manifests.ts';
@@ -60,9 +60,9 @@ export class HttpRegistry implements Registry {
     return { mediaType: res.headers['content-type'] ?? 'application/octet-stream', digest, size: Number.isFinite(size) ? size : -1 };
   }
 
-  async pushBlob(descriptor: Descriptor, content: BlobContent): Promise<PushBlobResult> {
+  async pushBlob(descriptor: Descriptor, content: BlobContent, options: PushBlobOptions = {}): Promise<PushBlobResult> {
     checkDigest(descriptor.digest);
-    if (await this.statBlob(descriptor.digest)) return { uploaded: false };
+    if (!options.assumeMissing && (await this.statBlob(descriptor.digest))) return { uploaded: false };
     await uploadBlob(this.client, descriptor, content, {
       monolithicMax: this.monolithicMax,
       ...(this.chunkSize !== undefined && { chunkSize: this.chunkSize }),
@@ -154,7 +154,7 @@ export class HttpRegistry implements Registry {
     return (await getManifest(this.client, reference))!;
   }
 
-  async pushManifest(bytes: Uint8Array, mediaType: string, tag?: string): Promise<Descriptor> {
+  async pushManifest(bytes: Uint8Array, mediaType: string, tag?: string, options: PushManifestOptions = {}): Promise<Descriptor> {
     const digest = sha256Digest(bytes);
     const { subjectHeader } = await putManifest(this.client, bytes, mediaType, tag ?? digest);
     const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
@@ -166,8 +166,9 @@ export class HttpRegistry implements Registry {
     } catch {
       /* the registry accepted it; not JSON we can read for a subject */
     }
-    // No OCI-Subject header means the registry did not index the subject: keep the fallback.
-    if (subject !== undefined && !subjectHeader) {
+    // No OCI-Subject header means the registry did not index the subject: keep the fallback,
+    // unless the caller finds this manifest by its tag.
+    if (subject !== undefined && !subjectHeader && options.referrersIndex !== false) {
       await addToFallbackIndex(this.client, subject, referrerDescriptor(bytes, mediaType, digest));
     }
     return descriptor;

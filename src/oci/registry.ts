@@ -50,6 +50,25 @@ export interface PushBlobResult {
   mounted?: boolean;
 }
 
+export interface PushBlobOptions {
+  /**
+   * Upload without first asking whether the repository has the blob: for bytes just made (a fresh
+   * signature), which it never has. Uploading a blob it does have costs only the upload.
+   */
+  assumeMissing?: boolean;
+}
+
+export interface PushManifestOptions {
+  /**
+   * False: the manifest is found by its tag, so the client does not add it to the subject's
+   * `<alg>-<hex>` fallback index (a registry with the referrers API still lists it, from its
+   * `subject`). For what many writers publish about one subject over and over — status reports:
+   * a thousand agents rewriting one index without a conditional PUT lose each other's entries,
+   * and the index grows by one entry per report until the registry refuses it (4 MiB).
+   */
+  referrersIndex?: boolean;
+}
+
 // The seam is split by role, as oras-go splits its Target (content.Fetcher, content.Pusher,
 // registry.TagLister, registry.ReferrerLister, content.Deleter): a caller takes only the role it
 // uses, so a test fake implements only that. `Registry` is the whole of it, what the two
@@ -84,13 +103,14 @@ export interface ContentPusher {
   readonly name: string;
 
   /** Uploads a blob unless present; the content is checked against `descriptor.digest` and `size`. */
-  pushBlob(descriptor: Descriptor, content: BlobContent): Promise<PushBlobResult>;
+  pushBlob(descriptor: Descriptor, content: BlobContent, options?: PushBlobOptions): Promise<PushBlobResult>;
 
   /**
    * Stores a manifest by digest, and at `tag` when given. A manifest with a `subject` is also
-   * made findable by `referrers` (tag-schema fallback where the registry has no referrers API).
+   * made findable by `referrers` (tag-schema fallback where the registry has no referrers API),
+   * unless `options.referrersIndex` is false.
    */
-  pushManifest(bytes: Uint8Array, mediaType: string, tag?: string): Promise<Descriptor>;
+  pushManifest(bytes: Uint8Array, mediaType: string, tag?: string, options?: PushManifestOptions): Promise<Descriptor>;
 
   /**
    * Cross-repository mount (distribution spec "Mounting a blob from another repository"):

@@ -149,13 +149,17 @@ export interface PublishStatusOptions {
   now?: Date;
 }
 
-/** Signs `report` and stores it at `status-<stage>-<cluster>`, attached to the bundle it is about. */
+/**
+ * Signs `report` and stores it at `status-<stage>-<cluster>`, attached to the bundle it is about.
+ * Reports are read by that tag only, so they stay out of the bundle's tag-schema referrers index:
+ * every agent of a fleet reports about the same bundle, again every interval (see referrersIndex).
+ */
 export async function publishStatusReport(registry: Registry, bundle: Descriptor, report: StatusPredicate, signer: Signer, options: PublishStatusOptions = {}): Promise<AttachedStatement> {
   if (report.bundle.digest !== bundle.digest) {
     throw new PromoteError('STATUS_REPORT_INVALID', `a status report about ${report.bundle.digest} cannot be attached to ${bundle.digest}`, { hint: 'attach the report to the bundle the cluster runs' });
   }
   const stmt = statement({ name: report.bundle.repository ?? registry.name, digest: bundle.digest }, STATUS_PREDICATE_TYPE, report);
-  return signAndAttach(registry, bundle, stmt, signer, { artifactType: STATUS_REPORT, tag: statusTag(report.stage, report.cluster), ...(options.now && { now: options.now }) });
+  return signAndAttach(registry, bundle, stmt, signer, { artifactType: STATUS_REPORT, tag: statusTag(report.stage, report.cluster), referrersIndex: false, ...(options.now && { now: options.now }) });
 }
 
 function observation(cluster: string, p: StatusPredicate, verified: boolean | undefined, record?: string): StatusObservation {

@@ -1,5 +1,5 @@
 import type { SerializedBundle } from '@sigstore/bundle';
-import { PromoteError } from '../errors.ts';
+import { isPromoteError, PromoteError } from '../errors.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03, ANNOTATION_CREATED } from '../oci/media-types.ts';
 import type { ContentPusher, ContentReader, Descriptor, ImageManifest } from '../oci/registry.ts';
@@ -37,11 +37,19 @@ export function statement<P>(subject: { name: string; digest: string }, predicat
 export interface AttachOptions {
   /** e.g. `application/vnd.promote.promotion.v1+json` (PROMOTION_RECORD) or STATUS_REPORT. */
   artifactType: string;
-  /** e.g. `promotion-staging`; the manifest is also findable through the subject's referrers. */
+  /** e.g. `promotion-staging`; the manifest is also findable through the subject's referrers (see referrersIndex). */
   tag?: string;
   annotations?: Record<string, string>;
   /** For the `created` annotation; default now. */
   now?: Date;
+  /**
+   * False: found by `tag` only, not added to the subject's tag-schema referrers index (the
+   * `subject` stays in the manifest, so a registry with the referrers API still lists it).
+   * Default true.
+   */
+  referrersIndex?: boolean;
+  /** The bundle was just signed, so the registry cannot hold it yet: upload without asking (signAndAttach). */
+  fresh?: boolean;
 }
 
 export interface AttachedStatement {
@@ -57,15 +65,23 @@ export interface AttachedStatement {
  */
 export async function signAndAttach(registry: ContentPusher, subject: Descriptor, stmt: Statement<unknown>, signer: Signer, options: AttachOptions): Promise<AttachedStatement> {
   const bundle = await signStatement(stmt, signer);
-  return attachBundle(registry, subject, bundle, stmt.predicateType, options);
+  // Just signed (ECDSA signatures are randomised): the registry cannot have these bytes yet.
+  return attachBundle(registry, subject, bundle, stmt.predicateType, { ...options, fresh: true });
 }
+
+/**
+ * Registry clients that have stored the empty config: an agent reports every interval, and need
+ * not ask each time whether the repository still has a 2-byte blob every statement shares.
+ */
+const holdsEmptyConfig = new WeakSet<ContentPusher>();
 
 export async function attachBundle(registry: ContentPusher, subject: Descriptor, bundle: SerializedBundle, predicateType: string, options: AttachOptions): Promise<AttachedStatement> {
   const bytes = Buffer.from(JSON.stringify(bundle), 'utf8');
   const layer: Descriptor = { mediaType: SIGSTORE_BUNDLE_V03, digest: sha256Digest(bytes), size: bytes.length };
   const config: Descriptor = { mediaType: OCI_EMPTY, digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length };
-  await registry.pushBlob(config, EMPTY_JSON);
-  await registry.pushBlob(layer, bytes);
+  const known = holdsEmptyConfig.has(registry);
+  if (!known) await registry.pushBlob(config, EMPTY_JSON);
+  await registry.pushBlob(layer, bytes, options.fresh ? { assumeMissing: true } : {});
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -80,7 +96,19 @@ export async function attachBundle(registry: ContentPusher, subject: Descriptor,
       ...options.annotations,
     },
   };
-  const descriptor = await registry.pushManifest(Buffer.from(JSON.stringify(manifest), 'utf8'), OCI_MANIFEST, options.tag);
+  const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
+  const push = () => registry.pushManifest(manifestBytes, OCI_MANIFEST, options.tag, options.referrersIndex === false ? { referrersIndex: false } : {});
+  let descriptor: Descriptor;
+  try {
+    descriptor = await push();
+  } catch (err) {
+    // The empty config was deleted since we stored it: store it again, once.
+    if (!known || !isPromoteError(err, 'BLOB_NOT_FOUND')) throw err;
+    holdsEmptyConfig.delete(registry);
+    await registry.pushBlob(config, EMPTY_JSON);
+    descriptor = await push();
+  }
+  holdsEmptyConfig.add(registry);
   return { descriptor: { ...descriptor, artifactType: options.artifactType }, subject: manifest.subject!, ...(options.tag && { tag: options.tag }) };
 }
 

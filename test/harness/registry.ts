@@ -83,6 +83,8 @@ export interface RegistryServer {
   tokenUrl?: string;
   /** Token auth only: an OAuth2 refresh token for the main user (docker's `identitytoken`). */
   refreshToken?: string;
+  /** The docker-registry process (benches read its CPU time from /proc/<pid>/stat). */
+  pid: number;
   /** Requests the registry has completed so far (harness probes excluded), in log order. */
   requests(): Promise<AccessLogEntry[]>;
   /** Forgets the requests seen so far, so a test can count what one operation sends. */
@@ -419,6 +421,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
       host,
       url,
       storageDir,
+      pid: proc.child.pid!,
       async requests() {
         await flush();
         return log.slice();
