@@ -127,6 +127,29 @@ describe('Kubernetes health by kind', () => {
     assert.equal(assessHealth({ ...crd, status: { conditions: [{ type: 'Established', status: 'True' }] } }).health, 'Healthy');
     assert.equal(assessHealth({ ...crd, status: {} }).health, 'Progressing');
   });
+  it('a kind whose health is in its status is Progressing while that status is missing (APIService, Pod, ReplicaSet, PDB, LoadBalancer Service)', () => {
+    const api = { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1.x' } };
+    assert.equal(assessHealth(api).health, 'Progressing');
+    assert.equal(assessHealth({ ...api, status: {} }).health, 'Progressing');
+    assert.equal(assessHealth({ ...api, status: { conditions: [{ type: 'Available', status: 'False', reason: 'ServiceNotFound' }] } }).health, 'Progressing');
+    assert.equal(assessHealth({ ...api, status: { conditions: [{ type: 'Available', status: 'True' }] } }).health, 'Healthy');
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } };
+    assert.equal(assessHealth({ ...pod, status: { phase: 'Pending' } }).health, 'Progressing');
+    assert.equal(assessHealth({ ...pod, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }).health, 'Healthy');
+    assert.equal(assessHealth({ ...pod, status: { phase: 'Succeeded' } }).health, 'Healthy');
+    assert.equal(assessHealth({ ...pod, status: { phase: 'Failed' } }).health, 'Degraded');
+    const rs = { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'r', generation: 1 }, spec: { replicas: 2 } };
+    assert.equal(assessHealth({ ...rs, status: {} }).health, 'Progressing');
+    assert.equal(assessHealth({ ...rs, status: { observedGeneration: 1, availableReplicas: 2 } }).health, 'Healthy');
+    const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'b', generation: 1 } };
+    assert.equal(assessHealth({ ...pdb, status: {} }).health, 'Progressing');
+    assert.equal(assessHealth({ ...pdb, status: { observedGeneration: 1, currentHealthy: 1, desiredHealthy: 2 } }).health, 'Progressing');
+    assert.equal(assessHealth({ ...pdb, status: { observedGeneration: 1, currentHealthy: 2, desiredHealthy: 2 } }).health, 'Healthy');
+    const lb = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { type: 'LoadBalancer' } };
+    assert.equal(assessHealth({ ...lb, status: { loadBalancer: {} } }).health, 'Progressing');
+    assert.equal(assessHealth({ ...lb, status: { loadBalancer: { ingress: [{ ip: '10.1.2.3' }] } } }).health, 'Healthy');
+    assert.equal(assessHealth({ ...lb, spec: { type: 'ClusterIP' }, status: { loadBalancer: {} } }).health, 'Healthy');
+  });
 });
 
 describe('Kubernetes objects', () => {

@@ -5,7 +5,8 @@
 //   $PROMOTE_TOOLS_CACHE/<first 16 hex of the zip's sha256>/   (default root ~/.cache/promote/tools)
 // Test processes run in parallel, so each one unpacks into its own temp directory beside the final
 // one and renames it into place: rename is atomic, a loser throws its copy away and uses the winner's.
-// That kubectl is only ever run as `kubectl kustomize`, by absolute path, never against a cluster
+// That kubectl is run by absolute path: as `kubectl kustomize`, and as the peer the k8s benches and
+// tests measure the agent against, on the test API server only — never against another cluster
 // (and /usr/bin/kubectl on these machines is not ours: nothing here looks on PATH).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -29,7 +30,7 @@ const KUSTOMIZE_DEP = /\tsigs\.k8s\.io\/kustomize\/kustomize\/v5\t(v5\.[0-9]+\.[
 export interface RenderTools {
   /** Absolute path of helm 3.17.3. */
   helm: string;
-  /** Absolute path of kubectl 1.31: run it only as `kubectl kustomize`. */
+  /** Absolute path of kubectl 1.31: `kubectl kustomize`, or a peer against the test API server only. */
   kubectl: string;
   /** What `helm version --template '{{.Version}}'` printed, e.g. `v3.17.3`. */
   helmVersion: string;

@@ -4,7 +4,10 @@ import type { KubeObject } from './objects.ts';
 // Health by kind, after kstatus (sigs.k8s.io/cli-utils/pkg/kstatus) in spirit: a controller
 // has not acted on a change until status.observedGeneration reaches metadata.generation; the
 // workload kinds are healthy when their rollout is complete; anything else with a `Ready`
-// condition follows it; objects without status are healthy once they exist.
+// condition follows it; objects without status are healthy once they exist. A kind whose health
+// is written by a controller is Progressing while that status is missing: right after a create
+// the controller has not run yet (an APIService without `Available`, a Pod without `Ready`), and
+// absence is not health. Progressing turns Degraded when the health timeout runs out (wait.ts).
 
 export interface HealthVerdict {
   health: ObjectHealth;
@@ -42,7 +45,10 @@ export function assessHealth(obj: KubeObject): HealthVerdict {
   const group = obj.apiVersion.includes('/') ? obj.apiVersion.slice(0, obj.apiVersion.indexOf('/')) : '';
   const kind = obj.kind;
 
-  const workload = group === 'apps' && (kind === 'Deployment' || kind === 'StatefulSet' || kind === 'DaemonSet');
+  // Kinds whose controller always writes observedGeneration: its absence means not observed yet.
+  const workload = (group === 'apps' && (kind === 'Deployment' || kind === 'StatefulSet' || kind === 'DaemonSet' || kind === 'ReplicaSet'))
+    || (group === '' && kind === 'ReplicationController')
+    || (group === 'policy' && kind === 'PodDisruptionBudget');
   if (workload || typeof observed === 'number') {
     if (typeof observed !== 'number' || observed < generation) {
       return { health: 'Progressing', message: `waiting for the controller to observe generation ${generation}` };
@@ -78,6 +84,29 @@ export function assessHealth(obj: KubeObject): HealthVerdict {
     if (num(status.numberAvailable) < want) return { health: 'Progressing', message: `${num(status.numberAvailable)} of ${want} pods available` };
     return { health: 'Healthy' };
   }
+  if ((group === 'apps' && kind === 'ReplicaSet') || (group === '' && kind === 'ReplicationController')) {
+    const want = num(spec.replicas, 1);
+    if (num(status.availableReplicas) < want) return { health: 'Progressing', message: `${num(status.availableReplicas)} of ${want} replicas available` };
+    return { health: 'Healthy' };
+  }
+  if (group === 'policy' && kind === 'PodDisruptionBudget') {
+    const healthy = num(status.currentHealthy);
+    const desired = num(status.desiredHealthy);
+    if (healthy < desired) return { health: 'Progressing', message: `${healthy} of ${desired} pods healthy` };
+    return { health: 'Healthy' };
+  }
+  if (group === '' && kind === 'Pod') {
+    if (status.phase === 'Succeeded') return { health: 'Healthy' };
+    if (status.phase === 'Failed') return { health: 'Degraded', message: `pod failed${status.reason ? `: ${String(status.reason)}` : ''}` };
+    const ready = condition(status, 'Ready');
+    if (status.phase === 'Running' && ready?.status === 'True') return { health: 'Healthy' };
+    return { health: 'Progressing', message: `pod is ${String(status.phase ?? 'Pending')}${ready ? `, Ready is ${ready.status}` : ''}` };
+  }
+  if (group === '' && kind === 'Service' && spec.type === 'LoadBalancer') {
+    const ingress = (status.loadBalancer as { ingress?: unknown[] } | undefined)?.ingress;
+    if (Array.isArray(ingress) && ingress.length > 0) return { health: 'Healthy' };
+    return { health: 'Progressing', message: 'waiting for a load balancer address' };
+  }
   if (group === 'batch' && kind === 'Job') {
     const failed = condition(status, 'Failed');
     if (failed?.status === 'True') return { health: 'Degraded', message: `job failed: ${describe(failed)}` };
@@ -94,8 +123,9 @@ export function assessHealth(obj: KubeObject): HealthVerdict {
   }
   if (group === 'apiregistration.k8s.io' && kind === 'APIService') {
     const av = condition(status, 'Available');
-    if (!av || av.status === 'True') return { health: 'Healthy' };
-    return { health: 'Progressing', message: `API service not available: ${describe(av)}` };
+    if (av?.status === 'True') return { health: 'Healthy' };
+    if (!av) return { health: 'Progressing', message: 'API service has no Available condition yet' };
+    return { health: 'Progressing', message: `API service not available: ${describe(av) || `Available is ${String(av.status)}`}` };
   }
   if (group === '' && kind === 'Namespace') {
     return status.phase === 'Terminating' ? { health: 'Progressing', message: 'namespace is terminating' } : { health: 'Healthy' };
