@@ -130,6 +130,9 @@ export class KubeClient {
     return new KubeClient(base.origin + base.pathname.replace(/\/$/, ''), prepare, agent, watchAgent, conn.timeoutMs ?? 30_000);
   }
 
+  /** Called with every request as it is sent (tests and benches that need more than counts). */
+  onRequest: ((method: string, path: string) => void) | undefined;
+
   requestCounts(): RequestCounts {
     return { total: this.counts.total, writes: this.counts.writes, byMethod: { ...this.counts.byMethod } };
   }
@@ -145,6 +148,7 @@ export class KubeClient {
     const { base, options } = await this.prepare();
     const url = new URL(path.replace(/^\//, ''), `${base.href.endsWith('/') ? base.href : `${base.href}/`}`);
     this.counts.total++;
+    this.onRequest?.(method, url.pathname + url.search);
     this.counts.byMethod[method] = (this.counts.byMethod[method] ?? 0) + 1;
     if (method !== 'GET' && method !== 'HEAD' && !url.searchParams.has('dryRun')) this.counts.writes++;
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
@@ -209,6 +213,7 @@ export class KubeClient {
     const { base, options } = await this.prepare();
     const url = new URL(path.replace(/^\//, ''), `${base.href.endsWith('/') ? base.href : `${base.href}/`}`);
     this.counts.total++;
+    this.onRequest?.('GET', url.pathname + url.search);
     this.counts.byMethod.GET = (this.counts.byMethod.GET ?? 0) + 1;
     const headers: Record<string, string> = { ...(options.headers as Record<string, string>), accept };
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;

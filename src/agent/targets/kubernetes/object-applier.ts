@@ -269,15 +269,7 @@ export class ObjectApplier {
     }
     let res = await this.trySsa(p, force, false);
     const fallback = res === undefined;
-    if (!res) {
-      if (!liveRead) {
-        const r = await this.read(p);
-        if (r.failure) return { id: p.id, action: 'failed', reason: r.failure.reason, message: r.failure.message, written: false };
-        live = r.live;
-        before = r.view?.rv;
-      }
-      res = await this.updateWithoutApply(p, live);
-    }
+    res ??= await this.updateWithoutApply(p, liveRead ? live : undefined, !liveRead);
     if (res.status === 200 || res.status === 201) {
       const obj = res.body as KubeObject;
       this.settle(p, hash, obj);
@@ -300,9 +292,11 @@ export class ObjectApplier {
    * last-applied annotation; the limitation is that a field removed from the bundle is not
    * removed live for these resources.
    */
-  private async updateWithoutApply(p: Planned, live: KubeObject | undefined): Promise<KubeResponse> {
+  private async updateWithoutApply(p: Planned, live: KubeObject | undefined, unknown: boolean): Promise<KubeResponse> {
     if (!live) {
-      return await this.client.send('POST', `${objectPath(p.mapping, p.entry.namespace)}?fieldManager=${FIELD_MANAGER}`, p.body);
+      // Not read first here either: a create that finds the object (409 AlreadyExists) patches it.
+      const created = await this.client.send('POST', `${objectPath(p.mapping, p.entry.namespace)}?fieldManager=${FIELD_MANAGER}`, p.body);
+      if (!(unknown && created.status === 409)) return created;
     }
     return await this.client.send('PATCH', this.path(p, `?fieldManager=${FIELD_MANAGER}`), p.body, 'application/merge-patch+json');
   }
