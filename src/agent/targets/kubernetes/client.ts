@@ -71,11 +71,13 @@ export class KubeClient {
   private readonly timeoutMs: number;
   private readonly counts: RequestCounts = { total: 0, writes: 0, byMethod: {} };
   private readonly agent: HttpsAgent | HttpAgent;
+  private readonly watchAgent: HttpsAgent | HttpAgent;
 
-  private constructor(server: string, prepare: () => Promise<Prepared>, agent: HttpsAgent | HttpAgent, timeoutMs: number) {
+  private constructor(server: string, prepare: () => Promise<Prepared>, agent: HttpsAgent | HttpAgent, watchAgent: HttpsAgent | HttpAgent, timeoutMs: number) {
     this.server = server;
     this.prepare = prepare;
     this.agent = agent;
+    this.watchAgent = watchAgent;
     this.timeoutMs = timeoutMs;
   }
 
@@ -113,6 +115,7 @@ export class KubeClient {
     const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
     const tls = base.protocol === 'https:';
     const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 8 }) : new HttpAgent({ keepAlive: true, maxSockets: 8 });
+    const watchAgent = tls ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
     // Credentials are re-read every 10 s, not once: token files and exec credentials rotate
     // (bound service-account tokens), and not per request: that reads the CA file each time.
     let cached: { at: number; prepared: Prepared } | undefined;
@@ -124,8 +127,11 @@ export class KubeClient {
       cached = { at: Date.now(), prepared: { base, options } };
       return cached.prepared;
     };
-    return new KubeClient(base.origin + base.pathname.replace(/\/$/, ''), prepare, agent, conn.timeoutMs ?? 30_000);
+    return new KubeClient(base.origin + base.pathname.replace(/\/$/, ''), prepare, agent, watchAgent, conn.timeoutMs ?? 30_000);
   }
+
+  /** Called with every request as it is sent (tests and benches that need more than counts). */
+  onRequest: ((method: string, path: string) => void) | undefined;
 
   requestCounts(): RequestCounts {
     return { total: this.counts.total, writes: this.counts.writes, byMethod: { ...this.counts.byMethod } };
@@ -138,14 +144,15 @@ export class KubeClient {
   }
 
   /** Sends one request; resolves with any status (callers decide what a 404 means). */
-  async send(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
+  async send(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<KubeResponse> {
     const { base, options } = await this.prepare();
     const url = new URL(path.replace(/^\//, ''), `${base.href.endsWith('/') ? base.href : `${base.href}/`}`);
     this.counts.total++;
+    this.onRequest?.(method, url.pathname + url.search);
     this.counts.byMethod[method] = (this.counts.byMethod[method] ?? 0) + 1;
     if (method !== 'GET' && method !== 'HEAD' && !url.searchParams.has('dryRun')) this.counts.writes++;
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const headers: Record<string, string> = { ...(options.headers as Record<string, string>), accept: 'application/json' };
+    const headers: Record<string, string> = { ...(options.headers as Record<string, string>), accept };
     if (payload) {
       headers['content-type'] = contentType;
       headers['content-length'] = String(payload.length);
@@ -160,14 +167,18 @@ export class KubeClient {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
+            let text = Buffer.concat(chunks).toString('utf8');
+            chunks.length = 0;
             let parsed: unknown;
             try {
               parsed = text ? JSON.parse(text) : undefined;
             } catch {
               parsed = undefined;
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed, text });
+            const status = res.statusCode ?? 0;
+            // A parsed success body is all anyone reads; its text (a 1 MB CRD twice over) is not kept.
+            if (parsed !== undefined && status >= 200 && status < 300) text = '';
+            resolve({ status, body: parsed, text });
           });
         },
       );
@@ -192,7 +203,63 @@ export class KubeClient {
     return res.body;
   }
 
+  /**
+   * A watch (`?watch=1`): each newline-delimited event goes to `onEvent` as it arrives; resolves
+   * with the HTTP status when the server ends the stream (or at once for a non-200 answer, with
+   * its body), rejects when the connection fails. Watches hold their connection for minutes, so
+   * they get their own sockets rather than the 8 shared by requests. Counted like any request.
+   */
+  async watch(path: string, accept: string, onEvent: (event: unknown) => void, signal: AbortSignal, idleMs: number): Promise<KubeResponse> {
+    const { base, options } = await this.prepare();
+    const url = new URL(path.replace(/^\//, ''), `${base.href.endsWith('/') ? base.href : `${base.href}/`}`);
+    this.counts.total++;
+    this.onRequest?.('GET', url.pathname + url.search);
+    this.counts.byMethod.GET = (this.counts.byMethod.GET ?? 0) + 1;
+    const headers: Record<string, string> = { ...(options.headers as Record<string, string>), accept };
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return await new Promise<KubeResponse>((resolve, reject) => {
+      const req = send(url, { ...options, method: 'GET', headers, agent: this.watchAgent, timeout: idleMs, signal }, (res) => {
+        const status = res.statusCode ?? 0;
+        let pending = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          pending += chunk;
+          if (status !== 200) return;
+          let nl: number;
+          while ((nl = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, nl);
+            pending = pending.slice(nl + 1);
+            if (line.trim()) {
+              try {
+                onEvent(JSON.parse(line));
+              } catch (err) {
+                req.destroy(err as Error);
+                return;
+              }
+            }
+          }
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          let body: unknown;
+          try {
+            body = status !== 200 && pending ? JSON.parse(pending) : undefined;
+          } catch {
+            body = undefined;
+          }
+          resolve({ status, body, text: status === 200 ? '' : pending });
+        });
+      });
+      // An idle watch must not keep a finished process alive.
+      req.on('socket', (socket) => socket.unref());
+      req.on('timeout', () => req.destroy(new Error(`watch idle for ${idleMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 }

@@ -33,7 +33,10 @@ interface ApiResource {
   namespaced: boolean;
 }
 
-type GroupVersionEntry = { resources: ApiResource[] } | { error: MappingError };
+type GroupVersionEntry = ({ resources: ApiResource[] } | { error: MappingError }) & { at: number; epoch: number };
+
+/** Resource names do not change under a running agent; what discovery found is re-read this often all the same. */
+const REDISCOVER_MS = 15 * 60_000;
 
 export function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.indexOf('/');
@@ -54,29 +57,31 @@ export function objectPath(m: ResourceMapping, namespace: string | undefined, na
   return p;
 }
 
+/**
+ * What discovery found, kept for the life of the agent (one discovery per group version used,
+ * not one per round): a group version is read again when a kind is missing from what was read
+ * before the current epoch (a CRD applied since; `newEpoch` is called each round and once CRDs
+ * are established), when its discovery failed (a 503 may heal), or after REDISCOVER_MS.
+ */
 export class RestMapper {
   private readonly client: KubeClient;
   private readonly cache = new Map<string, GroupVersionEntry>();
+  private epoch = 0;
 
   constructor(client: KubeClient) {
     this.client = client;
   }
 
-  /** Forgets failed discoveries (a 503 may heal); successful mappings stay. */
-  forgetFailures(): void {
-    for (const [k, v] of this.cache) if ('error' in v) this.cache.delete(k);
-  }
-
-  /** Forgets one group/version (after its CRD was applied) or everything. */
-  invalidate(apiVersion?: string): void {
-    if (apiVersion === undefined) this.cache.clear();
-    else this.cache.delete(apiVersion);
+  /** From now on a kind missing from an earlier discovery, or a failed one, is looked up again (once). */
+  newEpoch(): void {
+    this.epoch++;
   }
 
   async map(apiVersion: string, kind: string): Promise<ResourceMapping> {
     const { group, version } = splitApiVersion(apiVersion);
     let entry = this.cache.get(apiVersion);
-    if (!entry) {
+    const missing = (e: GroupVersionEntry): boolean => 'error' in e || !e.resources.some((r) => r.kind === kind && !r.name.includes('/'));
+    if (!entry || Date.now() - entry.at > REDISCOVER_MS || (entry.epoch < this.epoch && missing(entry))) {
       entry = await this.discover(group, version, apiVersion, kind);
       this.cache.set(apiVersion, entry);
     }
@@ -95,22 +100,17 @@ export class RestMapper {
   }
 
   private async discover(group: string, version: string, apiVersion: string, kind: string): Promise<GroupVersionEntry> {
-    const path = groupVersionPath(group, version);
-    let res;
-    try {
-      res = await this.client.send('GET', path);
-    } catch (err) {
-      throw err;
-    }
+    const res = await this.client.send('GET', groupVersionPath(group, version));
+    const stamp = { at: Date.now(), epoch: this.epoch };
     if (res.status === 200) {
       const body = res.body as { resources?: ApiResource[] } | undefined;
-      return { resources: body?.resources ?? [] };
+      // Only what mapping needs: discovery bodies also list verbs, short names, categories.
+      return { resources: (body?.resources ?? []).map((r) => ({ name: r.name, kind: r.kind, namespaced: r.namespaced })), ...stamp };
     }
     if (res.status === 404) {
-      return { error: new MappingError('KindNotServed', `the API group version ${apiVersion} does not exist`) };
+      return { error: new MappingError('KindNotServed', `the API group version ${apiVersion} does not exist`), ...stamp };
     }
     const msg = (res.body as { message?: string } | undefined)?.message ?? res.text.slice(0, 200);
-    // Not cached beyond this round's mapper: a 503 from an aggregated API may heal.
-    return { error: new MappingError('DiscoveryFailed', `discovery of ${apiVersion} failed with HTTP ${res.status} (${msg.trim()}) while mapping ${kind}`) };
+    return { error: new MappingError('DiscoveryFailed', `discovery of ${apiVersion} failed with HTTP ${res.status} (${msg.trim()}) while mapping ${kind}`), ...stamp };
   }
 }

@@ -3,7 +3,9 @@ import { KubeApiError, type KubeClient } from './client.ts';
 import { FIELD_MANAGER, labelValue, ownerLabels } from './objects.ts';
 
 // What this agent owns, stored in the cluster itself (one ConfigMap per pipeline/stage), so a
-// restarted or rescheduled agent still knows what to prune. Written only when it changes.
+// restarted or rescheduled agent still knows what to prune. Read once a round (by observe, or by
+// the first call that needs it), then known from what was read or written; written only when it
+// changes.
 
 export interface InventoryEntry {
   apiVersion: string;
@@ -28,6 +30,7 @@ export class ClusterInventory {
   private readonly client: KubeClient;
   private readonly owner: Owner;
   private last: string | undefined;
+  private known: InventoryState | undefined;
 
   constructor(client: KubeClient, owner: Owner, namespace: string) {
     this.client = client;
@@ -44,7 +47,8 @@ export class ClusterInventory {
     const res = await this.client.send('GET', this.path);
     if (res.status === 404) {
       this.last = undefined;
-      return { objects: [] };
+      this.known = { objects: [] };
+      return this.known;
     }
     if (res.status !== 200) throw new KubeApiError('GET', this.path, res);
     const data = ((res.body as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
@@ -54,7 +58,13 @@ export class ClusterInventory {
       objects: data['objects.json'] ? (JSON.parse(data['objects.json']) as InventoryEntry[]) : [],
     };
     this.last = serialise(state);
+    this.known = state;
     return state;
+  }
+
+  /** The state this process last read or wrote, else read now. */
+  async current(): Promise<InventoryState> {
+    return this.known ?? (await this.read());
   }
 
   /** Server-side applies the inventory unless it is unchanged since the last read or write. */
@@ -72,8 +82,10 @@ export class ClusterInventory {
         cluster: this.owner.cluster,
       },
     };
+    this.known = undefined; // should the write fail, the next call reads what is there
     await this.client.call('PATCH', `${this.path}?fieldManager=${FIELD_MANAGER}&force=true`, body, 'application/apply-patch+yaml');
     this.last = text;
+    this.known = { ...state, objects: [...state.objects] };
     return true;
   }
 }

@@ -14,9 +14,10 @@ import type {
 import { checkSet } from '../../target.ts';
 import { KubeClient, type KubeConnection } from './client.ts';
 import { RestMapper } from './discovery.ts';
-import { ClusterInventory, entryKey } from './inventory.ts';
-import { ObjectApplier, type KubeSet, type Planned } from './object-applier.ts';
-import { collectObjects, isCrd, objectId, type KubeObject } from './objects.ts';
+import { ClusterInventory, entryKey, type InventoryEntry } from './inventory.ts';
+import { MetadataWatches } from './metadata-watch.ts';
+import { ObjectApplier, type KubeSet, type LiveView, type Planned } from './object-applier.ts';
+import { collectObjects, isCrd, LABEL_PIPELINE, LABEL_STAGE, labelValue, objectId, type DesiredObject } from './objects.ts';
 import { pruneObjects } from './prune.ts';
 import { waitEstablished, waitHealthy } from './wait.ts';
 
@@ -26,6 +27,9 @@ import { waitEstablished, waitHealthy } from './wait.ts';
 // configured (or when restoring an object we own that was edited by hand: self-heal).
 // Objects go in two phases, CRDs and Namespaces first (object-applier.ts applies each one);
 // what apply and observe decide is the KubeSet that prune (prune.ts) and health (wait.ts) take.
+// Across rounds the target keeps only what the server answered — discovery, the inventory as
+// read or written, each object's settled resourceVersion and health verdict, and metadata
+// watches — so an idle round on an unchanged cluster reads the inventory and little else.
 
 export type { KubeSet } from './object-applier.ts';
 
@@ -55,11 +59,16 @@ export class KubernetesTarget implements Target<KubeSet> {
   readonly client: KubeClient;
   private readonly options: KubernetesTargetOptions;
   private readonly applier: ObjectApplier;
+  private readonly watches: MetadataWatches;
+  private readonly inventories = new Map<string, ClusterInventory>();
+  /** Watches start from the second round of a process: a single `--once` round would only pay for them. */
+  private warm = false;
 
   private constructor(client: KubeClient, options: KubernetesTargetOptions) {
     this.client = client;
     this.options = options;
     this.applier = new ObjectApplier(client, new RestMapper(client), options.defaultNamespace ?? 'default');
+    this.watches = new MetadataWatches(client);
     this.name = `kubernetes:${client.server}`;
   }
 
@@ -68,58 +77,99 @@ export class KubernetesTarget implements Target<KubeSet> {
   }
 
   private inventory(desired: DesiredState): ClusterInventory {
-    return new ClusterInventory(this.client, desired.owner, this.options.inventoryNamespace ?? inClusterNamespace() ?? 'default');
+    const namespace = this.options.inventoryNamespace ?? inClusterNamespace() ?? 'default';
+    const key = `${desired.owner.pipeline}\u0000${desired.owner.stage}\u0000${desired.owner.cluster}\u0000${namespace}`;
+    let inv = this.inventories.get(key);
+    if (!inv) {
+      inv = new ClusterInventory(this.client, desired.owner, namespace);
+      this.inventories.set(key, inv);
+    }
+    return inv;
+  }
+
+  /** The live resourceVersion a watch knows for `p` (undefined: ask the server). */
+  private knownVersion(p: Planned): string | null | undefined {
+    return this.watches.version(p.mapping, ownerSelector(p.owner), p.entry.namespace, p.entry.name);
   }
 
   async apply(desired: DesiredState, options: ApplyOptions = {}): Promise<ApplyResult<KubeSet>> {
-    const seen = new Map<string, KubeObject>();
-    this.applier.mapper.invalidate();
+    const seen = new Map<string, LiveView>();
+    this.applier.mapper.newEpoch();
     const { objects, invalid } = collectObjects(desired);
     const results: ObjectResult[] = invalid.map((i) => ({ id: i.source, action: 'failed', reason: 'InvalidObject', message: i.message }));
     const restore = new Set(options.restore ?? []);
     const inventory = this.inventory(desired);
-    const old = await inventory.read();
+    const old = await inventory.current();
     const owned = new Set(old.objects.map(entryKey));
     const desiredKeys = new Set<string>();
     const ok: Planned[] = [];
     let writes = 0;
 
-    const phases = [objects.filter((o) => isCrd(o.object) || o.object.kind === 'Namespace'), objects.filter((o) => !(isCrd(o.object) || o.object.kind === 'Namespace'))];
-    for (const [index, phase] of phases.entries()) {
-      const planned: Planned[] = [];
+    const first = objects.filter((o) => isCrd(o.object) || o.object.kind === 'Namespace');
+    const rest = objects.filter((o) => !(isCrd(o.object) || o.object.kind === 'Namespace'));
+    const crdKinds = bundleCrdKinds(first);
+    const failed = (d: DesiredObject, f: { id: string; reason: string; message: string }): void => {
+      results.push({ id: f.id, action: 'failed', reason: f.reason, message: f.message });
+      desiredKeys.add(entryKey({ apiVersion: d.object.apiVersion, kind: d.object.kind, ...(d.object.metadata.namespace ? { namespace: d.object.metadata.namespace } : {}), name: d.object.metadata.name as string }));
+    };
+    // Every object is planned before anything is written, so the inventory is written once:
+    // objects of a CRD this bundle brings are mapped after it is established, and enter the
+    // inventory now by what the CRD says of them (namespaced or not).
+    const phases: Planned[][] = [[], []];
+    const deferred: DesiredObject[] = [];
+    const provisional: InventoryEntry[] = [];
+    for (const [index, phase] of [first, rest].entries()) {
       for (const d of phase) {
         const p = await this.applier.plan(d, desired.owner);
         if ('reason' in p) {
-          results.push({ id: p.id, action: 'failed', reason: p.reason, message: p.message });
-          desiredKeys.add(entryKey({ apiVersion: d.object.apiVersion, kind: d.object.kind, ...(d.object.metadata.namespace ? { namespace: d.object.metadata.namespace } : {}), name: d.object.metadata.name as string }));
+          const scope = p.reason === 'KindNotServed' ? crdKinds.get(`${d.object.apiVersion}|${d.object.kind}`) : undefined;
+          if (scope) {
+            deferred.push(d);
+            const ns = scope === 'Namespaced' ? (d.object.metadata.namespace ?? this.options.defaultNamespace ?? 'default') : undefined;
+            provisional.push({ apiVersion: d.object.apiVersion, kind: d.object.kind, ...(ns ? { namespace: ns } : {}), name: d.object.metadata.name as string });
+          } else failed(d, p);
           continue;
         }
         desiredKeys.add(entryKey(p.entry));
-        planned.push(p);
+        phases[index]!.push(p);
       }
-      // Record ownership before creating anything, so a crash mid-apply still knows what to prune.
-      const union = new Map(old.objects.map((e) => [entryKey(e), e]));
-      for (const p of [...ok, ...planned]) union.set(entryKey(p.entry), p.entry);
-      if (await inventory.write({ ...(old.recordDigest ? { recordDigest: old.recordDigest } : {}), ...(old.bundleDigest ? { bundleDigest: old.bundleDigest } : {}), objects: [...union.values()] })) writes++;
+    }
+    // Ownership is recorded before anything is created, so a crash mid-apply still knows what to prune.
+    const union = new Map(old.objects.map((e) => [entryKey(e), e]));
+    for (const e of [...phases[0]!, ...phases[1]!].map((p) => p.entry).concat(provisional)) union.set(entryKey(e), e);
+    if (await inventory.write({ ...(old.recordDigest ? { recordDigest: old.recordDigest } : {}), ...(old.bundleDigest ? { bundleDigest: old.bundleDigest } : {}), objects: [...union.values()] })) writes++;
+
+    const applyAll = async (planned: Planned[]): Promise<void> => {
       for (const p of planned) {
-        const force = this.options.force === true || options.force === true || (restore.has(p.id) && owned.has(entryKey(p.entry)));
-        const r = await this.applier.applyOne(p, force, seen);
+        const isRestore = restore.has(p.id) && owned.has(entryKey(p.entry));
+        const force = this.options.force === true || options.force === true || isRestore;
+        const r = await this.applier.applyOne(p, force, seen, this.knownVersion(p), isRestore);
         if (r.written) writes++;
         const { written: _w, ...result } = r;
         results.push(result);
         if (result.action !== 'failed') ok.push(p);
       }
-      if (index === 0) {
-        const crds = planned.filter((p) => isCrd(p.body) && seen.has(p.id));
-        const notEstablished = await waitEstablished(this.applier, crds, seen, this.options.establishTimeoutMs ?? 60_000);
-        for (const [id, message] of notEstablished) {
-          const r = results.find((x) => x.id === id);
-          if (r) Object.assign(r, { health: 'Degraded', message, reason: 'NotEstablished' });
-        }
-        // The CRDs' groups now exist: forget what discovery said about them before.
-        this.applier.mapper.invalidate();
-      }
+    };
+    await applyAll(phases[0]!);
+    const crds = phases[0]!.filter((p) => isCrd(p.body) && seen.has(p.id));
+    const notEstablished = await waitEstablished(this.applier, crds, seen, this.options.establishTimeoutMs ?? 60_000);
+    for (const [id, message] of notEstablished) {
+      const r = results.find((x) => x.id === id);
+      if (r) Object.assign(r, { health: 'Degraded', message, reason: 'NotEstablished' });
     }
+    // The CRDs' kinds are served now: what discovery said of them before is looked up again.
+    this.applier.mapper.newEpoch();
+    for (const d of deferred) {
+      const p = await this.applier.plan(d, desired.owner);
+      if ('reason' in p) {
+        failed(d, p);
+        continue;
+      }
+      desiredKeys.add(entryKey(p.entry));
+      phases[1]!.push(p);
+    }
+    await applyAll(phases[1]!);
+    this.warm = true;
     return { objects: results, writes, set: { recordDigest: desired.recordDigest, by: 'apply', desiredKeys, ok, live: seen } };
   }
 
@@ -129,12 +179,9 @@ export class KubernetesTarget implements Target<KubeSet> {
   }
 
   async observe(desired: DesiredState): Promise<Observation<KubeSet>> {
-    const seen = new Map<string, KubeObject>();
-    // Steady rounds reuse what discovery found (resource names do not change under a running
-    // agent); an apply rediscovers everything.
-    this.applier.mapper.forgetFailures();
-    const inventory = this.inventory(desired);
-    const inv = await inventory.read();
+    const seen = new Map<string, LiveView>();
+    this.applier.mapper.newEpoch();
+    const inv = await this.inventory(desired).read();
     const owned = new Set(inv.objects.map(entryKey));
     const drift: DriftedObject[] = [];
     const { objects } = collectObjects(desired);
@@ -144,19 +191,17 @@ export class KubernetesTarget implements Target<KubeSet> {
       const p = await this.applier.plan(d, desired.owner);
       if ('reason' in p) continue;
       desiredKeys.add(entryKey(p.entry));
-      if (!owned.has(entryKey(p.entry))) continue;
-      ok.push(p);
-      const { live, failure } = await this.applier.read(p);
-      if (failure) continue;
-      if (!live) {
-        drift.push({ id: p.id, kind: 'missing', message: `${p.id} was deleted` });
-        continue;
-      }
-      seen.set(p.id, live);
-      const check = await this.applier.upToDate(p, live, false);
-      if (check.ok) continue;
-      drift.push({ id: p.id, kind: 'modified', message: check.conflict ? `${p.id} was changed by another manager: ${check.conflict.message}` : `${p.id} differs from the bundle` });
+      if (owned.has(entryKey(p.entry))) ok.push(p);
     }
+    // From the second round on, what changed is known from watches; the first reads each object.
+    if (this.warm) await this.watches.ensure(new Map(ok.map((p) => [`${p.mapping.group}/${p.mapping.version}/${p.mapping.resource}`, p.mapping])).values(), ownerSelector(desired.owner));
+    for (const p of ok) {
+      const r = await this.applier.check(p, this.knownVersion(p));
+      if (r.failure) continue;
+      if (r.view) seen.set(p.id, r.view);
+      if (r.drift) drift.push(r.drift);
+    }
+    this.warm = true;
     const set: KubeSet = { recordDigest: desired.recordDigest, by: 'observe', desiredKeys, ok, live: seen };
     return { owned: inv.objects.map((e) => objectId(e.apiVersion, e.kind, e.namespace, e.name)), ...(inv.recordDigest ? { appliedRecordDigest: inv.recordDigest } : {}), drift, set };
   }
@@ -167,6 +212,26 @@ export class KubernetesTarget implements Target<KubeSet> {
   }
 
   async close(): Promise<void> {
+    this.watches.close();
     this.client.close();
   }
+}
+
+/** The label selector of what `owner` applied (its owner labels). */
+function ownerSelector(owner: DesiredState['owner']): string {
+  return `${LABEL_PIPELINE}=${labelValue(owner.pipeline)},${LABEL_STAGE}=${labelValue(owner.stage)}`;
+}
+
+/** `apiVersion|kind` → scope, for the kinds the bundle's CRDs define (served versions). */
+function bundleCrdKinds(objects: DesiredObject[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const { object } of objects) {
+    if (!isCrd(object)) continue;
+    const spec = (object.spec ?? {}) as { group?: string; scope?: string; names?: { kind?: string }; versions?: { name?: string; served?: boolean }[] };
+    if (!spec.group || !spec.names?.kind) continue;
+    for (const v of spec.versions ?? []) {
+      if (v.name && v.served !== false) out.set(`${spec.group}/${v.name}|${spec.names.kind}`, spec.scope === 'Cluster' ? 'Cluster' : 'Namespaced');
+    }
+  }
+  return out;
 }

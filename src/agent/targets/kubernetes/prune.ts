@@ -12,7 +12,7 @@ import { FIELD_MANAGER, LABEL_PIPELINE, LABEL_STAGE, labelValue, objectId, type 
  * applied — then records the new inventory (this record, the objects applied).
  */
 export async function pruneObjects(applier: ObjectApplier, inventory: ClusterInventory, desired: DesiredState, plan: KubeSet): Promise<PruneResult> {
-  const old = await inventory.read();
+  const old = await inventory.current();
   const pruned: string[] = [];
   const kept: ObjectResult[] = [];
   const retained = new Map<string, InventoryEntry>();

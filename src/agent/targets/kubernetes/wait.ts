@@ -1,7 +1,5 @@
 import type { HealthOptions, HealthResult, ObjectResult } from '../../target.ts';
-import { assessHealth } from './health.ts';
-import type { KubeObject } from './objects.ts';
-import type { KubeSet, ObjectApplier, Planned } from './object-applier.ts';
+import type { KubeSet, LiveView, ObjectApplier, Planned } from './object-applier.ts';
 
 // Waiting, after an apply: for CRDs to be Established before the objects of their kinds are
 // applied, and for every object to be healthy (fluxcd/pkg ssa's WaitForSet).
@@ -13,24 +11,22 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 /** CRDs applied this round until they are Established (their kinds can be applied then), or why not. */
-export async function waitEstablished(applier: ObjectApplier, crds: Planned[], seen: Map<string, KubeObject>, timeoutMs: number, signal?: AbortSignal): Promise<Map<string, string>> {
+export async function waitEstablished(applier: ObjectApplier, crds: Planned[], seen: Map<string, LiveView>, timeoutMs: number, signal?: AbortSignal): Promise<Map<string, string>> {
   const pending = new Map<string, string>();
   const deadline = Date.now() + timeoutMs;
   let left = crds;
   for (;;) {
     const next: Planned[] = [];
     for (const p of left) {
-      const obj = seen.get(p.id);
-      const verdict = obj ? assessHealth(obj) : { health: 'Progressing' as const };
-      if (verdict.health === 'Healthy') continue;
+      if (seen.get(p.id)?.health.health === 'Healthy') continue;
       next.push(p);
     }
     left = next;
     if (left.length === 0 || Date.now() >= deadline || signal?.aborted) break;
     await sleep(250, signal);
     for (const p of left) {
-      const { live } = await applier.read(p);
-      if (live) seen.set(p.id, live);
+      const { view } = await applier.read(p);
+      if (view) seen.set(p.id, view);
     }
   }
   for (const p of left) pending.set(p.id, `${p.id} is not established after ${timeoutMs / 1000}s`);
@@ -50,20 +46,19 @@ export async function waitHealthy(applier: ObjectApplier, set: KubeSet, options:
   for (;;) {
     const next: Planned[] = [];
     for (const p of pending) {
-      let obj = first ? set.live.get(p.id) : undefined;
-      if (!obj) {
-        const { live, failure } = await applier.read(p);
+      let v = first ? set.live.get(p.id)?.health : undefined;
+      if (!v) {
+        const { view, failure } = await applier.read(p);
         if (failure) {
           verdicts.set(p.id, { id: p.id, action: 'unchanged', health: 'Unknown', reason: failure.reason, message: failure.message });
           continue;
         }
-        if (!live) {
+        if (!view) {
           verdicts.set(p.id, { id: p.id, action: 'unchanged', health: 'Degraded', reason: 'Missing', message: `${p.id} does not exist` });
           continue;
         }
-        obj = live;
+        v = view.health;
       }
-      const v = assessHealth(obj);
       verdicts.set(p.id, { id: p.id, action: 'unchanged', health: v.health, ...(v.message ? { message: v.message } : {}) });
       if (v.health === 'Progressing') next.push(p);
     }
