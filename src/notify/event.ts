@@ -6,7 +6,7 @@ import { redactDeep } from '../redact.ts';
 // already shows in its output (digests, names, gate summaries) — never parameters, never a
 // secret — and redacted once more on the way in, since summaries quote URLs and server replies.
 
-export const EVENT_TYPES = ['promoted', 'configured', 'rolled-back', 'refused', 'approval-requested', 'held', 'released', 'agent-degraded', 'agent-drifted', 'agent-refused'] as const;
+export const EVENT_TYPES = ['promoted', 'configured', 'rolled-back', 'refused', 'approval-requested', 'held', 'released', 'agent-degraded', 'agent-drifted', 'agent-refused', 'wave-released', 'rollout-stopped'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** A gate's verdict as an event shows it: the summary line `promote plan` prints, no evidence. */
@@ -41,6 +41,8 @@ export interface NotifyEvent {
   summary: string;
   /** Gate verdicts (refused and approval-requested: the gates of the refused plan). */
   gates?: EventGate[];
+  /** A rollout in waves (wave-released, rollout-stopped; promoted when it starts one): the wave released, of how many, and its clusters. */
+  wave?: { wave: number; of: number; clusters: string[] };
 }
 
 export type EventFields = Omit<NotifyEvent, 'id' | 'time'> & { time?: Date };

@@ -59,6 +59,8 @@ const ICON: Record<NotifyEvent['type'], string> = {
   'agent-degraded': ':warning:',
   'agent-drifted': ':twisted_rightwards_arrows:',
   'agent-refused': ':no_entry_sign:',
+  'wave-released': ':ocean:',
+  'rollout-stopped': ':octagonal_sign:',
 };
 
 /** Slack treats `&`, `<` and `>` as markup (`<!channel>` pings everyone): text from outside is escaped. */

@@ -59,8 +59,10 @@ function missingApprovals(plan: Plan): GateResult[] {
 /** What a committed promotion, configuration change or rollback announces. */
 export function promotionEvent(project: Project, result: PromoteResult, by: string): EventFields | undefined {
   if (result.action === 'none' || result.completed) return undefined;
-  const type: EventType = result.action === 'configure' ? 'configured' : result.action === 'rollback' ? 'rolled-back' : 'promoted';
-  const verb = type === 'configured' ? `changed the configuration of ${result.stage} (bundle ${shortDigest(result.bundle, 'elided')})` : type === 'rolled-back' ? `rolled ${result.stage} back to ${shortDigest(result.bundle, 'elided')}` : `promoted ${shortDigest(result.bundle, 'elided')} to ${result.stage}${result.from ? ` from ${result.from}` : ''}`;
+  const type: EventType = result.action === 'wave' ? 'wave-released' : result.action === 'configure' ? 'configured' : result.action === 'rollback' ? 'rolled-back' : 'promoted';
+  const verb = type === 'wave-released' && result.rollout
+    ? `released wave ${result.rollout.wave} of ${result.rollout.of} of ${shortDigest(result.bundle, 'elided')} in ${result.stage} (${result.rollout.clusters.join(', ')})`
+    : type === 'configured' ? `changed the configuration of ${result.stage} (bundle ${shortDigest(result.bundle, 'elided')})` : type === 'rolled-back' ? `rolled ${result.stage} back to ${shortDigest(result.bundle, 'elided')}` : `promoted ${shortDigest(result.bundle, 'elided')} to ${result.stage}${result.from ? ` from ${result.from}` : ''}`;
   const overridden = result.gates.filter((g) => g.overridden).map((g) => g.gate);
   return {
     type,
@@ -71,6 +73,7 @@ export function promotionEvent(project: Project, result: PromoteResult, by: stri
     by,
     summary: `${project.pipeline.name}: ${by} ${verb}${overridden.length ? ` (forced past ${overridden.join(', ')})` : ''}`,
     gates: eventGates(result.gates),
+    ...(result.rollout && { wave: result.rollout }),
   };
 }
 
@@ -117,11 +120,33 @@ export async function notifyRun(project: Project, items: RunItem[]): Promise<voi
     for (const { outcome, plan, promoter } of items) {
       const by = promoter ?? 'promote run';
       const stage = outcome.stage;
-      if ((outcome.result === 'promoted' || outcome.result === 'configured') && outcome.bundle) {
-        events.push({ type: outcome.result, pipeline: project.pipeline.name, stage, bundle: outcome.bundle, ...(outcome.record && { record: outcome.record }), by, summary: `${project.pipeline.name}: ${by} ${outcome.result === 'configured' ? `changed the configuration of ${stage}` : `promoted ${shortDigest(outcome.bundle, 'elided')} to ${stage}`} (promote run)`, ...(plan && { gates: eventGates(plan.gates) }) });
+      if ((outcome.result === 'promoted' || outcome.result === 'configured' || outcome.result === 'released') && outcome.bundle) {
+        const what =
+          outcome.result === 'released' && outcome.wave
+            ? `released wave ${outcome.wave.wave} of ${outcome.wave.of} of ${shortDigest(outcome.bundle, 'elided')} in ${stage} (${outcome.wave.clusters.join(', ')})`
+            : outcome.result === 'configured'
+              ? `changed the configuration of ${stage}`
+              : `promoted ${shortDigest(outcome.bundle, 'elided')} to ${stage}`;
+        const type: EventType = outcome.result === 'released' ? 'wave-released' : outcome.result;
+        events.push({ type, pipeline: project.pipeline.name, stage, bundle: outcome.bundle, ...(outcome.record && { record: outcome.record }), by, summary: `${project.pipeline.name}: ${by} ${what} (promote run)`, ...(plan && { gates: eventGates(plan.gates) }), ...(outcome.wave && { wave: outcome.wave }) });
         marks.delete(`refused:${stage}`);
         marks.delete(`approval:${stage}`);
         continue;
+      }
+      // A stopped rollout is announced once per record and wave: it stays stopped, pass after
+      // pass, until a rollback or a new bundle replaces the record.
+      if (outcome.result === 'stopped' && outcome.record && outcome.wave && marks.set(`stopped:${stage}`, `${outcome.record}|${outcome.wave.wave - 1}`)) {
+        events.push({
+          type: 'rollout-stopped',
+          pipeline: project.pipeline.name,
+          stage,
+          ...(outcome.bundle && { bundle: outcome.bundle }),
+          record: outcome.record,
+          by,
+          summary: `${project.pipeline.name}: ${outcome.message ?? `the rollout in ${stage} is stopped`}`,
+          ...(plan && { gates: eventGates(plan.gates) }),
+          wave: { ...outcome.wave, wave: outcome.wave.wave - 1, clusters: plan?.rollout?.released ?? [] },
+        });
       }
       if (outcome.result === 'refused') {
         if (marks.set(`refused:${stage}`, `${outcome.bundle ?? ''}|${outcome.message ?? ''}`)) {

@@ -120,7 +120,7 @@ export async function runOnce(project: Project): Promise<RunStageOutcome[]> {
       const waiting = plan.blockers.filter((b) => !failedCandidateCheck(plan, b));
       if (waiting.length) {
         const stopped = waiting.some((b) => b.code === 'ROLLOUT_STOPPED');
-        out.push({ stage: stage.name, result: stopped ? 'stopped' : 'waiting', bundle: plan.candidate, message: waiting.map((b) => b.message).join('; '), ...(wave && { wave }) });
+        out.push({ stage: stage.name, result: stopped ? 'stopped' : 'waiting', bundle: plan.candidate, message: waiting.map((b) => b.message).join('; '), ...(wave && { wave }), ...(stopped && plan.head && { record: plan.head.digest }) });
         continue;
       }
       const r = await applyPlan(project, target, plan, signer ?? (await loadPromoterSigner(project)));

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPromoteError, type PromoteError } from '../../src/errors.ts';
@@ -18,6 +18,7 @@ import { promoteTo } from '../../src/promotion/to.ts';
 import { publishStatusReport, type StatusPhase } from '../../src/records/status-report.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, type TestProject } from './project.ts';
+import { startReceiver } from '../notify/receiver.ts';
 
 // A production stage rolled out in three waves (issue 19), against the real registry and a real
 // git ledger: status reports published as agents publish them (signed with the trusted agent key,
@@ -49,8 +50,12 @@ interface Wave {
   clock: { now: Date };
 }
 
-async function waveProject(name: string): Promise<Wave> {
+async function waveProject(name: string, notifyUrl?: string): Promise<Wave> {
   const p = await createProject(join(base, name), registry.host, { name, agents: true, productionGates: ROLLOUT });
+  if (notifyUrl) {
+    const file = join(p.dir, 'pipelines', 'webapp.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('spec:\n', `spec:\n  notify:\n    - webhook: {url: "${notifyUrl}", events: [promoted, wave-released, rollout-stopped]}\n`));
+  }
   await writeFile(join(p.dir, 'environments', 'production.yaml'), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: production}\nspec:\n  parameters: {namespace: production, replicas: 3}\n  clusters:\n${PROD.map((c) => `    - name: ${c}\n`).join('')}`);
   const clock = { now: START };
   const eng = await openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, now: () => clock.now, cacheDir: join(p.dir, '..', 'cache') });
@@ -227,4 +232,31 @@ test('waves: a rollout that does not fit the environment is refused with ROLLOUT
     assert.match(err.problems.map((p) => p.message).join('\n'), /wave 1 names cluster prod-eu-1, which the environment does not have/);
   }));
   assert.equal(await w.eng.ledger.read('webapp', 'production'), undefined);
+});
+
+test('waves: notifications: the promotion that starts a rollout names wave 1; promote run announces a stopped rollout once per record and wave, and each wave it releases', async (t) => {
+  const r = await startReceiver();
+  t.after(() => r.stop());
+  const w = await waveProject('notify', r.url);
+  const d1 = await w.p.push(1);
+  await upstream(w, d1);
+  await promoteTo(w.eng, { stage: 'production' });
+  const production = () => r.requests.map((q) => JSON.parse(q.body)).filter((e) => e.stage === 'production');
+  assert.deepEqual(production().map((e) => [e.type, e.wave]), [['promoted', { wave: 1, of: 3, clusters: ['prod-eu-1'] }]]);
+  const record = (await head(w)).recordDigest;
+
+  await report(w, 'production', 'prod-eu-1', d1, 'Degraded', ago(w, 45));
+  for (let pass = 0; pass < 3; pass++) assert.equal((await runOnce(w.eng)).find((o) => o.stage === 'production')?.result, 'stopped');
+  const stopped = production().filter((e) => e.type === 'rollout-stopped');
+  assert.equal(stopped.length, 1, JSON.stringify(production()));
+  assert.equal(stopped[0].record, record);
+  assert.equal(stopped[0].bundle, d1);
+  assert.deepEqual(stopped[0].wave, { wave: 1, of: 3, clusters: ['prod-eu-1'] });
+  assert.match(stopped[0].summary, /stopped at wave 1 of 3: prod-eu-1 Degraded/);
+
+  await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 45));
+  assert.equal((await runOnce(w.eng)).find((o) => o.stage === 'production')?.result, 'released');
+  const released = production().filter((e) => e.type === 'wave-released');
+  assert.deepEqual(released.map((e) => e.wave), [{ wave: 2, of: 3, clusters: ['prod-eu-2', 'prod-us-1'] }]);
+  assert.match(released[0].summary, /released wave 2 of 3 of sha256:\w+… in production \(prod-eu-2, prod-us-1\) \(promote run\)/);
 });
