@@ -12,7 +12,9 @@ For each stage with promotion: auto, upstream first: the first stage takes the n
 in the repository; later stages take what their \`from\` stage runs, once their gates pass. Each
 promotion is exactly \`promote to\` (signature, parameters, gates, ledger, signed record), and
 never forced; a stage whose environment's parameters changed while its bundle did not gets a
-configuration change (configured). Held stages are skipped. Without --once it runs until interrupted, one pass every
+configuration change (configured). A stage rolling out in waves (rollout:, manual stages too)
+has its next wave released once the wave's gates pass (released), or is reported stopped;
+docs/rollouts.md. Held stages are skipped. Without --once it runs until interrupted, one pass every
 --interval; each pass prints one line per stage (waiting, promoted, configured, held, …).
 
 With --listen it also receives webhooks on that address (HTTP; bind it to 127.0.0.1 behind a
