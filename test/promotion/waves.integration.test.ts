@@ -11,6 +11,7 @@ import { planStage } from '../../src/promotion/plan.ts';
 import { openProject, type Project } from '../../src/promotion/project.ts';
 import { rollback } from '../../src/promotion/rollback.ts';
 import { runOnce } from '../../src/promotion/run.ts';
+import { verifyHistory } from '../../src/promotion/verify-history.ts';
 import { pipelineStatus, statusTable } from '../../src/promotion/status.ts';
 import { historyText, planText } from '../../src/cli/promotion-text.ts';
 import { readTaggedRecord } from '../../src/promotion/signed-record.ts';
@@ -111,6 +112,10 @@ test('waves: promote to starts the rollout at wave 1; wave 2 is released only on
     assert.equal(plan.rollout?.state, 'progressing');
     assert.deepEqual(plan.gates.map((g) => [g.gate, g.passed]), [['rollout wave 1', false], ['soak 30m', false]]);
   }));
+  // A Converged report signed by a key nobody trusts proves nothing.
+  const desc = (await w.p.registry.resolve(d1))!;
+  await publishStatusReport(w.p.registry, { mediaType: desc.mediaType, digest: d1, size: desc.size }, { pipeline: 'webapp', stage: 'production', cluster: 'prod-eu-1', phase: 'Converged', bundle: { repository: w.p.repository, digest: d1 }, since: ago(w, 600).toISOString(), observedAt: ago(w, 1).toISOString() }, w.p.stranger);
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (plan) => assert.equal(plan.rollout?.state, 'progressing')));
   // Converged 10 minutes: soaking.
   await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 10));
   await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (plan) => assert.equal(plan.rollout?.state, 'soaking')));
@@ -163,6 +168,8 @@ test('waves: promote to starts the rollout at wave 1; wave 2 is released only on
   const items = (await history(w.eng, 'production')).filter((h) => h.record);
   assert.deepEqual(items.map((h) => [h.action, h.wave]), [['wave', { wave: 3, of: 3 }], ['wave', { wave: 2, of: 3 }], ['promotion', { wave: 1, of: 3 }]]);
   assert.match(historyText('production', items), /wave {6}sha256:\w+  wave 3\/3  by Pat/);
+  const verified = await verifyHistory(w.eng, 'production');
+  assert.equal(verified.records, 3, 'the chain of wave records verifies against the registry');
   const done = await pipelineStatus({ cwd: w.p.dir, env: w.p.env, registry: { insecure: true }, now: () => w.clock.now });
   assert.equal(done.rollouts?.[0]?.state, 'complete');
 });
@@ -259,4 +266,41 @@ test('waves: notifications: the promotion that starts a rollout names wave 1; pr
   const released = production().filter((e) => e.type === 'wave-released');
   assert.deepEqual(released.map((e) => e.wave), [{ wave: 2, of: 3, clusters: ['prod-eu-2', 'prod-us-1'] }]);
   assert.match(released[0].summary, /released wave 2 of 3 of sha256:\w+… in production \(prod-eu-2, prod-us-1\) \(promote run\)/);
+});
+
+test('waves: promote run (auto stage) keeps a newer upstream bundle waiting while a rollout progresses, and promotes it — a new rollout — once the rollout is stopped', async () => {
+  const w = await waveProject('auto-newer');
+  const file = join(w.p.dir, 'pipelines', 'webapp.yaml');
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace('      gates: [{converged: {}}, {soak: 15m}]\n', '      gates: [{converged: {}}, {soak: 15m}]\n      rollout: {waves: [{clusters: [staging-eu-1]}, {clusters: "*"}]}\n'));
+  const eng = await openProject({ cwd: w.p.dir, env: w.p.env, registry: { insecure: true }, signer: w.p.promoter, now: () => w.clock.now, cacheDir: join(w.p.dir, '..', 'cache') });
+  const staging = async () => (await runOnce(eng)).find((o) => o.stage === 'staging')!;
+  const stagingHead = async () => {
+    await eng.ledger.refresh();
+    return (await eng.ledger.read('webapp', 'staging'))!;
+  };
+
+  const d1 = await w.p.push(1);
+  assert.equal((await runOnce(eng)).find((o) => o.stage === 'dev')?.result, 'promoted');
+  await report(w, 'dev', 'dev-1', d1, 'Converged', ago(w, 60));
+  const first = await staging();
+  assert.deepEqual([first.result, first.bundle, first.wave], ['promoted', d1, { wave: 1, of: 2, clusters: ['staging-eu-1'] }]);
+  const d1Record = (await stagingHead()).recordDigest;
+
+  // d2 reaches dev and passes staging's gates, but staging's rollout of d1 is progressing: d2 waits.
+  const d2 = await w.p.push(2);
+  await report(w, 'staging', 'staging-eu-1', d1, 'Progressing', ago(w, 1));
+  assert.equal((await runOnce(eng)).find((o) => o.stage === 'dev')?.result, 'promoted');
+  await report(w, 'dev', 'dev-1', d2, 'Converged', ago(w, 60));
+  const waiting = await staging();
+  assert.deepEqual([waiting.result, waiting.bundle, waiting.wave?.wave], ['waiting', d1, 2]);
+  assert.equal((await stagingHead()).recordDigest, d1Record);
+
+  // The canary degrades on d1: the rollout is stopped, and run promotes d2 in a new rollout.
+  await report(w, 'staging', 'staging-eu-1', d1, 'Degraded', ago(w, 1));
+  const replaced = await staging();
+  assert.deepEqual([replaced.result, replaced.bundle], ['promoted', d2], JSON.stringify(replaced));
+  const h = await stagingHead();
+  assert.equal(h.record!.previous, d1Record);
+  assert.deepEqual(h.record!.rollout, { wave: 1, waves: [{ clusters: ['staging-eu-1'] }, { clusters: ['staging-us-1'] }] }, 'staging-us-1 never ran d1: it keeps nothing');
 });
