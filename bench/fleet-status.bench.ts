@@ -43,7 +43,7 @@ export interface FleetStatusResult {
 
 export interface FleetStatusOptions {
   clusters: number;
-  /** Reports published at once while seeding (each rewrites the bundle's fallback referrers index). */
+  /** Reports published at once while seeding (default REPORT_CONCURRENCY). */
   publishConcurrency?: number;
   /** Also time the CLI (a child process per figure). */
   cli?: boolean;
@@ -73,7 +73,7 @@ export async function measureFleetStatus(options: FleetStatusOptions): Promise<F
     if (!staging.published) throw new Error('staging was not promoted');
     let seeded = 0;
     const t0 = performance.now();
-    await forEachConcurrently(clusters, options.publishConcurrency ?? 1, async (c) => {
+    await forEachConcurrently(clusters, options.publishConcurrency ?? REPORT_CONCURRENCY, async (c) => {
       await report('staging', c, staging.published!.digest);
       if (++seeded % 100 === 0) log(`seeded ${seeded}/${n} reports (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     });
@@ -176,7 +176,7 @@ if (import.meta.main) {
   const clusters = Number(process.env.BENCH_CLUSTERS ?? 1000);
   const result = await measureFleetStatus({
     clusters,
-    publishConcurrency: Number(process.env.BENCH_PUBLISH_CONCURRENCY ?? 1),
+    ...(process.env.BENCH_PUBLISH_CONCURRENCY && { publishConcurrency: Number(process.env.BENCH_PUBLISH_CONCURRENCY) }),
     cli: process.env.BENCH_CLI !== '0',
     log: (l) => process.stderr.write(`${l}\n`),
   });
