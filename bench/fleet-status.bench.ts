@@ -6,9 +6,10 @@
 //  - `promote status` through the library (pipelineStatus) and the CLI;
 //  - the `converged` gate: the plan of the next stage (library planStage and the CLI).
 // Beside each, its floors measured in the same run: N bare HEADs of the tags and N bare GETs of
-// the manifests (fetch, REPORT_CONCURRENCY at a time), and the registry requests it sent.
+// the manifests (node:http, REPORT_CONCURRENCY at a time), and the registry requests it sent.
 // Goal: ≤ 3 s for status and the gate at 1,000 clusters.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forEachConcurrently } from '../src/oci/concurrency.ts';
@@ -92,11 +93,18 @@ export async function measureFleetStatus(options: FleetStatusOptions): Promise<F
       log(`${name}: ${ms.toFixed(0)} ms`);
       return out;
     };
-    const raw = (method: 'HEAD' | 'GET') => forEachConcurrently(clusters, REPORT_CONCURRENCY, async (c) => {
-      const res = await fetch(`${reg.url}/v2/acme/fleet/manifests/${statusTag('staging', c)}`, { method, headers: { accept: MANIFEST_ACCEPT.join(', ') } });
-      await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`${method} ${c}: ${res.status}`);
-    });
+    // node:http with a keep-alive agent, as the registry client uses (fetch closes the
+    // connection after a HEAD here, which would make the floor a connection set-up each).
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: REPORT_CONCURRENCY });
+    const raw = (method: 'HEAD' | 'GET') => forEachConcurrently(clusters, REPORT_CONCURRENCY, (c) => new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${reg.url}/v2/acme/fleet/manifests/${statusTag('staging', c)}`, { method, agent, headers: { accept: MANIFEST_ACCEPT.join(', ') } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${method} ${c}: ${res.statusCode}`))));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    }));
     // Warm the registry's own caches and the connections first, so the floors are not a cold start.
     await raw('HEAD');
     await measure(`floor: ${n} bare HEADs of the tags`, () => raw('HEAD'));
@@ -109,6 +117,7 @@ export async function measureFleetStatus(options: FleetStatusOptions): Promise<F
     converged('before', await measure('readStatusReports before (all at once, full fetch each)', () => Promise.all(clusters.map((c) => readStatusReport(p.registry, 'staging', c, trust, 'webapp')))).then((r) => r.filter((x) => x !== undefined)));
     const libCache = join(base, 'lib-cache');
     const libOptions = () => ({ cache: new ReportCache(join(libCache, 'reports')), marks: new ReportMarks(join(libCache, 'gates')) });
+    converged('reader cold, no marks', await measure('readStatusReports cold, cache without marks', () => readStatusReports(p.registry, 'staging', clusters, trust, 'webapp', { cache: new ReportCache(join(base, 'nomarks-cache')) })));
     converged('reader cold', await measure('readStatusReports cold', () => readStatusReports(p.registry, 'staging', clusters, trust, 'webapp', libOptions())));
     converged('reader warm', await measure('readStatusReports warm', () => readStatusReports(p.registry, 'staging', clusters, trust, 'webapp', libOptions())));
 
@@ -155,6 +164,7 @@ export async function measureFleetStatus(options: FleetStatusOptions): Promise<F
         checks[`cli gate ${temp}`] = n;
       }
     }
+    agent.destroy();
     const floors = { heads: rows[0]!.ms, gets: rows[1]!.ms };
     return { clusters: n, rows, floors, checks };
   } finally {

@@ -10,7 +10,7 @@ test('the fleet-status bench at 20 clusters: every reader sees 20 verified Conve
   const n = 20;
   const result = await measureFleetStatus({ clusters: n });
   for (const [reader, count] of Object.entries(result.checks)) assert.equal(count, n, reader);
-  assert.ok(Object.keys(result.checks).length >= 11, Object.keys(result.checks).join(', '));
+  assert.ok(Object.keys(result.checks).length >= 12, Object.keys(result.checks).join(', '));
   const row = (name: string) => result.rows.find((r) => r.measure === name)!;
   assert.equal(row(`floor: ${n} bare HEADs of the tags`).requests, n);
   assert.equal(row('readStatusReports cold').requests, 2 * n, 'cold: a manifest and a blob per report (below the listing threshold)');
