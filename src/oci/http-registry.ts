@@ -3,7 +3,7 @@ import { PromoteError } from '../errors.ts';
 import { readLimited, sha256Digest, VerifyingStream } from './digest.ts';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './media-types.ts';
 import type { RegistryOptions } from './open.ts';
-import { checkDigest, type RegistryReference } from './reference.ts';
+import { checkDigest, checkTag, isValidDigest, type RegistryReference } from './reference.ts';
 import type { BlobContent, Descriptor, FetchedManifest, PushBlobOptions, PushBlobResult, PushManifestOptions, Registry } from './registry.ts';
 import { repositoryScope } from './http/auth.ts';
 import { RepositoryClient } from './http/client.ts';
@@ -148,6 +148,20 @@ export class HttpRegistry implements Registry {
       digest: reference,
       size: Number.isFinite(size) ? size : -1,
     };
+  }
+
+  async headTag(tag: string): Promise<{ digest?: string } | undefined> {
+    checkTag(tag);
+    const res = await this.client.send({
+      method: 'HEAD',
+      url: this.client.url(`manifests/${tag}`),
+      headers: { accept: MANIFEST_ACCEPT.join(', ') },
+    }, { access: 'pull', ok: [200], pass: [404], action: `resolving tag ${tag}` });
+    await discard(res.body);
+    if (res.status === 404) return undefined;
+    const digest = res.headers['docker-content-digest'];
+    // No (or no usable) header: the caller reads the manifest itself.
+    return typeof digest === 'string' && isValidDigest(digest) ? { digest } : {};
   }
 
   async fetchManifest(reference: string): Promise<FetchedManifest> {

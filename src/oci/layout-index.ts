@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,11 +18,41 @@ const LOCK_FILE = 'index.json.lock';
 const STALE_LOCK_MS = 30_000;
 const LOCK_TIMEOUT_MS = 60_000;
 
-/** The layout's index (an empty one when there is no index.json yet). `name` is for messages. */
-export function readLayoutIndex(dir: string, name: string): ImageIndex {
+/**
+ * The last index.json read per layout, by the identity of the file that held it: every write
+ * replaces the file (a rename, so a new inode), and a reader of 1,000 status tags would otherwise
+ * parse the whole index once per tag. Frozen, so a reader that changed it would throw instead of
+ * changing what the next reader sees.
+ */
+const lastRead = new Map<string, { id: string; index: ImageIndex }>();
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * The layout's index (an empty one when there is no index.json yet). `name` is for messages.
+ * Frozen; `fresh` reads the file again and returns a copy a writer may change.
+ */
+export function readLayoutIndex(dir: string, name: string, options: { fresh?: boolean } = {}): ImageIndex {
+  const path = join(dir, INDEX_FILE);
+  let id: string;
+  try {
+    const s = statSync(path, { bigint: true });
+    id = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+    throw err;
+  }
+  const last = lastRead.get(dir);
+  if (!options.fresh && last?.id === id) return last.index;
   let text: string;
   try {
-    text = readFileSync(join(dir, INDEX_FILE), 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
     throw err;
@@ -36,6 +66,11 @@ export function readLayoutIndex(dir: string, name: string): ImageIndex {
   if (!Array.isArray(index.manifests)) {
     throw new PromoteError('LAYOUT_INVALID', `${name}: index.json has no "manifests" list`, { hint: 'the layout is damaged; restore index.json or rebuild the layout' });
   }
+  if (options.fresh) return index;
+  // The file may have changed between the stat and the read: then the next stat differs and reads again.
+  lastRead.delete(dir);
+  if (lastRead.size >= 16) lastRead.delete(lastRead.keys().next().value!);
+  lastRead.set(dir, { id, index: deepFreeze(index) });
   return index;
 }
 
@@ -64,7 +99,7 @@ export async function updateLayoutIndex(dir: string, name: string, change: (mani
     }
   }
   try {
-    const index = readLayoutIndex(dir, name);
+    const index = readLayoutIndex(dir, name, { fresh: true });
     const manifests = change(index.manifests);
     const next: ImageIndex = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests };
     await writeFileAtomic(join(dir, INDEX_FILE), canonicalJsonBytes(next));

@@ -225,6 +225,12 @@ export class LayoutRegistry implements Registry {
     return { descriptor: manifestDescriptor(bytes, descriptor.digest, descriptor.mediaType), bytes };
   }
 
+  async headTag(tag: string): Promise<{ digest?: string } | undefined> {
+    checkTag(tag);
+    const d = await this.resolve(tag);
+    return d && { digest: d.digest };
+  }
+
   async pushManifest(bytes: Uint8Array, mediaType: string, tag?: string): Promise<Descriptor> {
     if (tag !== undefined) checkTag(tag);
     if (bytes.length > MAX_MANIFEST_BYTES) {

@@ -96,6 +96,14 @@ export interface ContentReader {
 
   /** Tag or digest → manifest bytes, verified against the digest asked for, at most 4 MiB. */
   fetchManifest(reference: string): Promise<FetchedManifest>;
+
+  /**
+   * Tag → the digest the registry says it points at (one HEAD: Docker-Content-Digest; `digest`
+   * absent when it did not say), or undefined when the tag does not exist. Unverified: only a
+   * key into content the caller already verified under that digest (a cache), never a fact on
+   * its own.
+   */
+  headTag?(tag: string): Promise<{ digest?: string } | undefined>;
 }
 
 /** Stores blobs and manifests. */

@@ -84,9 +84,10 @@ export async function gatherFacts(project: Project, target: StageLookup, request
   // The gates' facts, read only when a gate asks: none for a stage whose gates need none, and no
   // status report for an upstream gate that does not apply (the bundle the stage runs already).
   const reportsOf = async (of: Stage, clusters: string[]) => {
-    const [{ ReportMarks }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('../cache-root.ts'), import('node:path')]);
-    const marks = new ReportMarks(join(promoteCacheRoot(project.options.env), 'gates'));
-    return { clusters, reports: await readStatusReports(await project.registryFor(stageRepository(pipeline, of)), of.name, clusters, await project.agentTrust(), pipeline.name, { marks }) };
+    const [{ ReportMarks }, { ReportCache }, { promoteCacheRoot }, { join }] = await Promise.all([import('./report-marks.ts'), import('./report-cache.ts'), import('../cache-root.ts'), import('node:path')]);
+    const root = promoteCacheRoot(project.options.env);
+    const options = { marks: new ReportMarks(join(root, 'gates')), cache: new ReportCache(join(root, 'reports')) };
+    return { clusters, reports: await readStatusReports(await project.registryFor(stageRepository(pipeline, of)), of.name, clusters, await project.agentTrust(), pipeline.name, options) };
   };
   const gates = memoiseFacts({
     upstreamReports: async () => (upstream ? reportsOf(upstream, await environmentClusters(project, upstream.environment)) : { clusters: [], reports: [] }),

@@ -67,7 +67,10 @@ export interface PipelineStatus {
 export async function pipelineStatus(options: StatusOptions): Promise<PipelineStatus> {
   const { openProject } = await import('./project.ts');
   const { stageSummaries } = await import('./stage-status.ts');
-  const { readStatusReport } = await import('../records/status-report.ts');
+  const { readStatusReports } = await import('../records/status-report.ts');
+  const { ReportCache } = await import('./report-cache.ts');
+  const { promoteCacheRoot } = await import('../cache-root.ts');
+  const { join } = await import('node:path');
   const { loadEnvironment } = await import('../params/environment.ts');
   const { clusterNames } = await import('../params/cluster-names.ts');
   const { stageRepository } = await import('../pipeline/pipeline.ts');
@@ -76,6 +79,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
   const staleAfter = options.staleAfterMs ?? 15 * 60_000;
   const summaries = await stageSummaries(project);
   const trust = await project.agentTrust();
+  const cache = new ReportCache(join(promoteCacheRoot(options.env), 'reports'));
   const rows: ClusterStatus[] = [];
   const rollouts: StageRolloutStatus[] = [];
   for (const summary of summaries) {
@@ -83,11 +87,12 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
     const env = await loadEnvironment(project.root, stage.environment);
     const clusters = clusterNames(env);
     const registry = await project.registryFor(stageRepository(project.pipeline, stage));
-    const reports = await Promise.all(clusters.map((c) => readStatusReport(registry, stage.name, c, trust, project.pipeline.name)));
-    const waves = summary.rollout && summary.bundle ? await (await import('./rollout-status.ts')).stageWaves(project, stage, summary.rollout, summary.bundle, reports.filter((r) => r !== undefined), now) : undefined;
+    const reports = await readStatusReports(registry, stage.name, clusters, trust, project.pipeline.name, { cache });
+    const byCluster = new Map(reports.map((r) => [r.cluster, r]));
+    const waves = summary.rollout && summary.bundle ? await (await import('./rollout-status.ts')).stageWaves(project, stage, summary.rollout, summary.bundle, reports, now) : undefined;
     if (waves) rollouts.push(waves.status);
-    clusters.forEach((cluster, i) => {
-      const r = reports[i];
+    clusters.forEach((cluster) => {
+      const r = byCluster.get(cluster);
       const observed = r && {
         phase: r.phase,
         bundle: r.bundle,

@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
 import { PromoteError } from '../errors.ts';
-import { STATUS_REPORT } from '../oci/media-types.ts';
+import { forEachConcurrently } from '../oci/concurrency.ts';
+import { sha256Digest } from '../oci/digest.ts';
+import { OCI_MANIFEST, SIGSTORE_BUNDLE_V03, STATUS_REPORT } from '../oci/media-types.ts';
 import { checkTag } from '../oci/reference.ts';
-import type { ContentReader, Descriptor, Registry } from '../oci/registry.ts';
-import { readAttachedBundle, signAndAttach, statement, verifyAttachedStatement, type AttachedStatement, type VerifiedStatement } from '../signing/attestation.ts';
+import type { ContentReader, Descriptor, ImageManifest, Registry, TagLister } from '../oci/registry.ts';
+import { readAttachedBundle, signAndAttach, statement, statementNames, verifyAttachedBundle, verifyAttachedStatement, type AttachedStatement, type VerifiedStatement } from '../signing/attestation.ts';
+import { IN_TOTO_PAYLOAD_TYPE, type Statement } from '../signing/dsse.ts';
 import { requireSomeTrust, signerMaySpeakFor, type TrustPolicy } from '../signing/policy.ts';
+import type { SignedBy } from '../signing/sigstore-bundle-verify.ts';
 import type { Signer } from '../signing/signer.ts';
 import { arrayOf, count, literal, object, optional, parseFields, string, type Check } from './json-fields.ts';
 
@@ -196,10 +201,40 @@ export interface ReportOrder {
   see(key: ReportKey, sequence: number): Promise<number>;
 }
 
+/** A report as it was read and verified: the bytes, and who signed it. */
+export interface CachedReport {
+  /** The report manifest's digest (sha256 of `manifestBytes`). */
+  digest: string;
+  manifestBytes: Buffer;
+  bundleBytes: Buffer;
+  signedBy: SignedBy;
+}
+
+/**
+ * Each cluster's last verified report (promotion/report-cache.ts keeps them on disk), under
+ * `verifiedBy`: the trust policy and checks that verified it. Untrusted storage: an entry is used
+ * only when its bytes hash to the digest a HEAD of the tag names now.
+ */
+export interface VerifiedReportCache {
+  get(key: ReportKey, verifiedBy: string): Promise<CachedReport | undefined>;
+  put(key: ReportKey, verifiedBy: string, report: CachedReport): Promise<void>;
+}
+
 export interface ReadStatusOptions {
   /** The newest report seen per cluster: one numbered lower is refused, a higher one raises the mark. */
   marks?: ReportOrder;
+  /** Verified reports to reuse when the tag still names them (only with a policy). */
+  cache?: VerifiedReportCache;
 }
+
+/** Reports read at once: the HTTP agent's sockets per registry (oci/http/transport.ts). */
+export const REPORT_CONCURRENCY = 16;
+/**
+ * From this many clusters on, one tag listing tells which have a report at all, so a cluster
+ * that never reported costs nothing instead of a 404. Below, the listing (every tag of the
+ * repository) costs more than it saves.
+ */
+export const LIST_TAGS_FROM = 32;
 
 function decodeUnverified(bundle: unknown, source: string): StatusPredicate | undefined {
   const payload = (bundle as { dsseEnvelope?: { payload?: string } })?.dsseEnvelope?.payload;
@@ -213,15 +248,81 @@ function decodeUnverified(bundle: unknown, source: string): StatusPredicate | un
 }
 
 /**
+ * Names the policy and the checks a cached report was verified under: any change to the keys,
+ * identities, their scopes or the trusted root makes every entry a miss.
+ */
+export function verifiedByKey(policy: TrustPolicy): string {
+  const h = createHash('sha256').update(`${STATUS_PREDICATE_TYPE}\nsubject=manifest.subject\n`);
+  for (const k of policy.keys) h.update(JSON.stringify(['key', k.pem, k.scope ?? null]));
+  for (const i of policy.identities) h.update(JSON.stringify(['keyless', i]));
+  h.update(JSON.stringify(['root', policy.trustedRoot ?? null]));
+  return h.digest('hex');
+}
+
+/**
+ * A cached report, if it is still the one at the tag: its manifest bytes hash to `digest`, and
+ * its bundle to the manifest's bundle layer. Then the statement is taken from the bundle whose
+ * signature verified when it was cached (the same checks as verifyStatusReport, bar the
+ * signature arithmetic); anything else is a miss, and the report is read again.
+ */
+function fromCache(hit: CachedReport, digest: string, source: string): VerifiedStatement<StatusPredicate> | undefined {
+  if (hit.digest !== digest || sha256Digest(hit.manifestBytes) !== digest) return undefined;
+  try {
+    const manifest = JSON.parse(hit.manifestBytes.toString('utf8')) as ImageManifest;
+    const layer = manifest.layers?.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03 || l.mediaType.startsWith('application/vnd.dev.sigstore.bundle'));
+    if (!layer || layer.digest !== sha256Digest(hit.bundleBytes) || layer.size !== hit.bundleBytes.length) return undefined;
+    const env = (JSON.parse(hit.bundleBytes.toString('utf8')) as { dsseEnvelope?: { payload?: unknown; payloadType?: unknown } }).dsseEnvelope;
+    if (typeof env?.payload !== 'string' || env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return undefined;
+    const stmt = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as Statement<unknown>;
+    const subject = manifest.subject?.digest;
+    if (stmt.predicateType !== STATUS_PREDICATE_TYPE || !Array.isArray(stmt.subject) || subject === undefined || !statementNames(stmt, subject)) return undefined;
+    const predicate = parseStatusPredicate(stmt.predicate, source);
+    return { descriptor: { mediaType: manifest.mediaType ?? OCI_MANIFEST, digest, size: hit.manifestBytes.length }, subject: manifest.subject, statement: { ...stmt, predicate }, signedBy: hit.signedBy };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * verifyStatusReport through the cache: a HEAD of the tag, and the cached report when the
+ * digest is the one cached; else the report read and verified in full (and cached).
+ */
+async function verifyThroughCache(registry: ContentReader, tag: string, policy: TrustPolicy, key: ReportKey, cache: VerifiedReportCache | undefined, verifiedBy: () => string): Promise<VerifiedStatement<StatusPredicate>> {
+  const source = `${registry.name}:${tag}`;
+  if (cache && registry.headTag) {
+    const hit = await cache.get(key, verifiedBy());
+    if (hit) {
+      const head = await registry.headTag(tag);
+      if (!head) throw new PromoteError('RECORD_NOT_FOUND', `${registry.name} has no ${tag}`, { hint: 'the agent has not reported yet', details: { reference: tag } });
+      const cached = head.digest !== undefined ? fromCache(hit, head.digest, source) : undefined;
+      if (cached) return cached;
+    }
+  }
+  requireSomeTrust(policy, 'status reports');
+  const attached = await readAttachedBundle(registry, tag);
+  const v = verifyAttachedBundle<StatusPredicate>(attached, source, policy, { predicateType: STATUS_PREDICATE_TYPE });
+  const verified = { ...v, statement: { ...v.statement, predicate: parseStatusPredicate(v.statement.predicate, source) } };
+  // A cache that cannot be written (a full disk) costs the next read a fetch, not this one its result.
+  await cache?.put(key, verifiedBy(), { digest: attached.descriptor.digest, manifestBytes: attached.manifestBytes, bundleBytes: attached.bundleBytes, signedBy: v.signedBy }).catch(() => undefined);
+  return verified;
+}
+
+/**
  * The latest report of one cluster, or undefined when it never reported. With a policy, a report
  * whose signature does not verify is returned with `verified: false` (gates refuse it, and the
  * evidence says why); without one, reports are read unverified.
  */
 export async function readStatusReport(registry: ContentReader, stage: string, cluster: string, policy?: TrustPolicy, pipeline?: string, options: ReadStatusOptions = {}): Promise<StatusObservation | undefined> {
+  let verifiedBy: string | undefined;
+  return readOne(registry, stage, cluster, policy, pipeline, options, () => (verifiedBy ??= verifiedByKey(policy!)));
+}
+
+async function readOne(registry: ContentReader, stage: string, cluster: string, policy: TrustPolicy | undefined, pipeline: string | undefined, options: ReadStatusOptions, verifiedBy: () => string): Promise<StatusObservation | undefined> {
   const tag = statusTag(stage, cluster);
   if (policy && (policy.keys.length || policy.identities.length)) {
     try {
-      const v = await verifyStatusReport(registry, tag, policy);
+      const key: ReportKey = { repository: registry.name, pipeline: pipeline ?? '', stage, cluster };
+      const v = await verifyThroughCache(registry, tag, policy, key, options.cache, verifiedBy);
       const p = v.statement.predicate;
       if (p.cluster !== cluster || p.stage !== stage) return refused(cluster, p, `the report at ${tag} is about ${p.stage}/${p.cluster}`);
       // One agent key often serves several pipelines: a report copied from another pipeline's
@@ -257,7 +358,31 @@ export async function readStatusReport(registry: ContentReader, stage: string, c
   }
 }
 
-export async function readStatusReports(registry: ContentReader, stage: string, clusters: string[], policy?: TrustPolicy, pipeline?: string, options: ReadStatusOptions = {}): Promise<StatusObservation[]> {
-  const out = await Promise.all(clusters.map((c) => readStatusReport(registry, stage, c, policy, pipeline, options)));
+/** The tags of the repository, when it can list them; undefined when it cannot (then each tag is asked for). */
+async function listedTags(registry: ContentReader & Partial<TagLister>): Promise<Set<string> | undefined> {
+  if (typeof registry.listTags !== 'function') return undefined;
+  try {
+    return new Set(await registry.listTags());
+  } catch (err) {
+    if (err instanceof PromoteError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * readStatusReport for every cluster, in the order given, without the ones that never reported:
+ * REPORT_CONCURRENCY at a time, a cluster without a status tag in the listing skipped, and with
+ * `options.cache` a HEAD per cluster whose report did not change.
+ */
+export async function readStatusReports(registry: ContentReader & Partial<TagLister>, stage: string, clusters: string[], policy?: TrustPolicy, pipeline?: string, options: ReadStatusOptions = {}): Promise<StatusObservation[]> {
+  const tags = clusters.length >= LIST_TAGS_FROM ? await listedTags(registry) : undefined;
+  let verifiedBy: string | undefined;
+  const key = () => (verifiedBy ??= verifiedByKey(policy!));
+  const out: (StatusObservation | undefined)[] = new Array(clusters.length);
+  await forEachConcurrently([...clusters.keys()], REPORT_CONCURRENCY, async (i) => {
+    const cluster = clusters[i]!;
+    if (tags && !tags.has(statusTag(stage, cluster))) return;
+    out[i] = await readOne(registry, stage, cluster, policy, pipeline, options, key);
+  });
   return out.filter((o): o is StatusObservation => o !== undefined);
 }

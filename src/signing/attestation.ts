@@ -116,6 +116,9 @@ export interface AttachedBundle {
   descriptor: Descriptor;
   manifest: ImageManifest;
   bundle: unknown;
+  /** The bytes read: the manifest's (their digest is `descriptor.digest`) and the bundle layer's. */
+  manifestBytes: Buffer;
+  bundleBytes: Buffer;
 }
 
 /** Reads the artefact at `reference` (tag or digest) and the bundle JSON in it. */
@@ -151,7 +154,7 @@ export async function readAttachedBundle(registry: ContentReader, reference: str
   } catch {
     throw verificationFailed('signature-format', `the bundle layer of ${registry.name}:${reference} is not JSON`, 'the signed statement is damaged; write it again', { reference });
   }
-  return { descriptor: fetched.descriptor, manifest, bundle };
+  return { descriptor: fetched.descriptor, manifest, bundle, manifestBytes: fetched.bytes, bundleBytes: bytes };
 }
 
 export interface VerifiedStatement<P = Record<string, unknown>> {
@@ -208,8 +211,11 @@ export function statementNames(stmt: Statement<unknown>, digest: string): boolea
  * re-attached to another bundle.
  */
 export async function verifyAttachedStatement<P = Record<string, unknown>>(registry: ContentReader, reference: string, trust: SigstoreTrust, expect: StatementExpectations = {}): Promise<VerifiedStatement<P>> {
-  const attached = await readAttachedBundle(registry, reference);
-  const source = `${registry.name}:${reference}`;
+  return verifyAttachedBundle<P>(await readAttachedBundle(registry, reference), `${registry.name}:${reference}`, trust, expect);
+}
+
+/** verifyAttachedStatement on an artefact already read (readAttachedBundle). */
+export function verifyAttachedBundle<P = Record<string, unknown>>(attached: AttachedBundle, source: string, trust: SigstoreTrust, expect: StatementExpectations = {}): VerifiedStatement<P> {
   const subjectDigest = expect.subjectDigest ?? attached.manifest.subject?.digest;
   if (expect.subjectDigest !== undefined && attached.manifest.subject?.digest !== undefined && attached.manifest.subject.digest !== expect.subjectDigest) {
     throw verificationFailed('record', `${source} is attached to ${attached.manifest.subject.digest}, not ${expect.subjectDigest}`, 'the tag points at a record of another bundle', { source });

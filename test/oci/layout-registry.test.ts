@@ -165,3 +165,28 @@ test('manifests over 4 MiB are refused on write and on read', async () => {
   await writeFile(indexPath, JSON.stringify({ schemaVersion: 2, manifests: [{ ...d, mediaType: OCI_MANIFEST, annotations: { 'org.opencontainers.image.ref.name': 'big' } }] }));
   await assert.rejects(layout.fetchManifest('big'), (err) => isPromoteError(err, 'TOO_LARGE'));
 });
+
+test('the index read once is reused only while index.json is the same file: a tag another writer (or a hand edit) adds is seen, and what a reader got cannot be changed under the next', async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const a = new LayoutRegistry(dir);
+  const b = new LayoutRegistry(dir);
+  const first = await store(a, 1, 'one');
+  assert.deepEqual(await a.listTags(), ['one']);
+  await store(b, 2, 'two');
+  assert.deepEqual(await a.listTags(), ['one', 'two']);
+  assert.equal((await a.resolve('two'))?.digest, (await b.resolve('two'))?.digest);
+  // A same-size edit in place (no rename): the tag renamed by hand is found under its new name.
+  const path = join(dir, 'index.json');
+  const text = await readFile(path, 'utf8');
+  await writeFile(path, text.replace('"one"', '"uno"'));
+  assert.equal((await a.resolve('uno'))?.digest, first.digest);
+  assert.equal(await a.resolve('one'), undefined);
+  const listed = await a.resolve('uno');
+  try {
+    (listed as { size: number }).size = 1;
+  } catch {
+    /* frozen: as good */
+  }
+  assert.equal((await a.resolve('uno'))?.size, first.size);
+});
