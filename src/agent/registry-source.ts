@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { PromoteError, isPromoteError, type ErrorCode } from '../errors.ts';
 import type { RendererOptions } from '../bundle/renderers/renderer.ts';
-import type { ArtifactReader, Descriptor } from '../oci/registry.ts';
+import { isNotFound } from '../oci/not-found.ts';
+import type { ArtifactReader, ContentReader, Descriptor, FetchedManifest } from '../oci/registry.ts';
 import type { Policy } from '../policy/policy-file.ts';
 import { promotionTag } from '../records/promotion-record.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
@@ -10,8 +11,9 @@ import type { DesiredState, Owner } from './target.ts';
 import { ReplayState } from './replay-state.ts';
 
 // The real DesiredSource: the stage's promotion record in the bundle's repository. A round that
-// finds the tag unchanged costs one HEAD. A new record is verified (signature by a promotion key,
-// predicate for this pipeline, stage and cluster, subject = the bundle), then the bundle
+// finds the tag unchanged costs one GET of the tag (the record's manifest, under 1 KiB). A new
+// record is verified (signature by a promotion key, predicate for this pipeline, stage and
+// cluster, subject = the bundle), then the bundle
 // (signature by a bundle key; content digest-checked while streaming, cached on disk by digest),
 // then the parameters against the bundle's own schema, and only then rendered.
 
@@ -56,6 +58,7 @@ export class RegistryDesiredSource implements DesiredSource {
   private readonly o: RegistrySourceOptions;
 
   private readonly replay: ReplayState;
+  private lastRecord: FetchedManifest | undefined;
 
   constructor(options: RegistrySourceOptions) {
     this.o = options;
@@ -72,13 +75,36 @@ export class RegistryDesiredSource implements DesiredSource {
   }
 
   async resolve(): Promise<string | undefined> {
-    return (await this.o.registry.resolve(this.tag))?.digest;
+    // A GET by tag (its digest computed from the bytes): the bytes are kept, so a new record's
+    // manifest is not fetched a second time by digest in load().
+    try {
+      this.lastRecord = await this.o.registry.fetchManifest(this.tag);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    return this.lastRecord.descriptor.digest;
+  }
+
+  /** The registry, answering a fetch of the record manifest resolve() read from those bytes. */
+  private reader(record: string): ContentReader {
+    const registry = this.o.registry;
+    const kept = this.lastRecord?.descriptor.digest === record ? this.lastRecord : undefined;
+    if (!kept) return registry;
+    return {
+      name: registry.name,
+      statBlob: (digest) => registry.statBlob(digest),
+      fetchBlob: (d) => registry.fetchBlob(d),
+      fetchBlobBytes: (d, max) => registry.fetchBlobBytes(d, max),
+      resolve: (ref) => registry.resolve(ref),
+      fetchManifest: async (ref) => (ref === record ? { descriptor: { ...kept.descriptor }, bytes: kept.bytes } : registry.fetchManifest(ref)),
+    };
   }
 
   /** The bundle a record claims to be about, read without trusting it (for the Refused report). */
   private async claimedBundle(record: string): Promise<string | undefined> {
     try {
-      const m = JSON.parse((await this.o.registry.fetchManifest(record)).bytes.toString('utf8')) as { subject?: { digest?: string } };
+      const m = JSON.parse((await this.reader(record).fetchManifest(record)).bytes.toString('utf8')) as { subject?: { digest?: string } };
       return m.subject?.digest;
     } catch {
       return undefined;
@@ -101,7 +127,7 @@ export class RegistryDesiredSource implements DesiredSource {
     const { owner, registry } = this.o;
     const [{ verifyBundle }, { verifyRecord }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts')]);
     // The one parser of the record format: every field typed, parameters true to their digest.
-    const verified = await verifyRecord(registry, record, this.o.promotionTrust, { stage: owner.stage });
+    const verified = await verifyRecord(this.reader(record), record, this.o.promotionTrust, { stage: owner.stage });
     const p = verified.statement.predicate;
     const bundle = p.bundle.digest;
     if (p.pipeline !== owner.pipeline) {

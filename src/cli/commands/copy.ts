@@ -7,8 +7,10 @@ export const command: Command = {
   usage: 'promote copy <source> <target> [options]',
   description: `
 Copies the artefact byte for byte (the digest stays the same) together with everything that
-refers to it: cosign signatures (sha256-<hex>.sig), promotion records and status reports (OCI
+refers to it: cosign signatures (sha256-<hex>.sig), promotion records and approvals (OCI
 referrers), recursively. Works between registries, OCI layout directories (oci:<dir>) and both.
+Status reports are not copied from a registry without the referrers API (they are read by their
+tag, which copy does not carry).
 Blobs the target already has are skipped; within one registry they are mounted, not uploaded.
 The target keeps the source's tag unless it names its own.
 
