@@ -148,7 +148,9 @@ export interface HealthResult {
  * - prune and health take the set that this round's apply or observe returned for the same
  *   desired state, and nothing else: a target carries no state from one call to the next
  *   (caches of what does not change under a running agent — API discovery, what a server
- *   cannot server-side apply — are allowed). A set from another call or record is refused
+ *   cannot server-side apply — are allowed, and so is what the server last answered about
+ *   an object, such as its resourceVersion after our apply, as long as a round that cannot
+ *   trust it asks again). A set from another call or record is refused
  *   (TARGET_SET_MISMATCH).
  * - Per-object failures are results; an exception fails the round, which is retried.
  */

@@ -58,9 +58,9 @@ describe('health in the first moments after a create (real API server)', () => {
     const id = 'APIService.apiregistration.k8s.io v1alpha1.missing.h.example.com';
     assert.equal(applied.objects.find((o) => o.id === id)?.action, 'created');
     // The first round judges what the apply answered: the object as created, before the aggregator looked.
+    // (the set keeps the verdict on that answer, not the object)
     const fresh = applied.set.live.get(id)!;
-    assert.equal((fresh.status as { conditions?: unknown[] } | undefined)?.conditions, undefined, 'the create answer carries no conditions');
-    assert.deepEqual(assessHealth(fresh), { health: 'Progressing', message: 'API service has no Available condition yet' });
+    assert.deepEqual(fresh.health, { health: 'Progressing', message: 'API service has no Available condition yet' });
     const first = await t.health(desired, applied.set, { timeoutMs: 0 });
     assert.equal(first.healthy, false, 'not Healthy in the first round');
     // The aggregator finds no service behind it: Available=False, and Degraded once the timeout runs out.
@@ -79,8 +79,8 @@ describe('health in the first moments after a create (real API server)', () => {
     const desired = state('apisvc-local', apiService('v1.local.h.example.com', 'local.h.example.com'));
     const applied = await t.apply(desired);
     const id = 'APIService.apiregistration.k8s.io v1.local.h.example.com';
-    const created = applied.set.live.get(id)!;
-    assert.equal((created.status as { conditions: { reason: string }[] }).conditions[0]!.reason, 'Local');
+    assert.equal((await kube.api('GET', '/apis/apiregistration.k8s.io/v1/apiservices/v1.local.h.example.com')).body.status.conditions[0].reason, 'Local');
+    assert.equal(applied.set.live.get(id)!.health.health, 'Healthy');
     const h = await t.health(desired, applied.set, { timeoutMs: 0 });
     assert.deepEqual(h.objects.map((o) => [o.id, o.health]), [[id, 'Healthy']]);
 
@@ -97,8 +97,8 @@ describe('health in the first moments after a create (real API server)', () => {
     }
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const id2 = `APIService.apiregistration.k8s.io ${name}`;
-    assert.equal(assessHealth(applied2.set.live.get(id2)!).health, 'Progressing');
-    const h2 = await t.health(byHand, { ...applied2.set, live: new Map([[id2, put.body]]) }, { timeoutMs: 0 });
+    assert.equal(applied2.set.live.get(id2)!.health.health, 'Progressing');
+    const h2 = await t.health(byHand, { ...applied2.set, live: new Map([[id2, { rv: put.body.metadata.resourceVersion, health: assessHealth(put.body) }]]) }, { timeoutMs: 0 });
     assert.deepEqual(h2.objects.map((o) => [o.id, o.health]), [[id2, 'Healthy']]);
   });
 
@@ -106,7 +106,7 @@ describe('health in the first moments after a create (real API server)', () => {
     const desired = state('siblings', ...SIBLINGS);
     const applied = await t.apply(desired);
     assert.deepEqual(applied.objects.filter((o) => o.action !== 'created').map((o) => [o.id, o.action, o.message]), []);
-    const verdicts = Object.fromEntries([...applied.set.live].map(([id, obj]) => [id.split(' ')[0], assessHealth(obj).health]));
+    const verdicts = Object.fromEntries([...applied.set.live].map(([id, view]) => [id.split(' ')[0], view.health.health]));
     // Each as the API server answered the create: no controller has written its status yet.
     // (The CRD was waited on until Established before the other objects were applied.)
     assert.deepEqual(verdicts, {
