@@ -10,6 +10,7 @@ export const agentErrorCodes = {
   KUBE_CONFIG_INVALID: { meaning: 'the Kubernetes configuration is unusable (no current cluster, unreadable)', outcome: 'failed' },
   KUBE_UNREACHABLE: { meaning: 'the Kubernetes API server cannot be reached', outcome: 'failed' },
   PIPELINE_EMPTY: { meaning: 'the pipeline has no stages', outcome: 'usage' },
+  RECORD_KEEP_INVALID: { meaning: 'the record keeps an older record running on the agent\'s cluster (its wave is not released) that the agent cannot run: missing, unsigned, of another stage, pipeline or cluster, not older, or not releasing the cluster', outcome: 'verification' },
   RECORD_REPLAYED: { meaning: 'the record is older than one the agent already applied (a replay)', outcome: 'verification' },
   RECORD_WRONG_CLUSTER: { meaning: 'the record does not include the agent\'s cluster', outcome: 'verification' },
   RECORD_WRONG_PIPELINE: { meaning: 'the record is for another pipeline or stage', outcome: 'verification' },

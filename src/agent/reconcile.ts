@@ -20,10 +20,27 @@ export interface DesiredSource {
   resolve(): Promise<string | undefined>;
   /**
    * Verifies the record (signature, pipeline, stage, cluster, subject) and its bundle, validates
-   * the parameters and renders. Throws a PromoteError; outcome `verification`/`refused` → Refused;
+   * the parameters and renders — or, when the record's rollout keeps this cluster on an older
+   * record, that record (DesiredState.tagRecord), or says there is nothing to run yet.
+   * Throws a PromoteError; outcome `verification`/`refused` → Refused;
    * RENDERER_MISSING / RENDER_TIMEOUT (with `details.bundle`, `details.renderer`) → Failed, retried.
    */
-  load(recordDigest: string): Promise<DesiredState>;
+  load(recordDigest: string): Promise<DesiredState | NothingToRun>;
+}
+
+/**
+ * A verified record of a rollout in waves whose wave for this cluster is not released yet, and
+ * which keeps nothing older running here (a first promotion of the stage, a cluster new to its
+ * environment): the agent applies nothing and waits for the record that releases the wave.
+ */
+export interface NothingToRun {
+  nothingToRun: true;
+  /** The record on the stage's tag. */
+  tagRecord: string;
+  /** This cluster's wave, the waves the record releases (1..released), and how many there are. */
+  wave: number;
+  released: number;
+  waves: number;
 }
 
 export interface AgentStatus {
@@ -38,7 +55,10 @@ export interface AgentStatus {
   /** The record whose state the target holds now (last successful apply). */
   appliedRecord?: string;
   observedAt: string;
-  /** When this phase began for this record. */
+  /**
+   * When this phase began for this desired state (the bundle and this cluster's parameters; for
+   * a record not applied, that record): a wave release that changes neither keeps it.
+   */
   since: string;
   /** PascalCase reason, e.g. `Applied`, `HealthTimeout`, `KindNotServed`, `SignatureInvalid`. */
   reason: string;
@@ -55,9 +75,17 @@ export interface StatusReporter {
   report(status: AgentStatus): Promise<void>;
   /**
    * The last report this cluster published, if the reporter can read it back: a restarted agent
-   * keeps its `since` (soak gates measure from it) when the phase and record are unchanged.
+   * keeps its `since` (soak gates measure from it) when the phase and the record (or the bundle)
+   * are unchanged and its first round found the target already holding that state.
    */
-  previous?(): Promise<{ phase: string; record?: string; since: string } | undefined>;
+  previous?(): Promise<PreviousReport | undefined>;
+}
+
+export interface PreviousReport {
+  phase: string;
+  record?: string;
+  bundle?: string;
+  since: string;
 }
 
 export interface ReconcilerOptions {
@@ -79,7 +107,7 @@ export interface ReconcilerOptions {
 
 export interface RoundResult {
   status: AgentStatus;
-  /** A new record was verified and applied (or refused) this round. */
+  /** A new record was verified and applied, refused, or found to be the state the target holds this round. */
   changed: boolean;
   /** Target writes (files or mutating API requests). */
   writes: number;
@@ -96,13 +124,22 @@ export class Reconciler {
   /** Did the last apply of `current` fail (partial)? Then the next round applies it in full again. */
   private currentFailed = false;
   private refused: { record: string; error: PromoteError } | undefined;
+  /** The tag's record keeps nothing running on this cluster: wait for its wave. */
+  private waiting: NothingToRun | undefined;
   private last: AgentStatus | undefined;
+  /** What each status's `since` is about (sinceKey): a status with the same phase and key keeps it. */
+  private readonly sinceKeys = new WeakMap<AgentStatus, string>();
   /** The last status actually published (a failed publish is retried). */
   private lastReported: AgentStatus | undefined;
   private lastReportAt = 0;
   /** When the current desired state was last applied: health waits are measured from it. */
   private appliedAt = 0;
-  private previous: { phase: string; record?: string; since: string } | undefined | null = null;
+  /**
+   * A restarted agent's last published report (null: not read yet). Dropped when the first round
+   * has to create or change objects: the target did not hold the state (a rebuilt cluster, a
+   * wiped directory), so its `since` does not carry over.
+   */
+  private previous: PreviousReport | undefined | null = null;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -117,11 +154,19 @@ export class Reconciler {
     return this.o.now?.() ?? new Date();
   }
 
-  private status_(fields: Omit<AgentStatus, 'pipeline' | 'stage' | 'cluster' | 'target' | 'observedAt' | 'since' | 'appliedRecord'>): AgentStatus {
+  /** `state`: the desired state the status is about, when it is one applied or held (not a record refused). */
+  private status_(fields: Omit<AgentStatus, 'pipeline' | 'stage' | 'cluster' | 'target' | 'observedAt' | 'since' | 'appliedRecord'>, state?: DesiredState): AgentStatus {
     const now = this.now().toISOString();
-    const before = this.last ?? this.previous ?? undefined;
-    const keepSince = before && before.phase === fields.phase && before.record === fields.record;
-    return {
+    const key = sinceKey(fields.record, state);
+    let before: { since: string } | undefined;
+    if (this.last) {
+      if (this.last.phase === fields.phase && this.sinceKeys.get(this.last) === key) before = this.last;
+    } else if (this.previous && this.previous.phase === fields.phase) {
+      // Across a restart only the record or the bundle can be compared; that the objects are
+      // unchanged (else `previous` is gone, see applyAll) stands for the parameters.
+      if (this.previous.record === fields.record || (state !== undefined && this.previous.bundle === state.bundleDigest)) before = this.previous;
+    }
+    const status: AgentStatus = {
       pipeline: this.o.owner.pipeline,
       stage: this.o.owner.stage,
       cluster: this.o.owner.cluster,
@@ -129,8 +174,10 @@ export class Reconciler {
       ...fields,
       ...(this.current && !this.currentFailed ? { appliedRecord: this.current.recordDigest } : this.last?.appliedRecord ? { appliedRecord: this.last.appliedRecord } : {}),
       observedAt: now,
-      since: keepSince ? before.since : now,
+      since: before?.since ?? now,
     };
+    this.sinceKeys.set(status, key);
+    return status;
   }
 
   async round(): Promise<RoundResult> {
@@ -188,14 +235,18 @@ export class Reconciler {
       // Same refused record: nothing new to verify; keep saying why.
       return { status: this.notApplied(record, this.refused.error, 'Refused'), changed: false, writes: 0, driftCorrected: 0 };
     }
-    if (this.current?.recordDigest === record && !this.currentFailed) return await this.steady(this.current);
+    if (this.waiting?.tagRecord === record) return { status: this.waitingStatus(this.waiting), changed: false, writes: 0, driftCorrected: 0 };
+    // "Unchanged" is decided on the tag's record: one HEAD per idle round.
+    const onTag = this.current && tagRecordOf(this.current) === record;
+    if (onTag && !this.currentFailed) return await this.steady(this.current!);
 
     let desired: DesiredState;
-    if (this.current?.recordDigest === record) {
-      desired = this.current; // retry a failed apply of an already verified record
+    if (onTag) {
+      desired = this.current!; // retry a failed apply of an already verified record
     } else {
+      let loaded: DesiredState | NothingToRun;
       try {
-        desired = await this.o.source.load(record);
+        loaded = await this.o.source.load(record);
       } catch (err) {
         const e = isPromoteError(err) ? err : new PromoteError('AGENT_LOAD_FAILED', (err as Error).message, { cause: err });
         if (e.outcome === 'verification' || e.outcome === 'refused' || e.outcome === 'usage') {
@@ -205,19 +256,46 @@ export class Reconciler {
         if (cannotRender(e)) return { status: this.notApplied(record, e, 'Failed'), changed: false, writes: 0, driftCorrected: 0, error: e };
         throw e; // transient (registry down): Failed, retried with backoff
       }
+      this.refused = undefined;
+      if ('nothingToRun' in loaded) {
+        // Apply nothing and keep whatever the target holds, until the wave is released.
+        this.waiting = loaded;
+        return { status: this.waitingStatus(loaded), changed: true, writes: 0, driftCorrected: 0 };
+      }
+      desired = loaded;
     }
     this.refused = undefined;
+    this.waiting = undefined;
+    if (this.current && !this.currentFailed && sameState(this.current, desired)) {
+      // A new record on the tag for the state the target holds (a wave release for a cluster
+      // already released, a kept record unchanged): nothing to apply; `since` goes on.
+      this.current = desired;
+      return { ...(await this.steady(desired)), changed: true };
+    }
     if (!this.current) {
       // A restarted agent: when the target already holds this record (its inventory says so),
       // this is a steady round — drift is reported or corrected, not silently overwritten.
       const seen = await this.o.target.observe(desired);
-      if (seen.appliedRecordDigest === record) {
+      if (seen.appliedRecordDigest === desired.recordDigest) {
         this.current = desired;
         this.currentFailed = false;
         return await this.steady(desired, seen);
       }
     }
     return await this.applyAll(desired, [], true);
+  }
+
+  private waitingStatus(w: NothingToRun): AgentStatus {
+    const { stage, cluster } = this.o.owner;
+    return this.status_({
+      phase: 'Progressing',
+      record: w.tagRecord,
+      reason: 'WaitingForWave',
+      message: `${cluster} is in wave ${w.wave} of ${w.waves} of ${stage}'s rollout, not released yet (the record on the tag releases wave${w.released === 1 ? ' 1' : `s 1-${w.released}`}); nothing of the stage runs here until wave ${w.wave} is released`,
+      objects: summarise([]),
+      drift: [],
+      pruned: [],
+    });
   }
 
   /** A record that was not applied: Refused (did not verify), or Failed (cannot render here; retried). */
@@ -255,7 +333,7 @@ export class Reconciler {
           drift: seen.drift,
           pruned: [],
           ...(desired.renderer && { renderer: desired.renderer }),
-        });
+        }, desired);
         return { status, changed: false, writes: 0, driftCorrected: 0 };
       }
       return await this.applyAll(desired, seen.drift, false);
@@ -275,6 +353,7 @@ export class Reconciler {
     this.appliedAt = Date.now();
     const applied = await this.o.target.apply(desired, { ...(this.o.force && { force: true }), ...(drift.length && { restore: drift.map((d) => d.id) }) });
     const failed = applied.objects.filter((r) => r.action === 'failed');
+    if (this.last === undefined && applied.objects.some((r) => r.action !== 'unchanged')) this.previous = undefined;
     this.current = desired;
     this.currentFailed = failed.length > 0;
     let writes = applied.writes;
@@ -286,6 +365,7 @@ export class Reconciler {
       writes += p.writes;
       pruned = p.pruned;
       kept = p.kept;
+      if (this.last === undefined && pruned.length > 0) this.previous = undefined;
     }
     const health = await this.o.target.health(desired, applied.set, this.healthOptions());
     const results = [...applied.objects, ...health.objects, ...kept];
@@ -295,6 +375,21 @@ export class Reconciler {
 
   private verdict(desired: DesiredState, failed: ObjectResult[], results: ObjectResult[], healthy: boolean, drift: DriftedObject[], pruned: string[]): AgentStatus {
     const objects = summarise(results);
-    return this.status_({ ...verdictOf(failed, results, healthy, drift, objects), record: desired.recordDigest, bundle: desired.bundleDigest, objects, drift, pruned, ...(desired.renderer && { renderer: desired.renderer }) });
+    return this.status_({ ...verdictOf(failed, results, healthy, drift, objects), record: desired.recordDigest, bundle: desired.bundleDigest, objects, drift, pruned, ...(desired.renderer && { renderer: desired.renderer }) }, desired);
   }
+}
+
+function tagRecordOf(d: DesiredState): string {
+  return d.tagRecord ?? d.recordDigest;
+}
+
+/** The same record run, or the same bundle with the same parameters for this cluster. */
+function sameState(a: DesiredState, b: DesiredState): boolean {
+  return a.recordDigest === b.recordDigest || (a.parameters !== undefined && a.bundleDigest === b.bundleDigest && a.parameters === b.parameters);
+}
+
+/** What a status's `since` is about: the desired state it holds, else the record it names. */
+function sinceKey(record: string | undefined, state: DesiredState | undefined): string {
+  if (state?.parameters !== undefined) return `state ${state.bundleDigest} ${state.parameters}`;
+  return `record ${state?.recordDigest ?? record ?? ''}`;
 }

@@ -6,7 +6,8 @@ import type { ArtifactReader, ContentReader, Descriptor, FetchedManifest } from 
 import type { Policy } from '../policy/policy-file.ts';
 import { promotionTag } from '../records/promotion-record.ts';
 import type { TrustPolicy } from '../signing/policy.ts';
-import type { DesiredSource } from './reconcile.ts';
+import type { PromotionPredicate } from '../records/promotion-record.ts';
+import type { DesiredSource, NothingToRun } from './reconcile.ts';
 import type { DesiredState, Owner } from './target.ts';
 import { ReplayState } from './replay-state.ts';
 
@@ -16,6 +17,11 @@ import { ReplayState } from './replay-state.ts';
 // cluster, subject = the bundle), then the bundle
 // (signature by a bundle key; content digest-checked while streaming, cached on disk by digest),
 // then the parameters against the bundle's own schema, and only then rendered.
+//
+// A record of a rollout in waves may not release this cluster yet (records/rollout.ts): then the
+// cluster runs the older record the tag's record `keep`s for it, fetched by digest from the same
+// repository and verified as fully as the tag's own (plus: older than it, and releasing this
+// cluster itself; its own `keep` is never followed), or nothing at all when none is kept.
 
 export interface RegistrySourceOptions {
   registry: ArtifactReader;
@@ -111,7 +117,7 @@ export class RegistryDesiredSource implements DesiredSource {
     }
   }
 
-  async load(record: string): Promise<DesiredState> {
+  async load(record: string): Promise<DesiredState | NothingToRun> {
     try {
       return await this.loadVerified(record);
     } catch (err) {
@@ -123,32 +129,36 @@ export class RegistryDesiredSource implements DesiredSource {
     }
   }
 
-  private async loadVerified(record: string): Promise<DesiredState> {
+  private async loadVerified(record: string): Promise<DesiredState | NothingToRun> {
     const { owner, registry } = this.o;
-    const [{ verifyBundle }, { verifyRecord }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts')]);
+    const [{ verifyBundle }, { verifyRecord, valuesDigest }, { clusterRelease }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts'), import('../records/rollout.ts')]);
     // The one parser of the record format: every field typed, parameters true to their digest.
     const verified = await verifyRecord(this.reader(record), record, this.o.promotionTrust, { stage: owner.stage });
-    const p = verified.statement.predicate;
-    const bundle = p.bundle.digest;
-    if (p.pipeline !== owner.pipeline) {
-      throw refuse('RECORD_WRONG_PIPELINE', `the record at ${registry.name}:${this.tag} is for pipeline ${JSON.stringify(p.pipeline)}, not ${owner.pipeline}`, 'the tag holds another pipeline\'s record; it was copied — do not deploy it', bundle);
-    }
-    let values = p.parameters.values;
-    if (p.clusters.length > 0) {
-      const mine = p.clusters.find((c) => c.name === owner.cluster);
-      if (!mine) {
-        throw refuse('RECORD_WRONG_CLUSTER', `the record for ${owner.pipeline}/${owner.stage} does not include cluster ${owner.cluster} (it is for ${p.clusters.map((c) => c.name).join(', ')})`, 'check --cluster, or add the cluster to the stage\'s environment and promote again', bundle);
-      }
-      values = mine.parameters;
-    }
+    const tagged = verified.statement.predicate;
+    this.checkOwner(tagged, (code, why, hint) => refuse(code, `the record at ${registry.name}:${this.tag} ${why}`, hint, tagged.bundle.digest));
     // Every valid record of the stage stays valid for ever, so whoever can move the tag could put
     // an older one back (a rollback attack, as TUF calls it). `promote to` numbers a stage's
     // records (ledger compare-and-swap, rollbacks included), so an honest tag never goes back.
-    const sequence = p.sequence;
+    // The floor is the tag's record, also when the cluster runs an older record it keeps.
+    const sequence = tagged.sequence;
     const highest = await this.replay.highest();
     if (sequence < highest) {
-      throw refuse('RECORD_REPLAYED', `the record at ${registry.name}:${this.tag} is number ${sequence} of ${owner.pipeline}/${owner.stage}, older than number ${highest} this agent already accepted: an old record was put back on the tag`, `promote the stage again (promote rollback to go back on purpose); if the ledger was re-created on purpose, delete ${this.replay.path}`, bundle);
+      throw refuse('RECORD_REPLAYED', `the record at ${registry.name}:${this.tag} is number ${sequence} of ${owner.pipeline}/${owner.stage}, older than number ${highest} this agent already accepted: an old record was put back on the tag`, `promote the stage again (promote rollback to go back on purpose); if the ledger was re-created on purpose, delete ${this.replay.path}`, tagged.bundle.digest);
     }
+
+    const release = clusterRelease(tagged.rollout, owner.cluster);
+    let run: { digest: string; p: PromotionPredicate } = { digest: record, p: tagged };
+    if (!release.released) {
+      const { wave, waves } = tagged.rollout!;
+      if (release.keep === undefined) {
+        if (sequence > highest) await this.replay.remember(sequence);
+        return { nothingToRun: true, tagRecord: record, wave: release.wave, released: wave, waves: waves.length };
+      }
+      run = { digest: release.keep, p: await this.kept(release.keep, record, tagged) };
+    }
+    const p = run.p;
+    const bundle = p.bundle.digest;
+    const values = p.clusters.length > 0 ? p.clusters.find((c) => c.name === owner.cluster)!.parameters : p.parameters.values;
 
     // The bundle's manifest, read once for the signature check and the pull. Failing here, it is
     // read again by verifyBundle, which says what is wrong (missing, not that artefact).
@@ -187,11 +197,52 @@ export class RegistryDesiredSource implements DesiredSource {
     if (sequence > highest) await this.replay.remember(sequence);
     return {
       owner,
-      recordDigest: record,
+      recordDigest: run.digest,
+      ...(run.digest !== record && { tagRecord: record }),
       bundleDigest: bundle,
+      parameters: valuesDigest({ environment: p.environment, parameters: values }),
       renderer: { kind: rendered.renderer.kind, ...(rendered.renderer.version !== undefined && { version: rendered.renderer.version }) },
       files: rendered.files.map((f) => (isOnDisk(f) ? { path: f.path, source: f.source, size: f.size } : { path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
     };
+  }
+
+  /** Refuses a record of another pipeline, or one whose clusters do not include this agent's. */
+  private checkOwner(p: PromotionPredicate, fail: (code: ErrorCode, why: string, hint: string) => PromoteError): void {
+    const { owner } = this.o;
+    if (p.pipeline !== owner.pipeline) {
+      throw fail('RECORD_WRONG_PIPELINE', `is for pipeline ${JSON.stringify(p.pipeline)}, not ${owner.pipeline}`, 'the tag holds another pipeline\'s record; it was copied — do not deploy it');
+    }
+    if (p.clusters.length > 0 && !p.clusters.some((c) => c.name === owner.cluster)) {
+      throw fail('RECORD_WRONG_CLUSTER', `for ${owner.pipeline}/${owner.stage} does not include cluster ${owner.cluster} (it is for ${p.clusters.map((c) => c.name).join(', ')})`, 'check --cluster, or add the cluster to the stage\'s environment and promote again');
+    }
+  }
+
+  /**
+   * The record `tagged` (at `record` on the tag) keeps running on this cluster, at `digest` in the
+   * same repository: signed by trust.promotions, of this pipeline, stage and cluster, older than
+   * `tagged`, and releasing this cluster itself. One step: its own `keep` is never followed, so
+   * a chain of records cannot walk the agent back to any record the promoter ever signed.
+   */
+  private async kept(digest: string, record: string, tagged: PromotionPredicate): Promise<PromotionPredicate> {
+    const { owner, registry } = this.o;
+    const [{ verifyRecord }, { clusterRelease }] = await Promise.all([import('../records/promotion-record.ts'), import('../records/rollout.ts')]);
+    const wave = clusterRelease(tagged.rollout, owner.cluster).wave;
+    const what = `record ${tagged.sequence} at ${registry.name}:${this.tag} (${record}) does not release wave ${wave}, where ${owner.cluster} is, and keeps ${digest} running there`;
+    const hint = 'the record names a kept record the agent cannot run; promote the stage again (or release the wave); the target keeps what it runs';
+    const invalid = (why: string, cause?: unknown) => new PromoteError('RECORD_KEEP_INVALID', `${what}, but ${why}`, { outcome: 'verification', hint, details: { bundle: tagged.bundle.digest, keep: digest }, ...(cause !== undefined && { cause }) });
+    let p: PromotionPredicate;
+    try {
+      p = (await verifyRecord(registry, digest, this.o.promotionTrust, { stage: owner.stage })).statement.predicate;
+    } catch (err) {
+      // A record that is gone or does not verify is refused; a registry that cannot be reached fails the round.
+      if (isPromoteError(err) && (err.outcome === 'verification' || err.code === 'RECORD_NOT_FOUND')) throw invalid(`that record ${err.code === 'RECORD_NOT_FOUND' ? 'is not in the repository' : `does not verify: ${err.message}`}`, err);
+      throw err;
+    }
+    this.checkOwner(p, (_code, why) => invalid(`that record ${why}`));
+    if (p.sequence >= tagged.sequence) throw invalid(`that record is number ${p.sequence}, not older than the record that keeps it (${tagged.sequence})`);
+    const own = clusterRelease(p.rollout, owner.cluster);
+    if (!own.released) throw invalid(`that record (number ${p.sequence}) does not release ${owner.cluster} either (its wave ${own.wave} is not released there)`);
+    return p;
   }
 }
 

@@ -2,7 +2,7 @@ import { isPromoteError } from '../errors.ts';
 import type { Descriptor, Registry } from '../oci/registry.ts';
 import type { StatusPredicate } from '../records/status-report.ts';
 import type { Signer } from '../signing/signer.ts';
-import type { AgentStatus, StatusReporter } from './reconcile.ts';
+import type { AgentStatus, PreviousReport, StatusReporter } from './reconcile.ts';
 import type { ReplayState } from './replay-state.ts';
 
 // Publishes each status as a signed report at `status-<stage>-<cluster>`, attached to the bundle
@@ -35,6 +35,7 @@ export function toPredicate(s: AgentStatus, repository?: string, numbers: { sequ
 export interface OwnReport {
   phase: string;
   record?: string;
+  bundle?: string;
   since: string;
   sequence: number;
   recordSequence: number;
@@ -84,7 +85,7 @@ export class RegistryStatusReporter implements StatusReporter {
         throw err;
       }
       if (p.pipeline !== pipeline || p.stage !== stage || p.cluster !== cluster) return undefined;
-      return { phase: p.phase, since: p.since, ...(p.record && { record: p.record }), sequence: p.sequence ?? 0, recordSequence: p.recordSequence ?? 0 };
+      return { phase: p.phase, since: p.since, ...(p.record && { record: p.record }), ...(p.bundle.digest && { bundle: p.bundle.digest }), sequence: p.sequence ?? 0, recordSequence: p.recordSequence ?? 0 };
     })();
     return this.own;
   }
@@ -96,11 +97,11 @@ export class RegistryStatusReporter implements StatusReporter {
    * 2001", or our own older "Converged" from before a flap) would otherwise be laundered into a
    * fresh one and skip a soak. No local state (the cache was lost): the clock starts again.
    */
-  async previous(): Promise<{ phase: string; record?: string; since: string } | undefined> {
+  async previous(): Promise<PreviousReport | undefined> {
     const own = await this.ownLast();
     const published = (await this.state?.lastReport()) ?? 0;
     if (!own || !own.since || published === 0 || own.sequence !== published) return undefined;
-    return { phase: own.phase, since: own.since, ...(own.record && { record: own.record }) };
+    return { phase: own.phase, since: own.since, ...(own.record && { record: own.record }), ...(own.bundle && { bundle: own.bundle }) };
   }
 
   async report(status: AgentStatus): Promise<void> {

@@ -38,8 +38,21 @@ export interface Owner {
 
 export interface DesiredState {
   owner: Owner;
+  /** The promotion record whose bundle and parameters these are: the record this cluster runs. */
   recordDigest: string;
+  /**
+   * The record on the stage's tag that led here, when it is another one: a record of a rollout
+   * whose wave for this cluster is not released yet keeps it running an older record
+   * (records/rollout.ts). Absent: the tag's record is `recordDigest`.
+   */
+  tagRecord?: string;
   bundleDigest: string;
+  /**
+   * Digest of what the render took besides the bundle (this cluster's parameters, the
+   * environment name): with `bundleDigest`, the desired state. Two records that agree on both
+   * (a wave release for a cluster already released) are one state, kept without a re-apply.
+   */
+  parameters?: string;
   files: RenderedFile[];
   /** What rendered `files` (plain, or helm/kustomize with the binary's version): the status report says it. */
   renderer?: ReportedRenderer;

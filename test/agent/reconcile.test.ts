@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PromoteError } from '../../src/errors.ts';
-import { Reconciler, type AgentStatus, type DesiredSource, type StatusReporter } from '../../src/agent/reconcile.ts';
+import { Reconciler, type AgentStatus, type DesiredSource, type NothingToRun, type PreviousReport, type StatusReporter } from '../../src/agent/reconcile.ts';
 import type { ApplyResult, DesiredState, HealthOptions, HealthResult, Observation, PruneResult, Target, TargetSet } from '../../src/agent/target.ts';
 import { DirTarget } from '../../src/agent/targets/dir-target.ts';
 import { OWNER } from './desired.ts';
@@ -26,14 +26,14 @@ function state(record: string, files: Record<string, string>): DesiredState {
 /** In-process fake of the registry side: a tag that points at a record, and what each record renders to. */
 class FakeSource implements DesiredSource {
   tag: string | undefined;
-  records = new Map<string, DesiredState | PromoteError>();
+  records = new Map<string, DesiredState | NothingToRun | PromoteError>();
   resolves = 0;
   loads = 0;
   async resolve(): Promise<string | undefined> {
     this.resolves++;
     return this.tag;
   }
-  async load(record: string): Promise<DesiredState> {
+  async load(record: string): Promise<DesiredState | NothingToRun> {
     this.loads++;
     const r = this.records.get(record);
     if (!r) throw new PromoteError('RECORD_NOT_FOUND', `no record ${record}`);
@@ -196,6 +196,35 @@ describe('Reconciler with the dir target (in-process fake source)', () => {
     assert.deepEqual(fixed.status.renderer, { kind: 'helm', version: 'v3.17.3+ge4da497' });
     assert.equal(await readFile(join(root, 'b.yaml'), 'utf8'), 'b');
   });
+
+  it('a restarted agent keeps the since of its last report only when the target still holds that state: a wiped directory (a rebuilt cluster) starts a new since (real dir target)', async () => {
+    const root = await tempDir();
+    const source = new FakeSource();
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', state('sha256:r1', { 'x.yaml': 'x' }));
+    const first = await new Reconciler({ owner: OWNER, source, target: new DirTarget(root) }).round();
+    assert.equal(first.status.phase, 'Converged');
+    const long = '2026-01-01T00:00:00.000Z';
+    const restart = (previous: PreviousReport) => new Reconciler({ owner: OWNER, source, target: new DirTarget(root), reporter: { report: async () => {}, previous: async () => previous } }).round();
+
+    const held = await restart({ phase: 'Converged', record: 'sha256:r1', since: long });
+    assert.equal(held.status.phase, 'Converged');
+    assert.equal(held.writes, 0, 'the target held the record: nothing written');
+    assert.equal(held.status.since, long, 'same phase, same record, target unchanged: since carries over');
+    const other = await restart({ phase: 'Converged', record: 'sha256:r0', since: long });
+    assert.notEqual(other.status.since, long, 'another record starts a new since');
+
+    // The cluster is rebuilt: the agent's next process re-creates every object.
+    await rm(root, { recursive: true, force: true });
+    const startedAt = Date.now();
+    const rebuilt = await restart({ phase: 'Converged', record: 'sha256:r1', since: long });
+    assert.equal(rebuilt.status.phase, 'Converged');
+    assert.ok(rebuilt.writes > 0, 'every object was written again');
+    assert.equal(await readFile(join(root, 'x.yaml'), 'utf8'), 'x');
+    assert.ok(Date.parse(rebuilt.status.since) >= startedAt - 5, `since ${rebuilt.status.since} starts with the re-created objects, not before the rebuild`);
+    const next = await restart({ phase: 'Converged', record: 'sha256:r1', since: rebuilt.status.since });
+    assert.equal(next.status.since, rebuilt.status.since, 'and holds from there');
+  });
 });
 
 /** In-process fake target for states a directory never reaches: failed objects, slow readiness. */
@@ -274,22 +303,6 @@ describe('Reconciler phases (in-process fake target)', () => {
     assert.ok(waits[1]! <= 60_000 && waits[1]! > 50_000, `the second round waits only what is left (${waits[1]})`);
   });
 
-  it('a restarted agent keeps the since of its last report when phase and record are unchanged', async () => {
-    const source = new FakeSource();
-    source.tag = 'sha256:r1';
-    source.records.set('sha256:r1', state('sha256:r1', { 'x.yaml': 'x' }));
-    const reporter = new FakeReporter();
-    const withPrevious: StatusReporter = {
-      report: (s) => reporter.report(s),
-      previous: async () => ({ phase: 'Converged', record: 'sha256:r1', since: '2026-01-01T00:00:00.000Z' }),
-    };
-    const r = await new Reconciler({ owner: OWNER, source, target: new FakeTarget(), reporter: withPrevious }).round();
-    assert.equal(r.status.phase, 'Converged');
-    assert.equal(r.status.since, '2026-01-01T00:00:00.000Z');
-    const other = await new Reconciler({ owner: OWNER, source, target: new FakeTarget(), reporter: { report: async () => {}, previous: async () => ({ phase: 'Converged', record: 'sha256:r0', since: '2026-01-01T00:00:00.000Z' }) } }).round();
-    assert.notEqual(other.status.since, '2026-01-01T00:00:00.000Z', 'another record starts a new since');
-  });
-
   it('a failed status publish is an error of the round, not a crash, and is retried next round', async () => {
     const source = new FakeSource();
     source.tag = 'sha256:r1';
@@ -337,5 +350,79 @@ describe('Reconciler phases (in-process fake target)', () => {
     assert.equal(next.status.phase, 'Converged');
     assert.equal(await readFile(join(root, 'c.yaml'), 'utf8'), 'c');
     assert.deepEqual((await new DirTarget(root).observe(source.records.get('sha256:r1') as DesiredState)).drift, []);
+  });
+});
+
+describe('Reconciler and rollouts in waves (in-process fake source: what RegistryDesiredSource returns, real dir target)', () => {
+  /** A record's desired state for this cluster: its bundle and the digest of this cluster's parameters. */
+  function wave(record: string, bundle: string, parameters: string, files: Record<string, string>, tagRecord?: string): DesiredState {
+    return { ...state(record, files), bundleDigest: bundle, parameters, ...(tagRecord && { tagRecord }) };
+  }
+
+  it('a tag record that keeps this cluster on the record it runs: nothing applied, the report still names the record run, since goes on; one HEAD per idle round', async () => {
+    const root = await tempDir();
+    const { source, reporter, reconciler } = setup(root);
+    source.tag = 'sha256:r1';
+    source.records.set('sha256:r1', wave('sha256:r1', 'sha256:b1', 'sha256:p1', { 'a.yaml': 'one' }));
+    const first = await reconciler.round();
+    assert.equal(first.status.phase, 'Converged');
+    // Record 2 releases wave 1 only; this cluster (wave 3) keeps record 1.
+    source.tag = 'sha256:r2';
+    source.records.set('sha256:r2', wave('sha256:r1', 'sha256:b1', 'sha256:p1', { 'a.yaml': 'one' }, 'sha256:r2'));
+    const kept = await reconciler.round();
+    assert.equal(kept.status.phase, 'Converged');
+    assert.equal(kept.status.record, 'sha256:r1', 'the record actually run');
+    assert.equal(kept.writes, 0);
+    assert.equal(kept.status.since, first.status.since);
+    assert.equal(reporter.reports.length, 1, 'an unchanged status is not published again');
+    const idle = await reconciler.round();
+    assert.equal(idle.status.record, 'sha256:r1');
+    assert.equal(source.loads, 2, 'the tag did not move: not loaded again');
+  });
+
+  it('a wave release of the state a cluster runs (same bundle, same parameters, new record): re-reported on the new record with its since, no write', async () => {
+    const root = await tempDir();
+    const { source, reporter, reconciler } = setup(root);
+    source.tag = 'sha256:w1';
+    source.records.set('sha256:w1', wave('sha256:w1', 'sha256:b2', 'sha256:p2', { 'a.yaml': 'two' }));
+    const first = await reconciler.round();
+    source.tag = 'sha256:w2';
+    source.records.set('sha256:w2', wave('sha256:w2', 'sha256:b2', 'sha256:p2', { 'a.yaml': 'two' }));
+    const released = await reconciler.round();
+    assert.equal(released.status.phase, 'Converged');
+    assert.equal(released.status.record, 'sha256:w2');
+    assert.equal(released.status.appliedRecord, 'sha256:w2');
+    assert.equal(released.writes, 0);
+    assert.equal(released.status.since, first.status.since, 'the state held since the first record: a soak measured from it goes on');
+    assert.equal(reporter.reports.at(-1)?.record, 'sha256:w2', 'the new record is reported');
+    // Other parameters with the same bundle are another state: applied, and a new since.
+    source.tag = 'sha256:w3';
+    source.records.set('sha256:w3', wave('sha256:w3', 'sha256:b2', 'sha256:p3', { 'a.yaml': 'three' }));
+    const changed = await reconciler.round();
+    assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'three');
+    assert.ok(changed.writes > 0);
+    assert.notEqual(changed.status.since, first.status.since);
+  });
+
+  it('a tag record with nothing to run here yet: Progressing WaitingForWave, nothing applied or published, the target untouched; then its wave is released', async () => {
+    const root = await tempDir();
+    const { source, reporter, reconciler } = setup(root);
+    await writeFile(join(root, 'theirs.txt'), 'not ours');
+    source.tag = 'sha256:t1';
+    source.records.set('sha256:t1', { nothingToRun: true, tagRecord: 'sha256:t1', wave: 3, released: 1, waves: 3 });
+    const waiting = await reconciler.round();
+    assert.equal(waiting.status.phase, 'Progressing');
+    assert.equal(waiting.status.reason, 'WaitingForWave');
+    assert.match(waiting.status.message, /dev-1 is in wave 3 of 3 of dev's rollout, not released yet \(the record on the tag releases wave 1\)/);
+    assert.equal(waiting.writes, 0);
+    assert.deepEqual(await readdir(root), ['theirs.txt'], 'nothing written');
+    assert.equal(reporter.reports.length, 0, 'no bundle to report on');
+    await reconciler.round();
+    assert.equal(source.loads, 1, 'the same tag record is not loaded again');
+    source.tag = 'sha256:t3';
+    source.records.set('sha256:t3', wave('sha256:t3', 'sha256:b3', 'sha256:p3', { 'a.yaml': 'three' }));
+    const released = await reconciler.round();
+    assert.equal(released.status.phase, 'Converged');
+    assert.equal(await readFile(join(root, 'a.yaml'), 'utf8'), 'three');
   });
 });

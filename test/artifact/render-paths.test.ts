@@ -65,6 +65,7 @@ async function threeRenders(base: string, dir: string, env?: NodeJS.ProcessEnv):
     ...(env && { renderer: { env } }),
   });
   const desired = await source.load(record.descriptor.digest);
+  assert.ok(!('nothingToRun' in desired), 'a record without a rollout releases every cluster');
   const agent = new Map(desired.files.map((f) => [f.path, 'content' in f && f.content !== undefined ? Buffer.from(f.content).toString('utf8') : '']));
 
   // plan against an empty stage: each file's patch, applied to nothing, is the file it renders.
