@@ -55,7 +55,7 @@ export function agentParts(o: AgentPartsOptions): AgentParts {
   });
   // The bundles the source verified, so a report names its subject without asking the registry.
   const subjects = new Map<string, Descriptor>();
-  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay, subjects, ...(o.renderer && { renderer: o.renderer }), ...(o.policy && { policy: o.policy }) });
+  const source = new RegistryDesiredSource({ registry: o.registry, owner: o.owner, promotionTrust: o.promotionTrust, bundleTrust: o.bundleTrust, cacheDir: o.cacheDir, replay, subjects, ownRecord: async () => (await reporter?.ownLast())?.record, ...(o.renderer && { renderer: o.renderer }), ...(o.policy && { policy: o.policy }) });
   if (o.signer) reporter = new RegistryStatusReporter(o.registry, o.signer, o.repository, o.owner, replay, subjects);
   return { source, ...(reporter && { reporter }), replay };
 }

@@ -22,6 +22,9 @@ import { ReplayState } from './replay-state.ts';
 // cluster runs the older record the tag's record `keep`s for it, fetched by digest from the same
 // repository and verified as fully as the tag's own (plus: older than it, and releasing this
 // cluster itself; its own `keep` is never followed), or nothing at all when none is kept.
+// `keep` may name the kept record's artefact (its manifest digest) or the record itself (its
+// ledger digest, as the engine's head knows it): that one is found among the records this agent
+// verified, or the one its own last signed report names — the record it keeps running.
 
 export interface RegistrySourceOptions {
   registry: ArtifactReader;
@@ -51,6 +54,8 @@ export interface RegistrySourceOptions {
   policy?: Policy;
   /** Verified bundles' manifest descriptors by digest, shared with the status reporter (agent-parts.ts). */
   subjects?: Map<string, Descriptor>;
+  /** The record (artefact digest) this agent's own last signed report names, to find a kept record by its ledger digest. */
+  ownRecord?: () => Promise<string | undefined>;
 }
 
 /** How many violations a refusal names in its (signed, published) status message. */
@@ -65,6 +70,9 @@ export class RegistryDesiredSource implements DesiredSource {
 
   private readonly replay: ReplayState;
   private lastRecord: FetchedManifest | undefined;
+
+  /** The artefact of each record verified here, by its ledger digest (bounded: the stage's records this process saw). */
+  private readonly artefacts = new Map<string, string>();
 
   constructor(options: RegistrySourceOptions) {
     this.o = options;
@@ -135,6 +143,7 @@ export class RegistryDesiredSource implements DesiredSource {
     // The one parser of the record format: every field typed, parameters true to their digest.
     const verified = await verifyRecord(this.reader(record), record, this.o.promotionTrust, { stage: owner.stage });
     const tagged = verified.statement.predicate;
+    this.artefacts.set(tagged.recordDigest, record);
     this.checkOwner(tagged, (code, why, hint) => refuse(code, `the record at ${registry.name}:${this.tag} ${why}`, hint, tagged.bundle.digest));
     // Every valid record of the stage stays valid for ever, so whoever can move the tag could put
     // an older one back (a rollback attack, as TUF calls it). `promote to` numbers a stage's
@@ -154,7 +163,7 @@ export class RegistryDesiredSource implements DesiredSource {
         if (sequence > highest) await this.replay.remember(sequence);
         return { nothingToRun: true, tagRecord: record, wave: release.wave, released: wave, waves: waves.length };
       }
-      run = { digest: release.keep, p: await this.kept(release.keep, record, tagged) };
+      run = await this.kept(release.keep, record, tagged);
     }
     const p = run.p;
     const bundle = p.bundle.digest;
@@ -223,26 +232,40 @@ export class RegistryDesiredSource implements DesiredSource {
    * `tagged`, and releasing this cluster itself. One step: its own `keep` is never followed, so
    * a chain of records cannot walk the agent back to any record the promoter ever signed.
    */
-  private async kept(digest: string, record: string, tagged: PromotionPredicate): Promise<PromotionPredicate> {
+  private async kept(digest: string, record: string, tagged: PromotionPredicate): Promise<{ digest: string; p: PromotionPredicate }> {
     const { owner, registry } = this.o;
-    const [{ verifyRecord }, { clusterRelease }] = await Promise.all([import('../records/promotion-record.ts'), import('../records/rollout.ts')]);
+    const [{ verifyRecord, recordDigest, recordOf }, { clusterRelease }] = await Promise.all([import('../records/promotion-record.ts'), import('../records/rollout.ts')]);
     const wave = clusterRelease(tagged.rollout, owner.cluster).wave;
     const what = `record ${tagged.sequence} at ${registry.name}:${this.tag} (${record}) does not release wave ${wave}, where ${owner.cluster} is, and keeps ${digest} running there`;
     const hint = 'the record names a kept record the agent cannot run; promote the stage again (or release the wave); the target keeps what it runs';
     const invalid = (why: string, cause?: unknown) => new PromoteError('RECORD_KEEP_INVALID', `${what}, but ${why}`, { outcome: 'verification', hint, details: { bundle: tagged.bundle.digest, keep: digest }, ...(cause !== undefined && { cause }) });
-    let p: PromotionPredicate;
+    const verify = (reference: string) => verifyRecord(registry, reference, this.o.promotionTrust, { stage: owner.stage }).then((v) => v.statement.predicate);
+    // A record that is gone or does not verify is refused; a registry that cannot be reached fails the round.
+    const refusable = (err: unknown) => isPromoteError(err) && (err.outcome === 'verification' || err.code === 'RECORD_NOT_FOUND');
+    let found: { digest: string; p: PromotionPredicate } | undefined;
     try {
-      p = (await verifyRecord(registry, digest, this.o.promotionTrust, { stage: owner.stage })).statement.predicate;
+      found = { digest, p: await verify(digest) };
     } catch (err) {
-      // A record that is gone or does not verify is refused; a registry that cannot be reached fails the round.
-      if (isPromoteError(err) && (err.outcome === 'verification' || err.code === 'RECORD_NOT_FOUND')) throw invalid(`that record ${err.code === 'RECORD_NOT_FOUND' ? 'is not in the repository' : `does not verify: ${err.message}`}`, err);
-      throw err;
+      if (!refusable(err)) throw err;
+      if (!isPromoteError(err, 'RECORD_NOT_FOUND')) throw invalid(`that record does not verify: ${(err as PromoteError).message}`, err);
+      // Not an artefact: the record's own digest. The signed record must hash to it.
+      const candidates = [this.artefacts.get(digest), await this.o.ownRecord?.().catch(() => undefined)];
+      for (const artefact of new Set(candidates.filter((c): c is string => c !== undefined))) {
+        const p = await verify(artefact).catch((e: unknown) => (refusable(e) ? undefined : Promise.reject(e)));
+        if (p && recordDigest(recordOf(p)) === digest) {
+          found = { digest: artefact, p };
+          break;
+        }
+      }
+      if (!found) throw invalid('that record is not in the repository (no artefact has that digest, and no record this agent verified or last reported is that record)', err);
     }
+    const { p } = found;
     this.checkOwner(p, (_code, why) => invalid(`that record ${why}`));
     if (p.sequence >= tagged.sequence) throw invalid(`that record is number ${p.sequence}, not older than the record that keeps it (${tagged.sequence})`);
     const own = clusterRelease(p.rollout, owner.cluster);
     if (!own.released) throw invalid(`that record (number ${p.sequence}) does not release ${owner.cluster} either (its wave ${own.wave} is not released there)`);
-    return p;
+    this.artefacts.set(p.recordDigest, found.digest);
+    return found;
   }
 }
 

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { PROMOTION_RECORD } from '../../src/oci/media-types.ts';
 import { openProject } from '../../src/promotion/project.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { PROMOTION_PREDICATE_TYPE, verifyRecord, type PromotionPredicate } from '../../src/records/promotion-record.ts';
+import { PROMOTION_PREDICATE_TYPE, recordDigest, recordOf, verifyRecord, type PromotionPredicate } from '../../src/records/promotion-record.ts';
 import { nextWave, startRollout, type RecordRollout } from '../../src/records/rollout.ts';
 import { readStatusReport } from '../../src/records/status-report.ts';
 import { signAndAttach, statement } from '../../src/signing/attestation.ts';
@@ -130,6 +130,27 @@ describe('an agent of a cluster in a later wave (real registry, real signed reco
     assert.equal(released?.phase, 'Converged', released?.message);
     assert.deepEqual([released?.record, released?.bundle], [r4, f.d2]);
     assert.equal(await f.variant('dev-3'), 'variant 2\n');
+  });
+
+  it('a keep naming the record by its ledger digest (as the engine\'s head knows it) is found through the agent\'s own last report, and refused when it is no record the agent ran', async () => {
+    const f = await fleet('ledger-digest');
+    const { p } = f;
+    const r1 = await f.sign({ sequence: 1 }, { tag: true });
+    assert.equal((await f.agent('dev-3'))?.phase, 'Converged');
+    const trust = await loadPipelineTrust({ promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
+    const ledgerDigest = recordDigest(recordOf((await verifyRecord(p.registry, r1, trust.promotions)).statement.predicate));
+    assert.notEqual(ledgerDigest, r1);
+    await f.sign({ sequence: 2, bundle: bundleOf(p, f.d2), rollout: startRollout(WAVES, { digest: ledgerDigest }) }, { tag: true });
+    // A new process each round: it finds record 1 as the record its own last report names.
+    const kept = await f.agent('dev-3');
+    assert.equal(kept?.phase, 'Converged', kept?.message);
+    assert.deepEqual([kept?.record, kept?.bundle], [r1, f.d1], 'the report names the artefact run');
+    assert.equal(await f.variant('dev-3'), 'variant 1\n');
+    // The same ledger digest for a cluster whose agent never ran record 1: nothing to find it by.
+    const fresh = await f.agent('dev-2');
+    assert.deepEqual([fresh?.phase, fresh?.reason], ['Refused', 'RecordKeepInvalid'], fresh?.message);
+    assert.match(fresh!.message, /that record is not in the repository/);
+    await assert.rejects(readFile(join(f.target('dev-2'), 'files', 'variant.txt')), { code: 'ENOENT' });
   });
 
   it('with nothing kept (a first rollout): Progressing WaitingForWave, nothing applied or published, until its wave is released', async () => {
