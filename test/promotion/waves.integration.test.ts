@@ -20,6 +20,7 @@ import { publishStatusReport, type StatusPhase } from '../../src/records/status-
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, type TestProject } from './project.ts';
 import { startReceiver } from '../notify/receiver.ts';
+import { promote as runPromote } from '../cli/run-promote.ts';
 
 // A production stage rolled out in three waves (issue 19), against the real registry and a real
 // git ledger: status reports published as agents publish them (signed with the trusted agent key,
@@ -303,4 +304,38 @@ test('waves: promote run (auto stage) keeps a newer upstream bundle waiting whil
   const h = await stagingHead();
   assert.equal(h.record!.previous, d1Record);
   assert.deepEqual(h.record!.rollout, { wave: 1, waves: [{ clusters: ['staging-eu-1'] }, { clusters: ['staging-us-1'] }] }, 'staging-us-1 never ran d1: it keeps nothing');
+});
+
+test('waves (CLI): promote plan, to, status and history show a stopped rollout and its waves, in text and JSON', async () => {
+  const w = await waveProject('cli');
+  // The CLI reads the real clock: reports are observed now.
+  w.clock.now = new Date();
+  const d1 = await w.p.push(1);
+  await upstream(w, d1);
+  await promoteTo(w.eng, { stage: 'production' });
+  await report(w, 'production', 'prod-eu-1', d1, 'Degraded', ago(w, 5));
+  const cli = (...args: string[]) => runPromote([...args, '--insecure'], { cwd: w.p.dir, env: { ...w.p.env, PROMOTE_KEY: w.p.promoterKeyFile, NO_COLOR: '1' }, killAfterMs: 120_000 });
+
+  const plan = await cli('plan', 'production');
+  assert.equal(plan.code, 3, plan.stderr);
+  assert.match(plan.stdout, /rollout: wave 2 of 3 \(prod-eu-2, prod-us-1\), after prod-eu-1: STOPPED/);
+  assert.match(plan.stdout, /FAIL {2}rollout wave 1: rollout stopped: 1 of 1 released clusters unhealthy/);
+  const json = await cli('plan', 'production', '--output', 'json');
+  assert.equal(JSON.parse(json.stdout).rollout.state, 'stopped');
+
+  const to = await cli('to', 'production');
+  assert.equal(to.code, 3);
+  assert.match(to.stderr, /stopped at wave 1 of 3: prod-eu-1 Degraded/);
+  assert.match(to.stderr, /promote rollback production/);
+
+  const status = await cli('status');
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /production: rollout of sha256:\w+, wave 1 of 3 released, stopped/);
+  assert.match(status.stdout, /wave 1: prod-eu-1 Degraded/);
+  assert.match(status.stdout, /wave 3 \(not released\): prod-us-2 NoReport/);
+  const statusJson = JSON.parse((await cli('status', '--output', 'json')).stdout);
+  assert.equal(statusJson.rollouts[0].state, 'stopped');
+
+  const hist = await cli('history', 'production', '--output', 'json');
+  assert.deepEqual(JSON.parse(hist.stdout).map((h: { action: string; wave?: unknown }) => [h.action, h.wave]), [['promotion', { wave: 1, of: 3 }]]);
 });
