@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { DesiredState, DriftedObject, ObjectResult, TargetSet } from '../../target.ts';
-import type { KubeClient, KubeResponse, KubeStatus } from './client.ts';
+import type { KubeClient, KubeResponse } from './client.ts';
 import { comparable, isSubset, managers } from './compare.ts';
 import { MappingError, objectPath, type RestMapper, type ResourceMapping } from './discovery.ts';
 import { assessHealth, type HealthVerdict } from './health.ts';
+import { failureFor, statusMessage, type Failure } from './object-failure.ts';
 import type { InventoryEntry } from './inventory.ts';
 import { FIELD_MANAGER, LABEL_PIPELINE, LABEL_STAGE, labelValue, objectId, ownerLabels, type DesiredObject, type KubeObject } from './objects.ts';
 
@@ -47,38 +48,13 @@ export interface KubeSet extends TargetSet {
 }
 
 /** What observe found for one object: its live view, or drift, or a failure to read it. */
+export type { Failure } from './object-failure.ts';
+export { failureFor } from './object-failure.ts';
+
 export interface CheckResult {
   view?: LiveView;
   drift?: DriftedObject;
   failure?: Failure;
-}
-
-export interface Failure {
-  id: string;
-  reason: string;
-  message: string;
-}
-
-function statusMessage(res: KubeResponse): string {
-  const st = res.body as KubeStatus | undefined;
-  return (st?.message ?? res.text.slice(0, 300)).trim();
-}
-
-export function failureFor(id: string, kind: string, verb: string, res: KubeResponse): Failure {
-  const msg = statusMessage(res);
-  switch (res.status) {
-    case 403:
-      return { id, reason: 'Forbidden', message: `${kind} is forbidden to the agent (cannot ${verb} ${id}): ${msg}` };
-    case 409:
-      return { id, reason: 'Conflict', message: `conflict applying ${id}: ${msg}` };
-    case 404:
-      return { id, reason: 'NotFound', message: `cannot ${verb} ${id}: ${msg}` };
-    case 422:
-    case 400:
-      return { id, reason: 'Invalid', message: `${id} is invalid: ${msg}` };
-    default:
-      return { id, reason: 'ApplyFailed', message: `cannot ${verb} ${id}: HTTP ${res.status} ${msg}` };
-  }
 }
 
 export class ObjectApplier {
