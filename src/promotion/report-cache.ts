@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writtenByUser } from '../cache-root.ts';
-import type { CachedReport, ReportKey, VerifiedReportCache } from '../records/status-report.ts';
+import type { CachedReport, VerifiedReportCache } from '../records/cached-report.ts';
+import type { ReportKey } from '../records/status-report.ts';
 import type { SignedBy } from '../signing/sigstore-bundle-verify.ts';
 import { stageFile } from '../write-file-atomic.ts';
 

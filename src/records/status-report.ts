@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import { PromoteError } from '../errors.ts';
 import { forEachConcurrently } from '../oci/concurrency.ts';
-import { sha256Digest } from '../oci/digest.ts';
-import { OCI_MANIFEST, SIGSTORE_BUNDLE_V03, STATUS_REPORT } from '../oci/media-types.ts';
+import { STATUS_REPORT } from '../oci/media-types.ts';
 import { checkTag } from '../oci/reference.ts';
-import type { ContentReader, Descriptor, ImageManifest, Registry, TagLister } from '../oci/registry.ts';
-import { readAttachedBundle, signAndAttach, statement, statementNames, verifyAttachedBundle, verifyAttachedStatement, type AttachedStatement, type VerifiedStatement } from '../signing/attestation.ts';
-import { IN_TOTO_PAYLOAD_TYPE, type Statement } from '../signing/dsse.ts';
+import type { ContentReader, Descriptor, Registry, TagLister } from '../oci/registry.ts';
+import { readAttachedBundle, signAndAttach, statement, verifyAttachedBundle, verifyAttachedStatement, type AttachedStatement, type VerifiedStatement } from '../signing/attestation.ts';
 import { requireSomeTrust, signerMaySpeakFor, type TrustPolicy } from '../signing/policy.ts';
-import type { SignedBy } from '../signing/sigstore-bundle-verify.ts';
+import { cachedStatement, verifiedByKey, type VerifiedReportCache } from './cached-report.ts';
 import type { Signer } from '../signing/signer.ts';
 import { arrayOf, count, literal, object, optional, parseFields, string, type Check } from './json-fields.ts';
 
@@ -18,6 +15,9 @@ import { arrayOf, count, literal, object, optional, parseFields, string, type Ch
 // engine's `converged` and `soak` gates and `promote status` read them with readStatusReport(s),
 // through parseStatusPredicate. One code path for both, so tests write reports exactly as agents
 // do. Field reference: docs/attestations.md.
+//
+// Size: the format, publishing and reading stay together (one code path for agents and gates);
+// how a cached report is checked again is in cached-report.ts.
 
 export const STATUS_PREDICATE_TYPE = 'https://promote.dev/attestation/status/v1';
 
@@ -201,25 +201,6 @@ export interface ReportOrder {
   see(key: ReportKey, sequence: number): Promise<number>;
 }
 
-/** A report as it was read and verified: the bytes, and who signed it. */
-export interface CachedReport {
-  /** The report manifest's digest (sha256 of `manifestBytes`). */
-  digest: string;
-  manifestBytes: Buffer;
-  bundleBytes: Buffer;
-  signedBy: SignedBy;
-}
-
-/**
- * Each cluster's last verified report (promotion/report-cache.ts keeps them on disk), under
- * `verifiedBy`: the trust policy and checks that verified it. Untrusted storage: an entry is used
- * only when its bytes hash to the digest a HEAD of the tag names now.
- */
-export interface VerifiedReportCache {
-  get(key: ReportKey, verifiedBy: string): Promise<CachedReport | undefined>;
-  put(key: ReportKey, verifiedBy: string, report: CachedReport): Promise<void>;
-}
-
 export interface ReadStatusOptions {
   /** The newest report seen per cluster: one numbered lower is refused, a higher one raises the mark. */
   marks?: ReportOrder;
@@ -248,42 +229,6 @@ function decodeUnverified(bundle: unknown, source: string): StatusPredicate | un
 }
 
 /**
- * Names the policy and the checks a cached report was verified under: any change to the keys,
- * identities, their scopes or the trusted root makes every entry a miss.
- */
-export function verifiedByKey(policy: TrustPolicy): string {
-  const h = createHash('sha256').update(`${STATUS_PREDICATE_TYPE}\nsubject=manifest.subject\n`);
-  for (const k of policy.keys) h.update(JSON.stringify(['key', k.pem, k.scope ?? null]));
-  for (const i of policy.identities) h.update(JSON.stringify(['keyless', i]));
-  h.update(JSON.stringify(['root', policy.trustedRoot ?? null]));
-  return h.digest('hex');
-}
-
-/**
- * A cached report, if it is still the one at the tag: its manifest bytes hash to `digest`, and
- * its bundle to the manifest's bundle layer. Then the statement is taken from the bundle whose
- * signature verified when it was cached (the same checks as verifyStatusReport, bar the
- * signature arithmetic); anything else is a miss, and the report is read again.
- */
-function fromCache(hit: CachedReport, digest: string, source: string): VerifiedStatement<StatusPredicate> | undefined {
-  if (hit.digest !== digest || sha256Digest(hit.manifestBytes) !== digest) return undefined;
-  try {
-    const manifest = JSON.parse(hit.manifestBytes.toString('utf8')) as ImageManifest;
-    const layer = manifest.layers?.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03 || l.mediaType.startsWith('application/vnd.dev.sigstore.bundle'));
-    if (!layer || layer.digest !== sha256Digest(hit.bundleBytes) || layer.size !== hit.bundleBytes.length) return undefined;
-    const env = (JSON.parse(hit.bundleBytes.toString('utf8')) as { dsseEnvelope?: { payload?: unknown; payloadType?: unknown } }).dsseEnvelope;
-    if (typeof env?.payload !== 'string' || env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return undefined;
-    const stmt = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as Statement<unknown>;
-    const subject = manifest.subject?.digest;
-    if (stmt.predicateType !== STATUS_PREDICATE_TYPE || !Array.isArray(stmt.subject) || subject === undefined || !statementNames(stmt, subject)) return undefined;
-    const predicate = parseStatusPredicate(stmt.predicate, source);
-    return { descriptor: { mediaType: manifest.mediaType ?? OCI_MANIFEST, digest, size: hit.manifestBytes.length }, subject: manifest.subject, statement: { ...stmt, predicate }, signedBy: hit.signedBy };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * verifyStatusReport through the cache: a HEAD of the tag, and the cached report when the
  * digest is the one cached; else the report read and verified in full (and cached).
  */
@@ -294,7 +239,7 @@ async function verifyThroughCache(registry: ContentReader, tag: string, policy: 
     if (hit) {
       const head = await registry.headTag(tag);
       if (!head) throw new PromoteError('RECORD_NOT_FOUND', `${registry.name} has no ${tag}`, { hint: 'the agent has not reported yet', details: { reference: tag } });
-      const cached = head.digest !== undefined ? fromCache(hit, head.digest, source) : undefined;
+      const cached = head.digest !== undefined ? cachedStatement(hit, head.digest, STATUS_PREDICATE_TYPE, parseStatusPredicate, source) : undefined;
       if (cached) return cached;
     }
   }
@@ -314,7 +259,7 @@ async function verifyThroughCache(registry: ContentReader, tag: string, policy: 
  */
 export async function readStatusReport(registry: ContentReader, stage: string, cluster: string, policy?: TrustPolicy, pipeline?: string, options: ReadStatusOptions = {}): Promise<StatusObservation | undefined> {
   let verifiedBy: string | undefined;
-  return readOne(registry, stage, cluster, policy, pipeline, options, () => (verifiedBy ??= verifiedByKey(policy!)));
+  return readOne(registry, stage, cluster, policy, pipeline, options, () => (verifiedBy ??= verifiedByKey(policy!, STATUS_PREDICATE_TYPE)));
 }
 
 async function readOne(registry: ContentReader, stage: string, cluster: string, policy: TrustPolicy | undefined, pipeline: string | undefined, options: ReadStatusOptions, verifiedBy: () => string): Promise<StatusObservation | undefined> {
@@ -377,7 +322,7 @@ async function listedTags(registry: ContentReader & Partial<TagLister>): Promise
 export async function readStatusReports(registry: ContentReader & Partial<TagLister>, stage: string, clusters: string[], policy?: TrustPolicy, pipeline?: string, options: ReadStatusOptions = {}): Promise<StatusObservation[]> {
   const tags = clusters.length >= LIST_TAGS_FROM ? await listedTags(registry) : undefined;
   let verifiedBy: string | undefined;
-  const key = () => (verifiedBy ??= verifiedByKey(policy!));
+  const key = () => (verifiedBy ??= verifiedByKey(policy!, STATUS_PREDICATE_TYPE));
   const out: (StatusObservation | undefined)[] = new Array(clusters.length);
   await forEachConcurrently([...clusters.keys()], REPORT_CONCURRENCY, async (i) => {
     const cluster = clusters[i]!;
