@@ -10,9 +10,11 @@
 // Sizes: BENCH_FLEET_CLUSTERS (default 1000), BENCH_FLEET_INTERVAL (default 30s: the interval
 // `promote agent` defaults to), BENCH_FLEET_IDLE_INTERVALS (default 2). BENCH_FLEET_OUTPUT=json
 // prints the figures as one JSON object (test/bench/fleet-bench.test.ts runs it small).
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { agentParts } from '../src/agent/agent-parts.ts';
 import { runAgentLoop } from '../src/agent/loop.ts';
 import { Reconciler } from '../src/agent/reconcile.ts';
@@ -24,6 +26,13 @@ import { promoteTo } from '../src/promotion/to.ts';
 import { loadPipelineTrust } from '../src/signing/policy.ts';
 import { startRegistry, type AccessLogEntry, type RegistryServer } from '../test/harness/registry.ts';
 import { createProject } from '../test/promotion/project.ts';
+
+// N agents would be N processes, each with libuv's own 4 threads for file I/O (the dir target's
+// fsyncs among it); in one process they would queue on 4 threads. Run again with a pool for them.
+if (!process.env.UV_THREADPOOL_SIZE) {
+  const run = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: '64' } });
+  process.exit(run.status ?? 1);
+}
 
 const N = Number(process.env.BENCH_FLEET_CLUSTERS ?? 1000);
 const INTERVAL_MS = duration(process.env.BENCH_FLEET_INTERVAL ?? '30s');
