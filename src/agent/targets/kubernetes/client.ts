@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { PromoteError } from '../../../errors.ts';
+import { resolveKubeconfig, type ResolvedConfig } from './kubeconfig.ts';
 
-// A small REST client for the Kubernetes API: @kubernetes/client-node loads the configuration
-// and authenticates (kubeconfig, in-cluster service account, exec plugins, token files), and we
-// send the requests ourselves. The generated typed clients know only built-in kinds and hide
+// A small REST client for the Kubernetes API: kubeconfig.ts loads the configuration (and
+// @kubernetes/client-node where it takes an exec plugin or an auth provider), and we send the
+// requests ourselves. The generated typed clients know only built-in kinds and hide
 // the status code and content type we need for server-side apply, dry runs and discovery of
 // arbitrary groups; one request function also lets us count every request (bench, no-op tests).
 
@@ -81,38 +81,10 @@ export class KubeClient {
     this.timeoutMs = timeoutMs;
   }
 
-  /** Loads the configuration; @kubernetes/client-node is imported here, never at start-up. */
+  /** Loads the configuration (kubeconfig.ts; @kubernetes/client-node only for exec plugins, auth providers, proxies). */
   static async connect(conn: KubeConnection = {}): Promise<KubeClient> {
-    const { KubeConfig } = await import('@kubernetes/client-node');
-    const kc = new KubeConfig();
-    try {
-      if (conn.server) {
-        kc.loadFromOptions({
-          // Plain HTTP (kubectl proxy, a local fake) has no TLS to verify; client-node insists on saying so.
-          clusters: [{ name: 'c', server: conn.server, ...(conn.caFile ? { caFile: conn.caFile } : {}), skipTLSVerify: conn.server.startsWith('http:') }],
-          users: [{ name: 'u', ...(conn.token ? { token: conn.token } : {}) }],
-          contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-          currentContext: 'ctx',
-        });
-      } else if (conn.kubeconfig) {
-        kc.loadFromFile(conn.kubeconfig);
-      } else {
-        kc.loadFromDefault();
-      }
-      if (conn.context) kc.setCurrentContext(conn.context);
-    } catch (err) {
-      throw new PromoteError('KUBE_CONFIG_INVALID', `cannot load the Kubernetes configuration: ${(err as Error).message}`, {
-        cause: err,
-        hint: 'pass --kubeconfig <file>, set KUBECONFIG, or run inside a cluster with a service account',
-      });
-    }
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) {
-      throw new PromoteError('KUBE_CONFIG_INVALID', 'the Kubernetes configuration has no current cluster', {
-        hint: 'pick a context with --context, or set current-context in the kubeconfig',
-      });
-    }
-    const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
+    const config = resolveKubeconfig(conn) ?? (await viaClientNode(conn));
+    const base = new URL(config.server.endsWith('/') ? config.server : `${config.server}/`);
     const tls = base.protocol === 'https:';
     const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 8 }) : new HttpAgent({ keepAlive: true, maxSockets: 8 });
     const watchAgent = tls ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
@@ -122,8 +94,7 @@ export class KubeClient {
     const prepare = async (): Promise<Prepared> => {
       if (cached && Date.now() - cached.at < 10_000) return cached.prepared;
       const options: RequestOptions = { headers: {} };
-      await kc.applyToHTTPSOptions(options);
-      if (conn.caFile && !options.ca) options.ca = readFileSync(conn.caFile);
+      await config.apply(options);
       cached = { at: Date.now(), prepared: { base, options } };
       return cached.prepared;
     };
@@ -262,4 +233,27 @@ export class KubeClient {
     this.agent.destroy();
     this.watchAgent.destroy();
   }
+}
+
+/** A kubeconfig whose user runs an exec plugin or an auth provider, or whose cluster has a proxy: client-node's. */
+async function viaClientNode(conn: KubeConnection): Promise<ResolvedConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  try {
+    if (conn.kubeconfig) kc.loadFromFile(conn.kubeconfig);
+    else kc.loadFromDefault();
+    if (conn.context) kc.setCurrentContext(conn.context);
+  } catch (err) {
+    throw new PromoteError('KUBE_CONFIG_INVALID', `cannot load the Kubernetes configuration: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'pass --kubeconfig <file>, set KUBECONFIG, or run inside a cluster with a service account',
+    });
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new PromoteError('KUBE_CONFIG_INVALID', 'the Kubernetes configuration has no current cluster', {
+      hint: 'pick a context with --context, or set current-context in the kubeconfig',
+    });
+  }
+  return { server: cluster.server, apply: async (o) => await kc.applyToHTTPSOptions(o) };
 }
