@@ -2,14 +2,11 @@
 //  (1) idle round — registry requests and CPU per agent per round when nothing changed
 //      (target: 1 request, < 5 ms CPU), vs a bare fetch HEAD of the tag;
 //  (2) 200 agents in one process polling one real registry: requests/s and CPU per round;
-//  (3) promotion-to-converged latency p50/p95 on the dir target with a 1 s interval;
-//  (4) kube-prometheus against the real API server (when the k8s build is cached): wall time
-//      and requests, first apply and no-op re-apply, vs the number of objects.
-import { existsSync } from 'node:fs';
+//  (3) promotion-to-converged latency p50/p95 on the dir target with a 1 s interval.
+// The Kubernetes agent beside kubectl on kube-prometheus is bench/k8s-agent.bench.ts.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Reconciler } from '../src/agent/reconcile.ts';
 import { RegistryDesiredSource } from '../src/agent/registry-source.ts';
 import { DirTarget } from '../src/agent/targets/dir-target.ts';
@@ -134,45 +131,6 @@ async function main(): Promise<void> {
   } finally {
     await reg.stop();
     await rm(base, { recursive: true, force: true });
-  }
-  await kubePrometheus();
-}
-
-async function kubePrometheus(): Promise<void> {
-  const { k8sPrefix, startKubernetes } = await import('../test/harness/kubernetes.ts');
-  if (!existsSync(join(k8sPrefix(), 'bin', 'kube-apiserver'))) {
-    console.log('(4) kube-prometheus: skipped — no Kubernetes build in the cache (scripts/k8s/build-k8s-from-debian.sh ~/.cache/promote/k8s)');
-    return;
-  }
-  const { KubernetesTarget } = await import('../src/agent/targets/kubernetes/kubernetes-target.ts');
-  const { desiredOf, filesFromDir, forKubernetes120 } = await import('../test/agent/desired.ts');
-  const kube = await startKubernetes();
-  try {
-    const target = await KubernetesTarget.create({ server: kube.server, token: kube.token, caFile: kube.caFile });
-    const files = forKubernetes120(await filesFromDir(fileURLToPath(new URL('../test/fixtures/kube-prometheus/manifests', import.meta.url))));
-    const desired = desiredOf(files, 'sha256:bench', { pipeline: 'bench', stage: 'kp', cluster: 'k' });
-    const measure = async () => {
-      target.client.resetCounts();
-      const t = performance.now();
-      const r = await target.apply(desired);
-      await target.prune(desired, r.set);
-      return { ms: performance.now() - t, counts: target.client.requestCounts(), objects: r.objects.length, failed: r.objects.filter((o) => o.action === 'failed').length };
-    };
-    const firstApply = await measure();
-    const noop = await measure();
-    // A steady agent round: drift check and health from what it read, nothing written.
-    target.client.resetCounts();
-    const t = performance.now();
-    const seen = await target.observe(desired);
-    await target.health(desired, seen.set, { timeoutMs: 0 });
-    const steady = { ms: performance.now() - t, counts: target.client.requestCounts() };
-    console.log(row(['(4) kube-prometheus objects (failed: policy/v1)', firstApply.objects, '', `${firstApply.failed} not served`]));
-    console.log(row(['(4) first apply: wall ms / requests / writes', `${Math.round(firstApply.ms)} / ${firstApply.counts.total} / ${firstApply.counts.writes}`, '', `${(firstApply.counts.total / firstApply.objects).toFixed(2)} req/object`]));
-    console.log(row(['(4) no-op re-apply: wall ms / requests / writes', `${Math.round(noop.ms)} / ${noop.counts.total} / ${noop.counts.writes}`, '', `${(noop.counts.total / noop.objects).toFixed(2)} req/object; target 0 writes`]));
-    console.log(row(['(4) steady round (drift + health): ms / requests / writes', `${Math.round(steady.ms)} / ${steady.counts.total} / ${steady.counts.writes}`, '', `${(steady.counts.total / noop.objects).toFixed(2)} req/object`]));
-    await target.close();
-  } finally {
-    await kube.stop();
   }
 }
 

@@ -83,6 +83,23 @@ describe('k8s request counter (real API server)', () => {
     }
   });
 
+  it('passes a connection the API server drops on as a dropped connection, as the client would see it directly', async () => {
+    const apiService = { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1.drop.example.com' }, spec: { group: 'drop.example.com', version: 'v1', groupPriorityMinimum: 100, versionPriority: 100 } };
+    // v1.20 has no field manager for the aggregator's kinds: server-side apply panics and drops the connection.
+    const ssa = (c: KubeClient) => c.send('PATCH', '/apis/apiregistration.k8s.io/v1/apiservices/v1.drop.example.com?fieldManager=counter-test', apiService, 'application/apply-patch+yaml');
+    const direct = await KubeClient.connect({ server: kube.server, token: kube.token, caFile: kube.caFile });
+    const proxied = await KubeClient.connect({ kubeconfig: await counter.writeKubeconfig(join(base, 'kc-drop')) });
+    try {
+      await assert.rejects(ssa(direct), { code: 'KUBE_UNREACHABLE' });
+      counter.reset();
+      await assert.rejects(ssa(proxied), { code: 'KUBE_UNREACHABLE' });
+      assert.deepEqual(counter.requests.map((r) => [r.verb, r.status]), [['patch', 0]]);
+    } finally {
+      direct.close();
+      proxied.close();
+    }
+  });
+
   it('counts what kubectl (issue 12 npm package) sends, through a kubeconfig for the proxy', async () => {
     const { kubectl } = await renderTools();
     const kubeconfig = await counter.writeKubeconfig(join(base, 'kc-kubectl'));

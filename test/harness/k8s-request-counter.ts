@@ -26,7 +26,7 @@ export interface CountedRequest {
   pathClass: PathClass;
   /** `?dryRun=All`: asks, changes nothing. */
   dryRun: boolean;
-  /** The answer's status (0 until it arrives, or when the connection failed). */
+  /** The answer's status (0 until it arrives, or when the API server dropped the connection). */
   status: number;
   /** Body bytes sent by the client. */
   requestBytes: number;
@@ -127,9 +127,12 @@ export async function startKubeRequestCounter(kube: Pick<KubeServer, 'server' | 
       up.on('data', (c: Buffer) => { entry.responseBytes += c.length; });
       up.pipe(res);
     });
-    out.on('error', (err) => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`request counter: upstream failed: ${err.message}`);
+    // The API server dropping the connection (v1.20 panics on server-side apply of an APIService)
+    // is passed on as a dropped connection, not turned into an answer: clients react to each differently.
+    out.on('error', () => {
+      entry.status = 0;
+      res.destroy();
+      req.socket.destroy();
     });
     // A client that goes away (a watch stopped) ends the upstream request too.
     res.on('close', () => out.destroy());
