@@ -1,7 +1,8 @@
 import { isPromoteError, PromoteError } from '../errors.ts';
 import { memoiseFacts, type GateFacts } from '../pipeline/gate.ts';
 import { stageRepository, type Stage } from '../pipeline/pipeline.ts';
-import { releasesWave, type CheckResult, type PlanAction, type StageView } from '../pipeline/plan.ts';
+import type { CheckResult, PlanAction, StageView } from '../pipeline/plan.ts';
+import { releasesWave } from '../pipeline/wave-plan.ts';
 import { checkParameters, checkSignature, type BundleFacts } from './bundle-checks.ts';
 import { resolveCandidate, sourceRepository, withUpstream } from './candidate.ts';
 import { parametersDigest } from '../records/promotion-record.ts';
