@@ -142,4 +142,31 @@ describe('Kubernetes target requests on kube-prometheus (real API server)', () =
     assert.deepEqual(after.status.drift, []);
     assert.ok(log.length <= 10, `idle again: ${log.length} requests`);
   });
+
+  it('an agent whose namespaced Role allows list and watch idles on per-namespace watches, and still sees a hand edit', async () => {
+    await kube.api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'w-rbac' } });
+    assert.equal((await kube.api('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/w-rbac/roles', {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'agent', namespace: 'w-rbac' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] }],
+    })).status, 201);
+    assert.equal((await kube.api('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/w-rbac/rolebindings', {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'agent', namespace: 'w-rbac' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'agent' },
+      subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }],
+    })).status, 201);
+    const cms = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: 'w-rbac' }, data: { n } }));
+    const desired = desiredOf([{ path: 'manifests/cm.yaml', content: Buffer.from(''), documents: cms }], 'sha256:w1', { pipeline: 'kp', stage: 'rbac', cluster: 'k8s-1' });
+    const t = await KubernetesTarget.create({ server: kube.server, token: kube.userToken, caFile: kube.caFile, inventoryNamespace: 'w-rbac' });
+    targets.push(t);
+    const log: Request[] = [];
+    t.client.onRequest = (method, path) => log.push({ method, path: path.split('?')[0]! });
+    await t.prune(desired, (await t.apply(desired)).set);
+    assert.deepEqual((await t.observe(desired)).drift, []); // starts the watch
+    log.length = 0;
+    assert.deepEqual((await t.observe(desired)).drift, []);
+    assert.deepEqual(log.map((r) => `${r.method} ${r.path}`), ['GET /api/v1/namespaces/w-rbac/configmaps/promote-inventory-kp-rbac'], 'the inventory, nothing else');
+    assert.equal((await kube.api('PATCH', '/api/v1/namespaces/w-rbac/configmaps/c?fieldManager=kubectl-edit', { data: { n: 'edited' } }, { contentType: 'application/merge-patch+json' })).status, 200);
+    await new Promise((ok) => setTimeout(ok, 300));
+    assert.deepEqual((await t.observe(desired)).drift.map((d) => [d.id, d.kind]), [['ConfigMap w-rbac/c', 'modified']]);
+  });
 });

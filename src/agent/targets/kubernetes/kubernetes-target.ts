@@ -194,7 +194,10 @@ export class KubernetesTarget implements Target<KubeSet> {
       if (owned.has(entryKey(p.entry))) ok.push(p);
     }
     // From the second round on, what changed is known from watches; the first reads each object.
-    if (this.warm) await this.watches.ensure(new Map(ok.map((p) => [`${p.mapping.group}/${p.mapping.version}/${p.mapping.resource}`, p.mapping])).values(), ownerSelector(desired.owner));
+    if (this.warm) {
+      const resources = new Map(ok.map((p) => [`${p.mapping.group}/${p.mapping.version}/${p.mapping.resource}/${p.entry.namespace ?? ''}`, { mapping: p.mapping, ...(p.entry.namespace && { namespace: p.entry.namespace }) }]));
+      await this.watches.ensure(resources.values(), ownerSelector(desired.owner));
+    }
     for (const p of ok) {
       const r = await this.applier.check(p, this.knownVersion(p));
       if (r.failure) continue;

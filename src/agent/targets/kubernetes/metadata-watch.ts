@@ -6,8 +6,9 @@ import { groupVersionPath, type ResourceMapping } from './discovery.ts';
 // (client-go's reflector and metadata informer, in small: names and resourceVersions only, no
 // specs kept). A round compares these resourceVersions with the ones the server returned for
 // our last apply or check, and reads only the objects whose version moved. A watch the server
-// can no longer resume (410 Gone) lists again; a resource we may not list or watch
-// cluster-wide (a namespaced Role) is left to per-object reads.
+// can no longer resume (410 Gone) lists again. Namespaced resources are watched per namespace,
+// which a namespaced Role with list and watch allows; what we may not list or watch is left to
+// per-object reads.
 
 const LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
@@ -46,9 +47,9 @@ class ResourceWatch {
   private readonly selector: string;
   private readonly signal: AbortSignal;
 
-  constructor(client: KubeClient, m: ResourceMapping, selector: string, signal: AbortSignal) {
+  constructor(client: KubeClient, m: ResourceMapping, namespace: string | undefined, selector: string, signal: AbortSignal) {
     this.client = client;
-    this.path = `${groupVersionPath(m.group, m.version)}/${m.resource}`;
+    this.path = `${groupVersionPath(m.group, m.version)}${m.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? 'default')}` : ''}/${m.resource}`;
     this.selector = encodeURIComponent(selector);
     this.signal = signal;
   }
@@ -129,18 +130,18 @@ export class MetadataWatches {
     this.client = client;
   }
 
-  private key(m: ResourceMapping, selector: string): string {
-    return `${selector}|${m.group}/${m.version}/${m.resource}`;
+  private key(m: ResourceMapping, namespace: string | undefined, selector: string): string {
+    return `${selector}|${m.group}/${m.version}/${m.resource}|${m.namespaced ? (namespace ?? 'default') : ''}`;
   }
 
   /** Starts watching the resources not watched yet; resolves when each has listed (or was refused). */
-  async ensure(mappings: Iterable<ResourceMapping>, selector: string): Promise<void> {
+  async ensure(resources: Iterable<{ mapping: ResourceMapping; namespace?: string }>, selector: string): Promise<void> {
     const started: Promise<void>[] = [];
-    for (const m of mappings) {
-      const key = this.key(m, selector);
+    for (const { mapping: m, namespace } of resources) {
+      const key = this.key(m, namespace, selector);
       const existing = this.watches.get(key);
       if (existing && (existing.refusedAt === 0 || Date.now() - existing.refusedAt < REFUSED_RETRY_MS)) continue;
-      const w = existing ?? new ResourceWatch(this.client, m, selector, this.abort.signal);
+      const w = existing ?? new ResourceWatch(this.client, m, namespace, selector, this.abort.signal);
       this.watches.set(key, w);
       started.push(
         w.list().then((ok) => {
@@ -157,7 +158,7 @@ export class MetadataWatches {
    * started, refused, or re-listing after a break).
    */
   version(m: ResourceMapping, selector: string, namespace: string | undefined, name: string): string | null | undefined {
-    const w = this.watches.get(this.key(m, selector));
+    const w = this.watches.get(this.key(m, namespace, selector));
     if (!w?.synced) return undefined;
     return w.items.get(itemKey(m.namespaced ? namespace : undefined, name)) ?? null;
   }
