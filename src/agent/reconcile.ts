@@ -9,6 +9,10 @@ import { cannotRender, reasonFromCode, sameStatus, summarise, verdictOf } from '
 // StatusReporter, so the round is tested with plain data and wired to the registry, signing
 // and the renderer in registry-source.ts. Nothing that did not verify is ever applied: a
 // refusal or failure keeps the last good state in the target and says why.
+//
+// Size: the interfaces of the round's seams (source, reporter, status) and the one state machine
+// that decides, per round, which target calls run and what `since` is about; split, the
+// decisions that share `current`, `previous` and the last status would be spread over files.
 
 /** The agent's phases are the status report's (records/status-report.ts). */
 export type AgentPhase = StatusPhase;
