@@ -150,18 +150,20 @@ export function reconciledRounds(lines: string[]): { phase: string; reason?: str
 }
 
 /**
- * Starts an agent and waits for its first round; restarts it (at most twice) when that round
- * could not reach the registry at all. Under heavy load (2 cores shared by several suites) the
- * registry client's 5 s TLS probe for --insecure can time out and pick HTTPS for a plain-HTTP
- * registry; that round touches no cluster and measures nothing.
+ * Starts an agent and waits for its first round; restarts it (at most 5 times, 1 s apart) when
+ * that round could not reach the registry at all: under heavy load the registry client's
+ * --insecure scheme probe (src/oci/http/probe-scheme.ts) has been seen to pick HTTPS for the
+ * plain-HTTP test registry ("wrong version number", within 0.3 s: not its 5 s timeout; cause not
+ * found). That round touches no cluster and measures nothing.
  */
 export async function startAgentRound(start: () => MeasuredProcess, timeoutMs: number): Promise<{ proc: MeasuredProcess; restarts: number }> {
   for (let restarts = 0; ; restarts++) {
     const proc = start();
     await proc.rounds(1, timeoutMs);
     const first = reconciledRounds(proc.stderrLines)[0]!;
-    if (restarts < 2 && first.phase === 'Failed' && /registry unreachable/.test(first.message ?? '')) {
+    if (restarts < 5 && first.phase === 'Failed' && /registry unreachable/.test(first.message ?? '')) {
       await proc.stop();
+      await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
     return { proc, restarts };
