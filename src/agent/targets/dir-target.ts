@@ -21,6 +21,7 @@ import { INVENTORY_FILE, checkOwner, doneOf, ownedFiles, readInventory, sameFile
 import { checkPath, safeParent, type ParentCheck } from './dir-paths.ts';
 import { stageFile, syncDir, syncFiles } from '../../write-file-atomic.ts';
 import { shortDigest } from '../../short-digest.ts';
+import { checkDirHealth, type DirHealthCheck } from './dir-health.ts';
 
 // The embedded default target: a directory on a host, which people and other tools may share.
 //
@@ -40,6 +41,8 @@ import { shortDigest } from '../../short-digest.ts';
 export interface DirTargetOptions {
   /** Take over files the render has that exist but were not written by this agent. */
   adopt?: boolean;
+  /** A command whose exit status is the target's health (dir-health.ts); without it, written is healthy. */
+  health?: DirHealthCheck;
 }
 
 /** One file the apply writes: staged to `tmp`, then renamed (replace) or linked (create) into place. */
@@ -60,10 +63,13 @@ export class DirTarget implements Target {
   readonly name: string;
   readonly root: string;
   readonly adopt: boolean;
+  readonly healthCheck: DirHealthCheck | undefined;
 
   constructor(root: string, options: DirTargetOptions = {}) {
     this.root = root;
     this.adopt = options.adopt === true;
+    if (options.health && options.health.argv.length === 0) throw new PromoteError('USAGE', 'the health check of a dir target needs a command', { outcome: 'usage', hint: "e.g. {argv: ['nginx', '-t']}" });
+    this.healthCheck = options.health;
     this.name = `dir:${root}`;
   }
 
@@ -288,9 +294,15 @@ export class DirTarget implements Target {
     return { pruned, kept, writes: pruned.length + 1 };
   }
 
-  /** A file is healthy once it is written: there is nothing to wait for. */
-  async health(desired: DesiredState, set: TargetSet, _options?: HealthOptions): Promise<HealthResult> {
+  /**
+   * A written file is healthy; with a health check, the directory is as healthy as the check
+   * says (retried until the timeout), one more object beside the files.
+   */
+  async health(desired: DesiredState, set: TargetSet, options: HealthOptions = { timeoutMs: 0 }): Promise<HealthResult> {
     checkSet(set, desired, 'health');
-    return { healthy: true, objects: desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: 'Healthy' })) };
+    const objects: ObjectResult[] = desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: 'Healthy' }));
+    if (!this.healthCheck) return { healthy: true, objects };
+    const check = await checkDirHealth(this.healthCheck, this.root, desired, options);
+    return { healthy: check.health === 'Healthy', objects: [...objects, check] };
   }
 }
