@@ -29,6 +29,20 @@ export const DEFAULT_MAX_CONNECTIONS = 64;
  * started on the first would find the bundle unsigned and need a second one.
  */
 export const DEFAULT_SETTLE_MS = 500;
+/**
+ * The least time between the start of a pass and a pass woken by agents' status reports alone.
+ * Every agent's report is a registry push and distribution cannot filter notifications by tag,
+ * so a fleet of N clusters sends N within an interval of a promotion (and ~N per 10 minutes
+ * idle: docs/fleet.md). A report only matters to the gates that judge all of a stage's reports
+ * at once (converged, soak, the wave check), so such pushes wake one pass per this time; any
+ * other push wakes one at once.
+ */
+export const DEFAULT_REPORT_WAKE_MS = 30_000;
+
+/** A registry push of a status report (`status-<stage>-<cluster>`, records/status-report.ts). */
+export function isReportPush(event: { kind: string; tag?: string }): boolean {
+  return event.kind === 'image-push' && typeof event.tag === 'string' && event.tag.startsWith('status-');
+}
 
 export interface ListenOptions {
   /** `host:port` (or `[v6]:port`), bound exactly; port 0 takes a free one (logged). */
@@ -40,6 +54,8 @@ export interface ListenOptions {
   maxConnections?: number;
   /** Run loop only: DEFAULT_SETTLE_MS. */
   settleMs?: number;
+  /** Run loop only: DEFAULT_REPORT_WAKE_MS. */
+  reportWakeMs?: number;
 }
 
 export interface Listener {
@@ -138,10 +154,11 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
 }
 
 /**
- * Starts the receiver. `wake(reason)` is called (synchronously, once per request that concerns
- * the project) after the request is authenticated and parsed; coalescing passes is the caller's.
+ * Starts the receiver. `wake(reason, {reports})` is called (synchronously, once per request that
+ * concerns the project) after the request is authenticated and parsed; `reports` when every
+ * event that concerns it is a status report's push. Coalescing passes is the caller's.
  */
-export async function startListener(options: ListenOptions, interest: WebhookInterest, wake: (reason: string) => void, printLine: (line: string) => void): Promise<Listener> {
+export async function startListener(options: ListenOptions, interest: WebhookInterest, wake: (reason: string, kind: { reports: boolean }) => void, printLine: (line: string) => void): Promise<Listener> {
   const { host, port } = parseListenAddress(options.address);
   // Names and refs come from the payload: one line each, printable, bounded (no forged log lines).
   const log = (line: string): void => printLine(line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').slice(0, 400));
@@ -186,12 +203,14 @@ export async function startListener(options: ListenOptions, interest: WebhookInt
       return answer(res, 202, { wake: false, ignored: parsed.description });
     }
     let woke: string | undefined;
+    let reports = true;
     for (const event of parsed.events) {
       const why = concerns(event, interest);
-      log(`listen: ${describeEvent(event)}: ${why ? 'wakes a pass' : 'ignored (not this pipeline)'}`);
+      log(`listen: ${describeEvent(event)}: ${why ? (isReportPush(event) ? 'a status report: wakes a pass (at most one per report wake time)' : 'wakes a pass') : 'ignored (not this pipeline)'}`);
+      if (why && !isReportPush(event)) reports = false;
       woke ??= why;
     }
-    if (woke) wake(woke);
+    if (woke) wake(woke, { reports });
     answer(res, 202, { wake: !!woke, events: parsed.events.length });
   };
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;

@@ -167,12 +167,28 @@ export async function runLoop(project: Project, intervalMs: number, signal: Abor
   let endWait: (() => void) | undefined;
   let listener: import('./listen.ts').Listener | undefined;
   let settleMs = 0;
+  let passStarted = 0;
+  let reportWake: NodeJS.Timeout | undefined;
   if (listen) {
-    const { DEFAULT_SETTLE_MS, projectInterest, startListener } = await import('./listen.ts');
+    const { DEFAULT_REPORT_WAKE_MS, DEFAULT_SETTLE_MS, projectInterest, startListener } = await import('./listen.ts');
     settleMs = listen.settleMs ?? DEFAULT_SETTLE_MS;
-    listener = await startListener(listen, await projectInterest(project), () => {
+    const reportGap = listen.reportWakeMs ?? DEFAULT_REPORT_WAKE_MS;
+    const wakeNow = () => {
       woken = true;
       endWait?.();
+    };
+    listener = await startListener(listen, await projectInterest(project), (_why, kind) => {
+      // Status reports come in bursts of a fleet's size: one pass per reportGap (listen.ts).
+      const wait = kind.reports ? passStarted + reportGap - Date.now() : 0;
+      if (wait <= 0) {
+        clearTimeout(reportWake);
+        reportWake = undefined;
+        return wakeNow();
+      }
+      reportWake ??= setTimeout(() => {
+        reportWake = undefined;
+        wakeNow();
+      }, wait);
     }, listen.log);
     listen.log(`listen: receiving webhooks on ${listener.url}`);
   }
@@ -180,12 +196,14 @@ export async function runLoop(project: Project, intervalMs: number, signal: Abor
     while (!signal.aborted) {
       if (woken && settleMs > 0) await pause(settleMs, signal);
       woken = false;
+      passStarted = Date.now();
       onPass(await runOnce(project));
       if (signal.aborted || woken) continue;
       await pause(intervalMs, signal, (cut) => { endWait = cut; });
       endWait = undefined;
     }
   } finally {
+    clearTimeout(reportWake);
     await listener?.close();
   }
 }

@@ -244,3 +244,21 @@ test('authentication bypasses are refused: a prefix, suffix or case variant of t
   // One credential that checks is enough, whatever else is presented (it proves the secret).
   assert.equal(authenticated({ authorization: 'Bearer wrong', 'x-gitlab-token': SECRET }, body, SECRET), true);
 });
+
+test('a status report\'s push is told apart from a bundle\'s: reports:true only when every event that concerns the pipeline is a status-<stage>-<cluster> tag (in-process receiver)', async () => {
+  const kinds: { why: string; reports: boolean }[] = [];
+  const log: string[] = [];
+  const l = await startListener({ address: '127.0.0.1:0', secret: SECRET }, INTEREST, (why, kind) => kinds.push({ why, ...kind }), (line) => log.push(line));
+  const envelope = JSON.parse(manifestPush.toString('utf8')) as { events: { target: { tag?: string } }[] };
+  const withTags = (...tags: string[]) => JSON.stringify({ events: tags.map((tag) => ({ ...envelope.events[0], target: { ...envelope.events[0]!.target, tag } })) });
+  const headers = { authorization: `Bearer ${SECRET}`, 'content-type': 'application/vnd.docker.distribution.events.v1+json' };
+  try {
+    assert.equal((await send(l.url, { headers, body: withTags('status-production-eu-1') })).status, 202);
+    assert.equal((await send(l.url, { headers, body: withTags('status-production-eu-2', 'v2') })).status, 202);
+    assert.equal((await send(l.url, { headers, body: withTags('promotion-production') })).status, 202);
+  } finally {
+    await l.close();
+  }
+  assert.deepEqual(kinds.map((k) => k.reports), [true, false, false]);
+  assert.match(log.join('\n'), /status-production-eu-1 .*a status report: wakes a pass \(at most one per report wake time\)/);
+});
