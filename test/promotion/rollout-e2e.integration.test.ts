@@ -5,10 +5,9 @@
 // converging its own dir target and enforcing the same policy. Only dev and staging are
 // reported by hand (signed with the agent key, Converged for an hour), to get a bundle there.
 //
-// The dir target has no health notion (a written file is healthy), so the bad canary here is
-// Refused, not Degraded: bundle 2 ships an image `:latest`, which the agents' policy
-// (examples/policies/no-latest-tag.yaml) refuses before applying — a wave that goes Refused
-// stops a rollout exactly as a Degraded one does.
+// The bad canary here is Refused: bundle 2 ships an image `:latest`, which the agents' policy
+// (examples/policies/no-latest-tag.yaml) refuses before applying. A Degraded canary (a dir
+// health check that fails) is rollout-degraded-e2e.integration.test.ts.
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
