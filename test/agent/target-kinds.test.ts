@@ -34,7 +34,7 @@ describe('target kinds (in-process example kind)', () => {
     });
     assert.equal(targetSyntax(kinds), 'kubernetes|dir:<path>|echo:<word>');
     assert.match(targetHelp(kinds), /echo:<word> answers with the word/);
-    assert.deepEqual(Object.keys(targetOptions(kinds)), ['kubeconfig', 'context', 'inventory-namespace', 'force-conflicts', 'adopt', 'loud']);
+    assert.deepEqual(Object.keys(targetOptions(kinds)), ['kubeconfig', 'context', 'inventory-namespace', 'force-conflicts', 'adopt', 'health-exec', 'health-exec-timeout', 'loud']);
   });
 
   it("--adopt belongs to dir: targets and is refused with kubernetes, before anything connects", async () => {

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { PromoteError } from '../../errors.ts';
+import { killProcessGroup } from '../../kill-group.ts';
 import { redact } from '../../redact.ts';
-import type { DesiredState, HealthOptions, ObjectResult } from '../target.ts';
+import type { DesiredState, HealthOptions, HealthResult, ObjectResult } from '../target.ts';
 
 // The health of a directory target is whatever reads those files says it is: `nginx -t`,
 // `promtool check config`, a curl of the app's /healthz after it reloaded. The command runs
@@ -97,11 +98,7 @@ export async function runHealthCheck(check: DirHealthCheck, root: string, desire
     let killed = false;
     const kill = (): void => {
       killed = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
+      killProcessGroup(child);
     };
     const timer = setTimeout(kill, timeoutMs);
     signal?.addEventListener('abort', kill, { once: true });
@@ -132,6 +129,7 @@ export function lastLines(output: string): string {
  * Kubernetes target waits for its objects: Healthy, or Degraded with why.
  */
 export async function checkDirHealth(check: DirHealthCheck, root: string, desired: DesiredState, options: HealthOptions): Promise<ObjectResult> {
+  if (check.argv.length === 0) throw new PromoteError('USAGE', 'the health check of a dir target needs a command', { outcome: 'usage', hint: "e.g. {argv: ['nginx', '-t']}" });
   const started = Date.now();
   const deadline = started + options.timeoutMs;
   const cmd = commandText(check.argv);
@@ -154,4 +152,12 @@ export async function checkDirHealth(check: DirHealthCheck, root: string, desire
       }, { once: true });
     });
   }
+}
+
+/** The dir target's health: its files (healthy once written), and the check's verdict when there is one. */
+export async function dirHealth(check: DirHealthCheck | undefined, root: string, desired: DesiredState, options: HealthOptions): Promise<HealthResult> {
+  const objects: ObjectResult[] = desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: 'Healthy' }));
+  if (!check) return { healthy: true, objects };
+  const verdict = await checkDirHealth(check, root, desired, options);
+  return { healthy: verdict.health === 'Healthy', objects: [...objects, verdict] };
 }

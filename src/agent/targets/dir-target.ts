@@ -21,7 +21,7 @@ import { INVENTORY_FILE, checkOwner, doneOf, ownedFiles, readInventory, sameFile
 import { checkPath, safeParent, type ParentCheck } from './dir-paths.ts';
 import { stageFile, syncDir, syncFiles } from '../../write-file-atomic.ts';
 import { shortDigest } from '../../short-digest.ts';
-import { checkDirHealth, type DirHealthCheck } from './dir-health.ts';
+import { dirHealth, type DirHealthCheck } from './dir-health.ts';
 
 // The embedded default target: a directory on a host, which people and other tools may share.
 //
@@ -41,8 +41,7 @@ import { checkDirHealth, type DirHealthCheck } from './dir-health.ts';
 export interface DirTargetOptions {
   /** Take over files the render has that exist but were not written by this agent. */
   adopt?: boolean;
-  /** A command whose exit status is the target's health (dir-health.ts); without it, written is healthy. */
-  health?: DirHealthCheck;
+  health?: DirHealthCheck; // a command whose exit status is the health (dir-health.ts)
 }
 
 /** One file the apply writes: staged to `tmp`, then renamed (replace) or linked (create) into place. */
@@ -68,7 +67,6 @@ export class DirTarget implements Target {
   constructor(root: string, options: DirTargetOptions = {}) {
     this.root = root;
     this.adopt = options.adopt === true;
-    if (options.health && options.health.argv.length === 0) throw new PromoteError('USAGE', 'the health check of a dir target needs a command', { outcome: 'usage', hint: "e.g. {argv: ['nginx', '-t']}" });
     this.healthCheck = options.health;
     this.name = `dir:${root}`;
   }
@@ -294,15 +292,9 @@ export class DirTarget implements Target {
     return { pruned, kept, writes: pruned.length + 1 };
   }
 
-  /**
-   * A written file is healthy; with a health check, the directory is as healthy as the check
-   * says (retried until the timeout), one more object beside the files.
-   */
+  /** A written file is healthy; with a check, the directory is as healthy as it says (one more object). */
   async health(desired: DesiredState, set: TargetSet, options: HealthOptions = { timeoutMs: 0 }): Promise<HealthResult> {
     checkSet(set, desired, 'health');
-    const objects: ObjectResult[] = desired.files.map((f) => ({ id: f.path, action: 'unchanged', health: 'Healthy' }));
-    if (!this.healthCheck) return { healthy: true, objects };
-    const check = await checkDirHealth(this.healthCheck, this.root, desired, options);
-    return { healthy: check.health === 'Healthy', objects: [...objects, check] };
+    return await dirHealth(this.healthCheck, this.root, desired, options);
   }
 }
