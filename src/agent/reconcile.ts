@@ -58,6 +58,8 @@ export interface AgentStatus {
   bundle?: string;
   /** The record whose state the target holds now (last successful apply). */
   appliedRecord?: string;
+  /** DesiredState.parameters of the state reported on: which parameters the bundle ran with. */
+  parameters?: string;
   observedAt: string;
   /**
    * When this phase began for this desired state (the bundle and this cluster's parameters; for
@@ -176,6 +178,7 @@ export class Reconciler {
       cluster: this.o.owner.cluster,
       target: this.o.target.name,
       ...fields,
+      ...(state?.parameters !== undefined && { parameters: state.parameters }),
       ...(this.current && !this.currentFailed ? { appliedRecord: this.current.recordDigest } : this.last?.appliedRecord ? { appliedRecord: this.last.appliedRecord } : {}),
       observedAt: now,
       since: before?.since ?? now,

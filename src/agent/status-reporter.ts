@@ -24,6 +24,7 @@ export function toPredicate(s: AgentStatus, repository?: string, numbers: { sequ
     message: s.message,
     target: s.target,
     ...(s.appliedRecord && { appliedRecord: s.appliedRecord }),
+    ...(s.parameters && { parameters: s.parameters }),
     ...(s.renderer && { renderer: { kind: s.renderer.kind, ...(s.renderer.version !== undefined && { version: s.renderer.version }) } }),
     objects: s.objects,
     drift: s.drift.map((d) => ({ id: d.id, kind: d.kind, message: d.message })),

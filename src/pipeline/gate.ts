@@ -55,6 +55,11 @@ export interface UpstreamReports {
   clusters: string[];
   /** Latest status report per cluster of the upstream stage. */
   reports: StatusObservation[];
+  /**
+   * Per cluster, the parameters digest (status report `parameters`) a Converged report must
+   * name to count: given for a wave release, whose record may change only the parameters.
+   */
+  parameters?: Record<string, string>;
 }
 
 /** The approvals recorded for the stage (any bundle: gates filter by candidate), checked by the engine. */

@@ -73,7 +73,7 @@ export async function wavePlan(input: PlanInput, stage: Stage, view: StageView, 
   const set = new Set(released);
   let ownReports: ReturnType<typeof stageReports> | undefined;
   const releasedReports = () =>
-    (ownReports ??= stageReports().then((r) => ({ clusters: released, reports: r.reports.filter((x) => set.has(x.cluster)) })));
+    (ownReports ??= stageReports().then((r) => ({ ...r, clusters: released, reports: r.reports.filter((x) => set.has(x.cluster)) })));
   const soak = waveSpec?.gates.find((g) => g.type === 'soak');
   const gateInput: GateInput = {
     pipeline: pipeline.name,

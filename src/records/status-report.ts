@@ -66,6 +66,12 @@ export interface StatusPredicate {
   target?: string;
   /** The record whose state the target holds now (its last successful apply). */
   appliedRecord?: string;
+  /**
+   * valuesDigest({environment, parameters}) of the values this cluster rendered the bundle with.
+   * A wave release of a configuration change (same bundle, new parameters) counts a Converged
+   * report only when it names the record's parameters; absent in reports of agents before waves.
+   */
+  parameters?: string;
   /** What rendered (or failed to render) the bundle reported on; absent in reports of agents before renderers. */
   renderer?: ReportedRenderer;
   objects?: ObjectSummary;
@@ -91,6 +97,7 @@ const predicate: Check<StatusPredicate> = object<StatusPredicate>({
   message: optional(string),
   target: optional(string),
   appliedRecord: optional(string),
+  parameters: optional(string),
   renderer: optional(object<ReportedRenderer>({ kind: string, version: optional(string) })),
   objects: optional(object<ObjectSummary>({
     total: count,
@@ -134,6 +141,8 @@ export interface StatusObservation {
   sequence?: number;
   /** What rendered the bundle (the report's `renderer`), when the agent said. */
   renderer?: ReportedRenderer;
+  /** The parameters digest the agent rendered with (the report's `parameters`), when it said. */
+  parameters?: string;
 }
 
 export function statusTag(stage: string, cluster: string): string {
@@ -179,6 +188,7 @@ function observation(cluster: string, p: StatusPredicate, verified: boolean | un
     ...(verified !== undefined && { verified }),
     ...(typeof p.sequence === 'number' && { sequence: p.sequence }),
     ...(p.renderer && { renderer: p.renderer }),
+    ...(p.parameters !== undefined && { parameters: p.parameters }),
   };
 }
 

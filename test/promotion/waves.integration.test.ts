@@ -17,6 +17,7 @@ import { historyText, planText } from '../../src/cli/promotion-text.ts';
 import { readTaggedRecord } from '../../src/promotion/signed-record.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
 import { publishStatusReport, type StatusPhase } from '../../src/records/status-report.ts';
+import { valuesDigest } from '../../src/records/promotion-record.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
 import { createProject, type TestProject } from './project.ts';
 import { startReceiver } from '../notify/receiver.ts';
@@ -64,11 +65,18 @@ async function waveProject(name: string, notifyUrl?: string): Promise<Wave> {
   return { p, eng, clock };
 }
 
-/** As an agent publishes it, signed with the agents' key: observed a minute ago, in `phase` since `since`. */
-async function report(w: Wave, stage: string, cluster: string, digest: string, phase: StatusPhase, since: Date) {
+/**
+ * As an agent publishes it, signed with the agents' key: observed a minute ago, in `phase` since
+ * `since`, rendered with the parameters of the stage's current record for the cluster (or `parameters`).
+ */
+async function report(w: Wave, stage: string, cluster: string, digest: string, phase: StatusPhase, since: Date, parameters?: string) {
   const desc = (await w.p.registry.resolve(digest))!;
   const observedAt = new Date(w.clock.now.getTime() - 60_000).toISOString();
-  await publishStatusReport(w.p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: w.p.repository, digest }, since: since.toISOString(), observedAt }, w.p.agent);
+  await w.eng.ledger.refresh();
+  const record = (await w.eng.ledger.read('webapp', stage))?.record;
+  const values = record?.clusters.find((c) => c.name === cluster)?.parameters ?? record?.parameters;
+  const applied = parameters ?? (record && values ? valuesDigest({ environment: record.environment, parameters: values }) : undefined);
+  await publishStatusReport(w.p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase, bundle: { repository: w.p.repository, digest }, since: since.toISOString(), observedAt, ...(applied && { parameters: applied }) }, w.p.agent);
 }
 
 const ago = (w: Wave, minutes: number) => new Date(w.clock.now.getTime() - minutes * 60_000);

@@ -29,6 +29,13 @@ export function convergedEvidence(ctx: GateInput, upstream: UpstreamReports) {
     }
     if (r.bundle !== ctx.candidate) return { cluster, ok: false, phase: r.phase, bundle: r.bundle, why: 'runs another bundle' };
     if (r.phase !== 'Converged') return { cluster, ok: false, phase: r.phase, bundle: r.bundle, since: r.since, why: r.reason ?? `phase is ${r.phase}` };
+    // Same bundle is not yet the same desired state: a configuration change rolls out the bundle
+    // a cluster already runs, whose report from before the change must not count for the new one.
+    const want = upstream.parameters?.[cluster];
+    if (upstream.parameters && r.parameters !== want) {
+      const why = r.parameters === undefined ? 'the report does not say which parameters the bundle runs with (an agent before waves): it proves nothing about this record' : 'runs the bundle with other parameters than the record\'s (a report from before the configuration change)';
+      return { cluster, ok: false, phase: r.phase, bundle: r.bundle, since: r.since, why };
+    }
     return { cluster, ok: true, phase: r.phase, bundle: r.bundle, since: r.since, observedAt: r.observedAt };
   });
 }
