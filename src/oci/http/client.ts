@@ -90,7 +90,18 @@ export class RepositoryClient {
     let res: HttpResponse | undefined;
     for (let round = 0; round < 2; round++) {
       const authorization = this.sendsCredentialsTo(req.url) ? await this.auth.authorization(scopes) : undefined;
-      res = await this.transport.send({ ...req, headers: { ...req.headers, ...(authorization !== undefined && { authorization }) } });
+      try {
+        res = await this.transport.send({ ...req, headers: { ...req.headers, ...(authorization !== undefined && { authorization }) } });
+      } catch (err) {
+        // The probe can answer https for a plain-HTTP registry (its 5 s timer fires first when a
+        // busy start-up blocked the event loop past it): the first HTTPS request then meets a
+        // plain-text answer. --insecure allows plain HTTP, so switch this client once and resend.
+        if (!(this.transport.insecure && this.baseUrl.startsWith('https:') && plainTextAnswer(err))) throw err;
+        this.baseUrl = `http://${this.apiHost}`;
+        req = { ...req, url: this.normalise(req.url) };
+        round--;
+        continue;
+      }
       if (res.status !== 401) break;
       if (round === 1) break;
       const again = await this.auth.onUnauthorized(res.headers['www-authenticate'], scopes, authorization !== undefined);
@@ -112,4 +123,14 @@ export class RepositoryClient {
     }
     return responseError(res, ctx);
   }
+}
+
+/** A TLS handshake answered in plain text (the peer speaks HTTP), anywhere in the cause chain. */
+function plainTextAnswer(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    // OpenSSL 3 reports it as code EPROTO with the reason only in the message.
+    const text = `${String((e as { code?: unknown }).code ?? '')} ${String((e as { message?: unknown }).message ?? '')}`;
+    if (/WRONG_VERSION_NUMBER|wrong version number|PACKET_LENGTH_TOO_LONG|packet length too long|HTTP_REQUEST|http request|UNKNOWN_PROTOCOL|unknown protocol/.test(text)) return true;
+  }
+  return false;
 }
