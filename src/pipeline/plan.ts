@@ -1,6 +1,7 @@
 import type { ErrorCode, Outcome, Problem } from '../errors.ts';
-import type { GateFacts, GateInput, GateResult } from './gate.ts';
+import type { GateFacts, GateResult } from './gate.ts';
 import { evaluateGates } from './gates/evaluate.ts';
+import { checkBlockers, failingGates, gateInputOf, gatesHint } from './plan-parts.ts';
 import { findStage, type Pipeline } from './pipeline.ts';
 import { resolveWaves } from './rollout.ts';
 import type { RecordRollout } from '../records/rollout.ts';
@@ -195,12 +196,7 @@ export async function assemblePlan(input: PlanInput): Promise<Plan> {
   const upToDate = sameBundle && !configuration;
   const change: Plan['change'] = candidate === undefined ? undefined : upToDate ? 'none' : configuration ? 'configuration' : 'promotion';
 
-  for (const check of input.ledgerChecks ?? []) {
-    if (!check.passed) blockers.push({ code: check.code ?? 'LEDGER_RECORD_UNVERIFIED', outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }) });
-  }
-  for (const [check, code] of [[input.signature, 'BUNDLE_NOT_VERIFIED'], [input.parameters, 'PARAMETERS_INVALID']] as const) {
-    if (check && !check.passed) blockers.push({ code: check.code ?? code, outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }), ...(check.problems?.length && { problems: check.problems }) });
-  }
+  blockers.push(...checkBlockers([...(input.ledgerChecks ?? []).map((c) => [c, 'LEDGER_RECORD_UNVERIFIED'] as [CheckResult, ErrorCode]), [input.signature, 'BUNDLE_NOT_VERIFIED'], [input.parameters, 'PARAMETERS_INVALID']]));
 
   // A promotion or configuration change into a stage with `rollout` starts a rollout at wave 1.
   let rollout: PlanRollout | undefined;
@@ -221,32 +217,16 @@ export async function assemblePlan(input: PlanInput): Promise<Plan> {
 
   let gates: GateResult[] = [];
   if (candidate) {
-    const soak = stage.gates.find((g) => g.type === 'soak');
-    const gateInput: GateInput = {
-      pipeline: pipeline.name,
-      stage: stage.name,
-      ...(stage.from && { from: stage.from }),
-      candidate,
-      ...(input.candidateParameters && { parameters: input.candidateParameters }),
-      now: input.now,
-      promoter: input.promoter,
-      ...(input.promoterKey && { promoterKey: input.promoterKey }),
-      ...(pipeline.reports && { reportMaxAgeMs: pipeline.reports.maxAgeMs }),
-      ...(soak && { soakMs: soak.milliseconds }),
-      ...(force && { force }),
-    };
+    const gateInput = gateInputOf(input, stage, { ...(stage.from && { from: stage.from }), candidate, ...(input.candidateParameters && { parameters: input.candidateParameters }), gates: stage.gates, ...(force && { force }) });
     gates = await evaluateGates(stage.gates, { input: gateInput, facts: input.facts, ...(sameBundle && { unchangedBundle: configuration ? 'configuration' : 'none' }) });
-    // A forced promotion overrides failing gates, and the record says so: break-glass, logged.
-    for (const result of gates) if (!result.passed && force && input.action !== 'auto') result.overridden = true;
-    const failing = gates.filter((g) => !g.passed && !g.overridden);
+    const { failing, problems } = failingGates(gates, force, input.action);
     if (failing.length) {
       blockers.push({
         code: 'GATES_FAILED',
         outcome: 'refused',
         message: `${failing.length} of ${gates.length} gate${gates.length === 1 ? '' : 's'} of ${stage.name} did not pass: ${failing.map((g) => g.gate).join(', ')}`,
-        // One line each, with what was found: printed as a list under the error.
-        problems: failing.map((g) => ({ message: `${g.gate}: ${g.summary}`, rule: `gate-${g.type}` })),
-        hint: input.action === 'auto' ? 'promote run retries on its next pass' : `wait for the gates (promote plan ${stage.name} shows them), or --force --reason "<why>" to override and record it`,
+        problems,
+        hint: gatesHint(stage.name, input.action),
       });
     }
   }

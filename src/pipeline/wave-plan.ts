@@ -1,8 +1,9 @@
-import type { GateInput } from './gate.ts';
+import { PromoteError, type ErrorCode } from '../errors.ts';
 import { evaluateGates } from './gates/evaluate.ts';
 import { waveCheck } from './gates/wave.ts';
 import type { Stage } from './pipeline.ts';
-import type { Blocker, Plan, PlanAction, PlanInput, StageView } from './plan.ts';
+import type { Blocker, CheckResult, Plan, PlanAction, PlanInput, StageView } from './plan.ts';
+import { checkBlockers, failingGates, gateInputOf, gatesHint } from './plan-parts.ts';
 import { allowedUnavailable } from './rollout.ts';
 import { releasedClusters, rolloutComplete } from '../records/rollout.ts';
 
@@ -60,40 +61,20 @@ export async function wavePlan(input: PlanInput, stage: Stage, view: StageView, 
   // maxUnavailable are read now; a wave it no longer lists has no gates but the check.
   const waveSpec = stage.rollout?.waves[wave - 1];
   const allowed = stage.rollout ? allowedUnavailable(stage.rollout, released.length) : 0;
-  for (const check of input.ledgerChecks ?? []) {
-    if (!check.passed) blockers.push({ code: check.code ?? 'LEDGER_RECORD_UNVERIFIED', outcome: check.outcome ?? 'verification', message: check.summary, ...(check.hint && { hint: check.hint }) });
-  }
   // The bundle is verified again (trust may have changed); the parameters are the current
   // record's, validated when it was promoted, so the environment file's state does not matter.
-  if (input.signature && !input.signature.passed) {
-    blockers.push({ code: input.signature.code ?? 'BUNDLE_NOT_VERIFIED', outcome: input.signature.outcome ?? 'verification', message: input.signature.summary, ...(input.signature.hint && { hint: input.signature.hint }) });
-  }
+  blockers.push(...checkBlockers([...(input.ledgerChecks ?? []).map((c) => [c, 'LEDGER_RECORD_UNVERIFIED'] as [CheckResult, ErrorCode]), [input.signature, 'BUNDLE_NOT_VERIFIED']]));
   const stageReports = input.facts.stageReports;
-  if (!stageReports) throw new Error(`the facts of ${stage.name} cannot read its own status reports, which a wave release needs`);
+  if (!stageReports) throw new PromoteError('INTERNAL', `the facts of ${stage.name} cannot read its own status reports, which a wave release needs`, { hint: 'this is a bug in promote: please report it' });
   const set = new Set(released);
   let ownReports: ReturnType<typeof stageReports> | undefined;
   const releasedReports = () =>
     (ownReports ??= stageReports().then((r) => ({ ...r, clusters: released, reports: r.reports.filter((x) => set.has(x.cluster)) })));
-  const soak = waveSpec?.gates.find((g) => g.type === 'soak');
-  const gateInput: GateInput = {
-    pipeline: pipeline.name,
-    stage: stage.name,
-    // The upstream gate kinds judge this stage's released waves: "from" is the stage itself.
-    from: stage.name,
-    candidate,
-    ...(view.parameters && { parameters: view.parameters }),
-    now: input.now,
-    promoter: input.promoter,
-    ...(input.promoterKey && { promoterKey: input.promoterKey }),
-    ...(pipeline.reports && { reportMaxAgeMs: pipeline.reports.maxAgeMs }),
-    ...(soak && { soakMs: soak.milliseconds }),
-    ...(force && { force }),
-  };
+  // The upstream gate kinds judge this stage's released waves: "from" is the stage itself.
+  const gateInput = gateInputOf(input, stage, { from: stage.name, candidate, ...(view.parameters && { parameters: view.parameters }), gates: waveSpec?.gates ?? [], ...(force && { force }) });
   const check = waveCheck(gateInput, await releasedReports(), allowed, head.wave);
   const gates = [check.result, ...(await evaluateGates(waveSpec?.gates ?? [], { input: gateInput, facts: { ...input.facts, upstreamReports: releasedReports } }))];
-  for (const result of gates) if (!result.passed && force && input.action !== 'auto') result.overridden = true;
-  const failing = gates.filter((g) => !g.passed && !g.overridden);
-  const problems = failing.map((g) => ({ message: `${g.gate}: ${g.summary}`, rule: `gate-${g.type}` }));
+  const { failing, problems } = failingGates(gates, force, input.action);
   const stopped = check.health.stopped;
   if (stopped && !check.result.overridden) {
     const bad = check.health.clusters.filter((c) => 'unhealthy' in c).map((c) => `${c.cluster} ${c.phase}`);
@@ -110,7 +91,7 @@ export async function wavePlan(input: PlanInput, stage: Stage, view: StageView, 
       outcome: 'refused',
       message: `wave ${wave} of ${of} of ${stage.name} is not released yet: ${failing.length} of ${gates.length} gate${gates.length === 1 ? '' : 's'} did not pass: ${failing.map((g) => g.gate).join(', ')}`,
       problems,
-      hint: input.action === 'auto' ? 'promote run retries on its next pass' : `wait for the gates (promote plan ${stage.name} shows them), or --force --reason "<why>" to override and record it`,
+      hint: gatesHint(stage.name, input.action),
     });
   }
   const state: RolloutState = stopped ? 'stopped' : !check.result.passed && !check.result.overridden ? 'progressing' : failing.some((g) => g.type === 'soak') ? 'soaking' : failing.length ? 'waiting' : 'ready';

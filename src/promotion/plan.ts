@@ -83,38 +83,31 @@ function writesRecord(plan: Plan, head: VerifiedStageRecord | undefined): boolea
 /** The record a promotion of this plan commits: verified facts only, chained onto the record a signature proves. */
 function draftRecord(pipeline: Pipeline, stage: Stage, plan: Plan, facts: Facts, now: Date): PromotionRecord {
   const { head } = facts;
+  // What enters the stage: for a wave, the current record's bundle, parameters and clusters
+  // verbatim (a signature proved them) with one wave more released (records/rollout.ts); else
+  // the verified candidate with the environment's values.
+  let entering: Pick<PromotionRecord, 'bundle' | 'from' | 'parameters' | 'clusters' | 'rollout'>;
   if (plan.change === 'wave') {
-    // The release of a wave: the current record's bundle, parameters and clusters verbatim (a
-    // signature proved them), one wave more released (records/rollout.ts).
     if (!head?.record.rollout) throw new PromoteError('INTERNAL', `the plan for ${stage.name} releases a wave of a record without a rollout`, { hint: 'this is a bug in promote: please report it' });
     const { bundle, from, parameters, clusters } = head.record;
-    return {
-      apiVersion: 'promote/v1',
-      kind: 'PromotionRecord',
-      pipeline: pipeline.name,
-      stage: stage.name,
-      environment: stage.environment,
-      action: recordAction(plan),
-      bundle,
-      ...(from && { from }),
-      parameters,
-      clusters,
-      promotedBy: facts.promoter,
-      promotedAt: now.toISOString(),
-      gates: plan.gates,
-      ...(plan.force && { force: plan.force }),
-      previous: head.digest,
-      sequence: head.record.sequence + 1,
-      rollout: nextWave({ digest: head.digest, rollout: head.record.rollout }),
+    entering = { bundle, ...(from && { from }), parameters, clusters, rollout: nextWave({ digest: head.digest, rollout: head.record.rollout }) };
+  } else {
+    const values = facts.bundle?.values;
+    // An allowed plan has a candidate whose signature and parameters passed.
+    if (!plan.candidate || !values) throw new PromoteError('INTERNAL', `the plan for ${stage.name} allows a promotion without verified parameters`, { hint: 'this is a bug in promote: please report it' });
+    // A rollback releases every cluster at once; any other record of a stage with waves starts a
+    // rollout, each cluster outside wave 1 keeping what it runs under the head.
+    if (stage.rollout && plan.action !== 'rollback' && !plan.rollout?.waves) throw new PromoteError('INTERNAL', `the plan for ${stage.name} starts no rollout`, { hint: 'this is a bug in promote: please report it' });
+    const waves = plan.action !== 'rollback' ? plan.rollout?.waves : undefined;
+    entering = {
+      bundle: { repository: stageRepository(pipeline, stage), digest: plan.candidate },
+      ...(stage.from && { from: stage.from }),
+      parameters: values.environment,
+      clusters: values.clusters,
+      ...(waves && { rollout: startRollout(waves, head && { digest: head.digest, ...(head.record.rollout && { rollout: head.record.rollout }) }) }),
     };
   }
-  const values = facts.bundle?.values;
-  // An allowed plan has a candidate whose signature and parameters passed.
-  if (!plan.candidate || !values) throw new PromoteError('INTERNAL', `the plan for ${stage.name} allows a promotion without verified parameters`, { hint: 'this is a bug in promote: please report it' });
-  // A rollback releases every cluster at once; any other record of a stage with waves starts a
-  // rollout, each cluster outside wave 1 keeping what it runs under the head.
-  if (stage.rollout && plan.action !== 'rollback' && !plan.rollout?.waves) throw new PromoteError('INTERNAL', `the plan for ${stage.name} starts no rollout`, { hint: 'this is a bug in promote: please report it' });
-  const waves = plan.action !== 'rollback' ? plan.rollout?.waves : undefined;
+  const { rollout, ...fields } = entering;
   return {
     apiVersion: 'promote/v1',
     kind: 'PromotionRecord',
@@ -122,10 +115,7 @@ function draftRecord(pipeline: Pipeline, stage: Stage, plan: Plan, facts: Facts,
     stage: stage.name,
     environment: stage.environment,
     action: recordAction(plan),
-    bundle: { repository: stageRepository(pipeline, stage), digest: plan.candidate },
-    ...(stage.from && { from: stage.from }),
-    parameters: values.environment,
-    clusters: values.clusters,
+    ...fields,
     promotedBy: facts.promoter,
     promotedAt: now.toISOString(),
     gates: plan.gates,
@@ -133,7 +123,7 @@ function draftRecord(pipeline: Pipeline, stage: Stage, plan: Plan, facts: Facts,
     // The chain continues from the record a signature proves, never from the stage file's text.
     ...(head && { previous: head.digest }),
     sequence: (head?.record.sequence ?? 0) + 1,
-    ...(waves && { rollout: startRollout(waves, head && { digest: head.digest, ...(head.record.rollout && { rollout: head.record.rollout }) }) }),
+    ...(rollout && { rollout }),
   };
 }
 

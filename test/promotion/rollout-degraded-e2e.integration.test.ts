@@ -5,34 +5,18 @@
 // when the rendered files/variant.txt says "variant 2": bundle 2 applies on the canary and is
 // Degraded, the rollout stops with waves 2 and 3 untouched, and a healthy bundle 3 goes on.
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { agentParts } from '../../src/agent/agent-parts.ts';
-import { Reconciler } from '../../src/agent/reconcile.ts';
-import { DirTarget } from '../../src/agent/targets/dir-target.ts';
-import { pushBundle } from '../../src/artifact/push.ts';
 import { isPromoteError } from '../../src/errors.ts';
 import { planStage } from '../../src/promotion/plan.ts';
-import { openProject, type Project } from '../../src/promotion/project.ts';
-import { runOnce } from '../../src/promotion/run.ts';
 import { pipelineStatus } from '../../src/promotion/status.ts';
 import { promoteTo } from '../../src/promotion/to.ts';
-import { publishStatusReport } from '../../src/records/status-report.ts';
-import { signBundle } from '../../src/signing/cosign-signature.ts';
-import { loadPipelineTrust } from '../../src/signing/policy.ts';
 import { startRegistry, type RegistryServer } from '../harness/registry.ts';
-import { createProject, FIXTURE, type TestProject } from './project.ts';
+import { PROD, productionFleet, pushVariant, tree, upstream } from './rollout-fleet.ts';
 
-const PROD = ['prod-eu-1', 'prod-eu-2', 'prod-us-1'];
-const ROLLOUT = `[]
-      rollout:
-        waves:
-          - {clusters: [prod-eu-1]}
-          - {clusters: [prod-eu-2], after: {soak: 1s}}
-          - {clusters: "*", after: {soak: 1s}}`;
 
 let registry: RegistryServer;
 let base: string;
@@ -45,64 +29,15 @@ after(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-/** Bundle variant `n` (files/variant.txt says `variant n`), signed by CI. */
-async function push(p: TestProject, n: number): Promise<string> {
-  const src = join(base, `bundle-${n}`);
-  await cp(FIXTURE, src, { recursive: true });
-  await writeFile(join(src, 'files', 'variant.txt'), `variant ${n}\n`);
-  const pushed = await pushBundle(src, `${p.repository}:v${n}`, { insecure: true, env: { ...p.env, SOURCE_DATE_EPOCH: String(1_700_000_000 + n) } });
-  const digest = pushed.reference.slice(pushed.reference.indexOf('@') + 1);
-  await signBundle(p.registry, digest, p.ci, p.repository);
-  return digest;
-}
-
-/** What a dev or staging agent would have published: Converged on `digest` for an hour. */
-async function converged(p: TestProject, stage: string, cluster: string, digest: string) {
-  const desc = (await p.registry.resolve(digest))!;
-  const now = Date.now();
-  await publishStatusReport(p.registry, { mediaType: desc.mediaType, digest, size: desc.size }, { pipeline: 'webapp', stage, cluster, phase: 'Converged', bundle: { repository: p.repository, digest }, since: new Date(now - 3_600_000).toISOString(), observedAt: new Date(now).toISOString() }, p.agent);
-}
-
-async function upstream(eng: Project, p: TestProject, d: string) {
-  await promoteTo(eng, { stage: 'dev', bundle: d });
-  await converged(p, 'dev', 'dev-1', d);
-  await promoteTo(eng, { stage: 'staging' });
-  for (const c of ['staging-eu-1', 'staging-us-1']) await converged(p, 'staging', c, d);
-}
-
-/** Every file under `root` with its bytes (the agent's inventory included). */
-async function tree(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) out[join(e.parentPath, e.name).slice(root.length + 1)] = (await readFile(join(e.parentPath, e.name))).toString('base64');
-  }
-  return out;
-}
-
-
 const CHECK = ['sh', '-c', 'if grep -q "variant 2" files/variant.txt; then echo "self-test failed: variant 2 is not servable" >&2; exit 1; fi'];
 
 test('a three-wave production rollout with dir agents: a Degraded canary (its health check fails) stops the rollout with later waves byte for byte untouched; a healthy next bundle releases wave 2 after its soak', async () => {
-  const p = await createProject(join(base, 'p'), registry.host, { name: 'rollout-degraded-e2e', agents: true, productionGates: ROLLOUT });
-  await writeFile(join(p.dir, 'environments', 'production.yaml'), `apiVersion: promote/v1\nkind: Environment\nmetadata: {name: production}\nspec:\n  parameters: {namespace: production, replicas: 3}\n  clusters:\n${PROD.map((c) => `    - name: ${c}\n`).join('')}`);
-  const eng = await openProject({ cwd: p.dir, env: p.env, registry: { insecure: true }, signer: p.promoter, cacheDir: join(base, 'engine-cache') });
-  const trust = await loadPipelineTrust({ bundles: ['keys/ci.pub'], promotions: ['keys/promoter.pub'] }, { baseDir: p.dir });
-  const targets = Object.fromEntries(PROD.map((c) => [c, join(base, 'clusters', c)]));
-  const agents = PROD.map((cluster) => {
-    const owner = { pipeline: 'webapp', stage: 'production', cluster };
-    const { source, reporter } = agentParts({ registry: p.registry, repository: p.repository, owner, promotionTrust: trust.promotions, bundleTrust: trust.bundles, signer: p.agent, cacheDir: join(base, 'agent-bundles'), stateDir: join(base, 'agent-state') });
-    const target = new DirTarget(targets[cluster]!, { health: { argv: CHECK, timeoutMs: 5000 } });
-    return { cluster, reconciler: new Reconciler({ owner, source, target, ...(reporter && { reporter }), healthTimeoutMs: 300, healthPollMs: 100 }) };
-  });
-  const round = async () => Object.fromEntries(await Promise.all(agents.map(async (a) => [a.cluster, (await a.reconciler.round()).status] as const)));
-  const variant = (cluster: string) => readFile(join(targets[cluster]!, 'files', 'variant.txt'), 'utf8');
-  const production = async () => (await runOnce(eng)).find((o) => o.stage === 'production');
+  const { p, eng, targets, round, variant, production } = await productionFleet(base, registry.host, { name: 'rollout-degraded-e2e', soak: '1s', target: { health: { argv: CHECK, timeoutMs: 5000 } }, healthTimeoutMs: 300, healthPollMs: 100 });
   /** Waits until a state that started at `since` has soaked `ms` (the waves soak 1 s). */
   const soaked = async (since: string, ms = 1_100) => sleep(Math.max(0, Date.parse(since) + ms - Date.now()));
-  await mkdir(join(base, 'clusters'), { recursive: true });
 
   // Bundle 1 everywhere, wave by wave.
-  const d1 = await push(p, 1);
+  const d1 = await pushVariant(base, p, 1);
   await upstream(eng, p, d1);
   await promoteTo(eng, { stage: 'production' });
   let s = await round();
@@ -117,7 +52,7 @@ test('a three-wave production rollout with dir agents: a Degraded canary (its he
 
   // Bundle 2: the canary applies it, its health check fails: Degraded; the rollout stops.
   const before2 = { 'prod-eu-2': await tree(targets['prod-eu-2']!), 'prod-us-1': await tree(targets['prod-us-1']!) };
-  const d2 = await push(p, 2);
+  const d2 = await pushVariant(base, p, 2);
   await upstream(eng, p, d2);
   const next = await promoteTo(eng, { stage: 'production' });
   assert.deepEqual([next.bundle, next.rollout], [d2, { wave: 1, of: 3, clusters: ['prod-eu-1'] }]);
@@ -144,7 +79,7 @@ test('a three-wave production rollout with dir agents: a Degraded canary (its he
   for (const c of ['prod-eu-2', 'prod-us-1'] as const) assert.deepEqual(await tree(targets[c]!), before2[c], `${c} untouched`);
 
   // Bundle 3 is healthy: a new rollout, its canary Converged, wave 2 after the soak.
-  const d3 = await push(p, 3);
+  const d3 = await pushVariant(base, p, 3);
   await upstream(eng, p, d3);
   const third = await promoteTo(eng, { stage: 'production', bundle: d3 }); // --bundle <fix>: a stopped rollout is not continued by a bare `promote to`
   assert.deepEqual([third.bundle, third.rollout?.wave], [d3, 1]);
