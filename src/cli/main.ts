@@ -181,6 +181,8 @@ async function keepValidators(env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 let signalsHandled = false;
+/** How long an interrupted command waits for its cleanups before it exits anyway. */
+const CLEANUP_DEADLINE_MS = 5000;
 
 /**
  * Ctrl-C (SIGINT) and SIGTERM skip every `finally`: remove what src/cleanup.ts still holds (temp
@@ -188,9 +190,6 @@ let signalsHandled = false;
  * gracefully on the signal (agent, run, status --watch) has its own listener and is left to it;
  * a second signal then finds only this one and exits.
  */
-/** How long an interrupted command waits for its cleanups before it exits anyway. */
-const CLEANUP_DEADLINE_MS = 5000;
-
 function cleanUpOnSignals(): void {
   if (signalsHandled) return;
   signalsHandled = true;
