@@ -347,3 +347,36 @@ test('waves (CLI): promote plan, to, status and history show a stopped rollout a
   const hist = await cli('history', 'production', '--output', 'json');
   assert.deepEqual(JSON.parse(hist.stdout).map((h: { action: string; wave?: unknown }) => [h.action, h.wave]), [['promotion', { wave: 1, of: 3 }]]);
 });
+
+test('attack: a configuration-change rollout (same bundle, new parameters) is not released by the canary\'s Converged report from before the change', async () => {
+  const w = await waveProject('config-change-attack');
+  const d1 = await w.p.push(1);
+  await upstream(w, d1);
+  await promoteTo(w.eng, { stage: 'production' });
+  await promoteTo(w.eng, { stage: 'production', force: { reason: 'seed the test' } });
+  await promoteTo(w.eng, { stage: 'production', force: { reason: 'seed the test' } });
+  // The canary converged on d1 with replicas 3 two hours ago, and keeps saying so (a report it signed itself).
+  await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 120));
+  const old = (await head(w)).record!;
+
+  const envFile = join(w.p.dir, 'environments', 'production.yaml');
+  await writeFile(envFile, (await readFile(envFile, 'utf8')).replace('replicas: 3', 'replicas: 5'));
+  const changed = await promoteTo(w.eng, { stage: 'production' });
+  assert.deepEqual(changed.rollout, { wave: 1, of: 3, clusters: ['prod-eu-1'] });
+  const fresh = (await head(w)).record!;
+  assert.equal(fresh.bundle.digest, d1);
+  assert.notDeepEqual(fresh.parameters, old.parameters);
+
+  // The old report is about the right bundle, fresh and soaked: it must not release wave 2.
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (plan) => {
+    assert.equal(plan.rollout?.state, 'progressing');
+    assert.match(plan.gates[0]!.summary, /prod-eu-1: runs the bundle with other parameters than the record's/);
+  }));
+  // A report that does not say which parameters it applied proves nothing either.
+  await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 120), '');
+  await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (plan) => assert.match(plan.gates[0]!.summary, /does not say which parameters/)));
+  // The canary converges on the new parameters and soaks: wave 2 goes out.
+  await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 40));
+  const released = await promoteTo(w.eng, { stage: 'production' });
+  assert.equal(released.action, 'wave');
+});
