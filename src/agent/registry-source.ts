@@ -139,7 +139,7 @@ export class RegistryDesiredSource implements DesiredSource {
 
   private async loadVerified(record: string): Promise<DesiredState | NothingToRun> {
     const { owner, registry } = this.o;
-    const [{ verifyBundle }, { verifyRecord, valuesDigest }, { clusterRelease }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts'), import('../records/rollout.ts')]);
+    const [{ verifyBundle }, { verifyRecord, clusterValues, renderedWithDigest }, { clusterRelease }] = await Promise.all([import('../signing/policy.ts'), import('../records/promotion-record.ts'), import('../records/rollout.ts')]);
     // The one parser of the record format: every field typed, parameters true to their digest.
     const verified = await verifyRecord(this.reader(record), record, this.o.promotionTrust, { stage: owner.stage });
     const tagged = verified.statement.predicate;
@@ -167,7 +167,7 @@ export class RegistryDesiredSource implements DesiredSource {
     }
     const p = run.p;
     const bundle = p.bundle.digest;
-    const values = p.clusters.length > 0 ? p.clusters.find((c) => c.name === owner.cluster)!.parameters : p.parameters.values;
+    const values = clusterValues({ parameters: p.parameters.values, clusters: p.clusters }, owner.cluster);
 
     // The bundle's manifest, read once for the signature check and the pull. Failing here, it is
     // read again by verifyBundle, which says what is wrong (missing, not that artefact).
@@ -209,7 +209,7 @@ export class RegistryDesiredSource implements DesiredSource {
       recordDigest: run.digest,
       ...(run.digest !== record && { tagRecord: record }),
       bundleDigest: bundle,
-      parameters: valuesDigest({ environment: p.environment, parameters: values }),
+      parameters: renderedWithDigest(p.environment, values),
       renderer: { kind: rendered.renderer.kind, ...(rendered.renderer.version !== undefined && { version: rendered.renderer.version }) },
       files: rendered.files.map((f) => (isOnDisk(f) ? { path: f.path, source: f.source, size: f.size } : { path: f.path, content: typeof f.content === 'string' ? Buffer.from(f.content) : f.content, ...(f.documents && { documents: f.documents }) })),
     };

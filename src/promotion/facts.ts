@@ -5,7 +5,7 @@ import type { CheckResult, PlanAction, StageView } from '../pipeline/plan.ts';
 import { releasesWave } from '../pipeline/wave-plan.ts';
 import { checkParameters, checkSignature, type BundleFacts } from './bundle-checks.ts';
 import { resolveCandidate, sourceRepository, withUpstream } from './candidate.ts';
-import { parametersDigest, valuesDigest } from '../records/promotion-record.ts';
+import { clusterValues, parametersDigest, renderedWithDigest } from '../records/promotion-record.ts';
 import { activeHold, type StageState } from './stage-file.ts';
 import { findSignedRecord, verifiedStageRecord, type VerifiedStageRecord } from './signed-record.ts';
 import { readStatusReports } from '../records/status-report.ts';
@@ -93,12 +93,12 @@ export async function gatherFacts(project: Project, target: StageLookup, request
   const gates = memoiseFacts({
     upstreamReports: async () => (upstream ? reportsOf(upstream, await environmentClusters(project, upstream.environment)) : { clusters: [], reports: [] }),
     // A wave release judges the clusters of the stage's current record (its waves are frozen in it).
-    // Each must have rendered the record's parameters for it (what the agent's valuesDigest says).
+    // Each must have rendered the record's parameters for it (the report's `parameters`).
     stageReports: async () => {
       const record = own.head?.record;
       const read = await reportsOf(stage, record ? record.clusters.map((c) => c.name) : await environmentClusters(project, stage.environment));
       if (!record) return read;
-      const parameters = Object.fromEntries(read.clusters.map((name) => [name, valuesDigest({ environment: record.environment, parameters: record.clusters.find((c) => c.name === name)?.parameters ?? record.parameters })]));
+      const parameters = Object.fromEntries(read.clusters.map((name) => [name, renderedWithDigest(record.environment, clusterValues(record, name))]));
       return { ...read, parameters };
     },
     // The ledger's approvals are claims until their signatures verify against trust.approvers.

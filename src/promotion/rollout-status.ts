@@ -25,7 +25,8 @@ export interface StageRolloutStatus {
   waves: { wave: number; released: boolean; clusters: { cluster: string; phase: string; bundle?: string }[] }[];
 }
 
-export function rolloutStatus(pipeline: Pipeline, stage: Stage, rollout: RecordRollout, bundle: string, reports: StatusObservation[], now: Date): StageRolloutStatus {
+/** `renderedWith`: what each released cluster's report must say it rendered with (as the wave check asks, facts.ts). */
+export function rolloutStatus(pipeline: Pipeline, stage: Stage, rollout: RecordRollout, bundle: string, reports: StatusObservation[], now: Date, renderedWith?: Record<string, string>): StageRolloutStatus {
   const byCluster = new Map(reports.map((r) => [r.cluster, r]));
   const released = releasedClusters(rollout, []);
   const waves = rollout.waves.map((w, i) => ({
@@ -39,7 +40,7 @@ export function rolloutStatus(pipeline: Pipeline, stage: Stage, rollout: RecordR
   const base = { stage: stage.name, bundle, wave: rollout.wave, of: rollout.waves.length, waves };
   if (rolloutComplete(rollout)) return { ...base, state: 'complete', summary: `all ${rollout.waves.length} waves released` };
   const ctx = { candidate: bundle, now, reportMaxAgeMs: pipeline.reports?.maxAgeMs ?? DEFAULT_REPORT_MAX_AGE.maxAgeMs };
-  const health = waveHealth(ctx, { clusters: released, reports: reports.filter((r) => released.includes(r.cluster)) }, stage.rollout ? allowedUnavailable(stage.rollout, released.length) : 0);
+  const health = waveHealth(ctx, { clusters: released, reports: reports.filter((r) => released.includes(r.cluster)), ...(renderedWith && { parameters: renderedWith }) }, stage.rollout ? allowedUnavailable(stage.rollout, released.length) : 0);
   const next = rollout.wave + 1;
   if (health.stopped) {
     const bad = health.clusters.filter((c) => 'unhealthy' in c).map((c) => `${c.cluster} ${c.phase}`);
@@ -65,7 +66,7 @@ export interface ClusterWave {
 }
 
 /** The stage's rollout status, and each cluster's wave (the kept records' bundles read from the ledger's history). */
-export async function stageWaves(project: Project, stage: Stage, rollout: RecordRollout, bundle: string, reports: StatusObservation[], now: Date): Promise<{ status: StageRolloutStatus; release(cluster: string): ClusterWave | undefined }> {
+export async function stageWaves(project: Project, stage: Stage, rollout: RecordRollout, bundle: string, reports: StatusObservation[], now: Date, renderedWith?: Record<string, string>): Promise<{ status: StageRolloutStatus; release(cluster: string): ClusterWave | undefined }> {
   const bundles = new Map<string, string>();
   if (rollout.keep?.length) {
     for (const h of await project.ledger.history(project.pipeline.name, stage.name)) {
@@ -75,7 +76,7 @@ export async function stageWaves(project: Project, stage: Stage, rollout: Record
     }
   }
   return {
-    status: rolloutStatus(project.pipeline, stage, rollout, bundle, reports, now),
+    status: rolloutStatus(project.pipeline, stage, rollout, bundle, reports, now, renderedWith),
     release(cluster) {
       const r = clusterRelease(rollout, cluster);
       if (r.wave === undefined) return undefined;

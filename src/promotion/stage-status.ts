@@ -4,7 +4,7 @@ import type { Stage } from '../pipeline/pipeline.ts';
 import { stageRepository } from '../pipeline/pipeline.ts';
 import { checkParameters } from './bundle-checks.ts';
 import type { Project } from './project.ts';
-import { parametersDigest, type PromotionRecord } from '../records/promotion-record.ts';
+import { clusterValues, parametersDigest, renderedWithDigest, type PromotionRecord } from '../records/promotion-record.ts';
 import type { RecordRollout } from '../records/rollout.ts';
 import { activeHold } from './stage-file.ts';
 import { readTaggedRecord } from './signed-record.ts';
@@ -50,6 +50,8 @@ export interface StageSummary {
   parameters?: ParametersState;
   /** The current record's rollout in waves, when it has one. */
   rollout?: RecordRollout;
+  /** With a rollout: per cluster, what its report must say it rendered with under the current record (renderedWithDigest). */
+  renderedWith?: Record<string, string>;
 }
 
 async function parametersState(project: Project, stage: Stage, record: PromotionRecord): Promise<ParametersState> {
@@ -98,8 +100,12 @@ export async function stageSummaries(project: Project): Promise<StageSummary[]> 
       publishGap: state?.recordDigest !== undefined && published?.record !== state.recordDigest,
       ...(disagreement && { tagDisagreement: disagreement }),
       ...(state?.record && { parameters: await parametersState(project, stage, state.record) }),
-      ...(state?.record?.rollout && { rollout: state.record.rollout }),
+      ...(state?.record?.rollout && { rollout: state.record.rollout, renderedWith: renderedWithOf(state.record) }),
     });
   }
   return out;
+}
+
+function renderedWithOf(record: PromotionRecord): Record<string, string> {
+  return Object.fromEntries(record.clusters.map((c) => [c.name, renderedWithDigest(record.environment, clusterValues(record, c.name))]));
 }

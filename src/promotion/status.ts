@@ -89,7 +89,7 @@ export async function pipelineStatus(options: StatusOptions): Promise<PipelineSt
     const registry = await project.registryFor(stageRepository(project.pipeline, stage));
     const reports = await readStatusReports(registry, stage.name, clusters, trust, project.pipeline.name, { cache });
     const byCluster = new Map(reports.map((r) => [r.cluster, r]));
-    const waves = summary.rollout && summary.bundle ? await (await import('./rollout-status.ts')).stageWaves(project, stage, summary.rollout, summary.bundle, reports, now) : undefined;
+    const waves = summary.rollout && summary.bundle ? await (await import('./rollout-status.ts')).stageWaves(project, stage, summary.rollout, summary.bundle, reports, now, summary.renderedWith) : undefined;
     if (waves) rollouts.push(waves.status);
     clusters.forEach((cluster) => {
       const r = byCluster.get(cluster);

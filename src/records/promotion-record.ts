@@ -97,6 +97,19 @@ export function valuesDigest(values: Record<string, unknown>): string {
   return sha256Digest(canonicalJson(values));
 }
 
+/** The values a record gives `cluster` to render with: its merged values, or the environment's for a record without clusters. */
+export function clusterValues(record: Pick<PromotionRecord, 'parameters' | 'clusters'>, cluster: string): Record<string, unknown> {
+  return record.clusters.find((c) => c.name === cluster)?.parameters ?? record.parameters;
+}
+
+/**
+ * What an agent says it rendered a bundle with (a status report's `parameters`), and what the
+ * wave check and `promote status` expect of it: the environment's name and the cluster's values.
+ */
+export function renderedWithDigest(environment: string, values: Record<string, unknown>): string {
+  return valuesDigest({ environment, parameters: values });
+}
+
 /**
  * The second half of a stage's desired state (bundle digest, parameters digest): the
  * environment's values and every cluster's merged values, as `promote to` would record them.

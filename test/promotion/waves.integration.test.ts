@@ -372,6 +372,9 @@ test('attack: a configuration-change rollout (same bundle, new parameters) is no
     assert.equal(plan.rollout?.state, 'progressing');
     assert.match(plan.gates[0]!.summary, /prod-eu-1: runs the bundle with other parameters than the record's/);
   }));
+  // promote status judges the released clusters as the wave check does: still progressing.
+  const status = await pipelineStatus({ cwd: w.p.dir, env: w.p.env, registry: { insecure: true }, now: () => w.clock.now });
+  assert.equal(status.rollouts?.find((r) => r.stage === 'production')?.state, 'progressing', JSON.stringify(status.rollouts));
   // A report that does not say which parameters it applied proves nothing either.
   await report(w, 'production', 'prod-eu-1', d1, 'Converged', ago(w, 120), '');
   await assert.rejects(promoteTo(w.eng, { stage: 'production' }), refusedWith('GATES_FAILED', 3, (plan) => assert.match(plan.gates[0]!.summary, /does not say which parameters/)));
