@@ -25,7 +25,7 @@ export function convergedEvidence(ctx: GateInput, upstream: UpstreamReports) {
     const age = ctx.now.getTime() - Date.parse(r.observedAt);
     if (!(Math.abs(age) <= maxAge)) {
       const when = Number.isNaN(age) ? `has an unreadable observedAt ${JSON.stringify(r.observedAt)}` : age > 0 ? `was observed ${formatDuration(age)} ago` : `claims to be observed ${formatDuration(-age)} in the future`;
-      return { cluster, ok: false, phase: r.phase, observedAt: r.observedAt, why: `the report ${when}, outside reports.maxAge ${formatDuration(maxAge)}: the agent stopped reporting, or an old report was put back on its tag` };
+      return { cluster, ok: false, phase: r.phase, observedAt: r.observedAt, stale: true, why: `the report ${when}, outside reports.maxAge ${formatDuration(maxAge)}: the agent stopped reporting, or an old report was put back on its tag` };
     }
     if (r.bundle !== ctx.candidate) return { cluster, ok: false, phase: r.phase, bundle: r.bundle, why: 'runs another bundle' };
     if (r.phase !== 'Converged') return { cluster, ok: false, phase: r.phase, bundle: r.bundle, since: r.since, why: r.reason ?? `phase is ${r.phase}` };

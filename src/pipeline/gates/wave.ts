@@ -36,7 +36,7 @@ export function waveHealth(ctx: Pick<GateInput, 'candidate' | 'now' | 'reportMax
     const r = byCluster.get(c.cluster);
     // Only a trusted, fresh report about this bundle counts against it: convergedEvidence said
     // "runs another bundle" or "outside reports.maxAge" otherwise, and those prove nothing.
-    const counts = !c.ok && r !== undefined && r.verified !== false && r.bundle === ctx.candidate && STOPPING_PHASES.includes(r.phase) && !/outside reports\.maxAge/.test(c.why ?? '');
+    const counts = !c.ok && r !== undefined && r.verified !== false && r.bundle === ctx.candidate && STOPPING_PHASES.includes(r.phase) && !('stale' in c);
     return counts ? { ...c, unhealthy: true as const } : c;
   });
   const converged = clusters.filter((c) => c.ok).length;
