@@ -186,3 +186,13 @@ test('plan (in-process facts): waves that do not fit the environment refuse the 
   assert.equal(b.problems![0]!.pointer, '/spec/stages/1/rollout/waves');
   assert.equal(planOutcome(plan), 'usage');
 });
+
+test('wave plan (in-process facts): a Degraded report older than reports.maxAge proves nothing against the bundle — the canary is unavailable, the rollout progressing, not stopped', async () => {
+  const stale = report('prod-eu-1', 'Degraded', '2026-03-30T08:00:00Z', D1, { observedAt: '2026-03-30T08:30:00Z' });
+  const plan = await assemblePlan(input({ own: [stale] }));
+  assert.equal(plan.rollout?.state, 'progressing', JSON.stringify(plan.rollout));
+  assert.ok(!plan.blockers.some((b) => b.code === 'ROLLOUT_STOPPED'), JSON.stringify(plan.blockers));
+  assert.match(plan.gates[0]!.summary, /outside reports\.maxAge/);
+  const fresh = await assemblePlan(input({ own: [{ ...stale, observedAt: '2026-03-30T09:59:00Z' }] }));
+  assert.equal(fresh.rollout?.state, 'stopped', 'the same report, fresh, stops it');
+});
